@@ -1,0 +1,53 @@
+# Two commands for a fresh machine: `make run` and `make test`. Everything else is a helper.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+
+.PHONY: run test install lint typecheck layers pytest kafka-start kafka-stop kafka-status bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+## run: serve the ledger on the embedded store with the demo case loaded (no Kafka needed)
+run: install
+	$(BIN)/sgl demo
+
+## test: lint, types, layer contracts and the whole suite against a real Kafka broker
+test: install kafka-start lint typecheck layers pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+layers: install
+	$(BIN)/lint-imports
+
+pytest: install
+	$(BIN)/pytest
+
+kafka-start:
+	scripts/kafka.sh start
+
+kafka-stop:
+	scripts/kafka.sh stop
+
+kafka-status:
+	scripts/kafka.sh status
+
+## bench: the benchmarks in benchmarks/ (needs Kafka for the append benchmark)
+bench: install kafka-start
+	$(PY) benchmarks/append.py
+	$(PY) benchmarks/consume.py
+
+clean:
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,101 @@
+"""Append throughput to real Kafka: our paths against kafka-python's own producer.
+
+Prints events/s for, in one run on one broker:
+  baseline  kafka-python KafkaProducer (idempotent, acks=all) sending the same canonical bytes;
+  client    ledger.client.LedgerClient over HTTP to `sgl serve` (validation, dedupe, receipts);
+  in-proc   Ledger.submit in the same process (the append path without HTTP).
+Usage: python benchmarks/append.py [COUNT]   (default 100,000; needs scripts/kafka.sh start)
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from _common import events, machine, rate, server
+from kafka import KafkaProducer
+
+from ledger.client import LedgerClient
+from ledger.envelope import canonical_bytes, canonicalise
+from ledger.settings import Settings
+from sgl.bootstrap import bootstrap
+from sgl.logs import configure_logging
+
+BATCH = 500
+CASES = 1_000
+
+
+def baseline(bootstrap_servers: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=2,
+        batch_size=512 * 1024,
+    )
+    started = time.perf_counter()
+    futures = [producer.send(topic, key=k, value=v) for k, v in records]
+    producer.flush()
+    for future in futures:
+        future.get()
+    elapsed = time.perf_counter() - started
+    producer.close()
+    return elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    data = Path(tempfile.mkdtemp(prefix="sgl-bench-"))
+    run = uuid.uuid4().hex[:8]
+    settings = Settings.from_env(
+        {},
+        backend="kafka",
+        data_dir=data / "inproc",
+        topic=f"sgl.bench.{run}.a",
+        dead_letter_topic=f"sgl.bench.{run}.d",
+        log_level="warning",
+    )
+    configure_logging(settings)
+    container = bootstrap(settings)  # creates the topics with the ledger's settings
+    print(f"machine: {machine()}; {count:,} events over {CASES:,} cases, batches of {BATCH}")
+
+    raw_events = events(count, CASES)
+    records = [(e["case_id"].encode(), canonical_bytes(canonicalise(e))) for e in raw_events]
+    base = baseline(settings.kafka_bootstrap, f"sgl.bench.{run}.a", records)
+    print(f"baseline kafka-python producer: {rate(count, base)}")
+
+    client_events = events(count, CASES)
+    env = {
+        "SGL_BACKEND": "kafka",
+        "SGL_DATA_DIR": str(data / "http"),
+        "SGL_TOPIC": settings.topic,
+        "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+    }
+    with server(env, free_port()) as url, LedgerClient(url, batch_size=BATCH) as client:
+        started = time.perf_counter()
+        receipts = client.publish_many(client_events)
+        took = time.perf_counter() - started
+    assert len(receipts) == count and all(r.status == "accepted" for r in receipts)
+    print(f"client over HTTP:              {rate(count, took)}  ratio {base / took:.2f}")
+
+    inproc_events = events(count, CASES)
+    started = time.perf_counter()
+    for start in range(0, count, BATCH):
+        container.ledger.submit(inproc_events[start : start + BATCH])
+    took = time.perf_counter() - started
+    print(f"Ledger.submit in process:      {rate(count, took)}  ratio {base / took:.2f}")
+    container.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Consumer throughput into the SQLite case-state view, against the raw read rate of the log.
+
+Fills a log with COUNT events, then in one run measures:
+  raw read   the log's own reader polling every record (no decoding, no view);
+  consumer   ProjectionRunner: decode, validate, fold, and commit view + tracking per batch.
+Usage: python benchmarks/consume.py [COUNT] [sqlite|kafka]   (default 100,000 on sqlite)
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from _common import events, machine, rate
+
+from ledger.log import EventLog
+from ledger.settings import Settings
+from sgl.bootstrap import bootstrap
+from sgl.logs import configure_logging
+
+CASES = 1_000
+
+
+def raw_read(event_log: EventLog, count: int) -> float:
+    reader = event_log.reader({})
+    started = time.perf_counter()
+    seen = 0
+    while seen < count:
+        seen += len(reader.poll(2000, 1.0))
+    elapsed = time.perf_counter() - started
+    reader.close()
+    return elapsed
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
+    run = uuid.uuid4().hex[:8]
+    settings = Settings.from_env(
+        {},
+        backend=backend,
+        data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")),
+        topic=f"sgl.bench.{run}.c",
+        dead_letter_topic=f"sgl.bench.{run}.d",
+        log_level="warning",
+    )
+    configure_logging(settings)
+    container = bootstrap(settings)
+    print(f"machine: {machine()}; {count:,} events over {CASES:,} cases on {backend}")
+    batch = events(count, CASES)
+    for start in range(0, count, 1000):
+        container.ledger.submit(batch[start : start + 1000])
+
+    read = raw_read(container.log, count)
+    print(f"raw read of the log:           {rate(count, read)}")
+    runner = container.runner()
+    started = time.perf_counter()
+    applied = runner.run_until_caught_up(timeout=600)
+    took = time.perf_counter() - started
+    assert applied == count, applied
+    print(f"consumer into the SQLite view: {rate(count, took)}  ratio {read / took:.2f}")
+    container.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,123 @@
+"""One loop per projection: read from the tracked position, apply each batch in one transaction."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+import structlog
+from eventsourcing.persistence import Tracking
+
+from ledger.decode import decode_record
+from ledger.envelope import Event
+from ledger.errors import InvalidRecord
+from ledger.log import DeadLetterSink, EventLog, LogReader, LogRecord
+from ledger.schemas import SchemaRegistry
+from projections.case_view import tracking_name
+
+log = structlog.get_logger("consumers.runner")
+
+
+class TrackedView(Protocol):
+    """A view that applies a batch and its log positions atomically."""
+
+    name: str
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last applied offset per partition."""
+        ...
+
+    def apply(self, events: Sequence[Event], tracking: Sequence[Tracking]) -> int:
+        """Apply events and record tracking in one transaction."""
+        ...
+
+
+class ProjectionRunner:
+    """Moves records from an EventLog into one TrackedView; bad records go to dead letters."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        view: TrackedView,
+        schemas: SchemaRegistry,
+        dead_letters: DeadLetterSink,
+        batch_size: int = 2000,
+    ) -> None:
+        self.log = event_log
+        self.view = view
+        self.schemas = schemas
+        self.dead_letters = dead_letters
+        self.batch_size = batch_size
+        self.applied = 0
+        self.dead_lettered = 0
+        self._start: dict[int, int] = {}
+
+    def lag(self) -> int:
+        """Records on the log that this view has not yet applied."""
+        ends = self.log.end_offsets()
+        done = self.view.positions(self.log.topic, list(ends))
+        return sum(end - (done.get(p, -1) + 1) for p, end in ends.items())
+
+    def run(self, stop: threading.Event, poll_timeout: float = 0.2) -> None:
+        """Apply batches until stop is set."""
+        reader = self._open_reader()
+        try:
+            while not stop.is_set():
+                records = reader.poll(self.batch_size, poll_timeout)
+                if records:
+                    self.handle(records)
+        finally:
+            reader.close()
+            log.info("runner.stopped", view=self.view.name, applied=self.applied)
+
+    def run_until_caught_up(self, timeout: float = 60.0) -> int:
+        """Apply everything on the log now, then return how many events took effect."""
+        ends = self.log.end_offsets()
+        before = self.applied
+        reader = self._open_reader()
+        next_offsets = dict(self._start)
+        deadline = time.monotonic() + timeout
+        try:
+            while any(next_offsets.get(p, 0) < end for p, end in ends.items()):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.view.name} did not catch up within {timeout}s")
+                records = reader.poll(self.batch_size, 0.2)
+                if records:
+                    self.handle(records)
+                    for record in records:
+                        next_offsets[record.partition] = record.offset + 1
+        finally:
+            reader.close()
+        return self.applied - before
+
+    def _open_reader(self) -> LogReader:
+        tracked = self.view.positions(self.log.topic, self.log.partitions())
+        self._start = {p: offset + 1 for p, offset in tracked.items()}
+        log.info("runner.started", view=self.view.name, start=self._start)
+        return self.log.reader(self._start)
+
+    def handle(self, records: Sequence[LogRecord]) -> int:
+        """Decode a polled batch, dead-letter what is not an event, apply the rest atomically."""
+        events = []
+        last: dict[int, int] = {}
+        for record in records:
+            try:
+                events.append(decode_record(record, self.schemas))
+            except InvalidRecord as exc:
+                self.dead_letters.dead_letter(record, exc.reason, exc.detail)
+                self.dead_lettered += 1
+                log.warning(
+                    "record.dead_lettered",
+                    reason=exc.reason,
+                    position=f"{record.partition}:{record.offset}",
+                )
+            last[record.partition] = record.offset
+        tracking = [
+            Tracking(tracking_name(self.view.name, self.log.topic, p), o) for p, o in last.items()
+        ]
+        applied = self.view.apply(events, tracking)
+        self.applied += applied
+        log.debug("batch.applied", view=self.view.name, records=len(records), applied=applied)
+        return applied

@@ -1,0 +1,149 @@
+"""The append path: validate, put in canonical form, drop duplicates, append, return receipts."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from ledger.envelope import canonical_bytes, canonicalise
+from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
+from ledger.log import EventLog, PendingRecord, Receipt
+from ledger.schemas import SchemaRegistry
+
+log = structlog.get_logger("ledger.append")
+
+
+def digest_of(value: bytes) -> str:
+    """SHA-256 of an event's canonical bytes, hex."""
+    return hashlib.sha256(value).hexdigest()
+
+
+class Ledger:
+    """Accepts events from agencies and appends each exactly once to the log.
+
+    A batch is all-or-nothing at validation: if any item is invalid, or reuses an event_id
+    for different content, nothing in it is appended. If the log fails part-way through
+    appending, the receipts already confirmed stand and a retry of the same batch is safe,
+    because event_ids already in the log come back as `duplicate`.
+    """
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        schemas: SchemaRegistry,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.log = event_log
+        self.schemas = schemas
+        self._clock = clock
+        # One append at a time per process, so a duplicate inside two concurrent requests is
+        # caught by the lookup; across processes the consumers still apply an event_id once.
+        self._lock = threading.Lock()
+
+    def submit(self, documents: Sequence[Any]) -> list[Receipt]:
+        """Append a batch; raise BatchRejected or EventConflict and append nothing on bad input."""
+        pending = self._prepare(documents)
+        with self._lock:
+            known = self.log.lookup({p.event_id for p in pending})
+            conflicts = [
+                p.event_id
+                for p in pending
+                if p.event_id in known and known[p.event_id].digest not in ("", p.digest)
+            ]
+            if conflicts:
+                raise EventConflict(conflicts)
+            fresh = _first_of_each(p for p in pending if p.event_id not in known)
+            appended = {r.event_id: r for r in self.log.append(fresh)} if fresh else {}
+        receipts = []
+        answered: set[str] = set()
+        for record in pending:
+            receipt = appended.get(record.event_id) or known[record.event_id]
+            if record.event_id in answered:
+                receipt = _as_duplicate(receipt)
+            answered.add(record.event_id)
+            receipts.append(receipt)
+            log.debug(
+                "event.appended",
+                event_id=receipt.event_id,
+                case_id=record.key,
+                status=receipt.status,
+                position=f"{receipt.partition}:{receipt.offset}",
+            )
+        log.info("batch.appended", events=len(receipts), accepted=len(appended))
+        return receipts
+
+    def submit_one(self, document: Any) -> Receipt:
+        """Append one event; raise InvalidEvent (not BatchRejected) when it is invalid."""
+        try:
+            return self.submit([document])[0]
+        except BatchRejected as exc:
+            raise InvalidEvent([_without_item(p) for p in exc.problems]) from None
+
+    def _prepare(self, documents: Sequence[Any]) -> list[PendingRecord]:
+        if not documents:
+            raise BatchRejected(
+                [Problem("", "minItems", "the batch is empty")], title="The batch is empty"
+            )
+        now = self._clock()
+        problems: list[Problem] = []
+        pending: list[PendingRecord] = []
+        first: dict[str, tuple[int, str]] = {}
+        for index, document in enumerate(documents):
+            found = self.schemas.problems(document, now)
+            if found:
+                problems.extend(_in_item(p, index) for p in found)
+                continue
+            value = canonical_bytes(canonicalise(document))
+            record = PendingRecord(
+                document["event_id"].lower(), document["case_id"], value, digest_of(value)
+            )
+            earlier = first.setdefault(record.event_id, (index, record.digest))
+            if earlier[1] != record.digest:
+                problems.append(
+                    Problem(
+                        "/event_id",
+                        "unique-content",
+                        f"event_id repeats item {earlier[0]} with different content",
+                        index,
+                    )
+                )
+            pending.append(record)
+        if problems:
+            raise BatchRejected(
+                problems, title="The batch has invalid events; nothing was appended"
+            )
+        return pending
+
+
+def _as_duplicate(receipt: Receipt) -> Receipt:
+    return Receipt(
+        receipt.event_id,
+        "duplicate",
+        receipt.partition,
+        receipt.offset,
+        receipt.appended_at,
+        receipt.digest,
+    )
+
+
+def _first_of_each(records: Any) -> list[PendingRecord]:
+    seen: set[str] = set()
+    out = []
+    for record in records:
+        if record.event_id not in seen:
+            seen.add(record.event_id)
+            out.append(record)
+    return out
+
+
+def _in_item(problem: Problem, index: int) -> Problem:
+    return Problem(problem.pointer, problem.rule, problem.detail, index)
+
+
+def _without_item(problem: Problem) -> Problem:
+    return Problem(problem.pointer, problem.rule, problem.detail)

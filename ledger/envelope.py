@@ -1,0 +1,97 @@
+"""The event envelope: canonical bytes on the way in, typed events on the way out."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+# Fields whose values are instants; the canonical form holds them in UTC with a trailing Z.
+TIMESTAMP_FIELDS = ("occurred_at", "recorded_at")
+# Already canonical: whole seconds in UTC with a Z, the form adapters are asked to send.
+_CANONICAL_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+# Fields holding event ids; the canonical form holds UUIDs in lower case.
+ID_FIELDS = ("event_id", "causation_id", "correlation_id", "amends")
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One accepted event as read back from the log, with its place and append time."""
+
+    event_id: str
+    type: str
+    schema_version: int
+    case_id: str
+    agency: str
+    recorded_by: dict[str, Any]
+    occurred_at: str
+    recorded_at: str
+    payload: dict[str, Any]
+    partition: int
+    offset: int
+    appended_at: datetime
+    causation_id: str | None = None
+    correlation_id: str | None = None
+    amends: str | None = None
+
+    @property
+    def position(self) -> str:
+        """The log position as `partition:offset`."""
+        return f"{self.partition}:{self.offset}"
+
+
+def parse_instant(value: str) -> datetime:
+    """Parse an RFC 3339 timestamp that carries an offset; raise ValueError otherwise."""
+    parsed = datetime.fromisoformat(value)
+    if parsed.tzinfo is None:
+        raise ValueError("timestamp has no UTC offset")
+    return parsed
+
+
+def utc_text(moment: datetime) -> str:
+    """Format an aware datetime as canonical UTC text, e.g. `2007-07-25T09:30:00Z`."""
+    text = moment.astimezone(UTC).isoformat()
+    return text.removesuffix("+00:00") + "Z"
+
+
+def canonicalise(document: dict[str, Any]) -> dict[str, Any]:
+    """Return the envelope with UTC instants and lower-case ids; the input is not changed."""
+    out = dict(document)
+    for name in TIMESTAMP_FIELDS:
+        if not _CANONICAL_INSTANT.fullmatch(out[name]):
+            out[name] = utc_text(parse_instant(out[name]))
+    for name in ID_FIELDS:
+        if name in out:
+            out[name] = out[name].lower()
+    return out
+
+
+def canonical_bytes(document: dict[str, Any]) -> bytes:
+    """The exact bytes the log stores: orjson with sorted keys (hashes are reproducible)."""
+    return orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
+
+
+def event_from_document(
+    document: dict[str, Any], partition: int, offset: int, appended_at: datetime
+) -> Event:
+    """Build an Event from a validated envelope and its log coordinates."""
+    return Event(
+        event_id=document["event_id"],
+        type=document["type"],
+        schema_version=document["schema_version"],
+        case_id=document["case_id"],
+        agency=document["agency"],
+        recorded_by=document["recorded_by"],
+        occurred_at=document["occurred_at"],
+        recorded_at=document["recorded_at"],
+        payload=document["payload"],
+        partition=partition,
+        offset=offset,
+        appended_at=appended_at,
+        causation_id=document.get("causation_id"),
+        correlation_id=document.get("correlation_id"),
+        amends=document.get("amends"),
+    )

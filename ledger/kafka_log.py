@@ -1,0 +1,221 @@
+"""The distributed log: a Kafka topic keyed by case id, kept forever, stamped by the broker."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any
+
+import structlog
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka.admin import NewTopic
+from kafka.errors import KafkaError, TopicAlreadyExistsError
+
+from ledger.errors import LedgerUnavailable
+from ledger.log import LogRecord, PendingRecord, Receipt, from_millis
+from ledger.receipts import SQLiteReceiptIndex
+
+log = structlog.get_logger("ledger.kafka")
+
+APPEND_TIMEOUT = 30.0
+LOG_APPEND_TIME = 1
+
+
+def topic_configs(min_insync_replicas: int) -> dict[str, str]:
+    """The ledger topic's settings: kept forever, never compacted, stamped by the broker."""
+    return {
+        "retention.ms": "-1",
+        "retention.bytes": "-1",
+        "cleanup.policy": "delete",
+        "message.timestamp.type": "LogAppendTime",
+        "min.insync.replicas": str(min_insync_replicas),
+    }
+
+
+class KafkaEventLog:
+    """EventLog on a Kafka topic with an idempotent, acks=all producer."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        receipts: SQLiteReceiptIndex,
+        *,
+        dead_letter_topic: str,
+        partitions: int = 3,
+        replication_factor: int = 1,
+        min_insync_replicas: int = 1,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.dead_letter_topic = dead_letter_topic
+        self._receipts = receipts
+        self._partitions = partitions
+        self._replication = replication_factor
+        self._min_isr = min_insync_replicas
+        try:
+            self.ensure_topics()
+            self._producer = KafkaProducer(
+                bootstrap_servers=bootstrap,
+                client_id="sgl-ledger",
+                enable_idempotence=True,
+                acks="all",
+                linger_ms=2,
+                batch_size=512 * 1024,
+                max_request_size=8 * 1024 * 1024,
+            )
+        except KafkaError as exc:
+            raise LedgerUnavailable(f"Kafka at {bootstrap} is unavailable: {exc}") from exc
+
+    def ensure_topics(self) -> None:
+        """Create the ledger and dead-letter topics with their settings, if absent."""
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="sgl-admin")
+        try:
+            for name in (self.topic, self.dead_letter_topic):
+                try:
+                    admin.create_topics(
+                        [
+                            NewTopic(
+                                name,
+                                self._partitions,
+                                self._replication,
+                                topic_configs=topic_configs(self._min_isr),
+                            )
+                        ]
+                    )
+                    log.info("topic.created", topic=name, partitions=self._partitions)
+                except TopicAlreadyExistsError:
+                    pass
+        finally:
+            admin.close()
+
+    def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
+        """Produce in order, wait for every acknowledgement, then index the receipts."""
+        try:
+            futures = [
+                self._producer.send(
+                    self.topic,
+                    key=r.key.encode(),
+                    value=r.value,
+                    headers=[("event_id", r.event_id.encode())],
+                )
+                for r in records
+            ]
+            self._producer.flush(APPEND_TIMEOUT)
+            metadata = [f.get(timeout=APPEND_TIMEOUT) for f in futures]
+        except KafkaError as exc:
+            raise LedgerUnavailable(f"Kafka did not confirm the append: {exc}") from exc
+        receipts = [
+            Receipt(
+                r.event_id, "accepted", m.partition, m.offset, from_millis(m.timestamp), r.digest
+            )
+            for r, m in zip(records, metadata, strict=True)
+        ]
+        self._receipts.put(receipts)
+        return receipts
+
+    def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
+        """Receipts of event_ids this ledger has appended before."""
+        return self._receipts.get(event_ids)
+
+    def partitions(self) -> list[int]:
+        """The topic's partitions."""
+        consumer = self._consumer()
+        try:
+            found = consumer.partitions_for_topic(self.topic)
+        finally:
+            consumer.close()
+        return sorted(found or [])
+
+    def end_offsets(self) -> dict[int, int]:
+        """Per partition, the offset the next record will take."""
+        consumer = self._consumer()
+        try:
+            tps = [
+                TopicPartition(self.topic, p)
+                for p in sorted(consumer.partitions_for_topic(self.topic) or [])
+            ]
+            ends = consumer.end_offsets(tps)
+        except KafkaError as exc:
+            raise LedgerUnavailable(f"Kafka end offsets unavailable: {exc}") from exc
+        finally:
+            consumer.close()
+        return {tp.partition: int(offset) for tp, offset in ends.items()}
+
+    def reader(self, start: Mapping[int, int]) -> KafkaLogReader:
+        """A reader assigned to every partition, each from its given next offset."""
+        return KafkaLogReader(self._consumer(), self.topic, start)
+
+    def ping(self) -> None:
+        """Raise LedgerUnavailable unless a broker answers a real request for the topic."""
+        self.end_offsets()
+
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
+        """Produce the refused record's exact bytes to the dead-letter topic, reason in headers."""
+        headers = [
+            ("sgl.reason", reason.encode()),
+            ("sgl.detail", detail.encode()[:4000]),
+            ("sgl.source", f"{record.topic}:{record.partition}:{record.offset}".encode()),
+        ]
+        try:
+            self._producer.send(
+                self.dead_letter_topic, key=None, value=record.value, headers=headers
+            ).get(timeout=APPEND_TIMEOUT)
+        except KafkaError as exc:
+            raise LedgerUnavailable(f"Kafka did not take the dead letter: {exc}") from exc
+
+    def close(self) -> None:
+        """Flush and close the producer and the receipt index."""
+        self._producer.close(timeout=APPEND_TIMEOUT)
+        self._receipts.close()
+
+    def _consumer(self) -> Any:
+        try:
+            return KafkaConsumer(
+                bootstrap_servers=self.bootstrap,
+                enable_auto_commit=False,
+                group_id=None,
+                auto_offset_reset="earliest",
+                client_id="sgl-reader",
+                max_partition_fetch_bytes=4 * 1024 * 1024,
+            )
+        except KafkaError as exc:
+            raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc
+
+
+class KafkaLogReader:
+    """Reads every partition of the topic from tracked positions; no group offsets are used."""
+
+    def __init__(self, consumer: Any, topic: str, start: Mapping[int, int]) -> None:
+        self._consumer = consumer
+        self._topic = topic
+        partitions = sorted(consumer.partitions_for_topic(topic) or [])
+        tps = [TopicPartition(topic, p) for p in partitions]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, start.get(tp.partition, 0))
+
+    def poll(self, max_records: int, timeout: float) -> list[LogRecord]:
+        """Up to max_records records, in offset order within each partition."""
+        try:
+            batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        except KafkaError as exc:
+            raise LedgerUnavailable(f"Kafka read failed: {exc}") from exc
+        out = []
+        for tp in sorted(batches, key=lambda t: t.partition):
+            for m in batches[tp]:
+                out.append(
+                    LogRecord(
+                        self._topic,
+                        m.partition,
+                        m.offset,
+                        from_millis(m.timestamp),
+                        m.key,
+                        m.value,
+                        tuple(m.headers or ()),
+                    )
+                )
+        return out
+
+    def close(self) -> None:
+        """Close the consumer."""
+        self._consumer.close()

@@ -1,0 +1,114 @@
+"""What every log adapter offers: append with receipts, look up receipts, read from positions."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal, Protocol
+
+ReceiptStatus = Literal["accepted", "duplicate"]
+
+
+@dataclass(frozen=True, slots=True)
+class PendingRecord:
+    """An event on its way into the log: its id, its key (the case id) and its exact bytes."""
+
+    event_id: str
+    key: str
+    value: bytes
+    digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """Proof that an event is in the log, and where."""
+
+    event_id: str
+    status: ReceiptStatus
+    partition: int
+    offset: int
+    appended_at: datetime
+    digest: str = ""
+
+    def as_dict(self) -> dict[str, object]:
+        """The receipt as the API returns it."""
+        return {
+            "event_id": self.event_id,
+            "status": self.status,
+            "partition": self.partition,
+            "offset": self.offset,
+            "appended_at": self.appended_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class LogRecord:
+    """A record as read from the log: coordinates, append time, key, bytes and headers."""
+
+    topic: str
+    partition: int
+    offset: int
+    appended_at: datetime
+    key: bytes | None
+    value: bytes
+    headers: tuple[tuple[str, bytes], ...] = ()
+
+
+def from_millis(millis: int) -> datetime:
+    """A log's millisecond timestamp as an aware UTC datetime."""
+    return datetime.fromtimestamp(millis / 1000, UTC)
+
+
+class LogReader(Protocol):
+    """A cursor over the log from given positions, in offset order within each partition."""
+
+    def poll(self, max_records: int, timeout: float) -> list[LogRecord]:
+        """Up to max_records records, waiting at most timeout seconds for the first."""
+        ...
+
+    def close(self) -> None:
+        """Release the reader's resources."""
+        ...
+
+
+class EventLog(Protocol):
+    """An append-only, partitioned log of events: Kafka, or SQLite when embedded."""
+
+    topic: str
+
+    def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
+        """Append records in order and return one receipt each, confirmed by the log."""
+        ...
+
+    def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
+        """Receipts of those event_ids already appended, as status `duplicate`."""
+        ...
+
+    def partitions(self) -> list[int]:
+        """The partition numbers of the log."""
+        ...
+
+    def end_offsets(self) -> dict[int, int]:
+        """For each partition, the offset the next record will take."""
+        ...
+
+    def reader(self, start: Mapping[int, int]) -> LogReader:
+        """A reader that starts each partition at the given next offset (0 when absent)."""
+        ...
+
+    def ping(self) -> None:
+        """Raise LedgerUnavailable when the log cannot be reached."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
+
+
+class DeadLetterSink(Protocol):
+    """Where records that are not valid events go, with the reason; never dropped."""
+
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
+        """Keep the record's exact bytes with why it was refused."""
+        ...

@@ -1,0 +1,160 @@
+"""Load the JSON Schemas once, compile their validators, and turn violations into Problems."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema_rs
+import orjson
+
+from ledger.envelope import parse_instant
+from ledger.errors import Problem
+
+ENVELOPE = "envelope"
+# schemas/ sits beside ledger/ in the checkout and in site-packages alike.
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def pointer(parts: Iterator[str | int] | list[str | int]) -> str:
+    """Render path parts as an RFC 6901 JSON pointer."""
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaDoc:
+    """One published schema: its type, version and JSON document."""
+
+    type: str
+    version: int
+    document: dict[str, Any]
+
+
+class SchemaRegistry:
+    """Every event schema by type and version, with validators compiled once."""
+
+    def __init__(self, directory: Path | None = None, clock_skew: timedelta = timedelta(0)) -> None:
+        root = directory or SCHEMAS_DIR
+        self.clock_skew = clock_skew
+        self.docs: dict[tuple[str, int], SchemaDoc] = {}
+        for path in sorted(root.glob("*/*.json")):
+            doc = SchemaDoc(path.parent.name, int(path.stem), orjson.loads(path.read_bytes()))
+            self.docs[(doc.type, doc.version)] = doc
+        resources = [(d.document["$id"], d.document) for d in self.docs.values()]
+        registry = jsonschema_rs.Registry(resources)
+        self._validators = {
+            key: jsonschema_rs.validator_for(doc.document, validate_formats=True, registry=registry)
+            for key, doc in self.docs.items()
+            if key[0] != ENVELOPE
+        }
+        self._versions: dict[str, list[int]] = {}
+        for name, version in sorted(self._validators):
+            self._versions.setdefault(name, []).append(version)
+
+    @property
+    def event_types(self) -> Mapping[str, list[int]]:
+        """Each event type with its schema versions, oldest first."""
+        return self._versions
+
+    def schema(self, name: str, version: int) -> SchemaDoc | None:
+        """The schema document for a type and version, or None."""
+        return self.docs.get((name, version))
+
+    def problems(self, document: object, now: datetime | None = None) -> list[Problem]:
+        """Every rule the document breaks; empty when it is a valid event."""
+        if not isinstance(document, Mapping):
+            return [Problem("", "type", "an event must be a JSON object")]
+        key, head = self._identify(document)
+        if head:
+            return head
+        assert key is not None
+        validator = self._validators[key]
+        if validator.is_valid(document):
+            return self._time_rules(document, now)
+        return _collapse([_to_problem(e) for e in validator.iter_errors(document)])
+
+    def _identify(
+        self, document: Mapping[str, Any]
+    ) -> tuple[tuple[str, int] | None, list[Problem]]:
+        kind = document.get("type")
+        version = document.get("schema_version")
+        if kind is None:
+            return None, [Problem("/type", "required", "the event type is missing")]
+        if not isinstance(kind, str):
+            return None, [Problem("/type", "type", "the event type must be a string")]
+        versions = self.event_types.get(kind)
+        if versions is None:
+            known = ", ".join(self.event_types)
+            return None, [
+                Problem("/type", "known-type", f"unknown event type {kind!r}; known: {known}")
+            ]
+        if version is None:
+            return None, [Problem("/schema_version", "required", "schema_version is missing")]
+        if not isinstance(version, int) or isinstance(version, bool) or version not in versions:
+            return None, [
+                Problem(
+                    "/schema_version",
+                    "known-version",
+                    f"{kind} has no schema version {version!r}; known: {versions}",
+                )
+            ]
+        return (kind, version), []
+
+    def _time_rules(self, document: Mapping[str, Any], now: datetime | None) -> list[Problem]:
+        occurred = parse_instant(document["occurred_at"])
+        recorded = parse_instant(document["recorded_at"])
+        problems = []
+        if recorded < occurred:
+            problems.append(
+                Problem(
+                    "/recorded_at",
+                    "recorded-after-occurred",
+                    "recorded_at is earlier than occurred_at: "
+                    "nothing can be recorded before it happens",
+                )
+            )
+        if now is not None and recorded > now + self.clock_skew:
+            problems.append(
+                Problem(
+                    "/recorded_at",
+                    "not-in-future",
+                    f"recorded_at is in the future "
+                    f"(more than {self.clock_skew} ahead of the ledger)",
+                )
+            )
+        return problems
+
+
+def _to_problem(error: Any) -> Problem:
+    rule = str(error.schema_path[-1]) if error.schema_path else "schema"
+    path: list[str | int] = list(error.instance_path)
+    kind = error.kind
+    if rule == "required":
+        path.append(kind.property)
+        return Problem(pointer(path), rule, f"{kind.property!r} is required")
+    if rule in ("unevaluatedProperties", "additionalProperties"):
+        unexpected = list(getattr(kind, "unexpected", []))
+        if len(unexpected) == 1:
+            return Problem(
+                pointer([*path, unexpected[0]]), rule, f"{unexpected[0]!r} is not allowed"
+            )
+    return Problem(pointer(path), rule, str(error.message))
+
+
+def _collapse(problems: list[Problem]) -> list[Problem]:
+    """Drop the echo of a failed property (`unevaluatedProperties` on a field already named)."""
+    named = {p.pointer for p in problems if p.rule != "unevaluatedProperties"}
+    kept = []
+    seen = set()
+    for p in problems:
+        if p.rule == "unevaluatedProperties" and any(
+            n == p.pointer or n.startswith(p.pointer + "/") for n in named
+        ):
+            continue
+        if (p.pointer, p.rule) not in seen:
+            seen.add((p.pointer, p.rule))
+            kept.append(p)
+    return kept

@@ -1,0 +1,89 @@
+"""One frozen Settings object, read from `SGL_*` variables in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any, Literal
+
+from ledger.errors import SettingsError
+
+Backend = Literal["sqlite", "kafka"]
+LogFormat = Literal["auto", "json", "console"]
+
+_PREFIX = "SGL_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything configurable; defaults give the embedded SQLite store."""
+
+    backend: Backend = "sqlite"
+    data_dir: Path = Path("var")
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    topic: str = "sgl.ledger.v1"
+    dead_letter_topic: str = "sgl.ledger.deadletter.v1"
+    partitions: int = 3
+    replication_factor: int = 1
+    min_insync_replicas: int = 1
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_batch_items: int = 5000
+    clock_skew_seconds: int = 300
+    consumer_batch: int = 2000
+    log_format: LogFormat = "auto"
+    log_level: str = "info"
+
+    @property
+    def log_db(self) -> Path:
+        """SQLite file holding the embedded log (and its dead letters)."""
+        return self.data_dir / "ledger.sqlite"
+
+    @property
+    def views_db(self) -> Path:
+        """SQLite file holding the projections' views and their tracked positions."""
+        return self.data_dir / "views.sqlite"
+
+    @property
+    def receipts_db(self) -> Path:
+        """SQLite file indexing receipts by event_id for the Kafka backend."""
+        return self.data_dir / "receipts.sqlite"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
+        """Defaults, then `SGL_*` variables, then explicit keyword overrides."""
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(_PREFIX + field.name.upper())
+            if raw is not None:
+                values[field.name] = _coerce(field.name, field.type, raw)
+        settings = replace(cls(), **values)
+        settings = replace(settings, **overrides)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raise SettingsError naming the first setting out of range."""
+        if self.backend not in ("sqlite", "kafka"):
+            raise SettingsError(f"SGL_BACKEND must be 'sqlite' or 'kafka', not {self.backend!r}")
+        if self.log_format not in ("auto", "json", "console"):
+            raise SettingsError("SGL_LOG_FORMAT must be 'auto', 'json' or 'console'")
+        for name in ("partitions", "replication_factor", "min_insync_replicas", "max_batch_items"):
+            if getattr(self, name) < 1:
+                raise SettingsError(f"SGL_{name.upper()} must be at least 1")
+        if self.max_body_bytes < 1024:
+            raise SettingsError("SGL_MAX_BODY_BYTES must be at least 1024")
+
+
+def _coerce(name: str, annotation: object, raw: str) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "Path":
+            return Path(raw)
+    except ValueError as exc:
+        raise SettingsError(f"SGL_{name.upper()} must be a whole number, not {raw!r}") from exc
+    return raw

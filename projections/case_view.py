@@ -1,0 +1,124 @@
+"""The case-state view in SQLite: view rows and the tracked log position in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+
+from ledger.envelope import Event
+from ledger.sqlite_util import in_chunks
+from projections.case_state import CaseState, project_all
+
+
+def tracking_name(view: str, topic: str, partition: int) -> str:
+    """The tracking key of one view's position in one topic partition."""
+    return f"{view}:{topic}:{partition}"
+
+
+class SQLiteCaseView(SQLiteTrackingRecorder):
+    """Case states keyed by case_id, with the event_ids applied and the last offset per partition.
+
+    Exactly once: a batch's states, its applied event_ids and its tracking rows commit together.
+    Re-applying a tracked offset fails the tracking insert and rolls the whole batch back; an
+    event_id published twice (two offsets) takes effect only the first time.
+    """
+
+    def __init__(self, datastore: SQLiteDatastore, name: str = "case_state") -> None:
+        self.name = name
+        super().__init__(datastore)
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The library's tracking table plus the case-state and applied-events tables."""
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.name} ("
+            "case_id TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.name}_applied ("
+            "event_id TEXT PRIMARY KEY, position TEXT NOT NULL) WITHOUT ROWID",
+        ]
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last applied offset of each partition that has one."""
+        found = {}
+        for partition in partitions:
+            offset = self.max_tracking_id(tracking_name(self.name, topic, partition))
+            if offset is not None:
+                found[partition] = offset
+        return found
+
+    def apply(self, events: Sequence[Event], tracking: Sequence[Tracking]) -> int:
+        """Fold a batch into the view and record its positions; returns events that took effect."""
+        with self.datastore.transaction(commit=True) as cursor:
+            fresh = self._not_yet_applied(cursor, events)
+            states = self._load(cursor, {e.case_id for e in fresh})
+            by_case: dict[str, list[Event]] = {}
+            for event in fresh:
+                by_case.setdefault(event.case_id, []).append(event)
+            for case_id, case_events in by_case.items():
+                states[case_id] = project_all(states.get(case_id), case_events)
+            cursor.executemany(
+                f"INSERT INTO {self.name} (case_id, state) VALUES (?, ?) "  # noqa: S608 -- table name is ours
+                "ON CONFLICT (case_id) DO UPDATE SET state = excluded.state",
+                [(case_id, orjson.dumps(states[case_id])) for case_id in by_case],
+            )
+            cursor.executemany(
+                f"INSERT INTO {self.name}_applied (event_id, position) VALUES (?, ?)",  # noqa: S608
+                [(e.event_id, e.position) for e in fresh],
+            )
+            for item in tracking:
+                self._insert_tracking(cursor, item)
+        return len(fresh)
+
+    def get(self, case_id: str) -> CaseState | None:
+        """The current state of one case, or None if the view has never seen it."""
+        with self.datastore.transaction(commit=False) as cursor:
+            return self._load(cursor, {case_id}).get(case_id)
+
+    def case_ids(self, limit: int = 1000) -> list[str]:
+        """Case ids in the view, in id order."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT case_id FROM {self.name} ORDER BY case_id LIMIT ?", (limit,))  # noqa: S608
+            return [row[0] for row in cursor.fetchall()]
+
+    def applied_count(self) -> int:
+        """How many distinct events have taken effect in the view."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT COUNT(*) FROM {self.name}_applied")  # noqa: S608
+            return int(cursor.fetchone()[0])
+
+    def _not_yet_applied(self, cursor: SQLiteCursor, events: Sequence[Event]) -> list[Event]:
+        ids = [e.event_id for e in events]
+        done: set[str] = set()
+        for marks, chunk in in_chunks(ids):
+            cursor.execute(
+                f"SELECT event_id FROM {self.name}_applied WHERE event_id IN ({marks})",  # noqa: S608 -- our table name and placeholders only
+                chunk,
+            )
+            done.update(row[0] for row in cursor.fetchall())
+        fresh = []
+        for event in events:
+            if event.event_id not in done:
+                done.add(event.event_id)
+                fresh.append(event)
+        return fresh
+
+    def _load(self, cursor: SQLiteCursor, case_ids: set[str]) -> dict[str, CaseState]:
+        ids = list(case_ids)
+        states: dict[str, CaseState] = {}
+        for marks, chunk in in_chunks(ids):
+            cursor.execute(
+                f"SELECT case_id, state FROM {self.name} WHERE case_id IN ({marks})",  # noqa: S608 -- our table name and placeholders only
+                chunk,
+            )
+            for case_id, blob in cursor.fetchall():
+                states[case_id] = CaseState.from_dict(_loads(blob))
+        return states
+
+
+def _loads(blob: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(blob)
+    return data

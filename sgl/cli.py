@@ -1,0 +1,190 @@
+"""The `sgl` command: parses arguments and calls the library; nothing else."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ledger.settings import Settings
+from sgl.responses import dumps
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where the embedded log and the views live (SGL_DATA_DIR, default ./var).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["sqlite", "kafka"]),
+    default=None,
+    help="The log: embedded SQLite or Kafka (SGL_BACKEND, default sqlite).",
+)
+@click.pass_context
+def cli(ctx: click.Context, data_dir: Path | None, backend: str | None) -> None:
+    """Safeguarding Ledger: who knew what, and when.
+
+    Example: sgl serve --port 8000
+    """
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if backend is not None:
+        overrides["backend"] = backend
+    settings = Settings.from_env(os.environ, **overrides)
+    from sgl.logs import configure_logging
+
+    configure_logging(settings)
+    ctx.obj = settings
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (loopback by default).")
+@click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
+@click.option(
+    "--consumer/--no-consumer",
+    default=True,
+    help="Also run the case-state consumer in this process (default on).",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool) -> None:
+    """Serve the HTTP API.
+
+    Example: sgl serve --port 8000
+    """
+    settings = _settings(ctx)
+    _serve(settings, host or settings.http_host, port or settings.http_port, consumer)
+
+
+def _serve(
+    settings: Settings, host: str, port: int, consumer: bool, also: tuple[str, ...] = ()
+) -> None:
+    import uvicorn
+
+    from sgl.api import create_app
+    from sgl.bootstrap import bootstrap
+
+    container = bootstrap(settings)
+    app = create_app(container, run_consumer=consumer)
+    click.echo(
+        f"Safeguarding Ledger on the {settings.backend} backend "
+        f"(data in {settings.data_dir.resolve()})",
+        err=True,
+    )
+    click.echo(f"  API:      http://{host}:{port}/v1", err=True)
+    click.echo(f"  API docs: http://{host}:{port}/docs", err=True)
+    for path in also:
+        click.echo(f"  Look at:  http://{host}:{port}{path}", err=True)
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        container.close()
+
+
+@cli.command()
+@click.option("--host", default=None, help="Address to listen on (loopback by default).")
+@click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
+@click.option("--serve/--no-serve", default=True, help="Serve the API after loading.")
+@click.pass_context
+def demo(ctx: click.Context, host: str | None, port: int | None, serve: bool) -> None:
+    """Load the demo case (idempotent) and serve the API.
+
+    Example: sgl demo --port 8000
+    """
+    from sgl.bootstrap import bootstrap
+    from sgl.demo import DEMO_CASE, load_demo
+
+    settings = _settings(ctx)
+    container = bootstrap(settings)
+    try:
+        receipts = load_demo(container.ledger)
+    finally:
+        container.close()
+    added = sum(r.status == "accepted" for r in receipts)
+    click.echo(
+        f"Demo case {DEMO_CASE}: {added} events added, {len(receipts) - added} already present.",
+        err=True,
+    )
+    if serve:
+        host, port = host or settings.http_host, port or settings.http_port
+        _serve(settings, host, port, consumer=True, also=(f"/v1/cases/{DEMO_CASE}",))
+
+
+@cli.command()
+@click.pass_context
+def consume(ctx: click.Context) -> None:
+    """Run the case-state consumer until interrupted (SIGINT or SIGTERM).
+
+    Example: SGL_BACKEND=kafka sgl consume
+    """
+    from sgl.bootstrap import bootstrap
+
+    container = bootstrap(_settings(ctx))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        container.runner().run(stop)
+    finally:
+        container.close()
+
+
+@cli.command()
+@click.argument("case_id")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def case(ctx: click.Context, case_id: str, as_json: bool) -> None:
+    """Show the current state of a case.
+
+    Example: sgl case CASE-A0001 --json
+    """
+    from sgl.bootstrap import bootstrap
+
+    container = bootstrap(_settings(ctx))
+    try:
+        state = container.view.get(case_id)
+    finally:
+        container.close()
+    if state is None:
+        click.echo(f"no case {case_id!r} in the view", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(dumps(state).decode())
+        return
+    for name, value in _rows(state):
+        click.echo(f"{name:28} {value}")
+
+
+def _rows(state: Any) -> list[tuple[str, str]]:
+    from dataclasses import asdict
+
+    rows = []
+    for name, value in asdict(state).items():
+        if name == "latest_decisions":
+            text = "; ".join(
+                f"{d['occurred_at'][:10]} {d['decision_type']}={d['outcome']}" for d in value
+            )
+        elif isinstance(value, (list, tuple)):
+            text = ", ".join(value)
+        else:
+            text = "" if value is None else str(value)
+        rows.append((name, text or "-"))
+    return rows
+
+
+def main() -> None:
+    """Entry point of the `sgl` console script."""
+    cli()

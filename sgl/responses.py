@@ -1,0 +1,49 @@
+"""Response types: orjson bodies, and RFC 9457 problem details for every error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi.responses import Response
+
+from ledger.errors import Problem
+
+MEDIA_TYPE = "application/problem+json"
+_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
+
+
+def dumps(content: Any) -> bytes:
+    """JSON bytes as the API writes them: UTC instants end in Z, dataclasses as objects."""
+    return orjson.dumps(content, option=_OPTIONS)
+
+
+class JSONBytes(Response):
+    """A JSON response encoded by orjson."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        """Encode the content with orjson."""
+        return dumps(content)
+
+
+def problem_response(
+    status: int,
+    kind: str,
+    title: str,
+    detail: str,
+    errors: Sequence[Problem] = (),
+    headers: dict[str, str] | None = None,
+) -> Response:
+    """An `application/problem+json` response; `kind` names the problem type."""
+    body: dict[str, object] = {
+        "type": f"urn:sgl:problem:{kind}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if errors:
+        body["errors"] = [p.as_dict() for p in errors]
+    return Response(dumps(body), status_code=status, media_type=MEDIA_TYPE, headers=headers)

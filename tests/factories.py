@@ -1,0 +1,43 @@
+"""Valid events for tests, built from each schema's own example with fresh pseudonymous ids."""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from ledger.schemas import SchemaRegistry
+
+_REGISTRY = SchemaRegistry()
+
+
+def new_case_id() -> str:
+    """A random pseudonymous case id, unique per call."""
+    return f"CASE-T{uuid.uuid4().hex[:10].upper()}"
+
+
+def example(event_type: str, version: int = 1) -> dict[str, Any]:
+    """A deep copy of the schema's first example."""
+    doc = _REGISTRY.schema(event_type, version)
+    assert doc is not None, event_type
+    return copy.deepcopy(doc.document["examples"][0])
+
+
+def make_event(
+    event_type: str = "contact.recorded", case_id: str | None = None, **changes: Any
+) -> dict[str, Any]:
+    """A valid event of the type with a new event_id; keyword arguments replace fields."""
+    event = example(event_type)
+    event["event_id"] = str(uuid.uuid4())
+    event["case_id"] = case_id or new_case_id()
+    event.update(changes)
+    return event
+
+
+def case_events(case_id: str, contacts: int = 3, injuries: int = 2) -> list[dict[str, Any]]:
+    """A small, valid case: opened, some contacts and injuries, one decision."""
+    events = [make_event("case.opened", case_id)]
+    events += [make_event("contact.recorded", case_id) for _ in range(contacts)]
+    events += [make_event("injury.observed", case_id) for _ in range(injuries)]
+    events.append(make_event("decision.recorded", case_id))
+    return events

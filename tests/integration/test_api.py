@@ -1,0 +1,271 @@
+"""The HTTP API over a real server, on the embedded store and on real Kafka."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from sgl.bootstrap import Container
+from tests.conftest import wait_for
+from tests.factories import make_event, new_case_id
+
+PROBLEM = "application/problem+json"
+
+
+def post_json(http: httpx.Client, body: Any) -> httpx.Response:
+    return http.post(
+        "/v1/events", content=orjson.dumps(body), headers={"content-type": "application/json"}
+    )
+
+
+def test_an_event_shows_in_the_case_within_a_second(http: httpx.Client) -> None:
+    """POST an event, and GET /v1/cases/{id} shows it within one second."""
+    event = make_event("case.opened")
+    started = time.monotonic()
+    response = post_json(http, event)
+    assert response.status_code == 201
+    wait_for(
+        lambda: http.get(f"/v1/cases/{event['case_id']}").status_code == 200,
+        timeout=1.0,
+        what="the case to appear in the view",
+    )
+    elapsed = time.monotonic() - started
+    case = http.get(f"/v1/cases/{event['case_id']}").json()
+    assert case["opened"] is True and case["events"] == 1
+    assert elapsed < 1.0
+
+
+def test_receipt_names_event_partition_offset_and_append_time(
+    http: httpx.Client, container: Container
+) -> None:
+    """A receipt says where the event is and when the log took it."""
+    event = make_event()
+    receipt = post_json(http, event).json()
+    assert receipt["event_id"] == event["event_id"]
+    assert receipt["status"] == "accepted"
+    assert receipt["partition"] in container.log.partitions()
+    assert receipt["offset"] >= 0
+    assert receipt["appended_at"].endswith("Z")
+
+
+def test_publishing_again_is_a_duplicate_with_the_original_receipt(
+    http: httpx.Client, container: Container
+) -> None:
+    """The same event_id again returns `duplicate`, the first receipt, and appends nothing."""
+    event = make_event()
+    first = post_json(http, event).json()
+    ends = container.log.end_offsets()
+    again = post_json(http, event)
+    assert again.status_code == 200
+    assert again.json() == {**first, "status": "duplicate"}
+    assert container.log.end_offsets() == ends
+
+
+def test_a_retried_batch_only_appends_what_is_new(http: httpx.Client, container: Container) -> None:
+    """A batch with some events already in the ledger appends only the new ones."""
+    old, new = make_event(), make_event()
+    post_json(http, old)
+    ends = container.log.end_offsets()
+    body = post_json(http, [old, new, new])
+    assert body.status_code == 201
+    statuses = [r["status"] for r in body.json()["receipts"]]
+    assert statuses == ["duplicate", "accepted", "duplicate"]
+    assert sum(container.log.end_offsets().values()) == sum(ends.values()) + 1
+
+
+def test_same_event_id_with_other_content_is_a_conflict(
+    http: httpx.Client, container: Container
+) -> None:
+    """Reusing an event_id for different content is 409 and appends nothing."""
+    event = make_event()
+    post_json(http, event)
+    ends = container.log.end_offsets()
+    changed = dict(event, payload={**event["payload"], "child_seen": False})
+    response = post_json(http, changed)
+    assert response.status_code == 409
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"][0]["pointer"] == "/event_id"
+    assert container.log.end_offsets() == ends
+
+
+def _bad_type(e: dict[str, Any]) -> None:
+    e["type"] = "injury.noticed"
+
+
+def _bad_version(e: dict[str, Any]) -> None:
+    e["schema_version"] = 7
+
+
+def _missing(e: dict[str, Any]) -> None:
+    del e["payload"]["contact_type"]
+
+
+def _wrong_type(e: dict[str, Any]) -> None:
+    e["payload"]["child_seen"] = "yes"
+
+
+def _bad_enum(e: dict[str, Any]) -> None:
+    e["payload"]["contact_type"] = "telepathy"
+
+
+def _bad_time(e: dict[str, Any]) -> None:
+    e["recorded_at"] = "2007-13-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("spoil", "pointer", "rule"),
+    [
+        (_bad_type, "/type", "known-type"),
+        (_bad_version, "/schema_version", "known-version"),
+        (_missing, "/payload/contact_type", "required"),
+        (_wrong_type, "/payload/child_seen", "type"),
+        (_bad_enum, "/payload/contact_type", "enum"),
+        (_bad_time, "/recorded_at", "format"),
+    ],
+    ids=[
+        "unknown-type",
+        "unknown-version",
+        "missing-field",
+        "wrong-type",
+        "bad-enum",
+        "bad-timestamp",
+    ],
+)
+def test_invalid_event_is_a_422_problem_naming_field_and_rule(
+    http: httpx.Client,
+    container: Container,
+    spoil: Callable[[dict[str, Any]], None],
+    pointer: str,
+    rule: str,
+) -> None:
+    """Each kind of invalid event gets a problem+json naming pointer and rule; nothing appended."""
+    event = make_event("contact.recorded")
+    spoil(event)
+    ends = container.log.end_offsets()
+    response = post_json(http, event)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    problem = response.json()
+    assert problem["type"] == "urn:sgl:problem:invalid-event"
+    assert {"pointer": pointer, "rule": rule} in [
+        {"pointer": e["pointer"], "rule": e["rule"]} for e in problem["errors"]
+    ]
+    assert container.log.end_offsets() == ends
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type", "status", "rule"),
+    [
+        (b'{"event_id": ', "application/json", 400, "json"),
+        (b"not json at all", "application/json", 400, "json"),
+        (b"{}", "text/plain", 415, "content-type"),
+        (b"{}", "", 415, "content-type"),
+        (b"[]", "application/json", 422, "minItems"),
+        (b"42", "application/json", 422, "type"),
+    ],
+    ids=[
+        "truncated-json",
+        "not-json",
+        "text-plain",
+        "no-content-type",
+        "empty-batch",
+        "not-an-object",
+    ],
+)
+def test_malformed_requests_are_problems_and_append_nothing(
+    http: httpx.Client,
+    container: Container,
+    content: bytes,
+    content_type: str,
+    status: int,
+    rule: str,
+) -> None:
+    """Malformed JSON, wrong media type, an empty batch or a bare value: a clear problem."""
+    ends = container.log.end_offsets()
+    headers = {"content-type": content_type} if content_type else {}
+    response = http.post("/v1/events", content=content, headers=headers)
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM
+    assert response.json()["errors"][0]["rule"] == rule
+    assert container.log.end_offsets() == ends
+
+
+def test_an_oversized_body_is_refused_before_anything_is_appended(
+    http: httpx.Client, container: Container
+) -> None:
+    """A body over SGL_MAX_BODY_BYTES is 413 with the limit named."""
+    limit = container.settings.max_body_bytes
+    batch = [make_event() for _ in range(limit // 400 + 10)]
+    body = orjson.dumps(batch)
+    assert len(body) > limit
+    ends = container.log.end_offsets()
+    response = http.post("/v1/events", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["rule"] == "max-body-bytes"
+    assert container.log.end_offsets() == ends
+
+
+def test_a_batch_with_one_invalid_item_appends_nothing(
+    http: httpx.Client, container: Container
+) -> None:
+    """Batches are all-or-nothing at validation: the bad item is named by index."""
+    good = [make_event() for _ in range(3)]
+    bad = make_event()
+    bad["payload"]["contact_type"] = "carrier-pigeon"
+    ends = container.log.end_offsets()
+    response = post_json(http, [*good[:2], bad, good[2]])
+    assert response.status_code == 422
+    problem = response.json()
+    assert problem["type"] == "urn:sgl:problem:invalid-batch"
+    assert problem["errors"] == [
+        {
+            "pointer": "/payload/contact_type",
+            "rule": "enum",
+            "item": 2,
+            "detail": problem["errors"][0]["detail"],
+        }
+    ]
+    assert container.log.end_offsets() == ends
+    for event in good:
+        assert http.get(f"/v1/cases/{event['case_id']}").status_code == 404
+
+
+def test_a_batch_appends_every_item_and_keeps_case_order(
+    http: httpx.Client, container: Container
+) -> None:
+    """A valid batch is appended whole; one case's events keep their order."""
+    case_id = new_case_id()
+    batch = [make_event(case_id=case_id) for _ in range(20)]
+    response = post_json(http, batch)
+    assert response.status_code == 201
+    receipts = response.json()["receipts"]
+    assert [r["event_id"] for r in receipts] == [e["event_id"] for e in batch]
+    offsets = [r["offset"] for r in receipts]
+    assert offsets == sorted(offsets)
+
+
+def test_unknown_case_and_unknown_route_are_problems(http: httpx.Client) -> None:
+    """404s are problem+json too."""
+    for path in (f"/v1/cases/{new_case_id()}", "/v1/nothing-here"):
+        response = http.get(path)
+        assert response.status_code == 404
+        assert response.headers["content-type"] == PROBLEM
+
+
+def test_health_readiness_and_schemas(http: httpx.Client) -> None:
+    """/healthz, /readyz and the published schemas answer."""
+    assert http.get("/healthz").json() == {"status": "ok"}
+    assert http.get("/readyz").json()["status"] == "ready"
+    listing = http.get("/v1/schemas").json()
+    types = {t["type"] for t in listing["event_types"]}
+    assert {"case.opened", "contact.recorded", "injury.observed", "decision.recorded"} <= types
+    schema = http.get("/v1/schemas/injury.observed/1")
+    assert schema.headers["content-type"] == "application/schema+json"
+    assert schema.json()["$id"] == "urn:sgl:schema:injury.observed:1"
+    assert http.get("/v1/schemas/injury.observed/99").status_code == 404
+    assert "/v1/events" in http.get("/openapi.json").json()["paths"]

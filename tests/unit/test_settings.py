@@ -1,0 +1,42 @@
+"""Settings: defaults give the embedded store; SGL_* variables and overrides layer on top."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ledger.errors import SettingsError
+from ledger.settings import Settings
+
+
+def test_defaults_are_the_embedded_store_on_loopback() -> None:
+    """With no environment the ledger runs on SQLite and listens on loopback only."""
+    settings = Settings.from_env({})
+    assert settings.backend == "sqlite"
+    assert settings.http_host == "127.0.0.1"
+    assert settings.log_db == Path("var/ledger.sqlite")
+
+
+def test_environment_then_overrides() -> None:
+    """SGL_* variables beat defaults; explicit arguments beat variables."""
+    env = {"SGL_BACKEND": "kafka", "SGL_PARTITIONS": "6", "SGL_DATA_DIR": "/tmp/x"}
+    settings = Settings.from_env(env, partitions=2)
+    assert settings.backend == "kafka"
+    assert settings.partitions == 2
+    assert settings.data_dir == Path("/tmp/x")
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"SGL_BACKEND": "mongo"}, "SGL_BACKEND"),
+        ({"SGL_PARTITIONS": "three"}, "SGL_PARTITIONS must be a whole number"),
+        ({"SGL_PARTITIONS": "0"}, "SGL_PARTITIONS must be at least 1"),
+        ({"SGL_LOG_FORMAT": "xml"}, "SGL_LOG_FORMAT"),
+    ],
+)
+def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
+    """A bad value is refused with the variable's name."""
+    with pytest.raises(SettingsError, match=message):
+        Settings.from_env(env)
