@@ -14,6 +14,7 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from _common import events, machine, rate, server
@@ -25,8 +26,9 @@ from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.logs import configure_logging
 
-BATCH = 500
+BATCH = 2000
 CASES = 1_000
+CONCURRENCY = 4
 
 
 def baseline(bootstrap_servers: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
@@ -67,7 +69,10 @@ def main() -> None:
     )
     configure_logging(settings)
     container = bootstrap(settings)  # creates the topics with the ledger's settings
-    print(f"machine: {machine()}; {count:,} events over {CASES:,} cases, batches of {BATCH}")
+    print(
+        f"machine: {machine()}; {count:,} events over {CASES:,} cases, batches of {BATCH}, "
+        f"{CONCURRENCY} in flight"
+    )
 
     raw_events = events(count, CASES)
     records = [(e["case_id"].encode(), canonical_bytes(canonicalise(e))) for e in raw_events]
@@ -81,7 +86,10 @@ def main() -> None:
         "SGL_TOPIC": settings.topic,
         "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
     }
-    with server(env, free_port()) as url, LedgerClient(url, batch_size=BATCH) as client:
+    with (
+        server(env, free_port()) as url,
+        LedgerClient(url, batch_size=BATCH, concurrency=CONCURRENCY) as client,
+    ):
         started = time.perf_counter()
         receipts = client.publish_many(client_events)
         took = time.perf_counter() - started
@@ -89,10 +97,12 @@ def main() -> None:
     print(f"client over HTTP:              {rate(count, took)}  ratio {base / took:.2f}")
 
     inproc_events = events(count, CASES)
+    batches = [inproc_events[i : i + BATCH] for i in range(0, count, BATCH)]
     started = time.perf_counter()
-    for start in range(0, count, BATCH):
-        container.ledger.submit(inproc_events[start : start + BATCH])
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        done = sum(len(receipts) for receipts in pool.map(container.ledger.submit, batches))
     took = time.perf_counter() - started
+    assert done == count
     print(f"Ledger.submit in process:      {rate(count, took)}  ratio {base / took:.2f}")
     container.close()
 

@@ -8,6 +8,7 @@ Usage: python benchmarks/consume.py [COUNT] [sqlite|kafka]   (default 100,000 on
 
 from __future__ import annotations
 
+import os
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ def main() -> None:
     backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
     run = uuid.uuid4().hex[:8]
     settings = Settings.from_env(
-        {},
+        os.environ,
         backend=backend,
         data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")),
         topic=f"sgl.bench.{run}.c",

@@ -12,7 +12,7 @@ import structlog
 
 from ledger.envelope import canonical_bytes, canonicalise
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
-from ledger.log import EventLog, PendingRecord, Receipt
+from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
 from ledger.schemas import SchemaRegistry
 
 log = structlog.get_logger("ledger.append")
@@ -41,24 +41,46 @@ class Ledger:
         self.log = event_log
         self.schemas = schemas
         self._clock = clock
-        # One append at a time per process, so a duplicate inside two concurrent requests is
-        # caught by the lookup; across processes the consumers still apply an event_id once.
+        # Lookups and queuing happen under the lock, so one process never queues an event_id
+        # twice; waiting for the log happens outside it, so concurrent appends overlap. Across
+        # processes the consumers still apply an event_id once.
         self._lock = threading.Lock()
+        self._inflight: dict[str, tuple[str, PendingAppend]] = {}
 
     def submit(self, documents: Sequence[Any]) -> list[Receipt]:
         """Append a batch; raise BatchRejected or EventConflict and append nothing on bad input."""
         pending = self._prepare(documents)
         with self._lock:
             known = self.log.lookup({p.event_id for p in pending})
+            waiting = {
+                p.event_id: self._inflight[p.event_id]
+                for p in pending
+                if p.event_id in self._inflight and p.event_id not in known
+            }
             conflicts = [
                 p.event_id
                 for p in pending
-                if p.event_id in known and known[p.event_id].digest not in ("", p.digest)
+                if (p.event_id in known and known[p.event_id].digest not in ("", p.digest))
+                or (p.event_id in waiting and waiting[p.event_id][0] != p.digest)
             ]
             if conflicts:
                 raise EventConflict(conflicts)
-            fresh = _first_of_each(p for p in pending if p.event_id not in known)
-            appended = {r.event_id: r for r in self.log.append(fresh)} if fresh else {}
+            fresh = _first_of_each(
+                p for p in pending if p.event_id not in known and p.event_id not in waiting
+            )
+            handle = self.log.begin_append(fresh) if fresh else None
+            if handle is not None:
+                for record in fresh:
+                    self._inflight[record.event_id] = (record.digest, handle)
+        try:
+            appended = {r.event_id: r for r in handle.result()} if handle else {}
+            for event_id, (_, other) in waiting.items():
+                known[event_id] = _as_duplicate(_receipt_in(other.result(), event_id))
+        finally:
+            if fresh:
+                with self._lock:
+                    for record in fresh:
+                        self._inflight.pop(record.event_id, None)
         receipts = []
         answered: set[str] = set()
         for record in pending:
@@ -118,6 +140,10 @@ class Ledger:
                 problems, title="The batch has invalid events; nothing was appended"
             )
         return pending
+
+
+def _receipt_in(receipts: list[Receipt], event_id: str) -> Receipt:
+    return next(r for r in receipts if r.event_id == event_id)
 
 
 def _as_duplicate(receipt: Receipt) -> Receipt:

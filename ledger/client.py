@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -46,12 +47,14 @@ class LedgerClient:
         base_url: str,
         *,
         batch_size: int = 500,
+        concurrency: int = 4,
         retries: int = 5,
         backoff: float = 0.1,
         timeout: float = 30.0,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.batch_size = batch_size
+        self.concurrency = concurrency
         self.retries = retries
         self.backoff = backoff
         self._http = httpx.Client(
@@ -64,17 +67,17 @@ class LedgerClient:
         return _receipt(body)
 
     def publish_many(self, events: Iterable[Mapping[str, Any]]) -> list[Receipt]:
-        """Append events in batches of batch_size; each batch is all-or-nothing."""
-        receipts: list[Receipt] = []
-        batch: list[Mapping[str, Any]] = []
-        for event in events:
-            batch.append(event)
-            if len(batch) >= self.batch_size:
-                receipts.extend(self._publish_batch(batch))
-                batch = []
-        if batch:
-            receipts.extend(self._publish_batch(batch))
-        return receipts
+        """Append events in batches of batch_size, up to `concurrency` batches in flight.
+
+        Receipts come back in input order. Each batch is all-or-nothing; if one batch is
+        rejected, batches before it in flight may have been appended (retrying is safe).
+        """
+        items = list(events)
+        batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
+        if self.concurrency <= 1 or len(batches) <= 1:
+            return [r for batch in batches for r in self._publish_batch(batch)]
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sgl-client") as pool:
+            return [r for receipts in pool.map(self._publish_batch, batches) for r in receipts]
 
     def case(self, case_id: str) -> dict[str, Any]:
         """The current state of a case as the ledger's view holds it."""

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -17,9 +16,12 @@ _CANONICAL_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 ID_FIELDS = ("event_id", "causation_id", "correlation_id", "amends")
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One accepted event as read back from the log, with its place and append time."""
+class Event(NamedTuple):
+    """One accepted event as read back from the log, with its place and append time.
+
+    A NamedTuple rather than a frozen dataclass: as immutable, and several times cheaper to
+    build, which matters on the consumer's hot path.
+    """
 
     event_id: str
     type: str
@@ -51,6 +53,11 @@ def parse_instant(value: str) -> datetime:
     return parsed
 
 
+def is_canonical_instant(value: str) -> bool:
+    """Whether the text is already a whole-second UTC instant ending in Z."""
+    return _CANONICAL_INSTANT.fullmatch(value) is not None
+
+
 def utc_text(moment: datetime) -> str:
     """Format an aware datetime as canonical UTC text, e.g. `2007-07-25T09:30:00Z`."""
     text = moment.astimezone(UTC).isoformat()
@@ -61,7 +68,7 @@ def canonicalise(document: dict[str, Any]) -> dict[str, Any]:
     """Return the envelope with UTC instants and lower-case ids; the input is not changed."""
     out = dict(document)
     for name in TIMESTAMP_FIELDS:
-        if not _CANONICAL_INSTANT.fullmatch(out[name]):
+        if not is_canonical_instant(out[name]):
             out[name] = utc_text(parse_instant(out[name]))
     for name in ID_FIELDS:
         if name in out:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -88,30 +89,19 @@ class KafkaEventLog:
         finally:
             admin.close()
 
-    def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
-        """Produce in order, wait for every acknowledgement, then index the receipts."""
+    def begin_append(self, records: Sequence[PendingRecord]) -> KafkaPendingAppend:
+        """Hand the records to the producer in order; result() waits for every ack."""
         try:
             futures = [
-                self._producer.send(
-                    self.topic,
-                    key=r.key.encode(),
-                    value=r.value,
-                    headers=[("event_id", r.event_id.encode())],
-                )
-                for r in records
+                self._producer.send(self.topic, key=r.key.encode(), value=r.value) for r in records
             ]
-            self._producer.flush(APPEND_TIMEOUT)
-            metadata = [f.get(timeout=APPEND_TIMEOUT) for f in futures]
         except KafkaError as exc:
-            raise LedgerUnavailable(f"Kafka did not confirm the append: {exc}") from exc
-        receipts = [
-            Receipt(
-                r.event_id, "accepted", m.partition, m.offset, from_millis(m.timestamp), r.digest
-            )
-            for r, m in zip(records, metadata, strict=True)
-        ]
-        self._receipts.put(receipts)
-        return receipts
+            raise LedgerUnavailable(f"Kafka did not take the append: {exc}") from exc
+        return KafkaPendingAppend(records, futures, self._receipts)
+
+    def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
+        """Produce in order, wait for every acknowledgement, then index the receipts."""
+        return self.begin_append(records).result()
 
     def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """Receipts of event_ids this ledger has appended before."""
@@ -180,6 +170,45 @@ class KafkaEventLog:
             )
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc
+
+
+class KafkaPendingAppend:
+    """Records handed to the producer; result() waits for the broker and indexes receipts."""
+
+    def __init__(
+        self, records: Sequence[PendingRecord], futures: list[Any], receipts: SQLiteReceiptIndex
+    ) -> None:
+        self._records = records
+        self._futures = futures
+        self._index = receipts
+        self._receipts: list[Receipt] | None = None
+        self._lock = threading.Lock()
+
+    def result(self) -> list[Receipt]:
+        """Receipts stamped with the broker's LogAppendTime, once all are acknowledged."""
+        with self._lock:
+            return self._result()
+
+    def _result(self) -> list[Receipt]:
+        if self._receipts is None:
+            try:
+                metadata = [f.get(timeout=APPEND_TIMEOUT) for f in self._futures]
+            except KafkaError as exc:
+                raise LedgerUnavailable(f"Kafka did not confirm the append: {exc}") from exc
+            receipts = [
+                Receipt(
+                    r.event_id,
+                    "accepted",
+                    m.partition,
+                    m.offset,
+                    from_millis(m.timestamp),
+                    r.digest,
+                )
+                for r, m in zip(self._records, metadata, strict=True)
+            ]
+            self._index.put(receipts)
+            self._receipts = receipts
+        return self._receipts
 
 
 class KafkaLogReader:

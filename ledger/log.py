@@ -72,10 +72,42 @@ class LogReader(Protocol):
         ...
 
 
+class PendingAppend(Protocol):
+    """An append under way: its records are queued in order; result() waits for the log."""
+
+    def result(self) -> list[Receipt]:
+        """One receipt per record once the log has confirmed; LedgerUnavailable otherwise."""
+        ...
+
+
+class DoneAppend:
+    """A PendingAppend that completed (or failed) at once, for synchronous logs."""
+
+    def __init__(
+        self, receipts: list[Receipt] | None = None, error: BaseException | None = None
+    ) -> None:
+        self._receipts = receipts or []
+        self._error = error
+
+    def result(self) -> list[Receipt]:
+        """The receipts, or the error the append raised."""
+        if self._error is not None:
+            raise self._error
+        return self._receipts
+
+
 class EventLog(Protocol):
     """An append-only, partitioned log of events: Kafka, or SQLite when embedded."""
 
     topic: str
+
+    def begin_append(self, records: Sequence[PendingRecord]) -> PendingAppend:
+        """Queue records in order; the caller waits on the result for the receipts.
+
+        Queuing is quick, so the ledger queues under its lock (fixing the order) and waits
+        outside it; appends from concurrent requests then overlap on the wire.
+        """
+        ...
 
     def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
         """Append records in order and return one receipt each, confirmed by the log."""

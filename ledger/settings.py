@@ -32,7 +32,7 @@ class Settings:
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_items: int = 5000
     clock_skew_seconds: int = 300
-    consumer_batch: int = 2000
+    consumer_batch: int = 5000
     log_format: LogFormat = "auto"
     log_level: str = "info"
 

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ledger.errors import LedgerUnavailable
-from ledger.log import LogRecord, PendingRecord, Receipt, from_millis
+from ledger.log import DoneAppend, LogRecord, PendingRecord, Receipt, from_millis
 from ledger.sqlite_util import in_chunks
 
 PARTITION = 0
@@ -72,6 +72,13 @@ class SQLiteEventLog:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 raise LedgerUnavailable(f"embedded log write failed: {exc}") from exc
+
+    def begin_append(self, records: Sequence[PendingRecord]) -> DoneAppend:
+        """Append at once (SQLite commits synchronously); the result holds the receipts."""
+        try:
+            return DoneAppend(self.append(records))
+        except LedgerUnavailable as exc:
+            return DoneAppend(error=exc)
 
     def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
         """Append in order; an event_id already present yields its original receipt."""

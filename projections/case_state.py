@@ -6,6 +6,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from ledger.envelope import Event
 
 
@@ -55,6 +57,11 @@ class CaseState:
 
 
 _FIELDS = CaseState.__dataclass_fields__
+_BLANK: dict[str, Any] = {
+    name: list(f.default) if isinstance(f.default, tuple) else f.default
+    for name, f in _FIELDS.items()
+    if name != "case_id"
+}
 
 
 def project(state: CaseState | None, event: Event) -> CaseState:
@@ -64,25 +71,32 @@ def project(state: CaseState | None, event: Event) -> CaseState:
 
 def project_all(state: CaseState | None, events: Iterable[Event]) -> CaseState:
     """Apply one case's events in order; the same result as folding `project` over them."""
-    draft: dict[str, Any] | None = (
-        None if state is None else {name: getattr(state, name) for name in _FIELDS}
-    )
+    document = None if state is None else orjson.loads(orjson.dumps(state))
+    return CaseState.from_dict(fold_document(document, events))
+
+
+def fold_document(document: dict[str, Any] | None, events: Iterable[Event]) -> dict[str, Any]:
+    """The fold on the state's JSON form, which the view stores; the input is not changed.
+
+    The view folds documents straight from and back to JSON, without building CaseState
+    objects, because that conversion cost more than the fold itself.
+    """
+    draft = None if document is None else {**document, "agencies": list(document["agencies"])}
     for event in events:
         if draft is None:
-            draft = {name: f.default for name, f in _FIELDS.items() if name != "case_id"}
-            draft["case_id"] = event.case_id
+            draft = {"case_id": event.case_id, **_BLANK, "agencies": []}
         _common(draft, event)
         handler = _HANDLERS.get(event.type)
         if handler is not None:
             handler(draft, event)
     if draft is None:
-        raise ValueError("project_all needs a state or at least one event")
-    return CaseState(**draft)
+        raise ValueError("fold_document needs a document or at least one event")
+    return draft
 
 
 def _common(draft: dict[str, Any], event: Event) -> None:
     if event.agency not in draft["agencies"]:
-        draft["agencies"] = tuple(sorted((*draft["agencies"], event.agency)))
+        draft["agencies"] = sorted([*draft["agencies"], event.agency])
     draft["events"] += 1
     draft["last_recorded_at"] = max(draft["last_recorded_at"] or "", event.recorded_at)
     draft["last_event_id"] = event.event_id
@@ -117,13 +131,17 @@ def _injury_observed(draft: dict[str, Any], event: Event) -> None:
 
 def _decision_recorded(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
-    decision = DecisionSummary(
-        event.event_id, p["decision_type"], p["outcome"], event.agency, event.occurred_at
-    )
+    decision = {
+        "event_id": event.event_id,
+        "decision_type": p["decision_type"],
+        "outcome": p["outcome"],
+        "agency": event.agency,
+        "occurred_at": event.occurred_at,
+    }
     # The latest decision of each type: the state stays small however long the case runs.
-    others = [d for d in draft["latest_decisions"] if d.decision_type != decision.decision_type]
+    others = [d for d in draft["latest_decisions"] if d["decision_type"] != p["decision_type"]]
     draft["decisions"] += 1
-    draft["latest_decisions"] = (*others, decision)
+    draft["latest_decisions"] = [*others, decision]
 
 
 _HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {

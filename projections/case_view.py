@@ -11,7 +11,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRe
 
 from ledger.envelope import Event
 from ledger.sqlite_util import in_chunks
-from projections.case_state import CaseState, project_all
+from projections.case_state import CaseState, fold_document
 
 
 def tracking_name(view: str, topic: str, partition: int) -> str:
@@ -54,16 +54,18 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
         """Fold a batch into the view and record its positions; returns events that took effect."""
         with self.datastore.transaction(commit=True) as cursor:
             fresh = self._not_yet_applied(cursor, events)
-            states = self._load(cursor, {e.case_id for e in fresh})
             by_case: dict[str, list[Event]] = {}
             for event in fresh:
                 by_case.setdefault(event.case_id, []).append(event)
-            for case_id, case_events in by_case.items():
-                states[case_id] = project_all(states.get(case_id), case_events)
+            documents = self._load(cursor, set(by_case))
+            states = {
+                case_id: fold_document(documents.get(case_id), case_events)
+                for case_id, case_events in by_case.items()
+            }
             cursor.executemany(
                 f"INSERT INTO {self.name} (case_id, state) VALUES (?, ?) "  # noqa: S608 -- table name is ours
                 "ON CONFLICT (case_id) DO UPDATE SET state = excluded.state",
-                [(case_id, orjson.dumps(states[case_id])) for case_id in by_case],
+                [(case_id, orjson.dumps(state)) for case_id, state in states.items()],
             )
             cursor.executemany(
                 f"INSERT INTO {self.name}_applied (event_id, position) VALUES (?, ?)",  # noqa: S608
@@ -76,7 +78,8 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
     def get(self, case_id: str) -> CaseState | None:
         """The current state of one case, or None if the view has never seen it."""
         with self.datastore.transaction(commit=False) as cursor:
-            return self._load(cursor, {case_id}).get(case_id)
+            document = self._load(cursor, {case_id}).get(case_id)
+        return None if document is None else CaseState.from_dict(document)
 
     def case_ids(self, limit: int = 1000) -> list[str]:
         """Case ids in the view, in id order."""
@@ -106,16 +109,16 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                 fresh.append(event)
         return fresh
 
-    def _load(self, cursor: SQLiteCursor, case_ids: set[str]) -> dict[str, CaseState]:
+    def _load(self, cursor: SQLiteCursor, case_ids: set[str]) -> dict[str, dict[str, Any]]:
         ids = list(case_ids)
-        states: dict[str, CaseState] = {}
+        states: dict[str, dict[str, Any]] = {}
         for marks, chunk in in_chunks(ids):
             cursor.execute(
                 f"SELECT case_id, state FROM {self.name} WHERE case_id IN ({marks})",  # noqa: S608 -- our table name and placeholders only
                 chunk,
             )
             for case_id, blob in cursor.fetchall():
-                states[case_id] = CaseState.from_dict(_loads(blob))
+                states[case_id] = _loads(blob)
         return states
 
 
