@@ -10,6 +10,18 @@ import structlog
 from ledger.settings import Settings
 
 
+class _CurrentStderr:
+    """Writes to whatever sys.stderr is at the time, so cached loggers follow redirection."""
+
+    def write(self, text: str) -> int:
+        """Write to the current standard error."""
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        """Flush the current standard error."""
+        sys.stderr.flush()
+
+
 def configure_logging(settings: Settings, *, stream_is_tty: bool | None = None) -> None:
     """Configure structlog once for the process from the settings."""
     tty = sys.stderr.isatty() if stream_is_tty is None else stream_is_tty
@@ -26,6 +38,7 @@ def configure_logging(settings: Settings, *, stream_is_tty: bool | None = None) 
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # PrintLogger only calls write and flush; _CurrentStderr is not a whole TextIO.
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=True,
     )
