@@ -1,48 +1,48 @@
-"""The HTTP API under /v1: append events, read case state, serve the schemas, health."""
+"""The HTTP app: wires the routers, the error handlers and the in-process consumer."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
 
-import orjson
 import structlog
 from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consumers.runner import ProjectionRunner
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnavailable, Problem
-from ledger.log import Receipt
 from sgl.bootstrap import Container
+from sgl.metrics import Metrics
+from sgl.responses import MEDIA_TYPE as PROBLEM
 from sgl.responses import JSONBytes, problem_response
+from sgl.routes_events import events_router
+from sgl.routes_ops import ops_router
+from sgl.routes_read import read_router
 
 log = structlog.get_logger("sgl.api")
-
-
-class _BodyTooLarge(Exception):
-    """The request body passed the configured limit."""
 
 
 def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     """The FastAPI app over a wired container; optionally runs the case-state consumer too."""
     consumer_stop = threading.Event()
     consumer: dict[str, threading.Thread] = {}
+    runner = container.runner()
+    metrics = Metrics({runner.view.name: runner.lag})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_consumer:
             thread = threading.Thread(
                 target=_consume,
-                args=(container, consumer_stop),
+                args=(runner, consumer_stop),
                 name="case-state-consumer",
                 daemon=True,
             )
             thread.start()
-            consumer["case_state"] = thread
+            consumer[runner.view.name] = thread
         yield
         consumer_stop.set()
         for thread in consumer.values():
@@ -57,134 +57,27 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     )
     _install_error_handlers(app)
 
-    @app.post("/v1/events", status_code=201, summary="Append one event or a batch (JSON array)")
-    async def post_events(request: Request) -> Response:
-        """Validate and append; a batch is all-or-nothing at validation."""
-        parsed = await _read_json(request, container.settings.max_body_bytes)
-        if isinstance(parsed, Response):
-            return parsed
-        if isinstance(parsed, list):
-            if len(parsed) > container.settings.max_batch_items:
-                return problem_response(
-                    422,
-                    "invalid-batch",
-                    "The batch is too large",
-                    f"a batch holds at most {container.settings.max_batch_items} events",
-                    [Problem("", "maxItems", f"{len(parsed)} items sent")],
-                )
-            receipts = await run_in_threadpool(container.ledger.submit, parsed)
-            status = 201 if any(r.status == "accepted" for r in receipts) else 200
-            return JSONBytes({"receipts": [r.as_dict() for r in receipts]}, status_code=status)
-        receipt: Receipt = await run_in_threadpool(container.ledger.submit_one, parsed)
-        return JSONBytes(
-            receipt.as_dict(), status_code=201 if receipt.status == "accepted" else 200
-        )
+    @app.middleware("http")
+    async def count_problems(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        response = await call_next(request)
+        if response.headers.get("content-type") == PROBLEM:
+            metrics.rejected.labels(str(response.status_code)).inc()
+        return response
 
-    @app.get("/v1/cases/{case_id}", summary="The current state of a case")
-    def get_case(case_id: str) -> Response:
-        """The case-state view for one case, or 404."""
-        state = container.view.get(case_id)
-        if state is None:
-            return problem_response(
-                404, "not-found", "No such case", f"the ledger has no case {case_id!r} (yet)"
-            )
-        return JSONBytes(state)
-
-    @app.get("/v1/schemas", summary="Every event type and its schema versions")
-    def list_schemas() -> dict[str, Any]:
-        """Types, versions and where to fetch each schema."""
-        return {
-            "event_types": [
-                {
-                    "type": name,
-                    "versions": versions,
-                    "links": [f"/v1/schemas/{name}/{v}" for v in versions],
-                }
-                for name, versions in container.schemas.event_types.items()
-            ],
-            "envelope": "/v1/schemas/envelope/1",
-        }
-
-    @app.get("/v1/schemas/{name}/{version}", summary="One JSON Schema (draft 2020-12)")
-    def get_schema(name: str, version: int) -> Response:
-        """The schema document, exactly as published."""
-        doc = container.schemas.schema(name, version)
-        if doc is None:
-            return problem_response(
-                404, "not-found", "No such schema", f"no schema {name!r} version {version}"
-            )
-        return Response(orjson.dumps(doc.document), media_type="application/schema+json")
-
-    @app.get("/healthz", summary="Liveness")
-    def healthz() -> dict[str, str]:
-        """The process is up."""
-        return {"status": "ok"}
-
-    @app.get("/readyz", summary="Readiness: log reachable, consumer running")
-    def readyz() -> Response:
-        """503 until the log answers and the consumer thread (if any) is alive."""
-        try:
-            container.log.ping()
-        except LedgerUnavailable as exc:
-            return problem_response(503, "not-ready", "Not ready", str(exc))
-        dead = [name for name, t in consumer.items() if not t.is_alive()]
-        if dead:
-            return problem_response(503, "not-ready", "Not ready", f"consumer stopped: {dead}")
-        return JSONBytes({"status": "ready", "backend": container.settings.backend})
-
+    app.include_router(events_router(container, metrics))
+    app.include_router(read_router(container))
+    app.include_router(ops_router(container, metrics, consumer))
     return app
 
 
-def _consume(container: Container, stop: threading.Event) -> None:
+def _consume(runner: ProjectionRunner, stop: threading.Event) -> None:
     try:
-        container.runner().run(stop)
+        runner.run(stop)
     except Exception:
-        log.exception("consumer.crashed", view="case_state")
+        log.exception("consumer.crashed", view=runner.view.name)
         raise
-
-
-async def _read_json(request: Request, limit: int) -> Any:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        return problem_response(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send events as application/json",
-            [Problem("", "content-type", f"got {media or 'no content type'!r}")],
-        )
-    try:
-        body = await _body_within(request, limit)
-    except _BodyTooLarge:
-        return problem_response(
-            413,
-            "body-too-large",
-            "Request body too large",
-            f"the body is over {limit} bytes",
-            [Problem("", "max-body-bytes", f"limit is {limit} bytes")],
-        )
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        return problem_response(
-            400,
-            "malformed-json",
-            "Malformed JSON",
-            "the body is not valid JSON",
-            [Problem("", "json", str(exc))],
-        )
-
-
-async def _body_within(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _BodyTooLarge
-    chunks = bytearray()
-    async for chunk in request.stream():
-        chunks.extend(chunk)
-        if len(chunks) > limit:
-            raise _BodyTooLarge
-    return bytes(chunks)
 
 
 def _install_error_handlers(app: FastAPI) -> None:

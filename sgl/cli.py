@@ -85,7 +85,7 @@ def _serve(
         err=True,
     )
     click.echo(f"  API:      http://{host}:{port}/v1", err=True)
-    click.echo(f"  API docs: http://{host}:{port}/docs", err=True)
+    click.echo(f"  API docs: http://{host}:{port}/docs (OpenAPI: /openapi.json)", err=True)
     for path in also:
         click.echo(f"  Look at:  http://{host}:{port}{path}", err=True)
     try:

@@ -269,3 +269,16 @@ def test_health_readiness_and_schemas(http: httpx.Client) -> None:
     assert schema.json()["$id"] == "urn:sgl:schema:injury.observed:1"
     assert http.get("/v1/schemas/injury.observed/99").status_code == 404
     assert "/v1/events" in http.get("/openapi.json").json()["paths"]
+
+
+def test_metrics_count_appends_rejects_and_show_consumer_lag(http: httpx.Client) -> None:
+    """/metrics exposes events by status, rejects by HTTP status, and lag per view."""
+    event = make_event()
+    post_json(http, event)
+    post_json(http, event)
+    post_json(http, {"type": "nonsense"})
+    text = http.get("/metrics").text
+    assert 'sgl_events_total{status="accepted"} 1.0' in text
+    assert 'sgl_events_total{status="duplicate"} 1.0' in text
+    assert 'sgl_rejects_total{status="422"} 1.0' in text
+    assert 'sgl_consumer_lag_records{view="case_state"}' in text

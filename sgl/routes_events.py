@@ -1,0 +1,96 @@
+"""POST /v1/events: read the body safely, append, answer with receipts or a problem."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+
+from ledger.errors import Problem
+from ledger.log import Receipt
+from sgl.bootstrap import Container
+from sgl.metrics import Metrics
+from sgl.responses import JSONBytes, problem_response
+
+
+class _BodyTooLarge(Exception):
+    """The request body passed the configured limit."""
+
+
+def events_router(container: Container, metrics: Metrics) -> APIRouter:
+    """The append endpoint over a wired container."""
+    router = APIRouter()
+
+    @router.post("/v1/events", status_code=201, summary="Append one event or a batch (JSON array)")
+    async def post_events(request: Request) -> Response:
+        """Validate and append; a batch is all-or-nothing at validation."""
+        parsed = await _read_json(request, container.settings.max_body_bytes)
+        if isinstance(parsed, Response):
+            return parsed
+        if isinstance(parsed, list):
+            if len(parsed) > container.settings.max_batch_items:
+                return problem_response(
+                    422,
+                    "invalid-batch",
+                    "The batch is too large",
+                    f"a batch holds at most {container.settings.max_batch_items} events",
+                    [Problem("", "maxItems", f"{len(parsed)} items sent")],
+                )
+            receipts = await run_in_threadpool(container.ledger.submit, parsed)
+            for receipt in receipts:
+                metrics.appended.labels(receipt.status).inc()
+            status = 201 if any(r.status == "accepted" for r in receipts) else 200
+            return JSONBytes({"receipts": [r.as_dict() for r in receipts]}, status_code=status)
+        receipt_one: Receipt = await run_in_threadpool(container.ledger.submit_one, parsed)
+        metrics.appended.labels(receipt_one.status).inc()
+        status_one = 201 if receipt_one.status == "accepted" else 200
+        return JSONBytes(receipt_one.as_dict(), status_code=status_one)
+
+    return router
+
+
+async def _read_json(request: Request, limit: int) -> Any:
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "application/json":
+        return problem_response(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send events as application/json",
+            [Problem("", "content-type", f"got {media or 'no content type'!r}")],
+        )
+    try:
+        body = await _body_within(request, limit)
+    except _BodyTooLarge:
+        return problem_response(
+            413,
+            "body-too-large",
+            "Request body too large",
+            f"the body is over {limit} bytes",
+            [Problem("", "max-body-bytes", f"limit is {limit} bytes")],
+        )
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        return problem_response(
+            400,
+            "malformed-json",
+            "Malformed JSON",
+            "the body is not valid JSON",
+            [Problem("", "json", str(exc))],
+        )
+
+
+async def _body_within(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLarge
+    chunks = bytearray()
+    async for chunk in request.stream():
+        chunks.extend(chunk)
+        if len(chunks) > limit:
+            raise _BodyTooLarge
+    return bytes(chunks)

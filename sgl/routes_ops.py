@@ -1,0 +1,45 @@
+"""Operations routes: Prometheus metrics, liveness and readiness."""
+
+from __future__ import annotations
+
+import threading
+
+from fastapi import APIRouter
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from ledger.errors import LedgerUnavailable
+from sgl.bootstrap import Container
+from sgl.metrics import Metrics
+from sgl.responses import JSONBytes, problem_response
+
+
+def ops_router(
+    container: Container, metrics: Metrics, consumer: dict[str, threading.Thread]
+) -> APIRouter:
+    """Health, readiness (log reachable, consumer threads alive) and metrics."""
+    router = APIRouter()
+
+    @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+    def prometheus() -> Response:
+        """Append and reject counters, and consumer lag per view."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/healthz", summary="Liveness")
+    def healthz() -> dict[str, str]:
+        """The process is up."""
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: log reachable, consumer running")
+    def readyz() -> Response:
+        """503 until the log answers and the consumer thread (if any) is alive."""
+        try:
+            container.log.ping()
+        except LedgerUnavailable as exc:
+            return problem_response(503, "not-ready", "Not ready", str(exc))
+        dead = [name for name, t in consumer.items() if not t.is_alive()]
+        if dead:
+            return problem_response(503, "not-ready", "Not ready", f"consumer stopped: {dead}")
+        return JSONBytes({"status": "ready", "backend": container.settings.backend})
+
+    return router

@@ -1,0 +1,54 @@
+"""Read routes: case state and the published schemas."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from sgl.bootstrap import Container
+from sgl.responses import JSONBytes, problem_response
+
+
+def read_router(container: Container) -> APIRouter:
+    """Case state and schema routes over a wired container."""
+    router = APIRouter()
+
+    @router.get("/v1/cases/{case_id}", summary="The current state of a case")
+    def get_case(case_id: str) -> Response:
+        """The case-state view for one case, or 404."""
+        state = container.view.get(case_id)
+        if state is None:
+            return problem_response(
+                404, "not-found", "No such case", f"the ledger has no case {case_id!r} (yet)"
+            )
+        return JSONBytes(state)
+
+    @router.get("/v1/schemas", summary="Every event type and its schema versions")
+    def list_schemas() -> dict[str, Any]:
+        """Types, versions and where to fetch each schema."""
+        return {
+            "event_types": [
+                {
+                    "type": name,
+                    "versions": versions,
+                    "links": [f"/v1/schemas/{name}/{v}" for v in versions],
+                }
+                for name, versions in container.schemas.event_types.items()
+            ],
+            "envelope": "/v1/schemas/envelope/1",
+        }
+
+    @router.get("/v1/schemas/{name}/{version}", summary="One JSON Schema (draft 2020-12)")
+    def get_schema(name: str, version: int) -> Response:
+        """The schema document, exactly as published."""
+        doc = container.schemas.schema(name, version)
+        if doc is None:
+            return problem_response(
+                404, "not-found", "No such schema", f"no schema {name!r} version {version}"
+            )
+        return Response(orjson.dumps(doc.document), media_type="application/schema+json")
+
+    return router
