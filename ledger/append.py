@@ -75,7 +75,7 @@ class Ledger:
         try:
             appended = {r.event_id: r for r in handle.result()} if handle else {}
             for event_id, (_, other) in waiting.items():
-                known[event_id] = _as_duplicate(_receipt_in(other.result(), event_id))
+                known[event_id] = _receipt_in(other.result(), event_id).as_duplicate()
         finally:
             if fresh:
                 with self._lock:
@@ -86,7 +86,7 @@ class Ledger:
         for record in pending:
             receipt = appended.get(record.event_id) or known[record.event_id]
             if record.event_id in answered:
-                receipt = _as_duplicate(receipt)
+                receipt = receipt.as_duplicate()
             answered.add(record.event_id)
             receipts.append(receipt)
             log.debug(
@@ -144,17 +144,6 @@ class Ledger:
 
 def _receipt_in(receipts: list[Receipt], event_id: str) -> Receipt:
     return next(r for r in receipts if r.event_id == event_id)
-
-
-def _as_duplicate(receipt: Receipt) -> Receipt:
-    return Receipt(
-        receipt.event_id,
-        "duplicate",
-        receipt.partition,
-        receipt.offset,
-        receipt.appended_at,
-        receipt.digest,
-    )
 
 
 def _first_of_each(records: Any) -> list[PendingRecord]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
@@ -30,6 +30,10 @@ class Receipt:
     offset: int
     appended_at: datetime
     digest: str = ""
+
+    def as_duplicate(self) -> Receipt:
+        """The same receipt, answering a repeat of the event."""
+        return replace(self, status="duplicate")
 
     def as_dict(self) -> dict[str, object]:
         """The receipt as the API returns it."""

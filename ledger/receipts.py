@@ -73,7 +73,7 @@ class SQLiteReceiptIndex:
                 if receipt is None:
                     missing.append(event_id)
                 else:
-                    found[event_id] = _duplicate(receipt)
+                    found[event_id] = receipt.as_duplicate()
         with self._read_lock:
             for marks, chunk in in_chunks(missing):
                 sql = f"SELECT * FROM receipts WHERE event_id IN ({marks})"  # noqa: S608 -- placeholders only
@@ -123,14 +123,3 @@ class SQLiteReceiptIndex:
             except sqlite3.Error:
                 # Receipts stay pending and are tried again; lookups still see them.
                 log.exception("receipts.flush_failed", pending=len(self._pending))
-
-
-def _duplicate(receipt: Receipt) -> Receipt:
-    return Receipt(
-        receipt.event_id,
-        "duplicate",
-        receipt.partition,
-        receipt.offset,
-        receipt.appended_at,
-        receipt.digest,
-    )
