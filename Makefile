@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: run test install lint typecheck layers pytest kafka-start kafka-stop kafka-status bench clean
+.PHONY: run test install lint typecheck layers pytest docs kafka-start kafka-stop kafka-status bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -34,6 +34,11 @@ layers: install
 
 pytest: install
 	$(BIN)/pytest
+
+## docs: regenerate the references generated from code (CLI help, event schemas)
+docs: install
+	$(PY) -m sgl.cli_docs docs/cli.md
+	$(PY) -m sgl.schema_docs docs/events.md
 
 kafka-start:
 	scripts/kafka.sh start

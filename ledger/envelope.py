@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import orjson
@@ -38,11 +38,23 @@ class Event(NamedTuple):
     causation_id: str | None = None
     correlation_id: str | None = None
     amends: str | None = None
+    occurred_precision: str = "instant"
+    occurred_approximate: bool = False
 
     @property
     def position(self) -> str:
         """The log position as `partition:offset`."""
         return f"{self.partition}:{self.offset}"
+
+    @property
+    def recording_lag(self) -> timedelta:
+        """How long after it happened the agency recorded it (recorded_at - occurred_at)."""
+        return parse_instant(self.recorded_at) - parse_instant(self.occurred_at)
+
+    @property
+    def submission_lag(self) -> timedelta:
+        """How long after recording the ledger accepted it (appended_at - recorded_at)."""
+        return self.appended_at - parse_instant(self.recorded_at)
 
 
 def parse_instant(value: str) -> datetime:
@@ -101,4 +113,6 @@ def event_from_document(
         causation_id=document.get("causation_id"),
         correlation_id=document.get("correlation_id"),
         amends=document.get("amends"),
+        occurred_precision=document.get("occurred_precision", "instant"),
+        occurred_approximate=document.get("occurred_approximate", False),
     )

@@ -66,6 +66,10 @@ class KafkaEventLog:
             )
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {bootstrap} is unavailable: {exc}") from exc
+        # One consumer, never subscribed, answers metadata and end-offset questions; KafkaConsumer
+        # is not thread-safe, hence the lock.
+        self._meta = self._consumer()
+        self._meta_lock = threading.Lock()
 
     def ensure_topics(self) -> None:
         """Create the ledger and dead-letter topics with their settings, if absent."""
@@ -109,26 +113,24 @@ class KafkaEventLog:
 
     def partitions(self) -> list[int]:
         """The topic's partitions."""
-        consumer = self._consumer()
-        try:
-            found = consumer.partitions_for_topic(self.topic)
-        finally:
-            consumer.close()
+        with self._meta_lock:
+            try:
+                found = self._meta.partitions_for_topic(self.topic)
+            except KafkaError as exc:
+                raise LedgerUnavailable(f"Kafka metadata unavailable: {exc}") from exc
         return sorted(found or [])
 
     def end_offsets(self) -> dict[int, int]:
-        """Per partition, the offset the next record will take."""
-        consumer = self._consumer()
-        try:
-            tps = [
-                TopicPartition(self.topic, p)
-                for p in sorted(consumer.partitions_for_topic(self.topic) or [])
-            ]
-            ends = consumer.end_offsets(tps)
-        except KafkaError as exc:
-            raise LedgerUnavailable(f"Kafka end offsets unavailable: {exc}") from exc
-        finally:
-            consumer.close()
+        """Per partition, the offset the next record will take (a request to the broker)."""
+        with self._meta_lock:
+            try:
+                tps = [
+                    TopicPartition(self.topic, p)
+                    for p in sorted(self._meta.partitions_for_topic(self.topic) or [])
+                ]
+                ends = self._meta.end_offsets(tps)
+            except KafkaError as exc:
+                raise LedgerUnavailable(f"Kafka end offsets unavailable: {exc}") from exc
         return {tp.partition: int(offset) for tp, offset in ends.items()}
 
     def reader(self, start: Mapping[int, int]) -> KafkaLogReader:
@@ -154,8 +156,10 @@ class KafkaEventLog:
             raise LedgerUnavailable(f"Kafka did not take the dead letter: {exc}") from exc
 
     def close(self) -> None:
-        """Flush and close the producer and the receipt index."""
+        """Flush and close the producer, the metadata consumer and the receipt index."""
         self._producer.close(timeout=APPEND_TIMEOUT)
+        with self._meta_lock:
+            self._meta.close()
         self._receipts.close()
 
     def _consumer(self) -> Any:

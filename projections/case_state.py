@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import orjson
@@ -13,7 +13,7 @@ from ledger.envelope import Event
 
 @dataclass(frozen=True, slots=True)
 class DecisionSummary:
-    """A decision as the case state shows it."""
+    """The latest decision of one type."""
 
     event_id: str
     decision_type: str
@@ -23,8 +23,40 @@ class DecisionSummary:
 
 
 @dataclass(frozen=True, slots=True)
+class PersonSummary:
+    """A person linked to the case, as the ledger knows them now."""
+
+    person_id: str
+    role: str
+    is_adult: bool
+    identity_verified: bool
+    in_household: bool
+    linked_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlanSummary:
+    """The child protection plan in force."""
+
+    plan_id: str
+    category: str
+    start_date: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    """An action, alert or meeting request not yet completed, answered or held."""
+
+    id: str
+    kind: str
+    agency: str
+    since: str
+    due: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class CaseState:
-    """What the ledger holds about one case now: who is involved and what has been seen."""
+    """What the ledger holds about one case now: who is involved, what was seen and decided."""
 
     case_id: str
     opened: bool = False
@@ -33,6 +65,8 @@ class CaseState:
     lead_agency: str | None = None
     referral_source: str | None = None
     primary_need: str | None = None
+    closed: bool = False
+    closure_reason: str | None = None
     agencies: tuple[str, ...] = ()
     events: int = 0
     contacts: int = 0
@@ -42,25 +76,42 @@ class CaseState:
     injuries: int = 0
     suspected_non_accidental: int = 0
     inconsistent_explanations: int = 0
+    concerns: int = 0
+    referrals: int = 0
+    information_shared: int = 0
+    acknowledgements: int = 0
+    meetings_held: int = 0
     decisions: int = 0
+    corrections: int = 0
+    retractions: int = 0
+    people: tuple[PersonSummary, ...] = ()
+    plan: PlanSummary | None = None
     latest_decisions: tuple[DecisionSummary, ...] = ()
+    open_items: tuple[OpenItem, ...] = ()
     last_recorded_at: str | None = None
     last_event_id: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaseState:
         """Rebuild a state from its JSON form."""
-        fields = dict(data)
-        fields["agencies"] = tuple(fields["agencies"])
-        fields["latest_decisions"] = tuple(DecisionSummary(**d) for d in fields["latest_decisions"])
-        return cls(**fields)
+        values = dict(data)
+        values["agencies"] = tuple(values["agencies"])
+        for name, kind in _NESTED.items():
+            values[name] = tuple(kind(**item) for item in values[name])
+        if values["plan"] is not None:
+            values["plan"] = PlanSummary(**values["plan"])
+        return cls(**values)
 
 
-_FIELDS = CaseState.__dataclass_fields__
+_NESTED: dict[str, Callable[..., Any]] = {
+    "people": PersonSummary,
+    "latest_decisions": DecisionSummary,
+    "open_items": OpenItem,
+}
 _BLANK: dict[str, Any] = {
-    name: list(f.default) if isinstance(f.default, tuple) else f.default
-    for name, f in _FIELDS.items()
-    if name != "case_id"
+    f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+    for f in fields(CaseState)
+    if f.name != "case_id"
 }
 
 
@@ -86,9 +137,7 @@ def fold_document(document: dict[str, Any] | None, events: Iterable[Event]) -> d
         if draft is None:
             draft = {"case_id": event.case_id, **_BLANK, "agencies": []}
         _common(draft, event)
-        handler = _HANDLERS.get(event.type)
-        if handler is not None:
-            handler(draft, event)
+        HANDLERS[event.type](draft, event)
     if draft is None:
         raise ValueError("fold_document needs a document or at least one event")
     return draft
@@ -102,6 +151,32 @@ def _common(draft: dict[str, Any], event: Event) -> None:
     draft["last_event_id"] = event.event_id
 
 
+def _count(field: str) -> Callable[[dict[str, Any], Event], None]:
+    def handler(draft: dict[str, Any], _: Event) -> None:
+        draft[field] += 1
+
+    return handler
+
+
+def _open(draft: dict[str, Any], item_id: str, kind: str, event: Event, due: str | None) -> None:
+    item = {
+        "id": item_id,
+        "kind": kind,
+        "agency": event.agency,
+        "since": event.occurred_at,
+        "due": due,
+    }
+    draft["open_items"] = [*_without(draft["open_items"], item_id, kind), item]
+
+
+def _close(draft: dict[str, Any], item_id: str, kind: str) -> None:
+    draft["open_items"] = _without(draft["open_items"], item_id, kind)
+
+
+def _without(items: list[dict[str, Any]], item_id: str, kind: str) -> list[dict[str, Any]]:
+    return [i for i in items if not (i["id"] == item_id and i["kind"] == kind)]
+
+
 def _case_opened(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
     draft.update(
@@ -112,6 +187,44 @@ def _case_opened(draft: dict[str, Any], event: Event) -> None:
         referral_source=p.get("referral_source"),
         primary_need=p.get("primary_need"),
     )
+
+
+def _person_linked(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    others = [x for x in draft["people"] if x["person_id"] != p["person_id"]]
+    earlier = next((x for x in draft["people"] if x["person_id"] == p["person_id"]), None)
+    in_household = p.get("lives_in_household", earlier["in_household"] if earlier else False)
+    person = {
+        "person_id": p["person_id"],
+        "role": p["role"],
+        "is_adult": p["is_adult"],
+        "identity_verified": p["identity_verified"],
+        "in_household": in_household,
+        "linked_by": event.agency,
+    }
+    draft["people"] = [*others, person]
+
+
+def _household_changed(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    joined = p["change"] == "joined"
+    people = [
+        {**person, "in_household": joined} if person["person_id"] == p["person_id"] else person
+        for person in draft["people"]
+    ]
+    if not any(person["person_id"] == p["person_id"] for person in people):
+        # Someone joins before anyone links them: known only as a member of the household.
+        people.append(
+            {
+                "person_id": p["person_id"],
+                "role": "other_adult",
+                "is_adult": True,
+                "identity_verified": False,
+                "in_household": joined,
+                "linked_by": event.agency,
+            }
+        )
+    draft["people"] = people
 
 
 def _contact_recorded(draft: dict[str, Any], event: Event) -> None:
@@ -129,6 +242,16 @@ def _injury_observed(draft: dict[str, Any], event: Event) -> None:
     draft["inconsistent_explanations"] += p.get("explanation_consistent") is False
 
 
+def _meeting_requested(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    _open(draft, p["meeting_id"], "meeting", event, p.get("wanted_by"))
+
+
+def _meeting_held(draft: dict[str, Any], event: Event) -> None:
+    draft["meetings_held"] += 1
+    _close(draft, event.payload["meeting_id"], "meeting")
+
+
 def _decision_recorded(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
     decision = {
@@ -144,9 +267,63 @@ def _decision_recorded(draft: dict[str, Any], event: Event) -> None:
     draft["latest_decisions"] = [*others, decision]
 
 
-_HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
+def _plan_started(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    draft["plan"] = {
+        "plan_id": p["plan_id"],
+        "category": p["category"],
+        "start_date": p["start_date"],
+    }
+
+
+def _plan_ended(draft: dict[str, Any], event: Event) -> None:
+    if draft["plan"] is not None and draft["plan"]["plan_id"] == event.payload["plan_id"]:
+        draft["plan"] = None
+
+
+def _action_assigned(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    _open(draft, p["action_id"], "action", event, p["due"])
+
+
+def _action_completed(draft: dict[str, Any], event: Event) -> None:
+    _close(draft, event.payload["action_id"], "action")
+
+
+def _alert_raised(draft: dict[str, Any], event: Event) -> None:
+    _open(draft, event.payload["alert_id"], "alert", event, None)
+
+
+def _alert_answered(draft: dict[str, Any], event: Event) -> None:
+    _close(draft, event.payload["alert_id"], "alert")
+
+
+def _case_closed(draft: dict[str, Any], event: Event) -> None:
+    draft["closed"] = True
+    draft["closure_reason"] = event.payload["reason"]
+
+
+HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "case.opened": _case_opened,
+    "person.linked": _person_linked,
+    "household.changed": _household_changed,
     "contact.recorded": _contact_recorded,
     "injury.observed": _injury_observed,
+    "concern.raised": _count("concerns"),
+    "referral.made": _count("referrals"),
+    "information.shared": _count("information_shared"),
+    "acknowledged": _count("acknowledgements"),
+    "meeting.requested": _meeting_requested,
+    "meeting.held": _meeting_held,
     "decision.recorded": _decision_recorded,
+    "plan.started": _plan_started,
+    "plan.ended": _plan_ended,
+    "action.assigned": _action_assigned,
+    "action.completed": _action_completed,
+    "alert.raised": _alert_raised,
+    "alert.answered": _alert_answered,
+    "correction.recorded": _count("corrections"),
+    "entry.retracted": _count("retractions"),
+    "case.closed": _case_closed,
 }
+"""Every event type the case state folds; a test keeps it one-to-one with schemas/."""

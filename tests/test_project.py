@@ -10,11 +10,14 @@ import yaml
 from click.testing import CliRunner
 
 import ledger
+from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
+from projections.case_state import HANDLERS
 from sgl.bootstrap import bootstrap
 from sgl.cli import cli
 from sgl.cli_docs import render
 from sgl.demo import DEMO_CASE, demo_events
+from sgl.schema_docs import render as render_events
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -84,3 +87,19 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     assert state["latest_decisions"][0]["outcome"] == "not_at_present"
     table = runner.invoke(cli, [*args, "case", DEMO_CASE])
     assert "threshold_care_proceedings=not_at_present" in table.stdout
+
+
+def test_schemas_code_and_docs_are_one_to_one() -> None:
+    """Every schema has a case-state handler and a section in docs/events.md, and vice versa."""
+    registry = SchemaRegistry()
+    types = set(registry.event_types)
+    assert types == set(HANDLERS), "schemas/ and projections.case_state.HANDLERS differ"
+    documented = set(
+        re.findall(r"^## `([a-z.]+)` v\d+", (ROOT / "docs" / "events.md").read_text(), re.M)
+    )
+    assert documented == types, "docs/events.md and schemas/ differ"
+
+
+def test_event_reference_is_generated_from_the_schemas() -> None:
+    """docs/events.md is exactly what `python -m sgl.schema_docs` writes."""
+    assert (ROOT / "docs" / "events.md").read_text() == render_events()
