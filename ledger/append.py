@@ -10,12 +10,16 @@ from typing import Any
 
 import structlog
 
+from ledger.amendments import amendment_problems
 from ledger.envelope import canonical_bytes, canonicalise
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
 from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
 from ledger.schemas import SchemaRegistry
 
 log = structlog.get_logger("ledger.append")
+
+Prepared = tuple[int, dict[str, Any], PendingRecord]
+"""A valid item of a batch: its index, its canonical document and its record."""
 
 
 def digest_of(value: bytes) -> str:
@@ -45,12 +49,14 @@ class Ledger:
         # twice; waiting for the log happens outside it, so concurrent appends overlap. Across
         # processes the consumers still apply an event_id once.
         self._lock = threading.Lock()
-        self._inflight: dict[str, tuple[str, PendingAppend]] = {}
+        self._inflight: dict[str, tuple[PendingRecord, PendingAppend]] = {}
 
     def submit(self, documents: Sequence[Any]) -> list[Receipt]:
         """Append a batch; raise BatchRejected or EventConflict and append nothing on bad input."""
-        pending = self._prepare(documents)
+        prepared = self._prepare(documents)
+        pending = [record for _, _, record in prepared]
         with self._lock:
+            self._check_amendments(prepared)
             known = self.log.lookup({p.event_id for p in pending})
             waiting = {
                 p.event_id: self._inflight[p.event_id]
@@ -61,7 +67,7 @@ class Ledger:
                 p.event_id
                 for p in pending
                 if (p.event_id in known and known[p.event_id].digest not in ("", p.digest))
-                or (p.event_id in waiting and waiting[p.event_id][0] != p.digest)
+                or (p.event_id in waiting and waiting[p.event_id][0].digest != p.digest)
             ]
             if conflicts:
                 raise EventConflict(conflicts)
@@ -71,7 +77,7 @@ class Ledger:
             handle = self.log.begin_append(fresh) if fresh else None
             if handle is not None:
                 for record in fresh:
-                    self._inflight[record.event_id] = (record.digest, handle)
+                    self._inflight[record.event_id] = (record, handle)
         try:
             appended = {r.event_id: r for r in handle.result()} if handle else {}
             for event_id, (_, other) in waiting.items():
@@ -106,23 +112,46 @@ class Ledger:
         except BatchRejected as exc:
             raise InvalidEvent([_without_item(p) for p in exc.problems]) from None
 
-    def _prepare(self, documents: Sequence[Any]) -> list[PendingRecord]:
+    def _check_amendments(self, prepared: list[Prepared]) -> None:
+        targets = {doc["amends"] for _, doc, _ in prepared if "amends" in doc}
+        if not targets:
+            return
+        found = self.log.lookup(targets)
+
+        def find(event_id: str) -> Receipt | PendingRecord | None:
+            if event_id in found:
+                return found[event_id]
+            return self._inflight[event_id][0] if event_id in self._inflight else None
+
+        problems = amendment_problems(prepared, find, self.schemas)
+        if problems:
+            raise BatchRejected(
+                problems, title="The batch has invalid amendments; nothing was appended"
+            )
+
+    def _prepare(self, documents: Sequence[Any]) -> list[Prepared]:
         if not documents:
             raise BatchRejected(
                 [Problem("", "minItems", "the batch is empty")], title="The batch is empty"
             )
         now = self._clock()
         problems: list[Problem] = []
-        pending: list[PendingRecord] = []
+        prepared: list[Prepared] = []
         first: dict[str, tuple[int, str]] = {}
         for index, document in enumerate(documents):
             found = self.schemas.problems(document, now)
             if found:
                 problems.extend(_in_item(p, index) for p in found)
                 continue
-            value = canonical_bytes(canonicalise(document))
+            canonical = canonicalise(document)
+            value = canonical_bytes(canonical)
             record = PendingRecord(
-                document["event_id"].lower(), document["case_id"], value, digest_of(value)
+                canonical["event_id"],
+                canonical["case_id"],
+                value,
+                digest_of(value),
+                canonical["type"],
+                canonical["schema_version"],
             )
             earlier = first.setdefault(record.event_id, (index, record.digest))
             if earlier[1] != record.digest:
@@ -134,12 +163,12 @@ class Ledger:
                         index,
                     )
                 )
-            pending.append(record)
+            prepared.append((index, canonical, record))
         if problems:
             raise BatchRejected(
                 problems, title="The batch has invalid events; nothing was appended"
             )
-        return pending
+        return prepared
 
 
 def _receipt_in(receipts: list[Receipt], event_id: str) -> Receipt:

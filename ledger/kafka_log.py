@@ -200,14 +200,7 @@ class KafkaPendingAppend:
             except KafkaError as exc:
                 raise LedgerUnavailable(f"Kafka did not confirm the append: {exc}") from exc
             receipts = [
-                Receipt(
-                    r.event_id,
-                    "accepted",
-                    m.partition,
-                    m.offset,
-                    from_millis(m.timestamp),
-                    r.digest,
-                )
+                Receipt.accepted(r, m.partition, m.offset, from_millis(m.timestamp))
                 for r, m in zip(self._records, metadata, strict=True)
             ]
             self._index.put(receipts)

@@ -18,6 +18,8 @@ class PendingRecord:
     key: str
     value: bytes
     digest: str
+    event_type: str = ""
+    schema_version: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +32,26 @@ class Receipt:
     offset: int
     appended_at: datetime
     digest: str = ""
+    case_id: str = ""
+    event_type: str = ""
+    schema_version: int = 0
+
+    @classmethod
+    def accepted(
+        cls, record: PendingRecord, partition: int, offset: int, appended_at: datetime
+    ) -> Receipt:
+        """The receipt of a record the log has just confirmed."""
+        return cls(
+            record.event_id,
+            "accepted",
+            partition,
+            offset,
+            appended_at,
+            record.digest,
+            record.key,
+            record.event_type,
+            record.schema_version,
+        )
 
     def as_duplicate(self) -> Receipt:
         """The same receipt, answering a repeat of the event."""

@@ -44,7 +44,8 @@ class SQLiteReceiptIndex:
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS receipts (event_id TEXT PRIMARY KEY, "
                 "partition INTEGER NOT NULL, offset INTEGER NOT NULL, "
-                "appended_ms INTEGER NOT NULL, digest TEXT NOT NULL) WITHOUT ROWID"
+                "appended_ms INTEGER NOT NULL, digest TEXT NOT NULL, case_id TEXT NOT NULL, "
+                "type TEXT NOT NULL, schema_version INTEGER NOT NULL) WITHOUT ROWID"
             )
             # Lookups read on their own connection, so they never wait for a write (WAL).
             self._reader = sqlite3.connect(path, check_same_thread=False, timeout=30)
@@ -77,9 +78,18 @@ class SQLiteReceiptIndex:
         with self._read_lock:
             for marks, chunk in in_chunks(missing):
                 sql = f"SELECT * FROM receipts WHERE event_id IN ({marks})"  # noqa: S608 -- placeholders only
-                for event_id, partition, offset, millis, digest in self._reader.execute(sql, chunk):
+                for row in self._reader.execute(sql, chunk):
+                    event_id, partition, offset, millis, digest, case_id, kind, version = row
                     found[event_id] = Receipt(
-                        event_id, "duplicate", partition, offset, from_millis(millis), digest
+                        event_id,
+                        "duplicate",
+                        partition,
+                        offset,
+                        from_millis(millis),
+                        digest,
+                        case_id,
+                        kind,
+                        version,
                     )
         return found
 
@@ -90,13 +100,22 @@ class SQLiteReceiptIndex:
         if not batch:
             return
         rows = [
-            (r.event_id, r.partition, r.offset, round(r.appended_at.timestamp() * 1000), r.digest)
+            (
+                r.event_id,
+                r.partition,
+                r.offset,
+                round(r.appended_at.timestamp() * 1000),
+                r.digest,
+                r.case_id,
+                r.event_type,
+                r.schema_version,
+            )
             for r in batch
         ]
         with self._db_lock:
             self._conn.execute("BEGIN")
             self._conn.executemany(
-                "INSERT INTO receipts VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
+                "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
             )
             self._conn.execute("COMMIT")
         with self._lock:

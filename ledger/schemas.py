@@ -45,6 +45,8 @@ class SchemaRegistry:
             self.docs[(doc.type, doc.version)] = doc
         resources = [(d.document["$id"], d.document) for d in self.docs.values()]
         registry = jsonschema_rs.Registry(resources)
+        self._registry = registry
+        self._payload_validators: dict[tuple[str, int], Any] = {}
         self._validators = {
             key: jsonschema_rs.validator_for(doc.document, validate_formats=True, registry=registry)
             for key, doc in self.docs.items()
@@ -75,6 +77,22 @@ class SchemaRegistry:
         if validator.is_valid(document):
             return self._time_rules(document, now)
         return _collapse([_to_problem(e) for e in validator.iter_errors(document)])
+
+    def payload_problems(self, name: str, version: int, payload: object, at: str) -> list[Problem]:
+        """What a payload breaks of the given type's payload schema, with pointers under `at`."""
+        key = (name, version)
+        if key not in self._payload_validators:
+            ref = {"$ref": f"urn:sgl:schema:{name}:{version}#/properties/payload"}
+            self._payload_validators[key] = jsonschema_rs.validator_for(
+                ref, validate_formats=True, registry=self._registry
+            )
+        validator = self._payload_validators[key]
+        if validator.is_valid(payload):
+            return []
+        return [
+            Problem(at + p.pointer, p.rule, p.detail)
+            for p in _collapse([_to_problem(e) for e in validator.iter_errors(payload)])
+        ]
 
     def _identify(
         self, document: Mapping[str, Any]

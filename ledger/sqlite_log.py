@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS log (
     case_id TEXT,
     appended_ms INTEGER NOT NULL,
     digest TEXT,
+    type TEXT,
+    schema_version INTEGER,
     value BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS dead_letters (
@@ -36,6 +38,25 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_lettered_ms INTEGER NOT NULL
 );
 """
+
+
+_INSERT = (
+    "INSERT INTO log (position, event_id, case_id, appended_ms, digest, type, schema_version,"
+    " value) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _row(position: int, record: PendingRecord, now: int) -> tuple[object, ...]:
+    return (
+        position,
+        record.event_id,
+        record.key,
+        now,
+        record.digest,
+        record.event_type,
+        record.schema_version,
+        record.value,
+    )
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -87,14 +108,7 @@ class SQLiteEventLog:
             now = time.time_ns() // 1_000_000
             conn.execute("SAVEPOINT bulk")
             try:
-                conn.executemany(
-                    "INSERT INTO log (position, event_id, case_id, appended_ms, digest, value) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    [
-                        (start + i, r.event_id, r.key, now, r.digest, r.value)
-                        for i, r in enumerate(records)
-                    ],
-                )
+                conn.executemany(_INSERT, [_row(start + i, r, now) for i, r in enumerate(records)])
             except sqlite3.IntegrityError:
                 # Some event_id is already in the log (another writer got there first): go
                 # record by record so each of those answers with its original receipt.
@@ -104,8 +118,7 @@ class SQLiteEventLog:
             conn.execute("RELEASE bulk")
         appended_at = from_millis(now)
         return [
-            Receipt(r.event_id, "accepted", PARTITION, start + i, appended_at, r.digest)
-            for i, r in enumerate(records)
+            Receipt.accepted(r, PARTITION, start + i, appended_at) for i, r in enumerate(records)
         ]
 
     def _append_one_by_one(
@@ -114,21 +127,10 @@ class SQLiteEventLog:
         receipts = []
         for record in records:
             cursor = conn.execute(
-                "INSERT INTO log (position, event_id, case_id, appended_ms, digest, value) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-                (position, record.event_id, record.key, now, record.digest, record.value),
+                _INSERT + " ON CONFLICT (event_id) DO NOTHING", _row(position, record, now)
             )
             if cursor.rowcount == 1:
-                receipts.append(
-                    Receipt(
-                        record.event_id,
-                        "accepted",
-                        PARTITION,
-                        position,
-                        from_millis(now),
-                        record.digest,
-                    )
-                )
+                receipts.append(Receipt.accepted(record, PARTITION, position, from_millis(now)))
                 position += 1
             else:
                 receipts.append(self._lookup(conn, [record.event_id])[record.event_id])
@@ -142,12 +144,21 @@ class SQLiteEventLog:
     def _lookup(self, conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, Receipt]:
         found: dict[str, Receipt] = {}
         for marks, chunk in in_chunks(event_ids):
-            columns = "event_id, position, appended_ms, digest"
+            columns = "event_id, position, appended_ms, digest, case_id, type, schema_version"
             sql = f"SELECT {columns} FROM log WHERE event_id IN ({marks})"  # noqa: S608 -- placeholders only
-            rows = conn.execute(sql, chunk)
-            for event_id, position, millis, digest in rows:
+            for event_id, position, millis, digest, case_id, kind, version in conn.execute(
+                sql, chunk
+            ):
                 found[event_id] = Receipt(
-                    event_id, "duplicate", PARTITION, position, from_millis(millis), digest or ""
+                    event_id,
+                    "duplicate",
+                    PARTITION,
+                    position,
+                    from_millis(millis),
+                    digest or "",
+                    case_id or "",
+                    kind or "",
+                    version or 0,
                 )
         return found
 

@@ -21,6 +21,11 @@ from tests.schema_variants import Variant, all_variants
 
 REGISTRY = SchemaRegistry()
 VARIANTS = all_variants(REGISTRY)
+EXAMPLES_BY_ID = {
+    example["event_id"]: example
+    for doc in REGISTRY.docs.values()
+    for example in doc.document.get("examples", [])
+}
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -55,15 +60,21 @@ def _names(problems: list[dict[str, Any]]) -> set[tuple[str, str]]:
 def test_every_example_is_accepted_over_http(
     served: tuple[Container, LiveServer], name: str
 ) -> None:
-    """Each schema's examples are appended (with fresh ids) and answered with a receipt."""
+    """Each schema's examples are appended (with fresh ids) and answered with a receipt.
+
+    An example amendment goes after the example it amends, which is appended as it stands.
+    """
     _, server = served
     for version in REGISTRY.event_types[name]:
         doc = REGISTRY.schema(name, version)
         assert doc is not None
         for example in doc.document["examples"]:
+            batch = [_fresh(example)]
+            if "amends" in example:
+                batch.insert(0, EXAMPLES_BY_ID[example["amends"]])
             response = httpx.post(
                 server.url + "/v1/events",
-                content=orjson.dumps(_fresh(example)),
+                content=orjson.dumps(batch),
                 headers={"content-type": "application/json"},
             )
             assert response.status_code == 201, response.text
