@@ -8,11 +8,11 @@ from collections.abc import Sequence
 from typing import Protocol
 
 import structlog
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import PersistenceError, Tracking
 
 from ledger.decode import decode_record
 from ledger.envelope import Event
-from ledger.errors import InvalidRecord
+from ledger.errors import InvalidRecord, LedgerUnavailable
 from ledger.log import DeadLetterSink, EventLog, LogReader, LogRecord
 from ledger.schemas import SchemaRegistry
 from projections.case_view import tracking_name
@@ -71,6 +71,23 @@ class ProjectionRunner:
         finally:
             reader.close()
             log.info("runner.stopped", view=self.view.name, applied=self.applied)
+
+    def run_resilient(self, stop: threading.Event, max_delay: float = 30.0) -> None:
+        """run() until stop is set, restarting after transient failures with back-off.
+
+        The log or a database being unavailable (a broker restart, a locked SQLite file) is
+        retried from the tracked position; anything else is a bug and stops the loop loudly.
+        """
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                self.run(stop)
+            except (LedgerUnavailable, PersistenceError) as exc:
+                log.error("runner.retrying", view=self.view.name, error=str(exc), delay=delay)
+                stop.wait(delay)
+                delay = min(delay * 2, max_delay)
+            else:
+                return
 
     def run_until_caught_up(self, timeout: float = 60.0) -> int:
         """Apply everything on the log now, then return how many events took effect."""

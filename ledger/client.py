@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from types import TracebackType
 from typing import Any
@@ -69,15 +69,35 @@ class LedgerClient:
     def publish_many(self, events: Iterable[Mapping[str, Any]]) -> list[Receipt]:
         """Append events in batches of batch_size, up to `concurrency` batches in flight.
 
-        Receipts come back in input order. Each batch is all-or-nothing; if one batch is
-        rejected, batches before it in flight may have been appended (retrying is safe).
+        Receipts come back in input order, and one case's events reach the log in input
+        order: a batch waits while an earlier batch with any of its cases is in flight. Each
+        batch is all-or-nothing; if one is rejected, others may have been appended, and
+        publishing the same events again is safe.
         """
         items = list(events)
         batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
         if self.concurrency <= 1 or len(batches) <= 1:
             return [r for batch in batches for r in self._publish_batch(batch)]
+        results: list[list[Receipt]] = [[] for _ in batches]
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sgl-client") as pool:
-            return [r for receipts in pool.map(self._publish_batch, batches) for r in receipts]
+            flying: dict[Future[list[Receipt]], tuple[int, set[str]]] = {}
+
+            def settle(block_for: set[str] | None) -> None:
+                while flying and (
+                    block_for is None
+                    or len(flying) >= self.concurrency
+                    or any(block_for & cases for _, cases in flying.values())
+                ):
+                    done, _ = wait(flying, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        results[flying.pop(future)[0]] = future.result()
+
+            for index, batch in enumerate(batches):
+                cases = {str(event.get("case_id")) for event in batch}
+                settle(cases)
+                flying[pool.submit(self._publish_batch, batch)] = (index, cases)
+            settle(None)
+        return [r for receipts in results for r in receipts]
 
     def case(self, case_id: str) -> dict[str, Any]:
         """The current state of a case as the ledger's view holds it."""

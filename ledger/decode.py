@@ -26,4 +26,9 @@ def decode_record(record: LogRecord, schemas: SchemaRegistry) -> Event:
         raise InvalidRecord(reason, detail)
     if record.key is not None and record.key != document["case_id"].encode():
         raise InvalidRecord("key-mismatch", "the record key is not the event's case_id")
-    return event_from_document(document, record.partition, record.offset, record.appended_at)
+    try:
+        event = event_from_document(document, record.partition, record.offset, record.appended_at)
+        event.recording_lag  # noqa: B018 -- parses both instants: a record that cannot is refused here
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InvalidRecord("undecodable", f"{type(exc).__name__}: {exc}") from None
+    return event

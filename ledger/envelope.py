@@ -11,7 +11,7 @@ import orjson
 # Fields whose values are instants; the canonical form holds them in UTC with a trailing Z.
 TIMESTAMP_FIELDS = ("occurred_at", "recorded_at")
 # Already canonical: whole seconds in UTC with a Z, the form adapters are asked to send.
-_CANONICAL_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+_CANONICAL_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
 # Fields holding event ids; the canonical form holds UUIDs in lower case.
 ID_FIELDS = ("event_id", "causation_id", "correlation_id", "amends")
 
@@ -59,7 +59,8 @@ class Event(NamedTuple):
 
 def parse_instant(value: str) -> datetime:
     """Parse an RFC 3339 timestamp that carries an offset; raise ValueError otherwise."""
-    parsed = datetime.fromisoformat(value)
+    # RFC 3339 allows a lower-case t and z; Python's parser takes only upper case.
+    parsed = datetime.fromisoformat(value.upper())
     if parsed.tzinfo is None:
         raise ValueError("timestamp has no UTC offset")
     return parsed

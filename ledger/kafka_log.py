@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
@@ -17,6 +18,11 @@ from ledger.receipts import SQLiteReceiptIndex
 
 log = structlog.get_logger("ledger.kafka")
 
+# The producer gives up on a record (delivery.timeout.ms) before the ledger stops waiting for
+# it, so every future has resolved, one way or the other, when the ledger answers the client.
+DELIVERY_TIMEOUT_MS = 20_000
+REQUEST_TIMEOUT_MS = 15_000
+MAX_BLOCK_MS = 10_000
 APPEND_TIMEOUT = 30.0
 LOG_APPEND_TIME = 1
 
@@ -63,6 +69,9 @@ class KafkaEventLog:
                 linger_ms=2,
                 batch_size=512 * 1024,
                 max_request_size=8 * 1024 * 1024,
+                delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
+                request_timeout_ms=REQUEST_TIMEOUT_MS,
+                max_block_ms=MAX_BLOCK_MS,
             )
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {bootstrap} is unavailable: {exc}") from exc
@@ -95,11 +104,14 @@ class KafkaEventLog:
 
     def begin_append(self, records: Sequence[PendingRecord]) -> KafkaPendingAppend:
         """Hand the records to the producer in order; result() waits for every ack."""
+        futures: list[Any] = []
         try:
-            futures = [
-                self._producer.send(self.topic, key=r.key.encode(), value=r.value) for r in records
-            ]
+            for r in records:
+                futures.append(self._producer.send(self.topic, key=r.key.encode(), value=r.value))
         except KafkaError as exc:
+            # Those already queued may still land: index the receipts of any that do.
+            with contextlib.suppress(LedgerUnavailable):
+                KafkaPendingAppend(records[: len(futures)], futures, self._receipts).result()
             raise LedgerUnavailable(f"Kafka did not take the append: {exc}") from exc
         return KafkaPendingAppend(records, futures, self._receipts)
 
@@ -135,7 +147,12 @@ class KafkaEventLog:
 
     def reader(self, start: Mapping[int, int]) -> KafkaLogReader:
         """A reader assigned to every partition, each from its given next offset."""
-        return KafkaLogReader(self._consumer(), self.topic, start)
+        consumer = self._consumer()
+        try:
+            return KafkaLogReader(consumer, self.topic, start)
+        except KafkaError as exc:
+            consumer.close()
+            raise LedgerUnavailable(f"Kafka reader could not start: {exc}") from exc
 
     def ping(self) -> None:
         """Raise LedgerUnavailable unless a broker answers a real request for the topic."""
@@ -195,15 +212,21 @@ class KafkaPendingAppend:
 
     def _result(self) -> list[Receipt]:
         if self._receipts is None:
-            try:
-                metadata = [f.get(timeout=APPEND_TIMEOUT) for f in self._futures]
-            except KafkaError as exc:
-                raise LedgerUnavailable(f"Kafka did not confirm the append: {exc}") from exc
-            receipts = [
-                Receipt.accepted(r, m.partition, m.offset, from_millis(m.timestamp))
-                for r, m in zip(self._records, metadata, strict=True)
-            ]
+            receipts: list[Receipt] = []
+            failure: KafkaError | None = None
+            for record, future in zip(self._records, self._futures, strict=True):
+                try:
+                    m = future.get(timeout=APPEND_TIMEOUT)
+                except KafkaError as exc:
+                    failure = failure or exc
+                    continue
+                receipts.append(
+                    Receipt.accepted(record, m.partition, m.offset, from_millis(m.timestamp))
+                )
+            # Index what did land even when some did not, so a retry answers `duplicate`.
             self._index.put(receipts)
+            if failure is not None:
+                raise LedgerUnavailable(f"Kafka did not confirm the append: {failure}")
             self._receipts = receipts
         return self._receipts
 

@@ -76,21 +76,30 @@ class SQLiteReceiptIndex:
                 else:
                     found[event_id] = receipt.as_duplicate()
         with self._read_lock:
-            for marks, chunk in in_chunks(missing):
-                sql = f"SELECT * FROM receipts WHERE event_id IN ({marks})"  # noqa: S608 -- placeholders only
-                for row in self._reader.execute(sql, chunk):
-                    event_id, partition, offset, millis, digest, case_id, kind, version = row
-                    found[event_id] = Receipt(
-                        event_id,
-                        "duplicate",
-                        partition,
-                        offset,
-                        from_millis(millis),
-                        digest,
-                        case_id,
-                        kind,
-                        version,
+            try:
+                rows = [
+                    row
+                    for marks, chunk in in_chunks(missing)
+                    for row in self._reader.execute(
+                        f"SELECT * FROM receipts WHERE event_id IN ({marks})",  # noqa: S608 -- placeholders only
+                        chunk,
                     )
+                ]
+            except sqlite3.Error as exc:
+                raise LedgerUnavailable(f"receipt index unreadable: {exc}") from exc
+            for row in rows:
+                event_id, partition, offset, millis, digest, case_id, kind, version = row
+                found[event_id] = Receipt(
+                    event_id,
+                    "duplicate",
+                    partition,
+                    offset,
+                    from_millis(millis),
+                    digest,
+                    case_id,
+                    kind,
+                    version,
+                )
         return found
 
     def flush(self) -> None:
@@ -114,10 +123,16 @@ class SQLiteReceiptIndex:
         ]
         with self._db_lock:
             self._conn.execute("BEGIN")
-            self._conn.executemany(
-                "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
-            )
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.executemany(
+                    "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    rows,
+                )
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # Leave no transaction open, or every later flush would fail as well.
+                self._conn.execute("ROLLBACK")
+                raise
         with self._lock:
             for receipt in batch:
                 if self._pending.get(receipt.event_id) is receipt:
@@ -128,10 +143,14 @@ class SQLiteReceiptIndex:
         self._closed = True
         self._wake.set()
         self._writer.join(timeout=30)
-        self.flush()
-        with self._db_lock, self._read_lock:
-            self._conn.close()
-            self._reader.close()
+        try:
+            self.flush()
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(f"receipts could not be written at close: {exc}") from exc
+        finally:
+            with self._db_lock, self._read_lock:
+                self._conn.close()
+                self._reader.close()
 
     def _write_behind(self) -> None:
         while not self._closed:

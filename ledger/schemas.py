@@ -123,6 +123,7 @@ class SchemaRegistry:
 
     def _time_rules(self, document: Mapping[str, Any], now: datetime | None) -> list[Problem]:
         occurred_text, recorded_text = document["occurred_at"], document["recorded_at"]
+        instants: dict[str, datetime] = {}
         if (
             now is None
             and is_canonical_instant(occurred_text)
@@ -131,7 +132,10 @@ class SchemaRegistry:
             # Whole-second UTC texts order as their instants do: no parsing on the hot path.
             earlier = recorded_text < occurred_text
         else:
-            earlier = parse_instant(recorded_text) < parse_instant(occurred_text)
+            instants, problems = _instants(document)
+            if problems:
+                return problems
+            earlier = instants["recorded_at"] < instants["occurred_at"]
         problems = []
         if earlier:
             problems.append(
@@ -142,7 +146,7 @@ class SchemaRegistry:
                     "nothing can be recorded before it happens",
                 )
             )
-        if now is not None and parse_instant(recorded_text) > now + self.clock_skew:
+        if now is not None and instants["recorded_at"] > now + self.clock_skew:
             problems.append(
                 Problem(
                     "/recorded_at",
@@ -152,6 +156,25 @@ class SchemaRegistry:
                 )
             )
         return problems
+
+
+def _instants(document: Mapping[str, Any]) -> tuple[dict[str, datetime], list[Problem]]:
+    """Parse the envelope's instants; RFC 3339 allows some texts Python cannot hold."""
+    instants: dict[str, datetime] = {}
+    problems: list[Problem] = []
+    for name in ("occurred_at", "recorded_at"):
+        try:
+            instants[name] = parse_instant(document[name])
+        except ValueError:
+            problems.append(
+                Problem(
+                    f"/{name}",
+                    "format",
+                    f"{document[name]!r} cannot be stored: use RFC 3339 with an offset "
+                    "(a leap second, :60, is not supported)",
+                )
+            )
+    return instants, problems
 
 
 def _to_problem(error: Any) -> Problem:

@@ -94,6 +94,14 @@ class SQLiteEventLog:
             except sqlite3.Error as exc:
                 raise LedgerUnavailable(f"embedded log write failed: {exc}") from exc
 
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise LedgerUnavailable(f"embedded log read failed: {exc}") from exc
+
     def begin_append(self, records: Sequence[PendingRecord]) -> DoneAppend:
         """Append at once (SQLite commits synchronously); the result holds the receipts."""
         try:
@@ -138,8 +146,8 @@ class SQLiteEventLog:
 
     def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """Receipts of event_ids already in the log."""
-        with self._lock:
-            return self._lookup(self._conn, list(event_ids))
+        with self._read() as conn:
+            return self._lookup(conn, list(event_ids))
 
     def _lookup(self, conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, Receipt]:
         found: dict[str, Receipt] = {}
@@ -168,8 +176,8 @@ class SQLiteEventLog:
 
     def end_offsets(self) -> dict[int, int]:
         """The position the next record will take."""
-        with self._lock:
-            (end,) = self._conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM log").fetchone()
+        with self._read() as conn:
+            (end,) = conn.execute("SELECT COALESCE(MAX(position) + 1, 0) FROM log").fetchone()
         return {PARTITION: int(end)}
 
     def reader(self, start: Mapping[int, int]) -> SQLiteLogReader:
@@ -178,11 +186,8 @@ class SQLiteEventLog:
 
     def ping(self) -> None:
         """Check the file answers a query."""
-        try:
-            with self._lock:
-                self._conn.execute("SELECT 1").fetchone()
-        except sqlite3.Error as exc:
-            raise LedgerUnavailable(f"embedded log unavailable: {exc}") from exc
+        with self._read() as conn:
+            conn.execute("SELECT 1").fetchone()
 
     def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
         """Keep a refused record's bytes and reason in the dead_letters table."""
@@ -203,8 +208,8 @@ class SQLiteEventLog:
 
     def dead_letters(self) -> list[dict[str, object]]:
         """Every dead-lettered record, oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
+        with self._read() as conn:
+            rows = conn.execute(
                 "SELECT source_offset, reason, detail, value FROM dead_letters ORDER BY id"
             ).fetchall()
         return [{"offset": o, "reason": r, "detail": d, "value": v} for o, r, d, v in rows]
@@ -229,7 +234,10 @@ class SQLiteLogReader:
     """Reads the embedded log in position order on its own connection."""
 
     def __init__(self, path: Path, topic: str, next_position: int) -> None:
-        self._conn = _connect(path)
+        try:
+            self._conn = _connect(path)
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(f"cannot read the embedded log at {path}: {exc}") from exc
         self._topic = topic
         self._next = next_position
 
@@ -237,11 +245,14 @@ class SQLiteLogReader:
         """Up to max_records records from the current position, waiting up to timeout."""
         deadline = time.monotonic() + timeout
         while True:
-            rows = self._conn.execute(
-                "SELECT position, appended_ms, case_id, value FROM log "
-                "WHERE position >= ? ORDER BY position LIMIT ?",
-                (self._next, max_records),
-            ).fetchall()
+            try:
+                rows = self._conn.execute(
+                    "SELECT position, appended_ms, case_id, value FROM log "
+                    "WHERE position >= ? ORDER BY position LIMIT ?",
+                    (self._next, max_records),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise LedgerUnavailable(f"embedded log read failed: {exc}") from exc
             if rows or time.monotonic() >= deadline:
                 break
             time.sleep(_POLL_INTERVAL)

@@ -74,7 +74,7 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
 
 def _consume(runner: ProjectionRunner, stop: threading.Event) -> None:
     try:
-        runner.run(stop)
+        runner.run_resilient(stop)
     except Exception:
         log.exception("consumer.crashed", view=runner.view.name)
         raise

@@ -62,11 +62,17 @@ def build_log(settings: Settings) -> Any:
     return SQLiteEventLog(settings.log_db, settings.topic)
 
 
-def bootstrap(settings: Settings) -> Container:
-    """Build the container for these settings: log, append path, schemas and views."""
+def open_view(settings: Settings) -> SQLiteCaseView:
+    """The case-state view alone, for readers that need no log (e.g. `sgl case`)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
-    event_log = build_log(settings)
     view = SQLiteCaseView(SQLiteDatastore(str(settings.views_db)))
     view.create_table()
+    return view
+
+
+def bootstrap(settings: Settings) -> Container:
+    """Build the container for these settings: log, append path, schemas and views."""
+    schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
+    view = open_view(settings)
+    event_log = build_log(settings)
     return Container(settings, schemas, event_log, event_log, Ledger(event_log, schemas), view)

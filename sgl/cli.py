@@ -84,7 +84,9 @@ def _serve(
         f"(data in {settings.data_dir.resolve()})",
         err=True,
     )
-    click.echo(f"  API:      http://{host}:{port}/v1", err=True)
+    click.echo(
+        f"  API:      http://{host}:{port}/v1/events (POST), /v1/cases/CASE_ID (GET)", err=True
+    )
     click.echo(f"  API docs: http://{host}:{port}/docs (OpenAPI: /openapi.json)", err=True)
     for path in also:
         click.echo(f"  Look at:  http://{host}:{port}{path}", err=True)
@@ -137,7 +139,7 @@ def consume(ctx: click.Context) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        container.runner().run(stop)
+        container.runner().run_resilient(stop)
     finally:
         container.close()
 
@@ -151,13 +153,13 @@ def case(ctx: click.Context, case_id: str, as_json: bool) -> None:
 
     Example: sgl case CASE-A0001 --json
     """
-    from sgl.bootstrap import bootstrap
+    from sgl.bootstrap import open_view
 
-    container = bootstrap(_settings(ctx))
+    view = open_view(_settings(ctx))
     try:
-        state = container.view.get(case_id)
+        state = view.get(case_id)
     finally:
-        container.close()
+        view.datastore.close()
     if state is None:
         click.echo(f"no case {case_id!r} in the view", err=True)
         sys.exit(1)
@@ -186,5 +188,11 @@ def _rows(state: Any) -> list[tuple[str, str]]:
 
 
 def main() -> None:
-    """Entry point of the `sgl` console script."""
-    cli()
+    """Entry point of the `sgl` console script: ledger errors are one line, not a traceback."""
+    from ledger.errors import LedgerError
+
+    try:
+        cli()
+    except LedgerError as exc:
+        click.echo(f"sgl: {type(exc).__name__}: {exc}", err=True)
+        sys.exit(2)

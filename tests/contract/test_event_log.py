@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from ledger.append import digest_of
@@ -14,15 +15,8 @@ from tests.factories import new_case_id
 def pending(case_id: str, n: int) -> list[PendingRecord]:
     records = []
     for i in range(n):
-        value = f'{{"case_id":"{case_id}","n":{i},"t":{time.time_ns()}}}'.encode()
-        records.append(
-            PendingRecord(
-                f"00000000-0000-4000-8000-{time.time_ns() % 10**12:012d}{i}"[:36],
-                case_id,
-                value,
-                digest_of(value),
-            )
-        )
+        value = f'{{"case_id":"{case_id}","n":{i}}}'.encode()
+        records.append(PendingRecord(str(uuid.uuid4()), case_id, value, digest_of(value)))
     return records
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from sgl.bootstrap import Container
-from tests.conftest import wait_for
+from ledger.client import LedgerClient
+from ledger.errors import LedgerUnavailable
+from ledger.settings import Settings
+from sgl.bootstrap import Container, bootstrap
+from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, new_case_id
 
 PROBLEM = "application/problem+json"
@@ -282,3 +285,47 @@ def test_metrics_count_appends_rejects_and_show_consumer_lag(http: httpx.Client)
     assert 'sgl_events_total{status="duplicate"} 1.0' in text
     assert 'sgl_rejects_total{status="422"} 1.0' in text
     assert 'sgl_consumer_lag_records{view="case_state"}' in text
+
+
+def test_a_chunked_body_over_the_limit_is_refused_too(
+    http: httpx.Client, container: Container
+) -> None:
+    """Without a Content-Length, the server counts as it reads and stops at the limit."""
+    limit = container.settings.max_body_bytes
+    chunk = b" " * 65536
+
+    def body() -> Iterator[bytes]:
+        yield b"["
+        for _ in range(limit // len(chunk) + 2):
+            yield chunk
+        yield b"]"
+
+    ends = container.log.end_offsets()
+    response = http.post("/v1/events", content=body(), headers={"content-type": "application/json"})
+    assert response.status_code == 413
+    assert container.log.end_offsets() == ends
+
+
+def test_a_log_that_fails_is_a_503_problem_and_the_client_says_unavailable(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """When the log cannot append, the API answers 503 with Retry-After; nothing half-done."""
+    container = bootstrap(make_settings("sqlite"))
+    server = LiveServer(container, run_consumer=False).start()
+    try:
+        container.log.close()  # the embedded log's file handle is gone: every append fails
+        response = httpx.post(
+            server.url + "/v1/events",
+            content=orjson.dumps(make_event()),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 503
+        assert response.headers["content-type"] == PROBLEM
+        assert response.headers["retry-after"] == "1"
+        with (
+            LedgerClient(server.url, retries=1, backoff=0.01) as client,
+            pytest.raises(LedgerUnavailable),
+        ):
+            client.publish(make_event())
+    finally:
+        server.stop()

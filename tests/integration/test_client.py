@@ -98,3 +98,18 @@ def test_no_server_at_all_is_ledger_unavailable() -> None:
     client = LedgerClient(f"http://127.0.0.1:{free_port()}", retries=2, backoff=0.01)
     with client, pytest.raises(LedgerUnavailable):
         client.publish(make_event())
+
+
+def test_concurrent_batches_keep_each_case_in_order_on_the_log(live_server: LiveServer) -> None:
+    """With four batches in flight, every case's offsets still rise in input order."""
+    cases = [new_case_id() for _ in range(3)]
+    events = [make_event("decision.recorded", cases[i % 3 if i < 150 else 0]) for i in range(240)]
+    with LedgerClient(live_server.url, batch_size=10, concurrency=4) as client:
+        receipts = client.publish_many(events)
+    by_case: dict[str, list[tuple[int, int]]] = {}
+    for event, receipt in zip(events, receipts, strict=True):
+        by_case.setdefault(event["case_id"], []).append((receipt.partition, receipt.offset))
+    for positions in by_case.values():
+        assert len({p for p, _ in positions}) == 1
+        offsets = [o for _, o in positions]
+        assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)

@@ -137,3 +137,21 @@ def test_recorded_in_the_future_beyond_skew_is_rejected() -> None:
 def test_a_non_object_is_rejected_at_the_root() -> None:
     """A JSON value that is not an object is refused with an empty pointer."""
     assert rules(REGISTRY.problems([1, 2])) == {("", "type")}
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("2007-06-20t15:00:00z", True),
+        ("2007-06-20T15:00:00+01:00", True),
+        ("2007-06-30T23:59:60Z", False),
+    ],
+)
+def test_rfc_3339_corners_are_accepted_or_named_never_a_crash(text: str, ok: bool) -> None:
+    """Lower-case t/z is accepted; a leap second is refused as /recorded_at format."""
+    event = make_event(occurred_at="2007-06-20T09:00:00Z", recorded_at=text)
+    problems = REGISTRY.problems(event, datetime(2026, 1, 1, tzinfo=UTC))
+    if ok:
+        assert problems == []
+    else:
+        assert rules(problems) == {("/recorded_at", "format")}
