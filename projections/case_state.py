@@ -68,6 +68,8 @@ class CaseState:
     closed: bool = False
     closure_reason: str | None = None
     agencies: tuple[str, ...] = ()
+    # Events in effect: a retracted entry no longer counts (nor does its agency); corrections
+    # and retractions themselves do.
     events: int = 0
     contacts: int = 0
     contacts_child_seen: int = 0

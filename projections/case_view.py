@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -12,6 +13,7 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRe
 from ledger.envelope import Event
 from ledger.sqlite_util import in_chunks
 from projections.case_state import CaseState, fold_document
+from projections.effective import effective_events
 
 
 def tracking_name(view: str, topic: str, partition: int) -> str:
@@ -25,6 +27,10 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
     Exactly once: a batch's states, its applied event_ids and its tracking rows commit together.
     Re-applying a tracked offset fails the tracking insert and rolls the whole batch back; an
     event_id published twice (two offsets) takes effect only the first time.
+
+    The view also keeps each case's events (clustered by case), so that a correction or a
+    retraction refolds that case from its history with every amendment applied; other events
+    fold onto the stored state.
     """
 
     def __init__(self, datastore: SQLiteDatastore, name: str = "case_state") -> None:
@@ -39,6 +45,9 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             "case_id TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.name}_applied ("
             "event_id TEXT PRIMARY KEY, position TEXT NOT NULL) WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.name}_events (case_id TEXT, partition INTEGER, "
+            "offset INTEGER, doc BLOB NOT NULL, PRIMARY KEY (case_id, partition, offset)) "
+            "WITHOUT ROWID",
         ]
 
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
@@ -57,11 +66,19 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             by_case: dict[str, list[Event]] = {}
             for event in fresh:
                 by_case.setdefault(event.case_id, []).append(event)
+            cursor.executemany(
+                f"INSERT INTO {self.name}_events VALUES (?, ?, ?, ?)",  # noqa: S608
+                [(e.case_id, e.partition, e.offset, _dump_event(e)) for e in fresh],
+            )
             documents = self._load(cursor, set(by_case))
-            states = {
-                case_id: fold_document(documents.get(case_id), case_events)
-                for case_id, case_events in by_case.items()
-            }
+            states = {}
+            for case_id, case_events in by_case.items():
+                if any(e.amends is not None for e in case_events):
+                    states[case_id] = fold_document(
+                        None, effective_events(self._events(cursor, case_id))
+                    )
+                else:
+                    states[case_id] = fold_document(documents.get(case_id), case_events)
             cursor.executemany(
                 f"INSERT INTO {self.name} (case_id, state) VALUES (?, ?) "  # noqa: S608 -- table name is ours
                 "ON CONFLICT (case_id) DO UPDATE SET state = excluded.state",
@@ -80,6 +97,19 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             document = self._load(cursor, {case_id}).get(case_id)
         return None if document is None else CaseState.from_dict(document)
+
+    def events(self, case_id: str) -> list[Event]:
+        """One case's events as recorded, in log order."""
+        with self.datastore.transaction(commit=False) as cursor:
+            return self._events(cursor, case_id)
+
+    def _events(self, cursor: SQLiteCursor, case_id: str) -> list[Event]:
+        cursor.execute(
+            f"SELECT doc FROM {self.name}_events WHERE case_id = ? "  # noqa: S608
+            "ORDER BY partition, offset",
+            (case_id,),
+        )
+        return [_load_event(row[0]) for row in cursor.fetchall()]
 
     def case_ids(self, limit: int = 1000) -> list[str]:
         """Case ids in the view, in id order."""
@@ -120,6 +150,16 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             for case_id, blob in cursor.fetchall():
                 states[case_id] = _loads(blob)
         return states
+
+
+def _dump_event(event: Event) -> bytes:
+    return orjson.dumps(event._asdict())
+
+
+def _load_event(blob: bytes) -> Event:
+    data = orjson.loads(blob)
+    data["appended_at"] = datetime.fromisoformat(data["appended_at"])
+    return Event(**data)
 
 
 def _loads(blob: bytes) -> dict[str, Any]:

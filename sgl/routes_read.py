@@ -8,6 +8,7 @@ import orjson
 from fastapi import APIRouter
 from fastapi.responses import Response
 
+from projections.effective import history
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
 
@@ -25,6 +26,18 @@ def read_router(container: Container) -> APIRouter:
                 404, "not-found", "No such case", f"the ledger has no case {case_id!r} (yet)"
             )
         return JSONBytes(state)
+
+    @router.get(
+        "/v1/cases/{case_id}/history", summary="A case's events as recorded and as corrected"
+    )
+    def get_history(case_id: str) -> Response:
+        """Every event in log order with its lags, its status and what amended it."""
+        events = container.view.events(case_id)
+        if not events:
+            return problem_response(
+                404, "not-found", "No such case", f"the ledger has no case {case_id!r} (yet)"
+            )
+        return JSONBytes({"case_id": case_id, "entries": [e.as_dict() for e in history(events)]})
 
     @router.get("/v1/schemas", summary="Every event type and its schema versions")
     def list_schemas() -> dict[str, Any]:

@@ -1,0 +1,103 @@
+"""Amendments applied: the events of a case as corrected, and its history as recorded (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ledger.envelope import Event
+
+CORRECTION = "correction.recorded"
+RETRACTION = "entry.retracted"
+
+
+def effective_events(events: Sequence[Event]) -> list[Event]:
+    """The case's events in log order with every amendment applied.
+
+    A retracted event is left out; a corrected one takes its latest correction's payload (and
+    occurred_at, when corrected). The corrections and retractions themselves stay, in place.
+    """
+    corrected: dict[str, Event] = {}
+    retracted: set[str] = set()
+    for event in events:
+        if event.amends is None:
+            continue
+        if event.type == RETRACTION:
+            retracted.add(event.amends)
+        elif event.type == CORRECTION:
+            corrected[event.amends] = event
+    out = []
+    for event in events:
+        if event.event_id in retracted:
+            continue
+        correction = corrected.get(event.event_id)
+        out.append(event if correction is None else _as_corrected(event, correction))
+    return out
+
+
+def _as_corrected(event: Event, correction: Event) -> Event:
+    payload = correction.payload
+    return event._replace(
+        payload=payload["corrected_payload"],
+        occurred_at=payload.get("corrected_occurred_at", event.occurred_at),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One event as recorded, with its lags and what later amended it."""
+
+    event: Event
+    status: str
+    amended_by: tuple[str, ...]
+    as_corrected: Event | None
+
+    def as_dict(self) -> dict[str, object]:
+        """The entry as the API shows it."""
+        e = self.event
+        out: dict[str, object] = {
+            "event_id": e.event_id,
+            "type": e.type,
+            "agency": e.agency,
+            "recorded_by": e.recorded_by,
+            "occurred_at": e.occurred_at,
+            "occurred_precision": e.occurred_precision,
+            "occurred_approximate": e.occurred_approximate,
+            "recorded_at": e.recorded_at,
+            "appended_at": e.appended_at,
+            "position": e.position,
+            "recording_lag_seconds": e.recording_lag.total_seconds(),
+            "submission_lag_seconds": e.submission_lag.total_seconds(),
+            "payload": e.payload,
+            "status": self.status,
+            "amended_by": list(self.amended_by),
+        }
+        if e.amends is not None:
+            out["amends"] = e.amends
+        if self.as_corrected is not None:
+            out["as_corrected"] = {
+                "occurred_at": self.as_corrected.occurred_at,
+                "payload": self.as_corrected.payload,
+            }
+        return out
+
+
+def history(events: Sequence[Event]) -> list[HistoryEntry]:
+    """Every event as recorded, marked `as-recorded`, `corrected` or `retracted`."""
+    amended_by: dict[str, list[str]] = {}
+    for event in events:
+        if event.amends is not None:
+            amended_by.setdefault(event.amends, []).append(event.event_id)
+    current = {e.event_id: e for e in effective_events(events)}
+    entries = []
+    for event in events:
+        by = tuple(amended_by.get(event.event_id, ()))
+        now = current.get(event.event_id)
+        if now is None:
+            status, corrected = "retracted", None
+        elif now is not event:
+            status, corrected = "corrected", now
+        else:
+            status, corrected = "as-recorded", None
+        entries.append(HistoryEntry(event, status, by, corrected))
+    return entries
