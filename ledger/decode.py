@@ -8,6 +8,7 @@ from ledger.envelope import Event, event_from_document
 from ledger.errors import InvalidRecord
 from ledger.log import LogRecord
 from ledger.schemas import SchemaRegistry
+from ledger.upcasting import upcast_payload
 
 _REASONS = {"known-type": "unknown-type", "known-version": "unknown-version"}
 
@@ -26,8 +27,18 @@ def decode_record(record: LogRecord, schemas: SchemaRegistry) -> Event:
         raise InvalidRecord(reason, detail)
     if record.key is not None and record.key != document["case_id"].encode():
         raise InvalidRecord("key-mismatch", "the record key is not the event's case_id")
+    latest = schemas.latest(document["type"])
+    recorded = document["schema_version"]
+    if recorded < latest:
+        document = {
+            **document,
+            "schema_version": latest,
+            "payload": upcast_payload(document["type"], recorded, latest, document["payload"]),
+        }
     try:
         event = event_from_document(document, record.partition, record.offset, record.appended_at)
+        if recorded < latest:
+            event = event._replace(recorded_version=recorded)
         event.recording_lag  # noqa: B018 -- parses both instants: a record that cannot is refused here
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidRecord("undecodable", f"{type(exc).__name__}: {exc}") from None

@@ -40,6 +40,8 @@ class Event(NamedTuple):
     amends: str | None = None
     occurred_precision: str = "instant"
     occurred_approximate: bool = False
+    # The schema version the event was recorded in, when it was upcast to a newer one.
+    recorded_version: int = 0
 
     @property
     def position(self) -> str:

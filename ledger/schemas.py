@@ -61,6 +61,10 @@ class SchemaRegistry:
         """Each event type with its schema versions, oldest first."""
         return self._versions
 
+    def latest(self, name: str) -> int:
+        """The newest schema version of an event type."""
+        return self._versions[name][-1]
+
     def schema(self, name: str, version: int) -> SchemaDoc | None:
         """The schema document for a type and version, or None."""
         return self.docs.get((name, version))

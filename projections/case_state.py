@@ -230,10 +230,10 @@ def _household_changed(draft: dict[str, Any], event: Event) -> None:
 
 
 def _contact_recorded(draft: dict[str, Any], event: Event) -> None:
-    p = event.payload
+    seen = event.payload["child_seen"]  # version 2: older versions arrive upcast
     draft["contacts"] += 1
-    draft["contacts_child_seen"] += bool(p["child_seen"])
-    draft["contacts_child_seen_alone"] += bool(p.get("child_seen_alone"))
+    draft["contacts_child_seen"] += seen != "not_seen"
+    draft["contacts_child_seen_alone"] += seen == "seen_alone"
 
 
 def _injury_observed(draft: dict[str, Any], event: Event) -> None:

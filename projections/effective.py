@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ledger.envelope import Event
+from ledger.upcasting import upcast_payload
 
 CORRECTION = "correction.recorded"
 RETRACTION = "entry.retracted"
@@ -37,8 +38,14 @@ def effective_events(events: Sequence[Event]) -> list[Event]:
 
 def _as_corrected(event: Event, correction: Event) -> Event:
     payload = correction.payload
+    # A correction's payload follows the schema version its target was recorded in.
+    corrected = payload["corrected_payload"]
+    if event.recorded_version:
+        corrected = upcast_payload(
+            event.type, event.recorded_version, event.schema_version, corrected
+        )
     return event._replace(
-        payload=payload["corrected_payload"],
+        payload=corrected,
         occurred_at=payload.get("corrected_occurred_at", event.occurred_at),
     )
 
@@ -74,6 +81,9 @@ class HistoryEntry:
         }
         if e.amends is not None:
             out["amends"] = e.amends
+        if e.recorded_version:
+            # The payload reads in the type's current version; this is the one it was sent in.
+            out["recorded_version"] = e.recorded_version
         if self.as_corrected is not None:
             out["as_corrected"] = {
                 "occurred_at": self.as_corrected.occurred_at,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import copy
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+from ledger.decode import decode_record
+from ledger.envelope import Event, canonical_bytes, canonicalise
+from ledger.log import LogRecord
 from ledger.schemas import SchemaRegistry
 
 _REGISTRY = SchemaRegistry()
@@ -32,6 +36,20 @@ def make_event(
     event["case_id"] = case_id or new_case_id()
     event.update(changes)
     return event
+
+
+def as_events(documents: list[dict[str, Any]], partition: int = 0) -> list[Event]:
+    """Events as a consumer reads them: canonical bytes, decoded, older versions upcast."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        decode_record(
+            LogRecord(
+                "t", partition, offset, now, d["case_id"].encode(), canonical_bytes(canonicalise(d))
+            ),
+            _REGISTRY,
+        )
+        for offset, d in enumerate(documents)
+    ]
 
 
 def case_events(case_id: str, contacts: int = 3, injuries: int = 2) -> list[dict[str, Any]]:

@@ -4,19 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import reduce
-from typing import Any
 
 import orjson
 
-from ledger.envelope import Event, event_from_document
+from ledger.envelope import Event
 from projections.case_state import CaseState, project, project_all
-from tests.factories import case_events, make_event, new_case_id
+from tests.factories import as_events, case_events, make_event, new_case_id
 
 NOW = datetime(2007, 7, 25, tzinfo=UTC)
-
-
-def as_events(documents: list[dict[str, Any]]) -> list[Event]:
-    return [event_from_document(d, 0, i, NOW) for i, d in enumerate(documents)]
 
 
 def fold(events: list[Event], state: CaseState | None = None) -> CaseState | None:

@@ -1,0 +1,37 @@
+"""Upcasters: old event versions read as the current one; what is stored is never rewritten.
+
+An upcaster maps a payload of (type, version) to the payload of version + 1; chains apply in
+turn. Every schema version below a type's newest has one (a test keeps that true).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+Payload = dict[str, Any]
+
+
+def _contact_recorded_v1_to_v2(payload: Payload) -> Payload:
+    """Two booleans (seen, seen alone) become one field that cannot contradict itself."""
+    out = {k: v for k, v in payload.items() if k not in ("child_seen", "child_seen_alone")}
+    alone = payload.get("child_seen_alone")
+    if not payload["child_seen"]:
+        out["child_seen"] = "not_seen"
+    elif alone is None:
+        out["child_seen"] = "seen"
+    else:
+        out["child_seen"] = "seen_alone" if alone else "seen_with_others"
+    return out
+
+
+UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
+    ("contact.recorded", 1): _contact_recorded_v1_to_v2,
+}
+
+
+def upcast_payload(event_type: str, version: int, to_version: int, payload: Payload) -> Payload:
+    """The payload of `version` as it reads at `to_version`."""
+    for step in range(version, to_version):
+        payload = UPCASTERS[(event_type, step)](payload)
+    return payload
