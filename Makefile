@@ -39,6 +39,7 @@ pytest: install
 docs: install
 	$(PY) -m sgl.cli_docs docs/cli.md
 	$(PY) -m sgl.schema_docs docs/events.md
+	$(PY) -m sgl.codegen ledger/event_types.py && $(BIN)/ruff format -q ledger/event_types.py
 
 kafka-start:
 	scripts/kafka.sh start

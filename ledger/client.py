@@ -77,7 +77,7 @@ class LedgerClient:
         items = list(events)
         batches = [items[i : i + self.batch_size] for i in range(0, len(items), self.batch_size)]
         if self.concurrency <= 1 or len(batches) <= 1:
-            return [r for batch in batches for r in self._publish_batch(batch)]
+            return [r for batch in batches for r in self.publish_batch(batch)]
         results: list[list[Receipt]] = [[] for _ in batches]
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="sgl-client") as pool:
             flying: dict[Future[list[Receipt]], tuple[int, set[str]]] = {}
@@ -95,7 +95,7 @@ class LedgerClient:
             for index, batch in enumerate(batches):
                 cases = {str(event.get("case_id")) for event in batch}
                 settle(cases)
-                flying[pool.submit(self._publish_batch, batch)] = (index, cases)
+                flying[pool.submit(self.publish_batch, batch)] = (index, cases)
             settle(None)
         return [r for receipts in results for r in receipts]
 
@@ -120,7 +120,8 @@ class LedgerClient:
     ) -> None:
         self.close()
 
-    def _publish_batch(self, batch: list[Mapping[str, Any]]) -> list[Receipt]:
+    def publish_batch(self, batch: list[Mapping[str, Any]]) -> list[Receipt]:
+        """Append one batch in one request: all of it, or (on BatchRejected) none of it."""
         body = self._post(orjson.dumps(batch))
         return [_receipt(item) for item in body["receipts"]]
 

@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from ledger.settings import Settings
+from sgl.publish import LineResult
 from sgl.responses import dumps
 
 
@@ -142,6 +143,56 @@ def consume(ctx: click.Context) -> None:
         container.runner().run_resilient(stop)
     finally:
         container.close()
+
+
+@cli.command()
+@click.argument("file", type=click.File("r"))
+@click.option("--url", default=None, help="The ledger's base URL (default: this machine's serve).")
+@click.option("--atomic", is_flag=True, help="All lines or none: one batch, nothing if any is bad.")
+@click.option("--batch-size", type=int, default=500, show_default=True, help="Lines per request.")
+@click.option("--json", "as_json", is_flag=True, help="Print each line's result as JSON.")
+@click.pass_context
+def publish(
+    ctx: click.Context, file: Any, url: str | None, atomic: bool, batch_size: int, as_json: bool
+) -> None:
+    """Publish a JSON-lines file of events: a result per line, then a summary.
+
+    Without --atomic, invalid lines are reported and every valid line is appended; with it,
+    one invalid line means nothing is appended. Exits 1 if any line was not appended.
+
+    Example: sgl publish events.jsonl --atomic
+    """
+    from ledger.client import LedgerClient
+    from sgl.publish import parse_lines
+    from sgl.publish import publish as publish_events
+
+    settings = _settings(ctx)
+    events, bad = parse_lines(file.read().splitlines())
+    if atomic and bad:
+        results = bad + [
+            LineResult(n, "not-sent", "--atomic: another line is invalid") for n, _ in events
+        ]
+    else:
+        with (
+            LedgerClient(url or f"http://{settings.http_host}:{settings.http_port}") as client,
+            click.progressbar(length=len(events), label="publishing", file=sys.stderr) as bar,
+        ):
+            results = bad + publish_events(
+                client, events, atomic=atomic, batch_size=batch_size, progress=bar.update
+            )
+    results.sort(key=lambda r: r.line)
+    for result in results:
+        if as_json:
+            click.echo(dumps(result.as_dict()).decode())
+        else:
+            click.echo(f"line {result.line}: {result.status} {result.detail}".rstrip())
+    counts = {
+        s: sum(r.status == s for r in results)
+        for s in ("accepted", "duplicate", "invalid", "not-sent")
+    }
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()), err=True)
+    if counts["invalid"] or counts["not-sent"]:
+        sys.exit(1)
 
 
 @cli.command()
