@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -101,24 +102,43 @@ def _serve(
 @click.option("--host", default=None, help="Address to listen on (loopback by default).")
 @click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
 @click.option("--serve/--no-serve", default=True, help="Serve the API after loading.")
+@click.option(
+    "--cases",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Synthetic background cases to load beside Child A.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2007,
+    show_default=True,
+    help="Seed of the background cases (the same seed gives the same cases).",
+)
 @click.pass_context
-def demo(ctx: click.Context, host: str | None, port: int | None, serve: bool) -> None:
-    """Load the demo case (idempotent) and serve the API.
+def demo(
+    ctx: click.Context, host: str | None, port: int | None, serve: bool, cases: int, seed: int
+) -> None:
+    """Load the demo (Child A and background cases; idempotent) and serve the API.
 
-    Example: sgl demo --port 8000
+    Example: sgl demo --cases 10000 --no-serve
     """
     from sgl.bootstrap import bootstrap
-    from sgl.demo import DEMO_CASE, load_demo
+    from sgl.demo import DEMO_CASE, demo_events, load_demo
 
     settings = _settings(ctx)
+    total = sum(1 for _ in demo_events(cases, seed))
     container = bootstrap(settings)
     try:
-        receipts = load_demo(container.ledger)
+        with click.progressbar(length=total, label="loading the demo", file=sys.stderr) as bar:
+            receipts = load_demo(container.ledger, cases, seed, progress=bar.update)
     finally:
         container.close()
     added = sum(r.status == "accepted" for r in receipts)
     click.echo(
-        f"Demo case {DEMO_CASE}: {added} events added, {len(receipts) - added} already present.",
+        f"Demo: case {DEMO_CASE} and {cases} background cases; {added} events added, "
+        f"{len(receipts) - added} already present.",
         err=True,
     )
     if serve:
@@ -224,12 +244,24 @@ def case(ctx: click.Context, case_id: str, as_json: bool) -> None:
 def _rows(state: Any) -> list[tuple[str, str]]:
     from dataclasses import asdict
 
+    shown: dict[str, Callable[[dict[str, Any]], str]] = {
+        "latest_decisions": lambda d: (
+            f"{d['occurred_at'][:10]} {d['decision_type']}={d['outcome']}"
+        ),
+        "people": lambda p: (
+            f"{p['person_id']} ({p['role']}"
+            f"{', verified' if p['identity_verified'] else ', NOT verified'}"
+            f"{', in household' if p['in_household'] else ''}; "
+            f"linked by {p['linked_by']})"
+        ),
+        "open_items": lambda i: f"{i['kind']} {i['id']} since {i['since'][:10]}",
+    }
     rows = []
     for name, value in asdict(state).items():
-        if name == "latest_decisions":
-            text = "; ".join(
-                f"{d['occurred_at'][:10]} {d['decision_type']}={d['outcome']}" for d in value
-            )
+        if name in shown:
+            text = "; ".join(shown[name](item) for item in value)
+        elif name == "plan" and value:
+            text = f"{value['plan_id']} {value['category']} from {value['start_date']}"
         elif isinstance(value, (list, tuple)):
             text = ", ".join(value)
         else:

@@ -38,14 +38,25 @@ def wait_for(
 
 
 def _broker_answers() -> bool:
-    from kafka import KafkaAdminClient
+    """True once the broker has created a topic and acknowledged a write to it (warm-up)."""
+    from kafka import KafkaAdminClient, KafkaProducer
+    from kafka.admin import NewTopic
     from kafka.errors import KafkaError
 
     try:
         admin = KafkaAdminClient(bootstrap_servers=KAFKA_BOOTSTRAP, request_timeout_ms=5000)
     except KafkaError:
         return False
-    admin.close()
+    topic = f"sgl.test.warmup.{uuid.uuid4().hex[:8]}"
+    try:
+        admin.create_topics([NewTopic(topic, 1, 1)])
+    finally:
+        admin.close()
+    producer = KafkaProducer(bootstrap_servers=KAFKA_BOOTSTRAP, acks="all")
+    try:
+        producer.send(topic, b"ready").get(timeout=60)
+    finally:
+        producer.close()
     return True
 
 

@@ -71,10 +71,12 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     """`sgl demo --no-serve` loads the case once; `sgl case --json` shows it after consuming."""
     runner = CliRunner()
     args = ["--data-dir", str(tmp_path)]
-    first = runner.invoke(cli, [*args, "demo", "--no-serve"])
+    first = runner.invoke(cli, [*args, "demo", "--no-serve", "--cases", "20"])
     assert first.exit_code == 0, first.output
-    again = runner.invoke(cli, [*args, "demo", "--no-serve"])
-    assert f"0 events added, {len(demo_events())} already present" in again.output
+    total = sum(1 for _ in demo_events(20))
+    assert f"{total} events added, 0 already present" in first.output
+    again = runner.invoke(cli, [*args, "demo", "--no-serve", "--cases", "20"])
+    assert f"0 events added, {total} already present" in again.output
     missing = runner.invoke(cli, [*args, "case", DEMO_CASE, "--json"])
     assert missing.exit_code == 1, "the view is empty until a consumer has run"
     container = bootstrap(Settings(data_dir=tmp_path))
@@ -83,8 +85,9 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     shown = runner.invoke(cli, [*args, "case", DEMO_CASE, "--json"])
     assert shown.exit_code == 0, shown.output
     state = orjson.loads(shown.stdout)
-    assert state["events"] == len(demo_events())
-    assert state["latest_decisions"][0]["outcome"] == "not_at_present"
+    assert state["events"] == sum(1 for _ in demo_events())
+    decisions = {d["decision_type"]: d["outcome"] for d in state["latest_decisions"]}
+    assert decisions["threshold_care_proceedings"] == "not_at_present"
     table = runner.invoke(cli, [*args, "case", DEMO_CASE])
     assert "threshold_care_proceedings=not_at_present" in table.stdout
 

@@ -1,0 +1,125 @@
+"""The demo case Child A, checked through the ledger's own queries on both backends."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from sgl.bootstrap import Container
+from sgl.child_a import (
+    AGENCIES,
+    LEGAL_HELD,
+    LEGAL_REQUESTED,
+    PARTNER,
+    POLICE,
+    SIBLING_1,
+    SOCIAL_CARE,
+)
+from sgl.demo import DEMO_CASE, demo_events, load_demo
+from tests.conftest import LiveServer, wait_for
+
+
+@pytest.fixture
+def loaded(live_server: LiveServer, container: Container) -> list[dict[str, Any]]:
+    """Child A and 20 background cases loaded, and the case's history once the view has it."""
+    receipts = load_demo(container.ledger, background_cases=20)
+    assert all(r.status == "accepted" for r in receipts)
+    url = f"{live_server.url}/v1/cases/{DEMO_CASE}/history"
+    child_a_total = sum(1 for _ in demo_events())
+    wait_for(
+        lambda: len(httpx.get(url).json().get("entries", [])) == child_a_total,
+        timeout=90,
+        what="Child A in the view",
+    )
+    entries: list[dict[str, Any]] = httpx.get(url).json()["entries"]
+    return entries
+
+
+def test_counts_of_contacts_injuries_and_agencies(
+    loaded: list[dict[str, Any]], live_server: LiveServer
+) -> None:
+    """About sixty contacts, more than fifty injury observations, eleven agencies."""
+    case = httpx.get(f"{live_server.url}/v1/cases/{DEMO_CASE}").json()
+    assert 55 <= case["contacts"] <= 65
+    assert case["injury_observations"] > 50
+    assert sorted(case["agencies"]) == sorted(AGENCIES) and len(AGENCIES) == 11
+    assert case["plan"]["start_date"].startswith("2006-12")
+
+
+def test_the_partner_is_known_to_police_and_absent_from_social_cares_record(
+    loaded: list[dict[str, Any]], live_server: LiveServer
+) -> None:
+    """Police link him to the household; no social care entry ever names him."""
+    case = httpx.get(f"{live_server.url}/v1/cases/{DEMO_CASE}").json()
+    partner = next(p for p in case["people"] if p["person_id"] == PARTNER)
+    assert (partner["linked_by"], partner["in_household"]) == (POLICE, True)
+    about_partner = [e for e in loaded if e["payload"].get("person_id") == PARTNER]
+    assert about_partner and {e["agency"] for e in about_partner} == {POLICE}
+
+
+def test_the_sibling_slap_stays_with_social_care(loaded: list[dict[str, Any]]) -> None:
+    """Social care records the slap; nothing shares or refers it to anyone, police included."""
+    slap = next(
+        e
+        for e in loaded
+        if e["type"] == "concern.raised" and e["payload"].get("about_person_id") == SIBLING_1
+    )
+    assert slap["agency"] == SOCIAL_CARE
+    passed_on = [
+        e
+        for e in loaded
+        if e["type"] in ("information.shared", "referral.made")
+        and slap["event_id"] in e["payload"].get("facts", [])
+    ]
+    assert passed_on == []
+    assert not [
+        e
+        for e in loaded
+        if e["agency"] == POLICE
+        and e["occurred_at"] >= "2007-05-22"
+        and e["type"] in ("concern.raised", "decision.recorded")
+    ]
+
+
+def test_the_legal_meeting_request_and_the_25_july_decision(
+    loaded: list[dict[str, Any]],
+) -> None:
+    """Requested on 6 June 2007, held 25 July; threshold 'not at present' met."""
+    request = next(e for e in loaded if e["type"] == "meeting.requested")
+    held = next(
+        e
+        for e in loaded
+        if e["type"] == "meeting.held" and e["payload"]["meeting_type"] == "legal_planning_meeting"
+    )
+    decision = next(
+        e
+        for e in loaded
+        if e["type"] == "decision.recorded"
+        and e["payload"]["decision_type"] == "threshold_care_proceedings"
+    )
+    assert request["occurred_at"].startswith(LEGAL_REQUESTED)
+    assert held["occurred_at"].startswith(LEGAL_HELD)
+    assert decision["occurred_at"].startswith(LEGAL_HELD)
+    assert decision["payload"]["outcome"] == "not_at_present"
+    waited = date.fromisoformat(LEGAL_HELD) - date.fromisoformat(LEGAL_REQUESTED)
+    assert round(waited.days / 7) == 7, "about seven weeks"
+
+
+def test_some_entries_are_written_up_days_late(loaded: list[dict[str, Any]]) -> None:
+    """Realistic recording lags: several social care entries recorded days after the event."""
+    late = [e for e in loaded if e["recording_lag_seconds"] >= 3 * 86400]
+    assert len(late) >= 5
+    assert {e["agency"] for e in late} >= {SOCIAL_CARE}
+
+
+def test_loading_twice_leaves_the_log_unchanged(container: Container) -> None:
+    """Stable event ids: the second load answers duplicate for every event."""
+    first = load_demo(container.ledger, background_cases=10)
+    ends = container.log.end_offsets()
+    second = load_demo(container.ledger, background_cases=10)
+    assert container.log.end_offsets() == ends
+    assert {r.status for r in second} == {"duplicate"}
+    assert [r.offset for r in second] == [r.offset for r in first]
