@@ -218,21 +218,44 @@ def publish(
 @cli.command()
 @click.argument("case_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option(
+    "--as-of",
+    default=None,
+    help="The state as it stood then: YYYY-MM-DD (end of day, UTC) or RFC 3339.",
+)
+@click.option(
+    "--basis",
+    type=click.Choice(["recorded", "appended"]),
+    default="recorded",
+    show_default=True,
+    help="recorded_at <= as-of, or what the ledger held then.",
+)
 @click.pass_context
-def case(ctx: click.Context, case_id: str, as_json: bool) -> None:
-    """Show the current state of a case.
+def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, basis: str) -> None:
+    """Show the state of a case, now or as it stood on a date.
 
-    Example: sgl case CASE-A0001 --json
+    Example: sgl case CASE-A0001 --as-of 2007-07-25 --json
     """
+    from projections.as_of import cutoff, state_as_of
     from sgl.bootstrap import open_view
 
     view = open_view(_settings(ctx))
     try:
-        state = view.get(case_id)
+        if as_of is None:
+            state = view.get(case_id)
+        else:
+            try:
+                moment = cutoff(as_of)
+            except ValueError:
+                raise click.BadParameter("YYYY-MM-DD or RFC 3339", param_hint="--as-of") from None
+            state = state_as_of(
+                view.events(case_id), moment, "appended" if basis == "appended" else "recorded"
+            )
     finally:
         view.datastore.close()
     if state is None:
-        click.echo(f"no case {case_id!r} in the view", err=True)
+        when = f" as of {as_of}" if as_of else ""
+        click.echo(f"no case {case_id!r} in the view{when}", err=True)
         sys.exit(1)
     if as_json:
         click.echo(dumps(state).decode())

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from ledger.errors import Problem
+from projections.as_of import Basis, cutoff, state_as_of
 from projections.effective import history
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
@@ -17,10 +19,34 @@ def read_router(container: Container) -> APIRouter:
     """Case state and schema routes over a wired container."""
     router = APIRouter()
 
-    @router.get("/v1/cases/{case_id}", summary="The current state of a case")
-    def get_case(case_id: str) -> Response:
-        """The case-state view for one case, or 404."""
-        state = container.view.get(case_id)
+    @router.get("/v1/cases/{case_id}", summary="The state of a case, now or as of a date")
+    def get_case(
+        case_id: str,
+        as_of: Annotated[
+            str | None, Query(description="YYYY-MM-DD (end of that day, UTC) or RFC 3339")
+        ] = None,
+        basis: Annotated[
+            Basis,
+            Query(
+                description="recorded: recorded_at <= as_of; appended: what the ledger held then"
+            ),
+        ] = "recorded",
+    ) -> Response:
+        """The case-state view for one case, or its state as of a moment; 404 if none."""
+        if as_of is None:
+            state = container.view.get(case_id)
+        else:
+            try:
+                moment = cutoff(as_of)
+            except ValueError:
+                return problem_response(
+                    422,
+                    "invalid-request",
+                    "Invalid as_of",
+                    "as_of must be a date or timestamp",
+                    [Problem("/as_of", "format", f"{as_of!r} is not YYYY-MM-DD or RFC 3339")],
+                )
+            state = state_as_of(container.view.events(case_id), moment, basis)
         if state is None:
             return problem_response(
                 404, "not-found", "No such case", f"the ledger has no case {case_id!r} (yet)"

@@ -90,6 +90,11 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     assert decisions["threshold_care_proceedings"] == "not_at_present"
     table = runner.invoke(cli, [*args, "case", DEMO_CASE])
     assert "threshold_care_proceedings=not_at_present" in table.stdout
+    before = runner.invoke(cli, [*args, "case", DEMO_CASE, "--as-of", "2007-07-24", "--json"])
+    kinds = {d["decision_type"] for d in orjson.loads(before.stdout)["latest_decisions"]}
+    assert "cp_plan" in kinds and "threshold_care_proceedings" not in kinds
+    none_yet = runner.invoke(cli, [*args, "case", DEMO_CASE, "--as-of", "2006-01-01"])
+    assert none_yet.exit_code == 1
 
 
 def test_schemas_code_and_docs_are_one_to_one() -> None:

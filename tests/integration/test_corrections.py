@@ -146,3 +146,29 @@ def test_a_rebuild_with_amendments_equals_the_live_view(
     assert again is not None
     assert orjson.loads(orjson.dumps(again)) == live
     assert (live["injuries"], live["contacts"]) == (1, 0)
+
+
+def test_as_of_before_a_correction_shows_the_entry_as_it_was_recorded(
+    live_server: LiveServer,
+    container: Container,
+) -> None:
+    """The state applies a correction only from the correction's own recorded time on."""
+    case_id = new_case_id()
+    injury = make_event(
+        "injury.observed",
+        case_id,
+        occurred_at="2007-03-01T10:00:00Z",
+        recorded_at="2007-03-01T12:00:00Z",
+    )
+    fix = correction(injury, count=4)
+    fix.update(occurred_at="2007-03-10T09:00:00Z", recorded_at="2007-03-10T09:30:00Z")
+    publish(live_server, [injury, fix])
+    settled(container, case_id, fix)
+    url = f"{live_server.url}/v1/cases/{case_id}"
+    assert httpx.get(url, params={"as_of": "2007-03-05"}).json()["injuries"] == 2
+    assert httpx.get(url, params={"as_of": "2007-03-10"}).json()["injuries"] == 4
+    assert httpx.get(url, params={"as_of": "2007-02-28"}).status_code == 404
+    held = httpx.get(url, params={"as_of": "2007-03-05", "basis": "appended"})
+    assert held.status_code == 404, "the ledger held nothing of it in 2007"
+    bad = httpx.get(url, params={"as_of": "last week"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/as_of"

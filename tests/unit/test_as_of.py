@@ -1,0 +1,142 @@
+"""As-of replay, by property: any history, any date, against an independent reference."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime, timedelta
+from functools import reduce
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteDatastore
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.envelope import Event
+from projections.as_of import cutoff, state_as_of
+from projections.case_state import CaseState, project
+from projections.case_view import SQLiteCaseView
+from tests.factories import as_events, make_event, new_case_id
+
+START = datetime(2007, 1, 1, 9, tzinfo=UTC)
+
+# An op: ("injury", day, count) | ("correct", day, target index, count) | ("retract", day, target)
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("injury"), st.integers(0, 60), st.integers(1, 5)),
+        st.tuples(st.just("correct"), st.integers(0, 60), st.integers(0, 30), st.integers(1, 5)),
+        st.tuples(st.just("retract"), st.integers(0, 60), st.integers(0, 30)),
+    ),
+    min_size=1,
+    max_size=30,
+)
+
+
+def _stamp(day: int) -> tuple[str, str]:
+    recorded = START + timedelta(days=day)
+    occurred = recorded - timedelta(hours=1)
+    return occurred.strftime("%Y-%m-%dT%H:%M:%SZ"), recorded.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build(script: list[tuple[Any, ...]]) -> list[Event]:
+    """A valid log for one case from the ops: amendments only name earlier originals."""
+    case_id = new_case_id()
+    originals: list[dict[str, Any]] = []
+    documents: list[dict[str, Any]] = []
+    for op in script:
+        occurred, recorded = _stamp(op[1])
+        if op[0] == "injury":
+            event = make_event(
+                "injury.observed", case_id, occurred_at=occurred, recorded_at=recorded
+            )
+            event["payload"] = {**event["payload"], "count": op[2]}
+            originals.append(event)
+        elif originals:
+            target = originals[op[2] % len(originals)]
+            if op[0] == "correct":
+                payload = {
+                    "corrected_payload": {**target["payload"], "count": op[3]},
+                    "reason": "recount",
+                }
+                event = make_event(
+                    "correction.recorded",
+                    case_id,
+                    occurred_at=occurred,
+                    recorded_at=recorded,
+                    amends=target["event_id"],
+                    payload=payload,
+                )
+            else:
+                event = make_event(
+                    "entry.retracted",
+                    case_id,
+                    occurred_at=occurred,
+                    recorded_at=recorded,
+                    amends=target["event_id"],
+                    payload={"reason": "wrong case"},
+                )
+        else:
+            continue
+        documents.append(event)
+    return as_events(documents)
+
+
+def reference(events: list[Event], moment: datetime) -> CaseState | None:
+    """Independent of the code under test: per original, its amendments known by the moment."""
+    known = [e for e in events if datetime.fromisoformat(e.recorded_at) <= moment]
+    kept = []
+    for event in known:
+        if event.amends is None:
+            amendments = [a for a in known if a.amends == event.event_id]
+            if any(a.type == "entry.retracted" for a in amendments):
+                continue
+            corrections = [a for a in amendments if a.type == "correction.recorded"]
+            if corrections:
+                kept.append(event._replace(payload=corrections[-1].payload["corrected_payload"]))
+                continue
+        kept.append(event)
+    return reduce(project, kept, None) if kept else None
+
+
+@settings(max_examples=80, deadline=None)
+@given(ops, st.integers(-1, 62))
+def test_as_of_equals_a_from_scratch_fold_of_what_was_recorded_by_then(
+    script: list[tuple[Any, ...]], day: int
+) -> None:
+    """State as of D = fold of events recorded on or before D, with only their amendments."""
+    events = build(script)
+    moment = START + timedelta(days=day, hours=1)
+    assert state_as_of(events, moment) == reference(events, moment)
+
+
+@settings(max_examples=40, deadline=None)
+@given(ops, st.lists(st.integers(1, 5), min_size=1, max_size=6))
+def test_live_equals_as_of_now_and_any_rebuild_equals_live(
+    script: list[tuple[Any, ...]], splits: list[int]
+) -> None:
+    """The view, fed in any batching, holds the state as of now."""
+    events = build(script)
+    if not events:
+        return
+    views = []
+    for batching in ([len(events)], splits):
+        with tempfile.TemporaryDirectory() as folder:
+            view = SQLiteCaseView(SQLiteDatastore(str(Path(folder) / "v.sqlite")))
+            view.create_table()
+            start = 0
+            sizes = iter(batching * len(events))
+            while start < len(events):
+                end = min(len(events), start + next(sizes))
+                view.apply(events[start:end], [Tracking("t", end - 1)])
+                start = end
+            views.append(view.get(events[0].case_id))
+            view.datastore.close()
+    now = state_as_of(events, datetime.now(UTC))
+    assert views[0] == views[1] == now
+
+
+def test_a_date_means_the_end_of_that_day() -> None:
+    """as_of=2007-07-25 includes everything recorded on 25 July."""
+    assert cutoff("2007-07-25") == datetime(2007, 7, 25, 23, 59, 59, 999999, tzinfo=UTC)
+    assert cutoff("2007-07-25T10:00:00Z") == datetime(2007, 7, 25, 10, tzinfo=UTC)
