@@ -264,6 +264,88 @@ def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, bas
         click.echo(f"{name:28} {value}")
 
 
+@cli.command()
+@click.argument("case_id")
+@click.option("--as-of", default=None, help="As it stood then: YYYY-MM-DD or RFC 3339.")
+@click.option(
+    "--basis",
+    type=click.Choice(["recorded", "appended"]),
+    default="recorded",
+    show_default=True,
+    help="recorded_at <= as-of, or what the ledger held then.",
+)
+@click.option("--agency", multiple=True, help="Only this agency (repeatable).")
+@click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
+@click.option("--from", "start", default=None, help="Occurred on or after this date.")
+@click.option("--to", "end", default=None, help="Occurred on or before this date.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="How to print it.",
+)
+@click.pass_context
+def chronology(
+    ctx: click.Context,
+    case_id: str,
+    as_of: str | None,
+    basis: str,
+    agency: tuple[str, ...],
+    types: tuple[str, ...],
+    start: str | None,
+    end: str | None,
+    fmt: str,
+) -> None:
+    """The multi-agency chronology of a case, ordered by when things happened.
+
+    Example: sgl chronology CASE-A0001 --as-of 2007-07-25 --agency met-police --format csv
+    """
+    from datetime import UTC, datetime
+
+    from projections.as_of import cutoff
+    from projections.chronology import as_csv
+    from projections.chronology import chronology as build
+    from sgl.bootstrap import open_view
+
+    def moment(text: str | None, hint: str) -> datetime | None:
+        try:
+            return None if text is None else cutoff(text)
+        except ValueError:
+            raise click.BadParameter("YYYY-MM-DD or RFC 3339", param_hint=hint) from None
+
+    view = open_view(_settings(ctx))
+    try:
+        events = view.events(case_id)
+    finally:
+        view.datastore.close()
+    if not events:
+        click.echo(f"no case {case_id!r} in the view", err=True)
+        sys.exit(1)
+    rows = build(
+        events,
+        moment(as_of, "--as-of") or datetime.now(UTC),
+        "appended" if basis == "appended" else "recorded",
+        agency,
+        types,
+        moment(start, "--from"),
+        moment(end, "--to"),
+    )
+    if fmt == "csv":
+        click.echo(as_csv(rows), nl=False)
+    elif fmt == "json":
+        click.echo(dumps(rows).decode())
+    else:
+        for row in rows:
+            mark = "~" if row["occurred_approximate"] else " "
+            status = "" if row["status"] == "as-recorded" else f" [{row['status']}]"
+            click.echo(
+                f"{row['occurred_at'][:16]}{mark} {row['agency']:30} {row['summary']}"
+                f" (+{row['recording_lag_days']}d){status}"
+            )
+
+
 def _rows(state: Any) -> list[tuple[str, str]]:
     from dataclasses import asdict
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -10,6 +11,7 @@ from fastapi.responses import Response
 
 from ledger.errors import Problem
 from projections.as_of import Basis, cutoff, state_as_of
+from projections.chronology import as_csv, changes, chronology
 from projections.effective import history
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
@@ -65,6 +67,54 @@ def read_router(container: Container) -> APIRouter:
             )
         return JSONBytes({"case_id": case_id, "entries": [e.as_dict() for e in history(events)]})
 
+    @router.get("/v1/cases/{case_id}/chronology", summary="The multi-agency chronology")
+    def get_chronology(
+        case_id: str,
+        as_of: Annotated[str | None, Query(description="as for /v1/cases/{case_id}")] = None,
+        basis: Annotated[Basis, Query(description="recorded or appended")] = "recorded",
+        agency: Annotated[list[str] | None, Query(description="only these agencies")] = None,
+        type: Annotated[list[str] | None, Query(description="only these event types")] = None,
+        start: Annotated[str | None, Query(alias="from", description="occurred from")] = None,
+        end: Annotated[str | None, Query(alias="to", description="occurred until")] = None,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        """Events known by as_of, as then corrected, ordered by occurred_at; JSON or CSV."""
+        moments = _moments({"/as_of": as_of, "/from": start, "/to": end})
+        if isinstance(moments, Response):
+            return moments
+        events = container.view.events(case_id)
+        if not events:
+            return problem_response(
+                404, "not-found", "No such case", f"the ledger has no case {case_id!r} (yet)"
+            )
+        rows = chronology(
+            events,
+            moments["/as_of"] or datetime.now(UTC),
+            basis,
+            agency or (),
+            type or (),
+            moments["/from"],
+            moments["/to"],
+        )
+        if format == "csv":
+            return Response(as_csv(rows), media_type="text/csv; charset=utf-8")
+        return JSONBytes({"case_id": case_id, "as_of": as_of, "basis": basis, "events": rows})
+
+    @router.get("/v1/cases/{case_id}/changes", summary="What was added, corrected, retracted")
+    def get_changes(
+        case_id: str,
+        start: Annotated[str, Query(alias="from", description="recorded after this")],
+        end: Annotated[str, Query(alias="to", description="and on or before this")],
+    ) -> Response:
+        """Event ids recorded in (from, to]: added, corrected and retracted."""
+        moments = _moments({"/from": start, "/to": end})
+        if isinstance(moments, Response):
+            return moments
+        start_at, end_at = moments["/from"], moments["/to"]
+        assert start_at is not None and end_at is not None  # both parameters are required
+        found = changes(container.view.events(case_id), start_at, end_at)
+        return JSONBytes({"case_id": case_id, "from": start, "to": end, **found})
+
     @router.get("/v1/schemas", summary="Every event type and its schema versions")
     def list_schemas() -> dict[str, Any]:
         """Types, versions and where to fetch each schema."""
@@ -91,3 +141,23 @@ def read_router(container: Container) -> APIRouter:
         return Response(orjson.dumps(doc.document), media_type="application/schema+json")
 
     return router
+
+
+def _moments(texts: dict[str, str | None]) -> dict[str, datetime | None] | Response:
+    """Parse date parameters by pointer; a problem naming every bad one."""
+    out: dict[str, datetime | None] = {}
+    problems = []
+    for pointer, text in texts.items():
+        try:
+            out[pointer] = None if text is None else cutoff(text)
+        except ValueError:
+            problems.append(Problem(pointer, "format", f"{text!r} is not YYYY-MM-DD or RFC 3339"))
+    if problems:
+        return problem_response(
+            422,
+            "invalid-request",
+            "Invalid date",
+            "dates are YYYY-MM-DD (end of day, UTC) or RFC 3339",
+            problems,
+        )
+    return out

@@ -95,6 +95,12 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     assert "cp_plan" in kinds and "threshold_care_proceedings" not in kinds
     none_yet = runner.invoke(cli, [*args, "case", DEMO_CASE, "--as-of", "2006-01-01"])
     assert none_yet.exit_code == 1
+    police = runner.invoke(
+        cli, [*args, "chronology", DEMO_CASE, "--agency", "met-police", "--format", "csv"]
+    )
+    lines = police.stdout.splitlines()
+    assert lines[0].startswith("occurred_at,") and len(lines) > 3
+    assert all(",met-police," in line for line in lines[1:])
 
 
 def test_schemas_code_and_docs_are_one_to_one() -> None:

@@ -1,0 +1,133 @@
+"""The multi-agency chronology of a case, and what changed between two dates (pure)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+from ledger.envelope import Event, parse_instant
+from projections.as_of import Basis, known_by
+from projections.effective import CORRECTION, RETRACTION, history
+
+COLUMNS = (
+    "occurred_at",
+    "occurred_precision",
+    "occurred_approximate",
+    "agency",
+    "type",
+    "summary",
+    "recording_lag_days",
+    "submission_lag_days",
+    "status",
+    "event_id",
+)
+
+
+def _contact(p: dict[str, Any]) -> str:
+    return f"{p['contact_type']}; child {str(p['child_seen']).replace('_', ' ')}"
+
+
+def _injury(p: dict[str, Any]) -> str:
+    consistent = p.get("explanation_consistent")
+    judged = "" if consistent is None else (" (consistent)" if consistent else " (inconsistent)")
+    text = f"{p['injury_type']} to {p['body_region']} x{p['count']}"
+    if p.get("explanation_given"):
+        text += f"; explanation '{p['explanation_given']}'{judged}"
+    return text + ("; suspected non-accidental" if p["suspected_non_accidental"] else "")
+
+
+_SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
+    "contact.recorded": _contact,
+    "injury.observed": _injury,
+    "decision.recorded": lambda p: f"{p['decision_type']}: {p['outcome']}",
+    "concern.raised": lambda p: f"{p['category']} concern, {p['severity']}",
+    "referral.made": lambda p: f"referral {p['from_agency']} -> {p['to_agency']}",
+    "information.shared": lambda p: (
+        f"{len(p['facts'])} fact(s) {p['from_agency']} -> {p['to_agency']} by {p['channel']}"
+    ),
+    "meeting.requested": lambda p: f"{p['meeting_type']} requested",
+    "meeting.held": lambda p: (
+        f"{p['meeting_type']}: {len(p['attending_agencies'])} of "
+        f"{len(p['invited_agencies'])} invited agencies attended"
+    ),
+    "person.linked": lambda p: (
+        f"{p['person_id']} linked as {p['role']}"
+        f"{'' if p['identity_verified'] else ' (identity not verified)'}"
+    ),
+    "household.changed": lambda p: f"{p['person_id']} {p['change']} the household",
+    "plan.started": lambda p: f"child protection plan {p['plan_id']} ({p['category']})",
+    "plan.ended": lambda p: f"plan {p['plan_id']} ended: {p['reason']}",
+    "case.opened": lambda p: f"case opened; lead {p['lead_agency']}",
+    "case.closed": lambda p: f"case closed ({p['reason']})",
+}
+
+
+def summary(event: Event) -> str:
+    """A one-line, name-free summary of the event."""
+    if event.type == CORRECTION:
+        return f"corrects {event.amends}: {event.payload['reason']}"
+    if event.type == RETRACTION:
+        return f"retracts {event.amends}: {event.payload['reason']}"
+    make = _SUMMARIES.get(event.type)
+    return make(event.payload) if make else event.type.replace(".", " ")
+
+
+def chronology(
+    events: Sequence[Event],
+    moment: datetime,
+    basis: Basis = "recorded",
+    agencies: Collection[str] = (),
+    types: Collection[str] = (),
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """The events known by the moment, as then corrected, ordered by when they happened."""
+    rows = []
+    for entry in history(known_by(events, moment, basis)):
+        shown = entry.as_corrected or entry.event
+        occurred = parse_instant(shown.occurred_at)
+        if (agencies and shown.agency not in agencies) or (types and shown.type not in types):
+            continue
+        if (start and occurred < start) or (end and occurred > end):
+            continue
+        rows.append(
+            {
+                "occurred_at": shown.occurred_at,
+                "occurred_precision": shown.occurred_precision,
+                "occurred_approximate": shown.occurred_approximate,
+                "agency": shown.agency,
+                "type": shown.type,
+                "summary": summary(shown),
+                "recording_lag_days": round(entry.event.recording_lag.total_seconds() / 86400, 2),
+                "submission_lag_days": round(entry.event.submission_lag.total_seconds() / 86400, 2),
+                "status": entry.status,
+                "amended_by": list(entry.amended_by),
+                "event_id": shown.event_id,
+                "position": shown.position,
+            }
+        )
+    rows.sort(key=lambda r: (r["occurred_at"], r["position"]))
+    return rows
+
+
+def as_csv(rows: Sequence[dict[str, Any]]) -> str:
+    """The chronology as CSV, one row per event, the COLUMNS in order."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow([row[c] for c in COLUMNS])
+    return out.getvalue()
+
+
+def changes(events: Sequence[Event], start: datetime, end: datetime) -> dict[str, list[str]]:
+    """Event ids recorded after `start` and by `end`: added, corrected and retracted."""
+    window = [e for e in events if start < parse_instant(e.recorded_at) <= end]
+    return {
+        "added": [e.event_id for e in window if e.amends is None],
+        "corrected": [e.amends for e in window if e.type == CORRECTION and e.amends],
+        "retracted": [e.amends for e in window if e.type == RETRACTION and e.amends],
+    }

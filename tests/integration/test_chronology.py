@@ -1,0 +1,111 @@
+"""The chronology (ordered by when things happened) and the changes between two dates."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import httpx
+
+from sgl.bootstrap import Container
+from tests.conftest import LiveServer
+from tests.factories import make_event, new_case_id
+from tests.integration.test_amendments import correction
+from tests.integration.test_corrections import publish, settled
+
+
+def case_with_history(server: LiveServer, container: Container) -> dict[str, Any]:
+    """Three events recorded out of order, one approximate, one corrected later."""
+    case_id = new_case_id()
+    late = make_event(
+        "contact.recorded",
+        case_id,
+        occurred_at="2007-03-01T10:00:00Z",
+        recorded_at="2007-03-09T10:00:00Z",
+    )
+    injury = make_event(
+        "injury.observed",
+        case_id,
+        occurred_at="2007-03-05T10:00:00Z",
+        recorded_at="2007-03-05T12:00:00Z",
+    )
+    vague = make_event(
+        "contact.recorded",
+        case_id,
+        occurred_at="2007-02-01T00:00:00Z",
+        recorded_at="2007-03-06T09:00:00Z",
+        occurred_precision="month",
+        occurred_approximate=True,
+    )
+    vague["agency"] = "school-north-primary"
+    fix = correction(injury, count=5)
+    fix.update(occurred_at="2007-03-20T09:00:00Z", recorded_at="2007-03-20T10:00:00Z")
+    publish(server, [injury, vague, late, fix])
+    settled(container, case_id, fix)
+    return {"case_id": case_id, "late": late, "injury": injury, "vague": vague, "fix": fix}
+
+
+def test_the_chronology_is_ordered_by_occurrence_with_lags_and_marks(
+    live_server: LiveServer, container: Container
+) -> None:
+    """Rows by occurred_at; approximate dates marked; lags in days; amendments marked."""
+    c = case_with_history(live_server, container)
+    url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
+    rows = httpx.get(url).json()["events"]
+    ids = [r["event_id"] for r in rows]
+    assert ids == [
+        c["vague"]["event_id"],
+        c["late"]["event_id"],
+        c["injury"]["event_id"],
+        c["fix"]["event_id"],
+    ]
+    vague, late, injury = rows[0], rows[1], rows[2]
+    assert (vague["occurred_precision"], vague["occurred_approximate"]) == ("month", True)
+    assert late["recording_lag_days"] == 8.0
+    assert injury["status"] == "corrected" and "x5" in injury["summary"]
+    assert injury["amended_by"] == [c["fix"]["event_id"]]
+
+
+def test_the_chronology_as_of_a_date_and_with_filters(
+    live_server: LiveServer, container: Container
+) -> None:
+    """As of 10 March the correction is not yet known; filters narrow the rows."""
+    c = case_with_history(live_server, container)
+    url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
+    then = httpx.get(url, params={"as_of": "2007-03-10"}).json()["events"]
+    injury = next(r for r in then if r["event_id"] == c["injury"]["event_id"])
+    assert injury["status"] == "as-recorded" and "x2" in injury["summary"]
+    assert len(then) == 3
+    schools = httpx.get(url, params={"agency": "school-north-primary"}).json()["events"]
+    assert [r["event_id"] for r in schools] == [c["vague"]["event_id"]]
+    injuries = httpx.get(url, params={"type": "injury.observed"}).json()["events"]
+    assert [r["type"] for r in injuries] == ["injury.observed"]
+    march = httpx.get(url, params={"from": "2007-03-02", "to": "2007-03-06"}).json()["events"]
+    assert [r["event_id"] for r in march] == [c["injury"]["event_id"]]
+    bad = httpx.get(url, params={"from": "soon"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/from"
+
+
+def test_the_chronology_as_csv(live_server: LiveServer, container: Container) -> None:
+    """format=csv gives a header and one row per event."""
+    c = case_with_history(live_server, container)
+    response = httpx.get(
+        f"{live_server.url}/v1/cases/{c['case_id']}/chronology", params={"format": "csv"}
+    )
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    assert len(rows) == 4
+    assert rows[0]["occurred_approximate"] == "True"
+    assert rows[2]["status"] == "corrected"
+
+
+def test_changes_between_two_dates(live_server: LiveServer, container: Container) -> None:
+    """What was added by 9 March, and what was corrected after it."""
+    c = case_with_history(live_server, container)
+    url = f"{live_server.url}/v1/cases/{c['case_id']}/changes"
+    early = httpx.get(url, params={"from": "2007-03-01", "to": "2007-03-09"}).json()
+    assert sorted(early["added"]) == sorted(c[k]["event_id"] for k in ("injury", "vague", "late"))
+    assert early["corrected"] == [] and early["retracted"] == []
+    later = httpx.get(url, params={"from": "2007-03-09", "to": "2007-03-31"}).json()
+    assert later["added"] == [] and later["corrected"] == [c["injury"]["event_id"]]
