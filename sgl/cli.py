@@ -7,12 +7,14 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
 from ledger.settings import Settings
+from projections.as_of import Basis
 from sgl.publish import LineResult
 from sgl.responses import dumps
 
@@ -20,6 +22,34 @@ from sgl.responses import dumps
 def _settings(ctx: click.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
+
+
+_as_of = click.option(
+    "--as-of",
+    default=None,
+    help="As it stood then: YYYY-MM-DD (end of that day, UTC) or RFC 3339.",
+)
+_basis = click.option(
+    "--basis",
+    type=click.Choice(["recorded", "appended"]),
+    default="recorded",
+    show_default=True,
+    help="recorded_at <= as-of, or what the ledger held then.",
+)
+
+
+def _moment(text: str | None, hint: str) -> datetime | None:
+    """A date option as an instant (a date is the end of that day, UTC), or a usage error."""
+    from projections.as_of import cutoff
+
+    try:
+        return None if text is None else cutoff(text)
+    except ValueError:
+        raise click.BadParameter("YYYY-MM-DD or RFC 3339", param_hint=hint) from None
+
+
+def _basis_of(basis: str) -> Basis:
+    return "appended" if basis == "appended" else "recorded"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -218,25 +248,15 @@ def publish(
 @cli.command()
 @click.argument("case_id")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option(
-    "--as-of",
-    default=None,
-    help="The state as it stood then: YYYY-MM-DD (end of day, UTC) or RFC 3339.",
-)
-@click.option(
-    "--basis",
-    type=click.Choice(["recorded", "appended"]),
-    default="recorded",
-    show_default=True,
-    help="recorded_at <= as-of, or what the ledger held then.",
-)
+@_as_of
+@_basis
 @click.pass_context
 def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, basis: str) -> None:
     """Show the state of a case, now or as it stood on a date.
 
     Example: sgl case CASE-A0001 --as-of 2007-07-25 --json
     """
-    from projections.as_of import cutoff, state_as_of
+    from projections.as_of import state_as_of
     from sgl.bootstrap import open_view
 
     view = open_view(_settings(ctx))
@@ -244,13 +264,9 @@ def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, bas
         if as_of is None:
             state = view.get(case_id)
         else:
-            try:
-                moment = cutoff(as_of)
-            except ValueError:
-                raise click.BadParameter("YYYY-MM-DD or RFC 3339", param_hint="--as-of") from None
-            state = state_as_of(
-                view.events(case_id), moment, "appended" if basis == "appended" else "recorded"
-            )
+            moment = _moment(as_of, "--as-of")
+            assert moment is not None
+            state = state_as_of(view.events(case_id), moment, _basis_of(basis))
     finally:
         view.datastore.close()
     if state is None:
@@ -266,14 +282,8 @@ def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, bas
 
 @cli.command()
 @click.argument("case_id")
-@click.option("--as-of", default=None, help="As it stood then: YYYY-MM-DD or RFC 3339.")
-@click.option(
-    "--basis",
-    type=click.Choice(["recorded", "appended"]),
-    default="recorded",
-    show_default=True,
-    help="recorded_at <= as-of, or what the ledger held then.",
-)
+@_as_of
+@_basis
 @click.option("--agency", multiple=True, help="Only this agency (repeatable).")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
 @click.option("--from", "start", default=None, help="Occurred on or after this date.")
@@ -302,18 +312,9 @@ def chronology(
 
     Example: sgl chronology CASE-A0001 --as-of 2007-07-25 --agency met-police --format csv
     """
-    from datetime import UTC, datetime
-
-    from projections.as_of import cutoff
     from projections.chronology import as_csv
     from projections.chronology import chronology as build
     from sgl.bootstrap import open_view
-
-    def moment(text: str | None, hint: str) -> datetime | None:
-        try:
-            return None if text is None else cutoff(text)
-        except ValueError:
-            raise click.BadParameter("YYYY-MM-DD or RFC 3339", param_hint=hint) from None
 
     view = open_view(_settings(ctx))
     try:
@@ -325,12 +326,12 @@ def chronology(
         sys.exit(1)
     rows = build(
         events,
-        moment(as_of, "--as-of") or datetime.now(UTC),
-        "appended" if basis == "appended" else "recorded",
+        _moment(as_of, "--as-of") or datetime.now(UTC),
+        _basis_of(basis),
         agency,
         types,
-        moment(start, "--from"),
-        moment(end, "--to"),
+        _moment(start, "--from"),
+        _moment(end, "--to"),
     )
     if fmt == "csv":
         click.echo(as_csv(rows), nl=False)
