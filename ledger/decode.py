@@ -39,7 +39,6 @@ def decode_record(record: LogRecord, schemas: SchemaRegistry) -> Event:
         event = event_from_document(document, record.partition, record.offset, record.appended_at)
         if recorded < latest:
             event = event._replace(recorded_version=recorded)
-        event.recording_lag  # noqa: B018 -- parses both instants: a record that cannot is refused here
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidRecord("undecodable", f"{type(exc).__name__}: {exc}") from None
     return event

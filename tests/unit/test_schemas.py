@@ -145,13 +145,15 @@ def test_a_non_object_is_rejected_at_the_root() -> None:
         ("2007-06-20t15:00:00z", True),
         ("2007-06-20T15:00:00+01:00", True),
         ("2007-06-30T23:59:60Z", False),
+        ("0000-01-02T00:00:00Z", False),
     ],
 )
 def test_rfc_3339_corners_are_accepted_or_named_never_a_crash(text: str, ok: bool) -> None:
     """Lower-case t/z is accepted; a leap second is refused as /recorded_at format."""
     event = make_event(occurred_at="2007-06-20T09:00:00Z", recorded_at=text)
-    problems = REGISTRY.problems(event, datetime(2026, 1, 1, tzinfo=UTC))
-    if ok:
-        assert problems == []
-    else:
-        assert rules(problems) == {("/recorded_at", "format")}
+    for now in (datetime(2026, 1, 1, tzinfo=UTC), None):  # the append path, then the consumer's
+        problems = REGISTRY.problems(event, now)
+        if ok:
+            assert problems == []
+        else:
+            assert rules(problems) == {("/recorded_at", "format")}
