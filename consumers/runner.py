@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import structlog
@@ -34,19 +34,28 @@ class TrackedView(Protocol):
         ...
 
 
+class ViewSource(Protocol):
+    """Gives the view to apply to now: a fixed view gives itself; a handle follows rebuilds."""
+
+    def current(self) -> TrackedView:
+        """The view in use now."""
+        ...
+
+
 class ProjectionRunner:
     """Moves records from an EventLog into one TrackedView; bad records go to dead letters."""
 
     def __init__(
         self,
         event_log: EventLog,
-        view: TrackedView,
+        view: ViewSource,
         schemas: SchemaRegistry,
         dead_letters: DeadLetterSink,
         batch_size: int = 2000,
     ) -> None:
         self.log = event_log
-        self.view = view
+        self.source = view
+        self.view = view.current()
         self.schemas = schemas
         self.dead_letters = dead_letters
         self.batch_size = batch_size
@@ -57,15 +66,20 @@ class ProjectionRunner:
     def lag(self) -> int:
         """Records on the log that this view has not yet applied."""
         ends = self.log.end_offsets()
-        done = self.view.positions(self.log.topic, list(ends))
+        done = self.source.current().positions(self.log.topic, list(ends))
         return sum(end - (done.get(p, -1) + 1) for p, end in ends.items())
 
     def run(self, stop: threading.Event, poll_timeout: float = 0.2) -> None:
-        """Apply batches until stop is set."""
+        """Apply batches until stop is set; after a rebuild is promoted, go on in the new view."""
         reader = self._open_reader()
         try:
             while not stop.is_set():
                 records = reader.poll(self.batch_size, poll_timeout)
+                if self.source.current() is not self.view:
+                    # A rebuilt view was swapped in: resume from its own tracked positions.
+                    reader.close()
+                    reader = self._open_reader()
+                    continue
                 if records:
                     self.handle(records)
         finally:
@@ -89,8 +103,13 @@ class ProjectionRunner:
             else:
                 return
 
-    def run_until_caught_up(self, timeout: float = 60.0) -> int:
-        """Apply everything on the log now, then return how many events took effect."""
+    def run_until_caught_up(
+        self, timeout: float = 60.0, progress: Callable[[int], object] | None = None
+    ) -> int:
+        """Apply everything on the log now, then return how many events took effect.
+
+        `progress` is called with the number of records of each batch handled.
+        """
         ends = self.log.end_offsets()
         before = self.applied
         reader = self._open_reader()
@@ -105,11 +124,14 @@ class ProjectionRunner:
                     self.handle(records)
                     for record in records:
                         next_offsets[record.partition] = record.offset + 1
+                    if progress is not None:
+                        progress(len(records))
         finally:
             reader.close()
         return self.applied - before
 
     def _open_reader(self) -> LogReader:
+        self.view = self.source.current()
         tracked = self.view.positions(self.log.topic, self.log.partitions())
         self._start = {p: offset + 1 for p, offset in tracked.items()}
         log.info("runner.started", view=self.view.name, start=self._start)

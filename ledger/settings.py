@@ -33,6 +33,7 @@ class Settings:
     max_batch_items: int = 5000
     clock_skew_seconds: int = 300
     consumer_batch: int = 5000
+    snapshot_every: int = 100
     log_format: LogFormat = "auto"
     log_level: str = "info"
 
@@ -42,9 +43,9 @@ class Settings:
         return self.data_dir / "ledger.sqlite"
 
     @property
-    def views_db(self) -> Path:
-        """SQLite file holding the projections' views and their tracked positions."""
-        return self.data_dir / "views.sqlite"
+    def views_dir(self) -> Path:
+        """Folder of the views' SQLite files (each with its tracked positions)."""
+        return self.data_dir / "views"
 
     @property
     def receipts_db(self) -> Path:
@@ -70,7 +71,13 @@ class Settings:
             raise SettingsError(f"SGL_BACKEND must be 'sqlite' or 'kafka', not {self.backend!r}")
         if self.log_format not in ("auto", "json", "console"):
             raise SettingsError("SGL_LOG_FORMAT must be 'auto', 'json' or 'console'")
-        for name in ("partitions", "replication_factor", "min_insync_replicas", "max_batch_items"):
+        for name in (
+            "partitions",
+            "replication_factor",
+            "min_insync_replicas",
+            "max_batch_items",
+            "snapshot_every",
+        ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"SGL_{name.upper()} must be at least 1")
         if self.max_body_bytes < 1024:

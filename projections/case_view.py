@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
-from ledger.envelope import Event
+from ledger.envelope import Event, parse_instant
 from ledger.sqlite_util import in_chunks
+from projections.as_of import Basis
 from projections.case_state import CaseState, fold_document
 from projections.effective import effective_events
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# Below any instant an event can carry (year 0001): the "nothing seen yet" maximum.
+_NEVER = -(2**62)
 
 
 def tracking_name(view: str, topic: str, partition: int) -> str:
@@ -28,29 +35,55 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
     Re-applying a tracked offset fails the tracking insert and rolls the whole batch back; an
     event_id published twice (two offsets) takes effect only the first time.
 
-    The view also keeps each case's events (clustered by case), so that a correction or a
+    The view also keeps each case's events (found by case), so that a correction or a
     retraction refolds that case from its history with every amendment applied; other events
     fold onto the stored state.
+
+    Snapshots make as-of replay cheap for long cases: every `snapshot_every` events of a case,
+    the state of that prefix of its log (with the prefix's own amendments applied) is kept with
+    the latest recorded_at and appended_at in the prefix. A prefix never changes once written,
+    so a snapshot never goes stale; see `state_as_of` for when one may be used.
     """
 
-    def __init__(self, datastore: SQLiteDatastore, name: str = "case_state") -> None:
+    def __init__(
+        self, datastore: SQLiteDatastore, name: str = "case_state", snapshot_every: int = 100
+    ) -> None:
+        if snapshot_every < 1:
+            raise ValueError("snapshot_every must be at least 1")
         self.name = name
+        self.snapshot_every = snapshot_every
         super().__init__(datastore)
 
     def construct_create_table_statements(self) -> list[str]:
         """The library's tracking table plus the case-state and applied-events tables."""
         return [
             *super().construct_create_table_statements(),
+            # The state now, with what snapshotting needs: events seen, the latest instants
+            # seen (microseconds since 1970) and the count at the last snapshot.
             f"CREATE TABLE IF NOT EXISTS {self.name} ("
-            "case_id TEXT PRIMARY KEY, state BLOB NOT NULL) WITHOUT ROWID",
+            "case_id TEXT PRIMARY KEY, seen INTEGER NOT NULL, recorded_us INTEGER NOT NULL, "
+            "appended_us INTEGER NOT NULL, snapshot_at INTEGER NOT NULL, state BLOB NOT NULL"
+            ") WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.name}_applied ("
             "event_id TEXT PRIMARY KEY, position TEXT NOT NULL) WITHOUT ROWID",
-            # Rows go in arrival order (cheap appends of large rows); the index finds a case.
+            # Rows go in arrival order (cheap appends of large rows). The index finds a case
+            # and, without touching the rows, which of its events were known by a moment.
             f"CREATE TABLE IF NOT EXISTS {self.name}_events (case_id TEXT NOT NULL, "
-            "partition INTEGER NOT NULL, offset INTEGER NOT NULL, doc BLOB NOT NULL)",
-            f"CREATE UNIQUE INDEX IF NOT EXISTS {self.name}_events_by_case "
-            f"ON {self.name}_events (case_id, partition, offset)",
+            "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_us INTEGER NOT NULL,"
+            " appended_us INTEGER NOT NULL, amends TEXT, doc BLOB NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_events_by_case ON {self.name}_events "
+            "(case_id, partition, offset, recorded_us, appended_us)",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_amendments ON {self.name}_events "
+            "(case_id) WHERE amends IS NOT NULL",
+            f"CREATE TABLE IF NOT EXISTS {self.name}_snapshots (case_id TEXT NOT NULL, "
+            "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_us INTEGER NOT NULL,"
+            " appended_us INTEGER NOT NULL, state BLOB NOT NULL, "
+            "PRIMARY KEY (case_id, partition, offset)) WITHOUT ROWID",
         ]
+
+    def current(self) -> SQLiteCaseView:
+        """A fixed view is its own source (see `view_files.ViewHandle` for one that swaps)."""
+        return self
 
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
         """The last applied offset of each partition that has one."""
@@ -69,22 +102,44 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             for event in fresh:
                 by_case.setdefault(event.case_id, []).append(event)
             cursor.executemany(
-                f"INSERT INTO {self.name}_events VALUES (?, ?, ?, ?)",  # noqa: S608
-                [(e.case_id, e.partition, e.offset, _dump_event(e)) for e in fresh],
+                f"INSERT INTO {self.name}_events VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                [
+                    (
+                        e.case_id,
+                        e.partition,
+                        e.offset,
+                        _micros(parse_instant(e.recorded_at)),
+                        _micros(e.appended_at),
+                        e.amends,
+                        _dump_event(e),
+                    )
+                    for e in fresh
+                ],
             )
-            documents = self._load(cursor, set(by_case))
-            states = {}
+            heads = self._heads(cursor, set(by_case))
+            snapshots: list[tuple[Any, ...]] = []
             for case_id, case_events in by_case.items():
+                head = heads.get(case_id) or _Head(None)
                 if any(e.amends is not None for e in case_events):
-                    states[case_id] = fold_document(
+                    head.advance(case_events)
+                    head.document = fold_document(
                         None, effective_events(self._events(cursor, case_id))
                     )
+                    if head.seen - head.snapshot_at >= self.snapshot_every:
+                        snapshots.append(head.snapshot(case_events[-1]))
                 else:
-                    states[case_id] = fold_document(documents.get(case_id), case_events)
+                    snapshots += self._fold(head, case_events)
+                heads[case_id] = head
             cursor.executemany(
-                f"INSERT INTO {self.name} (case_id, state) VALUES (?, ?) "  # noqa: S608 -- table name is ours
-                "ON CONFLICT (case_id) DO UPDATE SET state = excluded.state",
-                [(case_id, orjson.dumps(state)) for case_id, state in states.items()],
+                f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?, ?) "  # noqa: S608 -- table name is ours
+                "ON CONFLICT (case_id) DO UPDATE SET seen = excluded.seen, "
+                "recorded_us = excluded.recorded_us, appended_us = excluded.appended_us, "
+                "snapshot_at = excluded.snapshot_at, state = excluded.state",
+                [(case_id, *heads[case_id].row()) for case_id in by_case],
+            )
+            cursor.executemany(
+                f"INSERT INTO {self.name}_snapshots VALUES (?, ?, ?, ?, ?, ?)",  # noqa: S608
+                snapshots,
             )
             cursor.executemany(
                 f"INSERT INTO {self.name}_applied (event_id, position) VALUES (?, ?)",  # noqa: S608
@@ -93,6 +148,100 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             for item in tracking:
                 self._insert_tracking(cursor, item)
         return len(fresh)
+
+    def _fold(self, head: _Head, events: list[Event]) -> list[tuple[Any, ...]]:
+        """Fold events onto the head, snapshotting each time `snapshot_every` more were seen."""
+        snapshots = []
+        start = 0
+        while start < len(events):
+            end = start + max(1, self.snapshot_every - (head.seen - head.snapshot_at))
+            chunk = events[start:end]
+            head.advance(chunk)
+            head.document = fold_document(head.document, chunk)
+            if head.seen - head.snapshot_at >= self.snapshot_every:
+                snapshots.append(head.snapshot(chunk[-1]))
+            start = end
+        return snapshots
+
+    def state_as_of(
+        self, case_id: str, moment: datetime, basis: Basis = "recorded"
+    ) -> CaseState | None:
+        """The case as it stood at the moment: the same answer as `as_of.state_as_of` on the
+        case's events, read from the latest usable snapshot plus the events known after it.
+
+        A snapshot is usable when every event of its prefix was known by the moment (its latest
+        instant is on or before it) and no amendment known by the moment lies on one side of
+        it while its target lies on the other (the prefix's state would then be wrong).
+        """
+        column = "recorded_us" if basis == "recorded" else "appended_us"
+        limit = _micros(moment)
+        with self.datastore.transaction(commit=False) as cursor:
+            spans = self._amendment_spans(cursor, case_id, column, limit)
+            cursor.execute(
+                f"SELECT partition, offset FROM {self.name}_snapshots "  # noqa: S608
+                f"WHERE case_id = ? AND {column} <= ? ORDER BY partition DESC, offset DESC",
+                (case_id, limit),
+            )
+            base = next(
+                (
+                    (p, o)
+                    for p, o in cursor.fetchall()
+                    if not any(low <= (p, o) < high for low, high in spans)
+                ),
+                None,
+            )
+            document = None
+            after = ""
+            parameters: tuple[Any, ...] = (case_id, limit)
+            if base is not None:
+                cursor.execute(
+                    f"SELECT state FROM {self.name}_snapshots "  # noqa: S608
+                    "WHERE case_id = ? AND partition = ? AND offset = ?",
+                    (case_id, *base),
+                )
+                document = _loads(cursor.fetchone()[0])
+                after = "AND (partition, offset) > (?, ?) "
+                parameters = (case_id, limit, *base)
+            cursor.execute(
+                f"SELECT doc FROM {self.name}_events WHERE case_id = ? AND {column} <= ? "  # noqa: S608
+                f"{after}ORDER BY partition, offset",
+                parameters,
+            )
+            known = [_load_event(row[0]) for row in cursor.fetchall()]
+        selected = effective_events(known)
+        if document is None and not selected:
+            return None
+        return CaseState.from_dict(fold_document(document, selected))
+
+    def _amendment_spans(
+        self, cursor: SQLiteCursor, case_id: str, column: str, limit: int
+    ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+        """For each amendment known by the limit: [earlier, later) of it and its target."""
+        cursor.execute(
+            f"SELECT partition, offset, amends FROM {self.name}_events "  # noqa: S608
+            f"WHERE case_id = ? AND amends IS NOT NULL AND {column} <= ?",
+            (case_id, limit),
+        )
+        amendments = cursor.fetchall()
+        if not amendments:
+            return []
+        targets: dict[str, tuple[int, int]] = {}
+        for marks, chunk in in_chunks(sorted({row[2] for row in amendments})):
+            cursor.execute(
+                f"SELECT event_id, position FROM {self.name}_applied "  # noqa: S608
+                f"WHERE event_id IN ({marks})",
+                chunk,
+            )
+            for event_id, position in cursor.fetchall():
+                partition, offset = position.split(":")
+                targets[event_id] = (int(partition), int(offset))
+        spans = []
+        for partition, offset, amends in amendments:
+            target = targets.get(amends)
+            if target is not None:
+                ends = sorted([(partition, offset), target])
+                spans.append((ends[0], ends[1]))
+        return spans
 
     def get(self, case_id: str) -> CaseState | None:
         """The current state of one case, or None if the view has never seen it."""
@@ -152,6 +301,64 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             for case_id, blob in cursor.fetchall():
                 states[case_id] = _loads(blob)
         return states
+
+    def _heads(self, cursor: SQLiteCursor, case_ids: set[str]) -> dict[str, _Head]:
+        heads: dict[str, _Head] = {}
+        for marks, chunk in in_chunks(list(case_ids)):
+            cursor.execute(
+                f"SELECT case_id, seen, recorded_us, appended_us, snapshot_at, state "  # noqa: S608 -- our table name and placeholders only
+                f"FROM {self.name} WHERE case_id IN ({marks})",
+                chunk,
+            )
+            for case_id, seen, recorded_us, appended_us, snapshot_at, blob in cursor.fetchall():
+                heads[case_id] = _Head(_loads(blob), seen, recorded_us, appended_us, snapshot_at)
+        return heads
+
+
+@dataclass(slots=True)
+class _Head:
+    """A case's row while a batch folds into it."""
+
+    document: dict[str, Any] | None
+    seen: int = 0
+    recorded_us: int = _NEVER
+    appended_us: int = _NEVER
+    snapshot_at: int = 0
+
+    def advance(self, events: Sequence[Event]) -> None:
+        """Count the events and take their latest instants."""
+        self.seen += len(events)
+        self.recorded_us = max(
+            self.recorded_us, *(_micros(parse_instant(e.recorded_at)) for e in events)
+        )
+        self.appended_us = max(self.appended_us, *(_micros(e.appended_at) for e in events))
+
+    def snapshot(self, last: Event) -> tuple[Any, ...]:
+        """A snapshot row of the state now, ending at the last event folded."""
+        self.snapshot_at = self.seen
+        return (
+            last.case_id,
+            last.partition,
+            last.offset,
+            self.recorded_us,
+            self.appended_us,
+            orjson.dumps(self.document),
+        )
+
+    def row(self) -> tuple[Any, ...]:
+        """The case-state row's values after the case id."""
+        return (
+            self.seen,
+            self.recorded_us,
+            self.appended_us,
+            self.snapshot_at,
+            orjson.dumps(self.document),
+        )
+
+
+def _micros(moment: datetime) -> int:
+    """An aware instant as whole microseconds since 1970 (exact, unlike float timestamps)."""
+    return (moment - _EPOCH) // _MICROSECOND
 
 
 def _dump_event(event: Event) -> bytes:

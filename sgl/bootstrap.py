@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from pathlib import Path
 from typing import Any
 
-from eventsourcing.sqlite import SQLiteDatastore
-
+from consumers.rebuild import RebuildReport, rebuild_view
 from consumers.runner import ProjectionRunner
 from ledger.append import Ledger
 from ledger.log import DeadLetterSink, EventLog
@@ -15,6 +17,9 @@ from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
 from projections.case_view import SQLiteCaseView
+from projections.view_files import ViewFiles, ViewHandle, open_case_view
+
+CASE_STATE = "case_state"
 
 
 @dataclass
@@ -26,22 +31,39 @@ class Container:
     log: EventLog
     dead_letters: DeadLetterSink
     ledger: Ledger
-    view: SQLiteCaseView
+    views: ViewHandle
+
+    @property
+    def view(self) -> SQLiteCaseView:
+        """The case-state view's current generation (it follows `sgl rebuild`)."""
+        return self.views.current()
 
     def runner(self) -> ProjectionRunner:
         """A consumer loop that keeps the case-state view up to date."""
         return ProjectionRunner(
             self.log,
-            self.view,
+            self.views,
             self.schemas,
             self.dead_letters,
             batch_size=self.settings.consumer_batch,
         )
 
+    def rebuild(self, progress: Callable[[int], object] | None = None) -> RebuildReport:
+        """Rebuild the case-state view beside the live one and swap it in."""
+        return rebuild_view(
+            self.log,
+            self.views.files,
+            _opener(self.settings),
+            self.schemas,
+            self.dead_letters,
+            batch_size=self.settings.consumer_batch,
+            progress=progress,
+        )
+
     def close(self) -> None:
-        """Close the log and the view's connections."""
+        """Close the log and the views' connections."""
         self.log.close()
-        self.view.datastore.close()
+        self.views.close()
 
 
 def build_log(settings: Settings) -> Any:
@@ -62,17 +84,23 @@ def build_log(settings: Settings) -> Any:
     return SQLiteEventLog(settings.log_db, settings.topic)
 
 
+def _opener(settings: Settings) -> Callable[[Path], SQLiteCaseView]:
+    return partial(open_case_view, snapshot_every=settings.snapshot_every)
+
+
 def open_view(settings: Settings) -> SQLiteCaseView:
-    """The case-state view alone, for readers that need no log (e.g. `sgl case`)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    view = SQLiteCaseView(SQLiteDatastore(str(settings.views_db)))
-    view.create_table()
-    return view
+    """The case-state view's current generation alone, for readers that need no log."""
+    return _opener(settings)(ViewFiles(settings.views_dir, CASE_STATE).current())
+
+
+def view_handle(settings: Settings) -> ViewHandle:
+    """The case-state view for a long-running process: it follows rebuilds."""
+    return ViewHandle(ViewFiles(settings.views_dir, CASE_STATE), _opener(settings))
 
 
 def bootstrap(settings: Settings) -> Container:
     """Build the container for these settings: log, append path, schemas and views."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
-    view = open_view(settings)
+    views = view_handle(settings)
     event_log = build_log(settings)
-    return Container(settings, schemas, event_log, event_log, Ledger(event_log, schemas), view)
+    return Container(settings, schemas, event_log, event_log, Ledger(event_log, schemas), views)

@@ -196,6 +196,36 @@ def consume(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.argument("projection", type=click.Choice(["case_state"]))
+@click.pass_context
+def rebuild(ctx: click.Context, projection: str) -> None:
+    """Rebuild a view from offset 0 beside the live one, then swap it in.
+
+    The live view serves throughout; a running `sgl serve` or `sgl consume` moves to the
+    rebuilt view on its next poll. Prints the throughput.
+
+    Example: sgl rebuild case_state
+    """
+    from sgl.bootstrap import bootstrap
+
+    container = bootstrap(_settings(ctx))
+    try:
+        total = sum(container.log.end_offsets().values())
+        with click.progressbar(
+            length=total, label=f"rebuilding {projection}", file=sys.stderr
+        ) as bar:
+            report = container.rebuild(progress=bar.update)
+    finally:
+        container.close()
+    click.echo(
+        f"rebuilt {projection}: {report.records:,} records read, {report.applied:,} events "
+        f"applied in {report.seconds:.1f} s ({report.records_per_second:,.0f} records/s); "
+        f"now serving {report.path.name}",
+        err=True,
+    )
+
+
+@cli.command()
 @click.argument("file", type=click.File("r"))
 @click.option("--url", default=None, help="The ledger's base URL (default: this machine's serve).")
 @click.option("--atomic", is_flag=True, help="All lines or none: one batch, nothing if any is bad.")
@@ -256,7 +286,6 @@ def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, bas
 
     Example: sgl case CASE-A0001 --as-of 2007-07-25 --json
     """
-    from projections.as_of import state_as_of
     from sgl.bootstrap import open_view
 
     view = open_view(_settings(ctx))
@@ -266,7 +295,7 @@ def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, bas
         else:
             moment = _moment(as_of, "--as-of")
             assert moment is not None
-            state = state_as_of(view.events(case_id), moment, _basis_of(basis))
+            state = view.state_as_of(case_id, moment, _basis_of(basis))
     finally:
         view.datastore.close()
     if state is None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from ledger.errors import Problem
-from projections.as_of import Basis, cutoff, state_as_of
+from projections.as_of import Basis, cutoff
 from projections.chronology import as_csv, changes, chronology
 from projections.effective import history
 from sgl.bootstrap import Container
@@ -48,7 +48,7 @@ def read_router(container: Container) -> APIRouter:
                     "as_of must be a date or timestamp",
                     [Problem("/as_of", "format", f"{as_of!r} is not YYYY-MM-DD or RFC 3339")],
                 )
-            state = state_as_of(container.view.events(case_id), moment, basis)
+            state = container.view.state_as_of(case_id, moment, basis)
         if state is None:
             return problem_response(
                 404, "not-found", "No such case", f"the ledger has no case {case_id!r} (yet)"

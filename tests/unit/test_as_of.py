@@ -41,6 +41,11 @@ def _stamp(day: int) -> tuple[str, str]:
 
 def build(script: list[tuple[Any, ...]]) -> list[Event]:
     """A valid log for one case from the ops: amendments only name earlier originals."""
+    return as_events(build_documents(script))
+
+
+def build_documents(script: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    """The events of `build` as an adapter would submit them."""
     case_id = new_case_id()
     originals: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
@@ -79,7 +84,7 @@ def build(script: list[tuple[Any, ...]]) -> list[Event]:
         else:
             continue
         documents.append(event)
-    return as_events(documents)
+    return documents
 
 
 def reference(events: list[Event], moment: datetime) -> CaseState | None:
@@ -140,3 +145,66 @@ def test_a_date_means_the_end_of_that_day() -> None:
     """as_of=2007-07-25 includes everything recorded on 25 July."""
     assert cutoff("2007-07-25") == datetime(2007, 7, 25, 23, 59, 59, 999999, tzinfo=UTC)
     assert cutoff("2007-07-25T10:00:00Z") == datetime(2007, 7, 25, 10, tzinfo=UTC)
+
+
+def _appended(events: list[Event], days: list[int]) -> list[Event]:
+    """The same log with the ledger's append times spread (never before recording)."""
+    return [
+        e._replace(
+            appended_at=datetime.fromisoformat(e.recorded_at) + timedelta(days=days[i % len(days)])
+        )
+        for i, e in enumerate(events)
+    ]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ops,
+    st.lists(st.integers(1, 7), min_size=1, max_size=5),
+    st.integers(1, 4),
+    st.lists(st.integers(0, 20), min_size=1, max_size=5),
+    st.lists(st.integers(-1, 80), min_size=1, max_size=6),
+)
+def test_the_views_snapshot_replay_equals_the_pure_replay(
+    script: list[tuple[Any, ...]],
+    splits: list[int],
+    every: int,
+    delays: list[int],
+    days: list[int],
+) -> None:
+    """Snapshots every few events, any batching, either basis: the same state as a full replay."""
+    events = _appended(build(script), delays)
+    if not events:
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        view = SQLiteCaseView(SQLiteDatastore(str(Path(folder) / "v.sqlite")), snapshot_every=every)
+        view.create_table()
+        start = 0
+        sizes = iter(splits * len(events))
+        while start < len(events):
+            end = min(len(events), start + next(sizes))
+            view.apply(events[start:end], [Tracking("t", end - 1)])
+            start = end
+        case_id = events[0].case_id
+        for day in days:
+            moment = START + timedelta(days=day, hours=1)
+            for basis in ("recorded", "appended"):
+                assert view.state_as_of(case_id, moment, basis) == state_as_of(
+                    events, moment, basis
+                ), (day, basis)
+        assert view.state_as_of(case_id, datetime.now(UTC)) == view.get(case_id)
+        view.datastore.close()
+
+
+def test_snapshots_are_taken_every_n_events_of_a_case() -> None:
+    """A 25-event case with snapshots every 10 events has two, at its 10th and 20th event."""
+    events = build([("injury", day, 1) for day in range(25)])
+    with tempfile.TemporaryDirectory() as folder:
+        view = SQLiteCaseView(SQLiteDatastore(str(Path(folder) / "v.sqlite")), snapshot_every=10)
+        view.create_table()
+        view.apply(events[:7], [Tracking("t", 6)])
+        view.apply(events[7:], [Tracking("t", 24)])
+        with view.datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT offset FROM case_state_snapshots ORDER BY offset")
+            assert [row[0] for row in cursor.fetchall()] == [9, 19]
+        view.datastore.close()

@@ -1,0 +1,137 @@
+"""A view's SQLite files: the current generation, a new one being rebuilt, and the swap.
+
+Each view lives in `<folder>/<name>.sqlite` until it is first rebuilt. A rebuild writes a new
+generation `<name>.<UTC stamp>.sqlite` beside the live one; promoting it replaces the pointer
+file `<name>.current` atomically, so every reader, in this process or another, moves to it on
+its next access. The previous generation is kept (a process may still be finishing a read of
+it) and removed by the next promotion.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+from eventsourcing.sqlite import SQLiteDatastore
+
+from ledger.errors import LedgerError
+from projections.case_view import SQLiteCaseView
+
+
+class RebuildInProgress(LedgerError):
+    """Another rebuild of the same view holds its lock."""
+
+
+class ViewFiles:
+    """Where one view's generations live and which one is current."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self.folder = folder
+        self.name = name
+        self.pointer = folder / f"{name}.current"
+
+    def current(self) -> Path:
+        """The generation readers should use now."""
+        try:
+            return self.folder / self.pointer.read_text().strip()
+        except FileNotFoundError:
+            return self.folder / f"{self.name}.sqlite"
+
+    def stamp(self) -> tuple[int, int] | None:
+        """Changes whenever the pointer is replaced (inode, mtime); None before any rebuild."""
+        try:
+            info = os.stat(self.pointer)
+        except FileNotFoundError:
+            return None
+        return info.st_ino, info.st_mtime_ns
+
+    def new_generation(self) -> Path:
+        """A fresh file name for a rebuild, beside the live one."""
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+        return self.folder / f"{self.name}.{stamp}.sqlite"
+
+    def generations(self) -> list[Path]:
+        """Every generation file of this view on disk, oldest first."""
+        named = [self.folder / f"{self.name}.sqlite"]
+        stamped = sorted(self.folder.glob(f"{self.name}.*.sqlite"))
+        return [p for p in named if p.exists()] + stamped
+
+    def promote(self, path: Path) -> None:
+        """Make the generation current for every reader; drop all but it and the previous."""
+        previous = self.current()
+        staging = self.folder / f".{self.name}.current.tmp"
+        with open(staging, "w") as handle:
+            handle.write(path.name + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(staging, self.pointer)
+        directory = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        for old in self.generations():
+            if old not in (path, previous):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{old}{suffix}").unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def rebuild_lock(self) -> Iterator[None]:
+        """Held for the whole of a rebuild: a second one at the same time is refused."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        with open(self.folder / f".{self.name}.rebuild.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RebuildInProgress(f"a rebuild of {self.name} is already running") from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def open_case_view(path: Path, snapshot_every: int = 100) -> SQLiteCaseView:
+    """The case-state view in the given file, its tables created if new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    view = SQLiteCaseView(SQLiteDatastore(str(path)), snapshot_every=snapshot_every)
+    view.create_table()
+    return view
+
+
+class ViewHandle:
+    """The current generation of a view, moving to a promoted one on the next access."""
+
+    def __init__(self, files: ViewFiles, opener: Callable[[Path], SQLiteCaseView]) -> None:
+        self.files = files
+        self._opener = opener
+        self._lock = threading.Lock()
+        self._stamp = files.stamp()
+        self._view = opener(files.current())
+        # Replaced generations stay open until close(): a request may still be reading one.
+        self._retired: list[SQLiteCaseView] = []
+
+    @property
+    def name(self) -> str:
+        """The view's name (also its tracking prefix)."""
+        return self._view.name
+
+    def current(self) -> SQLiteCaseView:
+        """The view readers and the consumer should use now (one stat of the pointer)."""
+        stamp = self.files.stamp()
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._retired.append(self._view)
+                    self._view = self._opener(self.files.current())
+                    self._stamp = stamp
+        return self._view
+
+    def close(self) -> None:
+        """Close every generation this handle opened."""
+        for view in [*self._retired, self._view]:
+            view.datastore.close()
