@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -96,6 +97,19 @@ def open_view(settings: Settings) -> SQLiteCaseView:
 def view_handle(settings: Settings) -> ViewHandle:
     """The case-state view for a long-running process: it follows rebuilds."""
     return ViewHandle(ViewFiles(settings.views_dir, CASE_STATE), _opener(settings))
+
+
+def tune_gc() -> None:
+    """Collect garbage less often in long-running processes.
+
+    A query over a long case builds tens of thousands of short-lived objects; with Python's
+    default young-generation threshold (700) that sets off repeated full collections over
+    everything the process holds, about a quarter of the query's time. Objects alive at start
+    are frozen out of collection, and the young generation is collected every 50,000 objects.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def bootstrap(settings: Settings) -> Container:

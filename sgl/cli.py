@@ -107,10 +107,11 @@ def _serve(
     import uvicorn
 
     from sgl.api import create_app
-    from sgl.bootstrap import bootstrap
+    from sgl.bootstrap import bootstrap, tune_gc
 
     container = bootstrap(settings)
     app = create_app(container, run_consumer=consumer)
+    tune_gc()
     click.echo(
         f"Safeguarding Ledger on the {settings.backend} backend "
         f"(data in {settings.data_dir.resolve()})",
@@ -374,6 +375,139 @@ def chronology(
                 f"{row['occurred_at'][:16]}{mark} {row['agency']:30} {row['summary']}"
                 f" (+{row['recording_lag_days']}d){status}"
             )
+
+
+@cli.command("who-knew")
+@click.argument("case_id", required=False)
+@click.option("--agency", default=None, help="The agency (default: the case's lead agency).")
+@click.option(
+    "--show",
+    type=click.Choice(["knowledge", "matrix", "gaps", "time-to-share"]),
+    default="gaps",
+    show_default=True,
+    help="What the agency knew, facts x agencies, what it did not know, or delays per pair.",
+)
+@_as_of
+@_basis
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="How to print it.",
+)
+@click.pass_context
+def who_knew(
+    ctx: click.Context,
+    case_id: str | None,
+    agency: str | None,
+    show: str,
+    as_of: str | None,
+    basis: str,
+    fmt: str,
+) -> None:
+    """Who knew what, and when: knowledge of a case's facts by agency, as of a date.
+
+    Without CASE_ID, --show time-to-share pools every case in the ledger.
+
+    Example: sgl who-knew CASE-A0001 --show gaps --agency police-north --as-of 2007-07-25
+    """
+    from projections.knowledge import knowledge, time_to_share
+    from sgl.bootstrap import open_view
+
+    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    view = open_view(_settings(ctx))
+    try:
+        if case_id is None:
+            if show != "time-to-share":
+                raise click.UsageError("CASE_ID is needed unless --show time-to-share")
+            pairs = time_to_share(
+                knowledge(view.events(c), moment, _basis_of(basis)).delays()
+                for c in view.all_case_ids()
+            )
+            _print_table(
+                pairs,
+                fmt,
+                ("from_agency", "to_agency", "count", "median_days", "p90_days", "max_days"),
+            )
+            return
+        found = knowledge(view.events(case_id), moment, _basis_of(basis))
+    finally:
+        view.datastore.close()
+    if not found.facts:
+        click.echo(f"no case {case_id!r} in the view by then", err=True)
+        sys.exit(1)
+    chosen = agency or found.lead_agency or ""
+    if show == "knowledge":
+        rows = found.of_agency(chosen)
+        _print_table(rows, fmt, ("since", "via", "recorded_by_agency", "type", "summary"))
+    elif show == "gaps":
+        rows = found.gaps(chosen)
+        people = found.people_gaps(chosen)
+        if fmt == "json":
+            click.echo(dumps({"agency": chosen, "facts": rows, "people": people}).decode())
+            return
+        click.echo(f"Known elsewhere but not to {chosen}:")
+        _print_table(
+            rows,
+            fmt,
+            ("first_known_at", "first_known_by", "known_elsewhere_days", "type", "summary"),
+        )
+        click.echo(f"Adults in the household never recorded by {chosen}:")
+        _print_table(
+            people,
+            fmt,
+            (
+                "person_id",
+                "role",
+                "first_known_by",
+                "first_known_at",
+                "known_elsewhere_days",
+                "told_at",
+            ),
+        )
+    elif show == "matrix":
+        matrix = found.matrix()
+        if fmt == "json":
+            click.echo(dumps(matrix).decode())
+            return
+        codes = {a: chr(ord("A") + i) for i, a in enumerate(matrix["agencies"])}
+        for name, code in codes.items():
+            click.echo(f"  {code} = {name}")
+        click.echo(f"{'recorded':10} {'type':22} " + " ".join(codes.values()))
+        for fact in matrix["facts"]:
+            marks = " ".join(
+                (_VIA[fact["known"][a]["via"]] if a in fact["known"] else ".") for a in codes
+            )
+            click.echo(f"{fact['recorded_at'][:10]} {fact['type']:22} {marks}")
+        click.echo(", ".join(f"{mark} {via}" for via, mark in _VIA.items()) + ", . not known")
+    else:
+        _print_table(
+            time_to_share([found.delays()]),
+            fmt,
+            ("from_agency", "to_agency", "count", "median_days", "p90_days", "max_days"),
+        )
+
+
+_VIA = {
+    "recorded": "R",
+    "shared": "S",
+    "referral": "F",
+    "meeting": "M",
+    "alert": "A",
+    "acknowledged": "K",
+}
+
+
+def _print_table(rows: list[dict[str, Any]], fmt: str, columns: tuple[str, ...]) -> None:
+    if fmt == "json":
+        click.echo(dumps(rows).decode())
+        return
+    if not rows:
+        click.echo("  (none)")
+    for row in rows:
+        click.echo("  " + "  ".join(str(row[c] if row[c] is not None else "-") for c in columns))
 
 
 def _rows(state: Any) -> list[tuple[str, str]]:

@@ -79,7 +79,7 @@ def read_router(container: Container) -> APIRouter:
         format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
     ) -> Response:
         """Events known by as_of, as then corrected, ordered by occurred_at; JSON or CSV."""
-        moments = _moments({"/as_of": as_of, "/from": start, "/to": end})
+        moments = parse_moments({"/as_of": as_of, "/from": start, "/to": end})
         if isinstance(moments, Response):
             return moments
         events = container.view.events(case_id)
@@ -107,7 +107,7 @@ def read_router(container: Container) -> APIRouter:
         end: Annotated[str, Query(alias="to", description="and on or before this")],
     ) -> Response:
         """Event ids recorded in (from, to]: added, corrected and retracted."""
-        moments = _moments({"/from": start, "/to": end})
+        moments = parse_moments({"/from": start, "/to": end})
         if isinstance(moments, Response):
             return moments
         start_at, end_at = moments["/from"], moments["/to"]
@@ -143,7 +143,7 @@ def read_router(container: Container) -> APIRouter:
     return router
 
 
-def _moments(texts: dict[str, str | None]) -> dict[str, datetime | None] | Response:
+def parse_moments(texts: dict[str, str | None]) -> dict[str, datetime | None] | Response:
     """Parse date parameters by pointer; a problem naming every bad one."""
     out: dict[str, datetime | None] = {}
     problems = []

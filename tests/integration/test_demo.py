@@ -123,3 +123,29 @@ def test_loading_twice_leaves_the_log_unchanged(container: Container) -> None:
     assert container.log.end_offsets() == ends
     assert {r.status for r in second} == {"duplicate"}
     assert [r.offset for r in second] == [r.offset for r in first]
+
+
+def test_who_knew_the_slap_and_the_partner(
+    loaded: list[dict[str, Any]], live_server: LiveServer
+) -> None:
+    """Asked directly: the slap was known to social care alone; the police knew the partner,
+    whom social care never recorded; both are gaps as of the legal meeting."""
+    base = f"{live_server.url}/v1/cases/{DEMO_CASE}/knowledge"
+    slap = next(
+        e["event_id"]
+        for e in loaded
+        if e["type"] == "concern.raised" and e["payload"].get("about_person_id") == SIBLING_1
+    )
+    matrix = httpx.get(f"{base}/matrix", params={"as_of": "2007-07-25"}).json()
+    row = next(f for f in matrix["facts"] if f["event_id"] == slap)
+    assert list(row["known"]) == [SOCIAL_CARE] and row["known"][SOCIAL_CARE]["via"] == "recorded"
+    assert sorted(matrix["agencies"]) == sorted(AGENCIES)
+    police = httpx.get(f"{base}/gaps", params={"agency": POLICE, "as_of": "2007-07-25"}).json()
+    gap = next(g for g in police["facts"] if g["event_id"] == slap)
+    assert gap["first_known_by"] == SOCIAL_CARE and gap["known_elsewhere_days"] > 60
+    lead = httpx.get(f"{base}/gaps", params={"as_of": "2007-07-25"}).json()
+    assert lead["agency"] == SOCIAL_CARE, "the lead agency by default"
+    partner = next(p for p in lead["people"] if p["person_id"] == PARTNER)
+    assert partner["known_to"] == [POLICE] and partner["told_at"] is None
+    before = httpx.get(f"{base}/gaps", params={"agency": POLICE, "as_of": "2007-05-01"}).json()
+    assert slap not in {g["event_id"] for g in before["facts"]}, "not yet recorded then"

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
+import pytest
 import structlog
 
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.logs import configure_logging
 from tests.factories import make_event
+
+
+@pytest.fixture(autouse=True)
+def fresh_module_loggers() -> None:
+    """Forget the loggers that modules cached under an earlier test's configuration.
+
+    structlog caches a module logger's level filter at its first use
+    (`cache_logger_on_first_use`); a CLI test run earlier at `info` would hide `debug` here.
+    """
+    for module in list(sys.modules.values()):
+        proxy = getattr(module, "log", None)
+        if isinstance(proxy, structlog._config.BoundLoggerLazyProxy):
+            proxy.__dict__.pop("bind", None)
 
 
 def test_logs_name_ids_and_positions_but_never_content(

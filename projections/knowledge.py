@@ -1,0 +1,310 @@
+"""Who knew what, and when: for each fact of a case and each agency, known since when and how.
+
+A fact is an event of the case (not an amendment or an acknowledgement) that has not been
+retracted. An agency comes to know a fact when:
+
+- it recorded it (`recorded`, since the fact's recorded_at);
+- information was shared with it naming the fact (`shared`), or a referral to it named the fact
+  (`referral`): since the share or referral happened (its occurred_at);
+- it attended a meeting where the fact was tabled (`meeting`): since the meeting was held;
+- an alert naming the fact as evidence was sent to it (`alert`): since the alert was raised;
+- it acknowledged the fact (`acknowledged`): since it recorded the acknowledgement.
+
+The share, referral, meeting or alert is itself a fact, known to its recipients the same way.
+Nobody knows a fact before it was recorded: a conveyance earlier than the fact's recorded_at
+counts from the recorded_at. An acknowledgement by the agency of the fact, or of the event that
+conveyed it, is shown beside the knowledge. Everything is as of a moment: only events known by
+then (recorded_at, or appended_at on the `appended` basis), with the amendments known by then.
+Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from ledger.envelope import Event, parse_instant, utc_text
+from projections.as_of import Basis, known_by
+from projections.chronology import summary
+from projections.effective import effective_events
+
+ACKNOWLEDGED = "acknowledged"
+# When two routes give the same moment, the first of these is shown.
+ROUTES = ("recorded", "shared", "referral", "meeting", "alert", "acknowledged")
+RANK = {route: rank for rank, route in enumerate(ROUTES)}
+
+
+@dataclass(frozen=True, slots=True)
+class Knowing:
+    """One agency's first knowledge of one fact."""
+
+    since: datetime
+    via: str
+    through: str
+    # `since` as the event's own timestamp text (formatting thousands of cells cost more than
+    # computing them).
+    since_text: str
+    acknowledged_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The cell as the API shows it."""
+        return {
+            "since": self.since_text,
+            "via": self.via,
+            "through": self.through,
+            "acknowledged_at": self.acknowledged_at,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Knowledge:
+    """A case's facts and who knew each, as of a moment."""
+
+    case_id: str
+    moment: datetime
+    lead_agency: str | None
+    facts: dict[str, Event]
+    known: dict[str, dict[str, Knowing]]  # fact id -> agency -> first knowledge
+    agencies: tuple[str, ...]
+    people: tuple[Event, ...]  # person.linked and household.changed, as of the moment
+
+    def of_agency(self, agency: str) -> list[dict[str, Any]]:
+        """What one agency knew: each fact with since when and how, earliest first."""
+        rows = [
+            {**_fact(self.facts[fact]), **cells[agency].as_dict()}
+            for fact, cells in self.known.items()
+            if agency in cells
+        ]
+        rows.sort(key=lambda r: (r["since"], r["event_id"]))
+        return rows
+
+    def matrix(self) -> dict[str, Any]:
+        """Facts x agencies: for each fact, each agency that knew it and since when."""
+        return {
+            "agencies": list(self.agencies),
+            "facts": [
+                {
+                    **_fact(event),
+                    "known": {a: k.as_dict() for a, k in sorted(self.known[fact].items())},
+                }
+                for fact, event in self.facts.items()
+            ],
+        }
+
+    def gaps(self, agency: str) -> list[dict[str, Any]]:
+        """Facts some agency knew and this one did not, with how long they had been known."""
+        rows = []
+        for fact, cells in self.known.items():
+            if agency in cells:
+                continue
+            first_agency, first = min(cells.items(), key=lambda item: (item[1].since, item[0]))
+            rows.append(
+                {
+                    **_fact(self.facts[fact]),
+                    "known_to": sorted(cells),
+                    "first_known_by": first_agency,
+                    "first_known_at": first.since_text,
+                    "known_elsewhere_days": _days(self.moment - first.since),
+                }
+            )
+        rows.sort(key=lambda r: (r["first_known_at"], r["event_id"]))
+        return rows
+
+    def people_gaps(self, agency: str) -> list[dict[str, Any]]:
+        """Adults living in the household by some agency's account whom this agency never
+        recorded itself (no person.linked or household.changed of its own for them)."""
+        people: dict[str, dict[str, Any]] = {}
+        own: set[str] = set()
+        for event in self.people:
+            p = event.payload
+            if event.agency == agency:
+                own.add(p["person_id"])
+            person = people.setdefault(
+                p["person_id"],
+                {"role": None, "is_adult": False, "in_household": False, "records": []},
+            )
+            if event.type == "person.linked":
+                person["role"] = p["role"]
+                person["is_adult"] = person["is_adult"] or p["is_adult"]
+                if "lives_in_household" in p:
+                    person["in_household"] = p["lives_in_household"]
+            else:
+                person["in_household"] = p["change"] == "joined"
+            person["records"].append(event)
+        rows = []
+        for person_id, person in sorted(people.items()):
+            if person_id in own or not (person["is_adult"] and person["in_household"]):
+                continue
+            records: list[Event] = person["records"]
+            told = [
+                self.known[e.event_id][agency].since
+                for e in records
+                if agency in self.known.get(e.event_id, {})
+            ]
+            first = min(records, key=lambda e: parse_instant(e.recorded_at))
+            rows.append(
+                {
+                    "person_id": person_id,
+                    "role": person["role"],
+                    "known_to": sorted({e.agency for e in records}),
+                    "first_known_by": first.agency,
+                    "first_known_at": first.recorded_at,
+                    "known_elsewhere_days": _days(self.moment - parse_instant(first.recorded_at)),
+                    "identity_verified": any(
+                        e.payload.get("identity_verified", False) for e in records
+                    ),
+                    # Told, through a share or meeting, yet never recorded by this agency.
+                    "told_at": _text(min(told)) if told else None,
+                    "evidence": [e.event_id for e in records],
+                }
+            )
+        return rows
+
+    def delays(self) -> dict[tuple[str, str], list[timedelta]]:
+        """For each (recording agency, other agency): how long each fact took to reach it."""
+        out: dict[tuple[str, str], list[timedelta]] = {}
+        for fact, cells in self.known.items():
+            event = self.facts[fact]
+            recorded = parse_instant(event.recorded_at)
+            for agency, knowing in cells.items():
+                if agency != event.agency:
+                    out.setdefault((event.agency, agency), []).append(knowing.since - recorded)
+        return out
+
+
+def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorded") -> Knowledge:
+    """Who knew each fact of the case by the moment, since when and through what."""
+    # Each recorded_at parsed once, for the as-of filter and for the facts' own times.
+    recorded_at = {e.event_id: parse_instant(e.recorded_at) for e in events}
+    if basis == "recorded":
+        current = effective_events([e for e in events if recorded_at[e.event_id] <= moment])
+    else:
+        current = effective_events(known_by(events, moment, basis))
+    facts = {e.event_id: e for e in current if e.amends is None and e.type != ACKNOWLEDGED}
+    known: dict[str, dict[str, Knowing]] = {fact: {} for fact in facts}
+    acks: dict[tuple[str, str], tuple[datetime, str]] = {}
+    agencies: set[str] = set()
+    lead = None
+
+    def offer(fact: str, agency: str, at: datetime, text: str, via: str, through: str) -> None:
+        if fact not in facts:
+            return  # not a fact of this case by then (unknown, retracted, or an amendment)
+        if at < recorded_at[fact]:
+            at, text = recorded_at[fact], facts[fact].recorded_at
+        cells = known[fact]
+        held = cells.get(agency)
+        if held is None or (at, RANK[via]) < (held.since, RANK[held.via]):
+            cells[agency] = Knowing(at, via, through, text)
+
+    for event in current:
+        agencies.add(event.agency)
+        p = event.payload
+        if event.event_id in facts:
+            offer(
+                event.event_id,
+                event.agency,
+                recorded_at[event.event_id],
+                event.recorded_at,
+                "recorded",
+                event.event_id,
+            )
+        if event.type == "case.opened" and lead is None:
+            lead = p["lead_agency"]
+        route, recipients, named = _conveys(event)
+        if event.type == "meeting.held":
+            agencies.update(p["invited_agencies"])  # an absent invitee is a column too
+        if route:
+            happened = parse_instant(event.occurred_at)
+            agencies.update(recipients)
+            for agency in recipients:
+                for fact in (*named, event.event_id):
+                    offer(fact, agency, happened, event.occurred_at, route, event.event_id)
+        if event.type == ACKNOWLEDGED:
+            target, at = p["acknowledges"], parse_instant(event.recorded_at)
+            offer(target, event.agency, at, event.recorded_at, "acknowledged", event.event_id)
+            key = (target, event.agency)
+            if key not in acks or at < acks[key][0]:
+                acks[key] = (at, event.recorded_at)
+    _mark_acknowledgements(known, acks)
+    people = tuple(e for e in current if e.type in ("person.linked", "household.changed"))
+    case_id = current[0].case_id if current else ""
+    return Knowledge(case_id, moment, lead, facts, known, tuple(sorted(agencies)), people)
+
+
+def _mark_acknowledgements(
+    known: dict[str, dict[str, Knowing]], acks: dict[tuple[str, str], tuple[datetime, str]]
+) -> None:
+    """Set each cell's first acknowledgement, of the fact or of the event that conveyed it."""
+    if not acks:
+        return
+    for fact, cells in known.items():
+        for agency, knowing in cells.items():
+            marks = [acks[k] for k in ((fact, agency), (knowing.through, agency)) if k in acks]
+            if marks and knowing.via != "acknowledged":
+                cells[agency] = Knowing(
+                    knowing.since, knowing.via, knowing.through, knowing.since_text, min(marks)[1]
+                )
+
+
+def _conveys(event: Event) -> tuple[str, list[str], list[str]]:
+    """(route, the agencies it reached, the facts it named) for a conveying event."""
+    p = event.payload
+    if event.type == "information.shared":
+        return "shared", [p["to_agency"]], list(p["facts"])
+    if event.type == "referral.made":
+        return "referral", [p["to_agency"]], list(p.get("facts", []))
+    if event.type == "meeting.held":
+        return "meeting", list(p["attending_agencies"]), list(p.get("facts_tabled", []))
+    if event.type == "alert.raised":
+        return "alert", list(p["sent_to"]), list(p["evidence"])
+    return "", [], []
+
+
+def share_statistics(delays: Iterable[timedelta]) -> dict[str, Any]:
+    """Count, median, p90 and max of delays, in days (nearest-rank p90)."""
+    days = sorted(d.total_seconds() / 86400 for d in delays)
+    if not days:
+        return {"count": 0, "median_days": None, "p90_days": None, "max_days": None}
+    rank = max(0, -(-9 * len(days) // 10) - 1)  # ceil(0.9 n) - 1
+    return {
+        "count": len(days),
+        "median_days": round(statistics.median(days), 2),
+        "p90_days": round(days[rank], 2),
+        "max_days": round(days[-1], 2),
+    }
+
+
+def time_to_share(
+    per_case: Iterable[dict[tuple[str, str], list[timedelta]]],
+) -> list[dict[str, Any]]:
+    """Per pair of agencies (recorded by -> came to know), statistics over all the delays."""
+    pooled: dict[tuple[str, str], list[timedelta]] = {}
+    for delays in per_case:
+        for pair, values in delays.items():
+            pooled.setdefault(pair, []).extend(values)
+    return [
+        {"from_agency": source, "to_agency": target, **share_statistics(values)}
+        for (source, target), values in sorted(pooled.items())
+    ]
+
+
+def _fact(event: Event) -> dict[str, Any]:
+    return {
+        "event_id": event.event_id,
+        "type": event.type,
+        "recorded_by_agency": event.agency,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "summary": summary(event),
+    }
+
+
+def _text(moment: datetime) -> str:
+    return utc_text(moment)
+
+
+def _days(span: timedelta) -> float:
+    return round(span.total_seconds() / 86400, 2)
