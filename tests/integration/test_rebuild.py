@@ -24,6 +24,7 @@ from ledger.decode import decode_record
 from ledger.envelope import Event
 from ledger.settings import Settings
 from projections.as_of import state_as_of
+from projections.knowledge import knowledge
 from projections.view_files import RebuildInProgress, ViewFiles, open_case_view
 from sgl.bootstrap import Container, bootstrap
 from tests.conftest import LiveServer, wait_for
@@ -251,6 +252,9 @@ def test_on_kafka_a_rebuild_equals_the_live_view(
                     assert new.state_as_of(case_id, moment) == old.state_as_of(case_id, moment)
                     assert new.state_as_of(case_id, moment) == state_as_of(
                         new.events(case_id), moment
+                    )
+                    assert knowledge(new.events(case_id), moment) == knowledge(
+                        old.events(case_id), moment
                     )
         finally:
             built.close()
