@@ -9,13 +9,30 @@ from pathlib import Path
 
 import structlog
 
-from consumers.runner import ProjectionRunner
-from ledger.log import DeadLetterSink, EventLog
+from consumers.runner import ProjectionRunner, TrackedView
+from ledger.log import DeadLetterSink, EventLog, LogRecord
 from ledger.schemas import SchemaRegistry
 from projections.case_view import SQLiteCaseView
 from projections.view_files import ViewFiles
 
 log = structlog.get_logger("consumers.rebuild")
+
+
+class _NotYetDeadLettered:
+    """Passes on a dead letter only for a record the live view has not reached yet: the live
+    consumer dead-lettered the others already (a record it is handling at this very moment may
+    still be dead-lettered twice; dead-lettering is at least once)."""
+
+    def __init__(self, sink: DeadLetterSink, live: TrackedView, topic: str) -> None:
+        self.sink = sink
+        self.live = live
+        self.topic = topic
+
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
+        """Dead-letter the record unless the live view has passed its position."""
+        done = self.live.positions(self.topic, [record.partition]).get(record.partition, -1)
+        if record.offset > done:
+            self.sink.dead_letter(record, reason, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,19 +80,29 @@ def rebuild_view(
 
     with files.rebuild_lock():
         path = files.new_generation()
-        view = opener(path)
+        live = opener(files.current())
+        view = None
         try:
-            runner = ProjectionRunner(event_log, view, schemas, dead_letters, batch_size=batch_size)
+            view = opener(path)
+            runner = ProjectionRunner(
+                event_log,
+                view,
+                schemas,
+                _NotYetDeadLettered(dead_letters, live, event_log.topic),
+                batch_size=batch_size,
+            )
             started = time.perf_counter()
             runner.run_until_caught_up(timeout, count)
             runner.run_until_caught_up(timeout, count)
             seconds = time.perf_counter() - started
         except BaseException:
-            view.datastore.close()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             raise
-        view.datastore.close()
+        finally:
+            live.datastore.close()
+            if view is not None:
+                view.datastore.close()
         files.promote(path)
     log.info("view.rebuilt", view=files.name, records=handled, applied=runner.applied)
     return RebuildReport(files.name, path, handled, runner.applied, seconds)

@@ -71,7 +71,8 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             # seen (microseconds since 1970) and the count at the last snapshot.
             f"CREATE TABLE IF NOT EXISTS {self.name} ("
             "case_id TEXT PRIMARY KEY, seen INTEGER NOT NULL, recorded_us INTEGER NOT NULL, "
-            "appended_us INTEGER NOT NULL, snapshot_at INTEGER NOT NULL, state BLOB NOT NULL"
+            "appended_us INTEGER NOT NULL, snapshot_at INTEGER NOT NULL, "
+            "last_partition INTEGER NOT NULL, last_offset INTEGER NOT NULL, state BLOB NOT NULL"
             ") WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.name}_applied ("
             "event_id TEXT PRIMARY KEY, position TEXT NOT NULL) WITHOUT ROWID",
@@ -84,6 +85,8 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             "(case_id, partition, offset, recorded_us, appended_us)",
             f"CREATE INDEX IF NOT EXISTS {self.name}_amendments ON {self.name}_events "
             "(case_id) WHERE amends IS NOT NULL",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_amended ON {self.name}_events "
+            "(amends) WHERE amends IS NOT NULL",
             f"CREATE TABLE IF NOT EXISTS {self.name}_snapshots (case_id TEXT NOT NULL, "
             "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_us INTEGER NOT NULL,"
             " appended_us INTEGER NOT NULL, state BLOB NOT NULL, "
@@ -126,24 +129,41 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                 ],
             )
             heads = self._heads(cursor, set(by_case))
+            targeted = self._amended_earlier(cursor, fresh)
             snapshots: list[tuple[Any, ...]] = []
             for case_id, case_events in by_case.items():
                 head = heads.get(case_id) or _Head(None)
-                if any(e.amends is not None for e in case_events):
+                places = [(e.partition, e.offset) for e in case_events]
+                in_order = places == sorted(places) and places[0] > head.last
+                if not in_order:
+                    # Arrived before an event already applied (the case now spans partitions):
+                    # snapshots past it no longer hold a prefix of the case in log order.
+                    cursor.execute(
+                        f"DELETE FROM {self.name}_snapshots WHERE case_id = ? "  # noqa: S608
+                        "AND (partition, offset) > (?, ?)",
+                        (case_id, *min(places)),
+                    )
+                if (
+                    not in_order
+                    or case_id in targeted
+                    or any(e.amends is not None for e in case_events)
+                ):
+                    # An amendment, or the target of one applied earlier: refold from history.
                     head.advance(case_events)
                     head.document = fold_document(
                         None, effective_events(self._events(cursor, case_id))
                     )
                     if head.seen - head.snapshot_at >= self.snapshot_every:
-                        snapshots.append(head.snapshot(case_events[-1]))
+                        snapshots.append(head.snapshot(case_id))
                 else:
                     snapshots += self._fold(head, case_events)
                 heads[case_id] = head
             cursor.executemany(
-                f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?, ?) "  # noqa: S608 -- table name is ours
+                f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 -- table name is ours
                 "ON CONFLICT (case_id) DO UPDATE SET seen = excluded.seen, "
                 "recorded_us = excluded.recorded_us, appended_us = excluded.appended_us, "
-                "snapshot_at = excluded.snapshot_at, state = excluded.state",
+                "snapshot_at = excluded.snapshot_at, last_partition = excluded.last_partition, "
+                "last_offset = excluded.last_offset, state = excluded.state",
                 [(case_id, *heads[case_id].row()) for case_id in by_case],
             )
             cursor.executemany(
@@ -168,7 +188,7 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             head.advance(chunk)
             head.document = fold_document(head.document, chunk)
             if head.seen - head.snapshot_at >= self.snapshot_every:
-                snapshots.append(head.snapshot(chunk[-1]))
+                snapshots.append(head.snapshot(chunk[-1].case_id))
             start = end
         return snapshots
 
@@ -356,13 +376,28 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
         heads: dict[str, _Head] = {}
         for marks, chunk in in_chunks(list(case_ids)):
             cursor.execute(
-                f"SELECT case_id, seen, recorded_us, appended_us, snapshot_at, state "  # noqa: S608 -- our table name and placeholders only
-                f"FROM {self.name} WHERE case_id IN ({marks})",
+                "SELECT case_id, seen, recorded_us, appended_us, snapshot_at, last_partition, "  # noqa: S608 -- our table name and placeholders only
+                f"last_offset, state FROM {self.name} WHERE case_id IN ({marks})",
                 chunk,
             )
-            for case_id, seen, recorded_us, appended_us, snapshot_at, blob in cursor.fetchall():
-                heads[case_id] = _Head(_loads(blob), seen, recorded_us, appended_us, snapshot_at)
+            for row in cursor.fetchall():
+                case_id, seen, recorded_us, appended_us, snapshot_at, partition, offset, blob = row
+                heads[case_id] = _Head(
+                    _loads(blob), seen, recorded_us, appended_us, snapshot_at, (partition, offset)
+                )
         return heads
+
+    def _amended_earlier(self, cursor: SQLiteCursor, events: Sequence[Event]) -> set[str]:
+        """Cases with an event that an amendment already in the view names as its target (an
+        amendment can reach the log before its target when the target's append is retried)."""
+        found: set[str] = set()
+        for marks, chunk in in_chunks([e.event_id for e in events]):
+            cursor.execute(
+                f"SELECT case_id FROM {self.name}_events WHERE amends IN ({marks})",  # noqa: S608 -- our table name and placeholders only
+                chunk,
+            )
+            found.update(row[0] for row in cursor.fetchall())
+        return found
 
 
 @dataclass(slots=True)
@@ -374,22 +409,24 @@ class _Head:
     recorded_us: int = _NEVER
     appended_us: int = _NEVER
     snapshot_at: int = 0
+    # The case's latest log position (partition, offset) so far.
+    last: tuple[int, int] = (-1, -1)
 
     def advance(self, events: Sequence[Event]) -> None:
-        """Count the events and take their latest instants."""
+        """Count the events and take their latest instants and position."""
         self.seen += len(events)
+        self.last = max(self.last, *((e.partition, e.offset) for e in events))
         self.recorded_us = max(
             self.recorded_us, *(_micros(parse_instant(e.recorded_at)) for e in events)
         )
         self.appended_us = max(self.appended_us, *(_micros(e.appended_at) for e in events))
 
-    def snapshot(self, last: Event) -> tuple[Any, ...]:
-        """A snapshot row of the state now, ending at the last event folded."""
+    def snapshot(self, case_id: str) -> tuple[Any, ...]:
+        """A snapshot row of the state now: the case up to its latest position."""
         self.snapshot_at = self.seen
         return (
-            last.case_id,
-            last.partition,
-            last.offset,
+            case_id,
+            *self.last,
             self.recorded_us,
             self.appended_us,
             orjson.dumps(self.document),
@@ -402,6 +439,7 @@ class _Head:
             self.recorded_us,
             self.appended_us,
             self.snapshot_at,
+            *self.last,
             orjson.dumps(self.document),
         )
 

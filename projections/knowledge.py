@@ -5,7 +5,8 @@ retracted. An agency comes to know a fact when:
 
 - it recorded it (`recorded`, since the fact's recorded_at);
 - information was shared with it naming the fact (`shared`), or a referral to it named the fact
-  (`referral`): since the share or referral happened (its occurred_at);
+  (`referral`): since the share or referral happened (its occurred_at, or its recorded_at if
+  that is earlier, as a correction may move occurred_at);
 - it attended a meeting where the fact was tabled (`meeting`): since the meeting was held;
 - an alert naming the fact as evidence was sent to it (`alert`): since the alert was raised;
 - it acknowledged the fact (`acknowledged`): since it recorded the acknowledgement.
@@ -114,8 +115,9 @@ class Knowledge:
         return rows
 
     def people_gaps(self, agency: str) -> list[dict[str, Any]]:
-        """Adults living in the household by some agency's account whom this agency never
-        recorded itself (no person.linked or household.changed of its own for them)."""
+        """Adults (or people of unknown age) living in the household by some agency's latest
+        account whom this agency never recorded itself (no person.linked or household.changed
+        of its own for them)."""
         people: dict[str, dict[str, Any]] = {}
         own: set[str] = set()
         for event in self.people:
@@ -123,20 +125,20 @@ class Knowledge:
             if event.agency == agency:
                 own.add(p["person_id"])
             person = people.setdefault(
-                p["person_id"],
-                {"role": None, "is_adult": False, "in_household": False, "records": []},
+                p["person_id"], {"role": None, "is_adult": None, "accounts": {}, "records": []}
             )
             if event.type == "person.linked":
                 person["role"] = p["role"]
-                person["is_adult"] = person["is_adult"] or p["is_adult"]
+                person["is_adult"] = bool(person["is_adult"]) or p["is_adult"]
                 if "lives_in_household" in p:
-                    person["in_household"] = p["lives_in_household"]
+                    person["accounts"][event.agency] = p["lives_in_household"]
             else:
-                person["in_household"] = p["change"] == "joined"
+                person["accounts"][event.agency] = p["change"] == "joined"
             person["records"].append(event)
         rows = []
         for person_id, person in sorted(people.items()):
-            if person_id in own or not (person["is_adult"] and person["in_household"]):
+            in_household = any(person["accounts"].values())
+            if person_id in own or not in_household or person["is_adult"] is False:
                 continue
             records: list[Event] = person["records"]
             told = [
@@ -149,6 +151,7 @@ class Knowledge:
                 {
                     "person_id": person_id,
                     "role": person["role"],
+                    "is_adult": person["is_adult"],
                     "known_to": sorted({e.agency for e in records}),
                     "first_known_by": first.agency,
                     "first_known_at": first.recorded_at,
@@ -217,13 +220,15 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
         if event.type == "meeting.held":
             agencies.update(p["invited_agencies"])  # an absent invitee is a column too
         if route:
-            happened = parse_instant(event.occurred_at)
+            # When it happened, but never after it was recorded (a correction may move it).
+            happened = min(parse_instant(event.occurred_at), recorded_at[event.event_id])
+            text = utc_text(happened)
             agencies.update(recipients)
             for agency in recipients:
                 for fact in (*named, event.event_id):
-                    offer(fact, agency, happened, event.occurred_at, route, event.event_id)
+                    offer(fact, agency, happened, text, route, event.event_id)
         if event.type == ACKNOWLEDGED:
-            target, at = p["acknowledges"], parse_instant(event.recorded_at)
+            target, at = p["acknowledges"].lower(), recorded_at[event.event_id]
             offer(target, event.agency, at, event.recorded_at, "acknowledged", event.event_id)
             key = (target, event.agency)
             if key not in acks or at < acks[key][0]:
@@ -253,14 +258,19 @@ def _conveys(event: Event) -> tuple[str, list[str], list[str]]:
     """(route, the agencies it reached, the facts it named) for a conveying event."""
     p = event.payload
     if event.type == "information.shared":
-        return "shared", [p["to_agency"]], list(p["facts"])
+        return "shared", [p["to_agency"]], _ids(p["facts"])
     if event.type == "referral.made":
-        return "referral", [p["to_agency"]], list(p.get("facts", []))
+        return "referral", [p["to_agency"]], _ids(p.get("facts", []))
     if event.type == "meeting.held":
-        return "meeting", list(p["attending_agencies"]), list(p.get("facts_tabled", []))
+        return "meeting", list(p["attending_agencies"]), _ids(p.get("facts_tabled", []))
     if event.type == "alert.raised":
-        return "alert", list(p["sent_to"]), list(p["evidence"])
+        return "alert", list(p["sent_to"]), _ids(p["evidence"])
     return "", [], []
+
+
+def _ids(references: list[str]) -> list[str]:
+    """Event ids as the ledger holds them (lower case), however the payload spelled them."""
+    return [r.lower() for r in references]
 
 
 def share_statistics(delays: Iterable[timedelta]) -> dict[str, Any]:

@@ -112,7 +112,8 @@ class ViewHandle:
         self._lock = threading.Lock()
         self._stamp = files.stamp()
         self._view = opener(files.current())
-        # Replaced generations stay open until close(): a request may still be reading one.
+        # The generation replaced last stays open until the next swap: a request may still be
+        # reading it.
         self._retired: list[SQLiteCaseView] = []
 
     @property
@@ -126,7 +127,11 @@ class ViewHandle:
         if stamp != self._stamp:
             with self._lock:
                 if stamp != self._stamp:
-                    self._retired.append(self._view)
+                    # Generations older than the one just replaced are deleted by now: close
+                    # them. The one just replaced stays open for reads still under way.
+                    for old in self._retired:
+                        old.datastore.close()
+                    self._retired = [self._view]
                     self._view = self._opener(self.files.current())
                     self._stamp = stamp
         return self._view

@@ -438,7 +438,10 @@ def who_knew(
     if not found.facts:
         click.echo(f"no case {case_id!r} in the view by then", err=True)
         sys.exit(1)
-    chosen = agency or found.lead_agency or ""
+    chosen = agency or found.lead_agency
+    if chosen is None and show in ("knowledge", "gaps"):
+        raise click.UsageError("the case has no lead agency by then: name one with --agency")
+    chosen = chosen or ""
     if show == "knowledge":
         rows = found.of_agency(chosen)
         _print_table(rows, fmt, ("since", "via", "recorded_by_agency", "type", "summary"))
@@ -454,7 +457,7 @@ def who_knew(
             fmt,
             ("first_known_at", "first_known_by", "known_elsewhere_days", "type", "summary"),
         )
-        click.echo(f"Adults in the household never recorded by {chosen}:")
+        click.echo(f"People in the household never recorded by {chosen}:")
         _print_table(
             people,
             fmt,
@@ -468,26 +471,29 @@ def who_knew(
             ),
         )
     elif show == "matrix":
-        matrix = found.matrix()
-        if fmt == "json":
-            click.echo(dumps(matrix).decode())
-            return
-        codes = {a: chr(ord("A") + i) for i, a in enumerate(matrix["agencies"])}
-        for name, code in codes.items():
-            click.echo(f"  {code} = {name}")
-        click.echo(f"{'recorded':10} {'type':22} " + " ".join(codes.values()))
-        for fact in matrix["facts"]:
-            marks = " ".join(
-                (_VIA[fact["known"][a]["via"]] if a in fact["known"] else ".") for a in codes
-            )
-            click.echo(f"{fact['recorded_at'][:10]} {fact['type']:22} {marks}")
-        click.echo(", ".join(f"{mark} {via}" for via, mark in _VIA.items()) + ", . not known")
+        _print_matrix(found.matrix(), fmt)
     else:
         _print_table(
             time_to_share([found.delays()]),
             fmt,
             ("from_agency", "to_agency", "count", "median_days", "p90_days", "max_days"),
         )
+
+
+def _print_matrix(matrix: dict[str, Any], fmt: str) -> None:
+    if fmt == "json":
+        click.echo(dumps(matrix).decode())
+        return
+    codes = {a: chr(ord("A") + i) for i, a in enumerate(matrix["agencies"])}
+    for name, code in codes.items():
+        click.echo(f"  {code} = {name}")
+    click.echo(f"{'recorded':10} {'type':22} " + " ".join(codes.values()))
+    for fact in matrix["facts"]:
+        marks = " ".join(
+            (_VIA[fact["known"][a]["via"]] if a in fact["known"] else ".") for a in codes
+        )
+        click.echo(f"{fact['recorded_at'][:10]} {fact['type']:22} {marks}")
+    click.echo(", ".join(f"{mark} {via}" for via, mark in _VIA.items()) + ", . not known")
 
 
 _VIA = {

@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -258,3 +259,25 @@ def test_on_kafka_a_rebuild_equals_the_live_view(
                     )
         finally:
             built.close()
+
+
+def test_a_rebuild_does_not_dead_letter_again_what_the_live_view_dead_lettered(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """One bad record: the live consumer dead-letters it once; rebuilding adds no second copy,
+    while a bad record the live view has not reached yet is still dead-lettered."""
+    container = bootstrap(make_settings("sqlite"))
+    try:
+        case_id = new_case_id()
+        container.ledger.submit([make_event("case.opened", case_id)])
+        log: Any = container.log
+        log.append_raw(b"not json", case_id)
+        container.runner().run_until_caught_up(timeout=30)
+        assert len(log.dead_letters()) == 1
+        container.rebuild()
+        assert len(log.dead_letters()) == 1
+        log.append_raw(b"{not json either", case_id)
+        container.rebuild()  # the live view has not read this one: the rebuild dead-letters it
+        assert [d["offset"] for d in log.dead_letters()] == [1, 2]
+    finally:
+        container.close()

@@ -318,3 +318,37 @@ def test_knowledge_from_the_view_fed_in_any_batching_equals_knowledge_from_the_l
         live = knowledge(view.events(events[0].case_id), moment)
         view.datastore.close()
     assert live == knowledge(events, moment)
+
+
+def test_people_gaps_take_each_agencys_latest_account_and_unknown_ages() -> None:
+    """Someone seen joining the household (age unknown) is a gap; a child is not; one agency
+    saying he left does not undo another agency's account that he lives there."""
+    case = Case()
+    case.add(
+        "household.changed",
+        POLICE,
+        3,
+        payload={**_example("household.changed"), "person_id": "PER-0009", "change": "joined"},
+    )
+    case.person(SCHOOL, 4, "PER-0003", role="sibling", is_adult=False, lives_in_household=True)
+    case.person(HOSPITAL, 5, "PER-0002", is_adult=True, lives_in_household=True)
+    case.person(GP, 6, "PER-0002", is_adult=True, lives_in_household=False)
+    gaps = {p["person_id"]: p for p in case.at_day(10).people_gaps(SC)}
+    assert set(gaps) == {"PER-0009", "PER-0002"}
+    assert gaps["PER-0009"]["is_adult"] is None and gaps["PER-0009"]["role"] is None
+    assert gaps["PER-0002"]["known_to"] == [GP, HOSPITAL]
+
+
+def test_a_correction_moving_a_share_later_never_dates_knowledge_after_the_share_was_recorded() -> (
+    None
+):
+    """A share recorded on day 5, corrected to have happened on day 40: known from day 5."""
+    case = Case()
+    fact = case.add("injury.observed", GP, 1)
+    payload = {"from_agency": GP, "to_agency": SC, "facts": [fact.upper()], "channel": "phone"}
+    share = case.add("information.shared", GP, 5, payload=payload)
+    corrected = {"corrected_payload": payload, "corrected_occurred_at": at(40), "reason": "date"}
+    case.add("correction.recorded", GP, 6, amends=share, payload=corrected)
+    k = case.at_day(10)
+    assert k.known[fact][SC].since_text == at(5), "upper-case reference, clamped time"
+    assert all(g["known_elsewhere_days"] >= 0 for g in k.gaps(POLICE))
