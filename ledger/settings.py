@@ -34,6 +34,7 @@ class Settings:
     clock_skew_seconds: int = 300
     consumer_batch: int = 5000
     snapshot_every: int = 100
+    clock_policy: str = ""
     log_format: LogFormat = "auto"
     log_level: str = "info"
 

@@ -18,6 +18,7 @@ from sgl.bootstrap import Container
 from sgl.metrics import Metrics
 from sgl.responses import MEDIA_TYPE as PROBLEM
 from sgl.responses import JSONBytes, problem_response
+from sgl.routes_clocks import clocks_router
 from sgl.routes_events import events_router
 from sgl.routes_knowledge import knowledge_router
 from sgl.routes_ops import ops_router
@@ -70,6 +71,7 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     app.include_router(events_router(container, metrics))
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))
+    app.include_router(clocks_router(container))
     app.include_router(ops_router(container, metrics, consumer))
     return app
 

@@ -18,6 +18,7 @@ from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
 from projections.case_view import SQLiteCaseView
+from projections.clock_policy import ClockPolicy, load_clock_policy
 from projections.view_files import ViewFiles, ViewHandle, open_case_view
 
 CASE_STATE = "case_state"
@@ -33,6 +34,7 @@ class Container:
     dead_letters: DeadLetterSink
     ledger: Ledger
     views: ViewHandle
+    clock_policy: ClockPolicy
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -115,6 +117,9 @@ def tune_gc() -> None:
 def bootstrap(settings: Settings) -> Container:
     """Build the container for these settings: log, append path, schemas and views."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
+    policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
     views = view_handle(settings)
     event_log = build_log(settings)
-    return Container(settings, schemas, event_log, event_log, Ledger(event_log, schemas), views)
+    return Container(
+        settings, schemas, event_log, event_log, Ledger(event_log, schemas), views, policy
+    )

@@ -377,6 +377,57 @@ def chronology(
             )
 
 
+@cli.command()
+@click.argument("case_id")
+@_as_of
+@_basis
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="How to print it.",
+)
+@click.pass_context
+def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: str, fmt: str) -> None:
+    """Statutory and local clocks of a case, as of a date: open, met or breached.
+
+    The clocks come from the policy file (SGL_CLOCK_POLICY, default policies/clocks.toml),
+    whose version is printed with them.
+
+    Example: sgl clocks CASE-A0001 --as-of 2007-07-25
+    """
+    from projections.clock_policy import load_clock_policy
+    from projections.clocks import clock_runs
+    from sgl.bootstrap import open_view
+    from sgl.routes_clocks import as_csv
+
+    settings = _settings(ctx)
+    policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
+    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    view = open_view(settings)
+    try:
+        events = view.events(case_id)
+    finally:
+        view.datastore.close()
+    if not events:
+        click.echo(f"no case {case_id!r} in the view", err=True)
+        sys.exit(1)
+    runs = [r.as_dict() for r in clock_runs(events, moment, policy, _basis_of(basis))]
+    if fmt == "csv":
+        click.echo(as_csv(runs), nl=False)
+    elif fmt == "json":
+        click.echo(dumps({"policy": policy.version, "clocks": runs}).decode())
+    else:
+        click.echo(f"clock policy {policy.version}: {policy.title}")
+        _print_table(
+            runs,
+            fmt,
+            ("status", "clock", "started_at", "stopped_at", "deadline", "working_days", "limit"),
+        )
+
+
 @cli.command("who-knew")
 @click.argument("case_id", required=False)
 @click.option("--agency", default=None, help="The agency (default: the case's lead agency).")

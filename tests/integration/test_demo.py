@@ -149,3 +149,24 @@ def test_who_knew_the_slap_and_the_partner(
     assert partner["known_to"] == [POLICE] and partner["told_at"] is None
     before = httpx.get(f"{base}/gaps", params={"agency": POLICE, "as_of": "2007-05-01"}).json()
     assert slap not in {g["event_id"] for g in before["facts"]}, "not yet recorded then"
+
+
+def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
+    loaded: list[dict[str, Any]], live_server: LiveServer
+) -> None:
+    """Requested 6 June, held 25 July: the local 10 working day clock, breached by about
+    seven weeks; as of 24 July it is still running, and already past its deadline."""
+    base = f"{live_server.url}/v1/cases/{DEMO_CASE}/clocks"
+    answer = httpx.get(base, params={"as_of": "2007-07-25"}).json()
+    assert answer["policy"]["version"] == "2026.1"
+    legal = next(c for c in answer["clocks"] if c["clock"] == "legal_planning_meeting")
+    assert (legal["status"], legal["deadline"], legal["working_days"]) == (
+        "breached",
+        "2007-06-20",
+        35,
+    )
+    assert legal["started_at"].startswith("2007-06-06")
+    assert legal["stopped_at"].startswith("2007-07-25")
+    before = httpx.get(base, params={"as_of": "2007-07-24"}).json()
+    running = next(c for c in before["clocks"] if c["clock"] == "legal_planning_meeting")
+    assert (running["status"], running["stop_event"]) == ("breached", None)

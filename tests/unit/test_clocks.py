@@ -1,0 +1,225 @@
+"""Statutory and local clocks: every clock of the policy, weekend and bank-holiday edges,
+pairing, a corrected stop event, and policy files that cannot be used."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from projections.as_of import cutoff
+from projections.clock_policy import Clock, ClockPolicy, PolicyError, load_clock_policy
+from projections.clocks import _add_months, clock_runs
+from projections.working_days import england_and_wales
+from tests.factories import as_events, make_event, new_case_id
+
+POLICY = load_clock_policy()
+DAYS = england_and_wales()
+
+
+def stamp(day: date, hour: int = 10) -> str:
+    return f"{day.isoformat()}T{hour:02d}:00:00Z"
+
+
+def matching(clock: Clock, side: str, case_id: str, day: date, **payload: Any) -> dict[str, Any]:
+    """An event that starts (or stops) the clock, on that day."""
+    match = clock.start if side == "start" else clock.stop
+    event = make_event(match.type, case_id, occurred_at=stamp(day), recorded_at=stamp(day, 18))
+    event["payload"] = {**event["payload"], **dict(match.where), **payload}
+    return event
+
+
+def run_of(clock: Clock, documents: list[dict[str, Any]], moment: datetime) -> list[Any]:
+    return [r for r in clock_runs(as_events(documents), moment, POLICY) if r.clock == clock]
+
+
+@pytest.mark.parametrize("clock", POLICY.clocks, ids=lambda c: c.name)
+def test_each_clock_is_met_on_its_last_day_and_breached_the_day_after(clock: Clock) -> None:
+    """Derived from the policy itself: a stop on the deadline is met, a day later breached,
+    and no stop at all is open until the deadline passes, then breached."""
+    start_day = date(2007, 3, 5)  # a Monday, no bank holiday near
+    pair = {f: "MTG-T-1" for f in clock.pair_on}
+    probe = run_of(
+        clock, [matching(clock, "start", new_case_id(), start_day, **pair)], cutoff("2007-03-05")
+    )
+    assert [r.status for r in probe] == ["open"]
+    last = date.fromisoformat(probe[0].deadline[:10])
+    for stop_day, status in ((last, "met"), (last + timedelta(days=1), "breached")):
+        case_id = new_case_id()
+        documents = [
+            matching(clock, "start", case_id, start_day, **pair),
+            matching(clock, "stop", case_id, stop_day, **pair),
+        ]
+        runs = run_of(clock, documents, cutoff("2008-12-31"))
+        assert [(r.status, r.stop is not None) for r in runs][:1] == [(status, True)], stop_day
+    late = run_of(clock, documents[:1], cutoff((last + timedelta(days=1)).isoformat()))
+    assert [(r.status, r.stop) for r in late] == [("breached", None)]
+    assert [r.status for r in run_of(clock, documents[:1], cutoff(last.isoformat()))] == ["open"]
+
+
+def referral_clock() -> Clock:
+    return next(c for c in POLICY.clocks if c.name == "referral_decision")
+
+
+@pytest.mark.parametrize(
+    ("referred", "decided", "status", "working_days"),
+    [
+        (date(2007, 3, 9), date(2007, 3, 12), "met", 1),  # Friday -> Monday
+        (date(2007, 3, 9), date(2007, 3, 13), "breached", 2),  # Friday -> Tuesday
+        (date(2007, 5, 25), date(2007, 5, 29), "met", 1),  # over the Spring bank holiday
+        (date(2007, 5, 25), date(2007, 5, 30), "breached", 2),
+        (date(2006, 12, 22), date(2006, 12, 27), "met", 1),  # over Christmas and Boxing Day
+        (date(2006, 12, 22), date(2006, 12, 28), "breached", 2),
+    ],
+)
+def test_working_days_skip_weekends_and_bank_holidays(
+    referred: date, decided: date, status: str, working_days: int
+) -> None:
+    """A 1 working day clock across weekends and England & Wales bank holidays."""
+    clock = referral_clock()
+    case_id = new_case_id()
+    documents = [
+        matching(clock, "start", case_id, referred),
+        matching(clock, "stop", case_id, decided),
+    ]
+    [run] = run_of(clock, documents, cutoff("2007-12-31"))
+    assert (run.status, run.working_days) == (status, working_days)
+
+
+def test_the_calendar_knows_its_bank_holidays() -> None:
+    """Spot checks of the holidays library for the demo's years."""
+    assert not DAYS.is_working_day(date(2007, 8, 27))  # Late Summer Bank Holiday
+    assert not DAYS.is_working_day(date(2007, 4, 6))  # Good Friday
+    assert DAYS.is_working_day(date(2007, 4, 10))
+    assert DAYS.add(date(2007, 4, 5), 1) == date(2007, 4, 10)  # Thursday -> over Easter
+    assert DAYS.between(date(2007, 4, 5), date(2007, 4, 10)) == 1
+    assert _add_months(date(2007, 1, 31), 1) == date(2007, 2, 28)
+    assert _add_months(date(2007, 11, 30), 3) == date(2008, 2, 29)
+
+
+def test_a_stop_is_paired_on_the_meeting_id() -> None:
+    """Two requests; the meeting held answers the one with its id, the other stays open."""
+    clock = next(c for c in POLICY.clocks if c.name == "legal_planning_meeting")
+    case_id = new_case_id()
+    documents = [
+        matching(clock, "start", case_id, date(2007, 3, 5), meeting_id="MTG-T-A"),
+        matching(clock, "start", case_id, date(2007, 3, 6), meeting_id="MTG-T-B"),
+        matching(clock, "stop", case_id, date(2007, 3, 8), meeting_id="MTG-T-B"),
+    ]
+    runs = {
+        r.start.payload["meeting_id"]: r for r in run_of(clock, documents, cutoff("2007-03-09"))
+    }
+    assert runs["MTG-T-B"].status == "met" and runs["MTG-T-B"].working_days == 2
+    assert runs["MTG-T-A"].status == "open" and runs["MTG-T-A"].stop is None
+
+
+def test_a_stop_later_corrected_to_a_later_date_breaches_from_the_correction_on() -> None:
+    """Met as recorded; a correction recorded on 1 June moves the meeting late: breached as of
+    1 June, still met as of 31 May."""
+    clock = next(c for c in POLICY.clocks if c.name == "legal_planning_meeting")
+    case_id = new_case_id()
+    start = matching(clock, "start", case_id, date(2007, 5, 1), meeting_id="MTG-T-C")
+    stop = matching(clock, "stop", case_id, date(2007, 5, 8), meeting_id="MTG-T-C")
+    correction = make_event(
+        "correction.recorded",
+        case_id,
+        occurred_at=stamp(date(2007, 6, 1)),
+        recorded_at=stamp(date(2007, 6, 1), 12),
+        amends=stop["event_id"],
+        payload={
+            "corrected_payload": stop["payload"],
+            "corrected_occurred_at": stamp(date(2007, 5, 29)),
+            "reason": "the meeting was moved",
+        },
+    )
+    documents = [start, stop, correction]
+    [before] = run_of(clock, documents, cutoff("2007-05-31"))
+    [after] = run_of(clock, documents, cutoff("2007-06-01"))
+    assert before.status == "met"
+    assert before.stop is not None and before.stop.occurred_at == stamp(date(2007, 5, 8))
+    assert after.status == "breached" and after.working_days == 18
+    assert after.stop is not None and after.stop.occurred_at == stamp(date(2007, 5, 29))
+
+
+def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() -> None:
+    """Requested 6 June, held 25 July: seven weeks against 10 working days."""
+    from sgl.child_a import child_a
+
+    runs = clock_runs(as_events(child_a()), cutoff("2007-07-25"), POLICY)
+    [legal] = [r for r in runs if r.clock.name == "legal_planning_meeting"]
+    assert legal.status == "breached" and legal.stop is not None
+    assert (legal.deadline, legal.working_days) == ("2007-06-20", 35)
+    assert 48 < legal.calendar_days < 49.5, "about seven weeks"
+    [earlier] = [
+        r
+        for r in clock_runs(as_events(child_a()), cutoff("2007-06-15"), POLICY)
+        if r.clock.name == "legal_planning_meeting"
+    ]
+    assert earlier.status == "open", "within its 10 working days on 15 June"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('title = "t"\n[[clock]]\n', "`version` must be a non-empty string"),
+        ('version = "1"\ntitle = "t"\n', "at least one [[clock]]"),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "no.such" }\nstop = { type = "meeting.held" }\n'
+            'limit = { value = 1, unit = "working_days" }\n',
+            "clock 'x'.start.type: no event type 'no.such'",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held", where = { colour = "red" } }\n'
+            'stop = { type = "meeting.held" }\nlimit = { value = 1, unit = "working_days" }\n',
+            "meeting.held has no payload field 'colour'",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'limit = { value = 1, unit = "fortnights" }\n',
+            "clock 'x'.limit.unit: must be one of",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.requested" }\nstop = { type = "referral.made" }\n'
+            'pair_on = ["meeting_id"]\nlimit = { value = 1, unit = "hours" }\n',
+            "referral.made (stop) has no payload field 'meeting_id'",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n'
+            + '[[clock]]\nname = "x"\nstart = { type = "meeting.held" }\n'
+            'stop = { type = "meeting.held" }\nlimit = { value = 2, unit = "weeks" }\n' * 2,
+            "clock[1].name: 'x' is used twice",
+        ),
+        ("version = ", "clocks.toml"),
+    ],
+)
+def test_a_policy_that_cannot_be_used_is_refused_naming_the_field(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """Each mistake in a policy file names the file, the clock and the field."""
+    path = tmp_path / "clocks.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as raised:
+        load_clock_policy(path)
+    assert message in str(raised.value)
+
+
+def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> None:
+    """Reports carry the version; a clock in hours compares instants, not days."""
+    assert POLICY.version == "2026.1" and len(POLICY.clocks) == 7
+    base = referral_clock()
+    hourly = ClockPolicy("t", "t", (Clock("hourly", "", base.start, base.stop, 72, "hours"),))
+    case_id = new_case_id()
+    start = matching(base, "start", case_id, date(2007, 3, 5))
+    for hours, status in ((71, "met"), (73, "breached")):
+        stop = matching(base, "stop", case_id, date(2007, 3, 5))
+        stop["occurred_at"] = stop["recorded_at"] = (
+            datetime(2007, 3, 5, 10, tzinfo=UTC) + timedelta(hours=hours)
+        ).strftime("%Y-%m-%dT%H:%M:%SZ")
+        [run] = clock_runs(as_events([start, stop]), cutoff("2007-12-31"), hourly)
+        assert (run.status, run.deadline) == (status, "2007-03-08T10:00:00Z")
