@@ -31,6 +31,7 @@ from ledger.envelope import Event, parse_instant, utc_text
 from projections.as_of import Basis, known_by
 from projections.chronology import summary
 from projections.effective import effective_events
+from projections.stats import nearest_rank
 
 ACKNOWLEDGED = "acknowledged"
 # When two routes give the same moment, the first of these is shown.
@@ -278,11 +279,10 @@ def share_statistics(delays: Iterable[timedelta]) -> dict[str, Any]:
     days = sorted(d.total_seconds() / 86400 for d in delays)
     if not days:
         return {"count": 0, "median_days": None, "p90_days": None, "max_days": None}
-    rank = max(0, -(-9 * len(days) // 10) - 1)  # ceil(0.9 n) - 1
     return {
         "count": len(days),
         "median_days": round(statistics.median(days), 2),
-        "p90_days": round(days[rank], 2),
+        "p90_days": round(nearest_rank(days, 0.9), 2),
         "max_days": round(days[-1], 2),
     }
 

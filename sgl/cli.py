@@ -428,6 +428,67 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: str, fmt:
         )
 
 
+@cli.command()
+@click.argument("case_id", required=False)
+@click.option(
+    "--by",
+    type=click.Choice(["clock", "agency", "case"]),
+    default="clock",
+    show_default=True,
+    help="Group the clock runs by clock, by the agency that started them, or by case.",
+)
+@_as_of
+@_basis
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+    help="How to print it.",
+)
+@click.pass_context
+def latency(
+    ctx: click.Context, case_id: str | None, by: str, as_of: str | None, basis: str, fmt: str
+) -> None:
+    """Decision latency against the clocks: runs, met, breached, open, working days to stop
+    (median, p90, max) and each breach, for one case or (without CASE_ID) the whole ledger.
+
+    Example: sgl latency --by agency --as-of 2007-07-25 --format csv
+    """
+    from projections.clock_policy import load_clock_policy
+    from projections.clocks import clock_runs
+    from projections.latency import GroupBy, latency_report
+    from sgl.bootstrap import open_view
+    from sgl.routes_clocks import latency_csv
+
+    settings = _settings(ctx)
+    policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
+    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    groups: dict[str, GroupBy] = {"clock": "clock", "agency": "agency", "case": "case"}
+    group = groups[by]
+    view = open_view(settings)
+    try:
+        case_ids = view.all_case_ids() if case_id is None else iter([case_id])
+        rows = latency_report(
+            ((c, clock_runs(view.events(c), moment, policy, _basis_of(basis))) for c in case_ids),
+            group,
+        )
+    finally:
+        view.datastore.close()
+    if fmt == "csv":
+        click.echo(latency_csv(rows, group), nl=False)
+    elif fmt == "json":
+        click.echo(dumps({"policy": policy.version, "groups": rows}).decode())
+    else:
+        click.echo(f"clock policy {policy.version}: {policy.title}")
+        _print_table(
+            rows,
+            fmt,
+            (group, "runs", "met", "breached", "open", "median_working_days", "max_working_days"),
+        )
+
+
 @cli.command("who-knew")
 @click.argument("case_id", required=False)
 @click.option("--agency", default=None, help="The agency (default: the case's lead agency).")

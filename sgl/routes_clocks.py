@@ -10,13 +10,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
-from projections.as_of import known_by
+from projections.as_of import Basis, known_by
 from projections.clocks import clock_runs
+from projections.latency import GroupBy, latency_report
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_knowledge import AsOf, BasisQuery
 from sgl.routes_read import parse_moments
 
+LATENCY_COLUMNS = (
+    "runs",
+    "met",
+    "breached",
+    "open",
+    "median_working_days",
+    "p90_working_days",
+    "max_working_days",
+)
 CSV_COLUMNS = (
     "clock",
     "status",
@@ -67,14 +77,70 @@ def clocks_router(container: Container) -> APIRouter:
             }
         )
 
+    @router.get("/v1/latency", summary="Decision latency across the ledger, per clock or agency")
+    def get_latency(
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        by: Annotated[GroupBy, Query(description="group by clock, agency or case")] = "clock",
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        """Every case's clock runs pooled: counts, working days to stop, breaches."""
+        return _latency(None, as_of, basis, by, format)
+
+    @router.get("/v1/cases/{case_id}/latency", summary="Decision latency of one case")
+    def get_case_latency(
+        case_id: str,
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        by: Annotated[GroupBy, Query(description="group by clock or agency")] = "clock",
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        """One case's clock runs pooled: counts, working days to stop, breaches."""
+        return _latency(case_id, as_of, basis, by, format)
+
+    def _latency(
+        case_id: str | None, as_of: str | None, basis: Basis, by: GroupBy, format: str
+    ) -> Response:
+        parsed = parse_moments({"/as_of": as_of})
+        if isinstance(parsed, Response):
+            return parsed
+        moment = parsed["/as_of"] or datetime.now(UTC)
+        view, policy = container.view, container.clock_policy
+        case_ids = view.all_case_ids() if case_id is None else iter([case_id])
+        rows = latency_report(
+            ((c, clock_runs(view.events(c), moment, policy, basis)) for c in case_ids), by
+        )
+        if format == "csv":
+            return Response(latency_csv(rows, by), media_type="text/csv; charset=utf-8")
+        scope = {} if case_id is None else {"case_id": case_id}
+        return JSONBytes(
+            {
+                **scope,
+                "as_of": as_of,
+                "basis": basis,
+                "by": by,
+                "policy": {"version": policy.version, "title": policy.title},
+                "groups": rows,
+            }
+        )
+
     return router
+
+
+def latency_csv(rows: list[dict[str, Any]], by: str) -> str:
+    """The latency report as CSV, one row per group (breaches counted, not listed)."""
+    return _csv([by, *(["limit"] if by == "clock" else []), *LATENCY_COLUMNS], rows)
 
 
 def as_csv(runs: list[dict[str, Any]]) -> str:
     """Clock runs as CSV, one row each, the CSV_COLUMNS in order."""
+    return _csv(list(CSV_COLUMNS), runs)
+
+
+def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for run in runs:
-        writer.writerow(["" if run[c] is None else run[c] for c in CSV_COLUMNS])
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
     return out.getvalue()

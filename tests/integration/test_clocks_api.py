@@ -66,3 +66,52 @@ def test_clock_errors_name_the_parameter(http: httpx.Client) -> None:
     assert http.get(f"/v1/cases/{new_case_id()}/clocks").status_code == 404
     wrong = http.get(f"/v1/cases/{new_case_id()}/clocks", params={"format": "xml"})
     assert wrong.status_code == 422
+
+
+def test_latency_across_the_ledger_and_for_one_case(
+    http: httpx.Client, container: Container
+) -> None:
+    """A breached legal planning meeting shows, with its evidence, ledger-wide and per case."""
+    case_id = new_case_id()
+    request = make_event(
+        "meeting.requested",
+        case_id,
+        occurred_at="2007-06-06T10:00:00Z",
+        recorded_at="2007-06-06T11:00:00Z",
+    )
+    request["payload"].update(meeting_type="legal_planning_meeting", meeting_id="MTG-T-L1")
+    held = make_event(
+        "meeting.held",
+        case_id,
+        occurred_at="2007-07-25T10:00:00Z",
+        recorded_at="2007-07-25T16:00:00Z",
+    )
+    held["payload"].update(meeting_type="legal_planning_meeting", meeting_id="MTG-T-L1")
+    assert http.post("/v1/events", json=[request, held]).status_code == 201
+    wait_for(
+        lambda: (
+            http.get(f"/v1/cases/{case_id}").status_code == 200
+            and http.get(f"/v1/cases/{case_id}").json()["events"] == 2
+        ),
+        timeout=20,
+        what="the case in the view",
+    )
+    ledger = http.get("/v1/latency", params={"as_of": "2007-12-31"}).json()
+    [legal] = [g for g in ledger["groups"] if g["clock"] == "legal_planning_meeting"]
+    assert legal["breached"] >= 1 and legal["max_working_days"] == 35
+    breach = next(b for b in legal["breaches"] if b["case_id"] == case_id)
+    assert (breach["start_event"], breach["stop_event"]) == (request["event_id"], held["event_id"])
+    one = http.get(f"/v1/cases/{case_id}/latency", params={"by": "agency"}).json()
+    assert one["case_id"] == case_id and [g["runs"] for g in one["groups"]] == [1]
+    table = http.get("/v1/latency", params={"format": "csv", "by": "clock"}).text
+    assert table.splitlines()[0] == (
+        "clock,limit,runs,met,breached,open,median_working_days,p90_working_days,max_working_days"
+    )
+    assert http.get("/v1/latency", params={"by": "month"}).status_code == 422
+    shown = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(container.settings.data_dir), "latency", case_id, "--format", "csv"],
+    )
+    assert shown.exit_code == 0 and "legal_planning_meeting,10 working days,1,0,1,0,35" in (
+        shown.output
+    )

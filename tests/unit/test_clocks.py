@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from projections.as_of import cutoff
 from projections.clock_policy import Clock, ClockPolicy, PolicyError, load_clock_policy
@@ -223,3 +225,47 @@ def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> Non
         ).strftime("%Y-%m-%dT%H:%M:%SZ")
         [run] = clock_runs(as_events([start, stop]), cutoff("2007-12-31"), hourly)
         assert (run.status, run.deadline) == (status, "2007-03-08T10:00:00Z")
+
+
+def test_the_latency_report_pools_runs_per_clock_and_agency() -> None:
+    """Three referrals decided in 0, 1 and 2 working days, and one never decided."""
+    from projections.latency import latency_report
+
+    clock = referral_clock()
+    per_case = []
+    for referred, decided in (
+        (date(2007, 3, 5), date(2007, 3, 5)),
+        (date(2007, 3, 5), date(2007, 3, 6)),
+        (date(2007, 3, 5), date(2007, 3, 7)),
+        (date(2007, 3, 5), None),
+    ):
+        case_id = new_case_id()
+        documents = [matching(clock, "start", case_id, referred)]
+        if decided:
+            documents.append(matching(clock, "stop", case_id, decided))
+        per_case.append((case_id, run_of(clock, documents, cutoff("2007-03-30"))))
+    [row] = latency_report(per_case, "clock")
+    assert row["clock"] == "referral_decision" and row["limit"] == "1 working days"
+    assert (row["runs"], row["met"], row["breached"], row["open"]) == (4, 2, 2, 0)
+    assert (row["median_working_days"], row["p90_working_days"], row["max_working_days"]) == (
+        1,
+        2,
+        2,
+    )
+    assert {b["case_id"] for b in row["breaches"]} == {per_case[2][0], per_case[3][0]}
+    assert [b["stop_event"] for b in row["breaches"] if b["case_id"] == per_case[3][0]] == [None]
+    by_agency = latency_report(per_case, "agency")
+    assert [r["runs"] for r in by_agency] == [4] and "limit" not in by_agency[0]
+    assert len(latency_report(per_case, "case")) == 4
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dates(date(2004, 1, 1), date(2030, 12, 31)), st.integers(-10, 2000))
+def test_counting_working_days_equals_walking_them(start: date, span: int) -> None:
+    """The counted `between` equals a day-by-day walk with the library's own holiday test."""
+    end = start + timedelta(days=span)
+    walked, day = 0, start
+    while day < end:
+        day += timedelta(days=1)
+        walked += DAYS.is_working_day(day)
+    assert DAYS.between(start, end) == walked
