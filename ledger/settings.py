@@ -35,6 +35,7 @@ class Settings:
     consumer_batch: int = 5000
     snapshot_every: int = 100
     clock_policy: str = ""
+    rule_policy: str = ""
     log_format: LogFormat = "auto"
     log_level: str = "info"
 

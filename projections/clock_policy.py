@@ -45,8 +45,9 @@ class Clock:
 
     @property
     def limit_text(self) -> str:
-        """E.g. `10 working days`."""
-        return f"{self.limit} {self.unit.replace('_', ' ')}"
+        """E.g. `10 working days`, `1 working day`."""
+        unit = self.unit.replace("_", " ")
+        return f"{self.limit} {unit.removesuffix('s') if self.limit == 1 else unit}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
+from projections.rules import RulePolicy, load_rule_policy
 from projections.view_files import ViewFiles, ViewHandle, open_case_view
 
 CASE_STATE = "case_state"
@@ -35,6 +36,7 @@ class Container:
     ledger: Ledger
     views: ViewHandle
     clock_policy: ClockPolicy
+    rule_policy: RulePolicy
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -118,8 +120,9 @@ def bootstrap(settings: Settings) -> Container:
     """Build the container for these settings: log, append path, schemas and views."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
+    rules = load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
     views = view_handle(settings)
     event_log = build_log(settings)
     return Container(
-        settings, schemas, event_log, event_log, Ledger(event_log, schemas), views, policy
+        settings, schemas, event_log, event_log, Ledger(event_log, schemas), views, policy, rules
     )

@@ -489,6 +489,48 @@ def latency(
         )
 
 
+@cli.command()
+@click.argument("case_id")
+@_as_of
+@_basis
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_context
+def alerts(ctx: click.Context, case_id: str, as_of: str | None, basis: str, as_json: bool) -> None:
+    """What the threshold rules find in a case, as of a date: evidence, when each fired, and
+    its answer or how long it has gone unanswered.
+
+    The rules come from the policy file (SGL_RULE_POLICY, default policies/rules.toml).
+
+    Example: sgl alerts CASE-A0001 --as-of 2007-07-25
+    """
+    from projections.rules import evaluate, load_rule_policy
+    from sgl.bootstrap import open_view
+
+    settings = _settings(ctx)
+    policy = load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
+    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    view = open_view(settings)
+    try:
+        events = view.events(case_id)
+    finally:
+        view.datastore.close()
+    if not events:
+        click.echo(f"no case {case_id!r} in the view", err=True)
+        sys.exit(1)
+    found = [f.as_dict(moment) for f in evaluate(events, moment, policy, _basis_of(basis))]
+    if as_json:
+        click.echo(dumps({"policy": policy.version, "alerts": found}).decode())
+        return
+    click.echo(f"rule policy {policy.version}: {policy.title}")
+    for f in found:
+        state = (
+            f"answered after {f['days_to_answer']} days ({f['response']})"
+            if f["answered"]
+            else f"UNANSWERED for {f['days_unanswered']} days"
+        )
+        click.echo(f"  {f['fired_at'][:10]} {f['rule']:28} {state}: {f['summary']}")
+
+
 @cli.command("who-knew")
 @click.argument("case_id", required=False)
 @click.option("--agency", default=None, help="The agency (default: the case's lead agency).")

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from projections.as_of import Basis, known_by
 from projections.clocks import clock_runs
 from projections.latency import GroupBy, latency_report
+from projections.rules import evaluate
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_knowledge import AsOf, BasisQuery
@@ -74,6 +75,32 @@ def clocks_router(container: Container) -> APIRouter:
                 "basis": basis,
                 "policy": {"version": policy.version, "title": policy.title},
                 "clocks": runs,
+            }
+        )
+
+    @router.get("/v1/cases/{case_id}/alerts", summary="What the threshold rules find in a case")
+    def get_alerts(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
+        """Every finding of every rule as of as_of: evidence, when it fired, and its answer or
+        how long it has gone unanswered."""
+        parsed = parse_moments({"/as_of": as_of})
+        if isinstance(parsed, Response):
+            return parsed
+        moment = parsed["/as_of"] or datetime.now(UTC)
+        events = container.view.events(case_id)
+        if not known_by(events, moment, basis):
+            return problem_response(
+                404, "not-found", "No such case", f"the ledger knew no case {case_id!r} by then"
+            )
+        policy = container.rule_policy
+        found = [f.as_dict(moment) for f in evaluate(events, moment, policy, basis)]
+        return JSONBytes(
+            {
+                "case_id": case_id,
+                "as_of": as_of,
+                "basis": basis,
+                "policy": {"version": policy.version, "title": policy.title},
+                "unanswered": sum(not f["answered"] for f in found),
+                "alerts": found,
             }
         )
 

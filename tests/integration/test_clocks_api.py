@@ -48,7 +48,7 @@ def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Contain
     table = http.get(f"/v1/cases/{case_id}/clocks", params={"format": "csv"})
     assert table.headers["content-type"].startswith("text/csv")
     assert table.text.splitlines()[0].startswith("clock,status,limit,started_at")
-    assert "referral_decision,met,1 working days" in table.text
+    assert "referral_decision,met,1 working day" in table.text
 
     runner = CliRunner()
     args = ["--data-dir", str(container.settings.data_dir), "clocks", case_id]
@@ -115,3 +115,48 @@ def test_latency_across_the_ledger_and_for_one_case(
     assert shown.exit_code == 0 and "legal_planning_meeting,10 working days,1,0,1,0,35" in (
         shown.output
     )
+
+
+def test_alerts_of_a_case_over_http_and_the_cli(http: httpx.Client, container: Container) -> None:
+    """An absent GP at a conference: one unanswered alert; answered, it shows the response."""
+    case_id = new_case_id()
+    meeting = make_event(
+        "meeting.held",
+        case_id,
+        occurred_at="2007-03-05T10:00:00Z",
+        recorded_at="2007-03-05T12:00:00Z",
+    )
+    meeting["payload"].update(
+        meeting_type="initial_cp_conference",
+        invited_agencies=["la-childrens-social-care", "gp-practice-east"],
+        attending_agencies=["la-childrens-social-care"],
+    )
+    assert http.post("/v1/events", json=meeting).status_code == 201
+    wait_for(
+        lambda: http.get(f"/v1/cases/{case_id}").status_code == 200,
+        timeout=20,
+        what="the case in the view",
+    )
+    found = http.get(f"/v1/cases/{case_id}/alerts").json()
+    [alert] = [a for a in found["alerts"] if a["rule"] == "key_agency_absent"]
+    assert found["unanswered"] == 1 and alert["evidence"] == [meeting["event_id"]]
+    answer = make_event(
+        "alert.answered",
+        case_id,
+        occurred_at="2007-03-07T10:00:00Z",
+        recorded_at="2007-03-07T10:00:00Z",
+    )
+    answer["payload"].update(alert_id=alert["alert_id"], response="escalated")
+    assert http.post("/v1/events", json=answer).status_code == 201
+    wait_for(
+        lambda: http.get(f"/v1/cases/{case_id}/alerts").json()["unanswered"] == 0,
+        timeout=20,
+        what="the answer applied",
+    )
+    [closed] = http.get(f"/v1/cases/{case_id}/alerts").json()["alerts"]
+    assert (closed["response"], closed["days_to_answer"]) == ("escalated", 1.92)  # from 12:00
+    assert http.get(f"/v1/cases/{new_case_id()}/alerts").status_code == 404
+    shown = CliRunner().invoke(
+        cli, ["--data-dir", str(container.settings.data_dir), "alerts", case_id]
+    )
+    assert shown.exit_code == 0 and "answered after 1.92 days (escalated)" in shown.output

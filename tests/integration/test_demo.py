@@ -170,3 +170,18 @@ def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
     before = httpx.get(base, params={"as_of": "2007-07-24"}).json()
     running = next(c for c in before["clocks"] if c["clock"] == "legal_planning_meeting")
     assert (running["status"], running["stop_event"]) == ("breached", None)
+
+
+def test_the_alerts_unanswered_as_of_25_july_with_their_age(
+    loaded: list[dict[str, Any]], live_server: LiveServer
+) -> None:
+    """The rules' findings as of 25 July 2007: none answered, each with evidence and its age."""
+    answer = httpx.get(
+        f"{live_server.url}/v1/cases/{DEMO_CASE}/alerts", params={"as_of": "2007-07-25"}
+    ).json()
+    assert answer["policy"]["version"] == "2026.1"
+    assert answer["unanswered"] == len(answer["alerts"]) > 10
+    absent = next(a for a in answer["alerts"] if a["rule"] == "key_agency_absent")
+    assert absent["days_unanswered"] > 200 and len(absent["evidence"]) == 1
+    ids = {e["event_id"] for e in loaded}
+    assert all(set(a["evidence"]) <= ids for a in answer["alerts"])

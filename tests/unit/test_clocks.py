@@ -245,7 +245,7 @@ def test_the_latency_report_pools_runs_per_clock_and_agency() -> None:
             documents.append(matching(clock, "stop", case_id, decided))
         per_case.append((case_id, run_of(clock, documents, cutoff("2007-03-30"))))
     [row] = latency_report(per_case, "clock")
-    assert row["clock"] == "referral_decision" and row["limit"] == "1 working days"
+    assert row["clock"] == "referral_decision" and row["limit"] == "1 working day"
     assert (row["runs"], row["met"], row["breached"], row["open"]) == (4, 2, 2, 0)
     assert (row["median_working_days"], row["p90_working_days"], row["max_working_days"]) == (
         1,

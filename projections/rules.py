@@ -1,0 +1,270 @@
+"""Threshold rules: versioned policy, evaluated over a case as of any date (pure).
+
+Each rule of the policy is one of a fixed set of kinds with parameters from the file. Every
+finding is a `Firing`: the rule, its evidence (event ids), when the ledger could first have
+known it, and an alert id derived from the rule's name and the evidence, so the same finding
+always has the same id. Whether an `alert.answered` with that id was recorded, and how long
+after, is read from the case's events.
+"""
+
+from __future__ import annotations
+
+import tomllib
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ledger.envelope import Event, parse_instant, utc_text
+from projections.as_of import Basis, known_by
+from projections.clock_policy import POLICIES_DIR, PolicyError
+from projections.effective import effective_events
+
+_NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One rule: a kind and its parameters."""
+
+    name: str
+    kind: str
+    sent_to: tuple[str, ...]
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RulePolicy:
+    """A named version of the rules."""
+
+    version: str
+    title: str
+    rules: tuple[Rule, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Firing:
+    """A rule's finding in a case, with its evidence and its answer, if any."""
+
+    rule: Rule
+    evidence: tuple[str, ...]
+    fired_at: datetime
+    summary: str
+    answer: Event | None = None
+
+    @property
+    def alert_id(self) -> str:
+        """`ALERT-<rule>-<12 hex>`: the same rule and evidence always give the same id."""
+        key = f"{self.rule.name}:{','.join(sorted(self.evidence))}"
+        return f"ALERT-{self.rule.name.replace('_', '-')}-{uuid.uuid5(_NAMESPACE, key).hex[:12]}"
+
+    def as_dict(self, moment: datetime) -> dict[str, Any]:
+        """The finding as the API shows it, with its age or its time to answer."""
+        answered = None if self.answer is None else parse_instant(self.answer.occurred_at)
+        waited = (answered or moment) - self.fired_at
+        return {
+            "alert_id": self.alert_id,
+            "rule": self.rule.name,
+            "summary": self.summary,
+            "evidence": list(self.evidence),
+            "fired_at": utc_text(self.fired_at),
+            "sent_to": list(self.rule.sent_to),
+            "answered": self.answer is not None,
+            "answered_at": None if self.answer is None else self.answer.occurred_at,
+            "response": None if self.answer is None else self.answer.payload["response"],
+            "days_unanswered" if self.answer is None else "days_to_answer": round(
+                waited.total_seconds() / 86400, 2
+            ),
+        }
+
+
+def load_rule_policy(path: Path | None = None) -> RulePolicy:
+    """Read and check a rule policy (default: the bundled `policies/rules.toml`)."""
+    source = path or POLICIES_DIR / "rules.toml"
+    try:
+        data = tomllib.loads(source.read_text())
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PolicyError(f"{source}: {exc}") from exc
+    for key in ("version", "title"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise PolicyError(f"{source}: `{key}` must be a non-empty string")
+    rules: list[Rule] = []
+    for index, raw in enumerate(data.get("rule", [])):
+        where = f"{source}: rule[{index}]"
+        name, kind = raw.get("name"), raw.get("kind")
+        if not isinstance(name, str) or not name.isidentifier():
+            raise PolicyError(f"{where}.name: must be a name like `nai_on_plan`")
+        if kind not in KINDS:
+            raise PolicyError(f"{where}.kind: must be one of {', '.join(KINDS)}")
+        needed = KIND_PARAMS[kind]
+        params = {k: v for k, v in raw.items() if k not in ("name", "kind", "sent_to")}
+        missing = [p for p in needed if p not in params]
+        extra = [p for p in params if p not in needed]
+        if missing or extra:
+            raise PolicyError(
+                f"{where} ({name}): {kind} takes {', '.join(needed) or 'no parameters'}"
+                f"{'; missing ' + ', '.join(missing) if missing else ''}"
+                f"{'; unknown ' + ', '.join(extra) if extra else ''}"
+            )
+        sent_to = raw.get("sent_to")
+        if not isinstance(sent_to, list) or not sent_to:
+            raise PolicyError(f"{where}.sent_to: must list at least one agency")
+        if name in {r.name for r in rules}:
+            raise PolicyError(f"{where}.name: {name!r} is used twice")
+        rules.append(Rule(name, kind, tuple(sent_to), params))
+    if not rules:
+        raise PolicyError(f"{source}: at least one [[rule]] is needed")
+    return RulePolicy(data["version"], data["title"], tuple(rules))
+
+
+def evaluate(
+    events: Sequence[Event], moment: datetime, policy: RulePolicy, basis: Basis = "recorded"
+) -> list[Firing]:
+    """Every finding of every rule in the case as of the moment, with answers known by then."""
+    current = effective_events(known_by(events, moment, basis))
+    ordered = sorted(current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset))
+    answers: dict[str, Event] = {}
+    for event in ordered:
+        if event.type == "alert.answered":
+            answers.setdefault(event.payload["alert_id"], event)
+    found = []
+    for rule in policy.rules:
+        for firing in KINDS[rule.kind](rule, ordered, moment):
+            if firing.fired_at <= moment:
+                found.append(firing)
+    found = [
+        Firing(f.rule, f.evidence, f.fired_at, f.summary, answers.get(f.alert_id)) for f in found
+    ]
+    found.sort(key=lambda f: (f.fired_at, f.rule.name))
+    return found
+
+
+def _at(event: Event, name: str = "occurred_at") -> datetime:
+    return parse_instant(getattr(event, name))
+
+
+def _injury_on_plan(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    plans: dict[str, Event] = {}
+    for event in events:
+        p = event.payload
+        if event.type == "plan.started":
+            plans[p["plan_id"]] = event
+        elif event.type == "plan.ended":
+            plans.pop(p["plan_id"], None)
+        elif event.type == "injury.observed" and p["suspected_non_accidental"] and plans:
+            plan = next(iter(plans.values()))
+            yield Firing(
+                rule,
+                (plan.event_id, event.event_id),
+                _at(event, "recorded_at"),
+                f"suspected non-accidental {p['injury_type']} while plan {plan.payload['plan_id']}"
+                " is in force",
+            )
+
+
+def _injuries_within(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    count, span = int(rule.params["count"]), timedelta(days=int(rule.params["days"]))
+    window: list[Event] = []
+    for event in (e for e in events if e.type == "injury.observed"):
+        window = [e for e in window if _at(event) - _at(e) <= span] + [event]
+        if len(window) >= count:
+            yield Firing(
+                rule,
+                tuple(e.event_id for e in window),
+                max(_at(e, "recorded_at") for e in window),
+                f"{len(window)} injury observations within {span.days} days",
+            )
+            window = []  # the next finding needs `count` new observations
+
+
+def _adult_unverified(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    grace = timedelta(days=int(rule.params["days"]))
+    verified = {
+        e.payload["person_id"]: _at(e)
+        for e in reversed(events)
+        if e.type == "person.linked" and e.payload["identity_verified"]
+    }
+    seen: set[str] = set()
+    for event in events:
+        p = event.payload
+        if event.type != "person.linked" or p["person_id"] in seen:
+            continue
+        if not (p["is_adult"] and p.get("lives_in_household") and not p["identity_verified"]):
+            continue
+        seen.add(p["person_id"])
+        due = _at(event) + grace
+        when = verified.get(p["person_id"])
+        if when is None or when > due:
+            yield Firing(
+                rule,
+                (event.event_id,),
+                due,
+                f"{p['person_id']} ({p['role']}) in the household, identity not verified "
+                f"within {grace.days} days",
+            )
+
+
+def _invitee_absent(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    types, prefixes = rule.params["meeting_types"], tuple(rule.params["agency_prefixes"])
+    for event in events:
+        p = event.payload
+        if event.type != "meeting.held" or p["meeting_type"] not in types:
+            continue
+        absent = sorted(
+            a
+            for a in p["invited_agencies"]
+            if a not in p["attending_agencies"] and a.startswith(prefixes)
+        )
+        if absent:
+            yield Firing(
+                rule,
+                (event.event_id,),
+                _at(event, "recorded_at"),
+                f"{p['meeting_type']}: invited and absent: {', '.join(absent)}",
+            )
+
+
+def _decision_without_followup(
+    rule: Rule, events: list[Event], moment: datetime
+) -> Iterator[Firing]:
+    p = rule.params
+    wait = timedelta(days=int(p["days"]))
+    decisions = [e for e in events if e.type == "decision.recorded"]
+    for event in decisions:
+        if (event.payload["decision_type"], event.payload["outcome"]) != (
+            p["decision_type"],
+            p["outcome"],
+        ):
+            continue
+        due = _at(event) + wait
+        followed = any(
+            d.payload["decision_type"] == p["followup"] and _at(event) <= _at(d) <= due
+            for d in decisions
+        )
+        if not followed:
+            yield Firing(
+                rule,
+                (event.event_id,),
+                due,
+                f"{p['decision_type']} {p['outcome']} with no {p['followup']} within "
+                f"{wait.days} days",
+            )
+
+
+Kind = Callable[[Rule, list[Event], datetime], Iterator[Firing]]
+KINDS: dict[str, Kind] = {
+    "injury_on_plan": _injury_on_plan,
+    "injuries_within": _injuries_within,
+    "adult_unverified": _adult_unverified,
+    "invitee_absent": _invitee_absent,
+    "decision_without_followup": _decision_without_followup,
+}
+KIND_PARAMS: dict[str, tuple[str, ...]] = {
+    "injury_on_plan": (),
+    "injuries_within": ("count", "days"),
+    "adult_unverified": ("days",),
+    "invitee_absent": ("meeting_types", "agency_prefixes"),
+    "decision_without_followup": ("decision_type", "outcome", "followup", "days"),
+}

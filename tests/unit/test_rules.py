@@ -1,0 +1,218 @@
+"""Threshold rules: each kind fires on its evidence and not without it; alert ids are stable;
+answers are matched; policies that cannot be used are refused."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from projections.as_of import cutoff
+from projections.clock_policy import PolicyError
+from projections.rules import Firing, evaluate, load_rule_policy
+from tests.factories import as_events, make_event, new_case_id
+
+POLICY = load_rule_policy()
+
+
+def on(day: date, hour: int = 10) -> dict[str, str]:
+    text = f"{day.isoformat()}T{hour:02d}:00:00Z"
+    return {"occurred_at": text, "recorded_at": text}
+
+
+def event(event_type: str, case_id: str, day: date, **payload: Any) -> dict[str, Any]:
+    made = make_event(event_type, case_id, **on(day))
+    made["payload"] = {**made["payload"], **payload}
+    return made
+
+
+def fired(documents: list[dict[str, Any]], as_of: str = "2008-12-31") -> dict[str, list[Firing]]:
+    out: dict[str, list[Firing]] = {}
+    for firing in evaluate(as_events(documents), cutoff(as_of), POLICY):
+        out.setdefault(firing.rule.name, []).append(firing)
+    return out
+
+
+D = date(2007, 3, 1)
+
+
+def test_a_suspected_nai_while_a_plan_is_in_force() -> None:
+    """Fires during the plan; not before it started nor after it ended."""
+    case_id = new_case_id()
+    before = event("injury.observed", case_id, D, suspected_non_accidental=True)
+    plan = event("plan.started", case_id, D + timedelta(days=2), plan_id="PLAN-T-1")
+    during = event("injury.observed", case_id, D + timedelta(days=5), suspected_non_accidental=True)
+    accidental = event(
+        "injury.observed", case_id, D + timedelta(days=6), suspected_non_accidental=False
+    )
+    ended = event("plan.ended", case_id, D + timedelta(days=8), plan_id="PLAN-T-1")
+    after = event("injury.observed", case_id, D + timedelta(days=40), suspected_non_accidental=True)
+    found = fired([before, plan, during, accidental, ended, after])["nai_on_plan"]
+    assert [f.evidence for f in found] == [(plan["event_id"], during["event_id"])]
+
+
+def test_three_injuries_within_28_days_and_then_three_more() -> None:
+    """Injuries on days 0, 10, 27 fire; day 60 alone does not; 61 and 62 complete the next."""
+    case_id = new_case_id()
+    injuries = [
+        event("injury.observed", case_id, D + timedelta(days=n), suspected_non_accidental=False)
+        for n in (0, 10, 27, 60, 61, 62)
+    ]
+    found = fired(injuries)["injury_cluster"]
+    assert [len(f.evidence) for f in found] == [3, 3]
+    assert found[0].evidence == tuple(i["event_id"] for i in injuries[:3])
+    spread = [
+        event(
+            "injury.observed", new_case_id(), D + timedelta(days=n), suspected_non_accidental=False
+        )
+        for n in (0, 20, 40)
+    ]
+    assert "injury_cluster" not in fired(spread)
+
+
+def test_an_adult_in_the_household_unverified_for_14_days() -> None:
+    """Fires 14 days after the link, unless verified by then; as of day 13 nothing yet."""
+    case_id = new_case_id()
+    link = event(
+        "person.linked",
+        case_id,
+        D,
+        person_id="PER-T-1",
+        is_adult=True,
+        identity_verified=False,
+        lives_in_household=True,
+    )
+    [finding] = fired([link])["adult_identity_unverified"]
+    assert finding.fired_at == cutoff(f"{(D + timedelta(days=14)).isoformat()}T10:00:00Z")
+    assert "adult_identity_unverified" not in fired([link], (D + timedelta(days=13)).isoformat())
+    verified = event(
+        "person.linked",
+        case_id,
+        D + timedelta(days=3),
+        person_id="PER-T-1",
+        is_adult=True,
+        identity_verified=True,
+        lives_in_household=True,
+    )
+    assert "adult_identity_unverified" not in fired([link, verified])
+
+
+def test_a_gp_invited_to_a_conference_and_absent() -> None:
+    """Invited and absent GP or NHS agencies fire; an absent school does not."""
+    case_id = new_case_id()
+    meeting = event(
+        "meeting.held",
+        case_id,
+        D,
+        meeting_type="initial_cp_conference",
+        invited_agencies=["la-childrens-social-care", "gp-practice-east", "school-north"],
+        attending_agencies=["la-childrens-social-care"],
+    )
+    [finding] = fired([meeting])["key_agency_absent"]
+    assert "gp-practice-east" in finding.summary and "school-north" not in finding.summary
+    meeting["payload"]["attending_agencies"].append("gp-practice-east")
+    assert "key_agency_absent" not in fired([meeting])
+
+
+def test_threshold_met_with_no_pre_proceedings_step_within_10_days() -> None:
+    """Fires on day 10 without a step; a step on day 9 prevents it."""
+    case_id = new_case_id()
+    met = event(
+        "decision.recorded", case_id, D, decision_type="threshold_care_proceedings", outcome="met"
+    )
+    [finding] = fired([met])["threshold_met_no_step"]
+    assert finding.rule.sent_to == ("la-childrens-social-care", "la-legal-services")
+    assert finding.fired_at == cutoff(f"{(D + timedelta(days=10)).isoformat()}T10:00:00Z")
+    step = event(
+        "decision.recorded",
+        case_id,
+        D + timedelta(days=9),
+        decision_type="pre_proceedings",
+        outcome="proceed",
+    )
+    assert "threshold_met_no_step" not in fired([met, step])
+    not_yet = event(
+        "decision.recorded",
+        new_case_id(),
+        D,
+        decision_type="threshold_care_proceedings",
+        outcome="not_at_present",
+    )
+    assert "threshold_met_no_step" not in fired([not_yet])
+
+
+def test_alert_ids_are_stable_and_answers_are_matched() -> None:
+    """Evaluating twice gives the same ids; an answer with the id closes the alert, and the
+    time to answer is measured; before the answer was recorded the alert is unanswered."""
+    case_id = new_case_id()
+    meeting = event(
+        "meeting.held",
+        case_id,
+        D,
+        meeting_type="review_cp_conference",
+        invited_agencies=["nhs-hospital-north"],
+        attending_agencies=[],
+    )
+    first = fired([meeting])["key_agency_absent"][0]
+    assert first.alert_id == fired([meeting])["key_agency_absent"][0].alert_id
+    assert first.alert_id.startswith("ALERT-key-agency-absent-")
+    answer = event(
+        "alert.answered",
+        case_id,
+        D + timedelta(days=3),
+        alert_id=first.alert_id,
+        response="action_taken",
+    )
+    [closed] = fired([meeting, answer])["key_agency_absent"]
+    shown = closed.as_dict(cutoff("2008-12-31"))
+    assert shown["answered"] and shown["response"] == "action_taken"
+    assert shown["days_to_answer"] == 3.0
+    [still] = fired([meeting, answer], (D + timedelta(days=2)).isoformat())["key_agency_absent"]
+    assert still.as_dict(cutoff((D + timedelta(days=2)).isoformat()))["days_unanswered"] > 2
+
+
+def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() -> None:
+    """The GP and paediatrician absent from the conference, NAIs on the plan, injury clusters:
+    all unanswered, the oldest for over 200 days."""
+    from sgl.child_a import child_a
+
+    moment = cutoff("2007-07-25")
+    found = [f.as_dict(moment) for f in evaluate(as_events(child_a()), moment, POLICY)]
+    rules = {f["rule"] for f in found}
+    assert {"key_agency_absent", "nai_on_plan", "injury_cluster"} <= rules
+    assert not any(f["answered"] for f in found)
+    absent = next(f for f in found if f["rule"] == "key_agency_absent")
+    assert absent["fired_at"].startswith("2006-12-2") and absent["days_unanswered"] > 200
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('title = "t"\n', "`version` must be a non-empty string"),
+        ('version = "1"\ntitle = "t"\n', "at least one [[rule]]"),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "hunch"\nsent_to = ["a"]\n',
+            "rule[0].kind: must be one of",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injuries_within"\n'
+            'count = 3\nweeks = 4\nsent_to = ["a"]\n',
+            "injuries_within takes count, days; missing days; unknown weeks",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n',
+            "rule[0].sent_to: must list at least one agency",
+        ),
+    ],
+)
+def test_a_rule_policy_that_cannot_be_used_is_refused(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    """Each mistake names the file, the rule and the parameter."""
+    path = tmp_path / "rules.toml"
+    path.write_text(text)
+    with pytest.raises(PolicyError) as raised:
+        load_rule_policy(path)
+    assert message in str(raised.value)
