@@ -400,20 +400,12 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: str, fmt:
     """
     from projections.clock_policy import load_clock_policy
     from projections.clocks import clock_runs
-    from sgl.bootstrap import open_view
     from sgl.routes_clocks import as_csv
 
     settings = _settings(ctx)
     policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
     moment = _moment(as_of, "--as-of") or datetime.now(UTC)
-    view = open_view(settings)
-    try:
-        events = view.events(case_id)
-    finally:
-        view.datastore.close()
-    if not events:
-        click.echo(f"no case {case_id!r} in the view", err=True)
-        sys.exit(1)
+    events = _case_events(settings, case_id)
     runs = [r.as_dict() for r in clock_runs(events, moment, policy, _basis_of(basis))]
     if fmt == "csv":
         click.echo(as_csv(runs), nl=False)
@@ -504,19 +496,11 @@ def alerts(ctx: click.Context, case_id: str, as_of: str | None, basis: str, as_j
     Example: sgl alerts CASE-A0001 --as-of 2007-07-25
     """
     from projections.rules import evaluate, load_rule_policy
-    from sgl.bootstrap import open_view
 
     settings = _settings(ctx)
     policy = load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
     moment = _moment(as_of, "--as-of") or datetime.now(UTC)
-    view = open_view(settings)
-    try:
-        events = view.events(case_id)
-    finally:
-        view.datastore.close()
-    if not events:
-        click.echo(f"no case {case_id!r} in the view", err=True)
-        sys.exit(1)
+    events = _case_events(settings, case_id)
     found = [f.as_dict(moment) for f in evaluate(events, moment, policy, _basis_of(basis))]
     if as_json:
         click.echo(dumps({"policy": policy.version, "alerts": found}).decode())
@@ -632,6 +616,21 @@ def who_knew(
             fmt,
             ("from_agency", "to_agency", "count", "median_days", "p90_days", "max_days"),
         )
+
+
+def _case_events(settings: Settings, case_id: str) -> list[Any]:
+    """The case's events from the view, or exit 1 saying there is no such case."""
+    from sgl.bootstrap import open_view
+
+    view = open_view(settings)
+    try:
+        events: list[Any] = view.events(case_id)
+    finally:
+        view.datastore.close()
+    if not events:
+        click.echo(f"no case {case_id!r} in the view", err=True)
+        sys.exit(1)
+    return events
 
 
 def _print_matrix(matrix: dict[str, Any], fmt: str) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from ledger.envelope import Event
 from projections.as_of import Basis, known_by
 from projections.clocks import clock_runs
 from projections.latency import GroupBy, latency_report
@@ -47,14 +48,11 @@ def clocks_router(container: Container) -> APIRouter:
     """The clocks route over a wired container."""
     router = APIRouter()
 
-    @router.get("/v1/cases/{case_id}/clocks", summary="Clocks of a case: open, met or breached")
-    def get_clocks(
-        case_id: str,
-        as_of: AsOf = None,
-        basis: BasisQuery = "recorded",
-        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
-    ) -> Response:
-        """Every run of every clock of the policy, with its start, stop, deadline and length."""
+    def case_at(
+        case_id: str, as_of: str | None, basis: Basis
+    ) -> tuple[list[Event], datetime] | Response:
+        """The case's events and the moment asked about; a problem for a bad date or a case
+        the ledger did not know by then."""
         parsed = parse_moments({"/as_of": as_of})
         if isinstance(parsed, Response):
             return parsed
@@ -64,6 +62,20 @@ def clocks_router(container: Container) -> APIRouter:
             return problem_response(
                 404, "not-found", "No such case", f"the ledger knew no case {case_id!r} by then"
             )
+        return events, moment
+
+    @router.get("/v1/cases/{case_id}/clocks", summary="Clocks of a case: open, met or breached")
+    def get_clocks(
+        case_id: str,
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        """Every run of every clock of the policy, with its start, stop, deadline and length."""
+        found = case_at(case_id, as_of, basis)
+        if isinstance(found, Response):
+            return found
+        events, moment = found
         policy = container.clock_policy
         runs = [r.as_dict() for r in clock_runs(events, moment, policy, basis)]
         if format == "csv":
@@ -82,25 +94,20 @@ def clocks_router(container: Container) -> APIRouter:
     def get_alerts(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
         """Every finding of every rule as of as_of: evidence, when it fired, and its answer or
         how long it has gone unanswered."""
-        parsed = parse_moments({"/as_of": as_of})
-        if isinstance(parsed, Response):
-            return parsed
-        moment = parsed["/as_of"] or datetime.now(UTC)
-        events = container.view.events(case_id)
-        if not known_by(events, moment, basis):
-            return problem_response(
-                404, "not-found", "No such case", f"the ledger knew no case {case_id!r} by then"
-            )
+        found = case_at(case_id, as_of, basis)
+        if isinstance(found, Response):
+            return found
+        events, moment = found
         policy = container.rule_policy
-        found = [f.as_dict(moment) for f in evaluate(events, moment, policy, basis)]
+        alerts = [f.as_dict(moment) for f in evaluate(events, moment, policy, basis)]
         return JSONBytes(
             {
                 "case_id": case_id,
                 "as_of": as_of,
                 "basis": basis,
                 "policy": {"version": policy.version, "title": policy.title},
-                "unanswered": sum(not f["answered"] for f in found),
-                "alerts": found,
+                "unanswered": sum(not a["answered"] for a in alerts),
+                "alerts": alerts,
             }
         )
 
