@@ -9,9 +9,10 @@ after, is read from the case's events.
 
 from __future__ import annotations
 
+import statistics
 import tomllib
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +22,7 @@ from ledger.envelope import Event, parse_instant, utc_text
 from projections.as_of import Basis, known_by
 from projections.clock_policy import POLICIES_DIR, PolicyError
 from projections.effective import effective_events
+from projections.stats import nearest_rank
 
 _NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
 
@@ -268,3 +270,37 @@ KIND_PARAMS: dict[str, tuple[str, ...]] = {
     "invitee_absent": ("meeting_types", "agency_prefixes"),
     "decision_without_followup": ("decision_type", "outcome", "followup", "days"),
 }
+
+
+def alert_report(
+    findings_by_case: Iterable[tuple[str, list[Firing]]], moment: datetime
+) -> list[dict[str, Any]]:
+    """Per rule: findings, answered, unanswered; days to answer (median, p90 by nearest rank,
+    max); and every unanswered finding with its case, evidence and age."""
+    groups: dict[str, list[tuple[str, Firing]]] = {}
+    for case_id, findings in findings_by_case:
+        for finding in findings:
+            groups.setdefault(finding.rule.name, []).append((case_id, finding))
+    rows = []
+    for rule, members in sorted(groups.items()):
+        waits = sorted(
+            (parse_instant(f.answer.occurred_at) - f.fired_at).total_seconds() / 86400
+            for _, f in members
+            if f.answer is not None
+        )
+        open_ = [(c, f) for c, f in members if f.answer is None]
+        rows.append(
+            {
+                "rule": rule,
+                "alerts": len(members),
+                "answered": len(waits),
+                "unanswered": len(open_),
+                "median_days_to_answer": round(statistics.median(waits), 2) if waits else None,
+                "p90_days_to_answer": round(nearest_rank(waits, 0.9), 2) if waits else None,
+                "max_days_to_answer": round(waits[-1], 2) if waits else None,
+                "unanswered_alerts": [
+                    {"case_id": case_id, **f.as_dict(moment)} for case_id, f in open_
+                ],
+            }
+        )
+    return rows

@@ -482,14 +482,23 @@ def latency(
 
 
 @cli.command()
-@click.argument("case_id")
+@click.argument("case_id", required=False)
 @_as_of
 @_basis
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("--csv", "as_csv", is_flag=True, help="Ledger-wide only: one CSV row per rule.")
 @click.pass_context
-def alerts(ctx: click.Context, case_id: str, as_of: str | None, basis: str, as_json: bool) -> None:
+def alerts(
+    ctx: click.Context,
+    case_id: str | None,
+    as_of: str | None,
+    basis: str,
+    as_json: bool,
+    as_csv: bool,
+) -> None:
     """What the threshold rules find in a case, as of a date: evidence, when each fired, and
-    its answer or how long it has gone unanswered.
+    its answer or how long it has gone unanswered. Without CASE_ID, per rule across the
+    ledger: findings, answered, unanswered, and days to answer (median, p90, max).
 
     The rules come from the policy file (SGL_RULE_POLICY, default policies/rules.toml).
 
@@ -500,6 +509,9 @@ def alerts(ctx: click.Context, case_id: str, as_of: str | None, basis: str, as_j
     settings = _settings(ctx)
     policy = load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
     moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    if case_id is None:
+        _ledger_alerts(settings, policy, moment, _basis_of(basis), as_json, as_csv)
+        return
     events = _case_events(settings, case_id)
     found = [f.as_dict(moment) for f in evaluate(events, moment, policy, _basis_of(basis))]
     if as_json:
@@ -615,6 +627,41 @@ def who_knew(
             time_to_share([found.delays()]),
             fmt,
             ("from_agency", "to_agency", "count", "median_days", "p90_days", "max_days"),
+        )
+
+
+def _ledger_alerts(
+    settings: Settings, policy: Any, moment: datetime, basis: Basis, as_json: bool, as_csv: bool
+) -> None:
+    from projections.rules import alert_report, evaluate
+    from sgl.bootstrap import open_view
+    from sgl.routes_clocks import alerts_csv
+
+    view = open_view(settings)
+    try:
+        rows = alert_report(
+            ((c, evaluate(view.events(c), moment, policy, basis)) for c in view.all_case_ids()),
+            moment,
+        )
+    finally:
+        view.datastore.close()
+    if as_csv:
+        click.echo(alerts_csv(rows), nl=False)
+    elif as_json:
+        click.echo(dumps({"policy": policy.version, "rules": rows}).decode())
+    else:
+        click.echo(f"rule policy {policy.version}: {policy.title}")
+        _print_table(
+            rows,
+            "table",
+            (
+                "rule",
+                "alerts",
+                "answered",
+                "unanswered",
+                "median_days_to_answer",
+                "max_days_to_answer",
+            ),
         )
 
 

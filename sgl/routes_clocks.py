@@ -14,12 +14,21 @@ from ledger.envelope import Event
 from projections.as_of import Basis, known_by
 from projections.clocks import clock_runs
 from projections.latency import GroupBy, latency_report
-from projections.rules import evaluate
+from projections.rules import alert_report, evaluate
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_knowledge import AsOf, BasisQuery
 from sgl.routes_read import parse_moments
 
+ALERT_COLUMNS = (
+    "rule",
+    "alerts",
+    "answered",
+    "unanswered",
+    "median_days_to_answer",
+    "p90_days_to_answer",
+    "max_days_to_answer",
+)
 LATENCY_COLUMNS = (
     "runs",
     "met",
@@ -111,6 +120,33 @@ def clocks_router(container: Container) -> APIRouter:
             }
         )
 
+    @router.get("/v1/alerts", summary="What the rules find across the ledger, per rule")
+    def get_ledger_alerts(
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> Response:
+        """Per rule: findings, answered and not, days to answer, every unanswered one."""
+        parsed = parse_moments({"/as_of": as_of})
+        if isinstance(parsed, Response):
+            return parsed
+        moment = parsed["/as_of"] or datetime.now(UTC)
+        view, policy = container.view, container.rule_policy
+        rows = alert_report(
+            ((c, evaluate(view.events(c), moment, policy, basis)) for c in view.all_case_ids()),
+            moment,
+        )
+        if format == "csv":
+            return Response(alerts_csv(rows), media_type="text/csv; charset=utf-8")
+        return JSONBytes(
+            {
+                "as_of": as_of,
+                "basis": basis,
+                "policy": {"version": policy.version, "title": policy.title},
+                "rules": rows,
+            }
+        )
+
     @router.get("/v1/latency", summary="Decision latency across the ledger, per clock or agency")
     def get_latency(
         as_of: AsOf = None,
@@ -169,6 +205,11 @@ def latency_csv(rows: list[dict[str, Any]], by: str) -> str:
 def as_csv(runs: list[dict[str, Any]]) -> str:
     """Clock runs as CSV, one row each, the CSV_COLUMNS in order."""
     return _csv(list(CSV_COLUMNS), runs)
+
+
+def alerts_csv(rows: list[dict[str, Any]]) -> str:
+    """The ledger-wide alert report as CSV, one row per rule (unanswered counted, not listed)."""
+    return _csv(list(ALERT_COLUMNS), rows)
 
 
 def _csv(columns: list[str], rows: list[dict[str, Any]]) -> str:

@@ -160,3 +160,36 @@ def test_alerts_of_a_case_over_http_and_the_cli(http: httpx.Client, container: C
         cli, ["--data-dir", str(container.settings.data_dir), "alerts", case_id]
     )
     assert shown.exit_code == 0 and "answered after 1.92 days (escalated)" in shown.output
+
+
+def test_alerts_across_the_ledger(http: httpx.Client, container: Container) -> None:
+    """The ledger-wide report lists an unanswered finding with its case, in JSON and CSV."""
+    case_id = new_case_id()
+    meeting = make_event(
+        "meeting.held",
+        case_id,
+        occurred_at="2007-03-05T10:00:00Z",
+        recorded_at="2007-03-05T12:00:00Z",
+    )
+    meeting["payload"].update(
+        meeting_type="review_cp_conference",
+        invited_agencies=["nhs-hospital-north"],
+        attending_agencies=[],
+    )
+    assert http.post("/v1/events", json=meeting).status_code == 201
+    wait_for(
+        lambda: http.get(f"/v1/cases/{case_id}").status_code == 200,
+        timeout=20,
+        what="the case in the view",
+    )
+    report = http.get("/v1/alerts", params={"as_of": "2007-04-05"}).json()
+    [row] = [r for r in report["rules"] if r["rule"] == "key_agency_absent"]
+    waiting = [a for a in row["unanswered_alerts"] if a["case_id"] == case_id]
+    assert len(waiting) == 1 and waiting[0]["evidence"] == [meeting["event_id"]]
+    table = http.get("/v1/alerts", params={"format": "csv"}).text.splitlines()
+    assert table[0].startswith("rule,alerts,answered,unanswered")
+    assert any(line.startswith("key_agency_absent,") for line in table[1:])
+    shown = CliRunner().invoke(
+        cli, ["--data-dir", str(container.settings.data_dir), "alerts", "--csv"]
+    )
+    assert shown.exit_code == 0 and "key_agency_absent," in shown.output

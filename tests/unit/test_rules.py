@@ -216,3 +216,43 @@ def test_a_rule_policy_that_cannot_be_used_is_refused(
     with pytest.raises(PolicyError) as raised:
         load_rule_policy(path)
     assert message in str(raised.value)
+
+
+def test_the_alert_report_pools_findings_per_rule_with_days_to_answer() -> None:
+    """Two absent-GP findings in two cases, one answered after 2 days: per rule, counted."""
+    from projections.rules import alert_report
+
+    per_case = []
+    for answered in (True, False):
+        case_id = new_case_id()
+        meeting = event(
+            "meeting.held",
+            case_id,
+            D,
+            meeting_type="initial_cp_conference",
+            invited_agencies=["gp-practice-east"],
+            attending_agencies=[],
+        )
+        documents = [meeting]
+        if answered:
+            finding = fired([meeting])["key_agency_absent"][0]
+            documents.append(
+                event(
+                    "alert.answered",
+                    case_id,
+                    D + timedelta(days=2),
+                    alert_id=finding.alert_id,
+                    response="action_taken",
+                )
+            )
+        per_case.append((case_id, evaluate(as_events(documents), cutoff("2007-03-31"), POLICY)))
+    [row] = alert_report(per_case, cutoff("2007-03-31"))
+    assert (row["rule"], row["alerts"], row["answered"], row["unanswered"]) == (
+        "key_agency_absent",
+        2,
+        1,
+        1,
+    )
+    assert row["median_days_to_answer"] == row["max_days_to_answer"] == 2.0
+    [waiting] = row["unanswered_alerts"]
+    assert waiting["case_id"] == per_case[1][0] and waiting["days_unanswered"] > 29
