@@ -19,7 +19,7 @@ from _common import events, machine, rate
 
 from ledger.log import EventLog
 from ledger.settings import Settings
-from sgl.bootstrap import bootstrap
+from sgl.bootstrap import Container, bootstrap
 from sgl.logs import configure_logging
 
 CASES = 1_000
@@ -36,9 +36,8 @@ def raw_read(event_log: EventLog, count: int) -> float:
     return elapsed
 
 
-def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
+def filled(count: int, backend: str) -> Container:
+    """A ledger on the backend, on private topics, holding COUNT events over CASES cases."""
     run = uuid.uuid4().hex[:8]
     settings = Settings.from_env(
         os.environ,
@@ -54,6 +53,12 @@ def main() -> None:
     batch = events(count, CASES)
     for start in range(0, count, 1000):
         container.ledger.submit(batch[start : start + 1000])
+    return container
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    container = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
 
     read = raw_read(container.log, count)
     print(f"raw read of the log:           {rate(count, read)}")

@@ -8,39 +8,16 @@ Usage: python benchmarks/rebuild.py [COUNT] [sqlite|kafka]   (default 100,000 on
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from _common import events, machine, rate
-from consume import CASES, raw_read
-
-from ledger.settings import Settings
-from sgl.bootstrap import bootstrap
-from sgl.logs import configure_logging
+from _common import rate
+from consume import filled, raw_read
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
-    run = uuid.uuid4().hex[:8]
-    settings = Settings.from_env(
-        os.environ,
-        backend=backend,
-        data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")),
-        topic=f"sgl.bench.{run}.r",
-        dead_letter_topic=f"sgl.bench.{run}.d",
-        log_level="warning",
-    )
-    configure_logging(settings)
-    container = bootstrap(settings)
-    print(f"machine: {machine()}; {count:,} events over {CASES:,} cases on {backend}")
-    batch = events(count, CASES)
-    for start in range(0, count, 1000):
-        container.ledger.submit(batch[start : start + 1000])
+    container = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
     container.runner().run_until_caught_up(timeout=3600)
 
     read = raw_read(container.log, count)

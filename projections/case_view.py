@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -113,6 +113,11 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             by_case: dict[str, list[Event]] = {}
             for event in fresh:
                 by_case.setdefault(event.case_id, []).append(event)
+            # Each event's instants, worked out once: for its row and for its case's head.
+            instants = {
+                e.event_id: (_micros(parse_instant(e.recorded_at)), _micros(e.appended_at))
+                for e in fresh
+            }
             cursor.executemany(
                 f"INSERT INTO {self.name}_events VALUES (?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 [
@@ -120,8 +125,7 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                         e.case_id,
                         e.partition,
                         e.offset,
-                        _micros(parse_instant(e.recorded_at)),
-                        _micros(e.appended_at),
+                        *instants[e.event_id],
                         e.amends,
                         _dump_event(e),
                     )
@@ -149,14 +153,14 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                     or any(e.amends is not None for e in case_events)
                 ):
                     # An amendment, or the target of one applied earlier: refold from history.
-                    head.advance(case_events)
+                    head.advance(case_events, instants)
                     head.document = fold_document(
                         None, effective_events(self._events(cursor, case_id))
                     )
                     if head.seen - head.snapshot_at >= self.snapshot_every:
                         snapshots.append(head.snapshot(case_id))
                 else:
-                    snapshots += self._fold(head, case_events)
+                    snapshots += self._fold(head, case_events, instants)
                 heads[case_id] = head
             cursor.executemany(
                 f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 -- table name is ours
@@ -178,14 +182,16 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                 self._insert_tracking(cursor, item)
         return len(fresh)
 
-    def _fold(self, head: _Head, events: list[Event]) -> list[tuple[Any, ...]]:
+    def _fold(
+        self, head: _Head, events: list[Event], instants: Mapping[str, tuple[int, int]]
+    ) -> list[tuple[Any, ...]]:
         """Fold events onto the head, snapshotting each time `snapshot_every` more were seen."""
         snapshots = []
         start = 0
         while start < len(events):
             end = start + max(1, self.snapshot_every - (head.seen - head.snapshot_at))
             chunk = events[start:end]
-            head.advance(chunk)
+            head.advance(chunk, instants)
             head.document = fold_document(head.document, chunk)
             if head.seen - head.snapshot_at >= self.snapshot_every:
                 snapshots.append(head.snapshot(chunk[-1].case_id))
@@ -412,14 +418,12 @@ class _Head:
     # The case's latest log position (partition, offset) so far.
     last: tuple[int, int] = (-1, -1)
 
-    def advance(self, events: Sequence[Event]) -> None:
+    def advance(self, events: Sequence[Event], instants: Mapping[str, tuple[int, int]]) -> None:
         """Count the events and take their latest instants and position."""
         self.seen += len(events)
         self.last = max(self.last, *((e.partition, e.offset) for e in events))
-        self.recorded_us = max(
-            self.recorded_us, *(_micros(parse_instant(e.recorded_at)) for e in events)
-        )
-        self.appended_us = max(self.appended_us, *(_micros(e.appended_at) for e in events))
+        self.recorded_us = max(self.recorded_us, *(instants[e.event_id][0] for e in events))
+        self.appended_us = max(self.appended_us, *(instants[e.event_id][1] for e in events))
 
     def snapshot(self, case_id: str) -> tuple[Any, ...]:
         """A snapshot row of the state now: the case up to its latest position."""

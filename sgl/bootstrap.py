@@ -116,11 +116,20 @@ def tune_gc() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+def clock_policy_of(settings: Settings) -> ClockPolicy:
+    """The clock policy the settings name (SGL_CLOCK_POLICY), or the bundled one."""
+    return load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
+
+
+def rule_policy_of(settings: Settings) -> RulePolicy:
+    """The rule policy the settings name (SGL_RULE_POLICY), or the bundled one."""
+    return load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
+
+
 def bootstrap(settings: Settings) -> Container:
     """Build the container for these settings: log, append path, schemas and views."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
-    policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
-    rules = load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
+    policy, rules = clock_policy_of(settings), rule_policy_of(settings)
     views = view_handle(settings)
     event_log = build_log(settings)
     return Container(

@@ -29,6 +29,20 @@ _as_of = click.option(
     default=None,
     help="As it stood then: YYYY-MM-DD (end of that day, UTC) or RFC 3339.",
 )
+
+
+def _format_of(*choices: str) -> Callable[[Any], Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(list(choices)),
+        default=choices[0],
+        show_default=True,
+        help="How to print it.",
+    )
+
+
+_format = _format_of("table", "json", "csv")
 _basis = click.option(
     "--basis",
     type=click.Choice(["recorded", "appended"]),
@@ -46,6 +60,11 @@ def _moment(text: str | None, hint: str) -> datetime | None:
         return None if text is None else cutoff(text)
     except ValueError:
         raise click.BadParameter("YYYY-MM-DD or RFC 3339", param_hint=hint) from None
+
+
+def _as_of_or_now(as_of: str | None) -> datetime:
+    """The --as-of option as an instant; now when it is not given."""
+    return _moment(as_of, "--as-of") or datetime.now(UTC)
 
 
 def _basis_of(basis: str) -> Basis:
@@ -318,14 +337,7 @@ def case(ctx: click.Context, case_id: str, as_json: bool, as_of: str | None, bas
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
 @click.option("--from", "start", default=None, help="Occurred on or after this date.")
 @click.option("--to", "end", default=None, help="Occurred on or before this date.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="How to print it.",
-)
+@_format
 @click.pass_context
 def chronology(
     ctx: click.Context,
@@ -356,7 +368,7 @@ def chronology(
         sys.exit(1)
     rows = build(
         events,
-        _moment(as_of, "--as-of") or datetime.now(UTC),
+        _as_of_or_now(as_of),
         _basis_of(basis),
         agency,
         types,
@@ -381,14 +393,7 @@ def chronology(
 @click.argument("case_id")
 @_as_of
 @_basis
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="How to print it.",
-)
+@_format
 @click.pass_context
 def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: str, fmt: str) -> None:
     """Statutory and local clocks of a case, as of a date: open, met or breached.
@@ -398,13 +403,13 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: str, fmt:
 
     Example: sgl clocks CASE-A0001 --as-of 2007-07-25
     """
-    from projections.clock_policy import load_clock_policy
     from projections.clocks import clock_runs
+    from sgl.bootstrap import clock_policy_of
     from sgl.routes_clocks import as_csv
 
     settings = _settings(ctx)
-    policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
-    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    policy = clock_policy_of(settings)
+    moment = _as_of_or_now(as_of)
     events = _case_events(settings, case_id)
     runs = [r.as_dict() for r in clock_runs(events, moment, policy, _basis_of(basis))]
     if fmt == "csv":
@@ -431,14 +436,7 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: str, fmt:
 )
 @_as_of
 @_basis
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json", "csv"]),
-    default="table",
-    show_default=True,
-    help="How to print it.",
-)
+@_format
 @click.pass_context
 def latency(
     ctx: click.Context, case_id: str | None, by: str, as_of: str | None, basis: str, fmt: str
@@ -448,15 +446,14 @@ def latency(
 
     Example: sgl latency --by agency --as-of 2007-07-25 --format csv
     """
-    from projections.clock_policy import load_clock_policy
     from projections.clocks import clock_runs
     from projections.latency import GroupBy, latency_report
-    from sgl.bootstrap import open_view
+    from sgl.bootstrap import clock_policy_of, open_view
     from sgl.routes_clocks import latency_csv
 
     settings = _settings(ctx)
-    policy = load_clock_policy(Path(settings.clock_policy) if settings.clock_policy else None)
-    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    policy = clock_policy_of(settings)
+    moment = _as_of_or_now(as_of)
     groups: dict[str, GroupBy] = {"clock": "clock", "agency": "agency", "case": "case"}
     group = groups[by]
     view = open_view(settings)
@@ -504,11 +501,12 @@ def alerts(
 
     Example: sgl alerts CASE-A0001 --as-of 2007-07-25
     """
-    from projections.rules import evaluate, load_rule_policy
+    from projections.rules import evaluate
+    from sgl.bootstrap import rule_policy_of
 
     settings = _settings(ctx)
-    policy = load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
-    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    policy = rule_policy_of(settings)
+    moment = _as_of_or_now(as_of)
     if case_id is None:
         _ledger_alerts(settings, policy, moment, _basis_of(basis), as_json, as_csv)
         return
@@ -539,14 +537,7 @@ def alerts(
 )
 @_as_of
 @_basis
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print it.",
-)
+@_format_of("table", "json")
 @click.pass_context
 def who_knew(
     ctx: click.Context,
@@ -566,7 +557,7 @@ def who_knew(
     from projections.knowledge import knowledge, time_to_share
     from sgl.bootstrap import open_view
 
-    moment = _moment(as_of, "--as-of") or datetime.now(UTC)
+    moment = _as_of_or_now(as_of)
     view = open_view(_settings(ctx))
     try:
         if case_id is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -18,7 +18,7 @@ from projections.rules import alert_report, evaluate
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_knowledge import AsOf, BasisQuery
-from sgl.routes_read import parse_moments
+from sgl.routes_read import as_of_moment
 
 ALERT_COLUMNS = (
     "rule",
@@ -62,10 +62,9 @@ def clocks_router(container: Container) -> APIRouter:
     ) -> tuple[list[Event], datetime] | Response:
         """The case's events and the moment asked about; a problem for a bad date or a case
         the ledger did not know by then."""
-        parsed = parse_moments({"/as_of": as_of})
-        if isinstance(parsed, Response):
-            return parsed
-        moment = parsed["/as_of"] or datetime.now(UTC)
+        moment = as_of_moment(as_of)
+        if isinstance(moment, Response):
+            return moment
         events = container.view.events(case_id)
         if not known_by(events, moment, basis):
             return problem_response(
@@ -127,10 +126,9 @@ def clocks_router(container: Container) -> APIRouter:
         format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
     ) -> Response:
         """Per rule: findings, answered and not, days to answer, every unanswered one."""
-        parsed = parse_moments({"/as_of": as_of})
-        if isinstance(parsed, Response):
-            return parsed
-        moment = parsed["/as_of"] or datetime.now(UTC)
+        moment = as_of_moment(as_of)
+        if isinstance(moment, Response):
+            return moment
         view, policy = container.view, container.rule_policy
         rows = alert_report(
             ((c, evaluate(view.events(c), moment, policy, basis)) for c in view.all_case_ids()),
@@ -171,10 +169,9 @@ def clocks_router(container: Container) -> APIRouter:
     def _latency(
         case_id: str | None, as_of: str | None, basis: Basis, by: GroupBy, format: str
     ) -> Response:
-        parsed = parse_moments({"/as_of": as_of})
-        if isinstance(parsed, Response):
-            return parsed
-        moment = parsed["/as_of"] or datetime.now(UTC)
+        moment = as_of_moment(as_of)
+        if isinstance(moment, Response):
+            return moment
         view, policy = container.view, container.clock_policy
         case_ids = view.all_case_ids() if case_id is None else iter([case_id])
         rows = latency_report(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -13,7 +12,7 @@ from projections.as_of import Basis
 from projections.knowledge import Knowledge, knowledge, time_to_share
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes, problem_response
-from sgl.routes_read import parse_moments
+from sgl.routes_read import as_of_moment
 
 AsOf = Annotated[
     str | None, Query(description="YYYY-MM-DD (end of that day, UTC) or RFC 3339; default now")
@@ -29,10 +28,9 @@ def knowledge_router(container: Container) -> APIRouter:
     router = APIRouter()
 
     def load(case_id: str, as_of: str | None, basis: Basis) -> Knowledge | Response:
-        parsed = parse_moments({"/as_of": as_of})
-        if isinstance(parsed, Response):
-            return parsed
-        moment = parsed["/as_of"] or datetime.now(UTC)
+        moment = as_of_moment(as_of)
+        if isinstance(moment, Response):
+            return moment
         found = knowledge(container.view.events(case_id), moment, basis)
         if not found.facts:
             return problem_response(
@@ -122,10 +120,9 @@ def knowledge_router(container: Container) -> APIRouter:
     )
     def get_ledger_time_to_share(as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
         """The same statistics pooled over every case in the view."""
-        parsed = parse_moments({"/as_of": as_of})
-        if isinstance(parsed, Response):
-            return parsed
-        moment = parsed["/as_of"] or datetime.now(UTC)
+        moment = as_of_moment(as_of)
+        if isinstance(moment, Response):
+            return moment
         view = container.view
         pairs = time_to_share(
             knowledge(view.events(case_id), moment, basis).delays()

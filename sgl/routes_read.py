@@ -161,3 +161,11 @@ def parse_moments(texts: dict[str, str | None]) -> dict[str, datetime | None] | 
             problems,
         )
     return out
+
+
+def as_of_moment(as_of: str | None) -> datetime | Response:
+    """The instant an `as_of` parameter names (now when absent), or a 422 naming `/as_of`."""
+    parsed = parse_moments({"/as_of": as_of})
+    if isinstance(parsed, Response):
+        return parsed
+    return parsed["/as_of"] or datetime.now(UTC)

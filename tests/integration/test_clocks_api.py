@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 from click.testing import CliRunner
 
@@ -9,6 +11,19 @@ from sgl.bootstrap import Container
 from sgl.cli import cli
 from tests.conftest import wait_for
 from tests.factories import make_event, new_case_id
+
+
+def published(http: httpx.Client, case_id: str, events: list[dict[str, Any]]) -> None:
+    """Append the events (all to case_id) and wait until the view has every one of them."""
+    assert http.post("/v1/events", json=events).status_code == 201
+    wait_for(
+        lambda: (
+            http.get(f"/v1/cases/{case_id}").status_code == 200
+            and http.get(f"/v1/cases/{case_id}").json()["events"] == len(events)
+        ),
+        timeout=20,
+        what="the case in the view",
+    )
 
 
 def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Container) -> None:
@@ -28,15 +43,7 @@ def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Contain
         recorded_at="2007-03-12T12:00:00Z",
     )
     decision["payload"]["decision_type"] = "referral_outcome"
-    assert http.post("/v1/events", json=[referral, decision]).status_code == 201
-    wait_for(
-        lambda: (
-            http.get(f"/v1/cases/{case_id}").status_code == 200
-            and http.get(f"/v1/cases/{case_id}").json()["events"] == 2
-        ),
-        timeout=20,
-        what="the case in the view",
-    )
+    published(http, case_id, [referral, decision])
     answer = http.get(f"/v1/cases/{case_id}/clocks").json()
     assert answer["policy"]["version"] == container.clock_policy.version
     [run] = [c for c in answer["clocks"] if c["clock"] == "referral_decision"]
@@ -87,15 +94,7 @@ def test_latency_across_the_ledger_and_for_one_case(
         recorded_at="2007-07-25T16:00:00Z",
     )
     held["payload"].update(meeting_type="legal_planning_meeting", meeting_id="MTG-T-L1")
-    assert http.post("/v1/events", json=[request, held]).status_code == 201
-    wait_for(
-        lambda: (
-            http.get(f"/v1/cases/{case_id}").status_code == 200
-            and http.get(f"/v1/cases/{case_id}").json()["events"] == 2
-        ),
-        timeout=20,
-        what="the case in the view",
-    )
+    published(http, case_id, [request, held])
     ledger = http.get("/v1/latency", params={"as_of": "2007-12-31"}).json()
     [legal] = [g for g in ledger["groups"] if g["clock"] == "legal_planning_meeting"]
     assert legal["breached"] >= 1 and legal["max_working_days"] == 35
@@ -131,12 +130,7 @@ def test_alerts_of_a_case_over_http_and_the_cli(http: httpx.Client, container: C
         invited_agencies=["la-childrens-social-care", "gp-practice-east"],
         attending_agencies=["la-childrens-social-care"],
     )
-    assert http.post("/v1/events", json=meeting).status_code == 201
-    wait_for(
-        lambda: http.get(f"/v1/cases/{case_id}").status_code == 200,
-        timeout=20,
-        what="the case in the view",
-    )
+    published(http, case_id, [meeting])
     found = http.get(f"/v1/cases/{case_id}/alerts").json()
     [alert] = [a for a in found["alerts"] if a["rule"] == "key_agency_absent"]
     assert found["unanswered"] == 1 and alert["evidence"] == [meeting["event_id"]]
@@ -176,12 +170,7 @@ def test_alerts_across_the_ledger(http: httpx.Client, container: Container) -> N
         invited_agencies=["nhs-hospital-north"],
         attending_agencies=[],
     )
-    assert http.post("/v1/events", json=meeting).status_code == 201
-    wait_for(
-        lambda: http.get(f"/v1/cases/{case_id}").status_code == 200,
-        timeout=20,
-        what="the case in the view",
-    )
+    published(http, case_id, [meeting])
     report = http.get("/v1/alerts", params={"as_of": "2007-04-05"}).json()
     [row] = [r for r in report["rules"] if r["rule"] == "key_agency_absent"]
     waiting = [a for a in row["unanswered_alerts"] if a["case_id"] == case_id]
