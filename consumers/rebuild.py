@@ -6,9 +6,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 
+from consumers.follower import CaseFollower, Source
 from consumers.runner import ProjectionRunner, TrackedView
 from ledger.log import DeadLetterSink, EventLog, LogRecord
 from ledger.schemas import SchemaRegistry
@@ -106,3 +108,39 @@ def rebuild_view(
         files.promote(path)
     log.info("view.rebuilt", view=files.name, records=handled, applied=runner.applied)
     return RebuildReport(files.name, path, handled, runner.applied, seconds)
+
+
+def rebuild_follower(
+    event_log: EventLog,
+    files: ViewFiles,
+    opener: Callable[[Path], Any],
+    cases: Source,
+    *,
+    timeout: float = 3600.0,
+) -> RebuildReport:
+    """Build a new generation of a follower's store (clocks, alerts) and promote it.
+
+    The new store starts with a sweep of every case the case view holds, then follows the log
+    to its end. A running follower moves to it on its next poll. A rebuilt alerts store raises
+    nothing already in the ledger: it finds its findings there and records them as raised.
+    """
+    with files.rebuild_lock():
+        path = files.new_generation()
+        target = None
+        try:
+            target = opener(path)
+            follower = CaseFollower(event_log, cases, target)
+            started = time.perf_counter()
+            follower.run_until_caught_up(timeout)
+            seconds = time.perf_counter() - started
+        except BaseException:
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            raise
+        finally:
+            if target is not None:
+                target.datastore.close()
+        files.promote(path)
+    records = sum(event_log.end_offsets().values())
+    log.info("view.rebuilt", view=files.name, cases=follower.refreshed)
+    return RebuildReport(files.name, path, records, follower.refreshed, seconds)

@@ -63,6 +63,11 @@ class ProjectionRunner:
         self.dead_lettered = 0
         self._start: dict[int, int] = {}
 
+    @property
+    def name(self) -> str:
+        """The view's name (its tracking prefix)."""
+        return self.view.name
+
     def lag(self) -> int:
         """Records on the log that this view has not yet applied."""
         ends = self.log.end_offsets()

@@ -11,6 +11,7 @@ from ledger.errors import SettingsError
 
 Backend = Literal["sqlite", "kafka"]
 LogFormat = Literal["auto", "json", "console"]
+Switch = Literal["on", "off"]
 
 _PREFIX = "SGL_"
 
@@ -24,6 +25,7 @@ class Settings:
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic: str = "sgl.ledger.v1"
     dead_letter_topic: str = "sgl.ledger.deadletter.v1"
+    alerts_topic: str = "sgl.alerts.v1"
     partitions: int = 3
     replication_factor: int = 1
     min_insync_replicas: int = 1
@@ -36,6 +38,7 @@ class Settings:
     snapshot_every: int = 100
     clock_policy: str = ""
     rule_policy: str = ""
+    alerter: Switch = "on"
     log_format: LogFormat = "auto"
     log_level: str = "info"
 
@@ -53,6 +56,16 @@ class Settings:
     def receipts_db(self) -> Path:
         """SQLite file indexing receipts by event_id for the Kafka backend."""
         return self.data_dir / "receipts.sqlite"
+
+    @property
+    def alerts_log_db(self) -> Path:
+        """SQLite file holding the embedded alerts feed (the alerts topic's stand-in)."""
+        return self.data_dir / "alerts.sqlite"
+
+    @property
+    def alerts_receipts_db(self) -> Path:
+        """SQLite file indexing the alerts topic's receipts for the Kafka backend."""
+        return self.data_dir / "alerts-receipts.sqlite"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
@@ -73,6 +86,8 @@ class Settings:
             raise SettingsError(f"SGL_BACKEND must be 'sqlite' or 'kafka', not {self.backend!r}")
         if self.log_format not in ("auto", "json", "console"):
             raise SettingsError("SGL_LOG_FORMAT must be 'auto', 'json' or 'console'")
+        if self.alerter not in ("on", "off"):
+            raise SettingsError(f"SGL_ALERTER must be 'on' or 'off', not {self.alerter!r}")
         for name in (
             "partitions",
             "replication_factor",

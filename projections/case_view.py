@@ -115,7 +115,7 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                 by_case.setdefault(event.case_id, []).append(event)
             # Each event's instants, worked out once: for its row and for its case's head.
             instants = {
-                e.event_id: (_micros(parse_instant(e.recorded_at)), _micros(e.appended_at))
+                e.event_id: (micros(parse_instant(e.recorded_at)), micros(e.appended_at))
                 for e in fresh
             }
             cursor.executemany(
@@ -209,7 +209,7 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
         it while its target lies on the other (the prefix's state would then be wrong).
         """
         column = "recorded_us" if basis == "recorded" else "appended_us"
-        limit = _micros(moment)
+        limit = micros(moment)
         with self.datastore.transaction(commit=False) as cursor:
             spans = self._amendment_spans(cursor, case_id, column, limit)
             cursor.execute(
@@ -344,6 +344,13 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                 return
             after = page[-1]
 
+    def heads(self) -> dict[str, tuple[int, int, int]]:
+        """Every case's count of events and its latest recorded_at and appended_at
+        (microseconds since 1970), in one read."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT case_id, seen, recorded_us, appended_us FROM {self.name}")  # noqa: S608
+            return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
+
     def applied_count(self) -> int:
         """How many distinct events have taken effect in the view."""
         with self.datastore.transaction(commit=False) as cursor:
@@ -448,7 +455,7 @@ class _Head:
         )
 
 
-def _micros(moment: datetime) -> int:
+def micros(moment: datetime) -> int:
     """An aware instant as whole microseconds since 1970 (exact, unlike float timestamps)."""
     return (moment - _EPOCH) // _MICROSECOND
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,38 @@ from projections.as_of import Basis, known_by
 from projections.clock_policy import Clock, ClockPolicy
 from projections.effective import effective_events
 from projections.working_days import WorkingDays, england_and_wales
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    """A clock run flattened to what reports and the clock view need (no events)."""
+
+    clock: str
+    limit: str
+    agency: str
+    status: str
+    start_event: str
+    started_at: str
+    stop_event: str | None
+    stopped_at: str | None
+    deadline: str
+    working_days: int
+    calendar_days: float
+
+    def at(self, clock: Clock, moment: datetime, days: WorkingDays) -> RunRow:
+        """The run as of a later moment: a stopped run is final; an open one is measured to
+        the moment, and breached once the moment passes its deadline."""
+        if self.stop_event is not None:
+            return self
+        began = parse_instant(self.started_at).astimezone(UTC)
+        status, deadline, working, calendar_days = _measure(clock, began, moment, False, days)
+        return replace(
+            self,
+            status=status,
+            deadline=deadline,
+            working_days=working,
+            calendar_days=calendar_days,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +83,22 @@ class ClockRun:
             "calendar_days": self.calendar_days,
             "agency": self.start.agency,
         }
+
+    def row(self) -> RunRow:
+        """The run flattened for reports and the clock view."""
+        return RunRow(
+            self.clock.name,
+            self.clock.limit_text,
+            self.start.agency,
+            self.status,
+            self.start.event_id,
+            self.start.occurred_at,
+            None if self.stop is None else self.stop.event_id,
+            None if self.stop is None else self.stop.occurred_at,
+            self.deadline,
+            self.working_days,
+            self.calendar_days,
+        )
 
 
 def clock_runs(
@@ -95,6 +143,13 @@ def _run(
 ) -> ClockRun:
     began = parse_instant(start.occurred_at).astimezone(UTC)
     ended = moment if stop is None else parse_instant(stop.occurred_at).astimezone(UTC)
+    return ClockRun(clock, start, stop, *_measure(clock, began, ended, stop is not None, days))
+
+
+def _measure(
+    clock: Clock, began: datetime, ended: datetime, stopped: bool, days: WorkingDays
+) -> tuple[str, str, int, float]:
+    """Status, deadline, working days and calendar days of a run from `began` to `ended`."""
     if clock.unit == "hours":
         deadline_at = began + timedelta(hours=clock.limit)
         late = ended > deadline_at
@@ -103,11 +158,8 @@ def _run(
         last_day = _last_day(clock, began.date(), days)
         late = ended.date() > last_day
         deadline = last_day.isoformat()
-    status = "breached" if late else ("open" if stop is None else "met")
-    return ClockRun(
-        clock,
-        start,
-        stop,
+    status = "breached" if late else ("met" if stopped else "open")
+    return (
         status,
         deadline,
         days.between(began.date(), ended.date()),

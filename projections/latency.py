@@ -6,29 +6,29 @@ import statistics
 from collections.abc import Iterable
 from typing import Any, Literal
 
-from projections.clocks import ClockRun
+from projections.clocks import RunRow
 from projections.stats import nearest_rank
 
 GroupBy = Literal["clock", "agency", "case"]
 
 
 def latency_report(
-    runs_by_case: Iterable[tuple[str, list[ClockRun]]], by: GroupBy = "clock"
+    runs_by_case: Iterable[tuple[str, list[RunRow]]], by: GroupBy = "clock"
 ) -> list[dict[str, Any]]:
     """Per group: runs, met, breached, open; working days to stop (median, p90 by nearest
     rank, max) over stopped runs; and every breach with its evidence."""
-    groups: dict[tuple[str, str], list[tuple[str, ClockRun]]] = {}
+    groups: dict[tuple[str, str], list[tuple[str, RunRow]]] = {}
     for case_id, runs in runs_by_case:
         for run in runs:
             key = {
-                "clock": (run.clock.name, run.clock.limit_text),
-                "agency": (run.start.agency, ""),
+                "clock": (run.clock, run.limit),
+                "agency": (run.agency, ""),
                 "case": (case_id, ""),
             }[by]
             groups.setdefault(key, []).append((case_id, run))
     rows = []
     for (name, limit), members in sorted(groups.items()):
-        stopped = sorted(r.working_days for _, r in members if r.stop is not None)
+        stopped = sorted(r.working_days for _, r in members if r.stop_event is not None)
         row: dict[str, Any] = {by: name}
         if by == "clock":
             row["limit"] = limit
@@ -42,10 +42,10 @@ def latency_report(
                 "breaches": [
                     {
                         "case_id": case_id,
-                        "clock": r.clock.name,
-                        "start_event": r.start.event_id,
-                        "stop_event": None if r.stop is None else r.stop.event_id,
-                        "started_at": r.start.occurred_at,
+                        "clock": r.clock,
+                        "start_event": r.start_event,
+                        "stop_event": r.stop_event,
+                        "started_at": r.started_at,
                         "deadline": r.deadline,
                         "working_days": r.working_days,
                     }

@@ -25,6 +25,9 @@ from projections.effective import effective_events
 from projections.stats import nearest_rank
 
 _NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
+# Who records the alerts the ledger raises: the ledger itself, as a system agency.
+LEDGER_AGENCY = "safeguarding-ledger"
+LEDGER_RECORDER = {"id": "P-SGL-RULES", "role": "other"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +128,20 @@ def evaluate(
     events: Sequence[Event], moment: datetime, policy: RulePolicy, basis: Basis = "recorded"
 ) -> list[Firing]:
     """Every finding of every rule in the case as of the moment, with answers known by then."""
+    return _evaluate(events, moment, policy, basis)[0]
+
+
+def evaluate_with_due(
+    events: Sequence[Event], moment: datetime, policy: RulePolicy
+) -> tuple[list[Firing], datetime | None]:
+    """`evaluate` as known now, and the next moment a rule will fire if nothing is recorded
+    meanwhile (a deadline on what is known now), or None."""
+    return _evaluate(events, moment, policy, "recorded")
+
+
+def _evaluate(
+    events: Sequence[Event], moment: datetime, policy: RulePolicy, basis: Basis
+) -> tuple[list[Firing], datetime | None]:
     current = effective_events(known_by(events, moment, basis))
     ordered = sorted(current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset))
     answers: dict[str, Event] = {}
@@ -132,15 +149,49 @@ def evaluate(
         if event.type == "alert.answered":
             answers.setdefault(event.payload["alert_id"], event)
     found = []
+    due: datetime | None = None
     for rule in policy.rules:
         for firing in KINDS[rule.kind](rule, ordered, moment):
             if firing.fired_at <= moment:
                 found.append(firing)
+            elif due is None or firing.fired_at < due:
+                due = firing.fired_at
     found = [
         Firing(f.rule, f.evidence, f.fired_at, f.summary, answers.get(f.alert_id)) for f in found
     ]
     found.sort(key=lambda f: (f.fired_at, f.rule.name))
-    return found
+    return found, due
+
+
+def alert_event_id(alert_id: str) -> str:
+    """The event_id of the `alert.raised` event of an alert: fixed by its alert id, so that
+    raising it again is a duplicate the ledger refuses to append twice."""
+    return str(uuid.uuid5(_NAMESPACE, f"alert.raised:{alert_id}"))
+
+
+def alert_document(
+    firing: Firing, case_id: str, policy: RulePolicy, moment: datetime
+) -> dict[str, Any]:
+    """The `alert.raised` event the ledger publishes for a finding, recorded at the moment."""
+    return {
+        "event_id": alert_event_id(firing.alert_id),
+        "type": "alert.raised",
+        "schema_version": 1,
+        "case_id": case_id,
+        "agency": LEDGER_AGENCY,
+        "recorded_by": dict(LEDGER_RECORDER),
+        "occurred_at": utc_text(firing.fired_at),
+        "recorded_at": utc_text(moment),
+        "causation_id": firing.evidence[-1],
+        "payload": {
+            "alert_id": firing.alert_id,
+            "rule": firing.rule.name,
+            "rule_version": policy.version,
+            "evidence": list(firing.evidence),
+            "sent_to": list(firing.rule.sent_to),
+            "summary": firing.summary,
+        },
+    }
 
 
 def _at(event: Event, name: str = "occurred_at") -> datetime:

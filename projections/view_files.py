@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -103,25 +104,35 @@ def open_case_view(path: Path, snapshot_every: int = 100) -> SQLiteCaseView:
     return view
 
 
-class ViewHandle:
+class _Closable(Protocol):
+    name: str
+
+    @property
+    def datastore(self) -> SQLiteDatastore: ...
+
+
+V = TypeVar("V", bound=_Closable)
+
+
+class ViewHandle(Generic[V]):
     """The current generation of a view, moving to a promoted one on the next access."""
 
-    def __init__(self, files: ViewFiles, opener: Callable[[Path], SQLiteCaseView]) -> None:
+    def __init__(self, files: ViewFiles, opener: Callable[[Path], V]) -> None:
         self.files = files
-        self._opener = opener
+        self.opener = opener
         self._lock = threading.Lock()
         self._stamp = files.stamp()
         self._view = opener(files.current())
         # The generation replaced last stays open until the next swap: a request may still be
         # reading it.
-        self._retired: list[SQLiteCaseView] = []
+        self._retired: list[V] = []
 
     @property
     def name(self) -> str:
         """The view's name (also its tracking prefix)."""
         return self._view.name
 
-    def current(self) -> SQLiteCaseView:
+    def current(self) -> V:
         """The view readers and the consumer should use now (one stat of the pointer)."""
         stamp = self.files.stamp()
         if stamp != self._stamp:
@@ -132,7 +143,7 @@ class ViewHandle:
                     for old in self._retired:
                         old.datastore.close()
                     self._retired = [self._view]
-                    self._view = self._opener(self.files.current())
+                    self._view = self.opener(self.files.current())
                     self._stamp = stamp
         return self._view
 

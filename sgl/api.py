@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consumers.follower import CaseFollower
 from consumers.runner import ProjectionRunner
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnavailable, Problem
 from sgl.bootstrap import Container
@@ -31,20 +32,21 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     """The FastAPI app over a wired container; optionally runs the case-state consumer too."""
     consumer_stop = threading.Event()
     consumer: dict[str, threading.Thread] = {}
-    runner = container.runner()
-    metrics = Metrics({runner.view.name: runner.lag})
+    loops: list[ProjectionRunner | CaseFollower] = [container.runner(), *container.followers()]
+    metrics = Metrics({loop.name: loop.lag for loop in loops})
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_consumer:
-            thread = threading.Thread(
-                target=_consume,
-                args=(runner, consumer_stop),
-                name="case-state-consumer",
-                daemon=True,
-            )
-            thread.start()
-            consumer[runner.view.name] = thread
+            for loop in loops:
+                thread = threading.Thread(
+                    target=_consume,
+                    args=(loop, consumer_stop),
+                    name=f"{loop.name}-consumer",
+                    daemon=True,
+                )
+                thread.start()
+                consumer[loop.name] = thread
         yield
         consumer_stop.set()
         for thread in consumer.values():
@@ -76,11 +78,11 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     return app
 
 
-def _consume(runner: ProjectionRunner, stop: threading.Event) -> None:
+def _consume(loop: ProjectionRunner | CaseFollower, stop: threading.Event) -> None:
     try:
-        runner.run_resilient(stop)
+        loop.run_resilient(stop)
     except Exception:
-        log.exception("consumer.crashed", view=runner.view.name)
+        log.exception("consumer.crashed", view=loop.name)
         raise
 
 

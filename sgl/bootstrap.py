@@ -10,15 +10,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from consumers.rebuild import RebuildReport, rebuild_view
+from consumers.alerter import Alerter
+from consumers.follower import CaseFollower
+from consumers.rebuild import RebuildReport, rebuild_follower, rebuild_view
 from consumers.runner import ProjectionRunner
 from ledger.append import Ledger
 from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
+from projections.alert_store import ALERTS, open_alert_store
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
+from projections.clock_view import CLOCKS, SQLiteClockView, open_clock_view
 from projections.rules import RulePolicy, load_rule_policy
 from projections.view_files import ViewFiles, ViewHandle, open_case_view
 
@@ -34,9 +38,12 @@ class Container:
     log: EventLog
     dead_letters: DeadLetterSink
     ledger: Ledger
-    views: ViewHandle
+    views: ViewHandle[SQLiteCaseView]
     clock_policy: ClockPolicy
     rule_policy: RulePolicy
+    alerts_log: EventLog
+    clocks: ViewHandle[SQLiteClockView]
+    alerts: ViewHandle[Alerter]
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -53,6 +60,19 @@ class Container:
             batch_size=self.settings.consumer_batch,
         )
 
+    def followers(self) -> list[CaseFollower]:
+        """The consumers downstream of the case view: the clock view, and the alerter unless
+        SGL_ALERTER=off."""
+        found = [CaseFollower(self.log, self.views, self.clocks)]
+        if self.settings.alerter == "on":
+            found.append(CaseFollower(self.log, self.views, self.alerts))
+        return found
+
+    def rebuild_follower(self, name: str) -> RebuildReport:
+        """Rebuild the clock view (`clocks`) or the alerter's store (`alerts`) and swap it in."""
+        handle: ViewHandle[Any] = self.clocks if name == CLOCKS else self.alerts
+        return rebuild_follower(self.log, handle.files, handle.opener, self.views)
+
     def rebuild(self, progress: Callable[[int], object] | None = None) -> RebuildReport:
         """Rebuild the case-state view beside the live one and swap it in."""
         return rebuild_view(
@@ -68,25 +88,30 @@ class Container:
     def close(self) -> None:
         """Close the log and the views' connections."""
         self.log.close()
+        self.alerts_log.close()
         self.views.close()
+        self.clocks.close()
+        self.alerts.close()
 
 
-def build_log(settings: Settings) -> Any:
-    """The EventLog (also the DeadLetterSink) that the settings choose."""
+def build_log(settings: Settings, *, alerts: bool = False) -> Any:
+    """The EventLog (also the DeadLetterSink) that the settings choose: the ledger topic, or
+    with `alerts` the alerts topic (same settings, its own receipts)."""
+    topic = settings.alerts_topic if alerts else settings.topic
     if settings.backend == "kafka":
         from ledger.kafka_log import KafkaEventLog  # noqa: PLC0415 -- kafka only when chosen
         from ledger.receipts import SQLiteReceiptIndex  # noqa: PLC0415
 
         return KafkaEventLog(
             settings.kafka_bootstrap,
-            settings.topic,
-            SQLiteReceiptIndex(settings.receipts_db),
+            topic,
+            SQLiteReceiptIndex(settings.alerts_receipts_db if alerts else settings.receipts_db),
             dead_letter_topic=settings.dead_letter_topic,
             partitions=settings.partitions,
             replication_factor=settings.replication_factor,
             min_insync_replicas=settings.min_insync_replicas,
         )
-    return SQLiteEventLog(settings.log_db, settings.topic)
+    return SQLiteEventLog(settings.alerts_log_db if alerts else settings.log_db, topic)
 
 
 def _opener(settings: Settings) -> Callable[[Path], SQLiteCaseView]:
@@ -98,7 +123,12 @@ def open_view(settings: Settings) -> SQLiteCaseView:
     return _opener(settings)(ViewFiles(settings.views_dir, CASE_STATE).current())
 
 
-def view_handle(settings: Settings) -> ViewHandle:
+def open_clocks(settings: Settings, policy: ClockPolicy) -> SQLiteClockView:
+    """The clock view's current generation alone, for readers that need no log."""
+    return open_clock_view(ViewFiles(settings.views_dir, CLOCKS).current(), policy)
+
+
+def view_handle(settings: Settings) -> ViewHandle[SQLiteCaseView]:
     """The case-state view for a long-running process: it follows rebuilds."""
     return ViewHandle(ViewFiles(settings.views_dir, CASE_STATE), _opener(settings))
 
@@ -127,11 +157,31 @@ def rule_policy_of(settings: Settings) -> RulePolicy:
 
 
 def bootstrap(settings: Settings) -> Container:
-    """Build the container for these settings: log, append path, schemas and views."""
+    """Build the container for these settings: logs, append paths, schemas and views."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
     views = view_handle(settings)
     event_log = build_log(settings)
+    alerts_log = build_log(settings, alerts=True)
+    ledger = Ledger(event_log, schemas)
+    feed = Ledger(alerts_log, schemas)
+    clocks = ViewHandle(
+        ViewFiles(settings.views_dir, CLOCKS), partial(open_clock_view, policy=policy)
+    )
+    alerts = ViewHandle(
+        ViewFiles(settings.views_dir, ALERTS),
+        lambda path: Alerter(open_alert_store(path), rules, ledger, feed),
+    )
     return Container(
-        settings, schemas, event_log, event_log, Ledger(event_log, schemas), views, policy, rules
+        settings,
+        schemas,
+        event_log,
+        event_log,
+        ledger,
+        views,
+        policy,
+        rules,
+        alerts_log,
+        clocks,
+        alerts,
     )

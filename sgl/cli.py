@@ -196,12 +196,23 @@ def demo(
         _serve(settings, host, port, consumer=True, also=(f"/v1/cases/{DEMO_CASE}",))
 
 
-@cli.command()
-@click.pass_context
-def consume(ctx: click.Context) -> None:
-    """Run the case-state consumer until interrupted (SIGINT or SIGTERM).
+PROJECTIONS = ("case_state", "clocks", "alerts")
 
-    Example: SGL_BACKEND=kafka sgl consume
+
+@cli.command()
+@click.option(
+    "--only",
+    type=click.Choice(PROJECTIONS),
+    multiple=True,
+    help="Run only these consumers (repeat the option); default: all of them.",
+)
+@click.pass_context
+def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
+    """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
+    behind it, the clock view and the alerter (unless SGL_ALERTER=off). Each has its own
+    tracked position, so each may run in a process of its own.
+
+    Example: SGL_BACKEND=kafka sgl consume --only alerts
     """
     from sgl.bootstrap import bootstrap
 
@@ -209,20 +220,32 @@ def consume(ctx: click.Context) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    loops: list[Any] = [container.runner(), *container.followers()]
+    chosen = [loop for loop in loops if not only or loop.name in only]
+    threads = [
+        threading.Thread(target=loop.run_resilient, args=(stop,), name=loop.name) for loop in chosen
+    ]
     try:
-        container.runner().run_resilient(stop)
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads) and not stop.wait(0.5):
+            pass
     finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
         container.close()
 
 
 @cli.command()
-@click.argument("projection", type=click.Choice(["case_state"]))
+@click.argument("projection", type=click.Choice(PROJECTIONS))
 @click.pass_context
 def rebuild(ctx: click.Context, projection: str) -> None:
     """Rebuild a view from offset 0 beside the live one, then swap it in.
 
     The live view serves throughout; a running `sgl serve` or `sgl consume` moves to the
-    rebuilt view on its next poll. Prints the throughput.
+    rebuilt view on its next poll. Prints the throughput. `clocks` and `alerts` are rebuilt
+    from the case-state view; a rebuilt alerter raises nothing the ledger already holds.
 
     Example: sgl rebuild case_state
     """
@@ -230,16 +253,20 @@ def rebuild(ctx: click.Context, projection: str) -> None:
 
     container = bootstrap(_settings(ctx))
     try:
-        total = sum(container.log.end_offsets().values())
-        with click.progressbar(
-            length=total, label=f"rebuilding {projection}", file=sys.stderr
-        ) as bar:
-            report = container.rebuild(progress=bar.update)
+        if projection == "case_state":
+            total = sum(container.log.end_offsets().values())
+            with click.progressbar(
+                length=total, label=f"rebuilding {projection}", file=sys.stderr
+            ) as bar:
+                report = container.rebuild(progress=bar.update)
+        else:
+            report = container.rebuild_follower(projection)
     finally:
         container.close()
+    done = "events applied" if projection == "case_state" else "case refreshes"
     click.echo(
-        f"rebuilt {projection}: {report.records:,} records read, {report.applied:,} events "
-        f"applied in {report.seconds:.1f} s ({report.records_per_second:,.0f} records/s); "
+        f"rebuilt {projection}: {report.records:,} records read, {report.applied:,} {done} "
+        f"in {report.seconds:.1f} s ({report.records_per_second:,.0f} records/s); "
         f"now serving {report.path.name}",
         err=True,
     )
@@ -448,7 +475,7 @@ def latency(
     """
     from projections.clocks import clock_runs
     from projections.latency import GroupBy, latency_report
-    from sgl.bootstrap import clock_policy_of, open_view
+    from sgl.bootstrap import clock_policy_of, open_clocks, open_view
     from sgl.routes_clocks import latency_csv
 
     settings = _settings(ctx)
@@ -457,14 +484,17 @@ def latency(
     groups: dict[str, GroupBy] = {"clock": "clock", "agency": "agency", "case": "case"}
     group = groups[by]
     view = open_view(settings)
+    clocks = open_clocks(settings, policy)
     try:
-        case_ids = view.all_case_ids() if case_id is None else iter([case_id])
-        rows = latency_report(
-            ((c, clock_runs(view.events(c), moment, policy, _basis_of(basis))) for c in case_ids),
-            group,
-        )
+        if case_id is None:
+            found = clocks.ledger_runs(view, moment, _basis_of(basis))
+        else:
+            runs = clock_runs(view.events(case_id), moment, policy, _basis_of(basis))
+            found = iter([(case_id, [r.row() for r in runs])])
+        rows = latency_report(found, group)
     finally:
         view.datastore.close()
+        clocks.datastore.close()
     if fmt == "csv":
         click.echo(latency_csv(rows, group), nl=False)
     elif fmt == "json":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,7 +13,7 @@ from fastapi.responses import Response
 
 from ledger.envelope import Event
 from projections.as_of import Basis, known_by
-from projections.clocks import clock_runs
+from projections.clocks import RunRow, clock_runs
 from projections.latency import GroupBy, latency_report
 from projections.rules import alert_report, evaluate
 from sgl.bootstrap import Container
@@ -116,6 +117,7 @@ def clocks_router(container: Container) -> APIRouter:
                 "policy": {"version": policy.version, "title": policy.title},
                 "unanswered": sum(not a["answered"] for a in alerts),
                 "alerts": alerts,
+                "raised": container.alerts.current().store.raised(case_id),
             }
         )
 
@@ -172,11 +174,8 @@ def clocks_router(container: Container) -> APIRouter:
         moment = as_of_moment(as_of)
         if isinstance(moment, Response):
             return moment
-        view, policy = container.view, container.clock_policy
-        case_ids = view.all_case_ids() if case_id is None else iter([case_id])
-        rows = latency_report(
-            ((c, clock_runs(view.events(c), moment, policy, basis)) for c in case_ids), by
-        )
+        policy = container.clock_policy
+        rows = latency_report(ledger_or_case_runs(container, case_id, moment, basis), by)
         if format == "csv":
             return Response(latency_csv(rows, by), media_type="text/csv; charset=utf-8")
         scope = {} if case_id is None else {"case_id": case_id}
@@ -192,6 +191,18 @@ def clocks_router(container: Container) -> APIRouter:
         )
 
     return router
+
+
+def ledger_or_case_runs(
+    container: Container, case_id: str | None, moment: datetime, basis: Basis
+) -> Iterator[tuple[str, list[RunRow]]]:
+    """One case's clock runs as of the moment, or every case's from the clock view."""
+    view = container.view
+    if case_id is None:
+        yield from container.clocks.current().ledger_runs(view, moment, basis)
+        return
+    runs = clock_runs(view.events(case_id), moment, container.clock_policy, basis)
+    yield case_id, [r.row() for r in runs]
 
 
 def latency_csv(rows: list[dict[str, Any]], by: str) -> str:

@@ -82,6 +82,10 @@ def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..
             "data_dir": tmp_path / f"data-{suffix}",
             "topic": f"sgl.test.{suffix}",
             "dead_letter_topic": f"sgl.test.{suffix}.dlq",
+            "alerts_topic": f"sgl.test.{suffix}.alerts",
+            # The alerter appends alert.raised events on its own schedule; tests of other
+            # things count a case's events exactly, so only the alerter's tests turn it on.
+            "alerter": "off",
         }
         if backend == "kafka":
             values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")

@@ -46,7 +46,7 @@ def start_consumer(settings: Settings) -> subprocess.Popen[bytes]:
         "SGL_LOG_FORMAT": "json",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "sgl", "consume"],
+        [sys.executable, "-m", "sgl", "consume", "--only", "case_state"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -243,7 +243,8 @@ def test_the_latency_report_pools_runs_per_clock_and_agency() -> None:
         documents = [matching(clock, "start", case_id, referred)]
         if decided:
             documents.append(matching(clock, "stop", case_id, decided))
-        per_case.append((case_id, run_of(clock, documents, cutoff("2007-03-30"))))
+        runs = run_of(clock, documents, cutoff("2007-03-30"))
+        per_case.append((case_id, [r.row() for r in runs]))
     [row] = latency_report(per_case, "clock")
     assert row["clock"] == "referral_decision" and row["limit"] == "1 working day"
     assert (row["runs"], row["met"], row["breached"], row["open"]) == (4, 2, 2, 0)

@@ -1,0 +1,153 @@
+"""The alerter: threshold rules evaluated on every event, findings published as `alert.raised`.
+
+It is a follower of the case view (`consumers/follower.py`). For each case a batch touched,
+and for each case whose rule deadline has passed, it evaluates the rule policy as known now.
+A finding it has not raised before is decided (committed with the log position, in the
+alerter's own store) and then published from that outbox:
+
+1. to the alerts topic, the feed agency systems subscribe to, and
+2. to the ledger topic, where the alert joins the case's record: the case view, chronology,
+   who-knew-what and the sealer see it like any other event.
+
+Both go through the ledger's append path (validated, canonical bytes, receipts). The event_id
+is derived from the alert id, so a repeat after a crash, a restart or a rebuild of the store
+is answered `duplicate` and nothing is raised twice. A rebuilt store first asks the ledger
+which of its findings are already there and records them as raised without publishing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import Tracking
+
+from ledger.append import Ledger
+from ledger.envelope import utc_text
+from ledger.errors import EventConflict
+from projections.alert_store import SQLiteAlertStore
+from projections.case_view import SQLiteCaseView
+from projections.rules import RulePolicy, alert_document, alert_event_id, evaluate_with_due
+
+log = structlog.get_logger("consumers.alerter")
+
+
+class Alerter:
+    """Evaluates the rules for the cases it is given and raises what is new, exactly once."""
+
+    def __init__(
+        self,
+        store: SQLiteAlertStore,
+        policy: RulePolicy,
+        record: Ledger,
+        feed: Ledger,
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.record = record
+        self.feed = feed
+        self.name = store.name
+
+    @property
+    def datastore(self) -> Any:
+        """The store's database (closed with the generation)."""
+        return self.store.datastore
+
+    def current(self) -> Alerter:
+        """A fixed alerter is its own source."""
+        return self
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The store's tracked positions."""
+        return self.store.positions(topic, partitions)
+
+    def due_cases(self, moment: datetime) -> list[str]:
+        """Cases whose next rule deadline has passed."""
+        return self.store.due_cases(moment)
+
+    def refresh(
+        self,
+        cases: SQLiteCaseView,
+        case_ids: Collection[str],
+        tracking: Sequence[Tracking],
+        moment: datetime,
+    ) -> int:
+        """Evaluate the cases, commit what to raise with the positions, then publish it."""
+        findings: list[tuple[str, Any]] = []
+        due: dict[str, datetime | None] = {}
+        for case_id in case_ids:
+            events = cases.events(case_id)
+            if not events:
+                continue
+            fired, due[case_id] = evaluate_with_due(events, moment, self.policy)
+            findings += [(case_id, f) for f in fired]
+        raised = self.store.known({f.alert_id for _, f in findings})
+        fresh = [(c, f) for c, f in findings if f.alert_id not in raised]
+        # Findings already in the ledger (a rebuilt store, or another alerter got there first)
+        # are recorded as raised, not raised again.
+        in_log = self.record.log.lookup({alert_event_id(f.alert_id) for _, f in fresh})
+        decided = []
+        for case_id, firing in _first_of_each(fresh):
+            event_id = alert_event_id(firing.alert_id)
+            already = event_id in in_log
+            decided.append(
+                {
+                    "alert_id": firing.alert_id,
+                    "event_id": event_id,
+                    "case_id": case_id,
+                    "rule": firing.rule.name,
+                    "fired_at": utc_text(firing.fired_at),
+                    "decided_at": utc_text(moment),
+                    "published": already,
+                    "document": None
+                    if already
+                    else alert_document(firing, case_id, self.policy, moment),
+                }
+            )
+        self.store.record(decided, due, tracking)
+        self.publish()
+        return len(due)
+
+    def publish(self) -> int:
+        """Publish the outbox to the alerts feed, then the ledger; returns alerts confirmed."""
+        confirmed = 0
+        while batch := self.store.outbox():
+            documents = {alert_id: doc for alert_id, doc in batch}
+            _submit(self.feed, list(documents.values()))
+            _submit(self.record, list(documents.values()))
+            self.store.mark_published(documents)
+            confirmed += len(documents)
+            for alert_id, doc in documents.items():
+                log.info(
+                    "alert.raised",
+                    alert_id=alert_id,
+                    event_id=doc["event_id"],
+                    case_id=doc["case_id"],
+                    rule=doc["payload"]["rule"],
+                )
+        return confirmed
+
+
+def _submit(ledger: Ledger, documents: list[dict[str, Any]]) -> None:
+    """Append; an event_id already there with other bytes (recorded at another moment by a
+    store since lost) is the same alert, already raised: leave it and append the rest."""
+    while documents:
+        try:
+            ledger.submit(documents)
+            return
+        except EventConflict as exc:
+            there = set(exc.event_ids)
+            log.info("alert.already_in_log", topic=ledger.log.topic, events=len(there))
+            documents = [d for d in documents if d["event_id"] not in there]
+
+
+def _first_of_each(findings: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    seen: set[str] = set()
+    out = []
+    for case_id, firing in findings:
+        if firing.alert_id not in seen:
+            seen.add(firing.alert_id)
+            out.append((case_id, firing))
+    return out

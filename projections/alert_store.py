@@ -1,0 +1,163 @@
+"""What the alerter has decided: every alert it raised, an outbox of those not yet published,
+and when each case must be looked at again because a rule's deadline will pass.
+
+A decision to raise is committed with the log position that led to it, and with the alert's
+exact bytes; publishing comes after, from the outbox, and is repeated until the log confirms.
+The alert's event_id is derived from its alert id, so a repeat is answered `duplicate` by the
+ledger: an alert is raised once, whatever crashes or restarts in between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from ledger.sqlite_util import in_chunks
+from projections.case_view import micros, tracking_name
+
+ALERTS = "alerts"
+
+
+class SQLiteAlertStore(SQLiteTrackingRecorder):
+    """Raised alerts, the outbox and the due dates, with the alerter's log positions."""
+
+    def __init__(self, datastore: SQLiteDatastore, name: str = ALERTS) -> None:
+        self.name = name
+        super().__init__(datastore)
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The library's tracking table, the alerts raised, and the cases' next due dates."""
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.name}_raised (alert_id TEXT PRIMARY KEY, "
+            "event_id TEXT NOT NULL, case_id TEXT NOT NULL, rule TEXT NOT NULL, "
+            "fired_at TEXT NOT NULL, decided_at TEXT NOT NULL, doc BLOB, "
+            "published INTEGER NOT NULL) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_outbox ON {self.name}_raised (published) "
+            "WHERE published = 0",
+            f"CREATE TABLE IF NOT EXISTS {self.name}_due (case_id TEXT PRIMARY KEY, "
+            "due_us INTEGER NOT NULL) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_due_by_time ON {self.name}_due (due_us)",
+        ]
+
+    def current(self) -> SQLiteAlertStore:
+        """A fixed store is its own source."""
+        return self
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last log offset per partition the alerter has looked at."""
+        found = {}
+        for partition in partitions:
+            offset = self.max_tracking_id(tracking_name(self.name, topic, partition))
+            if offset is not None:
+                found[partition] = offset
+        return found
+
+    def known(self, alert_ids: Collection[str]) -> set[str]:
+        """Which of these alerts were already raised."""
+        found: set[str] = set()
+        with self.datastore.transaction(commit=False) as cursor:
+            for marks, chunk in in_chunks(list(alert_ids)):
+                cursor.execute(
+                    f"SELECT alert_id FROM {self.name}_raised WHERE alert_id IN ({marks})",  # noqa: S608
+                    chunk,
+                )
+                found.update(row[0] for row in cursor.fetchall())
+        return found
+
+    def record(
+        self,
+        raised: Sequence[Mapping[str, Any]],
+        due: Mapping[str, datetime | None],
+        tracking: Sequence[Tracking],
+    ) -> None:
+        """Commit decisions, due dates and positions together.
+
+        Each raised item has alert_id, event_id, case_id, rule, fired_at, decided_at and
+        either `document` (to publish) or `published: True` (already in the log).
+        """
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.name}_raised VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (alert_id) DO NOTHING",
+                [
+                    (
+                        r["alert_id"],
+                        r["event_id"],
+                        r["case_id"],
+                        r["rule"],
+                        r["fired_at"],
+                        r["decided_at"],
+                        None if r.get("document") is None else orjson.dumps(r["document"]),
+                        1 if r.get("published") else 0,
+                    )
+                    for r in raised
+                ],
+            )
+            cursor.executemany(
+                f"DELETE FROM {self.name}_due WHERE case_id = ?",  # noqa: S608
+                [(c,) for c, when in due.items() if when is None],
+            )
+            cursor.executemany(
+                f"INSERT INTO {self.name}_due VALUES (?, ?) "  # noqa: S608
+                "ON CONFLICT (case_id) DO UPDATE SET due_us = excluded.due_us",
+                [(c, micros(when)) for c, when in due.items() if when is not None],
+            )
+            for item in tracking:
+                self._insert_tracking(cursor, item)
+
+    def outbox(self, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
+        """Alerts decided and not yet confirmed by the log, oldest decision first."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT alert_id, doc FROM {self.name}_raised WHERE published = 0 "  # noqa: S608
+                "ORDER BY decided_at, alert_id LIMIT ?",
+                (limit,),
+            )
+            return [(row[0], orjson.loads(row[1])) for row in cursor.fetchall()]
+
+    def mark_published(self, alert_ids: Collection[str]) -> None:
+        """The log has confirmed these alerts."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"UPDATE {self.name}_raised SET published = 1 WHERE alert_id = ?",  # noqa: S608
+                [(a,) for a in alert_ids],
+            )
+
+    def due_cases(self, moment: datetime) -> list[str]:
+        """Cases with a rule deadline at or before the moment."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT case_id FROM {self.name}_due WHERE due_us <= ? ORDER BY due_us",  # noqa: S608
+                (micros(moment),),
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def raised(self, case_id: str | None = None) -> list[dict[str, Any]]:
+        """The alerts raised (all, or one case's), in order of decision."""
+        where, args = ("WHERE case_id = ?", (case_id,)) if case_id else ("", ())
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT alert_id, event_id, case_id, rule, fired_at, decided_at, published "  # noqa: S608
+                f"FROM {self.name}_raised {where} ORDER BY decided_at, alert_id",
+                args,
+            )
+            columns = ("alert_id", "event_id", "case_id", "rule", "fired_at", "decided_at")
+            return [
+                {**dict(zip(columns, row[:6], strict=True)), "published": bool(row[6])}
+                for row in cursor.fetchall()
+            ]
+
+
+def open_alert_store(path: Path) -> SQLiteAlertStore:
+    """The alerter's store in the given file, its tables created if new."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    store = SQLiteAlertStore(SQLiteDatastore(str(path)))
+    store.create_table()
+    return store

@@ -1,0 +1,216 @@
+"""The clock view: every case's clock runs, kept by a consumer, so that ledger-wide latency
+reads stored rows instead of folding every case's events.
+
+The clock consumer (`consumers/follower.py`) follows the log behind the case-state view; for
+each case a batch touched it computes the case's runs from the case's events and stores them
+with the count of events they were computed from and the case's latest recorded_at and
+appended_at, in one transaction with the log position.
+
+Stored runs answer "as of M" exactly when every event of the case was known by M (its latest
+instant on the basis asked is at or before M) and the row covers as many events as the case
+view holds: a stopped run is final, and an open one is measured to M (`RunRow.at`). Any other
+case (changed after M, or not yet refreshed) is folded from its events, so a report is always
+what a fold of every case would give, and costs a fold only for the cases that need one.
+
+The runs depend on the clock policy: the file records the policy it was built under, and a
+view built under another policy is discarded and rebuilt from the log when opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+
+from ledger.envelope import parse_instant
+from projections.as_of import Basis
+from projections.case_view import SQLiteCaseView, micros, tracking_name
+from projections.clock_policy import ClockPolicy
+from projections.clocks import RunRow, clock_runs
+from projections.working_days import WorkingDays, england_and_wales
+
+CLOCKS = "clocks"
+
+
+def policy_fingerprint(policy: ClockPolicy) -> str:
+    """The policy's version and a digest of its clocks: an edit without a new version still
+    counts as another policy."""
+    return f"{policy.version}:{hashlib.sha256(repr(policy.clocks).encode()).hexdigest()[:16]}"
+
+
+class SQLiteClockView(SQLiteTrackingRecorder):
+    """Clock runs per case, with the log position they cover, in one SQLite file."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        policy: ClockPolicy,
+        days: WorkingDays | None = None,
+        name: str = CLOCKS,
+    ) -> None:
+        self.name = name
+        self.policy = policy
+        self.days = days or england_and_wales()
+        self._clocks = {c.name: c for c in policy.clocks}
+        super().__init__(datastore)
+
+    def construct_create_table_statements(self) -> list[str]:
+        """The library's tracking table, the runs, each case's coverage, and the policy."""
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.name}_cases (case_id TEXT PRIMARY KEY, "
+            "seen INTEGER NOT NULL, recorded_us INTEGER NOT NULL, appended_us INTEGER NOT NULL"
+            ") WITHOUT ROWID",
+            f"CREATE TABLE IF NOT EXISTS {self.name}_runs (case_id TEXT NOT NULL, "
+            "clock TEXT NOT NULL, limit_text TEXT NOT NULL, agency TEXT NOT NULL, "
+            "status TEXT NOT NULL, start_event TEXT NOT NULL, started_at TEXT NOT NULL, "
+            "stop_event TEXT, stopped_at TEXT, deadline TEXT NOT NULL, "
+            "working_days INTEGER NOT NULL, calendar_days REAL NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_runs_by_case ON {self.name}_runs (case_id)",
+            f"CREATE TABLE IF NOT EXISTS {self.name}_meta (key TEXT PRIMARY KEY, value TEXT) "
+            "WITHOUT ROWID",
+        ]
+
+    def built_under(self) -> str | None:
+        """The fingerprint of the policy the stored runs were computed under, if any."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT value FROM {self.name}_meta WHERE key = 'policy'")  # noqa: S608
+            row = cursor.fetchone()
+        return None if row is None else str(row[0])
+
+    def current(self) -> SQLiteClockView:
+        """A fixed view is its own source."""
+        return self
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last log offset per partition whose cases are refreshed here."""
+        found = {}
+        for partition in partitions:
+            offset = self.max_tracking_id(tracking_name(self.name, topic, partition))
+            if offset is not None:
+                found[partition] = offset
+        return found
+
+    def due_cases(self, moment: datetime) -> list[str]:
+        """None: a run's status as of a moment is worked out when asked, not stored."""
+        return []
+
+    def refresh(
+        self,
+        cases: SQLiteCaseView,
+        case_ids: Collection[str],
+        tracking: Sequence[Tracking],
+        moment: datetime,
+    ) -> int:
+        """Recompute the runs of these cases from the case view; store them and the positions
+        in one transaction. Returns the number of cases refreshed."""
+        rows: list[tuple[Any, ...]] = []
+        covered: list[tuple[Any, ...]] = []
+        for case_id in case_ids:
+            events = cases.events(case_id)
+            if not events:
+                continue
+            runs = clock_runs(events, moment, self.policy, days=self.days)
+            rows += [(case_id, *_stored(r.row())) for r in runs]
+            covered.append(
+                (
+                    case_id,
+                    len(events),
+                    max(micros(parse_instant(e.recorded_at)) for e in events),
+                    max(micros(e.appended_at) for e in events),
+                )
+            )
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.name}_meta VALUES ('policy', ?) "  # noqa: S608
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (policy_fingerprint(self.policy),),
+            )
+            cursor.executemany(
+                f"DELETE FROM {self.name}_runs WHERE case_id = ?",  # noqa: S608
+                [(c[0],) for c in covered],
+            )
+            cursor.executemany(
+                f"INSERT INTO {self.name}_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
+                rows,
+            )
+            cursor.executemany(
+                f"INSERT INTO {self.name}_cases VALUES (?, ?, ?, ?) "  # noqa: S608
+                "ON CONFLICT (case_id) DO UPDATE SET seen = excluded.seen, "
+                "recorded_us = excluded.recorded_us, appended_us = excluded.appended_us",
+                covered,
+            )
+            for item in tracking:
+                self._insert_tracking(cursor, item)
+        return len(covered)
+
+    def ledger_runs(
+        self, cases: SQLiteCaseView, moment: datetime, basis: Basis = "recorded"
+    ) -> Iterator[tuple[str, list[RunRow]]]:
+        """Every case's runs as of the moment, in case id order: stored rows where they hold,
+        a fold of the case's events where they do not."""
+        limit = micros(moment)
+        heads = cases.heads()
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT case_id, seen, recorded_us, appended_us FROM {self.name}_cases")  # noqa: S608
+            stored = {row[0]: row[1:] for row in cursor.fetchall()}
+            cursor.execute(f"SELECT * FROM {self.name}_runs ORDER BY case_id")  # noqa: S608
+            table = cursor.fetchall()
+        by_case: dict[str, list[tuple[Any, ...]]] = {}
+        for row in table:
+            by_case.setdefault(row[0], []).append(row)
+        for case_id in sorted(heads):
+            seen = heads[case_id][0]
+            mine = stored.get(case_id)
+            if (
+                mine is not None
+                and mine[0] == seen
+                and mine[1 if basis == "recorded" else 2] <= limit
+            ):
+                runs = [self._at(row, moment) for row in by_case.get(case_id, [])]
+            else:
+                events = cases.events(case_id)
+                runs = [r.row() for r in clock_runs(events, moment, self.policy, basis, self.days)]
+            if runs:
+                yield case_id, runs
+
+    def _at(self, row: tuple[Any, ...], moment: datetime) -> RunRow:
+        run = RunRow(*row[1:])
+        return run.at(self._clocks[run.clock], moment, self.days)
+
+
+def _stored(run: RunRow) -> tuple[Any, ...]:
+    return (
+        run.clock,
+        run.limit,
+        run.agency,
+        run.status,
+        run.start_event,
+        run.started_at,
+        run.stop_event,
+        run.stopped_at,
+        run.deadline,
+        run.working_days,
+        run.calendar_days,
+    )
+
+
+def open_clock_view(path: Path, policy: ClockPolicy) -> SQLiteClockView:
+    """The clock view in the given file; a file built under another policy is discarded
+    (its consumer then rebuilds it from the log)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    view = SQLiteClockView(SQLiteDatastore(str(path)), policy)
+    view.create_table()
+    built = view.built_under()
+    if built is not None and built != policy_fingerprint(policy):
+        view.datastore.close()
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        view = SQLiteClockView(SQLiteDatastore(str(path)), policy)
+        view.create_table()
+    return view

@@ -1,0 +1,146 @@
+"""The clock view: stored runs give exactly what folding every case gives, as of any date and
+on either basis, and fold only the cases the stored rows cannot answer for."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import Tracking
+
+from ledger.envelope import parse_instant
+from projections.as_of import cutoff
+from projections.case_view import SQLiteCaseView
+from projections.clock_policy import load_clock_policy
+from projections.clock_view import open_clock_view
+from projections.clocks import clock_runs
+from projections.latency import latency_report
+from projections.view_files import open_case_view
+from tests.factories import as_events, make_event, new_case_id
+from tests.unit.test_clocks import POLICY, matching, stamp
+
+
+def random_case(rng: random.Random) -> list[dict[str, Any]]:
+    """A case with a few clocks started, most stopped after 0 to 30 days, and sometimes a
+    stop corrected later to another day."""
+    case_id = new_case_id()
+    documents: list[dict[str, Any]] = []
+    for clock in rng.sample(POLICY.clocks, rng.randint(1, 4)):
+        pair = {f: f"MTG-T-{rng.randint(1, 3)}" for f in clock.pair_on}
+        start = date(2007, 1, 1) + timedelta(days=rng.randint(0, 500))
+        documents.append(matching(clock, "start", case_id, start, **pair))
+        if rng.random() < 0.7:
+            stop_day = start + timedelta(days=rng.randint(0, 30))
+            stop = matching(clock, "stop", case_id, stop_day, **pair)
+            documents.append(stop)
+            if rng.random() < 0.3:
+                known = stop_day + timedelta(days=rng.randint(1, 60))
+                documents.append(
+                    make_event(
+                        "correction.recorded",
+                        case_id,
+                        occurred_at=stamp(known),
+                        recorded_at=stamp(known, 12),
+                        amends=stop["event_id"],
+                        payload={
+                            "corrected_payload": stop["payload"],
+                            "corrected_occurred_at": stamp(
+                                stop_day + timedelta(days=rng.randint(1, 20))
+                            ),
+                            "reason": "the date was wrong",
+                        },
+                    )
+                )
+    return documents
+
+
+def interleaved(rng: random.Random, cases: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """All cases' events in one log order, each case's own order kept."""
+    queues = [list(c) for c in cases]
+    out = []
+    while any(queues):
+        queue = rng.choice([q for q in queues if q])
+        out.append(queue.pop(0))
+    return out
+
+
+def folded(view: SQLiteCaseView, moment: datetime, basis: Any) -> list[tuple[str, Any]]:
+    found = []
+    for case_id in sorted(view.all_case_ids()):
+        runs = clock_runs(view.events(case_id), moment, POLICY, basis)
+        if runs:
+            found.append((case_id, [r.row() for r in runs]))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stored_runs_equal_folding_every_case_at_any_date(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    log = as_events(interleaved(rng, [random_case(rng) for _ in range(25)]))
+    # Appended from hours to months after recording (a late import), so the bases differ.
+    log = [
+        e._replace(appended_at=parse_instant(e.recorded_at) + timedelta(hours=rng.randint(1, 4000)))
+        for e in log
+    ]
+    view = open_case_view(tmp_path / "cases.sqlite", snapshot_every=3)
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    split = int(len(log) * 0.7)
+    view.apply(log[:split], [Tracking("case_state:t:0", split - 1)])
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    clocks.refresh(view, list(view.all_case_ids()), [Tracking("clocks:t:0", split - 1)], now)
+    # The case view moves on; the clock view has not caught up with those cases yet.
+    view.apply(log[split:], [Tracking("case_state:t:0", len(log) - 1)])
+    moments = [now, cutoff("2007-06-30"), cutoff("2008-01-15"), cutoff("2009-03-01")]
+    for moment in moments:
+        for basis in ("recorded", "appended"):
+            stored = list(clocks.ledger_runs(view, moment, basis))
+            assert stored == folded(view, moment, basis), (moment, basis)
+            assert latency_report(stored, "clock") == latency_report(
+                folded(view, moment, basis), "clock"
+            )
+
+
+def test_as_of_now_reads_no_events_once_refreshed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rng = random.Random(7)
+    log = as_events(interleaved(rng, [random_case(rng) for _ in range(20)]))
+    view = open_case_view(tmp_path / "cases.sqlite")
+    view.apply(log, [Tracking("case_state:t:0", len(log) - 1)])
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    expected = folded(view, now, "recorded")
+    clocks.refresh(view, list(view.all_case_ids()), [], now)
+    later = now + timedelta(days=30)  # open runs are measured to the moment asked about
+
+    def no_reads(case_id: str) -> list[Any]:
+        raise AssertionError(f"read the events of {case_id}")
+
+    monkeypatch.setattr(view, "events", no_reads)
+    assert list(clocks.ledger_runs(view, now, "recorded")) == expected
+    monkeypatch.undo()
+    assert list(clocks.ledger_runs(view, later, "recorded")) == folded(view, later, "recorded")
+
+
+def test_a_view_built_under_another_policy_is_discarded(tmp_path: Path) -> None:
+    case_id = new_case_id()
+    clock = POLICY.clocks[0]
+    log = as_events([matching(clock, "start", case_id, date(2007, 3, 5))])
+    view = open_case_view(tmp_path / "cases.sqlite")
+    view.apply(log, [Tracking("case_state:t:0", 0)])
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    clocks.refresh(view, [case_id], [Tracking("clocks:t:0", 0)], datetime.now(UTC))
+    assert clocks.positions("t", [0]) == {0: 0}
+    clocks.datastore.close()
+    source = (Path(__file__).parents[2] / "policies" / "clocks.toml").read_text()
+    edited = tmp_path / "clocks.toml"
+    edited.write_text(source.replace('version = "2026.1"', 'version = "2026.2"'))
+    reopened = open_clock_view(tmp_path / "clocks.sqlite", load_clock_policy(edited))
+    assert reopened.built_under() is None and reopened.positions("t", [0]) == {}
+    again = open_clock_view(tmp_path / "clocks2.sqlite", POLICY)
+    again.refresh(view, [case_id], [], datetime.now(UTC))
+    again.datastore.close()
+    assert open_clock_view(tmp_path / "clocks2.sqlite", POLICY).positions("t", [0]) == {}
