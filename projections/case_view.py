@@ -348,6 +348,7 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
         """Every case's count of events and its latest recorded_at and appended_at
         (microseconds since 1970), in one read."""
         with self.datastore.transaction(commit=False) as cursor:
+            cursor.sqlite_cursor.row_factory = None
             cursor.execute(f"SELECT case_id, seen, recorded_us, appended_us FROM {self.name}")  # noqa: S608
             return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
 

@@ -153,26 +153,33 @@ class SQLiteClockView(SQLiteTrackingRecorder):
         self, cases: SQLiteCaseView, moment: datetime, basis: Basis = "recorded"
     ) -> Iterator[tuple[str, list[RunRow]]]:
         """Every case's runs as of the moment, in case id order: stored rows where they hold,
-        a fold of the case's events where they do not."""
+        a fold of the case's events where they do not.
+
+        When this view has taken in every log position the case view has, every stored case
+        is current and the case view is not read at all (but for the cases to fold); otherwise
+        each case's count of events is compared with the case view's."""
         limit = micros(moment)
-        heads = cases.heads()
+        instant = 2 if basis == "recorded" else 3
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT case_id, seen, recorded_us, appended_us FROM {self.name}_cases")  # noqa: S608
-            stored = {row[0]: row[1:] for row in cursor.fetchall()}
-            cursor.execute(f"SELECT * FROM {self.name}_runs ORDER BY case_id")  # noqa: S608
+            cursor.sqlite_cursor.row_factory = None
+            caught_up = _covers(_tracked(cursor, self.name), _tracked_in(cases, cases.name))
+            cursor.execute(f"SELECT * FROM {self.name}_cases")  # noqa: S608
+            stored = {row[0]: row for row in cursor.fetchall()}
+            cursor.execute(f"SELECT * FROM {self.name}_runs")  # noqa: S608
             table = cursor.fetchall()
         by_case: dict[str, list[tuple[Any, ...]]] = {}
         for row in table:
             by_case.setdefault(row[0], []).append(row)
-        for case_id in sorted(heads):
-            seen = heads[case_id][0]
+        seen = None if caught_up else {c: head[0] for c, head in cases.heads().items()}
+        for case_id in sorted(stored if seen is None else seen):
             mine = stored.get(case_id)
             if (
                 mine is not None
-                and mine[0] == seen
-                and mine[1 if basis == "recorded" else 2] <= limit
+                and (seen is None or mine[1] == seen[case_id])
+                and mine[instant] <= limit
             ):
-                runs = [self._at(row, moment) for row in by_case.get(case_id, [])]
+                runs = [self._at(row, moment) for row in by_case.get(case_id, ())]
+                runs.sort(key=lambda r: (r.started_at, r.clock))
             else:
                 events = cases.events(case_id)
                 runs = [r.row() for r in clock_runs(events, moment, self.policy, basis, self.days)]
@@ -181,7 +188,31 @@ class SQLiteClockView(SQLiteTrackingRecorder):
 
     def _at(self, row: tuple[Any, ...], moment: datetime) -> RunRow:
         run = RunRow(*row[1:])
-        return run.at(self._clocks[run.clock], moment, self.days)
+        return (
+            run
+            if run.stop_event is not None
+            else run.at(self._clocks[run.clock], moment, self.days)
+        )
+
+
+def _tracked(cursor: Any, name: str) -> dict[str, int]:
+    """The last position per `topic:partition` a view has recorded."""
+    cursor.execute(
+        "SELECT application_name, MAX(notification_id) FROM tracking "
+        "WHERE application_name LIKE ? GROUP BY application_name",
+        (f"{name}:%",),
+    )
+    return {row[0].removeprefix(f"{name}:"): row[1] for row in cursor.fetchall()}
+
+
+def _tracked_in(view: SQLiteCaseView, name: str) -> dict[str, int]:
+    with view.datastore.transaction(commit=False) as cursor:
+        cursor.sqlite_cursor.row_factory = None
+        return _tracked(cursor, name)
+
+
+def _covers(ours: dict[str, int], theirs: dict[str, int]) -> bool:
+    return all(ours.get(key, -1) >= offset for key, offset in theirs.items())
 
 
 def _stored(run: RunRow) -> tuple[Any, ...]:

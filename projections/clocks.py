@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -44,14 +44,25 @@ class RunRow:
         the moment, and breached once the moment passes its deadline."""
         if self.stop_event is not None:
             return self
+        # The deadline does not depend on the moment: only lateness and the days so far do.
         began = parse_instant(self.started_at).astimezone(UTC)
-        status, deadline, working, calendar_days = _measure(clock, began, moment, False, days)
-        return replace(
-            self,
-            status=status,
-            deadline=deadline,
-            working_days=working,
-            calendar_days=calendar_days,
+        if clock.unit == "hours":
+            late = moment > parse_instant(self.deadline)
+        else:
+            late = moment.astimezone(UTC).date() > date.fromisoformat(self.deadline)
+        ended = moment.astimezone(UTC)
+        return RunRow(
+            self.clock,
+            self.limit,
+            self.agency,
+            "breached" if late else "open",
+            self.start_event,
+            self.started_at,
+            None,
+            None,
+            self.deadline,
+            days.between(began.date(), ended.date()),
+            round((ended - began).total_seconds() / 86400, 2),
         )
 
 

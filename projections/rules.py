@@ -14,7 +14,7 @@ import tomllib
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from projections.as_of import Basis, known_by
 from projections.clock_policy import POLICIES_DIR, PolicyError
 from projections.effective import effective_events
 from projections.stats import nearest_rank
+from projections.working_days import england_and_wales
 
 _NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
 # Who records the alerts the ledger raises: the ledger itself, as a system agency.
@@ -306,6 +307,117 @@ def _decision_without_followup(
             )
 
 
+def _explanations_in_doubt(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    """`count` injuries whose explanation was judged inconsistent, or repeats an explanation
+    already given for an earlier injury."""
+    count = int(rule.params["count"])
+    given: set[str] = set()
+    doubtful: list[Event] = []
+    for event in (e for e in events if e.type == "injury.observed"):
+        p = event.payload
+        said = " ".join(str(p.get("explanation_given") or "").lower().split())
+        if p.get("explanation_consistent") is False or (said and said in given):
+            doubtful.append(event)
+        if said:
+            given.add(said)
+        if len(doubtful) >= count:
+            yield Firing(
+                rule,
+                tuple(e.event_id for e in doubtful),
+                max(_at(e, "recorded_at") for e in doubtful),
+                f"{len(doubtful)} injuries with an inconsistent or repeated explanation",
+            )
+            doubtful = []
+
+
+def _assault_unreported(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    """An observed assault (a concern of the given categories, or a suspected non-accidental
+    injury) not recorded by the police and not referred or shared to them within N working
+    days; fires when the last day has passed and the ledger holds the observation."""
+    categories, marker = rule.params["concern_categories"], rule.params["police_marker"]
+    days = england_and_wales()
+    told = [
+        e
+        for e in events
+        if e.type in ("referral.made", "information.shared") and marker in e.payload["to_agency"]
+    ]
+    for event in events:
+        p = event.payload
+        observed = (event.type == "concern.raised" and p["category"] in categories) or (
+            event.type == "injury.observed" and p["suspected_non_accidental"]
+        )
+        if not observed or marker in event.agency:
+            continue
+        seen = _at(event).astimezone(UTC)
+        last = days.add(seen.date(), int(rule.params["working_days"]))
+        if any(seen <= _at(t) and _at(t).astimezone(UTC).date() <= last for t in told):
+            continue
+        late = datetime.combine(last + timedelta(days=1), time(), UTC)
+        yield Firing(
+            rule,
+            (event.event_id,),
+            max(late, _at(event, "recorded_at")),
+            f"{event.type} ({p.get('category') or p.get('injury_type')}) with no police "
+            f"notification within {rule.params['working_days']} working day(s)",
+        )
+
+
+def _adult_unknown_to_lead(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    """An adult in the household by another agency's record, not in the lead agency's own
+    record of the household within `days` days."""
+    grace = timedelta(days=int(rule.params["days"]))
+    lead = None
+    for event in events:
+        if event.type == "case.opened":
+            lead = event.payload.get("lead_agency") or event.agency
+    if lead is None:
+        return
+    linked_by_lead: dict[str, datetime] = {}
+    for event in events:
+        if event.type == "person.linked" and event.agency == lead:
+            linked_by_lead.setdefault(event.payload["person_id"], _at(event, "recorded_at"))
+    seen: set[str] = set()
+    for event in events:
+        p = event.payload
+        if event.type != "person.linked" or event.agency == lead or p["person_id"] in seen:
+            continue
+        if not (p["is_adult"] and p.get("lives_in_household")):
+            continue
+        seen.add(p["person_id"])
+        due = _at(event, "recorded_at") + grace
+        when = linked_by_lead.get(p["person_id"])
+        if when is None or when > due:
+            yield Firing(
+                rule,
+                (event.event_id,),
+                due,
+                f"{p['person_id']} ({p['role']}) in the household by {event.agency}'s record,"
+                f" not in {lead}'s within {grace.days} days",
+            )
+
+
+def _rereferral(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+    """A referral within `days` days after a decision of no further action."""
+    window = timedelta(days=int(rule.params["days"]))
+    closed = [
+        e
+        for e in events
+        if e.type == "decision.recorded"
+        and e.payload["decision_type"] in rule.params["decision_types"]
+    ]
+    for event in (e for e in events if e.type == "referral.made"):
+        earlier = [d for d in closed if _at(d) <= _at(event) <= _at(d) + window]
+        if earlier:
+            last = max(earlier, key=_at)
+            yield Firing(
+                rule,
+                (last.event_id, event.event_id),
+                max(_at(event, "recorded_at"), _at(last, "recorded_at")),
+                f"re-referral {(_at(event) - _at(last)).days} days after "
+                f"{last.payload['decision_type']}",
+            )
+
+
 Kind = Callable[[Rule, list[Event], datetime], Iterator[Firing]]
 KINDS: dict[str, Kind] = {
     "injury_on_plan": _injury_on_plan,
@@ -313,6 +425,10 @@ KINDS: dict[str, Kind] = {
     "adult_unverified": _adult_unverified,
     "invitee_absent": _invitee_absent,
     "decision_without_followup": _decision_without_followup,
+    "explanations_in_doubt": _explanations_in_doubt,
+    "assault_unreported": _assault_unreported,
+    "adult_unknown_to_lead": _adult_unknown_to_lead,
+    "rereferral": _rereferral,
 }
 KIND_PARAMS: dict[str, tuple[str, ...]] = {
     "injury_on_plan": (),
@@ -320,6 +436,10 @@ KIND_PARAMS: dict[str, tuple[str, ...]] = {
     "adult_unverified": ("days",),
     "invitee_absent": ("meeting_types", "agency_prefixes"),
     "decision_without_followup": ("decision_type", "outcome", "followup", "days"),
+    "explanations_in_doubt": ("count",),
+    "assault_unreported": ("concern_categories", "working_days", "police_marker"),
+    "adult_unknown_to_lead": ("days",),
+    "rereferral": ("decision_types", "days"),
 }
 
 

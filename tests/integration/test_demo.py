@@ -170,6 +170,10 @@ def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
     before = httpx.get(base, params={"as_of": "2007-07-24"}).json()
     running = next(c for c in before["clocks"] if c["clock"] == "legal_planning_meeting")
     assert (running["status"], running["stop_event"]) == ("breached", None)
+    # No core group and no review conference in the demo's record: open, and past due.
+    for name in ("first_core_group", "first_review_conference"):
+        [run] = [c for c in answer["clocks"] if c["clock"] == name]
+        assert (run["status"], run["stop_event"]) == ("breached", None), name
 
 
 def test_the_alerts_unanswered_as_of_25_july_with_their_age(
@@ -179,9 +183,25 @@ def test_the_alerts_unanswered_as_of_25_july_with_their_age(
     answer = httpx.get(
         f"{live_server.url}/v1/cases/{DEMO_CASE}/alerts", params={"as_of": "2007-07-25"}
     ).json()
-    assert answer["policy"]["version"] == "2026.1"
+    assert answer["policy"]["version"] == "2026.2"
     assert answer["unanswered"] == len(answer["alerts"]) > 10
     absent = next(a for a in answer["alerts"] if a["rule"] == "key_agency_absent")
     assert absent["days_unanswered"] > 200 and len(absent["evidence"]) == 1
     ids = {e["event_id"] for e in loaded}
     assert all(set(a["evidence"]) <= ids for a in answer["alerts"])
+    # The slap seen outside school, never reported to the police: found once written up.
+    slap = next(
+        e
+        for e in loaded
+        if e["type"] == "concern.raised" and e["payload"].get("about_person_id") == SIBLING_1
+    )
+    [unreported] = [
+        a
+        for a in answer["alerts"]
+        if a["rule"] == "assault_not_reported_to_police" and a["evidence"] == [slap["event_id"]]
+    ]
+    assert unreported["fired_at"] == slap["recorded_at"] and unreported["days_unanswered"] > 60
+    # The partner the police knew, never in social care's record of the household.
+    [partner] = [a for a in answer["alerts"] if a["rule"] == "adult_unknown_to_lead_agency"]
+    linked = next(e for e in loaded if e["payload"].get("person_id") == PARTNER)
+    assert partner["evidence"] == [linked["event_id"]] and PARTNER in partner["summary"]

@@ -3,6 +3,7 @@ answers are matched; policies that cannot be used are refused."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -256,3 +257,103 @@ def test_the_alert_report_pools_findings_per_rule_with_days_to_answer() -> None:
     assert row["median_days_to_answer"] == row["max_days_to_answer"] == 2.0
     [waiting] = row["unanswered_alerts"]
     assert waiting["case_id"] == per_case[1][0] and waiting["days_unanswered"] > 29
+
+
+def test_injuries_whose_explanation_is_inconsistent_or_repeated() -> None:
+    """The third doubtful explanation fires (the policy's count): judged inconsistent, or
+    repeating an earlier explanation word for word (in any case and spacing)."""
+    case_id = new_case_id()
+
+    def injury(day: int, said: str, consistent: bool | None) -> dict[str, Any]:
+        return event(
+            "injury.observed",
+            case_id,
+            D + timedelta(days=day),
+            explanation_given=said,
+            explanation_consistent=consistent,
+            suspected_non_accidental=False,
+        )
+
+    first = injury(0, "Fell off the sofa", None)
+    odd = injury(10, "Walked into a door", False)
+    again = injury(40, "fell off  the SOFA", None)
+    third = injury(45, "Skin condition", False)
+    found = fired([first, odd, again, third])["explanations_in_doubt"]
+    assert [f.evidence for f in found] == [(odd["event_id"], again["event_id"], third["event_id"])]
+    fine = injury(50, "Fell at nursery", True)
+    assert "explanations_in_doubt" not in fired([first, fine, odd, again])
+
+
+def test_an_observed_assault_not_reported_to_the_police_within_a_working_day() -> None:
+    """A physical-abuse concern on a Friday: a share with the police on Monday is in time;
+    none by Tuesday fires, dated when Monday ended (or when the concern was recorded, if
+    later); a concern the police recorded themselves needs no notification."""
+    case_id = new_case_id()
+    friday = date(2007, 3, 2)
+    concern = event("concern.raised", case_id, friday, category="PHY", severity="medium")
+    [finding] = fired([concern])["assault_not_reported_to_police"]
+    assert finding.evidence == (concern["event_id"],)
+    assert finding.fired_at == cutoff("2007-03-06T00:00:00Z")
+    assert "assault_not_reported_to_police" not in fired([concern], "2007-03-05T23:59:59Z")
+    monday = event(
+        "information.shared",
+        case_id,
+        date(2007, 3, 5),
+        from_agency="la-childrens-social-care",
+        to_agency="met-police",
+        facts=[concern["event_id"]],
+    )
+    assert "assault_not_reported_to_police" not in fired([concern, monday])
+    tuesday = {**monday, **on(date(2007, 3, 6)), "event_id": str(uuid.uuid4())}
+    assert "assault_not_reported_to_police" in fired([concern, tuesday])
+    written_up_late = {**concern, "recorded_at": "2007-03-09T10:00:00Z"}
+    [late] = fired([written_up_late])["assault_not_reported_to_police"]
+    assert late.fired_at == cutoff("2007-03-09T10:00:00Z")
+    by_police = {**concern, "agency": "met-police"}
+    neglect = event("concern.raised", case_id, friday, category="NEG", severity="high")
+    assert "assault_not_reported_to_police" not in fired([by_police, neglect])
+
+
+def test_an_adult_known_to_another_agency_and_not_to_the_lead_agency() -> None:
+    """The police link a partner living in the household; social care leads. Not linked by
+    social care within 5 days: fires on day 5. Linked by social care on day 3: nothing."""
+    case_id = new_case_id()
+    opened = event("case.opened", case_id, D, lead_agency="la-childrens-social-care")
+    opened["agency"] = "la-childrens-social-care"
+
+    def linked(agency: str, day: int) -> dict[str, Any]:
+        made = event(
+            "person.linked",
+            case_id,
+            D + timedelta(days=day),
+            person_id="PER-T-PARTNER",
+            role="partner_of_parent",
+            is_adult=True,
+            identity_verified=True,
+            lives_in_household=True,
+        )
+        made["agency"] = agency
+        return made
+
+    police = linked("met-police", 1)
+    [finding] = fired([opened, police])["adult_unknown_to_lead_agency"]
+    assert finding.evidence == (police["event_id"],)
+    assert finding.fired_at == cutoff(f"{(D + timedelta(days=6)).isoformat()}T10:00:00Z")
+    assert "adult_unknown_to_lead_agency" not in fired(
+        [opened, police, linked("la-childrens-social-care", 3)]
+    )
+    assert "adult_unknown_to_lead_agency" in fired(
+        [opened, police, linked("la-childrens-social-care", 9)]
+    )
+    assert "adult_unknown_to_lead_agency" not in fired([police])  # no lead agency known
+
+
+def test_a_referral_within_12_months_of_no_further_action() -> None:
+    case_id = new_case_id()
+    nfa = event("decision.recorded", case_id, D, decision_type="no_further_action", outcome="other")
+    soon = event("referral.made", case_id, D + timedelta(days=200))
+    late = event("referral.made", case_id, D + timedelta(days=400))
+    before = event("referral.made", case_id, D - timedelta(days=5))
+    [finding] = fired([before, nfa, soon, late], "2009-12-31")["rereferral_after_nfa"]
+    assert finding.evidence == (nfa["event_id"], soon["event_id"])
+    assert "200 days" in finding.summary
