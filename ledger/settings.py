@@ -26,6 +26,7 @@ class Settings:
     topic: str = "sgl.ledger.v1"
     dead_letter_topic: str = "sgl.ledger.deadletter.v1"
     alerts_topic: str = "sgl.alerts.v1"
+    checkpoints_topic: str = "sgl.checkpoints.v1"
     partitions: int = 3
     replication_factor: int = 1
     min_insync_replicas: int = 1
@@ -39,6 +40,9 @@ class Settings:
     clock_policy: str = ""
     rule_policy: str = ""
     alerter: Switch = "on"
+    checkpoint_every: int = 1000
+    checkpoint_seconds: int = 10
+    signing_key: Path = Path("")
     log_format: LogFormat = "auto"
     log_level: str = "info"
 
@@ -61,6 +65,25 @@ class Settings:
     def alerts_log_db(self) -> Path:
         """SQLite file holding the embedded alerts feed (the alerts topic's stand-in)."""
         return self.data_dir / "alerts.sqlite"
+
+    @property
+    def checkpoints_log_db(self) -> Path:
+        """SQLite file holding the embedded checkpoints (the checkpoints topic's stand-in)."""
+        return self.data_dir / "checkpoints.sqlite"
+
+    @property
+    def checkpoints_receipts_db(self) -> Path:
+        """SQLite file indexing the checkpoints topic's receipts for the Kafka backend."""
+        return self.data_dir / "checkpoints-receipts.sqlite"
+
+    @property
+    def signing_key_path(self) -> Path:
+        """The checkpoint signing key (Ed25519, PEM); its verifier key is beside it (.pub)."""
+        return (
+            self.signing_key
+            if str(self.signing_key) not in ("", ".")
+            else self.data_dir / "keys" / "checkpoint.key"
+        )
 
     @property
     def alerts_receipts_db(self) -> Path:
@@ -94,6 +117,8 @@ class Settings:
             "min_insync_replicas",
             "max_batch_items",
             "snapshot_every",
+            "checkpoint_every",
+            "checkpoint_seconds",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"SGL_{name.upper()} must be at least 1")

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.follower import CaseFollower
 from consumers.runner import ProjectionRunner
+from consumers.sealer import Sealer
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnavailable, Problem
 from sgl.bootstrap import Container
 from sgl.metrics import Metrics
@@ -23,6 +24,7 @@ from sgl.routes_clocks import clocks_router
 from sgl.routes_events import events_router
 from sgl.routes_knowledge import knowledge_router
 from sgl.routes_ops import ops_router
+from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
 
 log = structlog.get_logger("sgl.api")
@@ -32,7 +34,11 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     """The FastAPI app over a wired container; optionally runs the case-state consumer too."""
     consumer_stop = threading.Event()
     consumer: dict[str, threading.Thread] = {}
-    loops: list[ProjectionRunner | CaseFollower] = [container.runner(), *container.followers()]
+    loops: list[ProjectionRunner | CaseFollower | Sealer] = [
+        container.runner(),
+        *container.followers(),
+        container.sealer(),
+    ]
     metrics = Metrics({loop.name: loop.lag for loop in loops})
 
     @asynccontextmanager
@@ -74,11 +80,12 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))
     app.include_router(clocks_router(container))
+    app.include_router(proofs_router(container))
     app.include_router(ops_router(container, metrics, consumer))
     return app
 
 
-def _consume(loop: ProjectionRunner | CaseFollower, stop: threading.Event) -> None:
+def _consume(loop: ProjectionRunner | CaseFollower | Sealer, stop: threading.Event) -> None:
     try:
         loop.run_resilient(stop)
     except Exception:

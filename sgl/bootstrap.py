@@ -10,11 +10,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from consumers.alerter import Alerter
 from consumers.follower import CaseFollower
 from consumers.rebuild import RebuildReport, rebuild_follower, rebuild_view
 from consumers.runner import ProjectionRunner
+from consumers.sealer import Sealer
 from ledger.append import Ledger
+from ledger.checkpoint import create_key_pair, load_private_key
 from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
@@ -24,9 +28,11 @@ from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
 from projections.clock_view import CLOCKS, SQLiteClockView, open_clock_view
 from projections.rules import RulePolicy, load_rule_policy
+from projections.seal_view import SQLiteSealView, open_seal_view
 from projections.view_files import ViewFiles, ViewHandle, open_case_view
 
 CASE_STATE = "case_state"
+log = structlog.get_logger("sgl.bootstrap")
 
 
 @dataclass
@@ -44,6 +50,8 @@ class Container:
     alerts_log: EventLog
     clocks: ViewHandle[SQLiteClockView]
     alerts: ViewHandle[Alerter]
+    checkpoints_log: EventLog
+    seal: SQLiteSealView
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -68,6 +76,30 @@ class Container:
             found.append(CaseFollower(self.log, self.views, self.alerts))
         return found
 
+    def sealer(self) -> Sealer:
+        """The sealer, signing with the key the settings name (created on first use, with
+        its verifier key beside it, if there is none yet)."""
+        path = self.settings.signing_key_path
+        if not path.exists():
+            vkey = create_key_pair(path)
+            log.warning("signing_key.created", path=str(path), verifier_key=vkey)
+        return Sealer(
+            self.log,
+            self.seal,
+            load_private_key(path),
+            self.checkpoints_log,
+            every=self.settings.checkpoint_every,
+            seconds=self.settings.checkpoint_seconds,
+            batch_size=self.settings.consumer_batch,
+        )
+
+    def verifier_key(self) -> str | None:
+        """The published verifier key of the checkpoints, or None before there is a key."""
+        try:
+            return self.settings.signing_key_path.with_suffix(".pub").read_text().strip()
+        except FileNotFoundError:
+            return None
+
     def rebuild_follower(self, name: str) -> RebuildReport:
         """Rebuild the clock view (`clocks`) or the alerter's store (`alerts`) and swap it in."""
         handle: ViewHandle[Any] = self.clocks if name == CLOCKS else self.alerts
@@ -89,15 +121,26 @@ class Container:
         """Close the log and the views' connections."""
         self.log.close()
         self.alerts_log.close()
+        self.checkpoints_log.close()
+        self.seal.datastore.close()
         self.views.close()
         self.clocks.close()
         self.alerts.close()
 
 
-def build_log(settings: Settings, *, alerts: bool = False) -> Any:
-    """The EventLog (also the DeadLetterSink) that the settings choose: the ledger topic, or
-    with `alerts` the alerts topic (same settings, its own receipts)."""
-    topic = settings.alerts_topic if alerts else settings.topic
+def build_log(settings: Settings, which: str = "ledger") -> Any:
+    """The EventLog (also the DeadLetterSink) that the settings choose for the ledger topic,
+    the alerts topic (`alerts`) or the checkpoints topic (`checkpoints`): same settings, each
+    with its own receipts (Kafka) or file (embedded)."""
+    topic, embedded, receipts = {
+        "ledger": (settings.topic, settings.log_db, settings.receipts_db),
+        "alerts": (settings.alerts_topic, settings.alerts_log_db, settings.alerts_receipts_db),
+        "checkpoints": (
+            settings.checkpoints_topic,
+            settings.checkpoints_log_db,
+            settings.checkpoints_receipts_db,
+        ),
+    }[which]
     if settings.backend == "kafka":
         from ledger.kafka_log import KafkaEventLog  # noqa: PLC0415 -- kafka only when chosen
         from ledger.receipts import SQLiteReceiptIndex  # noqa: PLC0415
@@ -105,13 +148,13 @@ def build_log(settings: Settings, *, alerts: bool = False) -> Any:
         return KafkaEventLog(
             settings.kafka_bootstrap,
             topic,
-            SQLiteReceiptIndex(settings.alerts_receipts_db if alerts else settings.receipts_db),
+            SQLiteReceiptIndex(receipts),
             dead_letter_topic=settings.dead_letter_topic,
             partitions=settings.partitions,
             replication_factor=settings.replication_factor,
             min_insync_replicas=settings.min_insync_replicas,
         )
-    return SQLiteEventLog(settings.alerts_log_db if alerts else settings.log_db, topic)
+    return SQLiteEventLog(embedded, topic)
 
 
 def _opener(settings: Settings) -> Callable[[Path], SQLiteCaseView]:
@@ -162,7 +205,8 @@ def bootstrap(settings: Settings) -> Container:
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
     views = view_handle(settings)
     event_log = build_log(settings)
-    alerts_log = build_log(settings, alerts=True)
+    alerts_log = build_log(settings, "alerts")
+    checkpoints_log = build_log(settings, "checkpoints")
     ledger = Ledger(event_log, schemas)
     feed = Ledger(alerts_log, schemas)
     clocks = ViewHandle(
@@ -184,4 +228,6 @@ def bootstrap(settings: Settings) -> Container:
         alerts_log,
         clocks,
         alerts,
+        checkpoints_log,
+        open_seal_view(settings.views_dir / "seal.sqlite"),
     )

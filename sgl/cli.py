@@ -193,24 +193,36 @@ def demo(
     )
     if serve:
         host, port = host or settings.http_host, port or settings.http_port
-        _serve(settings, host, port, consumer=True, also=(f"/v1/cases/{DEMO_CASE}",))
+        _serve(
+            settings,
+            host,
+            port,
+            consumer=True,
+            also=(
+                f"/v1/cases/{DEMO_CASE}",
+                f"/v1/cases/{DEMO_CASE}/alerts?as_of=2007-07-25",
+                "/v1/latency?as_of=2007-07-25",
+                "/v1/checkpoints/latest",
+            ),
+        )
 
 
 PROJECTIONS = ("case_state", "clocks", "alerts")
+CONSUMERS = (*PROJECTIONS, "seal")
 
 
 @cli.command()
 @click.option(
     "--only",
-    type=click.Choice(PROJECTIONS),
+    type=click.Choice(CONSUMERS),
     multiple=True,
     help="Run only these consumers (repeat the option); default: all of them.",
 )
 @click.pass_context
 def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
-    behind it, the clock view and the alerter (unless SGL_ALERTER=off). Each has its own
-    tracked position, so each may run in a process of its own.
+    behind it, the clock view and the alerter (unless SGL_ALERTER=off), and the sealer. Each
+    has its own tracked position, so each may run in a process of its own.
 
     Example: SGL_BACKEND=kafka sgl consume --only alerts
     """
@@ -220,7 +232,7 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    loops: list[Any] = [container.runner(), *container.followers()]
+    loops: list[Any] = [container.runner(), *container.followers(), container.sealer()]
     chosen = [loop for loop in loops if not only or loop.name in only]
     threads = [
         threading.Thread(target=loop.run_resilient, args=(stop,), name=loop.name) for loop in chosen
@@ -775,3 +787,13 @@ def main() -> None:
     except LedgerError as exc:
         click.echo(f"sgl: {type(exc).__name__}: {exc}", err=True)
         sys.exit(2)
+
+
+def _add_integrity_commands() -> None:
+    from sgl.cli_integrity import keys, proof, verify
+
+    for command in (keys, verify, proof):
+        cli.add_command(command)
+
+
+_add_integrity_commands()

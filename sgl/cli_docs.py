@@ -25,6 +25,12 @@ def render() -> str:
         assert command is not None
         ctx = _context(command, name, root)
         parts += [f"## sgl {name}", "", "```", command.get_help(ctx), "```", ""]
+        if isinstance(command, click.Group):
+            for sub_name in sorted(command.list_commands(ctx)):
+                sub = command.get_command(ctx, sub_name)
+                assert sub is not None
+                sub_ctx = _context(sub, sub_name, ctx)
+                parts += [f"### sgl {name} {sub_name}", "", "```", sub.get_help(sub_ctx), "```", ""]
     return "\n".join(parts)
 
 

@@ -83,6 +83,7 @@ def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..
             "topic": f"sgl.test.{suffix}",
             "dead_letter_topic": f"sgl.test.{suffix}.dlq",
             "alerts_topic": f"sgl.test.{suffix}.alerts",
+            "checkpoints_topic": f"sgl.test.{suffix}.checkpoints",
             # The alerter appends alert.raised events on its own schedule; tests of other
             # things count a case's events exactly, so only the alerter's tests turn it on.
             "alerter": "off",

@@ -50,6 +50,9 @@ def test_every_command_has_an_example_and_a_readme_row() -> None:
     for name, command in cli.commands.items():
         assert "Example:" in (command.help or ""), name
         assert f"`sgl {name}" in readme, name
+        for sub_name, sub in getattr(command, "commands", {}).items():
+            assert "Example:" in (sub.help or ""), f"{name} {sub_name}"
+            assert f"`sgl {name} {sub_name}" in readme, f"{name} {sub_name}"
 
 
 def test_readme_gives_the_two_setup_commands() -> None:

@@ -1,0 +1,81 @@
+"""Sealing throughput against the append rate, and `sgl verify` over the whole log.
+
+In one run, on the backend chosen:
+  append   the ledger's append path (validate, canonical bytes, append) in batches of 1000:
+           the rate the sealer has to keep up with;
+  raw read the log's own reader polling every record;
+  sealer   leaf hash, tree nodes, checkpoints every 1000 records, committed with positions;
+  verify   recompute every tree from the log, check every checkpoint's signature and root,
+           compare every record with the seal (what `sgl verify` runs).
+Usage: python benchmarks/seal.py [COUNT] [sqlite|kafka]   (default 100,000 on sqlite)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from _common import events, machine, rate
+from consume import CASES, raw_read
+
+from consumers.verify import verify_ledger
+from ledger.settings import Settings
+from sgl.bootstrap import bootstrap
+from sgl.logs import configure_logging
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
+    run = uuid.uuid4().hex[:8]
+    settings = Settings.from_env(
+        os.environ,
+        backend=backend,
+        data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")),
+        topic=f"sgl.bench.{run}.c",
+        dead_letter_topic=f"sgl.bench.{run}.d",
+        checkpoints_topic=f"sgl.bench.{run}.k",
+        alerts_topic=f"sgl.bench.{run}.a",
+        log_level="warning",
+    )
+    configure_logging(settings)
+    container = bootstrap(settings)
+    print(f"machine: {machine()}; {count:,} events over {CASES:,} cases on {backend}")
+    appended = 0.0
+    for start in range(0, count, 100_000):
+        batch = events(min(100_000, count - start), CASES)
+        began = time.perf_counter()
+        for i in range(0, len(batch), 1000):
+            container.ledger.submit(batch[i : i + 1000])
+        appended += time.perf_counter() - began
+    print(f"append path (batches of 1000):  {rate(count, appended)}")
+    read = raw_read(container.log, count)
+    print(f"raw read of the log:            {rate(count, read)}")
+    sealer = container.sealer()
+    began = time.perf_counter()
+    sealed = sealer.run_until_caught_up(timeout=3600)
+    took = time.perf_counter() - began
+    assert sealed == count, sealed
+    print(
+        f"sealer:                         {rate(count, took)}; "
+        f"{appended / took:.2f}x the append rate, {read / took:.2f} of the raw read"
+    )
+    vkey = container.verifier_key()
+    assert vkey is not None
+    began = time.perf_counter()
+    report = verify_ledger(container.log, container.checkpoints_log, vkey, container.seal)
+    took = time.perf_counter() - began
+    assert report.ok and report.records == count, report.first
+    print(
+        f"verify (sgl verify):            {rate(count, took)}; {report.checkpoints:,} "
+        f"checkpoints; {took * 1_000_000 / count:.1f} s per 1,000,000 records"
+    )
+    container.close()
+
+
+if __name__ == "__main__":
+    main()

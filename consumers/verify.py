@@ -1,0 +1,206 @@
+"""`sgl verify`: recompute every partition's tree from the log and check it against the
+signed checkpoints and the seal, naming the first record that disagrees.
+
+Three sources, trusted differently:
+
+- the **checkpoints**, signed with the ledger's key: each must verify against the published
+  verifier key, and the root recomputed from the log at each checkpoint's size must equal it;
+- the **seal** (the sealer's stored leaf hashes), which names the exact record when the log
+  and the seal part ways, even between two checkpoints;
+- the **log** itself, read from offset 0 of every partition: each partition's offsets must
+  run 0, 1, 2... without a gap.
+
+A log altered after sealing disagrees with the seal at the altered record. A log and seal both
+rewritten disagree with the first signed checkpoint after the change; the report then names
+the range of offsets between the last checkpoint that holds and the first that does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ledger.checkpoint import Checkpoint, CheckpointError, origin_of, parse, verify
+from ledger.log import EventLog
+from ledger.merkle import Frontier, leaf_hash
+from projections.seal_view import SQLiteSealView
+
+_CHUNK = 10_000
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Disagreement:
+    """Where the record and the proofs part ways, and how."""
+
+    partition: int
+    offset: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"partition {self.partition}, offset {self.offset}: {self.what}"
+
+
+@dataclass
+class VerifyReport:
+    """What was checked, and every disagreement found (first one first)."""
+
+    records: int = 0
+    partitions: int = 0
+    checkpoints: int = 0
+    problems: list[Disagreement] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing disagrees."""
+        return not self.problems
+
+    @property
+    def first(self) -> Disagreement | None:
+        """The earliest disagreement by partition and offset."""
+        return min(self.problems) if self.problems else None
+
+
+def read_checkpoints(
+    checkpoints: EventLog, verifier: str, topic: str, report: VerifyReport
+) -> dict[int, dict[int, bytes]]:
+    """Every checkpoint on the topic, signature checked: {partition: {size: root}}."""
+    found: dict[int, dict[int, bytes]] = {}
+    total = sum(checkpoints.end_offsets().values())
+    reader = checkpoints.reader({})
+    seen = 0
+    try:
+        while seen < total:
+            batch = reader.poll(_CHUNK, 1.0)
+            seen += len(batch)
+            for record in batch:
+                text = record.value.decode(errors="replace")
+                try:
+                    checkpoint = verify(text, verifier)
+                except CheckpointError as exc:
+                    parsed = _parsed(text)
+                    where = (parsed.partition, parsed.size) if parsed else (record.partition, 0)
+                    report.problems.append(Disagreement(*where, str(exc)))
+                    continue
+                if checkpoint.origin != origin_of(topic, checkpoint.partition):
+                    continue  # another ledger's checkpoint: not ours to check
+                found.setdefault(checkpoint.partition, {})[checkpoint.size] = checkpoint.root
+                report.checkpoints += 1
+    finally:
+        reader.close()
+    return found
+
+
+def _parsed(text: str) -> Checkpoint | None:
+    try:
+        return parse(text)
+    except CheckpointError:
+        return None
+
+
+def verify_ledger(
+    event_log: EventLog,
+    checkpoints: EventLog,
+    verifier: str,
+    seal: SQLiteSealView | None = None,
+    progress: Callable[[int], object] | None = None,
+) -> VerifyReport:
+    """Recompute every partition's tree from the log; check checkpoints and seal."""
+    report = VerifyReport()
+    signed = read_checkpoints(checkpoints, verifier, event_log.topic, report)
+    ends = event_log.end_offsets()
+    report.partitions = len(ends)
+    sealed = _SealedLeaves(seal)
+    walks = {p: _Walk(p, signed.get(p, {}), sealed) for p in ends}
+    reader = event_log.reader({})
+    # Read each partition up to its end offset (a removed record leaves a gap, so count
+    # positions, not records).
+    reached = dict.fromkeys(ends, 0)
+    try:
+        while any(reached[p] < end for p, end in ends.items()):
+            batch = reader.poll(_CHUNK, 1.0)
+            if not batch:
+                break
+            report.records += len(batch)
+            if progress is not None:
+                progress(len(batch))
+            for record in batch:
+                walks[record.partition].take(record.offset, record.value)
+                reached[record.partition] = record.offset + 1
+    finally:
+        reader.close()
+    for p, walk in walks.items():
+        walk.finish(seal.size(p) if seal is not None else 0)
+        report.problems += walk.problems
+    return report
+
+
+class _Walk:
+    """One partition's records in offset order against its checkpoints and seal."""
+
+    def __init__(self, partition: int, signed: dict[int, bytes], sealed: _SealedLeaves) -> None:
+        self.partition = partition
+        self.signed = signed
+        self.sealed = sealed
+        self.frontier = Frontier()
+        self.last_good = 0
+        self.problems: list[Disagreement] = []
+
+    def take(self, offset: int, value: bytes) -> None:
+        """The next record read from the partition; stops at the first disagreement."""
+        if self.problems:
+            return
+        size = self.frontier.size
+        if offset != size:
+            self._found(size, f"missing from the log (the next record read is at offset {offset})")
+            return
+        leaf = leaf_hash(value)
+        stored = self.sealed.get(self.partition, offset)
+        if stored is not None and stored != leaf:
+            self._found(offset, "differs from the record as sealed")
+            return
+        self.frontier.append(leaf)
+        root = self.signed.get(size + 1)
+        if root is None:
+            return
+        if root != self.frontier.root():
+            self._found(
+                self.last_good,
+                f"offsets {self.last_good} to {size} do not match the signed checkpoint at "
+                f"size {size + 1}",
+            )
+        else:
+            self.last_good = size + 1
+
+    def finish(self, sealed_size: int) -> None:
+        """After the last record: was more signed or sealed than the log now holds?"""
+        if self.problems:
+            return
+        size = self.frontier.size
+        claimed = max([sealed_size, *self.signed])
+        if claimed > size:
+            self._found(
+                size, f"missing from the log: it ends at {size} records, {claimed} were sealed"
+            )
+
+    def _found(self, offset: int, what: str) -> None:
+        self.problems.append(Disagreement(self.partition, offset, what))
+
+
+class _SealedLeaves:
+    """The seal's leaf hashes, read a chunk at a time as the log is walked in order."""
+
+    def __init__(self, seal: SQLiteSealView | None) -> None:
+        self.seal = seal
+        self._chunks: dict[int, tuple[int, list[bytes]]] = {}
+
+    def get(self, partition: int, offset: int) -> bytes | None:
+        """The leaf hash sealed for the record, or None if not sealed (or no seal)."""
+        if self.seal is None:
+            return None
+        base = offset - offset % _CHUNK
+        held = self._chunks.get(partition)
+        if held is None or held[0] != base:
+            held = (base, self.seal.leaves(partition, base, base + _CHUNK))
+            self._chunks[partition] = held
+        chunk = held[1]
+        return chunk[offset - base] if offset - base < len(chunk) else None

@@ -1,0 +1,80 @@
+"""Proof bundles: everything needed to check, offline, that a record is in the ledger as
+sealed (inclusion) or that one checkpoint's tree is a prefix of another's (consistency).
+
+A bundle is JSON. Hashes and the record are base64; the checkpoints are signed notes (see
+`ledger/checkpoint.py`). Checking needs the bundle and the ledger's verifier key, nothing
+else: no Kafka, no database, no trust in the server that produced the bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+
+from ledger.checkpoint import CheckpointError, verify
+from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
+
+INCLUSION = "sgl-inclusion-proof/1"
+CONSISTENCY = "sgl-consistency-proof/1"
+
+
+def b64(data: bytes) -> str:
+    """Standard base64 text."""
+    return base64.b64encode(data).decode()
+
+
+def _unb64(text: Any) -> bytes:
+    if not isinstance(text, str):
+        raise ValueError("not base64 text")
+    return base64.b64decode(text, validate=True)
+
+
+def check_bundle(bundle: Any, verifier: str) -> list[str]:
+    """What is wrong with the bundle, checked against the verifier key; empty when it holds."""
+    if not isinstance(bundle, dict):
+        return ["a proof bundle is a JSON object"]
+    kind = bundle.get("format")
+    try:
+        if kind == INCLUSION:
+            return _inclusion(bundle, verifier)
+        if kind == CONSISTENCY:
+            return _consistency(bundle, verifier)
+    except (KeyError, TypeError, ValueError) as exc:
+        return [f"malformed bundle: {exc!r}"]
+    except CheckpointError as exc:
+        return [str(exc)]
+    return [f"unknown format {kind!r}: expected {INCLUSION} or {CONSISTENCY}"]
+
+
+def _inclusion(bundle: dict[str, Any], verifier: str) -> list[str]:
+    checkpoint = verify(bundle["checkpoint"], verifier)
+    problems = []
+    record = _unb64(bundle["record"])
+    index, size = int(bundle["offset"]), int(bundle["tree_size"])
+    if (checkpoint.partition, checkpoint.size) != (int(bundle["partition"]), size):
+        problems.append(
+            f"the checkpoint is for partition {checkpoint.partition} at size "
+            f"{checkpoint.size}, not partition {bundle['partition']} at {size}"
+        )
+    event = orjson.loads(record)
+    if not isinstance(event, dict) or event.get("event_id") != bundle["event_id"]:
+        problems.append(f"the record is not event {bundle['event_id']}")
+    proof = [_unb64(h) for h in bundle["proof"]]
+    if not verify_inclusion(leaf_hash(record), index, size, proof, checkpoint.root):
+        problems.append(
+            f"the record is not at offset {index} of the tree the checkpoint signs (size {size})"
+        )
+    return problems
+
+
+def _consistency(bundle: dict[str, Any], verifier: str) -> list[str]:
+    first = verify(bundle["from_checkpoint"], verifier)
+    second = verify(bundle["to_checkpoint"], verifier)
+    if first.origin != second.origin:
+        return [f"the checkpoints are of two trees: {first.origin} and {second.origin}"]
+    proof = [_unb64(h) for h in bundle["proof"]]
+    if not verify_consistency(first.size, second.size, proof, first.root, second.root):
+        return [f"the tree at size {first.size} is not a prefix of the tree at size {second.size}"]
+    return []

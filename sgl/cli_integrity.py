@@ -1,0 +1,167 @@
+"""`sgl keys`, `sgl verify` and `sgl proof`: the evidential-integrity commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+import orjson
+
+from ledger.settings import Settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group()
+def keys() -> None:
+    """The checkpoint signing key.
+
+    Example: sgl keys create
+    """
+
+
+@keys.command("create")
+@click.pass_context
+def keys_create(ctx: click.Context) -> None:
+    """Create the Ed25519 key pair that signs checkpoints and print the verifier key to
+    publish. The private key (SGL_SIGNING_KEY, default SGL_DATA_DIR/keys/checkpoint.key) is
+    written owner-only; the verifier key beside it (.pub). An existing key is never replaced.
+
+    Example: sgl keys create
+    """
+    from ledger.checkpoint import create_key_pair
+
+    path = _settings(ctx).signing_key_path
+    vkey = create_key_pair(path)
+    click.echo(f"signing key: {path}", err=True)
+    click.echo(f"verifier key (publish it): {path.with_suffix('.pub')}", err=True)
+    click.echo(vkey)
+
+
+@click.command()
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Verifier key file (default: the one beside SGL_SIGNING_KEY).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def verify(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
+    """Recompute every partition's Merkle tree from the log, check every checkpoint's
+    signature and root, and compare each record with the seal; name the first record that
+    disagrees. Exit status 1 when anything disagrees.
+
+    Example: sgl verify
+    """
+    from consumers.verify import verify_ledger
+    from sgl.bootstrap import bootstrap
+
+    container = bootstrap(_settings(ctx))
+    try:
+        vkey = Path(key_file).read_text().strip() if key_file else container.verifier_key()
+        if vkey is None:
+            raise click.ClickException("no verifier key: run `sgl keys create` or pass --key")
+        total = sum(container.log.end_offsets().values())
+        with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
+            report = verify_ledger(
+                container.log, container.checkpoints_log, vkey, container.seal, bar.update
+            )
+    finally:
+        container.close()
+    if as_json:
+        click.echo(
+            orjson.dumps(
+                {
+                    "ok": report.ok,
+                    "records": report.records,
+                    "partitions": report.partitions,
+                    "checkpoints": report.checkpoints,
+                    "first": None if report.first is None else str(report.first),
+                    "problems": [str(p) for p in sorted(report.problems)],
+                }
+            ).decode()
+        )
+    elif report.ok:
+        click.echo(
+            f"verified: {report.records:,} records in {report.partitions} partition(s) "
+            f"against {report.checkpoints:,} signed checkpoint(s); nothing disagrees"
+        )
+    else:
+        click.echo(f"FIRST DISAGREEMENT: {report.first}")
+        for problem in sorted(report.problems)[1:]:
+            click.echo(f"also: {problem}")
+    if not report.ok:
+        sys.exit(1)
+
+
+@click.group()
+def proof() -> None:
+    """Inclusion and consistency proof bundles.
+
+    Example: sgl proof get EVENT_ID > proof.json && sgl proof verify proof.json --key k.pub
+    """
+
+
+@proof.command("get")
+@click.argument("event_id")
+@click.option("--checkpoint", type=int, default=None, help="Tree size of the checkpoint.")
+@click.pass_context
+def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None) -> None:
+    """Print the inclusion proof bundle of an event (JSON), to save and check offline.
+
+    Example: sgl proof get 3f1c2b8e-2a41-4d7c-9a51-0c6d1b2e9f10 > proof.json
+    """
+    from sgl.bootstrap import bootstrap
+    from sgl.proofs import NoProof, inclusion_bundle
+
+    container = bootstrap(_settings(ctx))
+    try:
+        bundle = inclusion_bundle(container, event_id, checkpoint)
+    except NoProof as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        container.close()
+    click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
+
+
+@proof.command("verify")
+@click.argument("bundle", type=click.File("rb"))
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Verifier key file to trust (default: the one beside SGL_SIGNING_KEY).",
+)
+@click.pass_context
+def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None) -> None:
+    """Check a saved proof bundle offline (no log, no database): the checkpoint's signature
+    against the verifier key, then the inclusion or consistency proof. Exit status 1 when
+    it does not hold.
+
+    Example: sgl proof verify proof.json --key checkpoint.pub
+    """
+    from ledger.bundles import check_bundle
+
+    path = Path(key_file) if key_file else _settings(ctx).signing_key_path.with_suffix(".pub")
+    try:
+        vkey = path.read_text().strip()
+    except FileNotFoundError:
+        raise click.ClickException(f"no verifier key at {path}: pass --key") from None
+    try:
+        data = orjson.loads(bundle.read())
+    except orjson.JSONDecodeError as exc:
+        raise click.ClickException(f"the bundle is not JSON: {exc}") from None
+    problems = check_bundle(data, vkey)
+    if problems:
+        for problem in problems:
+            click.echo(f"DOES NOT HOLD: {problem}")
+        sys.exit(1)
+    click.echo(f"holds: {data['format']} checked against {vkey.split('+')[0]}'s key")

@@ -1,0 +1,52 @@
+"""Evidential integrity over HTTP: checkpoints, inclusion and consistency proofs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from sgl.bootstrap import Container
+from sgl.proofs import NoProof, consistency_bundle, inclusion_bundle, latest_checkpoints
+from sgl.responses import JSONBytes, problem_response
+
+
+def proofs_router(container: Container) -> APIRouter:
+    """The proof routes over a wired container."""
+    router = APIRouter()
+
+    def answer(make: object) -> Response:
+        try:
+            return JSONBytes(make() if callable(make) else make)
+        except NoProof as exc:
+            return problem_response(exc.status, "no-proof", "No such proof", exc.detail)
+
+    @router.get("/v1/checkpoints/latest", summary="The latest signed checkpoint per partition")
+    def get_latest() -> Response:
+        """Each partition's latest checkpoint (tree size, root, signed note) and the verifier
+        key that checks them."""
+        return answer(lambda: latest_checkpoints(container))
+
+    @router.get("/v1/events/{event_id}/proof", summary="Inclusion proof of an event")
+    def get_proof(
+        event_id: str,
+        checkpoint: Annotated[
+            int | None,
+            Query(ge=1, description="tree size of a checkpoint of the event's partition"),
+        ] = None,
+    ) -> Response:
+        """A bundle proving the event's exact bytes are at its offset in the tree the
+        checkpoint signs (default: the partition's latest checkpoint)."""
+        return answer(lambda: inclusion_bundle(container, event_id, checkpoint))
+
+    @router.get("/v1/checkpoints/consistency", summary="Consistency proof between checkpoints")
+    def get_consistency(
+        start: Annotated[int, Query(alias="from", ge=1, description="the earlier tree size")],
+        end: Annotated[int, Query(alias="to", ge=1, description="the later tree size")],
+        partition: Annotated[int, Query(ge=0, description="the partition")] = 0,
+    ) -> Response:
+        """A bundle proving the tree at `from` is a prefix of the tree at `to`."""
+        return answer(lambda: consistency_bundle(container, partition, start, end))
+
+    return router
