@@ -131,6 +131,30 @@ def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None) -> None
     click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
 
 
+@proof.command("consistency")
+@click.argument("first", type=int)
+@click.argument("second", type=int)
+@click.option("--partition", type=int, default=0, show_default=True, help="The partition.")
+@click.pass_context
+def proof_consistency(ctx: click.Context, first: int, second: int, partition: int) -> None:
+    """Print the consistency proof bundle (JSON) between two checkpoints of a partition, given
+    by their tree sizes: the earlier tree is a prefix of the later one.
+
+    Example: sgl proof consistency 1000 2000 --partition 0 > consistency.json
+    """
+    from sgl.bootstrap import bootstrap
+    from sgl.proofs import NoProof, consistency_bundle
+
+    container = bootstrap(_settings(ctx))
+    try:
+        bundle = consistency_bundle(container, partition, first, second)
+    except NoProof as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        container.close()
+    click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
+
+
 @proof.command("verify")
 @click.argument("bundle", type=click.File("rb"))
 @click.option(

@@ -18,6 +18,7 @@ from click.testing import CliRunner
 
 from consumers.verify import verify_ledger
 from ledger.bundles import check_bundle
+from ledger.errors import LedgerUnavailable
 from ledger.merkle import root_hash
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
@@ -309,3 +310,60 @@ def test_two_hundred_random_tamperings_are_each_named(
         checkpoints.close()
         seal.datastore.close()
     assert set(kinds) == {"change", "remove", "insert", "reorder"}
+
+
+class _FailingFirstAppend:
+    """A checkpoints log whose first append fails, as if the topic were unreachable."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.failed = False
+
+    def lookup(self, ids: Any) -> Any:
+        return self.inner.lookup(ids)
+
+    def append(self, records: Any) -> Any:
+        if not self.failed:
+            self.failed = True
+            raise LedgerUnavailable("the checkpoints topic is down")
+        return self.inner.append(records)
+
+
+def test_a_checkpoint_signed_before_a_failed_publish_is_published_once_later(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    container = bootstrap(make_settings("sqlite", checkpoint_every=EVERY))
+    try:
+        published(container, cases=8)  # 80 records: two checkpoints
+        sealer = container.sealer()
+        sealer.checkpoints = _FailingFirstAppend(container.checkpoints_log)  # type: ignore[assignment]
+        with pytest.raises(LedgerUnavailable):
+            sealer.run_until_caught_up(30)
+        # Sealed and signed, committed with the position; not yet on the topic.
+        assert container.seal.size(0) >= EVERY
+        assert [c["published"] for c in container.seal.checkpoints()][:1] == [False]
+        assert sum(container.checkpoints_log.end_offsets().values()) == 0
+        container.sealer().run_until_caught_up(30)
+        on_topic = sum(container.checkpoints_log.end_offsets().values())
+        assert on_topic == len(container.seal.checkpoints()) == 2
+        assert all(c["published"] for c in container.seal.checkpoints())
+        container.sealer().publish()  # again: nothing new on the topic
+        assert sum(container.checkpoints_log.end_offsets().values()) == on_topic
+        vkey = container.verifier_key()
+        key = tmp_path / "k.pub"
+        key.write_text(f"{vkey}\n")
+        args = ["--data-dir", str(container.settings.data_dir)]
+        got = CliRunner().invoke(
+            cli, [*args, "proof", "consistency", str(EVERY), "80"], env=_env(container)
+        )
+        assert got.exit_code == 0, got.output
+        saved = tmp_path / "consistency.json"
+        saved.write_text(got.output)
+        ok = CliRunner().invoke(cli, ["proof", "verify", str(saved), "--key", str(key)])
+        assert ok.exit_code == 0 and "sgl-consistency-proof/1" in ok.output
+        bad = CliRunner().invoke(
+            cli, [*args, "proof", "consistency", "80", "41"], env=_env(container)
+        )
+        assert bad.exit_code != 0 and "no checkpoint at size 41" in bad.output
+    finally:
+        container.close()
