@@ -84,7 +84,15 @@ class Alerter:
             fired, due[case_id] = evaluate_with_due(events, moment, self.policy)
             findings += [(case_id, f) for f in fired]
         raised = self.store.known({f.alert_id for _, f in findings})
-        fresh = [(c, f) for c, f in findings if f.alert_id not in raised]
+        # A finding sharing evidence with an alert already raised for the same rule is that
+        # alert, regrouped by an event recorded since (see rules._as_raised): not new.
+        earlier = self.store.evidence_raised({c for c, _ in findings})
+        fresh = [
+            (c, f)
+            for c, f in findings
+            if f.alert_id not in raised
+            and not any(e & set(f.evidence) for e in earlier.get((c, f.rule.name), []))
+        ]
         # Findings already in the ledger (a rebuilt store, or another alerter got there first)
         # are recorded as raised, not raised again.
         in_log = self.record.log.lookup({alert_event_id(f.alert_id) for _, f in fresh})
@@ -100,6 +108,7 @@ class Alerter:
                     "rule": firing.rule.name,
                     "fired_at": utc_text(firing.fired_at),
                     "decided_at": utc_text(moment),
+                    "evidence": firing.evidence,
                     "published": already,
                     "document": None
                     if already

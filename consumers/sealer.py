@@ -175,7 +175,7 @@ class Sealer:
 
     def publish(self) -> None:
         """Put the checkpoints not yet on the checkpoints topic there, in order."""
-        pending = [c for c in self.seal.checkpoints() if not c["published"]]
+        pending = self.seal.checkpoints(unpublished=True)
         if not pending:
             return
         records = []

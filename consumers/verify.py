@@ -17,11 +17,12 @@ the range of offsets between the last checkpoint that holds and the first that d
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ledger.checkpoint import Checkpoint, CheckpointError, origin_of, parse, verify
-from ledger.log import EventLog
+from ledger.log import EventLog, LogRecord
 from ledger.merkle import Frontier, leaf_hash
 from projections.seal_view import SQLiteSealView
 
@@ -60,33 +61,73 @@ class VerifyReport:
         return min(self.problems) if self.problems else None
 
 
+def read_all(
+    log: EventLog,
+    take: Callable[[LogRecord], object],
+    idle: float = 30.0,
+    progress: Callable[[int], object] | None = None,
+) -> int:
+    """Every record of every partition up to its end offset now, in offset order per
+    partition; returns how many were read. A removed record leaves a gap, so this counts
+    positions reached, not records; a poll that comes back empty is waited on (a broker's
+    first fetch can be slow) until `idle` seconds pass with nothing read."""
+    ends = log.end_offsets()
+    reached = dict.fromkeys(ends, 0)
+    read = 0
+    reader = log.reader({})
+    last_progress = time.monotonic()
+    try:
+        while any(reached[p] < end for p, end in ends.items()):
+            batch = reader.poll(_CHUNK, 1.0)
+            if not batch:
+                if time.monotonic() - last_progress > idle:
+                    break
+                continue
+            last_progress = time.monotonic()
+            read += len(batch)
+            if progress is not None:
+                progress(len(batch))
+            for record in batch:
+                if record.partition in reached:
+                    take(record)
+                    reached[record.partition] = record.offset + 1
+    finally:
+        reader.close()
+    return read
+
+
 def read_checkpoints(
     checkpoints: EventLog, verifier: str, topic: str, report: VerifyReport
 ) -> dict[int, dict[int, bytes]]:
-    """Every checkpoint on the topic, signature checked: {partition: {size: root}}."""
+    """Every checkpoint on the topic, signature checked: {partition: {size: root}}. A bad
+    signature, or two different roots signed for one size (a fork), is a problem."""
     found: dict[int, dict[int, bytes]] = {}
-    total = sum(checkpoints.end_offsets().values())
-    reader = checkpoints.reader({})
-    seen = 0
-    try:
-        while seen < total:
-            batch = reader.poll(_CHUNK, 1.0)
-            seen += len(batch)
-            for record in batch:
-                text = record.value.decode(errors="replace")
-                try:
-                    checkpoint = verify(text, verifier)
-                except CheckpointError as exc:
-                    parsed = _parsed(text)
-                    where = (parsed.partition, parsed.size) if parsed else (record.partition, 0)
-                    report.problems.append(Disagreement(*where, str(exc)))
-                    continue
-                if checkpoint.origin != origin_of(topic, checkpoint.partition):
-                    continue  # another ledger's checkpoint: not ours to check
-                found.setdefault(checkpoint.partition, {})[checkpoint.size] = checkpoint.root
-                report.checkpoints += 1
-    finally:
-        reader.close()
+
+    def take(record: LogRecord) -> None:
+        text = record.value.decode(errors="replace")
+        try:
+            checkpoint = verify(text, verifier)
+        except CheckpointError as exc:
+            parsed = _parsed(text)
+            where = (parsed.partition, parsed.size) if parsed else (-1, record.offset)
+            report.problems.append(Disagreement(*where, f"the checkpoint itself: {exc}"))
+            return
+        if checkpoint.origin != origin_of(topic, checkpoint.partition):
+            return  # another ledger's checkpoint: not ours to check
+        sizes = found.setdefault(checkpoint.partition, {})
+        if sizes.get(checkpoint.size, checkpoint.root) != checkpoint.root:
+            report.problems.append(
+                Disagreement(
+                    checkpoint.partition,
+                    checkpoint.size,
+                    f"two different roots are signed for size {checkpoint.size}: the log "
+                    "was forked",
+                )
+            )
+        sizes.setdefault(checkpoint.size, checkpoint.root)
+        report.checkpoints += 1
+
+    read_all(checkpoints, take)
     return found
 
 
@@ -111,23 +152,11 @@ def verify_ledger(
     report.partitions = len(ends)
     sealed = _SealedLeaves(seal)
     walks = {p: _Walk(p, signed.get(p, {}), sealed) for p in ends}
-    reader = event_log.reader({})
-    # Read each partition up to its end offset (a removed record leaves a gap, so count
-    # positions, not records).
-    reached = dict.fromkeys(ends, 0)
-    try:
-        while any(reached[p] < end for p, end in ends.items()):
-            batch = reader.poll(_CHUNK, 1.0)
-            if not batch:
-                break
-            report.records += len(batch)
-            if progress is not None:
-                progress(len(batch))
-            for record in batch:
-                walks[record.partition].take(record.offset, record.value)
-                reached[record.partition] = record.offset + 1
-    finally:
-        reader.close()
+
+    def take(record: LogRecord) -> None:
+        walks[record.partition].take(record.offset, record.value)
+
+    report.records = read_all(event_log, take, progress=progress)
     for p, walk in walks.items():
         walk.finish(seal.size(p) if seal is not None else 0)
         report.problems += walk.problems

@@ -41,7 +41,7 @@ def check_bundle(bundle: Any, verifier: str) -> list[str]:
             return _inclusion(bundle, verifier)
         if kind == CONSISTENCY:
             return _consistency(bundle, verifier)
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return [f"malformed bundle: {exc!r}"]
     except CheckpointError as exc:
         return [str(exc)]

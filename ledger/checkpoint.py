@@ -96,7 +96,11 @@ def body(origin: str, size: int, root: bytes) -> str:
 
 def sign(key: Ed25519PrivateKey, origin: str, size: int, root: bytes, name: str = KEY_NAME) -> str:
     """The checkpoint as a signed note."""
-    text = body(origin, size, root)
+    return sign_note(key, body(origin, size, root), name)
+
+
+def sign_note(key: Ed25519PrivateKey, text: str, name: str = KEY_NAME) -> str:
+    """Any text (ending in a newline) as a signed note with one Ed25519 signature."""
     signature = key.sign(text.encode())
     kid = key_id(name, public_bytes(key.public_key()))
     return f"{text}\n{_DASH}{name} {base64.b64encode(kid + signature).decode()}\n"
@@ -122,9 +126,23 @@ def parse(text: str) -> Checkpoint:
 def verify(text: str, verifier: str) -> Checkpoint:
     """The checkpoint, if a signature line by the verifier key signs its body."""
     checkpoint = parse(text)
+    try:
+        verify_note(text, verifier)
+    except CheckpointError as exc:
+        raise CheckpointError(
+            f"checkpoint {checkpoint.origin} at {checkpoint.size}: {exc}"
+        ) from None
+    return checkpoint
+
+
+def verify_note(text: str, verifier: str) -> str:
+    """The signed text of a note, if a signature line by the verifier key signs it."""
     name, kid, key = parse_verifier_key(verifier)
-    signed = text.partition("\n\n")[0] + "\n"
-    for line in text.partition("\n\n")[2].splitlines():
+    signed, sep, signatures = text.partition("\n\n")
+    if not sep:
+        raise CheckpointError("a signed note is text, a blank line, and signature lines")
+    signed += "\n"
+    for line in signatures.splitlines():
         if not line.startswith(_DASH):
             continue
         who, _, encoded = line[len(_DASH) :].rpartition(" ")
@@ -137,19 +155,17 @@ def verify(text: str, verifier: str) -> Checkpoint:
         try:
             key.verify(blob[4:], signed.encode())
         except InvalidSignature:
-            raise CheckpointError(
-                f"checkpoint {checkpoint.origin} at {checkpoint.size}: bad signature"
-            ) from None
-        return checkpoint
-    raise CheckpointError(
-        f"checkpoint {checkpoint.origin} at {checkpoint.size}: not signed by {name}"
-    )
+            raise CheckpointError("bad signature") from None
+        return signed
+    raise CheckpointError(f"not signed by {name}")
 
 
 def create_key_pair(private_path: Path) -> str:
     """Write a new Ed25519 private key (PKCS #8 PEM, owner-only) and its verifier key beside
     it (`.pub`); returns the verifier key. Refuses to overwrite a key."""
     public_path = private_path.with_suffix(".pub")
+    if private_path.suffix == ".pub":
+        raise CheckpointError(f"{private_path}: a signing key's name must not end in .pub")
     if private_path.exists():
         raise CheckpointError(f"{private_path} exists: a signing key is never overwritten")
     private_path.parent.mkdir(parents=True, exist_ok=True)

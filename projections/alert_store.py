@@ -38,7 +38,8 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.name}_raised (alert_id TEXT PRIMARY KEY, "
             "event_id TEXT NOT NULL, case_id TEXT NOT NULL, rule TEXT NOT NULL, "
             "fired_at TEXT NOT NULL, decided_at TEXT NOT NULL, doc BLOB, "
-            "published INTEGER NOT NULL) WITHOUT ROWID",
+            "published INTEGER NOT NULL, evidence TEXT NOT NULL) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_by_case ON {self.name}_raised (case_id, rule)",
             f"CREATE INDEX IF NOT EXISTS {self.name}_outbox ON {self.name}_raised (published) "
             "WHERE published = 0",
             f"CREATE TABLE IF NOT EXISTS {self.name}_due (case_id TEXT PRIMARY KEY, "
@@ -84,7 +85,7 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
         """
         with self.datastore.transaction(commit=True) as cursor:
             cursor.executemany(
-                f"INSERT INTO {self.name}_raised VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
+                f"INSERT INTO {self.name}_raised VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (alert_id) DO NOTHING",
                 [
                     (
@@ -96,6 +97,7 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
                         r["decided_at"],
                         None if r.get("document") is None else orjson.dumps(r["document"]),
                         1 if r.get("published") else 0,
+                        orjson.dumps(sorted(r["evidence"])).decode(),
                     )
                     for r in raised
                 ],
@@ -111,6 +113,20 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
             )
             for item in tracking:
                 self._insert_tracking(cursor, item)
+
+    def evidence_raised(self, case_ids: Collection[str]) -> dict[tuple[str, str], list[set[str]]]:
+        """The evidence of every alert raised in these cases, per (case, rule)."""
+        found: dict[tuple[str, str], list[set[str]]] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for marks, chunk in in_chunks(list(case_ids)):
+                cursor.execute(
+                    f"SELECT case_id, rule, evidence FROM {self.name}_raised "  # noqa: S608
+                    f"WHERE case_id IN ({marks})",
+                    chunk,
+                )
+                for case_id, rule, evidence in cursor.fetchall():
+                    found.setdefault((case_id, rule), []).append(set(orjson.loads(evidence)))
+        return found
 
     def outbox(self, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         """Alerts decided and not yet confirmed by the log, oldest decision first."""

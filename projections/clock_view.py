@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Collection, Iterator, Sequence
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,11 @@ CLOCKS = "clocks"
 
 
 def policy_fingerprint(policy: ClockPolicy) -> str:
-    """The policy's version and a digest of its clocks: an edit without a new version still
-    counts as another policy."""
-    return f"{policy.version}:{hashlib.sha256(repr(policy.clocks).encode()).hexdigest()[:16]}"
+    """The policy's version, a digest of its clocks (an edit without a new version still
+    counts as another policy) and the bank-holiday calendar's version (a new release can add
+    or move a holiday, and so a deadline)."""
+    digest = hashlib.sha256(repr(policy.clocks).encode()).hexdigest()[:16]
+    return f"{policy.version}:{digest}:holidays-{version('holidays')}"
 
 
 class SQLiteClockView(SQLiteTrackingRecorder):
@@ -57,6 +60,8 @@ class SQLiteClockView(SQLiteTrackingRecorder):
         self.policy = policy
         self.days = days or england_and_wales()
         self._clocks = {c.name: c for c in policy.clocks}
+        # Built under another policy and kept (by a reader): its rows are not used.
+        self.stale = False
         super().__init__(datastore)
 
     def construct_create_table_statements(self) -> list[str]:
@@ -115,16 +120,15 @@ class SQLiteClockView(SQLiteTrackingRecorder):
             events = cases.events(case_id)
             if not events:
                 continue
-            runs = clock_runs(events, moment, self.policy, days=self.days)
+            recorded = max(parse_instant(e.recorded_at) for e in events)
+            appended = max(e.appended_at for e in events)
+            # The runs of every event the case holds, including one recorded a little ahead
+            # of this clock (the ledger allows some skew): the rows then hold for any moment
+            # at or after the case's latest instants, which is when a report uses them.
+            everything = max(moment, recorded, appended)
+            runs = clock_runs(events, everything, self.policy, days=self.days)
             rows += [(case_id, *_stored(r.row())) for r in runs]
-            covered.append(
-                (
-                    case_id,
-                    len(events),
-                    max(micros(parse_instant(e.recorded_at)) for e in events),
-                    max(micros(e.appended_at) for e in events),
-                )
-            )
+            covered.append((case_id, len(events), micros(recorded), micros(appended)))
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 f"INSERT INTO {self.name}_meta VALUES ('policy', ?) "  # noqa: S608
@@ -162,7 +166,9 @@ class SQLiteClockView(SQLiteTrackingRecorder):
         instant = 2 if basis == "recorded" else 3
         with self.datastore.transaction(commit=False) as cursor:
             cursor.sqlite_cursor.row_factory = None
-            caught_up = _covers(_tracked(cursor, self.name), _tracked_in(cases, cases.name))
+            caught_up = not self.stale and _covers(
+                _tracked(cursor, self.name), _tracked_in(cases, cases.name)
+            )
             cursor.execute(f"SELECT * FROM {self.name}_cases")  # noqa: S608
             stored = {row[0]: row for row in cursor.fetchall()}
             cursor.execute(f"SELECT * FROM {self.name}_runs")  # noqa: S608
@@ -175,6 +181,7 @@ class SQLiteClockView(SQLiteTrackingRecorder):
             mine = stored.get(case_id)
             if (
                 mine is not None
+                and not self.stale
                 and (seen is None or mine[1] == seen[case_id])
                 and mine[instant] <= limit
             ):
@@ -231,14 +238,18 @@ def _stored(run: RunRow) -> tuple[Any, ...]:
     )
 
 
-def open_clock_view(path: Path, policy: ClockPolicy) -> SQLiteClockView:
-    """The clock view in the given file; a file built under another policy is discarded
-    (its consumer then rebuilds it from the log)."""
+def open_clock_view(path: Path, policy: ClockPolicy, *, discard: bool = True) -> SQLiteClockView:
+    """The clock view in the given file. One built under another policy is discarded, so
+    that its consumer builds it again; a reader (`discard=False`) leaves it alone and folds
+    every case instead."""
     path.parent.mkdir(parents=True, exist_ok=True)
     view = SQLiteClockView(SQLiteDatastore(str(path)), policy)
     view.create_table()
     built = view.built_under()
     if built is not None and built != policy_fingerprint(policy):
+        if not discard:
+            view.stale = True
+            return view
         view.datastore.close()
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)

@@ -153,7 +153,7 @@ def _run(
     clock: Clock, start: Event, stop: Event | None, moment: datetime, days: WorkingDays
 ) -> ClockRun:
     began = parse_instant(start.occurred_at).astimezone(UTC)
-    ended = moment if stop is None else parse_instant(stop.occurred_at).astimezone(UTC)
+    ended = (moment if stop is None else parse_instant(stop.occurred_at)).astimezone(UTC)
     return ClockRun(clock, start, stop, *_measure(clock, began, ended, stop is not None, days))
 
 

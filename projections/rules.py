@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ledger.envelope import Event, parse_instant, utc_text
+from ledger.schemas import SchemaRegistry
 from projections.as_of import Basis, known_by
 from projections.clock_policy import POLICIES_DIR, PolicyError
 from projections.effective import effective_events
@@ -59,12 +60,15 @@ class Firing:
     fired_at: datetime
     summary: str
     answer: Event | None = None
+    raised_as: str | None = None
 
     @property
     def alert_id(self) -> str:
-        """`ALERT-<rule>-<12 hex>`: the same rule and evidence always give the same id."""
-        key = f"{self.rule.name}:{','.join(sorted(self.evidence))}"
-        return f"ALERT-{self.rule.name.replace('_', '-')}-{uuid.uuid5(_NAMESPACE, key).hex[:12]}"
+        """`ALERT-<rule>-<12 hex>`: the same rule and evidence always give the same id; a
+        finding the ledger already raised keeps the id it was raised under (`raised_as`)."""
+        if self.raised_as is not None:
+            return self.raised_as
+        return derived_id(self.rule.name, self.evidence)
 
     def as_dict(self, moment: datetime) -> dict[str, Any]:
         """The finding as the API shows it, with its age or its time to answer."""
@@ -84,6 +88,12 @@ class Firing:
                 waited.total_seconds() / 86400, 2
             ),
         }
+
+
+def derived_id(rule: str, evidence: Iterable[str]) -> str:
+    """The alert id of a rule's finding on this evidence."""
+    key = f"{rule}:{','.join(sorted(evidence))}"
+    return f"ALERT-{rule.replace('_', '-')}-{uuid.uuid5(_NAMESPACE, key).hex[:12]}"
 
 
 def load_rule_policy(path: Path | None = None) -> RulePolicy:
@@ -122,7 +132,22 @@ def load_rule_policy(path: Path | None = None) -> RulePolicy:
         rules.append(Rule(name, kind, tuple(sent_to), params))
     if not rules:
         raise PolicyError(f"{source}: at least one [[rule]] is needed")
-    return RulePolicy(data["version"], data["title"], tuple(rules))
+    policy = RulePolicy(data["version"], data["title"], tuple(rules))
+    _check_alerts_publishable(source, policy)
+    return policy
+
+
+def _check_alerts_publishable(source: Path, policy: RulePolicy) -> None:
+    """Refuse a policy whose alerts the ledger would refuse (a rule name or an agency code
+    the `alert.raised` schema does not allow): better at start than an alert never raised."""
+    registry = SchemaRegistry()
+    moment = datetime(2000, 1, 1, tzinfo=UTC)
+    for rule in policy.rules:
+        sample = Firing(rule, (str(uuid.uuid5(_NAMESPACE, rule.name)),), moment, "check")
+        problems = registry.problems(alert_document(sample, "CASE-CHECK", policy, moment))
+        if problems:
+            found = "; ".join(f"{p.pointer} {p.detail}" for p in problems)
+            raise PolicyError(f"{source}: rule {rule.name}: its alerts would be refused: {found}")
 
 
 def evaluate(
@@ -135,9 +160,14 @@ def evaluate(
 def evaluate_with_due(
     events: Sequence[Event], moment: datetime, policy: RulePolicy
 ) -> tuple[list[Firing], datetime | None]:
-    """`evaluate` as known now, and the next moment a rule will fire if nothing is recorded
-    meanwhile (a deadline on what is known now), or None."""
-    return _evaluate(events, moment, policy, "recorded")
+    """`evaluate` as known now, and the next moment to evaluate again if nothing is recorded
+    meanwhile, or None: a rule's deadline on what is known now, or an event already held but
+    recorded a little ahead of the moment (the ledger allows some clock skew)."""
+    found, due = _evaluate(events, moment, policy, "recorded")
+    ahead = [at for at in (parse_instant(e.recorded_at) for e in events) if at > moment]
+    if ahead:
+        due = min([*ahead, *([due] if due else [])])
+    return found, due
 
 
 def _evaluate(
@@ -157,11 +187,50 @@ def _evaluate(
                 found.append(firing)
             elif due is None or firing.fired_at < due:
                 due = firing.fired_at
+    found = _as_raised(found, ordered)
     found = [
-        Firing(f.rule, f.evidence, f.fired_at, f.summary, answers.get(f.alert_id)) for f in found
+        Firing(f.rule, f.evidence, f.fired_at, f.summary, answers.get(f.alert_id), f.raised_as)
+        for f in found
     ]
     found.sort(key=lambda f: (f.fired_at, f.rule.name))
     return found, due
+
+
+def _as_raised(found: list[Firing], events: list[Event]) -> list[Firing]:
+    """Findings the ledger already raised keep the id they were raised under.
+
+    A finding's evidence can change after it was raised: an event recorded late (backdated)
+    regroups a cluster of injuries, a correction moves an event in or out of a window. A
+    finding that shares evidence with an alert the ledger raised for the same rule is that
+    alert, so it keeps that alert's id, and its answer still matches.
+    """
+    raised: dict[str, list[tuple[set[str], str]]] = {}
+    for event in events:
+        if event.type == "alert.raised" and event.agency == LEDGER_AGENCY:
+            p = event.payload
+            raised.setdefault(p["rule"], []).append((set(p["evidence"]), p["alert_id"]))
+    if not raised:
+        return found
+    taken = {f.alert_id for f in found}
+    out = []
+    for firing in found:
+        own = firing.alert_id
+        match = next(
+            (
+                alert_id
+                for evidence, alert_id in raised.get(firing.rule.name, [])
+                if evidence & set(firing.evidence) and (alert_id == own or alert_id not in taken)
+            ),
+            None,
+        )
+        if match is None or match == own:
+            out.append(firing)
+            continue
+        taken.add(match)
+        out.append(
+            Firing(firing.rule, firing.evidence, firing.fired_at, firing.summary, None, match)
+        )
+    return out
 
 
 def alert_event_id(alert_id: str) -> str:

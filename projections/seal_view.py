@@ -45,6 +45,8 @@ class SQLiteSealView(SQLiteTrackingRecorder):
             f"CREATE TABLE IF NOT EXISTS {self.name}_checkpoints (partition INTEGER NOT NULL, "
             "size INTEGER NOT NULL, root BLOB NOT NULL, note TEXT NOT NULL, "
             "published INTEGER NOT NULL, PRIMARY KEY (partition, size)) WITHOUT ROWID",
+            f"CREATE INDEX IF NOT EXISTS {self.name}_unpublished ON {self.name}_checkpoints "
+            "(published) WHERE published = 0",
         ]
 
     def current(self) -> SQLiteSealView:
@@ -118,26 +120,34 @@ class SQLiteSealView(SQLiteTrackingRecorder):
             for item in tracking:
                 self._insert_tracking(cursor, item)
 
-    def checkpoints(self, partition: int | None = None) -> list[dict[str, Any]]:
-        """Checkpoints, oldest first per partition."""
+    def checkpoints(
+        self, partition: int | None = None, *, unpublished: bool = False
+    ) -> list[dict[str, Any]]:
+        """Checkpoints (all, or those not yet on the topic), oldest first per partition."""
         where, args = ("WHERE partition = ?", (partition,)) if partition is not None else ("", ())
+        if unpublished:
+            where, args = "WHERE published = 0", ()
+        return self._select(f"{where} ORDER BY partition, size", args)
+
+    def checkpoint(self, partition: int, size: int | None = None) -> dict[str, Any] | None:
+        """The checkpoint of the partition at that size (default: the latest), if any."""
+        if size is None:
+            found = self._select("WHERE partition = ? ORDER BY size DESC LIMIT 1", (partition,))
+        else:
+            found = self._select("WHERE partition = ? AND size = ?", (partition, size))
+        return found[0] if found else None
+
+    def _select(self, tail: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT partition, size, root, note, published FROM {self.name}_checkpoints "  # noqa: S608
-                f"{where} ORDER BY partition, size",
+                + tail,
                 args,
             )
             return [
                 {"partition": p, "size": s, "root": bytes(r), "note": n, "published": bool(u)}
                 for p, s, r, n, u in cursor.fetchall()
             ]
-
-    def checkpoint(self, partition: int, size: int | None = None) -> dict[str, Any] | None:
-        """The checkpoint of the partition at that size (default: the latest), if any."""
-        found = self.checkpoints(partition)
-        if size is None:
-            return found[-1] if found else None
-        return next((c for c in found if c["size"] == size), None)
 
     def mark_published(self, keys: Iterable[tuple[int, int]]) -> None:
         """The checkpoints topic has these (partition, size) checkpoints."""

@@ -18,7 +18,7 @@ from consumers.rebuild import RebuildReport, rebuild_follower, rebuild_view
 from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
 from ledger.append import Ledger
-from ledger.checkpoint import create_key_pair, load_private_key
+from ledger.checkpoint import CheckpointError, create_key_pair, load_private_key, verifier_key
 from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
@@ -81,6 +81,13 @@ class Container:
         its verifier key beside it, if there is none yet)."""
         path = self.settings.signing_key_path
         if not path.exists():
+            if path != self.settings.data_dir / "keys" / "checkpoint.key":
+                # A key named in the settings and missing is an accident (a typo, a volume
+                # not mounted): never sign under a new identity because of it.
+                raise CheckpointError(
+                    f"SGL_SIGNING_KEY names {path}, which does not exist; create it with "
+                    "`sgl keys create` or restore it"
+                )
             vkey = create_key_pair(path)
             log.warning("signing_key.created", path=str(path), verifier_key=vkey)
         return Sealer(
@@ -95,10 +102,16 @@ class Container:
 
     def verifier_key(self) -> str | None:
         """The published verifier key of the checkpoints, or None before there is a key."""
+        path = self.settings.signing_key_path
         try:
-            return self.settings.signing_key_path.with_suffix(".pub").read_text().strip()
+            return path.with_suffix(".pub").read_text().strip()
         except FileNotFoundError:
-            return None
+            if not path.exists():
+                return None
+        # The key without its published half (a crash between the two writes): derive it.
+        vkey = verifier_key(load_private_key(path).public_key())
+        path.with_suffix(".pub").write_text(vkey + "\n")
+        return vkey
 
     def rebuild_follower(self, name: str) -> RebuildReport:
         """Rebuild the clock view (`clocks`) or the alerter's store (`alerts`) and swap it in."""
@@ -167,8 +180,9 @@ def open_view(settings: Settings) -> SQLiteCaseView:
 
 
 def open_clocks(settings: Settings, policy: ClockPolicy) -> SQLiteClockView:
-    """The clock view's current generation alone, for readers that need no log."""
-    return open_clock_view(ViewFiles(settings.views_dir, CLOCKS).current(), policy)
+    """The clock view's current generation alone, for readers that need no log (a view built
+    under another policy is left for its consumer, and not used)."""
+    return open_clock_view(ViewFiles(settings.views_dir, CLOCKS).current(), policy, discard=False)
 
 
 def view_handle(settings: Settings) -> ViewHandle[SQLiteCaseView]:

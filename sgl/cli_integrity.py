@@ -68,6 +68,12 @@ def verify(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
         vkey = Path(key_file).read_text().strip() if key_file else container.verifier_key()
         if vkey is None:
             raise click.ClickException("no verifier key: run `sgl keys create` or pass --key")
+        if not key_file:
+            click.echo(
+                "note: trusting the verifier key beside this ledger's signing key; an auditor "
+                "passes --key with the key the operator published",
+                err=True,
+            )
         total = sum(container.log.end_offsets().values())
         with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
             report = verify_ledger(

@@ -43,11 +43,16 @@ def inclusion_bundle(container: Container, event_id: str, size: int | None) -> d
     if checkpoint is None:
         which = "no checkpoint yet" if size is None else f"no checkpoint at size {size}"
         raise NoProof(404, f"partition {partition} has {which}")
+    if offset >= checkpoint["size"] and size is not None:
+        raise NoProof(
+            404,
+            f"offset {offset} is not in the checkpoint at size {size}: it was appended later",
+        )
     if offset >= checkpoint["size"]:
         raise NoProof(
             409,
-            f"offset {offset} is not in the checkpoint at size {checkpoint['size']}: "
-            "ask again after the next checkpoint",
+            f"offset {offset} is not in a checkpoint yet (the latest covers "
+            f"{checkpoint['size']} records): ask again after the next one",
         )
     proof = container.seal.inclusion(partition, offset, checkpoint["size"])
     record = record_at(container, partition, offset)

@@ -18,7 +18,9 @@ from click.testing import CliRunner
 
 from consumers.verify import verify_ledger
 from ledger.bundles import check_bundle
+from ledger.checkpoint import CheckpointError, load_private_key, origin_of, sign
 from ledger.errors import LedgerUnavailable
+from ledger.log import PendingRecord
 from ledger.merkle import root_hash
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
@@ -306,6 +308,25 @@ def test_two_hundred_random_tamperings_are_each_named(
                 assert unsealed.first.offset == expected, (kind, str(unsealed.first))
             finally:
                 tampered.close()
+        # The checkpoints topic: a record removed from the middle is no reason to stall, and
+        # a second root signed for a size already signed is a fork, named.
+        _copy(pristine, work)
+        with sqlite3.connect(settings.checkpoints_log_db) as db:
+            db.execute("DELETE FROM log WHERE position = 2")
+        key = load_private_key(settings.signing_key_path)
+        checkpoints.append(
+            [
+                PendingRecord(
+                    "forged",
+                    "0",
+                    sign(key, origin_of(settings.topic, 0), EVERY, root_hash([b"forged"])).encode(),
+                    "",
+                )
+            ]
+        )
+        report = verify_ledger(SQLiteEventLog(work, settings.topic), checkpoints, vkey, seal)
+        assert report.first is not None and "forked" in report.first.what
+        assert (report.first.partition, report.first.offset) == (0, EVERY)
     finally:
         checkpoints.close()
         seal.datastore.close()
@@ -365,5 +386,29 @@ def test_a_checkpoint_signed_before_a_failed_publish_is_published_once_later(
             cli, [*args, "proof", "consistency", "80", "41"], env=_env(container)
         )
         assert bad.exit_code != 0 and "no checkpoint at size 41" in bad.output
+    finally:
+        container.close()
+
+
+def test_a_named_signing_key_that_is_missing_stops_the_sealer(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A key named in the settings and missing is never replaced by a new one; a verifier
+    key lost beside its signing key is derived again."""
+    named = make_settings("sqlite", signing_key=tmp_path / "mounted" / "ledger.key")
+    container = bootstrap(named)
+    try:
+        with pytest.raises(CheckpointError, match="does not exist"):
+            container.sealer()
+        assert not named.signing_key_path.exists()
+    finally:
+        container.close()
+    container = bootstrap(make_settings("sqlite"))
+    try:
+        container.sealer()
+        vkey = container.verifier_key()
+        public = container.settings.signing_key_path.with_suffix(".pub")
+        public.unlink()
+        assert container.verifier_key() == vkey and public.read_text().strip() == vkey
     finally:
         container.close()

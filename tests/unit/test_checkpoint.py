@@ -74,3 +74,32 @@ def test_a_key_pair_is_created_owner_only_and_never_overwritten(tmp_path: Path) 
     (tmp_path / "bad.key").write_text("not a key")
     with pytest.raises(CheckpointError, match="signing key"):
         load_private_key(tmp_path / "bad.key")
+
+
+def test_the_signed_note_format_matches_the_reference_implementation() -> None:
+    """The key and note published with the Go reference implementation of signed notes
+    (golang.org/x/mod/sumdb/note): the same key id, verifier key and signature, byte for
+    byte, so existing witnesses and tools read our checkpoints."""
+    from ledger.checkpoint import sign_note, verify_note
+
+    vkey = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+    seed = base64.b64decode("AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz")[1:]
+    text = (
+        "If you think cryptography is the answer to your problem,\n"
+        "then you don't know what your problem is.\n"
+    )
+    note = (
+        text + "\n\u2014 PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FF"
+        "YC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+    )
+    key = Ed25519PrivateKey.from_private_bytes(seed)
+    assert verifier_key(key.public_key(), "PeterNeumann") == vkey
+    assert sign_note(key, text, "PeterNeumann") == note
+    assert verify_note(note, vkey) == text
+    with pytest.raises(CheckpointError, match="bad signature"):
+        verify_note(note.replace("cryptography", "cryptology"), vkey)
+
+
+def test_a_signing_key_named_like_its_public_half_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match=r"must not end in \.pub"):
+        create_key_pair(tmp_path / "checkpoint.pub")

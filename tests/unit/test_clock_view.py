@@ -142,9 +142,42 @@ def test_a_view_built_under_another_policy_is_discarded(tmp_path: Path) -> None:
     source = (Path(__file__).parents[2] / "policies" / "clocks.toml").read_text()
     edited = tmp_path / "clocks.toml"
     edited.write_text(source.replace('version = "2026.1"', 'version = "2026.2"'))
+    # A reader under the new policy leaves the file alone and folds every case.
+    reader = open_clock_view(tmp_path / "clocks.sqlite", load_clock_policy(edited), discard=False)
+    assert reader.stale and reader.positions("t", [0]) == {0: 0}
+    now = datetime.now(UTC)
+    assert list(reader.ledger_runs(view, now)) == folded(view, now, "recorded")
+    reader.datastore.close()
     reopened = open_clock_view(tmp_path / "clocks.sqlite", load_clock_policy(edited))
     assert reopened.built_under() is None and reopened.positions("t", [0]) == {}
     again = open_clock_view(tmp_path / "clocks2.sqlite", POLICY)
     again.refresh(view, [case_id], [], datetime.now(UTC))
     again.datastore.close()
     assert open_clock_view(tmp_path / "clocks2.sqlite", POLICY).positions("t", [0]) == {}
+
+
+def test_events_recorded_ahead_and_moments_in_other_offsets(tmp_path: Path) -> None:
+    """An event recorded a little ahead of the refresh (the ledger allows clock skew) is in
+    the stored runs; a moment given with a UTC offset means the same instant either way."""
+    clock = next(c for c in POLICY.clocks if c.name == "referral_decision")
+    case_id = new_case_id()
+    start = matching(clock, "start", case_id, date(2007, 3, 5))
+    stop = matching(clock, "stop", case_id, date(2007, 3, 6))
+    refreshed_at = cutoff("2007-03-06T17:59:40Z")  # the stop is recorded at 18:00
+    log = as_events([start, stop])
+    view = open_case_view(tmp_path / "cases.sqlite")
+    view.apply(log, [Tracking("case_state:t:0", 1)])
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    clocks.refresh(view, [case_id], [Tracking("clocks:t:0", 1)], refreshed_at)
+    for moment in (
+        cutoff("2007-03-06T18:00:30Z"),
+        cutoff("2007-03-06T22:00:00-05:00"),  # 7 March, 03:00 UTC
+        cutoff("2007-03-07T03:00:00+00:00"),
+    ):
+        assert list(clocks.ledger_runs(view, moment)) == folded(view, moment, "recorded")
+    [(_, [run])] = list(clocks.ledger_runs(view, cutoff("2007-03-06T18:00:30Z")))
+    assert (run.status, run.stop_event) == ("met", stop["event_id"])
+    open_start = as_events([matching(clock, "start", new_case_id(), date(2007, 3, 5))])[0]
+    local = cutoff("2007-03-06T22:00:00-05:00")
+    [late] = clock_runs([open_start], local, POLICY)
+    assert (late.status, late.working_days) == ("breached", 2)  # 7 March UTC, not 6 March

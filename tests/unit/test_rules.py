@@ -206,6 +206,16 @@ def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() ->
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n',
             "rule[0].sent_to: must list at least one agency",
         ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n'
+            'sent_to = ["LA Childrens"]\n',
+            "rule x: its alerts would be refused: /payload/sent_to/0",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "Nai"\nkind = "injury_on_plan"\n'
+            'sent_to = ["la-childrens-social-care"]\n',
+            "rule Nai: its alerts would be refused: /payload/rule",
+        ),
     ],
 )
 def test_a_rule_policy_that_cannot_be_used_is_refused(
@@ -357,3 +367,33 @@ def test_a_referral_within_12_months_of_no_further_action() -> None:
     [finding] = fired([before, nfa, soon, late], "2009-12-31")["rereferral_after_nfa"]
     assert finding.evidence == (nfa["event_id"], soon["event_id"])
     assert "200 days" in finding.summary
+
+
+def test_a_raised_finding_keeps_its_id_when_a_late_entry_regroups_its_evidence() -> None:
+    """Three injuries raise a cluster alert; an injury written up later but dated earlier
+    regroups the window. The finding keeps the id it was raised under, and the answer to
+    that id still matches."""
+    from projections.rules import alert_document, evaluate_with_due
+
+    case_id = new_case_id()
+    injuries = [
+        event("injury.observed", case_id, D + timedelta(days=d), suspected_non_accidental=False)
+        for d in (0, 5, 10)
+    ]
+    [first] = fired(injuries)["injury_cluster"]
+    raised = alert_document(first, case_id, POLICY, cutoff("2007-03-12"))
+    late = event("injury.observed", case_id, D - timedelta(days=3), suspected_non_accidental=False)
+    late["recorded_at"] = "2007-03-20T10:00:00Z"
+    answer = event("alert.answered", case_id, D + timedelta(days=25), alert_id=first.alert_id)
+    answer["payload"].update(response="action_taken")
+    documents = [*injuries, raised, late, answer]
+    [regrouped] = fired(documents)["injury_cluster"]
+    assert late["event_id"] in regrouped.evidence and set(regrouped.evidence) != set(first.evidence)
+    assert regrouped.alert_id == first.alert_id and regrouped.answer is not None
+    # Without the raised alert it would be a new id: the adoption is what keeps it.
+    assert fired([*injuries, late])["injury_cluster"][0].alert_id != first.alert_id
+    # An event recorded a little ahead of the moment asked about is looked at again then.
+    ahead = event("contact.recorded", case_id, D)
+    ahead["recorded_at"] = "2007-03-01T10:00:20Z"
+    _, due = evaluate_with_due(as_events([ahead]), cutoff("2007-03-01T10:00:00Z"), POLICY)
+    assert due == cutoff("2007-03-01T10:00:20Z")
