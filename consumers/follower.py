@@ -23,6 +23,7 @@ from typing import Protocol
 import structlog
 from eventsourcing.persistence import PersistenceError, Tracking
 
+from consumers.runner import retrying
 from ledger.errors import LedgerUnavailable
 from ledger.log import EventLog, LogReader, LogRecord
 from projections.case_view import SQLiteCaseView, tracking_name
@@ -130,17 +131,10 @@ class CaseFollower:
             log.info("follower.stopped", view=target.name, refreshed=self.refreshed)
 
     def run_resilient(self, stop: threading.Event, max_delay: float = 30.0) -> None:
-        """run() until stop is set, retrying after the log or a database was unavailable."""
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                self.run(stop)
-            except (LedgerUnavailable, PersistenceError, TimeoutError) as exc:
-                log.error("follower.retrying", view=self.name, error=str(exc), delay=delay)
-                stop.wait(delay)
-                delay = min(delay * 2, max_delay)
-            else:
-                return
+        """run() until stop is set, retrying after the log or a database was unavailable, or
+        the case view was slow to get somewhere."""
+        transient = (LedgerUnavailable, PersistenceError, TimeoutError)
+        retrying(self.run, stop, self.name, max_delay, transient)
 
     def run_until_caught_up(self, timeout: float = 60.0) -> int:
         """Take in everything on the log now (the case view must get there too); returns the

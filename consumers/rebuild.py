@@ -15,7 +15,7 @@ from consumers.runner import ProjectionRunner, TrackedView
 from ledger.log import DeadLetterSink, EventLog, LogRecord
 from ledger.schemas import SchemaRegistry
 from projections.case_view import SQLiteCaseView
-from projections.view_files import ViewFiles
+from projections.view_files import ViewFiles, remove_database
 
 log = structlog.get_logger("consumers.rebuild")
 
@@ -98,8 +98,7 @@ def rebuild_view(
             runner.run_until_caught_up(timeout, count)
             seconds = time.perf_counter() - started
         except BaseException:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            remove_database(path)
             raise
         finally:
             live.datastore.close()
@@ -134,8 +133,7 @@ def rebuild_follower(
             follower.run_until_caught_up(timeout)
             seconds = time.perf_counter() - started
         except BaseException:
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{path}{suffix}").unlink(missing_ok=True)
+            remove_database(path)
             raise
         finally:
             if target is not None:

@@ -20,6 +20,30 @@ from projections.case_view import tracking_name
 log = structlog.get_logger("consumers.runner")
 
 
+def retrying(
+    run: Callable[[threading.Event], None],
+    stop: threading.Event,
+    name: str,
+    max_delay: float = 30.0,
+    transient: tuple[type[BaseException], ...] = (LedgerUnavailable, PersistenceError),
+) -> None:
+    """Call run(stop) until stop is set, again after each transient failure, with back-off.
+
+    The log or a database being unavailable (a broker restart, a locked SQLite file) is
+    retried from the tracked position; anything else is a bug and stops the loop loudly.
+    """
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            run(stop)
+        except transient as exc:
+            log.error("consumer.retrying", view=name, error=str(exc), delay=delay)
+            stop.wait(delay)
+            delay = min(delay * 2, max_delay)
+        else:
+            return
+
+
 class TrackedView(Protocol):
     """A view that applies a batch and its log positions atomically."""
 
@@ -92,21 +116,8 @@ class ProjectionRunner:
             log.info("runner.stopped", view=self.view.name, applied=self.applied)
 
     def run_resilient(self, stop: threading.Event, max_delay: float = 30.0) -> None:
-        """run() until stop is set, restarting after transient failures with back-off.
-
-        The log or a database being unavailable (a broker restart, a locked SQLite file) is
-        retried from the tracked position; anything else is a bug and stops the loop loudly.
-        """
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                self.run(stop)
-            except (LedgerUnavailable, PersistenceError) as exc:
-                log.error("runner.retrying", view=self.view.name, error=str(exc), delay=delay)
-                stop.wait(delay)
-                delay = min(delay * 2, max_delay)
-            else:
-                return
+        """run() until stop is set, restarting after transient failures with back-off."""
+        retrying(self.run, stop, self.view.name, max_delay)
 
     def run_until_caught_up(
         self, timeout: float = 60.0, progress: Callable[[int], object] | None = None

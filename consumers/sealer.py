@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eventsourcing.persistence import PersistenceError, Tracking
+from eventsourcing.persistence import Tracking
 
+from consumers.runner import retrying
 from ledger.checkpoint import origin_of, sign
-from ledger.errors import LedgerError, LedgerUnavailable
+from ledger.errors import LedgerError
 from ledger.log import EventLog, LogReader, LogRecord, PendingRecord
 from ledger.merkle import Frontier, leaf_hash
 from projections.case_view import tracking_name
@@ -91,16 +92,7 @@ class Sealer:
 
     def run_resilient(self, stop: threading.Event, max_delay: float = 30.0) -> None:
         """run() until stop is set, retrying after the log or a database was unavailable."""
-        delay = 0.5
-        while not stop.is_set():
-            try:
-                self.run(stop)
-            except (LedgerUnavailable, PersistenceError) as exc:
-                log.error("sealer.retrying", error=str(exc), delay=delay)
-                stop.wait(delay)
-                delay = min(delay * 2, max_delay)
-            else:
-                return
+        retrying(self.run, stop, self.name, max_delay)
 
     def run_until_caught_up(
         self, timeout: float = 60.0, progress: Callable[[int], object] | None = None

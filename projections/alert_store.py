@@ -19,7 +19,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger.sqlite_util import in_chunks
-from projections.case_view import micros, tracking_name
+from projections.case_view import micros, tracked_positions
 
 ALERTS = "alerts"
 
@@ -53,12 +53,7 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
 
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
         """The last log offset per partition the alerter has looked at."""
-        found = {}
-        for partition in partitions:
-            offset = self.max_tracking_id(tracking_name(self.name, topic, partition))
-            if offset is not None:
-                found[partition] = offset
-        return found
+        return tracked_positions(self, self.name, topic, partitions)
 
     def known(self, alert_ids: Collection[str]) -> set[str]:
         """Which of these alerts were already raised."""

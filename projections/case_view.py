@@ -34,6 +34,18 @@ def tracking_name(view: str, topic: str, partition: int) -> str:
     return f"{view}:{topic}:{partition}"
 
 
+def tracked_positions(
+    recorder: SQLiteTrackingRecorder, name: str, topic: str, partitions: Sequence[int]
+) -> dict[int, int]:
+    """The last offset a view recorded for each partition that has one."""
+    found = {}
+    for partition in partitions:
+        offset = recorder.max_tracking_id(tracking_name(name, topic, partition))
+        if offset is not None:
+            found[partition] = offset
+    return found
+
+
 class SQLiteCaseView(SQLiteTrackingRecorder):
     """Case states keyed by case_id, with the event_ids applied and the last offset per partition.
 
@@ -99,12 +111,7 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
 
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
         """The last applied offset of each partition that has one."""
-        found = {}
-        for partition in partitions:
-            offset = self.max_tracking_id(tracking_name(self.name, topic, partition))
-            if offset is not None:
-                found[partition] = offset
-        return found
+        return tracked_positions(self, self.name, topic, partitions)
 
     def apply(self, events: Sequence[Event], tracking: Sequence[Tracking]) -> int:
         """Fold a batch into the view and record its positions; returns events that took effect."""

@@ -30,9 +30,10 @@ from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger.envelope import parse_instant
 from projections.as_of import Basis
-from projections.case_view import SQLiteCaseView, micros, tracking_name
+from projections.case_view import SQLiteCaseView, micros, tracked_positions
 from projections.clock_policy import ClockPolicy
 from projections.clocks import RunRow, clock_runs
+from projections.view_files import remove_database
 from projections.working_days import WorkingDays, england_and_wales
 
 CLOCKS = "clocks"
@@ -94,12 +95,7 @@ class SQLiteClockView(SQLiteTrackingRecorder):
 
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
         """The last log offset per partition whose cases are refreshed here."""
-        found = {}
-        for partition in partitions:
-            offset = self.max_tracking_id(tracking_name(self.name, topic, partition))
-            if offset is not None:
-                found[partition] = offset
-        return found
+        return tracked_positions(self, self.name, topic, partitions)
 
     def due_cases(self, moment: datetime) -> list[str]:
         """None: a run's status as of a moment is worked out when asked, not stored."""
@@ -251,8 +247,7 @@ def open_clock_view(path: Path, policy: ClockPolicy, *, discard: bool = True) ->
             view.stale = True
             return view
         view.datastore.close()
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        remove_database(path)
         view = SQLiteClockView(SQLiteDatastore(str(path)), policy)
         view.create_table()
     return view

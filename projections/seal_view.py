@@ -23,7 +23,7 @@ from ledger.merkle import (
     inclusion_proof,
     range_hash,
 )
-from projections.case_view import tracking_name
+from projections.case_view import tracked_positions
 
 SEAL = "seal"
 
@@ -55,12 +55,7 @@ class SQLiteSealView(SQLiteTrackingRecorder):
 
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
         """The last offset sealed per partition."""
-        found = {}
-        for partition in partitions:
-            offset = self.max_tracking_id(tracking_name(self.name, topic, partition))
-            if offset is not None:
-                found[partition] = offset
-        return found
+        return tracked_positions(self, self.name, topic, partitions)
 
     def size(self, partition: int) -> int:
         """Records sealed in the partition."""

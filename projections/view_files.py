@@ -24,6 +24,12 @@ from ledger.errors import LedgerError
 from projections.case_view import SQLiteCaseView
 
 
+def remove_database(path: Path) -> None:
+    """Delete a SQLite file with its write-ahead log and shared memory, if there."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 class RebuildInProgress(LedgerError):
     """Another rebuild of the same view holds its lock."""
 
@@ -78,8 +84,7 @@ class ViewFiles:
             os.close(directory)
         for old in self.generations():
             if old not in (path, previous):
-                for suffix in ("", "-wal", "-shm"):
-                    Path(f"{old}{suffix}").unlink(missing_ok=True)
+                remove_database(old)
 
     @contextlib.contextmanager
     def rebuild_lock(self) -> Iterator[None]:

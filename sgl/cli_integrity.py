@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,21 @@ from ledger.settings import Settings
 def _settings(ctx: click.Context) -> Settings:
     settings: Settings = ctx.obj
     return settings
+
+
+def _print_bundle(ctx: click.Context, make: Callable[[Any], dict[str, Any]]) -> None:
+    """Print the bundle `make(container)` builds, as indented JSON; a clear error if none."""
+    from sgl.bootstrap import bootstrap
+    from sgl.proofs import NoProof
+
+    container = bootstrap(_settings(ctx))
+    try:
+        bundle = make(container)
+    except NoProof as exc:
+        raise click.ClickException(exc.detail) from None
+    finally:
+        container.close()
+    click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
 
 
 @click.group()
@@ -124,17 +140,9 @@ def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None) -> None
 
     Example: sgl proof get 3f1c2b8e-2a41-4d7c-9a51-0c6d1b2e9f10 > proof.json
     """
-    from sgl.bootstrap import bootstrap
-    from sgl.proofs import NoProof, inclusion_bundle
+    from sgl.proofs import inclusion_bundle
 
-    container = bootstrap(_settings(ctx))
-    try:
-        bundle = inclusion_bundle(container, event_id, checkpoint)
-    except NoProof as exc:
-        raise click.ClickException(exc.detail) from None
-    finally:
-        container.close()
-    click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
+    _print_bundle(ctx, lambda container: inclusion_bundle(container, event_id, checkpoint))
 
 
 @proof.command("consistency")
@@ -148,17 +156,9 @@ def proof_consistency(ctx: click.Context, first: int, second: int, partition: in
 
     Example: sgl proof consistency 1000 2000 --partition 0 > consistency.json
     """
-    from sgl.bootstrap import bootstrap
-    from sgl.proofs import NoProof, consistency_bundle
+    from sgl.proofs import consistency_bundle
 
-    container = bootstrap(_settings(ctx))
-    try:
-        bundle = consistency_bundle(container, partition, first, second)
-    except NoProof as exc:
-        raise click.ClickException(exc.detail) from None
-    finally:
-        container.close()
-    click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
+    _print_bundle(ctx, lambda container: consistency_bundle(container, partition, first, second))
 
 
 @proof.command("verify")
