@@ -160,7 +160,28 @@ def verify_ledger(
     for p, walk in walks.items():
         walk.finish(seal.size(p) if seal is not None else 0)
         report.problems += walk.problems
+    if seal is not None:
+        report.problems += _unpublished(seal, signed)
     return report
+
+
+def _unpublished(seal: SQLiteSealView, signed: dict[int, dict[int, bytes]]) -> list[Disagreement]:
+    """Checkpoints the sealer published that the checkpoints topic no longer holds, or holds
+    with another root."""
+    found = []
+    for checkpoint in seal.checkpoints():
+        if not checkpoint["published"]:
+            continue
+        partition, size = checkpoint["partition"], checkpoint["size"]
+        root = signed.get(partition, {}).get(size)
+        if root is None:
+            what = f"the checkpoint at size {size} is missing from the checkpoints topic"
+        elif root != checkpoint["root"]:
+            what = f"the checkpoint at size {size} on the topic differs from the one sealed"
+        else:
+            continue
+        found.append(Disagreement(partition, size, what))
+    return found
 
 
 class _Walk:

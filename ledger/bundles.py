@@ -31,21 +31,31 @@ def _unb64(text: Any) -> bytes:
     return base64.b64decode(text, validate=True)
 
 
-def check_bundle(bundle: Any, verifier: str) -> list[str]:
-    """What is wrong with the bundle, checked against the verifier key; empty when it holds."""
+def check_bundle(bundle: Any, verifier: str, origin: str | None = None) -> list[str]:
+    """What is wrong with the bundle, checked against the verifier key (and, if given, the
+    origin its checkpoints must name: one key may sign more than one ledger); empty when it
+    holds."""
     if not isinstance(bundle, dict):
         return ["a proof bundle is a JSON object"]
     kind = bundle.get("format")
+    check = {INCLUSION: _inclusion, CONSISTENCY: _consistency}.get(str(kind))
+    if check is None:
+        return [f"unknown format {kind!r}: expected {INCLUSION} or {CONSISTENCY}"]
     try:
-        if kind == INCLUSION:
-            return _inclusion(bundle, verifier)
-        if kind == CONSISTENCY:
-            return _consistency(bundle, verifier)
+        return _origin(bundle, verifier, origin) or check(bundle, verifier)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         return [f"malformed bundle: {exc!r}"]
     except CheckpointError as exc:
         return [str(exc)]
-    return [f"unknown format {kind!r}: expected {INCLUSION} or {CONSISTENCY}"]
+
+
+def _origin(bundle: dict[str, Any], verifier: str, origin: str | None) -> list[str]:
+    if origin is None:
+        return []
+    notes = [bundle[k] for k in ("checkpoint", "from_checkpoint", "to_checkpoint") if k in bundle]
+    named = {verify(note, verifier).origin for note in notes}
+    wrong = sorted(named - {origin})
+    return [f"the checkpoint is of {w}, not {origin}" for w in wrong]
 
 
 def _inclusion(bundle: dict[str, Any], verifier: str) -> list[str]:

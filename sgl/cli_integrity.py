@@ -170,8 +170,13 @@ def proof_consistency(ctx: click.Context, first: int, second: int, partition: in
     default=None,
     help="Verifier key file to trust (default: the one beside SGL_SIGNING_KEY).",
 )
+@click.option(
+    "--origin",
+    default=None,
+    help="The ledger the checkpoints must name, e.g. safeguarding-ledger/sgl.ledger.v1/0.",
+)
 @click.pass_context
-def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None) -> None:
+def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None, origin: str | None) -> None:
     """Check a saved proof bundle offline (no log, no database): the checkpoint's signature
     against the verifier key, then the inclusion or consistency proof. Exit status 1 when
     it does not hold.
@@ -189,7 +194,7 @@ def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None) -> None:
         data = orjson.loads(bundle.read())
     except orjson.JSONDecodeError as exc:
         raise click.ClickException(f"the bundle is not JSON: {exc}") from None
-    problems = check_bundle(data, vkey)
+    problems = check_bundle(data, vkey, origin)
     if problems:
         for problem in problems:
             click.echo(f"DOES NOT HOLD: {problem}")

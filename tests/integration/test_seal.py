@@ -121,6 +121,13 @@ def test_inclusion_bundles_hold_offline_and_a_changed_one_does_not(
     assert check_bundle(
         {**bundle, "checkpoint": bundle["checkpoint"].replace("\n", "\n\n", 1)}, vkey
     )
+    assert check_bundle({**bundle, "checkpoint": 42}, vkey)  # malformed, not a traceback
+    # One key may sign more than one ledger: the origin the auditor expects is checked.
+    ours = origin_of(container.settings.topic, bundle["partition"])
+    assert check_bundle(bundle, vkey, ours) == []
+    assert check_bundle(bundle, vkey, "safeguarding-ledger/another/0") == [
+        f"the checkpoint is of {ours}, not safeguarding-ledger/another/0"
+    ]
     # The CLI saves and checks the same bundle offline.
     args = ["--data-dir", str(container.settings.data_dir), "--backend", container.settings.backend]
     saved = tmp_path / "proof.json"
@@ -327,6 +334,8 @@ def test_two_hundred_random_tamperings_are_each_named(
         report = verify_ledger(SQLiteEventLog(work, settings.topic), checkpoints, vkey, seal)
         assert report.first is not None and "forked" in report.first.what
         assert (report.first.partition, report.first.offset) == (0, EVERY)
+        gone = [p for p in report.problems if "missing from the checkpoints topic" in p.what]
+        assert [(p.partition, p.offset) for p in gone] == [(0, 3 * EVERY)]
     finally:
         checkpoints.close()
         seal.datastore.close()
