@@ -17,7 +17,7 @@ from consume import filled, raw_read
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    container = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
+    container, _ = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
     container.runner().run_until_caught_up(timeout=3600)
 
     read = raw_read(container.log, count)

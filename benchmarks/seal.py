@@ -12,46 +12,18 @@ Usage: python benchmarks/seal.py [COUNT] [sqlite|kafka]   (default 100,000 on sq
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 import time
-import uuid
-from pathlib import Path
 
-from _common import events, machine, rate
-from consume import CASES, raw_read
+from _common import rate
+from consume import filled, raw_read
 
 from consumers.verify import verify_ledger
-from ledger.settings import Settings
-from sgl.bootstrap import bootstrap
-from sgl.logs import configure_logging
 
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
-    run = uuid.uuid4().hex[:8]
-    settings = Settings.from_env(
-        os.environ,
-        backend=backend,
-        data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")),
-        topic=f"sgl.bench.{run}.c",
-        dead_letter_topic=f"sgl.bench.{run}.d",
-        checkpoints_topic=f"sgl.bench.{run}.k",
-        alerts_topic=f"sgl.bench.{run}.a",
-        log_level="warning",
-    )
-    configure_logging(settings)
-    container = bootstrap(settings)
-    print(f"machine: {machine()}; {count:,} events over {CASES:,} cases on {backend}")
-    appended = 0.0
-    for start in range(0, count, 100_000):
-        batch = events(min(100_000, count - start), CASES)
-        began = time.perf_counter()
-        for i in range(0, len(batch), 1000):
-            container.ledger.submit(batch[i : i + 1000])
-        appended += time.perf_counter() - began
+    container, appended = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
     print(f"append path (batches of 1000):  {rate(count, appended)}")
     read = raw_read(container.log, count)
     print(f"raw read of the log:            {rate(count, read)}")

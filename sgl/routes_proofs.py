@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
@@ -16,9 +17,9 @@ def proofs_router(container: Container) -> APIRouter:
     """The proof routes over a wired container."""
     router = APIRouter()
 
-    def answer(make: object) -> Response:
+    def answer(make: Callable[[], dict[str, Any]]) -> Response:
         try:
-            return JSONBytes(make() if callable(make) else make)
+            return JSONBytes(make())
         except NoProof as exc:
             return problem_response(exc.status, "no-proof", "No such proof", exc.detail)
 

@@ -59,3 +59,20 @@ def case_events(case_id: str, contacts: int = 3, injuries: int = 2) -> list[dict
     events += [make_event("injury.observed", case_id) for _ in range(injuries)]
     events.append(make_event("decision.recorded", case_id))
     return events
+
+
+def meeting_held(
+    case_id: str,
+    meeting_type: str,
+    invited: list[str],
+    attending: list[str],
+    day: str = "2007-03-05",
+) -> dict[str, Any]:
+    """A meeting held at 10:00 and recorded at 12:00 that day, with who was invited and came."""
+    meeting = make_event(
+        "meeting.held", case_id, occurred_at=f"{day}T10:00:00Z", recorded_at=f"{day}T12:00:00Z"
+    )
+    meeting["payload"].update(
+        meeting_type=meeting_type, invited_agencies=invited, attending_agencies=attending
+    )
+    return meeting

@@ -23,7 +23,7 @@ from projections.alert_store import open_alert_store
 from projections.rules import LEDGER_AGENCY, alert_event_id, evaluate
 from sgl.bootstrap import Container, bootstrap
 from tests.conftest import LiveServer, wait_for
-from tests.factories import make_event, new_case_id
+from tests.factories import make_event, meeting_held, new_case_id
 
 
 def everything(log: EventLog) -> list[dict[str, Any]]:
@@ -56,18 +56,12 @@ def settle(container: Container, **follower: Any) -> CaseFollower:
 
 
 def absent_gp(case_id: str) -> dict[str, Any]:
-    meeting = make_event(
-        "meeting.held",
+    return meeting_held(
         case_id,
-        occurred_at="2007-03-05T10:00:00Z",
-        recorded_at="2007-03-05T12:00:00Z",
+        "initial_cp_conference",
+        ["la-childrens-social-care", "gp-practice-east"],
+        ["la-childrens-social-care"],
     )
-    meeting["payload"].update(
-        meeting_type="initial_cp_conference",
-        invited_agencies=["la-childrens-social-care", "gp-practice-east"],
-        attending_agencies=["la-childrens-social-care"],
-    )
-    return meeting
 
 
 def test_a_finding_is_raised_once_through_restarts_and_rebuilds(

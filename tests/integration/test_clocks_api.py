@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from sgl.bootstrap import Container
 from sgl.cli import cli
 from tests.conftest import wait_for
-from tests.factories import make_event, new_case_id
+from tests.factories import make_event, meeting_held, new_case_id
 
 
 def published(http: httpx.Client, case_id: str, events: list[dict[str, Any]]) -> None:
@@ -119,16 +119,11 @@ def test_latency_across_the_ledger_and_for_one_case(
 def test_alerts_of_a_case_over_http_and_the_cli(http: httpx.Client, container: Container) -> None:
     """An absent GP at a conference: one unanswered alert; answered, it shows the response."""
     case_id = new_case_id()
-    meeting = make_event(
-        "meeting.held",
+    meeting = meeting_held(
         case_id,
-        occurred_at="2007-03-05T10:00:00Z",
-        recorded_at="2007-03-05T12:00:00Z",
-    )
-    meeting["payload"].update(
-        meeting_type="initial_cp_conference",
-        invited_agencies=["la-childrens-social-care", "gp-practice-east"],
-        attending_agencies=["la-childrens-social-care"],
+        "initial_cp_conference",
+        ["la-childrens-social-care", "gp-practice-east"],
+        ["la-childrens-social-care"],
     )
     published(http, case_id, [meeting])
     found = http.get(f"/v1/cases/{case_id}/alerts").json()
@@ -159,17 +154,7 @@ def test_alerts_of_a_case_over_http_and_the_cli(http: httpx.Client, container: C
 def test_alerts_across_the_ledger(http: httpx.Client, container: Container) -> None:
     """The ledger-wide report lists an unanswered finding with its case, in JSON and CSV."""
     case_id = new_case_id()
-    meeting = make_event(
-        "meeting.held",
-        case_id,
-        occurred_at="2007-03-05T10:00:00Z",
-        recorded_at="2007-03-05T12:00:00Z",
-    )
-    meeting["payload"].update(
-        meeting_type="review_cp_conference",
-        invited_agencies=["nhs-hospital-north"],
-        attending_agencies=[],
-    )
+    meeting = meeting_held(case_id, "review_cp_conference", ["nhs-hospital-north"], [])
     published(http, case_id, [meeting])
     report = http.get("/v1/alerts", params={"as_of": "2007-04-05"}).json()
     [row] = [r for r in report["rules"] if r["rule"] == "key_agency_absent"]
