@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,53 +58,37 @@ class Ledger:
         pending = [record for _, _, record in prepared]
         with self._lock:
             self._check_amendments(prepared)
-            known = self.log.lookup({p.event_id for p in pending})
-            waiting = {
-                p.event_id: self._inflight[p.event_id]
-                for p in pending
-                if p.event_id in self._inflight and p.event_id not in known
-            }
-            conflicts = [
-                p.event_id
-                for p in pending
-                if (p.event_id in known and known[p.event_id].digest not in ("", p.digest))
-                or (p.event_id in waiting and waiting[p.event_id][0].digest != p.digest)
-            ]
-            if conflicts:
-                raise EventConflict(conflicts)
-            fresh = _first_of_each(
-                p for p in pending if p.event_id not in known and p.event_id not in waiting
-            )
-            handle = self.log.begin_append(fresh) if fresh else None
-            if handle is not None:
-                for record in fresh:
-                    self._inflight[record.event_id] = (record, handle)
+            plan = classify(pending, self.log.lookup({p.event_id for p in pending}), self._inflight)
+            handle = self._queue(plan.fresh)
         try:
-            appended = {r.event_id: r for r in handle.result()} if handle else {}
-            for event_id, (_, other) in waiting.items():
-                known[event_id] = _receipt_in(other.result(), event_id).as_duplicate()
+            appended = self._wait(plan, handle)
         finally:
-            if fresh:
-                with self._lock:
-                    for record in fresh:
-                        self._inflight.pop(record.event_id, None)
-        receipts = []
-        answered: set[str] = set()
-        for record in pending:
-            receipt = appended.get(record.event_id) or known[record.event_id]
-            if record.event_id in answered:
-                receipt = receipt.as_duplicate()
-            answered.add(record.event_id)
-            receipts.append(receipt)
-            log.debug(
-                "event.appended",
-                event_id=receipt.event_id,
-                case_id=record.key,
-                status=receipt.status,
-                position=f"{receipt.partition}:{receipt.offset}",
-            )
-        log.info("batch.appended", events=len(receipts), accepted=len(appended))
-        return receipts
+            self._release(plan.fresh)
+        return answer(pending, appended, plan.known)
+
+    def _queue(self, fresh: list[PendingRecord]) -> PendingAppend | None:
+        """Hand the new records to the log and mark them in flight (under the lock)."""
+        if not fresh:
+            return None
+        # classify looked every event_id up under this lock: the log need not look again.
+        handle = self.log.begin_append(fresh, looked_up=True)
+        for record in fresh:
+            self._inflight[record.event_id] = (record, handle)
+        return handle
+
+    def _wait(self, plan: Plan, handle: PendingAppend | None) -> dict[str, Receipt]:
+        """The receipts of this batch's appends; those in flight elsewhere join plan.known."""
+        appended = {r.event_id: r for r in handle.result()} if handle else {}
+        for event_id, (_, other) in plan.waiting.items():
+            plan.known[event_id] = _receipt_in(other.result(), event_id).as_duplicate()
+        return appended
+
+    def _release(self, fresh: list[PendingRecord]) -> None:
+        """The log has answered for these records: they are no longer in flight."""
+        if fresh:
+            with self._lock:
+                for record in fresh:
+                    self._inflight.pop(record.event_id, None)
 
     def submit_one(self, document: Any) -> Receipt:
         """Append one event; raise InvalidEvent (not BatchRejected) when it is invalid."""
@@ -171,11 +156,79 @@ class Ledger:
         return prepared
 
 
+@dataclass(slots=True)
+class Plan:
+    """What a valid batch needs: receipts the log already holds, appends in flight to wait
+    for, and the records to append (each event_id once)."""
+
+    known: dict[str, Receipt]
+    waiting: dict[str, tuple[PendingRecord, PendingAppend]]
+    fresh: list[PendingRecord]
+
+
+def classify(
+    pending: Sequence[PendingRecord],
+    known: dict[str, Receipt],
+    inflight: Mapping[str, tuple[PendingRecord, PendingAppend]],
+) -> Plan:
+    """Sort a batch into known, in flight and fresh; EventConflict if an event_id already
+    appended or in flight carries other content."""
+    waiting = {
+        p.event_id: inflight[p.event_id]
+        for p in pending
+        if p.event_id in inflight and p.event_id not in known
+    }
+    conflicts = _conflicts(pending, known, waiting)
+    if conflicts:
+        raise EventConflict(conflicts)
+    fresh = _first_of_each(
+        p for p in pending if p.event_id not in known and p.event_id not in waiting
+    )
+    return Plan(known, waiting, fresh)
+
+
+def _conflicts(
+    pending: Sequence[PendingRecord],
+    known: Mapping[str, Receipt],
+    waiting: Mapping[str, tuple[PendingRecord, PendingAppend]],
+) -> list[str]:
+    """The event_ids whose earlier append (done, or in flight) has another digest."""
+    return [
+        p.event_id
+        for p in pending
+        if (p.event_id in known and known[p.event_id].digest not in ("", p.digest))
+        or (p.event_id in waiting and waiting[p.event_id][0].digest != p.digest)
+    ]
+
+
+def answer(
+    pending: Sequence[PendingRecord], appended: Mapping[str, Receipt], known: Mapping[str, Receipt]
+) -> list[Receipt]:
+    """One receipt per record in batch order; a repeat within the batch is a `duplicate`."""
+    receipts = []
+    answered: set[str] = set()
+    for record in pending:
+        receipt = appended.get(record.event_id) or known[record.event_id]
+        if record.event_id in answered:
+            receipt = receipt.as_duplicate()
+        answered.add(record.event_id)
+        receipts.append(receipt)
+        log.debug(
+            "event.appended",
+            event_id=receipt.event_id,
+            case_id=record.key,
+            status=receipt.status,
+            position=f"{receipt.partition}:{receipt.offset}",
+        )
+    log.info("batch.appended", events=len(receipts), accepted=len(appended))
+    return receipts
+
+
 def _receipt_in(receipts: list[Receipt], event_id: str) -> Receipt:
     return next(r for r in receipts if r.event_id == event_id)
 
 
-def _first_of_each(records: Any) -> list[PendingRecord]:
+def _first_of_each(records: Iterable[PendingRecord]) -> list[PendingRecord]:
     seen: set[str] = set()
     out = []
     for record in records:

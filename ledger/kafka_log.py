@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
@@ -13,7 +14,7 @@ from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ledger.errors import LedgerUnavailable
-from ledger.log import LogRecord, PendingRecord, Receipt, from_millis
+from ledger.log import DeadLetter, LogRecord, PendingRecord, Receipt, from_millis
 from ledger.receipts import SQLiteReceiptIndex
 
 log = structlog.get_logger("ledger.kafka")
@@ -102,18 +103,41 @@ class KafkaEventLog:
         finally:
             admin.close()
 
-    def begin_append(self, records: Sequence[PendingRecord]) -> KafkaPendingAppend:
-        """Hand the records to the producer in order; result() waits for every ack."""
+    def begin_append(
+        self, records: Sequence[PendingRecord], *, looked_up: bool = False
+    ) -> KafkaPendingAppend:
+        """Hand the records not yet appended to the producer in order; result() waits for
+        every ack. One look-up in the receipt index for the whole batch, unless `looked_up`."""
+        known = {} if looked_up else self._receipts.get({r.event_id for r in records})
+        sent: list[PendingRecord] = []
         futures: list[Any] = []
+        # Per record: its receipt if already appended, else the index of its send (a record
+        # repeated within the batch shares the send of its first occurrence).
+        answers: list[Receipt | int] = []
+        first: dict[str, int] = {}
         try:
             for r in records:
-                futures.append(self._producer.send(self.topic, key=r.key.encode(), value=r.value))
+                receipt = known.get(r.event_id)
+                if receipt is not None:
+                    answers.append(receipt)
+                    continue
+                at = first.get(r.event_id)
+                if at is None:
+                    future = self._send(r)
+                    at = first[r.event_id] = len(sent)
+                    sent.append(r)
+                    futures.append(future)
+                answers.append(at)
         except KafkaError as exc:
             # Those already queued may still land: index the receipts of any that do.
             with contextlib.suppress(LedgerUnavailable):
-                KafkaPendingAppend(records[: len(futures)], futures, self._receipts).result()
+                KafkaPendingAppend(sent, futures, list(range(len(sent))), self._receipts).result()
             raise LedgerUnavailable(f"Kafka did not take the append: {exc}") from exc
-        return KafkaPendingAppend(records, futures, self._receipts)
+        return KafkaPendingAppend(sent, futures, answers, self._receipts)
+
+    def _send(self, record: PendingRecord) -> Any:
+        """Queue one record to the producer; the future resolves to its metadata."""
+        return self._producer.send(self.topic, key=record.key.encode(), value=record.value)
 
     def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
         """Produce in order, wait for every acknowledgement, then index the receipts."""
@@ -159,7 +183,8 @@ class KafkaEventLog:
         self.end_offsets()
 
     def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        """Produce the refused record's exact bytes to the dead-letter topic, reason in headers."""
+        """Produce the refused record's exact bytes and key to the dead-letter topic, reason in
+        headers."""
         headers = [
             ("sgl.reason", reason.encode()),
             ("sgl.detail", detail.encode()[:4000]),
@@ -167,10 +192,32 @@ class KafkaEventLog:
         ]
         try:
             self._producer.send(
-                self.dead_letter_topic, key=None, value=record.value, headers=headers
+                self.dead_letter_topic, key=record.key, value=record.value, headers=headers
             ).get(timeout=APPEND_TIMEOUT)
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka did not take the dead letter: {exc}") from exc
+
+    def dead_letters(self) -> list[DeadLetter]:
+        """Every record on the dead-letter topic, in the order the broker stamped them."""
+        consumer = self._consumer()
+        try:
+            partitions = consumer.partitions_for_topic(self.dead_letter_topic) or []
+            tps = [TopicPartition(self.dead_letter_topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            consumer.seek_to_beginning(*tps)
+            ends = consumer.end_offsets(tps)
+            letters: list[DeadLetter] = []
+            deadline = time.monotonic() + APPEND_TIMEOUT
+            while any(consumer.position(tp) < ends[tp] for tp in tps):
+                if time.monotonic() > deadline:
+                    raise LedgerUnavailable("Kafka did not return the whole dead-letter topic")
+                for batch in consumer.poll(timeout_ms=500).values():
+                    letters.extend(_dead_letter(m) for m in batch)
+        except KafkaError as exc:
+            raise LedgerUnavailable(f"Kafka dead-letter topic unreadable: {exc}") from exc
+        finally:
+            consumer.close()
+        return sorted(letters, key=lambda d: d.dead_lettered_at)
 
     def close(self) -> None:
         """Flush and close the producer, the metadata consumer and the receipt index."""
@@ -193,42 +240,76 @@ class KafkaEventLog:
             raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc
 
 
+def _dead_letter(message: Any) -> DeadLetter:
+    """A dead letter from its record on the dead-letter topic and the headers it was sent with."""
+    # The detail was cut at 4000 bytes, perhaps inside a character.
+    headers = {name: value.decode(errors="replace") for name, value in message.headers or ()}
+    topic, partition, offset = headers["sgl.source"].rsplit(":", 2)
+    return DeadLetter(
+        topic,
+        int(partition),
+        int(offset),
+        message.key,
+        message.value,
+        headers["sgl.reason"],
+        headers["sgl.detail"],
+        from_millis(message.timestamp),
+    )
+
+
 class KafkaPendingAppend:
     """Records handed to the producer; result() waits for the broker and indexes receipts."""
 
     def __init__(
-        self, records: Sequence[PendingRecord], futures: list[Any], receipts: SQLiteReceiptIndex
+        self,
+        sent: Sequence[PendingRecord],
+        futures: list[Any],
+        answers: list[Receipt | int],
+        receipts: SQLiteReceiptIndex,
     ) -> None:
-        self._records = records
+        self._sent = sent
         self._futures = futures
+        self._answers = answers
         self._index = receipts
         self._receipts: list[Receipt] | None = None
         self._lock = threading.Lock()
 
     def result(self) -> list[Receipt]:
-        """Receipts stamped with the broker's LogAppendTime, once all are acknowledged."""
+        """One receipt per record asked for, stamped with the broker's LogAppendTime once all
+        are acknowledged; a record appended before answers its original receipt."""
         with self._lock:
-            return self._result()
+            if self._receipts is None:
+                self._receipts = self._answer(self._wait())
+            return self._receipts
 
-    def _result(self) -> list[Receipt]:
-        if self._receipts is None:
-            receipts: list[Receipt] = []
-            failure: KafkaError | None = None
-            for record, future in zip(self._records, self._futures, strict=True):
-                try:
-                    m = future.get(timeout=APPEND_TIMEOUT)
-                except KafkaError as exc:
-                    failure = failure or exc
-                    continue
-                receipts.append(
-                    Receipt.accepted(record, m.partition, m.offset, from_millis(m.timestamp))
-                )
-            # Index what did land even when some did not, so a retry answers `duplicate`.
-            self._index.put(receipts)
-            if failure is not None:
-                raise LedgerUnavailable(f"Kafka did not confirm the append: {failure}")
-            self._receipts = receipts
-        return self._receipts
+    def _wait(self) -> list[Receipt]:
+        landed: list[Receipt] = []
+        failure: KafkaError | None = None
+        for record, future in zip(self._sent, self._futures, strict=True):
+            try:
+                m = future.get(timeout=APPEND_TIMEOUT)
+            except KafkaError as exc:
+                failure = failure or exc
+                continue
+            landed.append(Receipt.accepted(record, m.partition, m.offset, from_millis(m.timestamp)))
+        # Index what did land even when some did not, so a retry answers `duplicate`.
+        self._index.put(landed)
+        if failure is not None:
+            raise LedgerUnavailable(f"Kafka did not confirm the append: {failure}")
+        return landed
+
+    def _answer(self, sent: list[Receipt]) -> list[Receipt]:
+        out: list[Receipt] = []
+        answered = [False] * len(sent)
+        for answer in self._answers:
+            if isinstance(answer, Receipt):
+                out.append(answer)
+            elif answered[answer]:
+                out.append(sent[answer].as_duplicate())
+            else:
+                answered[answer] = True
+                out.append(sent[answer])
+        return out
 
 
 class KafkaLogReader:

@@ -81,6 +81,20 @@ class LogRecord:
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A refused record as kept: where it was in the log, its key and bytes, and why."""
+
+    source_topic: str
+    source_partition: int
+    source_offset: int
+    key: bytes | None
+    value: bytes
+    reason: str
+    detail: str
+    dead_lettered_at: datetime
+
+
 def from_millis(millis: int) -> datetime:
     """A log's millisecond timestamp as an aware UTC datetime."""
     return datetime.fromtimestamp(millis / 1000, UTC)
@@ -127,8 +141,15 @@ class EventLog(Protocol):
 
     topic: str
 
-    def begin_append(self, records: Sequence[PendingRecord]) -> PendingAppend:
+    def begin_append(
+        self, records: Sequence[PendingRecord], *, looked_up: bool = False
+    ) -> PendingAppend:
         """Queue records in order; the caller waits on the result for the receipts.
+
+        An event_id already in the log, or earlier in the same batch, is not appended again:
+        its receipt is the original one, as status `duplicate`. `looked_up=True` says the
+        caller has just found none of these event_ids with `lookup`, under a lock that keeps
+        other appends to this log out, so the log need not look them up a second time.
 
         Queuing is quick, so the ledger queues under its lock (fixing the order) and waits
         outside it; appends from concurrent requests then overlap on the wire.
@@ -136,7 +157,8 @@ class EventLog(Protocol):
         ...
 
     def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
-        """Append records in order and return one receipt each, confirmed by the log."""
+        """Append records in order and return one receipt each, confirmed by the log; an
+        event_id already appended answers its original receipt and is not appended again."""
         ...
 
     def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
@@ -168,5 +190,5 @@ class DeadLetterSink(Protocol):
     """Where records that are not valid events go, with the reason; never dropped."""
 
     def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        """Keep the record's exact bytes with why it was refused."""
+        """Keep the record's exact bytes and key with why it was refused."""
         ...

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ledger.errors import LedgerUnavailable
-from ledger.log import DoneAppend, LogRecord, PendingRecord, Receipt, from_millis
+from ledger.log import DeadLetter, DoneAppend, LogRecord, PendingRecord, Receipt, from_millis
 from ledger.sqlite_util import in_chunks
 
 PARTITION = 0
@@ -35,7 +35,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     reason TEXT NOT NULL,
     detail TEXT NOT NULL,
     value BLOB NOT NULL,
-    dead_lettered_ms INTEGER NOT NULL
+    dead_lettered_ms INTEGER NOT NULL,
+    key BLOB
 );
 """
 
@@ -67,6 +68,13 @@ def _connect(path: Path) -> sqlite3.Connection:
     return conn
 
 
+def _add_dead_letter_keys(conn: sqlite3.Connection) -> None:
+    """Give a log file made before dead letters kept their key the column for it."""
+    columns = {row[1] for row in conn.execute("PRAGMA table_info(dead_letters)")}
+    if "key" not in columns:
+        conn.execute("ALTER TABLE dead_letters ADD COLUMN key BLOB")
+
+
 class SQLiteEventLog:
     """EventLog in a SQLite file: the embedded default, with the same contract as Kafka."""
 
@@ -77,6 +85,7 @@ class SQLiteEventLog:
         try:
             self._conn = _connect(path)
             self._conn.executescript(_SCHEMA)
+            _add_dead_letter_keys(self._conn)
         except sqlite3.Error as exc:
             raise LedgerUnavailable(f"cannot open the embedded log at {path}: {exc}") from exc
 
@@ -102,8 +111,13 @@ class SQLiteEventLog:
             except sqlite3.Error as exc:
                 raise LedgerUnavailable(f"embedded log read failed: {exc}") from exc
 
-    def begin_append(self, records: Sequence[PendingRecord]) -> DoneAppend:
-        """Append at once (SQLite commits synchronously); the result holds the receipts."""
+    def begin_append(
+        self, records: Sequence[PendingRecord], *, looked_up: bool = False
+    ) -> DoneAppend:
+        """Append at once (SQLite commits synchronously); the result holds the receipts.
+
+        `looked_up` changes nothing here: the unique event_id column finds repeats for free.
+        """
         try:
             return DoneAppend(self.append(records))
         except LedgerUnavailable as exc:
@@ -190,11 +204,11 @@ class SQLiteEventLog:
             conn.execute("SELECT 1").fetchone()
 
     def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        """Keep a refused record's bytes and reason in the dead_letters table."""
+        """Keep a refused record's bytes, key and reason in the dead_letters table."""
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason,"
-                " detail, value, dead_lettered_ms) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                " detail, value, dead_lettered_ms, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record.topic,
                     record.partition,
@@ -203,16 +217,21 @@ class SQLiteEventLog:
                     detail,
                     record.value,
                     time.time_ns() // 1_000_000,
+                    record.key,
                 ),
             )
 
-    def dead_letters(self) -> list[dict[str, object]]:
+    def dead_letters(self) -> list[DeadLetter]:
         """Every dead-lettered record, oldest first."""
         with self._read() as conn:
             rows = conn.execute(
-                "SELECT source_offset, reason, detail, value FROM dead_letters ORDER BY id"
+                "SELECT source_topic, source_partition, source_offset, key, value, reason, detail,"
+                " dead_lettered_ms FROM dead_letters ORDER BY id"
             ).fetchall()
-        return [{"offset": o, "reason": r, "detail": d, "value": v} for o, r, d, v in rows]
+        return [
+            DeadLetter(topic, partition, offset, key, value, reason, detail, from_millis(ms))
+            for topic, partition, offset, key, value, reason, detail, ms in rows
+        ]
 
     def append_raw(self, value: bytes, key: str | None = None) -> int:
         """Write bytes to the log unvalidated, as a faulty producer could; returns the position."""

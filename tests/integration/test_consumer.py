@@ -99,8 +99,8 @@ def test_bad_records_on_the_embedded_log_are_dead_lettered_too(
         runner = container.runner()
         assert runner.run_until_caught_up(timeout=10) == 1
         letters = container.log.dead_letters()
-        assert [letter["reason"] for letter in letters] == [r for _, r in BAD_RECORDS]
-        assert [letter["offset"] for letter in letters] == list(range(len(BAD_RECORDS)))
+        assert [letter.reason for letter in letters] == [r for _, r in BAD_RECORDS]
+        assert [letter.source_offset for letter in letters] == list(range(len(BAD_RECORDS)))
         assert container.view.get(good["case_id"]) is not None
     finally:
         container.close()

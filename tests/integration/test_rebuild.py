@@ -278,6 +278,6 @@ def test_a_rebuild_does_not_dead_letter_again_what_the_live_view_dead_lettered(
         assert len(log.dead_letters()) == 1
         log.append_raw(b"{not json either", case_id)
         container.rebuild()  # the live view has not read this one: the rebuild dead-letters it
-        assert [d["offset"] for d in log.dead_letters()] == [1, 2]
+        assert [d.source_offset for d in log.dead_letters()] == [1, 2]
     finally:
         container.close()
