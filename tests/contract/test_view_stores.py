@@ -1,0 +1,318 @@
+"""One contract per view store (case view, clock view, alert store, seal), per backend.
+
+`ViewStoreContract` holds what every store built on the library's tracking recorder promises:
+positions per partition, a position recorded once, the store's writes and its positions
+committed together, everything kept across a restart. Each port's contract adds its own
+reads and writes; a backend subclasses a port's contract once and says how to build the store
+(`create_store`, on the same storage at each call). Only SQLite stores exist today.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.sqlite import SQLiteDatastore
+
+from ledger.merkle import leaf_hash
+from projections.alert_store import SQLiteAlertStore
+from projections.case_view import SQLiteCaseView, tracking_name
+from projections.clock_policy import load_clock_policy
+from projections.clock_view import SQLiteClockView, policy_fingerprint
+from projections.clocks import clock_runs
+from projections.seal_view import SQLiteSealView
+from tests.factories import as_events, make_event, new_case_id
+from tests.unit.test_clocks import matching
+
+TOPIC = "sgl.test.views"
+POLICY = load_clock_policy()
+
+
+class ViewStoreContract:
+    """What every tracked view store promises; a port's contract supplies write and content."""
+
+    tmp_path: Path
+
+    @pytest.fixture(autouse=True)
+    def _closes_its_stores(self, tmp_path: Path) -> Iterator[None]:
+        self.tmp_path = tmp_path
+        self._open: list[Any] = []
+        self.writes = 0
+        yield
+        for store in self._open:
+            store.datastore.close()
+
+    def create_store(self) -> Any:
+        """The backend's store on this test's storage, tables created."""
+        raise NotImplementedError
+
+    def write(self, store: Any, tracking: list[Tracking]) -> None:
+        """One of the store's own writes, new content each call, with these positions."""
+        raise NotImplementedError
+
+    def content(self, store: Any) -> object:
+        """What the store holds, as its reads answer."""
+        raise NotImplementedError
+
+    def open_store(self) -> Any:
+        store = self.create_store()
+        self._open.append(store)
+        return store
+
+    def reopen(self, store: Any) -> Any:
+        self._open.remove(store)
+        store.datastore.close()
+        return self.open_store()
+
+    def at(self, store: Any, partition: int, offset: int) -> Tracking:
+        """The tracking row of a position of this store in the test topic."""
+        return Tracking(tracking_name(store.name, TOPIC, partition), offset)
+
+    def test_a_new_store_has_no_positions(self) -> None:
+        """Nothing recorded: no partition has a position."""
+        assert self.open_store().positions(TOPIC, [0, 1, 2]) == {}
+
+    def test_positions_are_the_last_recorded_per_partition(self) -> None:
+        """Each partition answers its latest offset; other views' and topics' rows are apart."""
+        store = self.open_store()
+        self.write(store, [self.at(store, 0, 3), self.at(store, 2, 9)])
+        self.write(store, [self.at(store, 0, 7), Tracking(f"other:{TOPIC}:1", 4)])
+        assert store.positions(TOPIC, [0, 1, 2]) == {0: 7, 2: 9}
+        assert store.positions("another.topic", [0, 1, 2]) == {}
+
+    def test_a_position_recorded_twice_fails_and_writes_nothing(self) -> None:
+        """Writing again at a recorded position raises, and the write's content is not kept."""
+        store = self.open_store()
+        self.write(store, [self.at(store, 0, 5)])
+        before = self.content(store)
+        with pytest.raises(IntegrityError):
+            self.write(store, [self.at(store, 0, 5)])
+        assert self.content(store) == before
+        assert store.positions(TOPIC, [0]) == {0: 5}
+
+    def test_content_and_positions_outlive_a_restart(self) -> None:
+        """Opened again on the same storage, the store answers as before."""
+        store = self.open_store()
+        self.write(store, [self.at(store, 1, 2)])
+        content = self.content(store)
+        store = self.reopen(store)
+        assert self.content(store) == content
+        assert store.positions(TOPIC, [0, 1]) == {1: 2}
+
+    def test_a_fixed_store_is_its_own_current_source(self) -> None:
+        """current() answers the store itself."""
+        store = self.open_store()
+        assert store.current() is store
+
+
+class CaseViewContract(ViewStoreContract):
+    """The case-state view: events folded per case, each event_id taking effect once."""
+
+    case_id = "CASE-CV-1"
+
+    def write(self, store: Any, tracking: list[Tracking]) -> None:
+        self.writes += 1
+        kind = "case.opened" if self.writes == 1 else "contact.recorded"
+        store.apply(as_events([make_event(kind, self.case_id)]), tracking)
+
+    def content(self, store: Any) -> object:
+        return store.get(self.case_id), [e.event_id for e in store.events(self.case_id)]
+
+    def test_an_event_published_twice_takes_effect_once(self) -> None:
+        """The same event_id at a second offset is counted once, in the events and the state."""
+        store = self.open_store()
+        case_id = new_case_id()
+        documents = [make_event("case.opened", case_id), make_event("contact.recorded", case_id)]
+        events = as_events(documents)
+        assert store.apply(events, [self.at(store, 0, 1)]) == 2
+        again = as_events([documents[1]])[0]._replace(offset=2)
+        assert store.apply([again], [self.at(store, 0, 2)]) == 0
+        assert [e.event_id for e in store.events(case_id)] == [e.event_id for e in events]
+        state = store.get(case_id)
+        assert state is not None and state.opened
+        assert store.applied_count() == 2
+        assert store.get(new_case_id()) is None
+
+
+class ClockViewContract(ViewStoreContract):
+    """The clock view: each case's runs, worked out from the case view, as a fold gives them."""
+
+    moment = datetime(2008, 1, 1, tzinfo=UTC)
+
+    def create_case_view(self) -> SQLiteCaseView:
+        """The case view the clock view reads (the backend's own, once there is another)."""
+        view = SQLiteCaseView(SQLiteDatastore(str(self.tmp_path / "cases.sqlite")))
+        view.create_table()
+        self._open.append(view)
+        return view
+
+    def cases(self) -> SQLiteCaseView:
+        if not hasattr(self, "_cases"):
+            self._cases = self.create_case_view()
+        return self._cases
+
+    def write(self, store: Any, tracking: list[Tracking]) -> None:
+        self.writes += 1
+        case_id = f"CASE-CK-{self.writes}"
+        clock = POLICY.clocks[0]
+        start = matching(clock, "start", case_id, date(2007, 3, self.writes))
+        self.cases().apply(as_events([start]), [])
+        store.refresh(self.cases(), [case_id], tracking, self.moment)
+
+    def content(self, store: Any) -> object:
+        return list(store.ledger_runs(self.cases(), self.moment))
+
+    def test_stored_runs_are_what_a_fold_gives(self) -> None:
+        """After a refresh, the stored runs equal the runs folded from the case's events."""
+        store = self.open_store()
+        self.write(store, [self.at(store, 0, 0)])
+        (case_id, runs), *rest = self.content(store)
+        assert rest == []
+        events = self.cases().events(case_id)
+        assert runs == [r.row() for r in clock_runs(events, self.moment, POLICY)]
+        assert runs and runs[0].clock == POLICY.clocks[0].name
+
+    def test_the_store_records_the_policy_it_was_built_under(self) -> None:
+        """Nothing refreshed: no policy; after a refresh, this policy's fingerprint."""
+        store = self.open_store()
+        assert store.built_under() is None
+        self.write(store, [])
+        assert store.built_under() == policy_fingerprint(POLICY)
+
+
+class AlertStoreContract(ViewStoreContract):
+    """The alerter's store: alerts raised once, an outbox until published, due dates."""
+
+    def write(self, store: Any, tracking: list[Tracking]) -> None:
+        self.writes += 1
+        store.record([alert(f"ALERT-{self.writes}")], {}, tracking)
+
+    def content(self, store: Any) -> object:
+        return store.raised(), store.outbox()
+
+    def test_an_alert_is_raised_once_and_leaves_the_outbox_when_published(self) -> None:
+        """A repeat alert_id is kept once; the outbox holds it until marked published."""
+        store = self.open_store()
+        store.record([alert("A-1"), alert("A-1")], {}, [self.at(store, 0, 0)])
+        store.record([alert("A-1"), alert("A-2", published=True)], {}, [self.at(store, 0, 1)])
+        assert store.known(["A-1", "A-2", "A-3"]) == {"A-1", "A-2"}
+        assert [a for a, _ in store.outbox()] == ["A-1"]
+        assert store.outbox()[0][1] == {"alert_id": "A-1"}
+        store.mark_published(["A-1"])
+        assert store.outbox() == []
+        assert [(r["alert_id"], r["published"]) for r in store.raised("CASE-AL-1")] == [
+            ("A-1", True),
+            ("A-2", True),
+        ]
+        assert store.evidence_raised(["CASE-AL-1"]) == {
+            ("CASE-AL-1", "rule-1"): [{"EV-1"}, {"EV-1"}]
+        }
+
+    def test_due_cases_are_those_due_by_the_moment(self) -> None:
+        """A due date is kept per case, replaced by a later one, and cleared by None."""
+        store = self.open_store()
+        early, late = datetime(2007, 1, 1, tzinfo=UTC), datetime(2007, 6, 1, tzinfo=UTC)
+        store.record([], {"CASE-1": early, "CASE-2": late, "CASE-3": early}, [])
+        store.record([], {"CASE-3": None}, [])
+        assert store.due_cases(datetime(2007, 2, 1, tzinfo=UTC)) == ["CASE-1"]
+        assert store.due_cases(late) == ["CASE-1", "CASE-2"]
+
+
+def alert(alert_id: str, published: bool = False) -> dict[str, Any]:
+    """A raised alert as the alerter records it."""
+    found: dict[str, Any] = {
+        "alert_id": alert_id,
+        "event_id": f"event-of-{alert_id}",
+        "case_id": "CASE-AL-1",
+        "rule": "rule-1",
+        "fired_at": "2007-03-01T10:00:00Z",
+        "decided_at": f"2007-03-01T10:00:00Z/{alert_id}",
+        "evidence": ["EV-1"],
+    }
+    if published:
+        found["published"] = True
+    else:
+        found["document"] = {"alert_id": alert_id}
+    return found
+
+
+class SealViewContract(ViewStoreContract):
+    """The seal: Merkle nodes and checkpoints per partition."""
+
+    def write(self, store: Any, tracking: list[Tracking]) -> None:
+        index = self.writes
+        self.writes += 1
+        store.record([(0, 0, index, leaf_hash(f"record {index}".encode()))], [], tracking)
+
+    def content(self, store: Any) -> object:
+        return store.size(0), store.leaves(0, 0, 100), store.checkpoints()
+
+    def test_nodes_and_checkpoints_are_read_back(self) -> None:
+        """Leaves and nodes by position, checkpoints oldest first until published."""
+        store = self.open_store()
+        leaves = [leaf_hash(bytes([i])) for i in range(3)]
+        nodes = [(1, 0, i, h) for i, h in enumerate(leaves)] + [(1, 1, 0, b"n" * 32)]
+        checkpoints = [(1, 2, b"r2" * 16, "note 2"), (1, 3, b"r3" * 16, "note 3")]
+        store.record(nodes, checkpoints, [self.at(store, 1, 2)])
+        assert store.size(1) == 3 and store.size(0) == 0
+        assert store.leaves(1, 1, 3) == leaves[1:]
+        assert store.node(1, 1, 0) == b"n" * 32
+        with pytest.raises(KeyError):
+            store.node(1, 1, 1)
+        assert [c["size"] for c in store.checkpoints(unpublished=True)] == [2, 3]
+        store.mark_published([(1, 2)])
+        assert [c["size"] for c in store.checkpoints(unpublished=True)] == [3]
+        latest = store.checkpoint(1)
+        assert latest == {
+            "partition": 1,
+            "size": 3,
+            "root": b"r3" * 16,
+            "note": "note 3",
+            "published": False,
+        }
+        assert store.checkpoint(1, 2) is not None and store.checkpoint(0) is None
+
+
+def sqlite_file(tmp_path: Path, name: str) -> SQLiteDatastore:
+    """A datastore on a file in the test's directory."""
+    return SQLiteDatastore(str(tmp_path / name))
+
+
+class TestSQLiteCaseView(CaseViewContract):
+    """The case-view contract on SQLite."""
+
+    def create_store(self) -> SQLiteCaseView:
+        store = SQLiteCaseView(sqlite_file(self.tmp_path, "case_view.sqlite"))
+        store.create_table()
+        return store
+
+
+class TestSQLiteClockView(ClockViewContract):
+    """The clock-view contract on SQLite."""
+
+    def create_store(self) -> SQLiteClockView:
+        store = SQLiteClockView(sqlite_file(self.tmp_path, "clocks.sqlite"), POLICY)
+        store.create_table()
+        return store
+
+
+class TestSQLiteAlertStore(AlertStoreContract):
+    """The alert-store contract on SQLite."""
+
+    def create_store(self) -> SQLiteAlertStore:
+        store = SQLiteAlertStore(sqlite_file(self.tmp_path, "alerts.sqlite"))
+        store.create_table()
+        return store
+
+
+class TestSQLiteSealView(SealViewContract):
+    """The seal-view contract on SQLite."""
+
+    def create_store(self) -> SQLiteSealView:
+        store = SQLiteSealView(sqlite_file(self.tmp_path, "seal.sqlite"))
+        store.create_table()
+        return store
