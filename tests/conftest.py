@@ -20,7 +20,8 @@ from sgl.bootstrap import Container, bootstrap
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-BACKENDS = ["sqlite", "kafka"]
+# Every case on Kafka carries the `kafka` marker, so `-m "not kafka"` runs none of them.
+BACKENDS = ["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)]
 
 
 def wait_for(
@@ -60,6 +61,22 @@ def _broker_answers() -> bool:
     return True
 
 
+def needs_kafka(item: pytest.Item) -> bool:
+    """Whether a collected test asks for the broker or runs on a `kafka` backend parameter."""
+    if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and "kafka" in callspec.params.values()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the broker `kafka`, before `-m` selects (tryfirst)."""
+    for item in items:
+        if needs_kafka(item) and item.get_closest_marker("kafka") is None:
+            item.add_marker(pytest.mark.kafka)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
     """The real broker's address; under CI=true a missing broker fails, never skips."""
@@ -89,6 +106,9 @@ def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..
             "alerter": "off",
         }
         if backend == "kafka":
+            # Asked for at run time, so collection cannot see it: the test must say so.
+            if request.node.get_closest_marker("kafka") is None:
+                pytest.fail(f"{request.node.nodeid} uses Kafka: mark it @pytest.mark.kafka")
             values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
         values.update(overrides)
         return Settings.from_env({}, **values)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -21,12 +24,48 @@ from sgl.schema_docs import render as render_events
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Collects as `pytest --collect-only -q -m "not kafka"` does, and prints each selected test's
+# id and fixtures: a test may need the broker without "kafka" in its id.
+_COLLECT_NOT_KAFKA = """
+import sys
+import pytest
+
+class Report:
+    def pytest_collection_finish(self, session):
+        for item in session.items:
+            print("ITEM", item.nodeid, " ".join(getattr(item, "fixturenames", ())))
+
+args = ["--collect-only", "-q", "-m", "not kafka", "-p", "no:cacheprovider", "tests"]
+sys.exit(pytest.main(args, plugins=[Report()]))
+"""
+
 
 def test_ledger_exports_exactly_its_public_api() -> None:
     """What `ledger` exports is listed in __all__, and every listed name exists."""
     assert sorted(ledger.__all__) == ledger.__all__
     for name in ledger.__all__:
         assert getattr(ledger, name) is not None
+
+
+def test_the_broker_free_selection_holds_no_case_that_needs_the_broker() -> None:
+    """`pytest -m "not kafka"` collects no Kafka case: no id names kafka, none asks for it."""
+    done = subprocess.run(
+        [sys.executable, "-c", _COLLECT_NOT_KAFKA],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    selected = [
+        line.split(" ", 2)[1:] for line in done.stdout.splitlines() if line.startswith("ITEM ")
+    ]
+    assert len(selected) > 500, "the rest of the suite is still collected"
+    for nodeid, fixtures in selected:
+        assert "kafka" not in nodeid.lower(), nodeid
+        assert "kafka_bootstrap" not in fixtures.split(), nodeid
 
 
 def test_docker_compose_parses_and_names_the_services() -> None:

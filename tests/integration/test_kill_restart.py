@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from eventsourcing.sqlite import SQLiteDatastore
 from kafka import KafkaProducer
 
@@ -53,6 +54,7 @@ def start_consumer(settings: Settings) -> subprocess.Popen[bytes]:
     )
 
 
+@pytest.mark.kafka
 def test_ten_thousand_events_with_three_sigkills_equal_a_clean_rebuild(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
