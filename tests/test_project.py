@@ -1,4 +1,4 @@
-"""The project's own promises: public API, docs in step with code, compose file, CLI."""
+"""The project's own promises: public API, docs in step with code, CLI."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import re
 from pathlib import Path
 
 import orjson
-import yaml
 from click.testing import CliRunner
 
 import ledger
@@ -27,16 +26,6 @@ def test_ledger_exports_exactly_its_public_api() -> None:
     assert sorted(ledger.__all__) == ledger.__all__
     for name in ledger.__all__:
         assert getattr(ledger, name) is not None
-
-
-def test_docker_compose_parses_and_names_the_services() -> None:
-    """docker-compose.yml runs Kafka, PostgreSQL, the API and the consumer."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert {"kafka", "postgres", "api", "consumer"} <= set(compose["services"])
-    assert compose["services"]["kafka"]["image"].startswith("apache/kafka:")
-    for service in compose["services"].values():
-        for port in service.get("ports", []):
-            assert port.startswith("127.0.0.1:"), "publish on loopback only"
 
 
 def test_cli_reference_is_generated_from_the_help() -> None:
