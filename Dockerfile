@@ -1,12 +1,28 @@
-# Image for the API and the consumers, used by docker-compose.yml.
-FROM python:3.11-slim
-WORKDIR /app
-COPY pyproject.toml constraints.txt README.md ./
+# The ledger's image: the wheels are built in one stage and installed in the next, so the image
+# holds the installed package (policies and schemas as package data), not the source tree.
+# `docker compose up` runs it as `sgl serve` (see docker-compose.yml).
+FROM python:3.11.14-slim-bookworm AS build
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY clients/python clients/python
 COPY ledger ledger
 COPY projections projections
 COPY consumers consumers
-COPY schemas schemas
 COPY sgl sgl
-RUN pip install --no-cache-dir -c constraints.txt .
-ENV SGL_DATA_DIR=/data SGL_LOG_FORMAT=json
+COPY schemas schemas
+COPY policies policies
+RUN pip wheel --no-cache-dir --no-deps -w /wheels . ./clients/python
+
+FROM python:3.11.14-slim-bookworm
+COPY --from=build /wheels /wheels
+COPY constraints.txt /tmp/constraints.txt
+RUN pip install --no-cache-dir --find-links /wheels -c /tmp/constraints.txt safeguarding-ledger \
+    && rm -rf /wheels /tmp/constraints.txt \
+    && useradd --system --uid 10001 --home-dir /data sgl \
+    && mkdir /data && chown sgl /data
+USER sgl
+WORKDIR /data
+ENV SGL_DATA_DIR=/data SGL_LOG_FORMAT=json SGL_HTTP_HOST=0.0.0.0
+EXPOSE 8000
 ENTRYPOINT ["sgl"]
+CMD ["serve"]

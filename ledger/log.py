@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
-ReceiptStatus = Literal["accepted", "duplicate"]
+from ledger_client.receipt import Receipt
+
+# Receipt lives with the client, which reads receipts too; the log adapters make them.
+__all__ = [
+    "DeadLetterSink",
+    "DoneAppend",
+    "EventLog",
+    "LogReader",
+    "LogRecord",
+    "PendingAppend",
+    "PendingRecord",
+    "Receipt",
+    "from_millis",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,52 +33,6 @@ class PendingRecord:
     digest: str
     event_type: str = ""
     schema_version: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """Proof that an event is in the log, and where."""
-
-    event_id: str
-    status: ReceiptStatus
-    partition: int
-    offset: int
-    appended_at: datetime
-    digest: str = ""
-    case_id: str = ""
-    event_type: str = ""
-    schema_version: int = 0
-
-    @classmethod
-    def accepted(
-        cls, record: PendingRecord, partition: int, offset: int, appended_at: datetime
-    ) -> Receipt:
-        """The receipt of a record the log has just confirmed."""
-        return cls(
-            record.event_id,
-            "accepted",
-            partition,
-            offset,
-            appended_at,
-            record.digest,
-            record.key,
-            record.event_type,
-            record.schema_version,
-        )
-
-    def as_duplicate(self) -> Receipt:
-        """The same receipt, answering a repeat of the event."""
-        return replace(self, status="duplicate")
-
-    def as_dict(self) -> dict[str, object]:
-        """The receipt as the API returns it."""
-        return {
-            "event_id": self.event_id,
-            "status": self.status,
-            "partition": self.partition,
-            "offset": self.offset,
-            "appended_at": self.appended_at,
-        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from typing import Any
 
 import jsonschema_rs
@@ -15,8 +16,6 @@ from ledger.envelope import is_canonical_instant, parse_instant
 from ledger.errors import Problem
 
 ENVELOPE = "envelope"
-# schemas/ sits beside ledger/ in the checkout and in site-packages alike.
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
 
 def pointer(parts: Iterator[str | int] | list[str | int]) -> str:
@@ -36,13 +35,20 @@ class SchemaDoc:
 class SchemaRegistry:
     """Every event schema by type and version, with validators compiled once."""
 
-    def __init__(self, directory: Path | None = None, clock_skew: timedelta = timedelta(0)) -> None:
-        root = directory or SCHEMAS_DIR
+    def __init__(
+        self, directory: Traversable | None = None, clock_skew: timedelta = timedelta(0)
+    ) -> None:
+        root = directory or files("schemas")
         self.clock_skew = clock_skew
         self.docs: dict[tuple[str, int], SchemaDoc] = {}
-        for path in sorted(root.glob("*/*.json")):
-            doc = SchemaDoc(path.parent.name, int(path.stem), orjson.loads(path.read_bytes()))
-            self.docs[(doc.type, doc.version)] = doc
+        for folder in sorted(root.iterdir(), key=lambda t: t.name):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.iterdir(), key=lambda t: t.name):
+                if path.name.endswith(".json"):
+                    version = int(path.name.removesuffix(".json"))
+                    doc = SchemaDoc(folder.name, version, orjson.loads(path.read_bytes()))
+                    self.docs[(doc.type, doc.version)] = doc
         resources = [(d.document["$id"], d.document) for d in self.docs.values()]
         registry = jsonschema_rs.Registry(resources)
         self._registry = registry

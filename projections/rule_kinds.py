@@ -312,14 +312,3 @@ KINDS: dict[str, Kind] = {
     "adult_unknown_to_lead": _adult_unknown_to_lead,
     "rereferral": _rereferral,
 }
-KIND_PARAMS: dict[str, tuple[str, ...]] = {
-    "injury_on_plan": (),
-    "injuries_within": ("count", "days"),
-    "adult_unverified": ("days",),
-    "invitee_absent": ("meeting_types", "agency_prefixes"),
-    "decision_without_followup": ("decision_type", "outcome", "followup", "days"),
-    "explanations_in_doubt": ("count",),
-    "assault_unreported": ("concern_categories", "working_days", "police_marker"),
-    "adult_unknown_to_lead": ("days",),
-    "rereferral": ("decision_types", "days"),
-}

@@ -12,7 +12,6 @@ publishes for a finding, and the ledger-wide report.
 from __future__ import annotations
 
 import statistics
-import tomllib
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -23,9 +22,9 @@ from typing import Any
 from ledger.envelope import Event, parse_instant, utc_text
 from ledger.schemas import SchemaRegistry
 from projections.as_of import Basis, known_by
-from projections.clock_policy import POLICIES_DIR, PolicyError
 from projections.effective import effective_events
-from projections.rule_kinds import KIND_PARAMS, KINDS, NAMESPACE, Firing, Rule
+from projections.policy_file import PolicyError, check_policy, read_policy
+from projections.rule_kinds import KINDS, NAMESPACE, Firing, Rule
 from projections.stats import nearest_rank
 
 # Who records the alerts the ledger raises: the ledger itself, as a system agency.
@@ -43,47 +42,23 @@ class RulePolicy:
 
 
 def load_rule_policy(path: Path | None = None) -> RulePolicy:
-    """Read and check a rule policy (default: the bundled `policies/rules.toml`)."""
-    source = path or POLICIES_DIR / "rules.toml"
-    try:
-        data = tomllib.loads(source.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise PolicyError(f"{source}: {exc}") from exc
-    for key in ("version", "title"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise PolicyError(f"{source}: `{key}` must be a non-empty string")
+    """Read and check a rule policy (default: the bundled `policies/rules.toml`): by its
+    JSON Schema (`policies/rule-policy.schema.json`), then that names are unique and that
+    the ledger would accept the alerts the rules raise."""
+    data, source = read_policy(path, "rules.toml")
+    check_policy(data, source, "rule-policy.schema.json")
     rules: list[Rule] = []
-    for index, raw in enumerate(data.get("rule", [])):
-        where = f"{source}: rule[{index}]"
-        name, kind = raw.get("name"), raw.get("kind")
-        if not isinstance(name, str) or not name.isidentifier():
-            raise PolicyError(f"{where}.name: must be a name like `nai_on_plan`")
-        if kind not in KINDS:
-            raise PolicyError(f"{where}.kind: must be one of {', '.join(KINDS)}")
-        needed = KIND_PARAMS[kind]
+    for index, raw in enumerate(data["rule"]):
+        if raw["name"] in {r.name for r in rules}:
+            raise PolicyError(f"{source}: rule[{index}].name: {raw['name']!r} is used twice")
         params = {k: v for k, v in raw.items() if k not in ("name", "kind", "sent_to")}
-        missing = [p for p in needed if p not in params]
-        extra = [p for p in params if p not in needed]
-        if missing or extra:
-            raise PolicyError(
-                f"{where} ({name}): {kind} takes {', '.join(needed) or 'no parameters'}"
-                f"{'; missing ' + ', '.join(missing) if missing else ''}"
-                f"{'; unknown ' + ', '.join(extra) if extra else ''}"
-            )
-        sent_to = raw.get("sent_to")
-        if not isinstance(sent_to, list) or not sent_to:
-            raise PolicyError(f"{where}.sent_to: must list at least one agency")
-        if name in {r.name for r in rules}:
-            raise PolicyError(f"{where}.name: {name!r} is used twice")
-        rules.append(Rule(name, kind, tuple(sent_to), params))
-    if not rules:
-        raise PolicyError(f"{source}: at least one [[rule]] is needed")
+        rules.append(Rule(raw["name"], raw["kind"], tuple(raw["sent_to"]), params))
     policy = RulePolicy(data["version"], data["title"], tuple(rules))
     _check_alerts_publishable(source, policy)
     return policy
 
 
-def _check_alerts_publishable(source: Path, policy: RulePolicy) -> None:
+def _check_alerts_publishable(source: str, policy: RulePolicy) -> None:
     """Refuse a policy whose alerts the ledger would refuse (a rule name or an agency code
     the `alert.raised` schema does not allow): better at start than an alert never raised."""
     registry = SchemaRegistry()

@@ -1,4 +1,4 @@
-"""The project's own promises: public API, docs in step with code, compose file, CLI."""
+"""The project's own promises: public API, docs in step with code, CLI."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import orjson
-import yaml
 from click.testing import CliRunner
 
 import ledger
@@ -66,16 +65,6 @@ def test_the_broker_free_selection_holds_no_case_that_needs_the_broker() -> None
     for nodeid, fixtures in selected:
         assert "kafka" not in nodeid.lower(), nodeid
         assert "kafka_bootstrap" not in fixtures.split(), nodeid
-
-
-def test_docker_compose_parses_and_names_the_services() -> None:
-    """docker-compose.yml runs Kafka, PostgreSQL, the API and the consumer."""
-    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert {"kafka", "postgres", "api", "consumer"} <= set(compose["services"])
-    assert compose["services"]["kafka"]["image"].startswith("apache/kafka:")
-    for service in compose["services"].values():
-        for port in service.get("ports", []):
-            assert port.startswith("127.0.0.1:"), "publish on loopback only"
 
 
 def test_cli_reference_is_generated_from_the_help() -> None:

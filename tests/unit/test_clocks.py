@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from projections.as_of import cutoff
-from projections.clock_policy import Clock, ClockPolicy, PolicyError, load_clock_policy
+from projections.clock_policy import Clock, ClockPolicy, load_clock_policy
 from projections.clocks import _add_months, clock_runs
+from projections.policy_file import PolicyError
 from projections.working_days import england_and_wales
 from tests.factories import as_events, make_event, new_case_id
 
@@ -165,13 +166,62 @@ def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() ->
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('title = "t"\n[[clock]]\n', "`version` must be a non-empty string"),
-        ('version = "1"\ntitle = "t"\n', "at least one [[clock]]"),
+        ('title = "t"\n[[clock]]\n', "top level: 'version' is missing [required]"),
+        ('version = "1"\ntitle = "t"\n', "top level: 'clock' is missing [required]"),
+        (
+            'version = "1"\ntitle = "t"\nclock = []\n',
+            "clock: must not be empty: at least one [[clock]] is needed [minItems]",
+        ),
+        (
+            'version = 2026\ntitle = "t"\n[[clock]]\n',
+            "version: must be a string, not 2026 [type]",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held" }\n',
+            "clock[0] (clock 'x'): 'stop' is missing; 'limit' is missing: a clock takes",
+        ),
+        (
+            'version = "1"\ntitle = "t"\nowner = "someone"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'limit = { value = 1, unit = "hours" }\n',
+            "top level: 'owner' not allowed here [additionalProperties]",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held", when = { meeting_type = "core_group" } }\n'
+            'stop = { type = "meeting.held" }\nlimit = { value = 1, unit = "hours" }\n',
+            "clock[0].start (clock 'x'): 'when' not allowed here: an event is { type",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'limit = { value = "10", unit = "hours" }\n',
+            "clock[0].limit.value (clock 'x'): must be a whole number, not '10' [type]",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'limit = { value = 0, unit = "hours" }\n',
+            "clock[0].limit.value (clock 'x'): must be at least 1, not 0 [minimum]",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "Legal Planning"\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'limit = { value = 1, unit = "hours" }\n',
+            "clock[0].name (clock 'Legal Planning'): 'Legal Planning' does not match",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\nsince = 2007-03-05\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'limit = { value = 1, unit = "hours" }\n',
+            "clock[0].since (clock 'x'): 2007-03-05 is a TOML date or time",
+        ),
         (
             'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
             'start = { type = "no.such" }\nstop = { type = "meeting.held" }\n'
             'limit = { value = 1, unit = "working_days" }\n',
-            "clock 'x'.start.type: no event type 'no.such'",
+            "clock[0] (x).start.type: no event type 'no.such'",
         ),
         (
             'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
@@ -183,7 +233,8 @@ def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() ->
             'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
             'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
             'limit = { value = 1, unit = "fortnights" }\n',
-            "clock 'x'.limit.unit: must be one of",
+            "clock[0].limit.unit (clock 'x'): 'fortnights' is not one of working_days, "
+            "calendar_days, weeks, months, hours [enum]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
@@ -208,6 +259,7 @@ def test_a_policy_that_cannot_be_used_is_refused_naming_the_field(
     path.write_text(text)
     with pytest.raises(PolicyError) as raised:
         load_clock_policy(path)
+    assert str(raised.value).startswith(f"{path}: ")
     assert message in str(raised.value)
 
 
@@ -270,3 +322,20 @@ def test_counting_working_days_equals_walking_them(start: date, span: int) -> No
         day += timedelta(days=1)
         walked += DAYS.is_working_day(day)
     assert DAYS.between(start, end) == walked
+
+
+def test_policy_files_named_in_the_settings_replace_the_bundled_ones(tmp_path: Path) -> None:
+    """SGL_CLOCK_POLICY and SGL_RULE_POLICY name files read instead of the package data."""
+    from importlib.resources import files
+
+    from ledger.settings import Settings
+    from sgl.bootstrap import clock_policy_of, rule_policy_of
+
+    clocks, rules = tmp_path / "clocks.toml", tmp_path / "rules.toml"
+    bundled = files("policies")
+    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.1"', '"local-1"'))
+    rules.write_text((bundled / "rules.toml").read_text().replace('"2026.2"', '"local-2"'))
+    settings = Settings.from_env({"SGL_CLOCK_POLICY": str(clocks), "SGL_RULE_POLICY": str(rules)})
+    assert clock_policy_of(settings).version == "local-1"
+    assert rule_policy_of(settings).version == "local-2"
+    assert clock_policy_of(Settings()).version == "2026.1"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from projections.as_of import cutoff
-from projections.clock_policy import PolicyError
+from projections.policy_file import PolicyError
 from projections.rules import Firing, evaluate, load_rule_policy
 from tests.factories import as_events, make_event, new_case_id
 
@@ -191,20 +191,41 @@ def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() ->
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ('title = "t"\n', "`version` must be a non-empty string"),
-        ('version = "1"\ntitle = "t"\n', "at least one [[rule]]"),
+        ('title = "t"\n', "top level: 'version' is missing; 'rule' is missing [required]"),
+        ('version = "1"\ntitle = "t"\nrule = []\n', "rule: must not be empty"),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "hunch"\nsent_to = ["a"]\n',
-            "rule[0].kind: must be one of",
+            "rule[0].kind (rule 'x'): 'hunch' is not one of injury_on_plan, injuries_within, "
+            "adult_unverified, invitee_absent, decision_without_followup, explanations_in_doubt, "
+            "assault_unreported, adult_unknown_to_lead, rereferral [enum]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injuries_within"\n'
             'count = 3\nweeks = 4\nsent_to = ["a"]\n',
-            "injuries_within takes count, days; missing days; unknown weeks",
+            "rule[0] (rule 'x'): 'days' is missing: injuries_within takes count, days [required];"
+            " rule[0] (rule 'x'): 'weeks' not allowed here: injuries_within takes count, days "
+            "[additionalProperties]",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injuries_within"\n'
+            'count = "3"\ndays = 0\nsent_to = ["a"]\n',
+            "rule[0].count (rule 'x'): must be a whole number, not '3' [type]; "
+            "rule[0].days (rule 'x'): must be at least 1, not 0 [minimum]",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "invitee_absent"\n'
+            'meeting_types = "core_group"\nagency_prefixes = ["gp-"]\nsent_to = ["a"]\n',
+            "rule[0].meeting_types (rule 'x'): must be a list, not 'core_group' [type]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n',
-            "rule[0].sent_to: must list at least one agency",
+            "rule[0] (rule 'x'): 'sent_to' is missing: a rule takes name, kind, sent_to",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n'
+            'sent_to = ["la-childrens-social-care"]\n'
+            '[[rule]]\nname = "x"\nkind = "injury_on_plan"\nsent_to = ["la-legal-services"]\n',
+            "rule[1].name: 'x' is used twice",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n'
@@ -214,7 +235,8 @@ def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() ->
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "Nai"\nkind = "injury_on_plan"\n'
             'sent_to = ["la-childrens-social-care"]\n',
-            "rule Nai: its alerts would be refused: /payload/rule",
+            "rule[0].name (rule 'Nai'): 'Nai' does not match ^[a-z][a-z0-9_]*$: a name like "
+            "`nai_on_plan`",
         ),
     ],
 )
@@ -226,7 +248,21 @@ def test_a_rule_policy_that_cannot_be_used_is_refused(
     path.write_text(text)
     with pytest.raises(PolicyError) as raised:
         load_rule_policy(path)
+    assert str(raised.value).startswith(f"{path}: ")
     assert message in str(raised.value)
+
+
+def test_the_rule_policy_schema_knows_every_kind_the_ledger_implements() -> None:
+    """The schema's `kind` enum and its per-kind parameters cover exactly the kinds in code."""
+    import json
+    from importlib.resources import files
+
+    from projections.rule_kinds import KINDS
+
+    schema = json.loads((files("policies") / "rule-policy.schema.json").read_text())
+    item = schema["properties"]["rule"]["items"]
+    assert item["properties"]["kind"]["enum"] == list(KINDS)
+    assert [c["if"]["properties"]["kind"]["const"] for c in item["allOf"]] == list(KINDS)
 
 
 def test_the_alert_report_pools_findings_per_rule_with_days_to_answer() -> None:

@@ -1,0 +1,1 @@
+"""Package data: the bundled clock and rule policies and their JSON Schemas."""

@@ -1,0 +1,1 @@
+"""Package data: the JSON Schema of every event type and version, read with importlib.resources."""
