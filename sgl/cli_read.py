@@ -89,8 +89,27 @@ def _cell(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _policy(kind: str, document: Document) -> None:
-    click.echo(f"{kind} policy {document['policy']['version']}: {document['policy']['title']}")
+def _print(
+    document: Any,
+    fmt: str,
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    as_csv: Callable[[Document], str] | None = None,
+    title: str | None = None,
+) -> None:
+    """The document as JSON, as CSV, or the rows as a table under an optional title line."""
+    if fmt == "json":
+        _json(document)
+    elif fmt == "csv" and as_csv is not None:
+        click.echo(as_csv(document), nl=False)
+    else:
+        if title is not None:
+            click.echo(title)
+        table(rows, columns)
+
+
+def _policy(kind: str, document: Document) -> str:
+    return f"{kind} policy {document['policy']['version']}: {document['policy']['title']}"
 
 
 @click.command()
@@ -129,10 +148,9 @@ def history(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt
     from sgl import queries
 
     found = _read(ctx, lambda s: queries.case_history(s, case_id, as_of, basis))
-    if fmt == "json":
-        _json(found)
-        return
-    table(
+    _print(
+        found,
+        fmt,
         found["entries"],
         ("position", "recorded_at", "occurred_at", "agency", "type", "status", "event_id"),
     )
@@ -153,15 +171,12 @@ def changes(ctx: click.Context, case_id: str, start: str, end: str, fmt: str) ->
     from sgl import queries
 
     found = _read(ctx, lambda s: queries.case_changes(s, case_id, start, end))
-    if fmt == "json":
-        _json(found)
-        return
     rows = [
         {"change": kind, **entry}
         for kind in ("added", "corrected", "retracted")
         for entry in found[kind]
     ]
-    table(rows, ("change", "recorded_at", "agency", "type", "summary", "event_id"))
+    _print(found, fmt, rows, ("change", "recorded_at", "agency", "type", "event_id", "summary"))
 
 
 @click.command()
@@ -195,20 +210,16 @@ def chronology(
         ctx,
         lambda s: queries.case_chronology(s, case_id, as_of, basis, agency, types, start, end),
     )
-    if fmt == "json":
-        _json(found)
-    elif fmt == "csv":
-        click.echo(queries.chronology_csv(found), nl=False)
-    else:
-        rows = [
-            {
-                **row,
-                "occurred": row["occurred_at"][:16] + ("~" if row["occurred_approximate"] else ""),
-                "lag_days": f"+{row['recording_lag_days']}",
-            }
-            for row in found["events"]
-        ]
-        table(rows, ("occurred", "agency", "summary", "lag_days", "status"))
+    rows = [
+        {
+            **row,
+            "occurred": row["occurred_at"][:16] + ("~" if row["occurred_approximate"] else ""),
+            "lag_days": f"+{row['recording_lag_days']}",
+        }
+        for row in found["events"]
+    ]
+    columns = ("occurred", "agency", "lag_days", "status", "summary")
+    _print(found, fmt, rows, columns, queries.chronology_csv)
 
 
 @click.command()
@@ -228,16 +239,8 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt:
     from sgl import queries
 
     found = _read(ctx, lambda s: queries.clocks(s, case_id, as_of, basis))
-    if fmt == "json":
-        _json(found)
-    elif fmt == "csv":
-        click.echo(queries.clocks_csv(found), nl=False)
-    else:
-        _policy("clock", found)
-        table(
-            found["clocks"],
-            ("status", "clock", "started_at", "stopped_at", "deadline", "working_days", "limit"),
-        )
+    columns = ("status", "clock", "started_at", "stopped_at", "deadline", "working_days", "limit")
+    _print(found, fmt, found["clocks"], columns, queries.clocks_csv, _policy("clock", found))
 
 
 @click.command()
@@ -264,16 +267,8 @@ def latency(
     from sgl import queries
 
     found = _read(ctx, lambda s: queries.latency(s, case_id, as_of, basis, by))
-    if fmt == "json":
-        _json(found)
-    elif fmt == "csv":
-        click.echo(queries.latency_csv(found), nl=False)
-    else:
-        _policy("clock", found)
-        table(
-            found["groups"],
-            (by, "runs", "met", "breached", "open", "median_working_days", "max_working_days"),
-        )
+    columns = (by, "runs", "met", "breached", "open", "median_working_days", "max_working_days")
+    _print(found, fmt, found["groups"], columns, queries.latency_csv, _policy("clock", found))
 
 
 @click.command()
@@ -306,15 +301,9 @@ def alerts(
             else queries.case_alerts(s, case_id, as_of, basis)
         ),
     )
-    if fmt == "json":
-        _json(found)
-    elif fmt == "csv":
-        click.echo(queries.alerts_csv(found), nl=False)
-    elif case_id is None:
-        _policy("rule", found)
-        table(found["rules"], [c for c in queries.ALERT_COLUMNS if c != "p90_days_to_answer"])
-    else:
-        _policy("rule", found)
+    columns: Sequence[str] = queries.ALERT_COLUMNS
+    rows = found.get("rules", [])
+    if case_id is not None:
         rows = [
             {
                 **f,
@@ -325,7 +314,8 @@ def alerts(
             }
             for f in found["alerts"]
         ]
-        table(rows, ("fired", "rule", "state", "summary"))
+        columns = ("fired", "rule", "state", "summary")
+    _print(found, fmt, rows, columns, queries.alerts_csv, _policy("rule", found))
 
 
 SHARE_COLUMNS = ("from_agency", "to_agency", "count", "median_days", "p90_days", "max_days")
@@ -378,8 +368,8 @@ def who_knew(
     if fmt == "json":
         _json(found)
     elif show == "knowledge":
-        click.echo(f"What {found['agency']} knew:")
-        table(found["facts"], ("since", "via", "recorded_by_agency", "type", "summary"))
+        columns = ("since", "via", "recorded_by_agency", "type", "summary")
+        _print(found, fmt, found["facts"], columns, title=f"What {found['agency']} knew:")
     elif show == "gaps":
         click.echo(f"Known elsewhere but not to {found['agency']}:")
         table(

@@ -16,13 +16,16 @@ def _known(stores: Stores, case_id: str, as_of: str | None, basis: Basis) -> Kno
     return found
 
 
-def _agency(found: Knowledge, agency: str | None) -> str:
+def _known_to(
+    stores: Stores, case_id: str, agency: str | None, as_of: str | None, basis: Basis
+) -> tuple[Knowledge, str]:
+    found = _known(stores, case_id, as_of, basis)
     chosen = agency or found.lead_agency
     if chosen is None:
         raise AgencyRequired
     if chosen not in found.agencies:
         raise UnknownAgency(chosen, found.agencies)
-    return chosen
+    return found, chosen
 
 
 def agency_knowledge(
@@ -34,8 +37,7 @@ def agency_knowledge(
 ) -> Document:
     """Every fact the agency (default the lead agency) knew by `as_of`: since when, through
     which event, whether acknowledged."""
-    found = _known(stores, case_id, as_of, basis)
-    chosen = _agency(found, agency)
+    found, chosen = _known_to(stores, case_id, agency, as_of, basis)
     return {**header(case_id, as_of, basis), "agency": chosen, "facts": found.of_agency(chosen)}
 
 
@@ -56,8 +58,7 @@ def gaps(
 ) -> Document:
     """Facts known elsewhere but not to the agency by `as_of`, and household adults it never
     recorded itself, each with how long it had been known elsewhere."""
-    found = _known(stores, case_id, as_of, basis)
-    chosen = _agency(found, agency)
+    found, chosen = _known_to(stores, case_id, agency, as_of, basis)
     return {
         **header(case_id, as_of, basis),
         "agency": chosen,
