@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from ledger.envelope import Event, parse_instant
 from projections.as_of import Basis, known_by
-from projections.effective import CORRECTION, RETRACTION, history
+from projections.effective import CORRECTION, RETRACTION, effective_events, history
 
 COLUMNS = (
     "occurred_at",
@@ -113,21 +111,42 @@ def chronology(
     return rows
 
 
-def as_csv(rows: Sequence[dict[str, Any]]) -> str:
-    """The chronology as CSV, one row per event, the COLUMNS in order."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for row in rows:
-        writer.writerow([row[c] for c in COLUMNS])
-    return out.getvalue()
+def changes(
+    events: Sequence[Event], start: datetime, end: datetime
+) -> dict[str, list[dict[str, Any]]]:
+    """What was recorded after `start` and by `end`: entries added, and the corrections and
+    retractions recorded then, each with what it amends (as recorded, and as corrected)."""
+    by_id = {e.event_id: e for e in events}
+    out: dict[str, list[dict[str, Any]]] = {"added": [], "corrected": [], "retracted": []}
+    for event in events:
+        if not start < parse_instant(event.recorded_at) <= end:
+            continue
+        entry = _change(event)
+        kind = _AMENDS.get(event.type) if event.amends else None
+        target = by_id.get(event.amends or "")
+        if kind is None:
+            out["added"].append(entry)
+            continue
+        entry["amends"] = event.amends
+        if target is not None:
+            entry["amended"] = _change(target)
+            if kind == "corrected":
+                entry["amended"]["summary_as_corrected"] = summary(
+                    effective_events([target, event])[0]
+                )
+        out[kind].append(entry)
+    return out
 
 
-def changes(events: Sequence[Event], start: datetime, end: datetime) -> dict[str, list[str]]:
-    """Event ids recorded after `start` and by `end`: added, corrected and retracted."""
-    window = [e for e in events if start < parse_instant(e.recorded_at) <= end]
+_AMENDS = {CORRECTION: "corrected", RETRACTION: "retracted"}
+
+
+def _change(event: Event) -> dict[str, Any]:
     return {
-        "added": [e.event_id for e in window if e.amends is None],
-        "corrected": [e.amends for e in window if e.type == CORRECTION and e.amends],
-        "retracted": [e.amends for e in window if e.type == RETRACTION and e.amends],
+        "event_id": event.event_id,
+        "type": event.type,
+        "agency": event.agency,
+        "occurred_at": event.occurred_at,
+        "recorded_at": event.recorded_at,
+        "summary": summary(event),
     }

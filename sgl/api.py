@@ -18,6 +18,7 @@ from consumers.sealer import Sealer
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnavailable, Problem
 from sgl.bootstrap import Container
 from sgl.metrics import Metrics
+from sgl.queries import QueryError
 from sgl.responses import MEDIA_TYPE as PROBLEM
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_clocks import clocks_router
@@ -128,6 +129,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             "retry with the same event_ids; nothing is applied twice",
             headers={"Retry-After": "1"},
         )
+
+    @app.exception_handler(QueryError)
+    async def unanswerable(_: Request, exc: QueryError) -> Response:
+        return problem_response(exc.status, exc.kind, exc.title, exc.detail, exc.problems)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:

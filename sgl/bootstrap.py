@@ -102,16 +102,7 @@ class Container:
 
     def verifier_key(self) -> str | None:
         """The published verifier key of the checkpoints, or None before there is a key."""
-        path = self.settings.signing_key_path
-        try:
-            return path.with_suffix(".pub").read_text().strip()
-        except FileNotFoundError:
-            if not path.exists():
-                return None
-        # The key without its published half (a crash between the two writes): derive it.
-        vkey = verifier_key(load_private_key(path).public_key())
-        path.with_suffix(".pub").write_text(vkey + "\n")
-        return vkey
+        return verifier_key_of(self.settings)
 
     def rebuild_follower(self, name: str) -> RebuildReport:
         """Rebuild the clock view (`clocks`) or the alerter's store (`alerts`) and swap it in."""
@@ -139,6 +130,21 @@ class Container:
         self.views.close()
         self.clocks.close()
         self.alerts.close()
+
+
+def verifier_key_of(settings: Settings) -> str | None:
+    """The published verifier key of the checkpoints the settings name, or None before there
+    is a key."""
+    path = settings.signing_key_path
+    try:
+        return path.with_suffix(".pub").read_text().strip()
+    except FileNotFoundError:
+        if not path.exists():
+            return None
+    # The key without its published half (a crash between the two writes): derive it.
+    vkey = verifier_key(load_private_key(path).public_key())
+    path.with_suffix(".pub").write_text(vkey + "\n")
+    return vkey
 
 
 def build_log(settings: Settings, which: str = "ledger") -> Any:

@@ -19,17 +19,11 @@ def _settings(ctx: click.Context) -> Settings:
 
 
 def _print_bundle(ctx: click.Context, make: Callable[[Any], dict[str, Any]]) -> None:
-    """Print the bundle `make(container)` builds, as indented JSON; a clear error if none."""
-    from sgl.bootstrap import bootstrap
-    from sgl.proofs import NoProof
+    """Print the document `make(stores)` answers, as indented JSON, to save and check offline."""
+    from sgl.queries import LocalStores
 
-    container = bootstrap(_settings(ctx))
-    try:
-        bundle = make(container)
-    except NoProof as exc:
-        raise click.ClickException(exc.detail) from None
-    finally:
-        container.close()
+    with LocalStores(_settings(ctx)) as stores:
+        bundle = make(stores)
     click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
 
 
@@ -140,9 +134,9 @@ def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None) -> None
 
     Example: sgl proof get 3f1c2b8e-2a41-4d7c-9a51-0c6d1b2e9f10 > proof.json
     """
-    from sgl.proofs import inclusion_bundle
+    from sgl.queries import inclusion_proof
 
-    _print_bundle(ctx, lambda container: inclusion_bundle(container, event_id, checkpoint))
+    _print_bundle(ctx, lambda stores: inclusion_proof(stores, event_id, checkpoint))
 
 
 @proof.command("consistency")
@@ -156,9 +150,9 @@ def proof_consistency(ctx: click.Context, first: int, second: int, partition: in
 
     Example: sgl proof consistency 1000 2000 --partition 0 > consistency.json
     """
-    from sgl.proofs import consistency_bundle
+    from sgl.queries import consistency_proof
 
-    _print_bundle(ctx, lambda container: consistency_bundle(container, partition, first, second))
+    _print_bundle(ctx, lambda stores: consistency_proof(stores, partition, first, second))
 
 
 @proof.command("verify")
@@ -200,3 +194,24 @@ def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None, origin: 
             click.echo(f"DOES NOT HOLD: {problem}")
         sys.exit(1)
     click.echo(f"holds: {data['format']} checked against {vkey.split('+')[0]}'s key")
+
+
+@click.group()
+def checkpoints() -> None:
+    """The signed checkpoints of the seal.
+
+    Example: sgl checkpoints latest
+    """
+
+
+@checkpoints.command("latest")
+@click.pass_context
+def checkpoints_latest(ctx: click.Context) -> None:
+    """Print each partition's latest signed checkpoint (tree size, root, signed note) and the
+    verifier key that checks them (JSON).
+
+    Example: sgl checkpoints latest > checkpoints.json
+    """
+    from sgl.queries import latest_checkpoints
+
+    _print_bundle(ctx, latest_checkpoints)

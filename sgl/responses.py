@@ -5,18 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from fastapi.responses import Response
 
 from ledger.errors import Problem
+from sgl.encoding import dumps
 
 MEDIA_TYPE = "application/problem+json"
-_OPTIONS = orjson.OPT_UTC_Z | orjson.OPT_NON_STR_KEYS
-
-
-def dumps(content: Any) -> bytes:
-    """JSON bytes as the API writes them: UTC instants end in Z, dataclasses as objects."""
-    return orjson.dumps(content, option=_OPTIONS)
 
 
 class JSONBytes(Response):

@@ -2,32 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from sgl import queries
 from sgl.bootstrap import Container
-from sgl.proofs import NoProof, consistency_bundle, inclusion_bundle, latest_checkpoints
-from sgl.responses import JSONBytes, problem_response
+from sgl.responses import JSONBytes
 
 
 def proofs_router(container: Container) -> APIRouter:
     """The proof routes over a wired container."""
     router = APIRouter()
-
-    def answer(make: Callable[[], dict[str, Any]]) -> Response:
-        try:
-            return JSONBytes(make())
-        except NoProof as exc:
-            return problem_response(exc.status, "no-proof", "No such proof", exc.detail)
+    stores = queries.ContainerStores(container)
 
     @router.get("/v1/checkpoints/latest", summary="The latest signed checkpoint per partition")
     def get_latest() -> Response:
         """Each partition's latest checkpoint (tree size, root, signed note) and the verifier
         key that checks them."""
-        return answer(lambda: latest_checkpoints(container))
+        return JSONBytes(queries.latest_checkpoints(stores))
 
     @router.get("/v1/events/{event_id}/proof", summary="Inclusion proof of an event")
     def get_proof(
@@ -39,7 +33,7 @@ def proofs_router(container: Container) -> APIRouter:
     ) -> Response:
         """A bundle proving the event's exact bytes are at its offset in the tree the
         checkpoint signs (default: the partition's latest checkpoint)."""
-        return answer(lambda: inclusion_bundle(container, event_id, checkpoint))
+        return JSONBytes(queries.inclusion_proof(stores, event_id, checkpoint))
 
     @router.get("/v1/checkpoints/consistency", summary="Consistency proof between checkpoints")
     def get_consistency(
@@ -48,6 +42,6 @@ def proofs_router(container: Container) -> APIRouter:
         partition: Annotated[int, Query(ge=0, description="the partition")] = 0,
     ) -> Response:
         """A bundle proving the tree at `from` is a prefix of the tree at `to`."""
-        return answer(lambda: consistency_bundle(container, partition, start, end))
+        return JSONBytes(queries.consistency_proof(stores, partition, start, end))
 
     return router

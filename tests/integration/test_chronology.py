@@ -101,11 +101,36 @@ def test_the_chronology_as_csv(live_server: LiveServer, container: Container) ->
 
 
 def test_changes_between_two_dates(live_server: LiveServer, container: Container) -> None:
-    """What was added by 9 March, and what was corrected after it."""
+    """What was added by 9 March, and what was corrected after it: each entry says what it
+    is, who recorded it and when, and a correction what it amends, before and after."""
     c = case_with_history(live_server, container)
     url = f"{live_server.url}/v1/cases/{c['case_id']}/changes"
     early = httpx.get(url, params={"from": "2007-03-01", "to": "2007-03-09"}).json()
-    assert sorted(early["added"]) == sorted(c[k]["event_id"] for k in ("injury", "vague", "late"))
+    assert sorted(e["event_id"] for e in early["added"]) == sorted(
+        c[k]["event_id"] for k in ("injury", "vague", "late")
+    )
+    vague = next(e for e in early["added"] if e["event_id"] == c["vague"]["event_id"])
+    assert (vague["type"], vague["agency"], vague["recorded_at"]) == (
+        "contact.recorded",
+        "school-north-primary",
+        c["vague"]["recorded_at"],
+    )
+    assert vague["summary"].startswith(c["vague"]["payload"]["contact_type"])
     assert early["corrected"] == [] and early["retracted"] == []
     later = httpx.get(url, params={"from": "2007-03-09", "to": "2007-03-31"}).json()
-    assert later["added"] == [] and later["corrected"] == [c["injury"]["event_id"]]
+    assert later["added"] == []
+    [fixed] = later["corrected"]
+    assert (fixed["event_id"], fixed["amends"]) == (c["fix"]["event_id"], c["injury"]["event_id"])
+    assert (
+        fixed["type"] == "correction.recorded" and fixed["recorded_at"] == c["fix"]["recorded_at"]
+    )
+    assert fixed["amended"]["event_id"] == c["injury"]["event_id"]
+    assert " x5" not in fixed["amended"]["summary"]
+    assert " x5" in fixed["amended"]["summary_as_corrected"]
+    unknown = httpx.get(
+        f"{live_server.url}/v1/cases/{new_case_id()}/changes",
+        params={"from": "2007-03-01", "to": "2007-03-09"},
+    )
+    assert unknown.status_code == 404
+    bad = httpx.get(url, params={"from": "March", "to": "2007-03-09"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/from"

@@ -125,7 +125,7 @@ def test_sgl_who_knew_prints_tables_and_json(http: httpx.Client, container: Cont
     shown = runner.invoke(cli, [*args, "--show", "matrix"])
     assert "R" in shown.output and "S" in shown.output
     mine = runner.invoke(cli, [*args, "--show", "knowledge", "--format", "json"])
-    assert ids["injury"] in {f["event_id"] for f in orjson.loads(mine.stdout)}
+    assert ids["injury"] in {f["event_id"] for f in orjson.loads(mine.stdout)["facts"]}
     whole = runner.invoke(
         cli,
         ["--data-dir", str(container.settings.data_dir), "who-knew", "--show", "time-to-share"],

@@ -27,7 +27,7 @@ from ledger.sqlite_log import SQLiteEventLog
 from projections.seal_view import open_seal_view
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
-from sgl.proofs import consistency_bundle, inclusion_bundle
+from sgl.queries import ContainerStores, consistency_proof, inclusion_proof
 from tests.conftest import LiveServer, wait_for
 from tests.factories import case_events, new_case_id
 
@@ -85,7 +85,7 @@ def test_the_seal_matches_the_log_and_every_proof_verifies(sealed: Container) ->
         for first in sizes:
             for second in sizes:
                 if first <= second:
-                    bundle = consistency_bundle(container, partition, first, second)
+                    bundle = consistency_proof(ContainerStores(container), partition, first, second)
                     assert check_bundle(bundle, vkey) == [], (first, second)
     # The checkpoints topic holds each checkpoint once.
     ends = container.checkpoints_log.end_offsets()
@@ -101,16 +101,16 @@ def test_inclusion_bundles_hold_offline_and_a_changed_one_does_not(
     events = [orjson.loads(v) for values in raw_log(container).values() for v in values]
     rng = random.Random(3)
     for event in rng.sample(events, 12):
-        bundle = inclusion_bundle(container, event["event_id"], None)
+        bundle = inclusion_proof(ContainerStores(container), event["event_id"], None)
         assert check_bundle(bundle, vkey) == []
         older = [
             c["size"]
             for c in container.seal.checkpoints(bundle["partition"])
             if c["size"] > bundle["offset"]
         ]
-        at_first = inclusion_bundle(container, event["event_id"], older[0])
+        at_first = inclusion_proof(ContainerStores(container), event["event_id"], older[0])
         assert at_first["tree_size"] == older[0] and check_bundle(at_first, vkey) == []
-    bundle = inclusion_bundle(container, events[0]["event_id"], None)
+    bundle = inclusion_proof(ContainerStores(container), events[0]["event_id"], None)
     altered = orjson.loads(orjson.dumps(bundle))
     record = orjson.loads(base64.b64decode(altered["record"]))
     record["payload"]["child_seen"] = not record["payload"].get("child_seen")

@@ -1,0 +1,85 @@
+"""Reads of one case: its state, its history, its chronology and what changed between dates."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from projections.as_of import Basis, known_by
+from projections.case_state import CaseState
+from projections.chronology import COLUMNS, changes, chronology
+from projections.effective import history
+from sgl.queries.common import (
+    Document,
+    case_events,
+    header,
+    known_case,
+    moment_of,
+    moments,
+    to_csv,
+)
+from sgl.queries.errors import NoSuchCase
+from sgl.queries.stores import Stores
+
+
+def case(
+    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+) -> CaseState:
+    """The case's state now, or as it stood at `as_of`; NoSuchCase when none was known."""
+    if as_of is None:
+        state = stores.view.get(case_id)
+    else:
+        state = stores.view.state_as_of(case_id, moment_of(as_of), basis)
+    if state is None:
+        raise NoSuchCase(case_id, by_then=as_of is not None)
+    return state
+
+
+def case_history(
+    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+) -> Document:
+    """Every event known by `as_of` (default now) in log order, with its lags, its status and
+    the amendments known by then."""
+    moment = moment_of(as_of)
+    known = known_by(known_case(stores, case_id, moment, basis), moment, basis)
+    return {**header(case_id, as_of, basis), "entries": [e.as_dict() for e in history(known)]}
+
+
+def case_chronology(
+    stores: Stores,
+    case_id: str,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    agencies: Collection[str] = (),
+    types: Collection[str] = (),
+    start: str | None = None,
+    end: str | None = None,
+) -> Document:
+    """The events known by `as_of`, as then corrected, ordered by when they happened,
+    optionally only some agencies' or types, and only those that occurred in [start, end]."""
+    found = moments({"/as_of": as_of, "/from": start, "/to": end})
+    moment = moment_of(as_of)
+    rows = chronology(
+        known_case(stores, case_id, moment, basis),
+        moment,
+        basis,
+        agencies,
+        types,
+        found["/from"],
+        found["/to"],
+    )
+    return {**header(case_id, as_of, basis), "events": rows}
+
+
+def chronology_csv(document: Document) -> str:
+    """A chronology as CSV, one row per event."""
+    return to_csv(COLUMNS, document["events"])
+
+
+def case_changes(stores: Stores, case_id: str, start: str, end: str) -> Document:
+    """What was recorded after `start` and by `end`: entries added, corrected and retracted,
+    each with its type, agency, times and summary (amendments with what they amend)."""
+    found = moments({"/from": start, "/to": end})
+    start_at, end_at = found["/from"], found["/to"]
+    assert start_at is not None and end_at is not None  # both are given
+    events = case_events(stores, case_id)
+    return {"case_id": case_id, "from": start, "to": end, **changes(events, start_at, end_at)}

@@ -1,0 +1,75 @@
+"""What every query shares: dates by parameter, a case known by a moment, policy headers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from ledger.envelope import Event
+from projections.as_of import Basis, cutoff, known_by
+from projections.clock_policy import ClockPolicy
+from projections.rules import RulePolicy
+from sgl.queries.errors import BadDate, NoSuchCase
+from sgl.queries.stores import Stores
+
+Document = dict[str, Any]
+
+
+def moments(texts: dict[str, str | None]) -> dict[str, datetime | None]:
+    """Date parameters by JSON pointer as instants (None when absent); BadDate names every
+    one that does not parse."""
+    out: dict[str, datetime | None] = {}
+    bad: dict[str, str] = {}
+    for pointer, text in texts.items():
+        try:
+            out[pointer] = None if text is None else cutoff(text)
+        except ValueError:
+            bad[pointer] = text or ""
+    if bad:
+        raise BadDate(bad)
+    return out
+
+
+def moment_of(as_of: str | None) -> datetime:
+    """The instant an `as_of` parameter names; now when it is absent."""
+    return moments({"/as_of": as_of})["/as_of"] or datetime.now(UTC)
+
+
+def case_events(stores: Stores, case_id: str) -> list[Event]:
+    """The case's events in log order; NoSuchCase when the view has none."""
+    events = stores.view.events(case_id)
+    if not events:
+        raise NoSuchCase(case_id)
+    return events
+
+
+def known_case(stores: Stores, case_id: str, moment: datetime, basis: Basis) -> list[Event]:
+    """All the case's events, once some were known by the moment; NoSuchCase otherwise."""
+    events = case_events(stores, case_id)
+    if not known_by(events, moment, basis):
+        raise NoSuchCase(case_id, by_then=True)
+    return events
+
+
+def header(case_id: str | None, as_of: str | None, basis: Basis) -> Document:
+    """The fields every answer about a moment starts with (case_id only for one case)."""
+    scope = {} if case_id is None else {"case_id": case_id}
+    return {**scope, "as_of": as_of, "basis": basis}
+
+
+def policy(chosen: ClockPolicy | RulePolicy) -> Document:
+    """A policy as answers name it."""
+    return {"version": chosen.version, "title": chosen.title}
+
+
+def to_csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
+    """Rows as CSV with a header row; None is an empty cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+    return out.getvalue()

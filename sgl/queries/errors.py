@@ -1,0 +1,120 @@
+"""Why a read cannot be answered as asked: one tree, mapped once to HTTP and once to the CLI.
+
+QueryError
+├── NotFound           nothing to answer about (HTTP 404; the CLI exits 1)
+│   ├── NoSuchCase     no such case, or none known by the date asked about
+│   └── NoSuchSchema   no such schema version
+├── BadRequest         a parameter is wrong (HTTP 422 naming it; a CLI usage error)
+│   ├── BadDate        a date is neither YYYY-MM-DD nor RFC 3339
+│   ├── AgencyRequired no agency named and the case has no lead agency by then
+│   └── UnknownAgency  the agency never appears in the case by then
+└── NoProof            the proof asked for cannot be made (its own HTTP status)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from ledger.errors import LedgerError, Problem
+
+
+class QueryError(LedgerError):
+    """A read that cannot be answered as asked; `status`, `kind` and `title` say so over HTTP."""
+
+    status = 400
+    kind = "bad-request"
+    title = "The read cannot be answered"
+
+    def __init__(self, detail: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.problems = tuple(problems)
+
+
+class NotFound(QueryError):
+    """There is nothing to answer about."""
+
+    status = 404
+    kind = "not-found"
+    title = "Not found"
+
+
+class NoSuchCase(NotFound):
+    """The ledger has no such case, or knew none by the moment asked about."""
+
+    title = "No such case"
+
+    def __init__(self, case_id: str, by_then: bool = False) -> None:
+        super().__init__(
+            f"the ledger knew no case {case_id!r} by then"
+            if by_then
+            else f"the ledger has no case {case_id!r} (yet)"
+        )
+        self.case_id = case_id
+
+
+class NoSuchSchema(NotFound):
+    """No schema of that name and version is published."""
+
+    title = "No such schema"
+
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(f"no schema {name!r} version {version}")
+
+
+class BadRequest(QueryError):
+    """A parameter is wrong; each problem names it by JSON pointer."""
+
+    status = 422
+    kind = "invalid-request"
+    title = "Invalid request parameters"
+
+
+class BadDate(BadRequest):
+    """Dates that are neither YYYY-MM-DD (end of that day, UTC) nor RFC 3339."""
+
+    title = "Invalid date"
+
+    def __init__(self, texts: dict[str, str]) -> None:
+        super().__init__(
+            "dates are YYYY-MM-DD (end of day, UTC) or RFC 3339",
+            [
+                Problem(pointer, "format", f"{text!r} is not YYYY-MM-DD or RFC 3339")
+                for pointer, text in texts.items()
+            ],
+        )
+
+
+class AgencyRequired(BadRequest):
+    """No agency was named and the case has no lead agency by then."""
+
+    title = "Which agency?"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the case has no lead agency yet: name one",
+            [Problem("/agency", "required", "no lead agency is known by then")],
+        )
+
+
+class UnknownAgency(BadRequest):
+    """The agency named never appears in the case by then."""
+
+    title = "Unknown agency"
+
+    def __init__(self, agency: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"{agency!r} does not appear in the case by then",
+            [Problem("/agency", "enum", f"{agency!r} is not one of: {', '.join(known)}")],
+        )
+
+
+class NoProof(QueryError):
+    """The proof asked for cannot be made; `status` is the HTTP status that says why."""
+
+    kind = "no-proof"
+    title = "No such proof"
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status

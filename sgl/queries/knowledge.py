@@ -1,0 +1,86 @@
+"""Who knew what, and when: a case's facts by agency as of a date, and time to share."""
+
+from __future__ import annotations
+
+from projections.as_of import Basis
+from projections.knowledge import Knowledge, knowledge, time_to_share
+from sgl.queries.common import Document, header, moment_of
+from sgl.queries.errors import AgencyRequired, NoSuchCase, UnknownAgency
+from sgl.queries.stores import Stores
+
+
+def _known(stores: Stores, case_id: str, as_of: str | None, basis: Basis) -> Knowledge:
+    found = knowledge(stores.view.events(case_id), moment_of(as_of), basis)
+    if not found.facts:
+        raise NoSuchCase(case_id, by_then=True)
+    return found
+
+
+def _known_to(
+    stores: Stores, case_id: str, agency: str | None, as_of: str | None, basis: Basis
+) -> tuple[Knowledge, str]:
+    found = _known(stores, case_id, as_of, basis)
+    chosen = agency or found.lead_agency
+    if chosen is None:
+        raise AgencyRequired
+    if chosen not in found.agencies:
+        raise UnknownAgency(chosen, found.agencies)
+    return found, chosen
+
+
+def agency_knowledge(
+    stores: Stores,
+    case_id: str,
+    agency: str | None = None,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+) -> Document:
+    """Every fact the agency (default the lead agency) knew by `as_of`: since when, through
+    which event, whether acknowledged."""
+    found, chosen = _known_to(stores, case_id, agency, as_of, basis)
+    return {**header(case_id, as_of, basis), "agency": chosen, "facts": found.of_agency(chosen)}
+
+
+def matrix(
+    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+) -> Document:
+    """For each fact, each agency that knew it by `as_of`, since when and how."""
+    found = _known(stores, case_id, as_of, basis)
+    return {**header(case_id, as_of, basis), **found.matrix()}
+
+
+def gaps(
+    stores: Stores,
+    case_id: str,
+    agency: str | None = None,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+) -> Document:
+    """Facts known elsewhere but not to the agency by `as_of`, and household adults it never
+    recorded itself, each with how long it had been known elsewhere."""
+    found, chosen = _known_to(stores, case_id, agency, as_of, basis)
+    return {
+        **header(case_id, as_of, basis),
+        "agency": chosen,
+        "facts": found.gaps(chosen),
+        "people": found.people_gaps(chosen),
+    }
+
+
+def case_time_to_share(
+    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+) -> Document:
+    """Per (recording agency, receiving agency) in one case: count, median, p90, max days."""
+    found = _known(stores, case_id, as_of, basis)
+    return {**header(case_id, as_of, basis), "pairs": time_to_share([found.delays()])}
+
+
+def ledger_time_to_share(
+    stores: Stores, as_of: str | None = None, basis: Basis = "recorded"
+) -> Document:
+    """The time-to-share statistics pooled over every case in the ledger."""
+    moment, view = moment_of(as_of), stores.view
+    pairs = time_to_share(
+        knowledge(view.events(c), moment, basis).delays() for c in view.all_case_ids()
+    )
+    return {**header(None, as_of, basis), "pairs": pairs}

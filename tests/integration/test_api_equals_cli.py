@@ -1,0 +1,210 @@
+"""`sgl X --json` prints exactly the document the matching route answers, for every read."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from ledger.settings import Settings
+from sgl.bootstrap import Container, bootstrap
+from sgl.cli import cli
+from sgl.demo import DEMO_CASE, load_demo
+from tests.conftest import LiveServer
+
+AS_OF = "2007-07-25"
+LATER = "2100-01-01"  # after everything was appended
+
+
+@pytest.fixture(scope="module")
+def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container, httpx.Client]]:
+    """The demo (Child A and three background cases) on the embedded store, every view caught
+    up, alerts raised and the log sealed, with the app over it (no consumers running)."""
+    data_dir = tmp_path_factory.mktemp("api-cli")
+    container = bootstrap(Settings.from_env({}, data_dir=data_dir, checkpoint_every=40))
+    load_demo(container.ledger, 3)
+    for _ in range(2):  # the alerter appends alert.raised events: the view takes them in too
+        container.runner().run_until_caught_up(timeout=60)
+        for follower in container.followers():
+            follower.run_until_caught_up(timeout=60)
+    container.runner().run_until_caught_up(timeout=60)
+    container.sealer().run_until_caught_up(timeout=60)
+    server = LiveServer(container, run_consumer=False).start()
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        yield container, client
+    server.stop()
+    container.close()
+
+
+def _sizes(container: Container) -> tuple[int, int]:
+    sizes = [c["size"] for c in container.seal.checkpoints(0)]
+    assert len(sizes) >= 2, sizes
+    return sizes[0], sizes[-1]
+
+
+def _event_id(container: Container) -> str:
+    return container.view.events(DEMO_CASE)[0].event_id
+
+
+def _pairs(container: Container) -> list[tuple[list[str], str, dict[str, Any]]]:
+    """(command, route, query parameters) for every read."""
+    case, at = DEMO_CASE, {"as_of": AS_OF}
+    state = container.view.get(case)
+    assert state is not None
+    other = state.agencies[-1]
+    first, last = _sizes(container)
+    event_id = _event_id(container)
+    return [
+        (["case", case, "--json"], f"/v1/cases/{case}", {}),
+        (["case", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}", at),
+        (
+            ["case", case, "--as-of", LATER, "--basis", "appended", "--json"],
+            f"/v1/cases/{case}",
+            {"as_of": LATER, "basis": "appended"},
+        ),
+        (["history", case, "--json"], f"/v1/cases/{case}/history", {}),
+        (["history", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/history", at),
+        (["chronology", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/chronology", at),
+        (
+            ["chronology", case, "--agency", other, "--from", "2007-06-01", "--json"],
+            f"/v1/cases/{case}/chronology",
+            {"agency": other, "from": "2007-06-01"},
+        ),
+        (
+            ["changes", case, "--from", "2007-06-01", "--to", AS_OF, "--json"],
+            f"/v1/cases/{case}/changes",
+            {"from": "2007-06-01", "to": AS_OF},
+        ),
+        (["clocks", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/clocks", at),
+        (["latency", "--as-of", AS_OF, "--json"], "/v1/latency", at),
+        (
+            ["latency", "--by", "agency", "--as-of", AS_OF, "--json"],
+            "/v1/latency",
+            {**at, "by": "agency"},
+        ),
+        (["latency", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/latency", at),
+        (["alerts", "--as-of", AS_OF, "--json"], "/v1/alerts", at),
+        (["alerts", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/alerts", at),
+        (
+            ["alerts", case, "--as-of", LATER, "--json"],
+            f"/v1/cases/{case}/alerts",
+            {"as_of": LATER},
+        ),
+        (
+            ["who-knew", case, "--show", "knowledge", "--as-of", AS_OF, "--json"],
+            f"/v1/cases/{case}/knowledge",
+            at,
+        ),
+        (
+            ["who-knew", case, "--show", "matrix", "--as-of", AS_OF, "--json"],
+            f"/v1/cases/{case}/knowledge/matrix",
+            at,
+        ),
+        (
+            ["who-knew", case, "--show", "gaps", "--agency", other, "--as-of", AS_OF, "--json"],
+            f"/v1/cases/{case}/knowledge/gaps",
+            {**at, "agency": other},
+        ),
+        (
+            ["who-knew", case, "--show", "time-to-share", "--as-of", AS_OF, "--json"],
+            f"/v1/cases/{case}/knowledge/time-to-share",
+            at,
+        ),
+        (
+            ["who-knew", "--show", "time-to-share", "--as-of", AS_OF, "--json"],
+            "/v1/knowledge/time-to-share",
+            at,
+        ),
+        (["proof", "get", event_id], f"/v1/events/{event_id}/proof", {}),
+        (
+            ["proof", "get", event_id, "--checkpoint", str(last)],
+            f"/v1/events/{event_id}/proof",
+            {"checkpoint": last},
+        ),
+        (
+            ["proof", "consistency", str(first), str(last)],
+            "/v1/checkpoints/consistency",
+            {"from": first, "to": last},
+        ),
+        (["checkpoints", "latest"], "/v1/checkpoints/latest", {}),
+    ]
+
+
+def test_every_read_command_prints_what_its_route_answers(
+    ledger: tuple[Container, httpx.Client],
+) -> None:
+    """For each read, the CLI's JSON and the route's JSON are the same document."""
+    container, client = ledger
+    runner = CliRunner()
+    pairs = _pairs(container)
+    for command, route, params in pairs:
+        answer = client.get(route, params=params)
+        assert answer.status_code == 200, (route, answer.text)
+        shown = runner.invoke(cli, ["--data-dir", str(container.settings.data_dir), *command])
+        assert shown.exit_code == 0, (command, shown.output)
+        assert orjson.loads(shown.stdout) == answer.json(), command
+    commands = {c[0] if c[0] != "who-knew" else c[c.index("--show") + 1] for c, _, _ in pairs}
+    assert commands >= {
+        "case", "history", "chronology", "changes", "clocks", "latency", "alerts", "knowledge",
+        "matrix", "gaps", "time-to-share", "proof", "checkpoints",
+    }  # fmt: skip
+
+
+def test_reads_refuse_alike(ledger: tuple[Container, httpx.Client]) -> None:
+    """No such case is a 404 and exit status 1; a bad date a 422 naming the parameter and a
+    usage error (exit status 2) naming the option."""
+    container, client = ledger
+    runner = CliRunner()
+    args = ["--data-dir", str(container.settings.data_dir)]
+    for command, route in [
+        (["case", "CASE-NONE1"], "/v1/cases/CASE-NONE1"),
+        (["history", "CASE-NONE1"], "/v1/cases/CASE-NONE1/history"),
+        (["clocks", DEMO_CASE, "--as-of", "2001-01-01"], f"/v1/cases/{DEMO_CASE}/clocks"),
+    ]:
+        params = {"as_of": "2001-01-01"} if "--as-of" in command else {}
+        answer = client.get(route, params=params)
+        assert answer.status_code == 404
+        assert answer.json()["type"] == "urn:sgl:problem:not-found"
+        shown = runner.invoke(cli, [*args, *command])
+        assert shown.exit_code == 1, shown.output
+        assert answer.json()["detail"] in shown.output and len(shown.output.splitlines()) == 1
+    bad = client.get(f"/v1/cases/{DEMO_CASE}/history", params={"as_of": "25/07/2007"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/as_of"
+    shown = runner.invoke(cli, [*args, "history", DEMO_CASE, "--as-of", "25/07/2007"])
+    assert shown.exit_code == 2 and "--as-of: '25/07/2007'" in shown.output
+    wrong = client.get(f"/v1/cases/{DEMO_CASE}/knowledge", params={"agency": "no-such-agency"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == "/agency"
+    shown = runner.invoke(
+        cli, [*args, "who-knew", DEMO_CASE, "--show", "knowledge", "--agency", "no-such-agency"]
+    )
+    assert shown.exit_code == 2 and "--agency" in shown.output
+
+
+def test_history_and_raised_alerts_honour_as_of(ledger: tuple[Container, httpx.Client]) -> None:
+    """The history as of a date holds only the entries known then; the alerts a case shows as
+    raised are those the ledger had raised by then."""
+    _, client = ledger
+    url = f"/v1/cases/{DEMO_CASE}"
+    everything = client.get(f"{url}/history").json()["entries"]
+    then = client.get(f"{url}/history", params={"as_of": AS_OF}).json()["entries"]
+    assert 0 < len(then) < len(everything)
+    assert all(e["recorded_at"][:10] <= AS_OF for e in then)
+    now = client.get(f"{url}/alerts").json()
+    assert now["raised"], "the alerter raised alerts on the demo case"
+    assert client.get(f"{url}/alerts", params={"as_of": AS_OF}).json()["raised"] == []
+
+
+def test_the_cli_loads_no_web_framework(tmp_path: Path) -> None:
+    """Importing the CLI (or the queries) loads neither FastAPI nor Starlette."""
+    code = (
+        "import sys, sgl.cli, sgl.queries; "
+        "assert not {'fastapi', 'starlette'} & set(sys.modules), 'a web framework was loaded'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=tmp_path)
