@@ -629,3 +629,40 @@ def test_nothing_cites_documents_outside_the_repository() -> None:
         text = path.read_bytes().decode(errors="replace")
         for document in outside:
             assert document not in text, f"{path.relative_to(ROOT)} cites {document}"
+
+
+def test_domain_page_names_every_clock_and_rule_of_the_bundled_policies() -> None:
+    """docs/domain.md describes the policies the ledger ships: each clock, each rule and its
+    kind, and both versions."""
+    from ledger.settings import Settings
+    from sgl.bootstrap import clock_policy_of, rule_policy_of
+
+    page = (ROOT / "docs" / "domain.md").read_text()
+    clocks, rules = clock_policy_of(Settings()), rule_policy_of(Settings())
+    for clock in clocks.clocks:
+        assert f"`{clock.name}`" in page, clock.name
+    for rule in rules.rules:
+        assert re.search(rf"^\| `{rule.name}` \| `{rule.kind}` \|", page, re.M), rule.name
+    for version in (clocks.version, rules.version):
+        assert re.search(rf"version\s+`{re.escape(version)}`", page), version
+
+
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a heading."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def test_every_link_between_the_docs_resolves() -> None:
+    """Each relative link of README.md and docs/*.md names a file in the repository and, with
+    a #fragment, a heading of that file."""
+    for path in doc_files():
+        for target in re.findall(r"\]\(([^)\s]+)\)", path.read_text()):
+            if re.match(r"^[a-z]+:", target):
+                continue
+            name, _, fragment = target.partition("#")
+            linked = (path.parent / name).resolve() if name else path
+            assert linked.is_file(), f"{path.name} links to {target}: no such file"
+            if fragment:
+                headings = re.findall(r"^#+ (.+)$", linked.read_text(), re.M)
+                assert fragment in {slug(h) for h in headings}, f"{path.name} links to {target}"
