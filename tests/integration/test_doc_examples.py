@@ -1,8 +1,9 @@
 """Every example in README.md and docs/*.md runs, as a reader would run it.
 
 Examples are found in the files when the tests are collected: fenced `sh`, `bash`, `console`
-and `python` blocks, `json` and `toml` blocks (parsed), and the "Example:" line of each command
-in docs/cli.md (generated from `--help`). Commands run in a private directory whose `var/` holds
+and `python` blocks, `json` and `toml` blocks (parsed), whole `sgl` commands and `GET` requests
+written inline in prose (not synopses such as `sgl case CASE_ID [--as-of D]`), and the
+"Example:" line of each command in docs/cli.md (generated from `--help`). Commands run in a private directory whose `var/` holds
 the default demo (what `make run` loads), served by `sgl serve` on a free port: the documented
 address http://127.0.0.1:8000 becomes that server's, and `sgl` is this checkout's. An example
 first runs the earlier examples of its file it may build on, so any one can be selected alone.
@@ -22,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import click
 import httpx
 import orjson
 import pytest
@@ -74,7 +76,7 @@ class Example:
         data blocks stand alone."""
         if self.kind == "python":
             return "python"
-        return "shell" if self.kind in SHELL else ""
+        return "shell" if self.kind in SHELL | {"cli", "inline"} else ""
 
 
 def doc_files() -> list[Path]:
@@ -103,6 +105,36 @@ def cli_reference_examples(path: Path) -> Iterator[Example]:
             yield Example(CLI_REFERENCE, number, "cli", example.group(1), line_number, label)
 
 
+INLINE = re.compile(r"`((?:sgl|GET) (?:[^`\n]|\n(?!\n))+)`")
+# CASE_ID, EVENT_ID, S1, [--as-of D], {case_id}, case_state|clocks: a synopsis, not an example.
+PLACEHOLDER = re.compile(r"[\[\]{}<|…]|\.\.\.|(?<![\w./-])[A-Z][A-Z0-9_]*(?![\w=-])")
+
+
+def arguments(words: list[str]) -> list[str]:
+    """What follows the command path (`proof verify`) in an `sgl` command's words; a mention
+    of a command (`sgl verify`) has none."""
+    command: click.Command = cli
+    while isinstance(command, click.Group) and words and words[0] in command.commands:
+        command, words = command.commands[words[0]], words[1:]
+    return words
+
+
+def inline_examples(text: str) -> Iterator[tuple[int, str]]:
+    """Whole commands and requests written inline in prose: `sgl` with a subcommand and an
+    argument, or `GET` and a path, with no placeholder; each once."""
+    blocks = [m.span() for m in FENCE.finditer(text)]
+    seen = set()
+    for match in INLINE.finditer(text):
+        if any(start <= match.start() < end for start, end in blocks):
+            continue
+        span = " ".join(match.group(1).split())
+        method, _, rest = span.partition(" ")
+        whole = bool(arguments(rest.split())) if method == "sgl" else rest.startswith("/")
+        if whole and not PLACEHOLDER.search(rest) and span not in seen:
+            seen.add(span)
+            yield match.start(), span
+
+
 def discover() -> list[Example]:
     """Every example of README.md and docs/*.md, in reading order."""
     found: list[Example] = []
@@ -111,9 +143,15 @@ def discover() -> list[Example]:
         if name == CLI_REFERENCE:
             found += cli_reference_examples(path)
             continue
-        for number, (kind, text, line) in enumerate(fences(path), start=1):
-            if kind not in NOT_RUNNABLE:
-                found.append(Example(name, number, kind, text, line))
+        text = path.read_text()
+        blocks = [(m.start(), m.group(1), m.group(2)) for m in FENCE.finditer(text)]
+        spans = [(offset, "inline", span) for offset, span in inline_examples(text)]
+        for number, (offset, kind, body) in enumerate(sorted(blocks + spans), start=1):
+            if kind in NOT_RUNNABLE:
+                continue
+            line = text.count("\n", 0, offset) + 1
+            label = "-".join(body.split()[:2]) if kind == "inline" else ""
+            found.append(Example(name, number, kind, body, line, label))
     return found
 
 
@@ -326,15 +364,23 @@ def reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reader]:
         machine.stop()
 
 
+def written(example: Example) -> set[str]:
+    """The files a shell example writes with `>`."""
+    if example.family != "shell":
+        return set()
+    return set(re.findall(r">\s*([\w./-]+)", example.text))
+
+
 def builds_on(example: Example, other: Example) -> bool:
-    """True when `other` must run before `example`: an earlier example of the same page and
-    family, or, in the CLI reference (whose commands stand alone), one that writes a file
-    `example` reads."""
-    if other.file != example.file or other is example:
+    """True when `other` must run before `example`: an example anywhere that writes a file
+    `example` reads, or an earlier example of the same page and family (the commands of the
+    CLI reference stand alone)."""
+    if other is example:
         return False
-    if example.file == CLI_REFERENCE:
-        written = re.findall(r">\s*(\S+)", other.text)
-        return any(name in example.text.split() for name in written)
+    if written(other) & set(example.text.split()):
+        return True
+    if other.file != example.file or example.file == CLI_REFERENCE:
+        return False
     return bool(example.family) and other.family == example.family and other.number < example.number
 
 
@@ -362,7 +408,11 @@ def run_one(reader: Reader, example: Example, request: pytest.FixtureRequest) ->
         orjson.loads(example.text)
     elif example.kind == "toml":
         tomllib.loads(example.text)
-    elif example.kind == "cli":
+    elif example.kind == "inline" and example.text.startswith("GET "):
+        reader.settle()
+        answer = httpx.get(reader.url + example.text.removeprefix("GET "), timeout=30)
+        assert answer.status_code == 200, f"{where}: {example.text}: {answer.text[:2000]}"
+    elif example.kind in ("cli", "inline"):
         run_step(reader, Step(example.text), request)
     elif example.kind in SHELL:
         steps = shell_steps(example.text, console=example.kind == "console")
