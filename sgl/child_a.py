@@ -1,4 +1,4 @@
-"""The demo case "Child A" (DOMAIN.md section 8): fictional, anonymised, from the public record.
+"""The demo case "Child A" (docs/demo.md): fictional, anonymised, from the public record.
 
 A boy born in spring 2006, known to eleven agencies, on a child protection plan from December
 2006; about sixty contacts and more than fifty injury observations with the explanations given;

@@ -84,7 +84,7 @@ def cli(ctx: click.Context, data_dir: Path | None, backend: str | None) -> None:
 @click.option(
     "--consumer/--no-consumer",
     default=True,
-    help="Also run the case-state consumer in this process (default on).",
+    help="Also run the consumers (case view, clock view, alerter, sealer) here; on by default.",
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool) -> None:

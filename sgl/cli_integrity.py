@@ -121,7 +121,7 @@ def verify(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
 def proof() -> None:
     """Inclusion and consistency proof bundles.
 
-    Example: sgl proof get EVENT_ID > proof.json && sgl proof verify proof.json --key k.pub
+    Example: sgl proof verify proof.json --key var/keys/checkpoint.pub
     """
 
 
@@ -132,7 +132,7 @@ def proof() -> None:
 def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None) -> None:
     """Print the inclusion proof bundle of an event (JSON), to save and check offline.
 
-    Example: sgl proof get 3f1c2b8e-2a41-4d7c-9a51-0c6d1b2e9f10 > proof.json
+    Example: sgl proof get ee11598f-115f-564b-9a92-1ad9d38e6ade > proof.json
     """
     from sgl.queries import inclusion_proof
 
@@ -175,7 +175,7 @@ def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None, origin: 
     against the verifier key, then the inclusion or consistency proof. Exit status 1 when
     it does not hold.
 
-    Example: sgl proof verify proof.json --key checkpoint.pub
+    Example: sgl proof verify proof.json --key var/keys/checkpoint.pub
     """
     from ledger.bundles import check_bundle
 

@@ -348,7 +348,7 @@ def who_knew(
 
     Without CASE_ID, --show time-to-share pools every case in the ledger.
 
-    Example: sgl who-knew CASE-A0001 --show gaps --agency police-north --as-of 2007-07-25
+    Example: sgl who-knew CASE-A0001 --show gaps --agency met-police --as-of 2007-07-25
     """
     from sgl import queries
 
