@@ -7,7 +7,7 @@ QueryError
 ├── BadRequest         a parameter is wrong (HTTP 422 naming it; a CLI usage error)
 │   ├── BadDate        a date is neither YYYY-MM-DD nor RFC 3339
 │   ├── AgencyRequired no agency named and the case has no lead agency by then
-│   └── UnknownAgency  the agency never appears in the case by then
+│   └── UnknownAgency  the agency never appears in the case
 └── NoProof            the proof asked for cannot be made (its own HTTP status)
 """
 
@@ -98,13 +98,13 @@ class AgencyRequired(BadRequest):
 
 
 class UnknownAgency(BadRequest):
-    """The agency named never appears in the case by then."""
+    """The agency named never appears in the case, at any time."""
 
     title = "Unknown agency"
 
     def __init__(self, agency: str, known: Sequence[str]) -> None:
         super().__init__(
-            f"{agency!r} does not appear in the case by then",
+            f"{agency!r} does not appear in the case",
             [Problem("/agency", "enum", f"{agency!r} is not one of: {', '.join(known)}")],
         )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from projections.as_of import Basis
 from projections.knowledge import Knowledge, knowledge, time_to_share
 from sgl.queries.common import Document, header, moment_of
@@ -16,6 +18,14 @@ def _known(stores: Stores, case_id: str, as_of: str | None, basis: Basis) -> Kno
     return found
 
 
+def _agencies_ever(stores: Stores, case_id: str) -> tuple[str, ...]:
+    """Every agency the case names at any time: one that only joined later knew nothing by
+    an earlier date (an answer), while one the case never names is a mistake (a refusal)."""
+    return knowledge(
+        stores.view.events(case_id), datetime.max.replace(tzinfo=UTC), "appended"
+    ).agencies
+
+
 def _known_to(
     stores: Stores, case_id: str, agency: str | None, as_of: str | None, basis: Basis
 ) -> tuple[Knowledge, str]:
@@ -24,7 +34,9 @@ def _known_to(
     if chosen is None:
         raise AgencyRequired
     if chosen not in found.agencies:
-        raise UnknownAgency(chosen, found.agencies)
+        ever = _agencies_ever(stores, case_id)
+        if chosen not in ever:
+            raise UnknownAgency(chosen, ever)
     return found, chosen
 
 

@@ -3,14 +3,16 @@
 Examples are found in the files when the tests are collected: fenced `sh`, `bash`, `console`
 and `python` blocks, `json` and `toml` blocks (parsed), whole `sgl` commands and `GET` requests
 written inline in prose (not synopses such as `sgl case CASE_ID [--as-of D]`), and the
-"Example:" line of each command in docs/cli.md (generated from `--help`). Commands run in a private directory whose `var/` holds
-the default demo (what `make run` loads), served by `sgl serve` on a free port: the documented
+"Example:" line of each command in docs/cli.md (generated from `--help`). Commands run in a
+private directory whose `var/` holds the default demo (what `make run` loads), served by
+`sgl serve` on a free port: the documented
 address http://127.0.0.1:8000 becomes that server's, and `sgl` is this checkout's. An example
 first runs the earlier examples of its file it may build on, so any one can be selected alone.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shlex
@@ -435,6 +437,9 @@ def run_step(reader: Reader, step: Step, request: pytest.FixtureRequest) -> None
     if program in {"docker", "docker-compose"}:
         check_compose(words)
         return
+    if program == "pip":
+        check_pip(words[words.index("pip") + 1 :])
+        return
     invocations = sgl_commands(words)
     subcommands = {args[0] for args in invocations if args}
     long_running = bool(subcommands & LONG_RUNNING) or any(
@@ -554,6 +559,29 @@ def check_make(targets: list[str]) -> None:
     assert planned.returncode == 0, planned.stderr
     if "run" in targets:
         assert re.search(r"\bsgl demo\b", planned.stdout), planned.stdout
+
+
+def check_pip(words: list[str]) -> None:
+    """A `pip` command is not run over this test's environment: tests/integration/test_install.py
+    builds and installs the wheels the same way in fresh venvs. Here the command must name real
+    projects (a directory with a pyproject.toml), real constraints files and real distributions."""
+    projects = {
+        tomllib.loads(path.read_text())["project"]["name"]: path.parent
+        for path in (ROOT / "pyproject.toml", *ROOT.glob("clients/*/pyproject.toml"))
+    }
+    verb, args = words[0], words[1:]
+    assert verb in {"wheel", "install"}, f"pip {verb} is not an install step"
+    valued = {"-w", "--wheel-dir", "--find-links", "-f", "-c", "--constraint"}
+    pairs = list(itertools.pairwise(["", *args]))
+    named = [a for before, a in pairs if not a.startswith("-") and before not in valued]
+    for option, value in pairs:
+        if option in {"-c", "--constraint"}:
+            assert (ROOT / value).is_file(), f"no constraints file {value}"
+    for name in named:
+        if verb == "wheel":
+            assert (ROOT / name / "pyproject.toml").is_file(), f"{name} is not a project"
+        else:
+            assert name in projects, f"{name} is not a distribution of this repository"
 
 
 def check_compose(words: list[str]) -> None:
