@@ -195,9 +195,8 @@ def test_a_rebuilt_store_swapped_in_is_followed_from_its_own_positions(
     handle.close()
 
 
-def test_building_the_loops_writes_nothing(
-    make_settings: Callable[..., Settings],
-) -> None:
+def test_building_the_loops_writes_nothing(make_settings: Callable[..., Settings]) -> None:
+    """A loop opens its reader, and so any file, only when it runs."""
     container = bootstrap(make_settings("sqlite"))
     try:
         data = container.settings.data_dir
