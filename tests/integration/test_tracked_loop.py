@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
+import consumers.loop
 from consumers.loop import Source, TrackedLoop
 from consumers.sealer import Sealer
 from ledger.errors import LedgerUnavailable
@@ -140,15 +141,18 @@ def test_a_transient_failure_is_retried_with_back_off_and_resumes_from_the_track
 
 
 def test_a_failure_that_is_not_transient_stops_the_loop_loudly(
-    log: SQLiteEventLog, tally: Tally
+    log: SQLiteEventLog, tally: Tally, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     fill(log, 3)
     loop = Counting(log, tally)
     loop.failures = {0: [KeyError("a bug")]}
-    with structlog.testing.capture_logs() as logs, pytest.raises(KeyError, match="a bug"):
+    logged = structlog.testing.CapturingLogger()
+    monkeypatch.setattr(consumers.loop, "log", logged)
+    with pytest.raises(KeyError, match="a bug"):
         loop.run_resilient(threading.Event())
     assert loop.retries == 0 and tally.seen() == []
-    assert next(e for e in logs if e["event"] == "consumer.failed")["view"] == "tally"
+    failed = [c for c in logged.calls if c.args == ("consumer.failed",)]
+    assert [(c.method_name, c.kwargs) for c in failed] == [("exception", {"view": "tally"})]
 
 
 def test_lag_counts_what_the_store_has_not_taken_in(log: SQLiteEventLog, tally: Tally) -> None:
