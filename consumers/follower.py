@@ -56,9 +56,9 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         self.clock = clock
         self.wait_seconds = wait_seconds
 
-    def start(self, stop: threading.Event) -> dict[int, int]:
+    def start(self) -> dict[int, int]:
         """After the target's tracked positions; a target with none starts with a sweep."""
-        start = super().start(stop)
+        start = super().start()
         if start:
             return start
         return {p: offset + 1 for p, offset in self.sweep().items()}

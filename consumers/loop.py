@@ -108,7 +108,7 @@ class TrackedLoop(ABC, Generic[T]):
         """What `run_until_caught_up` does once everything on the log is taken in: tick."""
         self.tick()
 
-    def start(self, stop: threading.Event) -> dict[int, int]:
+    def start(self) -> dict[int, int]:
         """The offset to read next in each partition: after the store's tracked positions."""
         partitions = self.log.partitions()
         return {p: o + 1 for p, o in self.view.positions(self.log.topic, partitions).items()}
@@ -125,7 +125,7 @@ class TrackedLoop(ABC, Generic[T]):
 
     def run(self, stop: threading.Event, poll_timeout: float = POLL_SECONDS) -> None:
         """Take in batches until stop is set; after a rebuilt store is swapped in, go on in it."""
-        reader = self._open(stop)
+        reader = self._open()
         next_tick = 0.0
         try:
             while not stop.is_set():
@@ -136,7 +136,7 @@ class TrackedLoop(ABC, Generic[T]):
                 if self.source.current() is not self.view:
                     # A rebuilt store was swapped in: resume from its own tracked positions.
                     reader.close()
-                    reader = self._open(stop)
+                    reader = self._open()
                     continue
                 if records:
                     self._take(records, stop, None)
@@ -180,7 +180,7 @@ class TrackedLoop(ABC, Generic[T]):
         ends = self.log.end_offsets()
         before = self.applied
         deadline = time.monotonic() + timeout
-        reader = self._open(stop)
+        reader = self._open()
         next_offsets = dict(self._start)
         try:
             while any(next_offsets.get(p, 0) < end for p, end in ends.items()):
@@ -205,8 +205,8 @@ class TrackedLoop(ABC, Generic[T]):
         self.records += len(records)
         self.batches += 1
 
-    def _open(self, stop: threading.Event) -> LogReader:
+    def _open(self) -> LogReader:
         self.view = self.source.current()
-        self._start = self.start(stop)
+        self._start = self.start()
         log.info("consumer.started", view=self.view.name, start=self._start)
         return self.log.reader(self._start)

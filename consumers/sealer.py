@@ -67,7 +67,7 @@ class Sealer(TrackedLoop[SQLiteSealView]):
         self._signed_at: dict[int, int] = {}
         self._signed_when: dict[int, float] = {}
 
-    def start(self, stop: threading.Event) -> dict[int, int]:
+    def start(self) -> dict[int, int]:
         """Each partition's tree as sealed so far; read on from its size (offsets are leaf
         indexes)."""
         partitions = self.log.partitions()
