@@ -10,7 +10,8 @@ from typing import Any
 
 import structlog
 
-from consumers.follower import CaseFollower, Source
+from consumers.follower import CaseFollower
+from consumers.loop import Source
 from consumers.runner import ProjectionRunner, TrackedView
 from ledger.log import DeadLetterSink, EventLog, LogRecord
 from ledger.schemas import SchemaRegistry
@@ -113,7 +114,7 @@ def rebuild_follower(
     event_log: EventLog,
     files: ViewFiles,
     opener: Callable[[Path], Any],
-    cases: Source,
+    cases: Source[SQLiteCaseView],
     *,
     timeout: float = 3600.0,
 ) -> RebuildReport:
@@ -140,5 +141,5 @@ def rebuild_follower(
                 target.datastore.close()
         files.promote(path)
     records = sum(event_log.end_offsets().values())
-    log.info("view.rebuilt", view=files.name, cases=follower.refreshed)
-    return RebuildReport(files.name, path, records, follower.refreshed, seconds)
+    log.info("view.rebuilt", view=files.name, cases=follower.applied)
+    return RebuildReport(files.name, path, records, follower.applied, seconds)

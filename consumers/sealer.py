@@ -20,14 +20,12 @@ from collections.abc import Callable, Sequence
 
 import structlog
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from eventsourcing.persistence import Tracking
 
-from consumers.runner import retrying
+from consumers.loop import TrackedLoop
 from ledger.checkpoint import origin_of, sign
 from ledger.errors import LedgerError
-from ledger.log import EventLog, LogReader, LogRecord, PendingRecord
+from ledger.log import EventLog, LogRecord, PendingRecord
 from ledger.merkle import Frontier, leaf_hash
-from projections.case_view import tracking_name
 from projections.seal_view import SQLiteSealView
 
 log = structlog.get_logger("consumers.sealer")
@@ -42,8 +40,8 @@ def checkpoint_id(origin: str, size: int) -> str:
     return f"{origin}@{size}"
 
 
-class Sealer:
-    """Keeps each partition's tree and signs checkpoints."""
+class Sealer(TrackedLoop[SQLiteSealView]):
+    """Keeps each partition's tree and signs checkpoints. `applied` counts records sealed."""
 
     def __init__(
         self,
@@ -57,64 +55,37 @@ class Sealer:
         batch_size: int = 5000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.log = event_log
+        # Ticks at every poll: each partition's checkpoint timer is its own (`tick`).
+        super().__init__(event_log, seal, batch_size, tick_seconds=0.0)
         self.seal = seal
         self.key = key
         self.checkpoints = checkpoints
         self.every = every
         self.seconds = seconds
-        self.batch_size = batch_size
         self.clock = clock
-        self.name = seal.name
-        self.sealed = 0
         self._frontiers: dict[int, Frontier] = {}
         self._signed_at: dict[int, int] = {}
         self._signed_when: dict[int, float] = {}
 
-    def lag(self) -> int:
-        """Records on the log not yet sealed."""
-        ends = self.log.end_offsets()
-        done = self.seal.positions(self.log.topic, list(ends))
-        return sum(end - (done.get(p, -1) + 1) for p, end in ends.items())
+    def start(self) -> dict[int, int]:
+        """Each partition's tree as sealed so far; read on from its size (offsets are leaf
+        indexes)."""
+        partitions = self.log.partitions()
+        self._frontiers = {p: self.seal.frontier(p) for p in partitions}
+        for p in partitions:
+            latest = self.seal.checkpoint(p)
+            self._signed_at[p] = 0 if latest is None else latest["size"]
+        return {p: f.size for p, f in self._frontiers.items()}
 
-    def run(self, stop: threading.Event, poll_timeout: float = 0.2) -> None:
-        """Seal until stop is set; checkpoint what is new every `seconds`."""
-        reader = self._open_reader()
-        try:
-            while not stop.is_set():
-                records = reader.poll(self.batch_size, poll_timeout)
-                if records:
-                    self.handle(records)
-                self.tick()
-        finally:
-            reader.close()
-            log.info("sealer.stopped", sealed=self.sealed)
+    def caught_up(self) -> None:
+        """Checkpoint everything sealed."""
+        self.tick(force=True)
 
-    def run_resilient(self, stop: threading.Event, max_delay: float = 30.0) -> None:
-        """run() until stop is set, retrying after the log or a database was unavailable."""
-        retrying(self.run, stop, self.name, max_delay)
-
-    def run_until_caught_up(
-        self, timeout: float = 60.0, progress: Callable[[int], object] | None = None
-    ) -> int:
-        """Seal everything on the log now and checkpoint it; returns records sealed."""
-        ends = self.log.end_offsets()
-        before = self.sealed
-        deadline = time.monotonic() + timeout
-        reader = self._open_reader()
-        try:
-            while any(self._frontiers[p].size < end for p, end in ends.items()):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the sealer did not catch up within {timeout}s")
-                records = reader.poll(self.batch_size, 0.2)
-                if records:
-                    self.handle(records)
-                    if progress is not None:
-                        progress(len(records))
-            self.tick(force=True)
-        finally:
-            reader.close()
-        return self.sealed - before
+    def take(
+        self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None
+    ) -> None:
+        """Seal the batch."""
+        self.handle(records)
 
     def handle(self, records: Sequence[LogRecord]) -> None:
         """Append a batch's leaves; checkpoint each partition every `every` records."""
@@ -134,11 +105,8 @@ class Sealer:
             last[partition] = record.offset
             if frontier.size - self._signed_at.get(partition, 0) >= self.every:
                 signed.append(self._sign(partition))
-        tracking = [
-            Tracking(tracking_name(self.name, self.log.topic, p), o) for p, o in last.items()
-        ]
-        self.seal.record(nodes, signed, tracking)
-        self.sealed += len(records)
+        self.seal.record(nodes, signed, self.tracking(last))
+        self.applied += len(records)
         if signed:
             self.publish()
 
@@ -187,13 +155,3 @@ class Sealer:
         if fresh:
             self.checkpoints.append(fresh)
         self.seal.mark_published((c["partition"], c["size"]) for c in pending)
-
-    def _open_reader(self) -> LogReader:
-        partitions = self.log.partitions()
-        self._frontiers = {p: self.seal.frontier(p) for p in partitions}
-        for p in partitions:
-            latest = self.seal.checkpoint(p)
-            self._signed_at[p] = 0 if latest is None else latest["size"]
-        start = {p: f.size for p, f in self._frontiers.items()}
-        log.info("sealer.started", start=start)
-        return self.log.reader(start)

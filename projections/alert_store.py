@@ -16,25 +16,24 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.sqlite_util import in_chunks
-from projections.case_view import micros, tracked_positions
+from projections.case_view import micros
+from projections.tracking import SQLiteTrackedStore
 
 ALERTS = "alerts"
 
 
-class SQLiteAlertStore(SQLiteTrackingRecorder):
+class SQLiteAlertStore(SQLiteTrackedStore):
     """Raised alerts, the outbox and the due dates, with the alerter's log positions."""
 
     def __init__(self, datastore: SQLiteDatastore, name: str = ALERTS) -> None:
-        self.name = name
-        super().__init__(datastore)
+        super().__init__(datastore, name)
 
-    def construct_create_table_statements(self) -> list[str]:
-        """The library's tracking table, the alerts raised, and the cases' next due dates."""
+    def tables(self) -> list[str]:
+        """The alerts raised, and the cases' next due dates."""
         return [
-            *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.name}_raised (alert_id TEXT PRIMARY KEY, "
             "event_id TEXT NOT NULL, case_id TEXT NOT NULL, rule TEXT NOT NULL, "
             "fired_at TEXT NOT NULL, decided_at TEXT NOT NULL, doc BLOB, "
@@ -46,14 +45,6 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
             "due_us INTEGER NOT NULL) WITHOUT ROWID",
             f"CREATE INDEX IF NOT EXISTS {self.name}_due_by_time ON {self.name}_due (due_us)",
         ]
-
-    def current(self) -> SQLiteAlertStore:
-        """A fixed store is its own source."""
-        return self
-
-    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
-        """The last log offset per partition the alerter has looked at."""
-        return tracked_positions(self, self.name, topic, partitions)
 
     def known(self, alert_ids: Collection[str]) -> set[str]:
         """Which of these alerts were already raised."""
@@ -106,8 +97,7 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
                 "ON CONFLICT (case_id) DO UPDATE SET due_us = excluded.due_us",
                 [(c, micros(when)) for c, when in due.items() if when is not None],
             )
-            for item in tracking:
-                self._insert_tracking(cursor, item)
+            self.track(cursor, tracking)
 
     def evidence_raised(self, case_ids: Collection[str]) -> dict[tuple[str, str], list[set[str]]]:
         """The evidence of every alert raised in these cases, per (case, rule)."""
@@ -168,7 +158,4 @@ class SQLiteAlertStore(SQLiteTrackingRecorder):
 
 def open_alert_store(path: Path) -> SQLiteAlertStore:
     """The alerter's store in the given file, its tables created if new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    store = SQLiteAlertStore(SQLiteDatastore(str(path)))
-    store.create_table()
-    return store
+    return SQLiteAlertStore.open(path)

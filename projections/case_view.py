@@ -11,13 +11,14 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.envelope import Event, parse_instant
 from ledger.sqlite_util import in_chunks
 from projections.as_of import Basis
 from projections.case_state import CaseState, fold_document
 from projections.effective import effective_events
+from projections.tracking import SQLiteTrackedStore
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Cases with at least CACHE_FROM events keep their decoded events in memory, up to
@@ -29,24 +30,7 @@ _MICROSECOND = timedelta(microseconds=1)
 _NEVER = -(2**62)
 
 
-def tracking_name(view: str, topic: str, partition: int) -> str:
-    """The tracking key of one view's position in one topic partition."""
-    return f"{view}:{topic}:{partition}"
-
-
-def tracked_positions(
-    recorder: SQLiteTrackingRecorder, name: str, topic: str, partitions: Sequence[int]
-) -> dict[int, int]:
-    """The last offset a view recorded for each partition that has one."""
-    found = {}
-    for partition in partitions:
-        offset = recorder.max_tracking_id(tracking_name(name, topic, partition))
-        if offset is not None:
-            found[partition] = offset
-    return found
-
-
-class SQLiteCaseView(SQLiteTrackingRecorder):
+class SQLiteCaseView(SQLiteTrackedStore):
     """Case states keyed by case_id, with the event_ids applied and the last offset per partition.
 
     Exactly once: a batch's states, its applied event_ids and its tracking rows commit together.
@@ -68,17 +52,15 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
     ) -> None:
         if snapshot_every < 1:
             raise ValueError("snapshot_every must be at least 1")
-        self.name = name
         self.snapshot_every = snapshot_every
         self._cache: OrderedDict[str, tuple[int, tuple[Event, ...]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cached = 0
-        super().__init__(datastore)
+        super().__init__(datastore, name)
 
-    def construct_create_table_statements(self) -> list[str]:
-        """The library's tracking table plus the case-state and applied-events tables."""
+    def tables(self) -> list[str]:
+        """The case states, the events applied, each case's events, and the snapshots."""
         return [
-            *super().construct_create_table_statements(),
             # The state now, with what snapshotting needs: events seen, the latest instants
             # seen (microseconds since 1970) and the count at the last snapshot.
             f"CREATE TABLE IF NOT EXISTS {self.name} ("
@@ -104,14 +86,6 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
             " appended_us INTEGER NOT NULL, state BLOB NOT NULL, "
             "PRIMARY KEY (case_id, partition, offset)) WITHOUT ROWID",
         ]
-
-    def current(self) -> SQLiteCaseView:
-        """A fixed view is its own source (see `view_files.ViewHandle` for one that swaps)."""
-        return self
-
-    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
-        """The last applied offset of each partition that has one."""
-        return tracked_positions(self, self.name, topic, partitions)
 
     def apply(self, events: Sequence[Event], tracking: Sequence[Tracking]) -> int:
         """Fold a batch into the view and record its positions; returns events that took effect."""
@@ -185,8 +159,7 @@ class SQLiteCaseView(SQLiteTrackingRecorder):
                 f"INSERT INTO {self.name}_applied (event_id, position) VALUES (?, ?)",  # noqa: S608
                 [(e.event_id, e.position) for e in fresh],
             )
-            for item in tracking:
-                self._insert_tracking(cursor, item)
+            self.track(cursor, tracking)
         return len(fresh)
 
     def _fold(

@@ -26,13 +26,14 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.envelope import parse_instant
 from projections.as_of import Basis
-from projections.case_view import SQLiteCaseView, micros, tracked_positions
+from projections.case_view import SQLiteCaseView, micros
 from projections.clock_policy import ClockPolicy
 from projections.clocks import RunRow, clock_runs
+from projections.tracking import SQLiteTrackedStore, positions_in
 from projections.view_files import remove_database
 from projections.working_days import WorkingDays, england_and_wales
 
@@ -47,7 +48,7 @@ def policy_fingerprint(policy: ClockPolicy) -> str:
     return f"{policy.version}:{digest}:holidays-{version('holidays')}"
 
 
-class SQLiteClockView(SQLiteTrackingRecorder):
+class SQLiteClockView(SQLiteTrackedStore):
     """Clock runs per case, with the log position they cover, in one SQLite file."""
 
     def __init__(
@@ -57,18 +58,16 @@ class SQLiteClockView(SQLiteTrackingRecorder):
         days: WorkingDays | None = None,
         name: str = CLOCKS,
     ) -> None:
-        self.name = name
         self.policy = policy
         self.days = days or england_and_wales()
         self._clocks = {c.name: c for c in policy.clocks}
         # Built under another policy and kept (by a reader): its rows are not used.
         self.stale = False
-        super().__init__(datastore)
+        super().__init__(datastore, name)
 
-    def construct_create_table_statements(self) -> list[str]:
-        """The library's tracking table, the runs, each case's coverage, and the policy."""
+    def tables(self) -> list[str]:
+        """The runs, each case's coverage, and the policy."""
         return [
-            *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.name}_cases (case_id TEXT PRIMARY KEY, "
             "seen INTEGER NOT NULL, recorded_us INTEGER NOT NULL, appended_us INTEGER NOT NULL"
             ") WITHOUT ROWID",
@@ -88,14 +87,6 @@ class SQLiteClockView(SQLiteTrackingRecorder):
             cursor.execute(f"SELECT value FROM {self.name}_meta WHERE key = 'policy'")  # noqa: S608
             row = cursor.fetchone()
         return None if row is None else str(row[0])
-
-    def current(self) -> SQLiteClockView:
-        """A fixed view is its own source."""
-        return self
-
-    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
-        """The last log offset per partition whose cases are refreshed here."""
-        return tracked_positions(self, self.name, topic, partitions)
 
     def due_cases(self, moment: datetime) -> list[str]:
         """None: a run's status as of a moment is worked out when asked, not stored."""
@@ -145,8 +136,7 @@ class SQLiteClockView(SQLiteTrackingRecorder):
                 "recorded_us = excluded.recorded_us, appended_us = excluded.appended_us",
                 covered,
             )
-            for item in tracking:
-                self._insert_tracking(cursor, item)
+            self.track(cursor, tracking)
         return len(covered)
 
     def ledger_runs(
@@ -163,7 +153,7 @@ class SQLiteClockView(SQLiteTrackingRecorder):
         with self.datastore.transaction(commit=False) as cursor:
             cursor.sqlite_cursor.row_factory = None
             caught_up = not self.stale and _covers(
-                _tracked(cursor, self.name), _tracked_in(cases, cases.name)
+                positions_in(cursor, self.name), cases.all_positions()
             )
             cursor.execute(f"SELECT * FROM {self.name}_cases")  # noqa: S608
             stored = {row[0]: row for row in cursor.fetchall()}
@@ -198,23 +188,7 @@ class SQLiteClockView(SQLiteTrackingRecorder):
         )
 
 
-def _tracked(cursor: Any, name: str) -> dict[str, int]:
-    """The last position per `topic:partition` a view has recorded."""
-    cursor.execute(
-        "SELECT application_name, MAX(notification_id) FROM tracking "
-        "WHERE application_name LIKE ? GROUP BY application_name",
-        (f"{name}:%",),
-    )
-    return {row[0].removeprefix(f"{name}:"): row[1] for row in cursor.fetchall()}
-
-
-def _tracked_in(view: SQLiteCaseView, name: str) -> dict[str, int]:
-    with view.datastore.transaction(commit=False) as cursor:
-        cursor.sqlite_cursor.row_factory = None
-        return _tracked(cursor, name)
-
-
-def _covers(ours: dict[str, int], theirs: dict[str, int]) -> bool:
+def _covers(ours: dict[tuple[str, int], int], theirs: dict[tuple[str, int], int]) -> bool:
     return all(ours.get(key, -1) >= offset for key, offset in theirs.items())
 
 
@@ -238,9 +212,7 @@ def open_clock_view(path: Path, policy: ClockPolicy, *, discard: bool = True) ->
     """The clock view in the given file. One built under another policy is discarded, so
     that its consumer builds it again; a reader (`discard=False`) leaves it alone and folds
     every case instead."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    view = SQLiteClockView(SQLiteDatastore(str(path)), policy)
-    view.create_table()
+    view = SQLiteClockView.open(path, policy=policy)
     built = view.built_under()
     if built is not None and built != policy_fingerprint(policy):
         if not discard:
@@ -248,6 +220,5 @@ def open_clock_view(path: Path, policy: ClockPolicy, *, discard: bool = True) ->
             return view
         view.datastore.close()
         remove_database(path)
-        view = SQLiteClockView(SQLiteDatastore(str(path)), policy)
-        view.create_table()
+        view = SQLiteClockView.open(path, policy=policy)
     return view

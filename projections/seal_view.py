@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.merkle import (
     Frontier,
@@ -23,22 +23,20 @@ from ledger.merkle import (
     inclusion_proof,
     range_hash,
 )
-from projections.case_view import tracked_positions
+from projections.tracking import SQLiteTrackedStore
 
 SEAL = "seal"
 
 
-class SQLiteSealView(SQLiteTrackingRecorder):
+class SQLiteSealView(SQLiteTrackedStore):
     """Merkle nodes and signed checkpoints per partition, with the sealer's positions."""
 
     def __init__(self, datastore: SQLiteDatastore, name: str = SEAL) -> None:
-        self.name = name
-        super().__init__(datastore)
+        super().__init__(datastore, name)
 
-    def construct_create_table_statements(self) -> list[str]:
-        """The library's tracking table, the nodes, and the checkpoints."""
+    def tables(self) -> list[str]:
+        """The nodes, and the checkpoints."""
         return [
-            *super().construct_create_table_statements(),
             f"CREATE TABLE IF NOT EXISTS {self.name}_nodes (partition INTEGER NOT NULL, "
             "level INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL, "
             "PRIMARY KEY (partition, level, idx)) WITHOUT ROWID",
@@ -48,14 +46,6 @@ class SQLiteSealView(SQLiteTrackingRecorder):
             f"CREATE INDEX IF NOT EXISTS {self.name}_unpublished ON {self.name}_checkpoints "
             "(published) WHERE published = 0",
         ]
-
-    def current(self) -> SQLiteSealView:
-        """A fixed view is its own source."""
-        return self
-
-    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
-        """The last offset sealed per partition."""
-        return tracked_positions(self, self.name, topic, partitions)
 
     def size(self, partition: int) -> int:
         """Records sealed in the partition."""
@@ -112,8 +102,7 @@ class SQLiteSealView(SQLiteTrackingRecorder):
                 f"INSERT INTO {self.name}_checkpoints VALUES (?, ?, ?, ?, 0)",  # noqa: S608
                 list(checkpoints),
             )
-            for item in tracking:
-                self._insert_tracking(cursor, item)
+            self.track(cursor, tracking)
 
     def checkpoints(
         self, partition: int | None = None, *, unpublished: bool = False
@@ -170,7 +159,4 @@ class SQLiteSealView(SQLiteTrackingRecorder):
 
 def open_seal_view(path: Path) -> SQLiteSealView:
     """The seal in the given file, its tables created if new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    view = SQLiteSealView(SQLiteDatastore(str(path)))
-    view.create_table()
-    return view
+    return SQLiteSealView.open(path)

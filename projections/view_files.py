@@ -103,10 +103,7 @@ class ViewFiles:
 
 def open_case_view(path: Path, snapshot_every: int = 100) -> SQLiteCaseView:
     """The case-state view in the given file, its tables created if new."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    view = SQLiteCaseView(SQLiteDatastore(str(path)), snapshot_every=snapshot_every)
-    view.create_table()
-    return view
+    return SQLiteCaseView.open(path, snapshot_every=snapshot_every)
 
 
 class _Closable(Protocol):

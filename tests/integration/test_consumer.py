@@ -17,7 +17,7 @@ from ledger.errors import InvalidRecord
 from ledger.log import LogRecord
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
-from projections.case_view import tracking_name
+from projections.tracking import tracking_name
 from sgl.bootstrap import Container, bootstrap
 from tests.conftest import wait_for
 from tests.factories import case_events, make_event, new_case_id

@@ -1,0 +1,212 @@
+"""The loop every consumer runs: read the log from a store's tracked positions, hand over each
+batch, and stop, retry and catch up in one way.
+
+A consumer (the case-view runner, a follower of the case view, the sealer) says only how to
+take in a batch, and what else it does between polls and once caught up. The store it writes
+records each batch's positions in the batch's own transaction, so a loop restarted for any
+reason (a crash, a transient failure, a rebuilt store swapped in) resumes from what is
+recorded, and nothing is taken in twice or skipped.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from typing import Generic, Protocol, TypeVar
+
+import structlog
+from eventsourcing.persistence import PersistenceError, Tracking
+
+from ledger.errors import LedgerUnavailable
+from ledger.log import EventLog, LogReader, LogRecord
+from projections.tracking import tracking_rows
+
+log = structlog.get_logger("consumers.loop")
+
+POLL_SECONDS = 0.2
+FIRST_RETRY_SECONDS = 0.5
+
+
+class Tracked(Protocol):
+    """A store that records the log positions it has taken in."""
+
+    @property
+    def name(self) -> str:
+        """Its name (the prefix of its tracking keys)."""
+        ...
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last offset taken in from each partition that has one."""
+        ...
+
+
+T = TypeVar("T", bound=Tracked)
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Source(Protocol[T_co]):
+    """Gives the store to use now: a fixed store gives itself; a `ViewHandle` follows
+    rebuilds."""
+
+    def current(self) -> T_co:
+        """The store in use now."""
+        ...
+
+
+class TrackedLoop(ABC, Generic[T]):
+    """Reads the log from the tracked positions of the store its source gives, batch by batch.
+
+    A rebuilt store swapped in behind the source is followed: the loop reads again from the
+    new store's own positions. The log or a database being unavailable (a broker restart, a
+    locked SQLite file) is `transient`: `run_resilient` retries it with back-off, from the
+    tracked positions; anything else is a bug, and stops the loop loudly.
+    """
+
+    transient: tuple[type[BaseException], ...] = (LedgerUnavailable, PersistenceError)
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        source: Source[T],
+        batch_size: int,
+        tick_seconds: float = math.inf,
+    ) -> None:
+        self.log = event_log
+        self.source = source
+        self.batch_size = batch_size
+        self.tick_seconds = tick_seconds
+        # The store the reader was opened for: batches are tracked in it.
+        self.view = source.current()
+        # What took effect (events applied, cases refreshed, records sealed), records and
+        # batches taken in, and transient failures retried.
+        self.applied = 0
+        self.records = 0
+        self.batches = 0
+        self.retries = 0
+        self._start: dict[int, int] = {}
+
+    @property
+    def name(self) -> str:
+        """The store's name (its tracking prefix)."""
+        return self.view.name
+
+    @abstractmethod
+    def take(
+        self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None
+    ) -> None:
+        """Take in a polled batch and record its positions (a wait for something else, if
+        any, ends at stop or at the monotonic deadline when there is one)."""
+
+    def tick(self) -> None:
+        """What the loop does on a timer besides taking in batches: first, then every
+        `tick_seconds` (nothing here)."""
+
+    def caught_up(self) -> None:
+        """What `run_until_caught_up` does once everything on the log is taken in: tick."""
+        self.tick()
+
+    def start(self) -> dict[int, int]:
+        """The offset to read next in each partition: after the store's tracked positions."""
+        partitions = self.log.partitions()
+        return {p: o + 1 for p, o in self.view.positions(self.log.topic, partitions).items()}
+
+    def tracking(self, last: Mapping[int, int]) -> list[Tracking]:
+        """The tracking rows for the last offset of a batch in each partition."""
+        return tracking_rows(self.view.name, self.log.topic, last)
+
+    def lag(self) -> int:
+        """Records on the log that the store has not yet taken in."""
+        ends = self.log.end_offsets()
+        done = self.source.current().positions(self.log.topic, list(ends))
+        return sum(end - (done.get(p, -1) + 1) for p, end in ends.items())
+
+    def run(self, stop: threading.Event, poll_timeout: float = POLL_SECONDS) -> None:
+        """Take in batches until stop is set; after a rebuilt store is swapped in, go on in it."""
+        reader = self._open()
+        next_tick = 0.0
+        try:
+            while not stop.is_set():
+                if time.monotonic() >= next_tick:
+                    self.tick()
+                    next_tick = time.monotonic() + self.tick_seconds
+                records = reader.poll(self.batch_size, poll_timeout)
+                if self.source.current() is not self.view:
+                    # A rebuilt store was swapped in: resume from its own tracked positions.
+                    reader.close()
+                    reader = self._open()
+                    continue
+                if records:
+                    self._take(records, stop, None)
+        finally:
+            reader.close()
+            log.info(
+                "consumer.stopped",
+                view=self.view.name,
+                records=self.records,
+                batches=self.batches,
+                retries=self.retries,
+                applied=self.applied,
+            )
+
+    def run_resilient(self, stop: threading.Event, max_delay: float = 30.0) -> None:
+        """run() until stop is set, again after each transient failure, waiting twice as long
+        after each (up to max_delay); anything else is logged and raised."""
+        delay = FIRST_RETRY_SECONDS
+        while not stop.is_set():
+            try:
+                self.run(stop)
+            except self.transient as exc:
+                self.retries += 1
+                log.error("consumer.retrying", view=self.name, error=str(exc), delay=delay)
+                stop.wait(delay)
+                delay = min(delay * 2, max_delay)
+            except Exception:
+                log.exception("consumer.failed", view=self.name)
+                raise
+            else:
+                return
+
+    def run_until_caught_up(
+        self, timeout: float = 60.0, progress: Callable[[int], object] | None = None
+    ) -> int:
+        """Take in everything on the log now; returns how much more took effect (`applied`).
+
+        `progress` is called with the number of records of each batch taken in.
+        """
+        stop = threading.Event()
+        ends = self.log.end_offsets()
+        before = self.applied
+        deadline = time.monotonic() + timeout
+        reader = self._open()
+        next_offsets = dict(self._start)
+        try:
+            while any(next_offsets.get(p, 0) < end for p, end in ends.items()):
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"{self.name} did not catch up within {timeout}s")
+                records = reader.poll(self.batch_size, POLL_SECONDS)
+                if records:
+                    self._take(records, stop, deadline)
+                    for record in records:
+                        next_offsets[record.partition] = record.offset + 1
+                    if progress is not None:
+                        progress(len(records))
+            self.caught_up()
+        finally:
+            reader.close()
+        return self.applied - before
+
+    def _take(
+        self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None
+    ) -> None:
+        self.take(records, stop, deadline)
+        self.records += len(records)
+        self.batches += 1
+
+    def _open(self) -> LogReader:
+        self.view = self.source.current()
+        self._start = self.start()
+        log.info("consumer.started", view=self.view.name, start=self._start)
+        return self.log.reader(self._start)
