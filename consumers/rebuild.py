@@ -12,30 +12,13 @@ import structlog
 
 from consumers.follower import CaseFollower
 from consumers.loop import Source
-from consumers.runner import ProjectionRunner, TrackedView
-from ledger.log import DeadLetterSink, EventLog, LogRecord
+from consumers.runner import ProjectionRunner
+from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from projections.case_view import SQLiteCaseView
 from projections.view_files import ViewFiles, remove_database
 
 log = structlog.get_logger("consumers.rebuild")
-
-
-class _NotYetDeadLettered:
-    """Passes on a dead letter only for a record the live view has not reached yet: the live
-    consumer dead-lettered the others already (a record it is handling at this very moment may
-    still be dead-lettered twice; dead-lettering is at least once)."""
-
-    def __init__(self, sink: DeadLetterSink, live: TrackedView, topic: str) -> None:
-        self.sink = sink
-        self.live = live
-        self.topic = topic
-
-    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        """Dead-letter the record unless the live view has passed its position."""
-        done = self.live.positions(self.topic, [record.partition]).get(record.partition, -1)
-        if record.offset > done:
-            self.sink.dead_letter(record, reason, detail)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +66,6 @@ def rebuild_view(
 
     with files.rebuild_lock():
         path = files.new_generation()
-        live = opener(files.current())
         view = None
         try:
             view = opener(path)
@@ -91,7 +73,7 @@ def rebuild_view(
                 event_log,
                 view,
                 schemas,
-                _NotYetDeadLettered(dead_letters, live, event_log.topic),
+                dead_letters,  # once per source position: the live view's letters stand
                 batch_size=batch_size,
             )
             started = time.perf_counter()
@@ -102,7 +84,6 @@ def rebuild_view(
             remove_database(path)
             raise
         finally:
-            live.datastore.close()
             if view is not None:
                 view.datastore.close()
         files.promote(path)

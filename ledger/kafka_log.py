@@ -56,6 +56,9 @@ class KafkaEventLog:
         self.bootstrap = bootstrap
         self.topic = topic
         self.dead_letter_topic = dead_letter_topic
+        self._dead_letter_lock = threading.Lock()
+        # Source positions already on the dead-letter topic, read from it on first use.
+        self._dead_lettered: set[tuple[str, int, int]] | None = None
         self._receipts = receipts
         self._partitions = partitions
         self._replication = replication_factor
@@ -184,7 +187,21 @@ class KafkaEventLog:
 
     def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
         """Produce the refused record's exact bytes and key to the dead-letter topic, reason in
-        headers."""
+        headers; once per source position, so a second consumer of the topic (a new data
+        directory, a rebuild) does not letter again what is already there."""
+        source = (record.topic, record.partition, record.offset)
+        with self._dead_letter_lock:
+            if self._dead_lettered is None:
+                self._dead_lettered = {
+                    (d.source_topic, d.source_partition, d.source_offset)
+                    for d in self.dead_letters()
+                }
+            if source in self._dead_lettered:
+                return
+            self._send_dead_letter(record, reason, detail)
+            self._dead_lettered.add(source)
+
+    def _send_dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
         headers = [
             ("sgl.reason", reason.encode()),
             ("sgl.detail", detail.encode()[:4000]),

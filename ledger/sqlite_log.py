@@ -38,6 +38,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     dead_lettered_ms INTEGER NOT NULL,
     key BLOB
 );
+CREATE INDEX IF NOT EXISTS dead_letters_by_source
+    ON dead_letters (source_topic, source_partition, source_offset);
 """
 
 
@@ -204,11 +206,14 @@ class SQLiteEventLog:
             conn.execute("SELECT 1").fetchone()
 
     def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        """Keep a refused record's bytes, key and reason in the dead_letters table."""
+        """Keep a refused record's bytes, key and reason in the dead_letters table, once per
+        source position (a second consumer of the same log does not letter it again)."""
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason,"
-                " detail, value, dead_lettered_ms, key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                " detail, value, dead_lettered_ms, key) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT"
+                " EXISTS (SELECT 1 FROM dead_letters WHERE source_topic = ?"
+                " AND source_partition = ? AND source_offset = ?)",
                 (
                     record.topic,
                     record.partition,
@@ -218,6 +223,9 @@ class SQLiteEventLog:
                     record.value,
                     time.time_ns() // 1_000_000,
                     record.key,
+                    record.topic,
+                    record.partition,
+                    record.offset,
                 ),
             )
 

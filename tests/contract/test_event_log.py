@@ -237,6 +237,22 @@ class EventLogContract:
         assert all(now - timedelta(seconds=5) <= d.dead_lettered_at for d in letters)
         assert size(event_log) == 0, "dead letters are not in the log itself"
 
+    def test_a_record_is_dead_lettered_once_whoever_letters_it_again(self) -> None:
+        """A second letter for the same source position, from this adapter or from another
+        process's (a consumer on a new data directory, a rebuild), adds nothing."""
+        event_log = self.open_log()
+        now = datetime.now(UTC)
+        bad = LogRecord(event_log.topic, 0, 3, now, b"CASE-DL-2", b"{broken")
+        other = LogRecord(event_log.topic, 0, 4, now, b"CASE-DL-2", b"{broken too")
+        event_log.dead_letter(bad, "not-json", "first")
+        event_log.dead_letter(bad, "not-json", "again")
+        second = self.open_log()
+        second.dead_letter(bad, "not-json", "from another process")
+        second.dead_letter(other, "not-json", "a new one")
+        letters = second.dead_letters()
+        assert [(d.source_offset, d.detail) for d in letters] == [(3, "first"), (4, "a new one")]
+        assert event_log.dead_letters() == letters
+
     def test_a_batch_that_fails_part_way_leaves_nothing_half_recorded(self) -> None:
         """What landed is in the log and answers lookup; what did not is in neither; a retry
         of the whole batch answers `duplicate` for what landed and appends only the rest."""
