@@ -20,11 +20,12 @@ from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.merkle import leaf_hash
 from projections.alert_store import SQLiteAlertStore
-from projections.case_view import SQLiteCaseView, tracking_name
+from projections.case_view import SQLiteCaseView
 from projections.clock_policy import load_clock_policy
 from projections.clock_view import SQLiteClockView, policy_fingerprint
 from projections.clocks import clock_runs
 from projections.seal_view import SQLiteSealView
+from projections.tracking import tracking_name
 from tests.factories import as_events, make_event, new_case_id
 from tests.unit.test_clocks import matching
 
