@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from ledger.errors import Problem
 
@@ -19,10 +19,8 @@ def dumps(content: Any) -> bytes:
     return orjson.dumps(content, option=_OPTIONS)
 
 
-class JSONBytes(Response):
-    """A JSON response encoded by orjson."""
-
-    media_type = "application/json"
+class JSONBytes(JSONResponse):
+    """A JSON response encoded by orjson (a JSONResponse, so OpenAPI documents it as JSON)."""
 
     def render(self, content: Any) -> bytes:
         """Encode the content with orjson."""
