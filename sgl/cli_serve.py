@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import sys
@@ -100,7 +101,9 @@ def _serve(
 
     app = create_app(container, run_consumer=consumer)
     tune_gc()
-    _Announcing(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+    # uvicorn shuts down cleanly on Ctrl-C, then raises the interrupt again: a requested stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        _Announcing(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
 
 
 @click.command()
