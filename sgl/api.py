@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request
@@ -173,7 +174,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
         problems = [
-            Problem("/" + "/".join(str(p) for p in e["loc"]), e["type"], e["msg"])
+            Problem("/" + "/".join(str(p) for p in e["loc"]), e["type"], _message(e))
             for e in exc.errors()
         ]
         return problem_response(
@@ -183,3 +184,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             "a path or query parameter is invalid",
             problems,
         )
+
+
+_CHOICES = re.compile(r"^\^\(([\w.-]+(?:\|[\w.-]+)+)\)\$$")
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """The validation message, naming every allowed value when the parameter is a choice."""
+    context = error.get("ctx") or {}
+    if error["type"] in ("literal_error", "enum"):
+        return f"{error.get('input')!r} is not one of: {context.get('expected')}"
+    choices = _CHOICES.match(str(context.get("pattern", "")))
+    if error["type"] == "string_pattern_mismatch" and choices:
+        allowed = ", ".join(repr(c) for c in choices.group(1).split("|"))
+        return f"{error.get('input')!r} is not one of: {allowed}"
+    return str(error["msg"])

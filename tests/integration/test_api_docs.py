@@ -196,3 +196,18 @@ def test_every_schema_example_is_one_documented_event() -> None:
     assert batch.is_valid(examples[:10]) and not batch.is_valid(examples[:11])
     assert not batch.is_valid([])
     assert not event.is_valid(dict(examples[0], type="no.such.type"))
+
+
+def test_a_bad_choice_in_a_query_names_every_allowed_value(offline_server: LiveServer) -> None:
+    """A query parameter outside its choices is a 422 problem listing all of them."""
+    case = f"{offline_server.url}/v1/cases/{new_case_id()}"
+    for address, pointer, allowed in (
+        (f"{case}?basis=sideways", "/query/basis", ("'recorded'", "'appended'")),
+        (f"{case}/chronology?format=xml", "/query/format", ("'json'", "'csv'")),
+    ):
+        response = httpx.get(address)
+        assert response.status_code == 422
+        (error,) = response.json()["errors"]
+        assert error["pointer"] == pointer
+        assert error["detail"].startswith(f"{address.rsplit('=', 1)[1]!r} is not one of: ")
+        assert all(value in error["detail"] for value in allowed), error["detail"]
