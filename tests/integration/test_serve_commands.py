@@ -5,6 +5,7 @@ app without consumers writes nothing."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -27,6 +28,33 @@ from tests.conftest import LiveServer, free_port, wait_for
 from tests.factories import make_event
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_until(
+    args: list[str], env: dict[str, str], ready: str, stop: signal.Signals, probe: str = ""
+) -> tuple[int, str, list[str]]:
+    """Run `python -m sgl ARGS` until a line of its stderr holds `ready` (then GET `probe`, if
+    given), stop it with the signal; its exit code, stdout and stderr lines."""
+    err: list[str] = []
+    with subprocess.Popen(
+        [sys.executable, "-m", "sgl", *args],
+        env={**env, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None and process.stdout is not None
+        reader = threading.Thread(target=lambda: err.extend(process.stderr or []), daemon=True)
+        reader.start()
+        try:
+            wait_for(lambda: any(ready in line for line in err), timeout=180, what=ready)
+            if probe:
+                assert httpx.get(probe, timeout=5).status_code == 200
+        finally:
+            process.send_signal(stop)
+            process.wait(timeout=60)
+            reader.join(timeout=10)
+        return process.returncode, process.stdout.read(), err
 
 
 @pytest.fixture
@@ -55,30 +83,16 @@ def test_demo_prints_one_line_per_step_and_its_addresses_last(tmp_path: Path) ->
     """`sgl demo` on a free port: step summaries, no per-alert lines, the addresses last; it
     stops on SIGINT."""
     port = free_port()
-    env = {**os.environ, "SGL_DATA_DIR": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "SGL_DATA_DIR": str(tmp_path / "data")}
     env.pop("SGL_LOG_LEVEL", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sgl", "demo", "--cases", "5", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    code, out, err = run_until(
+        ["demo", "--cases", "5", "--port", str(port)],
+        env,
+        "Stop with Ctrl-C",
+        signal.SIGINT,
+        probe=f"http://127.0.0.1:{port}/healthz",
     )
-    err: list[str] = []
-    reader = threading.Thread(target=lambda: err.extend(process.stderr or []), daemon=True)
-    reader.start()
-    try:
-        wait_for(
-            lambda: any("Stop with Ctrl-C" in line for line in err),
-            timeout=180,
-            what="the demo's addresses",
-        )
-        assert httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=60)
-        reader.join(timeout=10)
-    assert process.returncode == 0, "".join(err)
+    assert code == 0, "".join(err)
     assert out == ""
     lines = [line.rstrip("\n") for line in "".join(err).replace("\r", "\n").splitlines()]
     lines = [line for line in lines if line.strip()]
@@ -91,7 +105,8 @@ def test_demo_prints_one_line_per_step_and_its_addresses_last(tmp_path: Path) ->
     steps = lines[:start]
     assert any(line.startswith("Demo: case CASE-A0001 and 5 background cases") for line in steps)
     assert any(line.startswith("Case view: ") for line in steps)
-    assert any("alerts raised" in line for line in steps)
+    (alerts,) = [int(m[1]) for line in steps if (m := re.search(r"(\d+) alerts raised", line))]
+    assert alerts > 0, "alerts were raised, and none was logged one by one"
     assert any(line.startswith("Sealed ") for line in steps)
     info = [line for line in steps if "[info" in line or '"level": "info"' in line]
     assert not info, info
@@ -168,3 +183,16 @@ def test_serve_help_names_every_consumer_it_runs() -> None:
     text = " ".join(CliRunner().invoke(cli, ["serve", "--help"]).output.split())
     for name in ("case-state view", "clock view", "alerter", "sealer"):
         assert name in text
+
+
+def test_consume_only_the_case_view_builds_no_sealer(tmp_path: Path) -> None:
+    """`sgl consume --only case_state` on a fresh data directory creates no signing key."""
+    data = tmp_path / "data"
+    env = {**os.environ, "SGL_DATA_DIR": str(data), "SGL_LOG_LEVEL": "info"}
+    env["SGL_LOG_FORMAT"] = "json"
+    code, _, err = run_until(
+        ["consume", "--only", "case_state"], env, "runner.started", signal.SIGTERM
+    )
+    assert code == 0, "".join(err)
+    assert not [line for line in err if "sealer" in line or "follower" in line]
+    assert not (data / "keys").exists()
