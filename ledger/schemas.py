@@ -194,6 +194,11 @@ def _to_problem(error: Any) -> Problem:
     if rule == "required":
         path.append(kind.property)
         return Problem(pointer(path), rule, f"{kind.property!r} is required")
+    if rule == "enum":
+        # The validator's own message names two values and "N other candidates": name them all.
+        allowed = ", ".join(orjson.dumps(o).decode() for o in kind.options)
+        sent = orjson.dumps(error.instance).decode()
+        return Problem(pointer(path), rule, f"{sent} is not one of: {allowed}")
     if rule in ("unevaluatedProperties", "additionalProperties"):
         unexpected = list(getattr(kind, "unexpected", []))
         if len(unexpected) == 1:

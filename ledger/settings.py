@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from ledger.errors import SettingsError
 
@@ -32,6 +33,7 @@ class Settings:
     min_insync_replicas: int = 1
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_items: int = 5000
     clock_skew_seconds: int = 300
@@ -124,6 +126,23 @@ class Settings:
                 raise SettingsError(f"SGL_{name.upper()} must be at least 1")
         if self.max_body_bytes < 1024:
             raise SettingsError("SGL_MAX_BODY_BYTES must be at least 1024")
+        _check_url(self.url)
+
+
+def _check_url(url: str) -> None:
+    """Refuse a server address that is not an http(s) base URL with a host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(f"SGL_URL is not a valid URL: {url!r} ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(
+            f"SGL_URL must be an http:// or https:// address with a host, like "
+            f"http://127.0.0.1:8000, not {url!r}"
+        )
+    if parts.query or parts.fragment or (port is not None and port < 1):
+        raise SettingsError(f"SGL_URL must be a base URL (no query, no fragment), not {url!r}")
 
 
 def _coerce(name: str, annotation: object, raw: str) -> Any:

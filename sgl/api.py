@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from functools import partial
+from typing import Any, Protocol
 
 import structlog
 from fastapi import FastAPI, Request
@@ -16,10 +19,12 @@ from consumers.follower import CaseFollower
 from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnavailable, Problem
+from ledger.log import EventLog
 from sgl.bootstrap import Container
-from sgl.metrics import Metrics
+from sgl.docs_pages import install_docs
+from sgl.metrics import Metrics, RequestMetrics
+from sgl.openapi import DocumentedApp
 from sgl.queries import QueryError
-from sgl.responses import MEDIA_TYPE as PROBLEM
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_clocks import clocks_router
 from sgl.routes_events import events_router
@@ -32,19 +37,25 @@ log = structlog.get_logger("sgl.api")
 
 
 def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
-    """The FastAPI app over a wired container; optionally runs the case-state consumer too."""
+    """The FastAPI app over a wired container; optionally runs the consumers in-process too.
+
+    The consumer loops are built when the app starts, and only if it runs them: building the
+    app writes nothing (the sealer would create a signing key).
+    """
     consumer_stop = threading.Event()
     consumer: dict[str, threading.Thread] = {}
-    loops: list[ProjectionRunner | CaseFollower | Sealer] = [
-        container.runner(),
-        *container.followers(),
-        container.sealer(),
-    ]
-    metrics = Metrics({loop.name: loop.lag for loop in loops})
+    runners: list[ProjectionRunner] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_consumer:
+            runner = container.runner()
+            runners.append(runner)
+            loops: list[ProjectionRunner | CaseFollower | Sealer] = [
+                runner,
+                *container.followers(),
+                container.sealer(),
+            ]
             for loop in loops:
                 thread = threading.Thread(
                     target=_consume,
@@ -59,24 +70,25 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
         for thread in consumer.values():
             thread.join(timeout=10)
 
-    app = FastAPI(
+    metrics = Metrics(
+        _lags(container),
+        dead_letters=lambda: sum(r.dead_lettered for r in runners),
+        alerts_raised=lambda: sum(container.alerts_log.end_offsets().values()),
+    )
+    app = DocumentedApp(
+        container.schemas,
+        container.settings.max_batch_items,
         title="Safeguarding Ledger",
         version="0.1.0",
         description="Append safeguarding events; read case state. Errors are RFC 9457 problems.",
         default_response_class=JSONBytes,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     _install_error_handlers(app)
-
-    @app.middleware("http")
-    async def count_problems(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        if response.headers.get("content-type") == PROBLEM:
-            metrics.rejected.labels(str(response.status_code)).inc()
-        return response
-
+    app.add_middleware(RequestMetrics, metrics=metrics)
+    install_docs(app)
     app.include_router(events_router(container, metrics))
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))
@@ -84,6 +96,32 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     app.include_router(proofs_router(container))
     app.include_router(ops_router(container, metrics, consumer))
     return app
+
+
+def _lags(container: Container) -> dict[str, Callable[[], int]]:
+    """Each view's lag behind the log, read from the view's own positions (no loop needed)."""
+    views: list[tuple[str, Callable[[], Tracked]]] = [
+        (container.views.name, container.views.current),
+        (container.clocks.name, container.clocks.current),
+    ]
+    if container.settings.alerter == "on":
+        views.append((container.alerts.name, container.alerts.current))
+    views.append((container.seal.name, lambda: container.seal))
+    return {name: partial(_lag, container.log, view) for name, view in views}
+
+
+def _lag(log: EventLog, view: Callable[[], Tracked]) -> int:
+    ends = log.end_offsets()
+    done = view().positions(log.topic, list(ends))
+    return sum(end - (done.get(p, -1) + 1) for p, end in ends.items())
+
+
+class Tracked(Protocol):
+    """A view that records the log positions it has taken in."""
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last offset per partition taken in."""
+        ...
 
 
 def _consume(loop: ProjectionRunner | CaseFollower | Sealer, stop: threading.Event) -> None:
@@ -141,7 +179,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
         problems = [
-            Problem("/" + "/".join(str(p) for p in e["loc"]), e["type"], e["msg"])
+            Problem("/" + "/".join(str(p) for p in e["loc"]), e["type"], _message(e))
             for e in exc.errors()
         ]
         return problem_response(
@@ -151,3 +189,18 @@ def _install_error_handlers(app: FastAPI) -> None:
             "a path or query parameter is invalid",
             problems,
         )
+
+
+_CHOICES = re.compile(r"^\^\(([\w.-]+(?:\|[\w.-]+)+)\)\$$")
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """The validation message, naming every allowed value when the parameter is a choice."""
+    context = error.get("ctx") or {}
+    if error["type"] in ("literal_error", "enum"):
+        return f"{error.get('input')!r} is not one of: {context.get('expected')}"
+    choices = _CHOICES.match(str(context.get("pattern", "")))
+    if error["type"] == "string_pattern_mismatch" and choices:
+        allowed = ", ".join(repr(c) for c in choices.group(1).split("|"))
+        return f"{error.get('input')!r} is not one of: {allowed}"
+    return str(error["msg"])

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,7 @@ import click
 
 from ledger.errors import LedgerError
 from ledger.settings import Settings
-from sgl.encoding import dumps
-from sgl.publish import LineResult
+from sgl.cli_serve import PROJECTIONS
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -79,153 +76,6 @@ def cli(ctx: click.Context, data_dir: Path | None, backend: str | None) -> None:
 
 
 @cli.command()
-@click.option("--host", default=None, help="Address to listen on (loopback by default).")
-@click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
-@click.option(
-    "--consumer/--no-consumer",
-    default=True,
-    help="Also run the consumers (case view, clock view, alerter, sealer) here; on by default.",
-)
-@click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool) -> None:
-    """Serve the HTTP API.
-
-    Example: sgl serve --port 8000
-    """
-    settings = _settings(ctx)
-    _serve(settings, host or settings.http_host, port or settings.http_port, consumer)
-
-
-def _serve(
-    settings: Settings, host: str, port: int, consumer: bool, also: tuple[str, ...] = ()
-) -> None:
-    import uvicorn
-
-    from sgl.api import create_app
-    from sgl.bootstrap import bootstrap, tune_gc
-
-    container = bootstrap(settings)
-    app = create_app(container, run_consumer=consumer)
-    tune_gc()
-    click.echo(
-        f"Safeguarding Ledger on the {settings.backend} backend "
-        f"(data in {settings.data_dir.resolve()})",
-        err=True,
-    )
-    click.echo(
-        f"  API:      http://{host}:{port}/v1/events (POST), /v1/cases/CASE_ID (GET)", err=True
-    )
-    click.echo(f"  API docs: http://{host}:{port}/docs (OpenAPI: /openapi.json)", err=True)
-    for path in also:
-        click.echo(f"  Look at:  http://{host}:{port}{path}", err=True)
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
-    finally:
-        container.close()
-
-
-@cli.command()
-@click.option("--host", default=None, help="Address to listen on (loopback by default).")
-@click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
-@click.option("--serve/--no-serve", default=True, help="Serve the API after loading.")
-@click.option(
-    "--cases",
-    type=int,
-    default=300,
-    show_default=True,
-    help="Synthetic background cases to load beside Child A.",
-)
-@click.option(
-    "--seed",
-    type=int,
-    default=2007,
-    show_default=True,
-    help="Seed of the background cases (the same seed gives the same cases).",
-)
-@click.pass_context
-def demo(
-    ctx: click.Context, host: str | None, port: int | None, serve: bool, cases: int, seed: int
-) -> None:
-    """Load the demo (Child A and background cases; idempotent) and serve the API.
-
-    Example: sgl demo --cases 10000 --no-serve
-    """
-    from sgl.bootstrap import bootstrap
-    from sgl.demo import DEMO_CASE, demo_events, load_demo
-
-    settings = _settings(ctx)
-    total = sum(1 for _ in demo_events(cases, seed))
-    container = bootstrap(settings)
-    try:
-        with click.progressbar(length=total, label="loading the demo", file=sys.stderr) as bar:
-            receipts = load_demo(container.ledger, cases, seed, progress=bar.update)
-    finally:
-        container.close()
-    added = sum(r.status == "accepted" for r in receipts)
-    click.echo(
-        f"Demo: case {DEMO_CASE} and {cases} background cases; {added} events added, "
-        f"{len(receipts) - added} already present.",
-        err=True,
-    )
-    if serve:
-        host, port = host or settings.http_host, port or settings.http_port
-        _serve(
-            settings,
-            host,
-            port,
-            consumer=True,
-            also=(
-                f"/v1/cases/{DEMO_CASE}",
-                f"/v1/cases/{DEMO_CASE}/alerts?as_of=2007-07-25",
-                "/v1/latency?as_of=2007-07-25",
-                "/v1/checkpoints/latest",
-            ),
-        )
-
-
-PROJECTIONS = ("case_state", "clocks", "alerts")
-CONSUMERS = (*PROJECTIONS, "seal")
-
-
-@cli.command()
-@click.option(
-    "--only",
-    type=click.Choice(CONSUMERS),
-    multiple=True,
-    help="Run only these consumers (repeat the option); default: all of them.",
-)
-@click.pass_context
-def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
-    """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
-    behind it, the clock view and the alerter (unless SGL_ALERTER=off), and the sealer. Each
-    has its own tracked position, so each may run in a process of its own.
-
-    Example: SGL_BACKEND=kafka sgl consume --only alerts
-    """
-    from sgl.bootstrap import bootstrap
-
-    container = bootstrap(_settings(ctx))
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    loops: list[Any] = [container.runner(), *container.followers(), container.sealer()]
-    chosen = [loop for loop in loops if not only or loop.name in only]
-    threads = [
-        threading.Thread(target=loop.run_resilient, args=(stop,), name=loop.name) for loop in chosen
-    ]
-    try:
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads) and not stop.wait(0.5):
-            pass
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        container.close()
-
-
-@cli.command()
 @click.argument("projection", type=click.Choice(PROJECTIONS))
 @click.pass_context
 def rebuild(ctx: click.Context, projection: str) -> None:
@@ -260,56 +110,6 @@ def rebuild(ctx: click.Context, projection: str) -> None:
     )
 
 
-@cli.command()
-@click.argument("file", type=click.File("r"))
-@click.option("--url", default=None, help="The ledger's base URL (default: this machine's serve).")
-@click.option("--atomic", is_flag=True, help="All lines or none: one batch, nothing if any is bad.")
-@click.option("--batch-size", type=int, default=500, show_default=True, help="Lines per request.")
-@click.option("--json", "as_json", is_flag=True, help="Print each line's result as JSON.")
-@click.pass_context
-def publish(
-    ctx: click.Context, file: Any, url: str | None, atomic: bool, batch_size: int, as_json: bool
-) -> None:
-    """Publish a JSON-lines file of events: a result per line, then a summary.
-
-    Without --atomic, invalid lines are reported and every valid line is appended; with it,
-    one invalid line means nothing is appended. Exits 1 if any line was not appended.
-
-    Example: sgl publish events.jsonl --atomic
-    """
-    from ledger.client import LedgerClient
-    from sgl.publish import parse_lines
-    from sgl.publish import publish as publish_events
-
-    settings = _settings(ctx)
-    events, bad = parse_lines(file.read().splitlines())
-    if atomic and bad:
-        results = bad + [
-            LineResult(n, "not-sent", "--atomic: another line is invalid") for n, _ in events
-        ]
-    else:
-        with (
-            LedgerClient(url or f"http://{settings.http_host}:{settings.http_port}") as client,
-            click.progressbar(length=len(events), label="publishing", file=sys.stderr) as bar,
-        ):
-            results = bad + publish_events(
-                client, events, atomic=atomic, batch_size=batch_size, progress=bar.update
-            )
-    results.sort(key=lambda r: r.line)
-    for result in results:
-        if as_json:
-            click.echo(dumps(result.as_dict()).decode())
-        else:
-            click.echo(f"line {result.line}: {result.status} {result.detail}".rstrip())
-    counts = {
-        s: sum(r.status == s for r in results)
-        for s in ("accepted", "duplicate", "invalid", "not-sent")
-    }
-    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()), err=True)
-    if counts["invalid"] or counts["not-sent"]:
-        sys.exit(1)
-
-
 def main() -> None:
     """Entry point of the `sgl` console script: ledger errors are one line, not a traceback."""
     try:
@@ -322,8 +122,9 @@ def main() -> None:
 def _add_commands() -> None:
     from sgl.cli_integrity import checkpoints, keys, proof, verify
     from sgl.cli_read import COMMANDS
+    from sgl.cli_serve import consume, demo, publish, serve
 
-    for command in (*COMMANDS, keys, verify, proof, checkpoints):
+    for command in (serve, demo, consume, publish, *COMMANDS, keys, verify, proof, checkpoints):
         cli.add_command(command)
 
 

@@ -1,21 +1,45 @@
-"""Prometheus metrics for the API process: appends, rejects, dead letters, consumer lag."""
+"""Prometheus metrics for the API process: appends, rejected events, request latency, dead
+letters, alerts raised and consumer lag."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sgl.responses import MEDIA_TYPE as PROBLEM
 
-class _Lag(Collector):
-    """Reads each view's lag when scraped, so the figure is never stale."""
+EVENTS_PATH = "/v1/events"
+UNMATCHED = "unmatched"
+# Request latency buckets, in seconds: a read of a small case takes a few milliseconds, a
+# batch of thousands of events or a ledger-wide report may take seconds.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-    def __init__(self, lags: dict[str, Callable[[], int]]) -> None:
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Any]
+Send = Callable[[Message], Any]
+ASGIApp = Callable[[Scope, Receive, Send], Any]
+
+
+class _Read(Collector):
+    """Reads its figures when scraped, so they are never stale."""
+
+    def __init__(
+        self,
+        lags: dict[str, Callable[[], int]],
+        dead_letters: Callable[[], int],
+        alerts_raised: Callable[[], int],
+    ) -> None:
         self._lags = lags
+        self._dead_letters = dead_letters
+        self._alerts_raised = alerts_raised
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
             "sgl_consumer_lag_records",
             "Records on the log not yet applied, per view",
@@ -24,12 +48,27 @@ class _Lag(Collector):
         for view, lag in self._lags.items():
             gauge.add_metric([view], lag())
         yield gauge
+        yield CounterMetricFamily(
+            "sgl_dead_letters",
+            "Records the case-state consumer of this process set aside as not valid events",
+            value=self._dead_letters(),
+        )
+        yield CounterMetricFamily(
+            "sgl_alerts_raised",
+            "Alerts published on the alerts feed (by any alerter of this ledger)",
+            value=self._alerts_raised(),
+        )
 
 
 class Metrics:
-    """The counters one API process exposes at /metrics."""
+    """The metrics one API process exposes at /metrics."""
 
-    def __init__(self, lags: dict[str, Callable[[], int]]) -> None:
+    def __init__(
+        self,
+        lags: dict[str, Callable[[], int]],
+        dead_letters: Callable[[], int] = lambda: 0,
+        alerts_raised: Callable[[], int] = lambda: 0,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.appended = Counter(
             "sgl_events_total",
@@ -39,12 +78,64 @@ class Metrics:
         )
         self.rejected = Counter(
             "sgl_rejects_total",
-            "Requests answered with a problem, by HTTP status",
+            "Requests to POST /v1/events refused with a problem, by HTTP status",
             ["status"],
             registry=self.registry,
         )
-        self.registry.register(_Lag(lags))
+        self.latency = Histogram(
+            "sgl_request_seconds",
+            "Time to answer an HTTP request, by route template and method",
+            ["route", "method"],
+            buckets=BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_Read(lags, dead_letters, alerts_raised))
 
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+class RequestMetrics:
+    """ASGI middleware: times every request by its route template, and counts the problems
+    POST /v1/events answers as rejected events."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; observe its status, media type and duration."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        answer: dict[str, Any] = {"status": 500, "problem": False}
+
+        async def observe(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"] = message["status"]
+                answer["problem"] = (b"content-type", PROBLEM.encode()) in [
+                    (k.lower(), v) for k, v in message.get("headers", [])
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            route = route_template(scope)
+            method = scope["method"]
+            self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+            if route == EVENTS_PATH and method == "POST" and answer["problem"]:
+                self.metrics.rejected.labels(str(answer["status"])).inc()
+
+
+def route_template(scope: Scope) -> str:
+    """The route a request matched, as its template (never the raw path, which holds ids)."""
+    route = scope.get("route")
+    if route is not None:
+        return str(route.path)
+    if "endpoint" in scope:
+        # A mounted app (the documentation's assets): the mount, not the file asked for.
+        return f"{scope.get('root_path', '')}/{{path}}"
+    return UNMATCHED

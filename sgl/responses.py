@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from ledger.errors import Problem
 from sgl.encoding import dumps
@@ -13,10 +13,8 @@ from sgl.encoding import dumps
 MEDIA_TYPE = "application/problem+json"
 
 
-class JSONBytes(Response):
-    """A JSON response encoded by orjson."""
-
-    media_type = "application/json"
+class JSONBytes(JSONResponse):
+    """A JSON response encoded by orjson (a JSONResponse, so OpenAPI documents it as JSON)."""
 
     def render(self, content: Any) -> bytes:
         """Encode the content with orjson."""

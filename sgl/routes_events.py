@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
+import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from ledger.errors import Problem
+from ledger.errors import EventConflict, InvalidEvent, Problem
 from ledger.log import Receipt
 from sgl.bootstrap import Container
 from sgl.metrics import Metrics
 from sgl.responses import JSONBytes, problem_response
+
+log = structlog.get_logger("sgl.events")
+# Only an event_id that is a UUID is logged: anything else a publisher sent there is content.
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 class _BodyTooLarge(Exception):
@@ -30,14 +36,26 @@ def events_router(container: Container, metrics: Metrics) -> APIRouter:
         parsed = await _read_json(request, container.settings.max_body_bytes)
         if isinstance(parsed, Response):
             return parsed
+        try:
+            return await _append(parsed)
+        except InvalidEvent as exc:
+            _log_rejected(parsed, 422, exc.problems)
+            raise
+        except EventConflict as exc:
+            _log_rejected(parsed, 409, [Problem("/event_id", "unique-content", "")], exc.event_ids)
+            raise
+
+    async def _append(parsed: Any) -> Response:
         if isinstance(parsed, list):
             if len(parsed) > container.settings.max_batch_items:
+                too_many = [Problem("", "maxItems", f"{len(parsed)} items sent")]
+                _log_rejected(parsed, 422, too_many)
                 return problem_response(
                     422,
                     "invalid-batch",
                     "The batch is too large",
                     f"a batch holds at most {container.settings.max_batch_items} events",
-                    [Problem("", "maxItems", f"{len(parsed)} items sent")],
+                    too_many,
                 )
             receipts = await run_in_threadpool(container.ledger.submit, parsed)
             for receipt in receipts:
@@ -50,6 +68,28 @@ def events_router(container: Container, metrics: Metrics) -> APIRouter:
         return JSONBytes(receipt_one.as_dict(), status_code=status_one)
 
     return router
+
+
+def _log_rejected(
+    parsed: Any, status: int, problems: list[Problem], event_ids: list[str] | None = None
+) -> None:
+    """Log a refused request by its event ids and the rules broken; never what it said."""
+    items = parsed if isinstance(parsed, list) else [parsed]
+    ids = event_ids or [
+        e["event_id"]
+        for e in items
+        if isinstance(e, dict) and isinstance(e.get("event_id"), str) and _UUID.match(e["event_id"])
+    ]
+    log.info(
+        "events.rejected",
+        status=status,
+        event_ids=ids[:100],
+        events=len(items),
+        broken=[
+            {"pointer": p.pointer, "rule": p.rule, **({} if p.item is None else {"item": p.item})}
+            for p in problems[:100]
+        ],
+    )
 
 
 async def _read_json(request: Request, limit: int) -> Any:

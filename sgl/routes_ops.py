@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import threading
+from typing import Literal
 
 from fastapi import APIRouter
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel
 
 from ledger.errors import LedgerUnavailable
 from sgl.bootstrap import Container
 from sgl.metrics import Metrics
+from sgl.openapi import problem
 from sgl.responses import JSONBytes, problem_response
+
+
+class Ready(BaseModel):
+    """What /readyz answers when the process is ready: and which ledger it serves."""
+
+    status: Literal["ready"]
+    backend: Literal["sqlite", "kafka"]
+    topic: str
 
 
 def ops_router(
@@ -22,7 +33,7 @@ def ops_router(
 
     @router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
     def prometheus() -> Response:
-        """Append and reject counters, and consumer lag per view."""
+        """Appends, rejected events, request latency, dead letters, alerts raised, lag per view."""
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @router.get("/healthz", summary="Liveness")
@@ -30,7 +41,12 @@ def ops_router(
         """The process is up."""
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: log reachable, consumer running")
+    @router.get(
+        "/readyz",
+        summary="Readiness: log reachable, consumer running",
+        response_model=Ready,
+        responses={503: problem("Not ready: the log does not answer, or a consumer stopped")},
+    )
     def readyz() -> Response:
         """503 until the log answers and the consumer thread (if any) is alive."""
         try:
@@ -40,6 +56,7 @@ def ops_router(
         dead = [name for name, t in consumer.items() if not t.is_alive()]
         if dead:
             return problem_response(503, "not-ready", "Not ready", f"consumer stopped: {dead}")
-        return JSONBytes({"status": "ready", "backend": container.settings.backend})
+        settings = container.settings
+        return JSONBytes({"status": "ready", "backend": settings.backend, "topic": settings.topic})
 
     return router

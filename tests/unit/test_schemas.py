@@ -157,3 +157,16 @@ def test_rfc_3339_corners_are_accepted_or_named_never_a_crash(text: str, ok: boo
             assert problems == []
         else:
             assert rules(problems) == {("/recorded_at", "format")}
+
+
+def test_an_enum_error_names_every_allowed_value() -> None:
+    """A value outside an enum is answered with the whole list of values, none cut short."""
+    event = example("contact.recorded")
+    event["payload"]["contact_type"] = "seance"
+    (problem,) = [p for p in REGISTRY.problems(event) if p.rule == "enum"]
+    schema = REGISTRY.schema("contact.recorded", REGISTRY.latest("contact.recorded"))
+    assert schema is not None
+    allowed = schema.document["properties"]["payload"]["properties"]["contact_type"]["enum"]
+    assert len(allowed) > 3
+    assert problem.detail == '"seance" is not one of: ' + ", ".join(f'"{v}"' for v in allowed)
+    assert "candidates" not in problem.detail

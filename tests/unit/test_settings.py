@@ -16,6 +16,14 @@ def test_defaults_are_the_embedded_store_on_loopback() -> None:
     assert settings.backend == "sqlite"
     assert settings.http_host == "127.0.0.1"
     assert settings.log_db == Path("var/ledger.sqlite")
+    assert settings.url == "http://127.0.0.1:8000"
+
+
+def test_the_server_address_comes_from_sgl_url() -> None:
+    """Commands that talk to a server read its address from SGL_URL."""
+    assert Settings.from_env({"SGL_URL": "https://ledger.test:8443"}).url == (
+        "https://ledger.test:8443"
+    )
 
 
 def test_environment_then_overrides() -> None:
@@ -34,6 +42,11 @@ def test_environment_then_overrides() -> None:
         ({"SGL_PARTITIONS": "three"}, "SGL_PARTITIONS must be a whole number"),
         ({"SGL_PARTITIONS": "0"}, "SGL_PARTITIONS must be at least 1"),
         ({"SGL_LOG_FORMAT": "xml"}, "SGL_LOG_FORMAT"),
+        ({"SGL_URL": "127.0.0.1:8000"}, "SGL_URL must be an http:// or https:// address"),
+        ({"SGL_URL": "ftp://ledger.example"}, "SGL_URL must be an http:// or https://"),
+        ({"SGL_URL": "http://"}, "SGL_URL must be an http:// or https:// address with a host"),
+        ({"SGL_URL": "http://127.0.0.1:99999"}, "SGL_URL is not a valid URL"),
+        ({"SGL_URL": "http://127.0.0.1:8000/?x=1"}, "SGL_URL must be a base URL"),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:

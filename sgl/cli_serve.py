@@ -1,0 +1,320 @@
+"""`sgl serve`, `sgl demo`, `sgl consume`, `sgl publish`: the commands that run or feed a ledger."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ledger.settings import Settings
+
+if TYPE_CHECKING:
+    from sgl.bootstrap import Container
+
+PROJECTIONS = ("case_state", "clocks", "alerts")
+CONSUMERS = (*PROJECTIONS, "seal")
+
+
+def _settings(ctx: click.Context) -> Settings:
+    settings: Settings = ctx.obj
+    return settings
+
+
+def _check_port(host: str, port: int) -> None:
+    """Stop with a clear message, before anything is loaded, when the address is taken."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as exc:
+        raise click.ClickException(f"cannot listen on {host!r}: {exc}") from None
+    with socket.socket(family, kind, proto) as probe:
+        # As the server will: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise click.ClickException(
+                f"cannot listen on {host}:{port} ({exc.strerror}): another server holds it; "
+                "stop it, or choose another port with --port or SGL_HTTP_PORT"
+            ) from None
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (loopback by default).")
+@click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
+@click.option(
+    "--consumer/--no-consumer",
+    default=True,
+    help="Also run the consumers in this process (default on): the case-state view, the clock "
+    "view, the alerter (unless SGL_ALERTER=off) and the sealer.",
+)
+@click.pass_context
+def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool) -> None:
+    """Serve the HTTP API.
+
+    Example: sgl serve --port 8000
+    """
+    from sgl.bootstrap import bootstrap
+
+    settings = _settings(ctx)
+    host, port = host or settings.http_host, port or settings.http_port
+    _check_port(host, port)
+    container = bootstrap(settings)
+    try:
+        _serve(container, host, port, consumer)
+    finally:
+        container.close()
+
+
+def _serve(
+    container: Container, host: str, port: int, consumer: bool, also: tuple[str, ...] = ()
+) -> None:
+    """Serve until interrupted; the addresses are printed once the server listens."""
+    import uvicorn
+
+    from sgl.api import create_app
+    from sgl.bootstrap import tune_gc
+
+    settings = container.settings
+    lines = [
+        f"Safeguarding Ledger on the {settings.backend} backend "
+        f"(data in {settings.data_dir.resolve()})",
+        f"  API:      http://{host}:{port}/v1/events (POST), /v1/cases/CASE_ID (GET)",
+        f"  API docs: http://{host}:{port}/docs (OpenAPI: /openapi.json)",
+        *(f"  Look at:  http://{host}:{port}{path}" for path in also),
+        "Stop with Ctrl-C.",
+    ]
+
+    class _Announcing(uvicorn.Server):
+        """Prints the addresses once the socket is bound, so they are the last lines."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started:
+                click.echo("\n".join(lines), err=True)
+
+    app = create_app(container, run_consumer=consumer)
+    tune_gc()
+    # uvicorn shuts down cleanly on Ctrl-C, then raises the interrupt again: a requested stop.
+    with contextlib.suppress(KeyboardInterrupt):
+        _Announcing(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+
+
+@click.command()
+@click.option("--host", default=None, help="Address to listen on (loopback by default).")
+@click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
+@click.option("--serve/--no-serve", default=True, help="Serve the API after loading.")
+@click.option(
+    "--cases",
+    type=int,
+    default=300,
+    show_default=True,
+    help="Synthetic background cases to load beside Child A.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=2007,
+    show_default=True,
+    help="Seed of the background cases (the same seed gives the same cases).",
+)
+@click.option(
+    "--verbose",
+    is_flag=True,
+    help="Log at SGL_LOG_LEVEL; by default only warnings, beside one line per step.",
+)
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    serve: bool,
+    cases: int,
+    seed: int,
+    verbose: bool,
+) -> None:
+    """Load the demo (Child A and background cases; idempotent), bring the views up to date
+    and serve the API; the addresses are printed last.
+
+    Example: sgl demo --cases 10000 --no-serve
+    """
+    settings = _settings(ctx)
+    host, port = host or settings.http_host, port or settings.http_port
+    if serve:
+        _check_port(host, port)
+    if not verbose:
+        from sgl.logs import configure_logging
+
+        # The steps below print one line each; the consumers' per-item logs would bury them.
+        configure_logging(replace(settings, log_level="warning"))
+    from sgl.bootstrap import bootstrap
+    from sgl.demo import DEMO_CASE, demo_events, load_demo
+
+    total = sum(1 for _ in demo_events(cases, seed))
+    container = bootstrap(settings)
+    try:
+        with click.progressbar(length=total, label="loading the demo", file=sys.stderr) as bar:
+            receipts = load_demo(container.ledger, cases, seed, progress=bar.update)
+        added = sum(r.status == "accepted" for r in receipts)
+        click.echo(
+            f"Demo: case {DEMO_CASE} and {cases} background cases; {added} events added, "
+            f"{len(receipts) - added} already present.",
+            err=True,
+        )
+        if serve:
+            _catch_up(container)
+            _serve(
+                container,
+                host,
+                port,
+                consumer=True,
+                also=(
+                    f"/v1/cases/{DEMO_CASE}",
+                    f"/v1/cases/{DEMO_CASE}/alerts?as_of=2007-07-25",
+                    "/v1/latency?as_of=2007-07-25",
+                    "/v1/checkpoints/latest",
+                ),
+            )
+    finally:
+        container.close()
+
+
+def _catch_up(container: Container, timeout: float = 900.0) -> None:
+    """Bring every view up to date before serving, one line per view."""
+    started = time.monotonic()
+    applied = container.runner().run_until_caught_up(timeout)
+    click.echo(
+        f"Case view: {applied} events applied in {time.monotonic() - started:.1f} s.", err=True
+    )
+    for follower in container.followers():
+        started = time.monotonic()
+        feed_before = sum(container.alerts_log.end_offsets().values())
+        refreshed = follower.run_until_caught_up(timeout)
+        raised = sum(container.alerts_log.end_offsets().values()) - feed_before
+        what = f", {raised} alerts raised" if follower.name == "alerts" else ""
+        click.echo(
+            f"View {follower.name}: {refreshed} case refreshes{what} "
+            f"in {time.monotonic() - started:.1f} s.",
+            err=True,
+        )
+    started = time.monotonic()
+    sealed = container.sealer().run_until_caught_up(timeout)
+    click.echo(
+        f"Sealed {sealed} records and signed a checkpoint in {time.monotonic() - started:.1f} s.",
+        err=True,
+    )
+
+
+@click.command()
+@click.option(
+    "--only",
+    type=click.Choice(CONSUMERS),
+    multiple=True,
+    help="Run only these consumers (repeat the option); default: all of them.",
+)
+@click.pass_context
+def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
+    """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
+    behind it, the clock view and the alerter (unless SGL_ALERTER=off), and the sealer. Each
+    has its own tracked position, so each may run in a process of its own.
+
+    Example: SGL_BACKEND=kafka sgl consume --only alerts
+    """
+    from sgl.bootstrap import CASE_STATE, bootstrap
+
+    container = bootstrap(_settings(ctx))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    # Only the chosen loops are built: the sealer creates a signing key when there is none.
+    loops: list[Any] = [container.runner()] if not only or CASE_STATE in only else []
+    loops += [f for f in container.followers() if not only or f.name in only]
+    if not only or "seal" in only:
+        loops.append(container.sealer())
+    threads = [
+        threading.Thread(target=loop.run_resilient, args=(stop,), name=loop.name) for loop in loops
+    ]
+    try:
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads) and not stop.wait(0.5):
+            pass
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        container.close()
+
+
+@click.command()
+@click.argument("file", type=click.File("r"))
+@click.option("--url", default=None, help="The ledger's base URL (default: SGL_URL).")
+@click.option("--atomic", is_flag=True, help="All lines or none: one batch, nothing if any is bad.")
+@click.option("--batch-size", type=int, default=500, show_default=True, help="Lines per request.")
+@click.option("--json", "as_json", is_flag=True, help="Print each line's result as JSON.")
+@click.pass_context
+def publish(
+    ctx: click.Context, file: Any, url: str | None, atomic: bool, batch_size: int, as_json: bool
+) -> None:
+    """Publish a JSON-lines file of events: a result per line, then a summary naming the
+    ledger written to.
+
+    Without --atomic, invalid lines are reported and every valid line is appended; with it,
+    one invalid line means nothing is appended. Exits 1 if any line was not appended.
+
+    Example: SGL_URL=http://127.0.0.1:8000 sgl publish events.jsonl --atomic
+    """
+    from ledger.client import LedgerClient
+    from sgl.encoding import dumps
+    from sgl.publish import LineResult, parse_lines
+    from sgl.publish import publish as publish_events
+
+    settings = _settings(ctx)
+    if url is not None:
+        settings = replace(settings, url=url)
+        settings.check()
+    target = settings.url
+    events, bad = parse_lines(file.read().splitlines())
+    if atomic and bad:
+        results = bad + [
+            LineResult(n, "not-sent", "--atomic: another line is invalid") for n, _ in events
+        ]
+    else:
+        with (
+            LedgerClient(target) as client,
+            click.progressbar(length=len(events), label="publishing", file=sys.stderr) as bar,
+        ):
+            results = bad + publish_events(
+                client, events, atomic=atomic, batch_size=batch_size, progress=bar.update
+            )
+    results.sort(key=lambda r: r.line)
+    for result in results:
+        if as_json:
+            click.echo(dumps(result.as_dict()).decode())
+        else:
+            click.echo(f"line {result.line}: {result.status} {result.detail}".rstrip())
+    counts = {
+        s: sum(r.status == s for r in results)
+        for s in ("accepted", "duplicate", "invalid", "not-sent")
+    }
+    click.echo(", ".join(f"{n} {s}" for s, n in counts.items()), err=True)
+    click.echo(f"ledger: {_describe(target)}", err=True)
+    if counts["invalid"] or counts["not-sent"]:
+        sys.exit(1)
+
+
+def _describe(url: str) -> str:
+    """The ledger at this address, with its backend and topic if its readiness check says."""
+    import httpx
+
+    try:
+        ready = httpx.get(url.rstrip("/") + "/readyz", timeout=2).json()
+        return f"{url} ({ready['backend']} backend, topic {ready['topic']})"
+    except (httpx.HTTPError, ValueError, KeyError, TypeError):
+        return f"{url} (its backend did not say)"

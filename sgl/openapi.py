@@ -1,0 +1,203 @@
+"""The OpenAPI document: the event schemas as the body of POST /v1/events, receipts, and the
+RFC 9457 problems every route answers with."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from fastapi import FastAPI
+
+from ledger.schemas import SchemaRegistry
+from sgl.responses import MEDIA_TYPE as PROBLEM_MEDIA
+
+REF = "#/components/schemas/"
+_URN = "urn:sgl:schema:"
+
+PROBLEM_ERROR: dict[str, Any] = {
+    "type": "object",
+    "description": "One broken rule: where (a JSON pointer into the request), which rule, what.",
+    "required": ["pointer", "rule", "detail"],
+    "properties": {
+        "pointer": {"type": "string", "description": "RFC 6901 pointer to the offending value"},
+        "rule": {"type": "string", "description": "The rule broken, e.g. `required`, `enum`"},
+        "detail": {"type": "string"},
+        "item": {"type": "integer", "minimum": 0, "description": "The batch item, if a batch"},
+    },
+    "additionalProperties": False,
+}
+PROBLEM: dict[str, Any] = {
+    "type": "object",
+    "description": "An RFC 9457 problem: every error the API answers is one.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string", "description": "urn:sgl:problem:KIND"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 400, "maximum": 599},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"$ref": REF + "ProblemError"}},
+    },
+    "additionalProperties": False,
+}
+RECEIPT: dict[str, Any] = {
+    "type": "object",
+    "description": "Proof that an event is in the log, and where; `duplicate` answers a repeat "
+    "with the original receipt.",
+    "required": ["event_id", "status", "partition", "offset", "appended_at"],
+    "properties": {
+        "event_id": {"type": "string", "format": "uuid"},
+        "status": {"enum": ["accepted", "duplicate"]},
+        "partition": {"type": "integer", "minimum": 0},
+        "offset": {"type": "integer", "minimum": 0},
+        "appended_at": {"type": "string", "format": "date-time"},
+    },
+    "additionalProperties": False,
+}
+RECEIPTS: dict[str, Any] = {
+    "type": "object",
+    "description": "The receipts of a batch, in the batch's order.",
+    "required": ["receipts"],
+    "properties": {"receipts": {"type": "array", "items": {"$ref": REF + "Receipt"}}},
+    "additionalProperties": False,
+}
+
+_EVENTS_PROBLEMS = {
+    "400": "The body is not valid JSON",
+    "409": "An event_id already in the ledger was sent with other content; nothing appended",
+    "413": "The body is over the size limit (SGL_MAX_BODY_BYTES)",
+    "415": "The body is not application/json",
+    "422": "An event breaks its schema or a ledger rule, or the batch is too large; nothing "
+    "appended",
+    "503": "The log is unavailable; retry with the same event_ids (see Retry-After)",
+}
+
+
+class DocumentedApp(FastAPI):
+    """A FastAPI app whose OpenAPI document carries the event schemas and the problems."""
+
+    def __init__(self, schemas: SchemaRegistry, max_batch_items: int, **kwargs: Any) -> None:
+        self.event_schemas = schemas
+        self.max_batch_items = max_batch_items
+        super().__init__(**kwargs)
+
+    def openapi(self) -> dict[str, Any]:
+        """The document, completed once and then cached."""
+        if self.openapi_schema is None:
+            self.openapi_schema = complete(
+                super().openapi(), self.event_schemas, self.max_batch_items
+            )
+        return self.openapi_schema
+
+
+def complete(spec: dict[str, Any], schemas: SchemaRegistry, max_batch_items: int) -> dict[str, Any]:
+    """Add the event, receipt and problem schemas, document POST /v1/events, and make every
+    route's 404 and 422 a problem."""
+    # OpenAPI 3.1's default dialect, said outright: the event schemas are JSON Schema 2020-12.
+    spec["jsonSchemaDialect"] = "https://json-schema.org/draft/2020-12/schema"
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+    # FastAPI's own 422 shape is never sent: a validation error is a problem here.
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    components.update(Problem=PROBLEM, ProblemError=PROBLEM_ERROR)
+    components.update(Receipt=RECEIPT, Receipts=RECEIPTS)
+    events = []
+    for (name, version), doc in sorted(schemas.docs.items()):
+        component = _component_name(name, version)
+        components[component] = _rebased(doc.document, component)
+        if name != "envelope":
+            events.append({"$ref": REF + component})
+    components["Event"] = {
+        "description": "One event: the envelope and the payload of its type and version.",
+        "oneOf": events,
+    }
+    components["EventBatch"] = {
+        "description": "A batch: all appended, or none when any item is invalid.",
+        "type": "array",
+        "minItems": 1,
+        "maxItems": max_batch_items,
+        "items": {"$ref": REF + "Event"},
+    }
+    for path, operations in spec.get("paths", {}).items():
+        for operation in operations.values():
+            _problem_responses(path, operation)
+    post = spec.get("paths", {}).get("/v1/events", {}).get("post")
+    if post is not None:
+        _document_append(post)
+    return spec
+
+
+def problem(description: str) -> dict[str, Any]:
+    """An OpenAPI response answered with a problem."""
+    return {"description": description, "content": {PROBLEM_MEDIA: {"schema": _ref("Problem")}}}
+
+
+def _ref(component: str) -> dict[str, str]:
+    return {"$ref": REF + component}
+
+
+def _problem_responses(path: str, operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    if operation.get("parameters") or "422" in responses:
+        responses["422"] = problem("A path or query parameter is not valid")
+    if "{" in path:
+        responses.setdefault("404", problem("There is no such resource"))
+
+
+def _document_append(post: dict[str, Any]) -> None:
+    post["requestBody"] = {
+        "required": True,
+        "description": "One event, or a JSON array of events (a batch).",
+        "content": {
+            "application/json": {
+                "schema": {"oneOf": [_ref("Event"), _ref("EventBatch")]},
+            }
+        },
+    }
+    receipt_or_receipts = {"oneOf": [_ref("Receipt"), _ref("Receipts")]}
+    post["responses"] = {
+        "201": {
+            "description": "Appended: a receipt for one event, receipts for a batch",
+            "content": {"application/json": {"schema": receipt_or_receipts}},
+        },
+        "200": {
+            "description": "Everything sent was already in the ledger: the original receipts",
+            "content": {"application/json": {"schema": receipt_or_receipts}},
+        },
+        **{status: problem(text) for status, text in _EVENTS_PROBLEMS.items()},
+    }
+
+
+def _component_name(name: str, version: int) -> str:
+    return f"{name}.v{version}"
+
+
+def _rebased(document: dict[str, Any], component: str) -> dict[str, Any]:
+    """A schema moved under #/components/schemas: its $id dropped (it would change the base of
+    its references) and every reference pointed at the components."""
+    moved = copy.deepcopy(document)
+    moved.pop("$id", None)
+    moved.pop("$schema", None)
+
+    def rebase(node: Any) -> None:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str):
+                node["$ref"] = _rebased_ref(ref, component)
+            for value in node.values():
+                rebase(value)
+        elif isinstance(node, list):
+            for value in node:
+                rebase(value)
+
+    rebase(moved)
+    return moved
+
+
+def _rebased_ref(ref: str, component: str) -> str:
+    base, _, fragment = ref.partition("#")
+    if not base:
+        return REF + component + fragment
+    if not base.startswith(_URN):
+        raise ValueError(f"a schema refers outside the ledger's schemas: {ref}")
+    name, _, version = base.removeprefix(_URN).rpartition(":")
+    return REF + _component_name(name, int(version)) + fragment

@@ -1,0 +1,144 @@
+"""/metrics: request latency by route template, rejected events (POST /v1/events only), dead
+letters and alerts raised; rejected events are logged by id and rule, never content."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+
+import httpx
+import orjson
+import pytest
+import structlog
+from prometheus_client.parser import text_string_to_metric_families
+
+from ledger.settings import Settings
+from ledger.sqlite_log import SQLiteEventLog
+from sgl.bootstrap import bootstrap
+from sgl.logs import configure_logging
+from tests.conftest import LiveServer, wait_for
+from tests.factories import make_event, meeting_held, new_case_id
+
+
+def samples(http: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample /metrics shows, by name and labels."""
+    text = http.get("/metrics").text
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def post(http: httpx.Client, body: bytes, media: str = "application/json") -> httpx.Response:
+    return http.post("/v1/events", content=body, headers={"content-type": media})
+
+
+def test_latency_is_by_route_template_and_only_refused_events_count_as_rejected(
+    http: httpx.Client,
+) -> None:
+    """A read's 404 is timed under its route's template, never its raw path, and is not a
+    rejected event; POST /v1/events problems are, by status."""
+    case_id = new_case_id()
+    for _ in range(2):
+        assert http.get(f"/v1/cases/{case_id}").status_code == 404
+    assert http.get(f"/v1/cases/{case_id}?basis=sideways").status_code == 422
+    assert http.get("/no/such/route").status_code == 404
+    assert post(http, orjson.dumps(make_event())).status_code == 201
+    assert post(http, orjson.dumps({"type": "nonsense"})).status_code == 422
+    assert post(http, b"{not json").status_code == 400
+    assert post(http, b"x", media="text/plain").status_code == 415
+    found = samples(http)
+    route = (("method", "GET"), ("route", "/v1/cases/{case_id}"))
+    assert found[("sgl_request_seconds_count", route)] == 3
+    assert found[("sgl_request_seconds_count", (("method", "POST"), ("route", "/v1/events")))] == 4
+    assert found[("sgl_request_seconds_count", (("method", "GET"), ("route", "unmatched")))] == 1
+    assert not [key for key in found if case_id in str(key)], "a raw path became a label"
+    rejects = {
+        dict(labels)["status"]: v for (n, labels), v in found.items() if n == "sgl_rejects_total"
+    }
+    assert rejects == {"400": 1, "415": 1, "422": 1}
+    assert found[("sgl_events_total", (("status", "accepted"),))] == 1
+
+
+def test_dead_letters_are_counted(make_settings: Callable[..., Settings]) -> None:
+    """A record on the log that is not an event shows in sgl_dead_letters_total."""
+    container = bootstrap(make_settings("sqlite"))
+    server = LiveServer(container).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert samples(http)[("sgl_dead_letters_total", ())] == 0
+            assert isinstance(container.log, SQLiteEventLog)
+            container.log.append_raw(b"\x00 not json", "CASE-X1")
+            container.log.append_raw(orjson.dumps({**make_event(), "type": "x.y"}), "CASE-X1")
+            wait_for(
+                lambda: samples(http)[("sgl_dead_letters_total", ())] == 2,
+                what="two dead letters counted",
+            )
+    finally:
+        server.stop()
+        container.close()
+
+
+def test_alerts_raised_are_counted(make_settings: Callable[..., Settings]) -> None:
+    """An alert the alerter raises shows in sgl_alerts_raised_total."""
+    container = bootstrap(make_settings("sqlite", alerter="on"))
+    server = LiveServer(container).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert samples(http)[("sgl_alerts_raised_total", ())] == 0
+            case_id = new_case_id()
+            absent_gp = meeting_held(
+                case_id,
+                "initial_cp_conference",
+                ["la-childrens-social-care", "gp-practice-east"],
+                ["la-childrens-social-care"],
+            )
+            assert post(http, orjson.dumps(absent_gp)).status_code == 201
+            wait_for(
+                lambda: samples(http)[("sgl_alerts_raised_total", ())] == 1,
+                what="the alert counted",
+            )
+    finally:
+        server.stop()
+        container.close()
+
+
+@pytest.fixture
+def json_logs(make_settings: Callable[..., Settings]) -> Iterator[Settings]:
+    """JSON logs at info level, with module loggers made to take the configuration afresh."""
+    settings = make_settings("sqlite", log_format="json", log_level="info")
+    configure_logging(settings)
+    for module in list(sys.modules.values()):
+        proxy = getattr(module, "log", None)
+        if isinstance(proxy, structlog._config.BoundLoggerLazyProxy):
+            proxy.__dict__.pop("bind", None)
+    yield settings
+    structlog.reset_defaults()
+
+
+def test_rejected_events_are_logged_by_id_and_rule_never_content(
+    json_logs: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refused event is logged with its event_id, pointer and rule; the value is not."""
+    container = bootstrap(json_logs)
+    server = LiveServer(container, run_consumer=False).start()
+    try:
+        good, bad = make_event(), make_event()
+        bad["payload"]["contact_type"] = "PRIVATE-VALUE-9Q"
+        response = httpx.post(
+            server.url + "/v1/events",
+            content=orjson.dumps([good, bad]),
+            headers={"content-type": "application/json"},
+        )
+        assert response.status_code == 422
+        assert "PRIVATE-VALUE-9Q" in response.text, "the publisher is told what was wrong"
+    finally:
+        server.stop()
+        container.close()
+    lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line]
+    (rejected,) = [line for line in lines if line["event"] == "events.rejected"]
+    assert rejected["status"] == 422 and rejected["events"] == 2
+    assert rejected["event_ids"] == [good["event_id"], bad["event_id"]]
+    assert rejected["broken"] == [{"pointer": "/payload/contact_type", "rule": "enum", "item": 1}]
+    assert "PRIVATE-VALUE-9Q" not in orjson.dumps(lines).decode()
