@@ -6,6 +6,12 @@ hands the cases the batch touched to its target, which recomputes what it keeps 
 the case view's events and records the batch's positions in the same transaction. So the
 target is exactly-once like every view, and can be rebuilt or lag without the others.
 
+No case stops a follower: when a refresh raises anything but a transient failure, the cases
+are split in halves until the one that fails alone is found; it is logged
+(`case.refresh_failed`, with the exception's type), counted among the cases failing
+(`sgl_follower_cases_failing`), and the others refreshed and the positions recorded. The
+failing case is tried again with its next record or deadline.
+
 A target with no tracked position yet starts with a sweep: every case the case view holds,
 then the log from the positions the case view had when the sweep began. Events applied during
 the sweep are seen twice, which is harmless: a refresh recomputes from the case's events.
@@ -20,7 +26,7 @@ from datetime import UTC, datetime
 from itertools import islice
 
 import structlog
-from eventsourcing.persistence import PersistenceError
+from eventsourcing.persistence import PersistenceError, Tracking
 
 from consumers.loop import Source, TrackedLoop
 from ledger.errors import LedgerUnavailable
@@ -55,6 +61,8 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         self.cases = cases
         self.clock = clock
         self.wait_seconds = wait_seconds
+        # Cases whose last refresh raised, with the exception's type.
+        self.failing: dict[str, str] = {}
 
     def start(self) -> dict[int, int]:
         """After the target's tracked positions; a target with none starts with a sweep."""
@@ -73,7 +81,7 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         """Refresh the cases whose deadlines have passed (and publish anything pending)."""
         moment = self.clock()
         target = self.source.current()
-        self.applied += target.refresh(self.cases.current(), target.due_cases(moment), [], moment)
+        self.applied += self._refresh(target, target.due_cases(moment), [], moment)
 
     def handle(
         self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None = None
@@ -83,12 +91,46 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         case_ids = set()
         for record in records:
             last[record.partition] = record.offset
-            if record.key is not None:
-                case_ids.add(record.key.decode())
+            case_id = _case_of(record)
+            if case_id is not None:
+                case_ids.add(case_id)
         self._wait_for_cases(last, stop, deadline)
-        count = self.view.refresh(self.cases.current(), case_ids, self.tracking(last), self.clock())
+        count = self._refresh(self.view, sorted(case_ids), self.tracking(last), self.clock())
         self.applied += count
         log.debug("follower.batch", view=self.view.name, records=len(records), cases=count)
+        return count
+
+    def _refresh(
+        self,
+        target: CaseTarget,
+        case_ids: Sequence[str],
+        tracking: Sequence[Tracking],
+        moment: datetime,
+    ) -> int:
+        """Refresh the cases and record the positions; a case whose refresh raises is found,
+        set aside as failing, and the others refreshed."""
+        try:
+            count = target.refresh(self.cases.current(), case_ids, tracking, moment)
+        except self.transient:
+            raise
+        except Exception as exc:
+            if not case_ids:
+                raise  # positions alone failed: the store's trouble, not a case's
+            if len(case_ids) > 1:
+                middle = len(case_ids) // 2
+                return self._refresh(target, case_ids[:middle], [], moment) + self._refresh(
+                    target, case_ids[middle:], tracking, moment
+                )
+            self.failing[case_ids[0]] = type(exc).__name__
+            log.error(
+                "case.refresh_failed",
+                view=target.name,
+                case_id=case_ids[0],
+                error=type(exc).__name__,
+            )
+            return self._refresh(target, [], tracking, moment)
+        for case_id in case_ids:
+            self.failing.pop(case_id, None)
         return count
 
     def _wait_for_cases(
@@ -115,9 +157,20 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         moment = self.clock()
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
-            self.applied += target.refresh(cases, chunk, tracking if last else [], moment)
+            self.applied += self._refresh(target, chunk, tracking if last else [], moment)
         log.info("follower.swept", view=target.name, positions=positions)
         return positions
+
+
+def _case_of(record: LogRecord) -> str | None:
+    """The case a record's key names; None for a record with no key or one not UTF-8 (the
+    case view dead-letters it: it names no case)."""
+    if record.key is None:
+        return None
+    try:
+        return record.key.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def _chunks(items: Iterator[str], size: int) -> Iterator[list[str]]:

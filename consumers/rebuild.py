@@ -13,6 +13,7 @@ import structlog
 from consumers.follower import CaseFollower
 from consumers.loop import Source
 from consumers.runner import ProjectionRunner
+from ledger.limits import MAX_RECORD_BYTES
 from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from projections.case_view import SQLiteCaseView
@@ -45,6 +46,7 @@ def rebuild_view(
     dead_letters: DeadLetterSink,
     *,
     batch_size: int = 5000,
+    max_record_bytes: int = MAX_RECORD_BYTES,
     timeout: float = 3600.0,
     progress: Callable[[int], object] | None = None,
 ) -> RebuildReport:
@@ -75,6 +77,7 @@ def rebuild_view(
                 schemas,
                 dead_letters,  # once per source position: the live view's letters stand
                 batch_size=batch_size,
+                max_record_bytes=max_record_bytes,
             )
             started = time.perf_counter()
             runner.run_until_caught_up(timeout, count)

@@ -1,5 +1,6 @@
 """The sealer: follows each partition of the ledger in offset order, appends every record's
-exact bytes to the partition's Merkle tree, and signs a checkpoint every N records or T
+exact bytes to the partition's Merkle tree (a record with no value, a Kafka tombstone, as
+the empty string: `ledger.merkle.record_leaf`), and signs a checkpoint every N records or T
 seconds.
 
 Per record the work is one leaf hash and, amortised, one node hash (`ledger.merkle.Frontier`).
@@ -25,7 +26,7 @@ from consumers.loop import TrackedLoop
 from ledger.checkpoint import origin_of, sign
 from ledger.errors import LedgerError
 from ledger.log import EventLog, LogRecord, PendingRecord
-from ledger.merkle import Frontier, leaf_hash
+from ledger.merkle import Frontier, record_leaf
 from projections.seal_view import SQLiteSealView
 
 log = structlog.get_logger("consumers.sealer")
@@ -100,7 +101,7 @@ class Sealer(TrackedLoop[SQLiteSealView]):
                     f"partition {partition}: expected offset {frontier.size}, read "
                     f"{record.offset}; the seal's leaf indexes are offsets"
                 )
-            for level, index, node in frontier.append(leaf_hash(record.value)):
+            for level, index, node in frontier.append(record_leaf(record.value)):
                 nodes.append((partition, level, index, node))
             last[partition] = record.offset
             if frontier.size - self._signed_at.get(partition, 0) >= self.every:

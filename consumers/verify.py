@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from ledger.checkpoint import Checkpoint, CheckpointError, origin_of, parse, verify
 from ledger.log import EventLog, LogRecord
-from ledger.merkle import Frontier, leaf_hash
+from ledger.merkle import Frontier, record_leaf, sealed_bytes
 from projections.seal_view import SQLiteSealView
 
 _CHUNK = 10_000
@@ -104,7 +104,7 @@ def read_checkpoints(
     found: dict[int, dict[int, bytes]] = {}
 
     def take(record: LogRecord) -> None:
-        text = record.value.decode(errors="replace")
+        text = sealed_bytes(record.value).decode(errors="replace")
         try:
             checkpoint = verify(text, verifier)
         except CheckpointError as exc:
@@ -195,7 +195,7 @@ class _Walk:
         self.last_good = 0
         self.problems: list[Disagreement] = []
 
-    def take(self, offset: int, value: bytes) -> None:
+    def take(self, offset: int, value: bytes | None) -> None:
         """The next record read from the partition; stops at the first disagreement."""
         if self.problems:
             return
@@ -203,7 +203,7 @@ class _Walk:
         if offset != size:
             self._found(size, f"missing from the log (the next record read is at offset {offset})")
             return
-        leaf = leaf_hash(value)
+        leaf = record_leaf(value)
         stored = self.sealed.get(self.partition, offset)
         if stored is not None and stored != leaf:
             self._found(offset, "differs from the record as sealed")

@@ -1,7 +1,8 @@
 """Proof bundles: everything needed to check, offline, that a record is in the ledger as
 sealed (inclusion) or that one checkpoint's tree is a prefix of another's (consistency).
 
-A bundle is JSON. Hashes and the record are base64; the checkpoints are signed notes (see
+A bundle is JSON. Hashes and the record are base64 (the record as the seal hashed it,
+`ledger.merkle.sealed_bytes`); the checkpoints are signed notes (see
 `ledger/checkpoint.py`). Checking needs the bundle and the ledger's verifier key, nothing
 else: no Kafka, no database, no trust in the server that produced the bundle.
 """

@@ -1,4 +1,10 @@
-"""Turn a record read from the log back into an Event, or say exactly why it is not one."""
+"""Turn a record read from the log back into an Event, or say exactly why it is not one.
+
+The record is looked at from the outside in, each check cheap and none recursive before the
+depth is known: a value at all, a key, a size, a nesting depth, then UTF-8 JSON, the schema,
+the key against the case_id. Whatever a producer wrote, the answer is an Event or
+InvalidRecord with a reason (`REASONS`), never another error.
+"""
 
 from __future__ import annotations
 
@@ -6,39 +12,76 @@ import orjson
 
 from ledger.envelope import Event, event_from_document
 from ledger.errors import InvalidRecord
+from ledger.limits import MAX_DEPTH, MAX_RECORD_BYTES, deeper_than
 from ledger.log import LogRecord
 from ledger.schemas import SchemaRegistry
 from ledger.upcasting import upcast_payload
 
-_REASONS = {"known-type": "unknown-type", "known-version": "unknown-version"}
+REASONS = {
+    "null-value": "the record has no value (a tombstone)",
+    "no-key": "the record has no key (the ledger keys every record by its case_id)",
+    "too-large": "the value is larger than SGL_MAX_RECORD_BYTES",
+    "too-deep": f"the value nests arrays and objects more than {MAX_DEPTH} levels deep",
+    "not-utf8": "the value is not UTF-8",
+    "not-json": "the value is not JSON",
+    "schema": "the value breaks the envelope's or its type's schema",
+    "unknown-type": "the event type is not in the schema registry",
+    "unknown-version": "the type has no schema of that version",
+    "key-mismatch": "the record's key is not the event's case_id",
+    "undecodable": "the event could not be built from a valid-looking value",
+}
+_RULES = {"known-type": "unknown-type", "known-version": "unknown-version"}
 
 
-def decode_record(record: LogRecord, schemas: SchemaRegistry) -> Event:
+def decode_record(
+    record: LogRecord, schemas: SchemaRegistry, max_bytes: int = MAX_RECORD_BYTES
+) -> Event:
     """The record's event; InvalidRecord (reason, detail) when it is not a valid one."""
+    value = record.value
+    if value is None:
+        raise InvalidRecord("null-value", REASONS["null-value"])
+    if record.key is None:
+        raise InvalidRecord("no-key", REASONS["no-key"])
+    if len(value) > max_bytes:
+        raise InvalidRecord("too-large", f"{len(value)} bytes; the limit is {max_bytes}")
+    if deeper_than(value, MAX_DEPTH):
+        raise InvalidRecord("too-deep", REASONS["too-deep"])
     try:
-        document = orjson.loads(record.value)
+        document = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
+        if not _utf8(value):
+            raise InvalidRecord("not-utf8", f"{REASONS['not-utf8']}: {exc}") from None
         raise InvalidRecord("not-json", f"the record is not JSON: {exc}") from None
     problems = schemas.problems(document)
     if problems:
         first = problems[0]
-        reason = _REASONS.get(first.rule, "schema")
+        reason = _RULES.get(first.rule, "schema")
         detail = "; ".join(f"{p.pointer or '/'} {p.rule}: {p.detail}" for p in problems[:10])
         raise InvalidRecord(reason, detail)
-    if record.key is not None and record.key != document["case_id"].encode():
+    if record.key != document["case_id"].encode():
         raise InvalidRecord("key-mismatch", "the record key is not the event's case_id")
     latest = schemas.latest(document["type"])
     recorded = document["schema_version"]
-    if recorded < latest:
-        document = {
-            **document,
-            "schema_version": latest,
-            "payload": upcast_payload(document["type"], recorded, latest, document["payload"]),
-        }
     try:
+        if recorded < latest:
+            document = {
+                **document,
+                "schema_version": latest,
+                "payload": upcast_payload(
+                    document["type"], recorded, latest, document["payload"]
+                ),
+            }
         event = event_from_document(document, record.partition, record.offset, record.appended_at)
         if recorded < latest:
             event = event._replace(recorded_version=recorded)
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidRecord("undecodable", f"{type(exc).__name__}: {exc}") from None
     return event
+
+
+def _utf8(value: bytes) -> bool:
+    try:
+        value.decode()
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -37,14 +37,17 @@ class PendingRecord:
 
 @dataclass(frozen=True, slots=True)
 class LogRecord:
-    """A record as read from the log: coordinates, append time, key, bytes and headers."""
+    """A record as read from the log: coordinates, append time, key, bytes and headers.
+
+    A Kafka record may have no key and no value at all (a tombstone): `None`, never guessed.
+    """
 
     topic: str
     partition: int
     offset: int
     appended_at: datetime
     key: bytes | None
-    value: bytes
+    value: bytes | None
     headers: tuple[tuple[str, bytes], ...] = ()
 
 
@@ -56,7 +59,7 @@ class DeadLetter:
     source_partition: int
     source_offset: int
     key: bytes | None
-    value: bytes
+    value: bytes | None
     reason: str
     detail: str
     dead_lettered_at: datetime

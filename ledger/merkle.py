@@ -3,7 +3,8 @@
 Pure functions, independent of Kafka and of any database, so that anyone can check a proof
 offline with this file alone (and the standard library).
 
-- A leaf is a record's exact bytes: `leaf_hash(d) = SHA-256(0x00 || d)`.
+- A leaf is a record's exact bytes: `leaf_hash(d) = SHA-256(0x00 || d)`. A record with no
+  value at all (a Kafka tombstone) is a leaf too, sealed as the empty string (`record_leaf`).
 - An interior node: `SHA-256(0x01 || left || right)`.
 - The tree over n leaves splits at k, the largest power of two smaller than n (section 2.1.1).
 - Inclusion proofs (2.1.3) and consistency proofs (2.1.4) are lists of node hashes; the
@@ -33,6 +34,16 @@ SubtreeHash = Callable[[int, int], bytes]
 def leaf_hash(data: bytes) -> bytes:
     """SHA-256(0x00 || data)."""
     return hashlib.sha256(b"\x00" + data).digest()
+
+
+def sealed_bytes(value: bytes | None) -> bytes:
+    """The bytes a record's leaf is: its value, or the empty string for a record with none."""
+    return b"" if value is None else value
+
+
+def record_leaf(value: bytes | None) -> bytes:
+    """The leaf hash of a record with this value (`sealed_bytes`)."""
+    return leaf_hash(sealed_bytes(value))
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:

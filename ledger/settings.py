@@ -9,6 +9,7 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ledger.errors import SettingsError
+from ledger.limits import MAX_RECORD_BYTES
 
 Backend = Literal["sqlite", "kafka"]
 LogFormat = Literal["auto", "json", "console"]
@@ -35,6 +36,9 @@ class Settings:
     http_port: int = 8000
     url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 5 * 1024 * 1024
+    # A record on the log bigger than this is dead-lettered unread (`ledger.decode`); at least
+    # the largest body the API accepts, so every event it appends can be read back.
+    max_record_bytes: int = MAX_RECORD_BYTES
     max_batch_items: int = 5000
     clock_skew_seconds: int = 300
     consumer_batch: int = 5000
@@ -126,6 +130,11 @@ class Settings:
                 raise SettingsError(f"SGL_{name.upper()} must be at least 1")
         if self.max_body_bytes < 1024:
             raise SettingsError("SGL_MAX_BODY_BYTES must be at least 1024")
+        if self.max_record_bytes < self.max_body_bytes:
+            raise SettingsError(
+                "SGL_MAX_RECORD_BYTES must be at least SGL_MAX_BODY_BYTES "
+                f"({self.max_body_bytes}): the consumers would refuse events the API accepts"
+            )
         _check_url(self.url)
 
 

@@ -220,7 +220,9 @@ class SQLiteEventLog:
                     record.offset,
                     reason,
                     detail,
-                    record.value,
+                    # The embedded log holds no record without a value; one from elsewhere
+                    # is kept as the empty string, as the seal hashes it.
+                    b"" if record.value is None else record.value,
                     time.time_ns() // 1_000_000,
                     record.key,
                     record.topic,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,8 +68,10 @@ class SQLiteCaseView(SQLiteTrackedStore):
             "appended_us INTEGER NOT NULL, snapshot_at INTEGER NOT NULL, "
             "last_partition INTEGER NOT NULL, last_offset INTEGER NOT NULL, state BLOB NOT NULL"
             ") WITHOUT ROWID",
+            # Each event_id applied, where from, and the SHA-256 of the record's bytes (to tell
+            # a repeat of the event from another record reusing its id).
             f"CREATE TABLE IF NOT EXISTS {self.name}_applied ("
-            "event_id TEXT PRIMARY KEY, position TEXT NOT NULL) WITHOUT ROWID",
+            "event_id TEXT PRIMARY KEY, position TEXT NOT NULL, digest TEXT) WITHOUT ROWID",
             # Rows go in arrival order (cheap appends of large rows). The index finds a case
             # and, without touching the rows, which of its events were known by a moment.
             f"CREATE TABLE IF NOT EXISTS {self.name}_events (case_id TEXT NOT NULL, "
@@ -87,8 +89,40 @@ class SQLiteCaseView(SQLiteTrackedStore):
             "PRIMARY KEY (case_id, partition, offset)) WITHOUT ROWID",
         ]
 
-    def apply(self, events: Sequence[Event], tracking: Sequence[Tracking]) -> int:
-        """Fold a batch into the view and record its positions; returns events that took effect."""
+    def _create_table(self, c: SQLiteCursor) -> None:
+        """Create the tables; give a view made before digests were kept the column for them."""
+        super()._create_table(c)
+        c.execute(f"PRAGMA table_info({self.name}_applied)")
+        if "digest" not in {row[1] for row in c.fetchall()}:
+            c.execute(f"ALTER TABLE {self.name}_applied ADD COLUMN digest TEXT")
+
+    def applied_digests(self, event_ids: Collection[str]) -> dict[str, tuple[str, str | None]]:
+        """For each of these event_ids already applied: the position it was applied from and
+        the digest of that record's bytes (None if applied before digests were kept)."""
+        found: dict[str, tuple[str, str | None]] = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for marks, chunk in in_chunks(list(event_ids)):
+                cursor.execute(
+                    f"SELECT event_id, position, digest FROM {self.name}_applied "  # noqa: S608
+                    f"WHERE event_id IN ({marks})",
+                    chunk,
+                )
+                for event_id, position, digest in cursor.fetchall():
+                    found[event_id] = (position, digest)
+        return found
+
+    def apply(
+        self,
+        events: Sequence[Event],
+        tracking: Sequence[Tracking],
+        digests: Mapping[str, str] | None = None,
+    ) -> int:
+        """Fold a batch into the view and record its positions; returns events that took effect.
+
+        `digests` gives the SHA-256 of each event's record by event_id, kept with the event_id
+        so that a later record reusing it can be compared (`applied_digests`).
+        """
+        known = digests or {}
         with self.datastore.transaction(commit=True) as cursor:
             fresh = self._not_yet_applied(cursor, events)
             by_case: dict[str, list[Event]] = {}
@@ -156,8 +190,9 @@ class SQLiteCaseView(SQLiteTrackedStore):
                 snapshots,
             )
             cursor.executemany(
-                f"INSERT INTO {self.name}_applied (event_id, position) VALUES (?, ?)",  # noqa: S608
-                [(e.event_id, e.position) for e in fresh],
+                f"INSERT INTO {self.name}_applied (event_id, position, digest) "  # noqa: S608
+                "VALUES (?, ?, ?)",
+                [(e.event_id, e.position, known.get(e.event_id)) for e in fresh],
             )
             self.track(cursor, tracking)
         return len(fresh)

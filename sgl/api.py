@@ -45,15 +45,17 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     consumer_stop = threading.Event()
     consumer: dict[str, threading.Thread] = {}
     runners: list[ProjectionRunner] = []
+    followers: list[CaseFollower] = []
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if run_consumer:
             runner = container.runner()
             runners.append(runner)
+            followers.extend(container.followers())
             loops: list[ProjectionRunner | CaseFollower | Sealer] = [
                 runner,
-                *container.followers(),
+                *followers,
                 container.sealer(),
             ]
             for loop in loops:
@@ -74,6 +76,8 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
         _lags(container),
         dead_letters=lambda: sum(r.dead_lettered for r in runners),
         alerts_raised=lambda: sum(container.alerts_log.end_offsets().values()),
+        consumers_up=lambda: {name: t.is_alive() for name, t in consumer.items()},
+        cases_failing=lambda: {f.name: len(f.failing) for f in followers},
     )
     app = DocumentedApp(
         container.schemas,

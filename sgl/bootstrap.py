@@ -66,6 +66,7 @@ class Container:
             self.schemas,
             self.dead_letters,
             batch_size=self.settings.consumer_batch,
+            max_record_bytes=self.settings.max_record_bytes,
         )
 
     def followers(self) -> list[CaseFollower]:
@@ -118,6 +119,7 @@ class Container:
             self.schemas,
             self.dead_letters,
             batch_size=self.settings.consumer_batch,
+            max_record_bytes=self.settings.max_record_bytes,
             progress=progress,
         )
 

@@ -1,5 +1,5 @@
 """Prometheus metrics for the API process: appends, rejected events, request latency, dead
-letters, alerts raised and consumer lag."""
+letters, alerts raised, consumer lag, consumers up, and follower cases failing."""
 
 from __future__ import annotations
 
@@ -34,10 +34,14 @@ class _Read(Collector):
         lags: dict[str, Callable[[], int]],
         dead_letters: Callable[[], int],
         alerts_raised: Callable[[], int],
+        consumers_up: Callable[[], dict[str, bool]],
+        cases_failing: Callable[[], dict[str, int]],
     ) -> None:
         self._lags = lags
         self._dead_letters = dead_letters
         self._alerts_raised = alerts_raised
+        self._consumers_up = consumers_up
+        self._cases_failing = cases_failing
 
     def collect(self) -> Iterator[Metric]:
         gauge = GaugeMetricFamily(
@@ -48,9 +52,26 @@ class _Read(Collector):
         for view, lag in self._lags.items():
             gauge.add_metric([view], lag())
         yield gauge
+        up = GaugeMetricFamily(
+            "sgl_consumer_up",
+            "1 while a consumer this process runs is running, 0 once it has stopped",
+            labels=["consumer"],
+        )
+        for consumer, running in self._consumers_up().items():
+            up.add_metric([consumer], int(running))
+        yield up
+        failing = GaugeMetricFamily(
+            "sgl_follower_cases_failing",
+            "Cases whose last refresh raised, per follower of the case view (clocks, alerts)",
+            labels=["view"],
+        )
+        for view, count in self._cases_failing().items():
+            failing.add_metric([view], count)
+        yield failing
         yield CounterMetricFamily(
             "sgl_dead_letters",
-            "Records the case-state consumer of this process set aside as not valid events",
+            "Records the case-state consumer of this process set aside: not valid events, "
+            "event_ids reused for other bytes, events that failed to apply",
             value=self._dead_letters(),
         )
         yield CounterMetricFamily(
@@ -68,6 +89,8 @@ class Metrics:
         lags: dict[str, Callable[[], int]],
         dead_letters: Callable[[], int] = lambda: 0,
         alerts_raised: Callable[[], int] = lambda: 0,
+        consumers_up: Callable[[], dict[str, bool]] = dict,
+        cases_failing: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.registry = CollectorRegistry()
         self.appended = Counter(
@@ -89,7 +112,9 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(_Read(lags, dead_letters, alerts_raised))
+        self.registry.register(
+            _Read(lags, dead_letters, alerts_raised, consumers_up, cases_failing)
+        )
 
     def render(self) -> bytes:
         """The text exposition format."""

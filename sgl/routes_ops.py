@@ -53,9 +53,11 @@ def ops_router(
             container.log.ping()
         except LedgerUnavailable as exc:
             return problem_response(503, "not-ready", "Not ready", str(exc))
-        dead = [name for name, t in consumer.items() if not t.is_alive()]
+        dead = sorted(name for name, t in consumer.items() if not t.is_alive())
         if dead:
-            return problem_response(503, "not-ready", "Not ready", f"consumer stopped: {dead}")
+            return problem_response(
+                503, "not-ready", "Not ready", f"consumers stopped: {', '.join(dead)}"
+            )
         settings = container.settings
         return JSONBytes({"status": "ready", "backend": settings.backend, "topic": settings.topic})
 

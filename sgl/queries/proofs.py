@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from ledger.bundles import CONSISTENCY, INCLUSION, b64
+from ledger.merkle import sealed_bytes
 from sgl.queries.common import Document
 from sgl.queries.errors import NoProof
 from sgl.queries.stores import Stores
 
 
 def record_at(stores: Stores, partition: int, offset: int) -> bytes:
-    """The exact bytes of one record of the ledger topic."""
+    """The exact bytes of one record of the ledger topic, as sealed."""
     start = dict(stores.log.end_offsets())
     start[partition] = offset
     reader = stores.log.reader(start)
@@ -17,7 +18,7 @@ def record_at(stores: Stores, partition: int, offset: int) -> bytes:
         for _ in range(50):
             for record in reader.poll(100, 0.5):
                 if (record.partition, record.offset) == (partition, offset):
-                    return record.value
+                    return sealed_bytes(record.value)
     finally:
         reader.close()
     raise NoProof(404, f"record {partition}:{offset} could not be read from the log")
