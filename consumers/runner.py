@@ -100,7 +100,7 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
             return decode_record(record, self.schemas, self.max_record_bytes)
         except InvalidRecord as exc:
             self._dead_letter(record, exc.reason, exc.detail)
-        except Exception as exc:  # noqa: BLE001 -- no record may stop the consumer
+        except Exception as exc:  # no record may stop the consumer
             # decode_record answers InvalidRecord for everything it knows; this is a gap in
             # it, named by type only (the message may quote the content).
             self._dead_letter(record, "undecodable", f"{type(exc).__name__} while decoding")
@@ -146,9 +146,7 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
             holding = [i for i, (_, event) in enumerate(items) if event is not None]
             if len(holding) > 1:
                 middle = holding[len(holding) // 2]
-                return self._apply(items[:middle], digests) + self._apply(
-                    items[middle:], digests
-                )
+                return self._apply(items[:middle], digests) + self._apply(items[middle:], digests)
             record = items[holding[0]][0]
             self._dead_letter(
                 record, "apply-failed", f"{type(exc).__name__} applying to {self.view.name}"

@@ -67,9 +67,7 @@ def decode_record(
             document = {
                 **document,
                 "schema_version": latest,
-                "payload": upcast_payload(
-                    document["type"], recorded, latest, document["payload"]
-                ),
+                "payload": upcast_payload(document["type"], recorded, latest, document["payload"]),
             }
         event = event_from_document(document, record.partition, record.offset, record.appended_at)
         if recorded < latest:
