@@ -1,0 +1,310 @@
+"""Poison records on a running ledger, on both backends: each is dead-lettered once with its
+reason, key and position; every valid event after them is applied, followed by the clock view
+and the alerter, and sealed; verification passes; restarted consumers (and a rebuild that
+reads the poison again) stay up and catch up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from kafka import KafkaProducer
+
+import consumers.alerter
+import projections.case_view
+import projections.clock_view
+from consumers.verify import verify_ledger
+from ledger.envelope import canonical_bytes, canonicalise
+from ledger.kafka_log import KafkaEventLog
+from ledger.log import DeadLetter
+from ledger.settings import Settings
+from ledger.sqlite_log import SQLiteEventLog
+from sgl.bootstrap import Container, bootstrap
+from sgl.cli import cli
+from tests.conftest import LiveServer, wait_for
+from tests.factories import case_events, make_event, meeting_held, new_case_id
+from tests.integration.test_metrics import samples
+
+Position = tuple[int, int]
+MAX_RECORD_BYTES = 32 * 1024
+
+
+class RawProducer:
+    """Writes records to the ledger topic unchecked, as a faulty producer would."""
+
+    def __init__(self, container: Container) -> None:
+        self.log = container.log
+        self.kafka = (
+            KafkaProducer(bootstrap_servers=container.settings.kafka_bootstrap)
+            if isinstance(self.log, KafkaEventLog)
+            else None
+        )
+
+    def __call__(self, value: bytes | None, key: bytes | None) -> Position:
+        """Write one record; its partition and offset."""
+        if self.kafka is None:
+            assert isinstance(self.log, SQLiteEventLog) and value is not None
+            return 0, self.log.append_raw(value, None if key is None else key.decode())
+        sent = self.kafka.send(self.log.topic, key=key, value=value).get(timeout=30)
+        return sent.partition, sent.offset
+
+    def close(self) -> None:
+        """Close the Kafka producer, if any."""
+        if self.kafka is not None:
+            self.kafka.close()
+
+
+def raw(document: dict[str, Any]) -> bytes:
+    """An event's bytes as the ledger would append them."""
+    return canonical_bytes(canonicalise(document))
+
+
+def with_note(document: dict[str, Any], note: bytes) -> bytes:
+    """The event's bytes with `note` (raw JSON bytes, nested as deep as wanted) in the
+    payload: orjson itself writes nothing nested 255 deep."""
+    marked = {**document, "payload": {**document["payload"], "note": "NOTE"}}
+    return raw(marked).replace(b'"NOTE"', note)
+
+
+def poison_records(backend: str, applied: dict[str, Any]) -> list[tuple[bytes | None, bool, str]]:
+    """(value, keyed, expected reason) for each kind of poison record; `applied` is an event
+    the ledger already holds (a record reusing its event_id with other bytes conflicts)."""
+    event = make_event("contact.recorded")
+    records: list[tuple[bytes | None, bool, str]] = [
+        (b"\x00 not json", True, "not-json"),
+        (b"null", True, "schema"),
+        (with_note(event, b"[" * 255 + b"]" * 255), True, "too-deep"),
+        (with_note(event, b'{"a":' * 70 + b"1" + b"}" * 70), True, "too-deep"),
+        (with_note(event, b"[" * 5000 + b"]" * 5000), True, "too-deep"),
+        (with_note(event, b'"' + b"x" * MAX_RECORD_BYTES + b'"'), True, "too-large"),
+        (with_note(event, b'"caf\xe9"'), True, "not-utf8"),
+        (raw(make_event("contact.recorded", event["case_id"])), False, "no-key"),
+        (raw({**applied, "agency": "met-police"}), True, "conflict"),
+    ]
+    if backend == "kafka":
+        # Only Kafka holds a record with no value at all; the embedded log cannot.
+        records += [(None, True, "null-value"), (None, False, "null-value")]
+    return records
+
+
+def dead_letters(container: Container) -> list[DeadLetter]:
+    """Every dead letter of the ledger topic."""
+    assert isinstance(container.log, SQLiteEventLog | KafkaEventLog)
+    return container.log.dead_letters()
+
+
+def all_caught_up(http: httpx.Client) -> bool:
+    """Every view has taken in every record on the log."""
+    lags = [v for (name, _), v in samples(http).items() if name == "sgl_consumer_lag_records"]
+    return len(lags) == 4 and not any(lags)
+
+
+def consumers_up(http: httpx.Client) -> dict[str, float]:
+    """sgl_consumer_up by consumer."""
+    return {
+        dict(labels)["consumer"]: value
+        for (name, labels), value in samples(http).items()
+        if name == "sgl_consumer_up"
+    }
+
+
+def clock_cases(container: Container) -> set[str]:
+    """The cases the clock view holds."""
+    view = container.clocks.current()
+    with view.datastore.transaction(commit=False) as cursor:
+        cursor.execute(f"SELECT case_id FROM {view.name}_cases")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def all_sealed(container: Container) -> bool:
+    """Every record of every partition is in the partition's latest signed checkpoint."""
+    for partition, end in container.log.end_offsets().items():
+        latest = container.seal.checkpoint(partition)
+        if end and (latest is None or latest["size"] != end):
+            return False
+    return True
+
+
+@pytest.fixture
+def failing_folds(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
+    """Case ids whose fold fails in the case view (`apply`) and whose refresh fails in the
+    clock view and the alerter (`refresh`), as a bug in a projection would."""
+    cases = {"apply": new_case_id(), "refresh": new_case_id()}
+    fold, runs, rules = (
+        projections.case_view.fold_document,
+        projections.clock_view.clock_runs,
+        consumers.alerter.evaluate_with_due,
+    )
+
+    def failing(real: Callable[..., Any], case_of: Callable[..., str], case: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if case_of(*args) == case:
+                raise ZeroDivisionError("a projection bug")
+            return real(*args, **kwargs)
+
+        return call
+
+    def first_case(_: Any, events: Any, *__: Any) -> str:
+        return next((e.case_id for e in events), "")
+
+    def events_case(events: Any, *_: Any) -> str:
+        return next((e.case_id for e in events), "")
+
+    monkeypatch.setattr(
+        projections.case_view, "fold_document", failing(fold, first_case, cases["apply"])
+    )
+    monkeypatch.setattr(
+        projections.clock_view, "clock_runs", failing(runs, events_case, cases["refresh"])
+    )
+    monkeypatch.setattr(
+        consumers.alerter, "evaluate_with_due", failing(rules, events_case, cases["refresh"])
+    )
+    yield cases
+
+
+def test_poison_records_never_stop_a_consumer(
+    backend: str, make_settings: Callable[..., Settings], failing_folds: dict[str, str]
+) -> None:
+    settings = make_settings(
+        backend,
+        alerter="on",
+        max_body_bytes=MAX_RECORD_BYTES // 2,
+        max_record_bytes=MAX_RECORD_BYTES,
+        checkpoint_seconds=1,
+    )
+    container = bootstrap(settings)
+    server = LiveServer(container).start()
+    producer = RawProducer(container)
+    expected: dict[Position, tuple[str, bytes | None]] = {}
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            first = make_event("case.opened")
+            assert http.post("/v1/events", json=first).status_code == 201
+            wait_for(lambda: container.view.get(first["case_id"]) is not None, what="first")
+            for value, keyed, reason in poison_records(backend, first):
+                key = first["case_id"].encode() if keyed else None
+                expected[producer(value, key)] = (reason, key)
+            # The same record again is a repeat, not a conflict: it takes effect once.
+            producer(raw(first), first["case_id"].encode())
+            # An event the case view cannot fold: dead-lettered, never retried forever.
+            fails = make_event("case.opened", failing_folds["apply"])
+            assert http.post("/v1/events", json=fails).status_code == 201
+            expected[_position(container, fails)] = ("apply-failed", fails["case_id"].encode())
+
+            ordinary, alerted = new_case_id(), new_case_id()
+            ordinary_events = case_events(ordinary)
+            later = [
+                *ordinary_events,
+                meeting_held(
+                    alerted,
+                    "initial_cp_conference",
+                    ["la-childrens-social-care", "gp-practice-east"],
+                    ["la-childrens-social-care"],
+                ),
+                make_event("case.opened", failing_folds["refresh"]),
+                make_event("contact.recorded", first["case_id"]),
+            ]
+            assert http.post("/v1/events", json=later).status_code == 201
+
+            def alert_raised() -> bool:
+                answer = http.get(f"/v1/cases/{alerted}/alerts")
+                return answer.status_code == 200 and bool(answer.json()["raised"])
+
+            wait_for(alert_raised, timeout=60, what="the alert behind the poison records")
+            wait_for(lambda: all_caught_up(http), timeout=60, what="every view caught up")
+            wait_for(lambda: all_sealed(container), timeout=30, what="every record sealed")
+
+            letters = dead_letters(container)
+            assert {
+                (d.source_partition, d.source_offset): (d.reason, d.key) for d in letters
+            } == expected
+            assert len(letters) == len(expected), "a record was dead-lettered twice"
+            assert all(d.detail and d.source_topic == settings.topic for d in letters)
+            [applied_failed] = [d for d in letters if d.reason == "apply-failed"]
+            assert applied_failed.detail == "ZeroDivisionError applying to case_state"
+
+            opened = container.view.get(first["case_id"])
+            assert opened is not None and opened.opened
+            # The repeat took effect once; the conflicting record not at all.
+            [kept] = [
+                e
+                for e in container.view.events(first["case_id"])
+                if e.event_id == first["event_id"]
+            ]
+            partition, offset = _position(container, first)
+            assert kept.agency == first["agency"] and kept.position == f"{partition}:{offset}"
+            assert held(container, ordinary) >= {e["event_id"] for e in ordinary_events}
+            assert container.view.get(failing_folds["apply"]) is None
+            assert {first["case_id"], ordinary, alerted} <= clock_cases(container)
+            assert failing_folds["refresh"] not in clock_cases(container)
+            found = samples(http)
+            assert found[("sgl_follower_cases_failing", (("view", "clocks"),))] == 1
+            assert found[("sgl_follower_cases_failing", (("view", "alerts"),))] == 1
+            assert found[("sgl_dead_letters_total", ())] == len(expected)
+            assert consumers_up(http) == {"case_state": 1, "clocks": 1, "alerts": 1, "seal": 1}
+            assert http.get("/readyz").status_code == 200
+
+            report = verify_ledger(
+                container.log,
+                container.checkpoints_log,
+                container.verifier_key() or "",
+                container.seal,
+            )
+            assert report.ok, [str(p) for p in report.problems]
+            assert report.records == sum(container.log.end_offsets().values())
+    finally:
+        producer.close()
+        server.stop()
+        container.close()
+
+    verified = CliRunner().invoke(
+        cli,
+        ["--data-dir", str(settings.data_dir), "--backend", backend, "verify"],
+        env=_env(settings),
+    )
+    assert verified.exit_code == 0 and "nothing disagrees" in verified.output, verified.output
+
+    # A new process over the same data: every consumer comes up, stays up and catches up; a
+    # rebuild of the case view reads every poison record again and letters none twice.
+    container = bootstrap(settings)
+    server = LiveServer(container).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            container.rebuild()
+            after = make_event("case.opened")
+            assert http.post("/v1/events", json=after).status_code == 201
+            wait_for(lambda: container.view.get(after["case_id"]) is not None, what="after")
+            wait_for(lambda: all_caught_up(http), timeout=60, what="every view caught up again")
+            wait_for(lambda: all_sealed(container), timeout=30, what="every record sealed again")
+            assert len(dead_letters(container)) == len(expected)
+            assert consumers_up(http) == {"case_state": 1, "clocks": 1, "alerts": 1, "seal": 1}
+            assert http.get("/readyz").status_code == 200
+            assert held(container, ordinary) >= {e["event_id"] for e in ordinary_events}
+    finally:
+        server.stop()
+        container.close()
+
+
+def held(container: Container, case_id: str) -> set[str]:
+    """The event_ids the case view holds for the case."""
+    return {e.event_id for e in container.view.events(case_id)}
+
+
+def _position(container: Container, event: dict[str, Any]) -> Position:
+    receipt = container.log.lookup([event["event_id"]])[event["event_id"]]
+    return receipt.partition, receipt.offset
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        "SGL_TOPIC": settings.topic,
+        "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "SGL_ALERTS_TOPIC": settings.alerts_topic,
+        "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
+        "SGL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "SGL_MAX_BODY_BYTES": str(settings.max_body_bytes),
+        "SGL_MAX_RECORD_BYTES": str(settings.max_record_bytes),
+    }
