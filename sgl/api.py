@@ -129,11 +129,12 @@ class Tracked(Protocol):
 
 
 def _consume(loop: ProjectionRunner | CaseFollower | Sealer, stop: threading.Event) -> None:
+    """Run a consumer until stop; a failure ends its thread, logged once with its traceback,
+    and /readyz and sgl_consumer_up report it stopped."""
     try:
         loop.run_resilient(stop)
     except Exception:
         log.exception("consumer.crashed", view=loop.name)
-        raise
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -5,23 +5,28 @@ reads the poison again) stay up and catch up."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from eventsourcing.persistence import PersistenceError
 from kafka import KafkaProducer
 
 import consumers.alerter
 import projections.case_view
 import projections.clock_view
+from consumers.sealer import Sealer
 from consumers.verify import verify_ledger
 from ledger.envelope import canonical_bytes, canonicalise
 from ledger.kafka_log import KafkaEventLog
 from ledger.log import DeadLetter
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
+from projections.view_files import open_case_view
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
 from tests.conftest import LiveServer, wait_for
@@ -308,3 +313,82 @@ def _env(settings: Settings) -> dict[str, str]:
         "SGL_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "SGL_MAX_RECORD_BYTES": str(settings.max_record_bytes),
     }
+
+
+def test_an_event_that_fails_to_apply_is_found_in_its_batch_and_only_it_is_set_aside(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One batch of 40 events, the 27th failing in the fold: it alone is dead-lettered; a
+    transient failure is not the record's fault and is raised for the loop to retry."""
+    container = bootstrap(make_settings("sqlite"))
+    try:
+        documents = [make_event("case.opened") for _ in range(40)]
+        container.ledger.submit(documents)
+        poison = documents[26]["event_id"]
+        fold = projections.case_view.fold_document
+        down = [True]
+
+        def fragile(document: Any, events: Any) -> Any:
+            if down[0]:
+                down[0] = False
+                raise PersistenceError("database is locked")
+            if any(e.event_id == poison for e in events):
+                raise KeyError("a projection bug")
+            return fold(document, events)
+
+        monkeypatch.setattr(projections.case_view, "fold_document", fragile)
+        runner = container.runner()
+        with pytest.raises(PersistenceError):
+            runner.run_until_caught_up(30)
+        assert dead_letters(container) == [] and container.view.applied_count() == 0
+        runner.run_until_caught_up(30)
+        [letter] = dead_letters(container)
+        assert (letter.source_offset, letter.reason) == (26, "apply-failed")
+        assert letter.detail == "KeyError applying to case_state"
+        assert container.view.applied_count() == 39
+        assert container.view.positions(container.log.topic, [0]) == {0: 39}
+    finally:
+        container.close()
+
+
+def test_a_view_from_before_digests_gains_the_column_and_keeps_its_first_records(
+    tmp_path: Path,
+) -> None:
+    """A case view made before record digests were kept opens with the column added; the
+    events applied then cannot be compared, so their first record stands."""
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as old:
+        old.execute(
+            "CREATE TABLE case_state_applied (event_id TEXT PRIMARY KEY, position TEXT NOT NULL)"
+            " WITHOUT ROWID"
+        )
+        old.execute("INSERT INTO case_state_applied VALUES ('e-1', '0:0')")
+    view = open_case_view(path)
+    try:
+        assert view.applied_digests(["e-1", "e-2"]) == {"e-1": ("0:0", None)}
+    finally:
+        view.datastore.close()
+
+
+def test_a_stopped_consumer_is_named_by_readyz_and_shown_down_in_metrics(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consumer that stops (here the sealer, on a failure no record explains) turns /readyz
+    to 503 naming it, and its sgl_consumer_up to 0; the others stay up."""
+
+    def broken(*_: Any) -> None:
+        raise RuntimeError("a sealer bug")
+
+    monkeypatch.setattr(Sealer, "handle", broken)
+    container = bootstrap(make_settings("sqlite"))
+    server = LiveServer(container).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as http:
+            assert http.post("/v1/events", json=make_event("case.opened")).status_code == 201
+            wait_for(lambda: http.get("/readyz").status_code == 503, what="readyz to say 503")
+            answer = http.get("/readyz").json()
+            assert answer["detail"] == "consumers stopped: seal"
+            assert consumers_up(http) == {"case_state": 1, "clocks": 1, "seal": 0}
+    finally:
+        server.stop()
+        container.close()
