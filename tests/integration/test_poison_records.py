@@ -74,24 +74,31 @@ def with_note(document: dict[str, Any], note: bytes) -> bytes:
     return raw(marked).replace(b'"NOTE"', note)
 
 
-def poison_records(backend: str, applied: dict[str, Any]) -> list[tuple[bytes | None, bool, str]]:
-    """(value, keyed, expected reason) for each kind of poison record; `applied` is an event
-    the ledger already holds (a record reusing its event_id with other bytes conflicts)."""
-    event = make_event("contact.recorded")
-    records: list[tuple[bytes | None, bool, str]] = [
-        (b"\x00 not json", True, "not-json"),
-        (b"null", True, "schema"),
-        (with_note(event, b"[" * 255 + b"]" * 255), True, "too-deep"),
-        (with_note(event, b'{"a":' * 70 + b"1" + b"}" * 70), True, "too-deep"),
-        (with_note(event, b"[" * 5000 + b"]" * 5000), True, "too-deep"),
-        (with_note(event, b'"' + b"x" * MAX_RECORD_BYTES + b'"'), True, "too-large"),
-        (with_note(event, b'"caf\xe9"'), True, "not-utf8"),
-        (raw(make_event("contact.recorded", event["case_id"])), False, "no-key"),
-        (raw({**applied, "agency": "met-police"}), True, "conflict"),
+def poison_records(
+    backend: str, applied: dict[str, Any]
+) -> list[tuple[bytes | None, bytes | None, str]]:
+    """(value, key, expected reason) for each kind of poison record; `applied` is an event the
+    ledger already holds (a record reusing its event_id with other bytes conflicts)."""
+    event = make_event("contact.recorded", applied["case_id"])
+    key = applied["case_id"].encode()
+    records: list[tuple[bytes | None, bytes | None, str]] = [
+        (b"\x00 not json", key, "not-json"),
+        (b"null", key, "schema"),
+        (with_note(event, b"[" * 255 + b"]" * 255), key, "too-deep"),
+        (with_note(event, b'{"a":' * 70 + b"1" + b"}" * 70), key, "too-deep"),
+        (with_note(event, b"[" * 5000 + b"]" * 5000), key, "too-deep"),
+        (with_note(event, b'"' + b"x" * MAX_RECORD_BYTES + b'"'), key, "too-large"),
+        (with_note(event, b'"caf\xe9"'), key, "not-utf8"),
+        (raw(make_event("contact.recorded", applied["case_id"])), None, "no-key"),
+        (raw({**applied, "agency": "met-police"}), key, "conflict"),
     ]
     if backend == "kafka":
-        # Only Kafka holds a record with no value at all; the embedded log cannot.
-        records += [(None, True, "null-value"), (None, False, "null-value")]
+        # Only Kafka holds a record with no value at all (a tombstone), or a key that is not
+        # text; the embedded log cannot. (The client sends no tombstone without a key.)
+        records += [
+            (None, key, "null-value"),
+            (raw(make_event("contact.recorded", applied["case_id"])), b"\xff\xfe", "key-mismatch"),
+        ]
     return records
 
 
@@ -189,8 +196,7 @@ def test_poison_records_never_stop_a_consumer(
             first = make_event("case.opened")
             assert http.post("/v1/events", json=first).status_code == 201
             wait_for(lambda: container.view.get(first["case_id"]) is not None, what="first")
-            for value, keyed, reason in poison_records(backend, first):
-                key = first["case_id"].encode() if keyed else None
+            for value, key, reason in poison_records(backend, first):
                 expected[producer(value, key)] = (reason, key)
             # The same record again is a repeat, not a conflict: it takes effect once.
             producer(raw(first), first["case_id"].encode())
