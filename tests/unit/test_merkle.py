@@ -17,7 +17,9 @@ from ledger.merkle import (
     inclusion_proof,
     leaf_hash,
     range_hash,
+    record_leaf,
     root_hash,
+    sealed_bytes,
     subtree_of,
     verify_consistency,
     verify_inclusion,
@@ -218,3 +220,10 @@ def test_a_frontier_grows_one_leaf_at_a_time_and_stores_every_subtree() -> None:
             assert consistency_proof(m, n, stored) == subproof(m, 0, n, True)
     # Each perfect aligned subtree once: 300 leaves, 150 pairs, 75 fours...
     assert len(nodes) == sum(300 >> level for level in range(9))
+
+
+def test_a_record_with_no_value_is_sealed_as_the_empty_string() -> None:
+    """A tombstone is a leaf like any record: the leaf of the empty string."""
+    assert sealed_bytes(None) == b"" and sealed_bytes(b"x") == b"x"
+    assert record_leaf(None) == leaf_hash(b"") == hashlib.sha256(b"\x00").digest()
+    assert record_leaf(b"{}") == leaf_hash(b"{}")

@@ -53,3 +53,10 @@ def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> No
     """A bad value is refused with the variable's name."""
     with pytest.raises(SettingsError, match=message):
         Settings.from_env(env)
+
+
+def test_the_record_limit_is_at_least_the_body_limit() -> None:
+    """A record limit below the body limit would dead-letter events the API accepted."""
+    with pytest.raises(SettingsError, match="SGL_MAX_RECORD_BYTES"):
+        Settings.from_env({"SGL_MAX_BODY_BYTES": "4096", "SGL_MAX_RECORD_BYTES": "4095"})
+    assert Settings.from_env({"SGL_MAX_RECORD_BYTES": "5242880"}).max_record_bytes == 5242880
