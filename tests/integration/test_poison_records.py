@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from kafka import KafkaProducer
 import consumers.alerter
 import projections.case_view
 import projections.clock_view
+from consumers.follower import CaseFollower
 from consumers.sealer import Sealer
 from consumers.verify import verify_ledger
 from ledger.envelope import canonical_bytes, canonicalise
@@ -397,4 +399,51 @@ def test_a_stopped_consumer_is_named_by_readyz_and_shown_down_in_metrics(
             assert consumers_up(http) == {"case_state": 1, "clocks": 1, "seal": 0}
     finally:
         server.stop()
+        container.close()
+
+
+def test_a_case_failing_at_its_deadline_does_not_hold_up_the_others(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The alerter's timer: of two cases due, the one whose rules raise is set aside and the
+    other's alert is raised."""
+    container = bootstrap(make_settings("sqlite", alerter="on"))
+    now = [datetime(2007, 3, 6, 9, tzinfo=UTC)]
+    try:
+        healthy, broken = new_case_id(), new_case_id()
+        for case_id in (healthy, broken):
+            person = make_event(
+                "person.linked",
+                case_id,
+                occurred_at="2007-03-05T10:00:00Z",
+                recorded_at="2007-03-05T12:00:00Z",
+            )
+            person["payload"].update(
+                person_id=f"PER-{case_id}",
+                role="partner_of_parent",
+                is_adult=True,
+                lives_in_household=True,
+                identity_verified=False,
+            )
+            container.ledger.submit([person])
+        container.runner().run_until_caught_up(30)
+        alerter = CaseFollower(
+            container.log, container.views, container.alerts, clock=lambda: now[0]
+        )
+        alerter.run_until_caught_up(30)
+        rules = consumers.alerter.evaluate_with_due
+
+        def fragile(events: Any, *args: Any) -> Any:
+            if events and events[0].case_id == broken:
+                raise ValueError("a rule bug")
+            return rules(events, *args)
+
+        monkeypatch.setattr(consumers.alerter, "evaluate_with_due", fragile)
+        now[0] = datetime(2007, 3, 20, 9, tzinfo=UTC)
+        alerter.tick()
+        assert alerter.failing == {broken: "ValueError"}
+        store = container.alerts.current().store
+        assert [a["rule"] for a in store.raised(healthy)] == ["adult_identity_unverified"]
+        assert store.raised(broken) == []
+    finally:
         container.close()
