@@ -36,6 +36,7 @@ class Settings:
     url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_items: int = 5000
+    body_timeout_seconds: int = 10
     clock_skew_seconds: int = 300
     consumer_batch: int = 5000
     snapshot_every: int = 100
@@ -118,6 +119,7 @@ class Settings:
             "replication_factor",
             "min_insync_replicas",
             "max_batch_items",
+            "body_timeout_seconds",
             "snapshot_every",
             "checkpoint_every",
             "checkpoint_seconds",

@@ -11,6 +11,11 @@ from sgl import queries
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes
 
+# A tree size is a count of records (Kafka offsets are signed 64-bit); a partition number is a
+# signed 32-bit integer in Kafka. Larger numbers are refused with a 422 before any look-up.
+MAX_SIZE = 2**63 - 1
+MAX_PARTITION = 2**31 - 1
+
 
 def proofs_router(container: Container) -> APIRouter:
     """The proof routes over a wired container."""
@@ -28,7 +33,9 @@ def proofs_router(container: Container) -> APIRouter:
         event_id: str,
         checkpoint: Annotated[
             int | None,
-            Query(ge=1, description="tree size of a checkpoint of the event's partition"),
+            Query(
+                ge=1, le=MAX_SIZE, description="tree size of a checkpoint of the event's partition"
+            ),
         ] = None,
     ) -> Response:
         """A bundle proving the event's exact bytes are at its offset in the tree the
@@ -37,9 +44,13 @@ def proofs_router(container: Container) -> APIRouter:
 
     @router.get("/v1/checkpoints/consistency", summary="Consistency proof between checkpoints")
     def get_consistency(
-        start: Annotated[int, Query(alias="from", ge=1, description="the earlier tree size")],
-        end: Annotated[int, Query(alias="to", ge=1, description="the later tree size")],
-        partition: Annotated[int, Query(ge=0, description="the partition")] = 0,
+        start: Annotated[
+            int, Query(alias="from", ge=1, le=MAX_SIZE, description="the earlier tree size")
+        ],
+        end: Annotated[
+            int, Query(alias="to", ge=1, le=MAX_SIZE, description="the later tree size")
+        ],
+        partition: Annotated[int, Query(ge=0, le=MAX_PARTITION, description="the partition")] = 0,
     ) -> Response:
         """A bundle proving the tree at `from` is a prefix of the tree at `to`."""
         return JSONBytes(queries.consistency_proof(stores, partition, start, end))
