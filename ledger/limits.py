@@ -43,7 +43,7 @@ def nesting_depth(text: bytes, limit: int = MAX_DEPTH) -> int:
 
     Escapes are dropped first (so an escaped quote ends no string), then strings, then every
     byte but the brackets; each pass then removes the innermost pairs, one level a pass.
-    Text that is not JSON gets a figure too; the parser refuses it after.
+    Text that is not JSON gets a figure too (unclosed openers count); the parser refuses it.
     """
     if b"\\" in text:
         text = _ESCAPE.sub(b"", text)
@@ -53,7 +53,8 @@ def nesting_depth(text: bytes, limit: int = MAX_DEPTH) -> int:
     while brackets and depth <= limit:
         inner = brackets.replace(b"{}", b"")
         if len(inner) == len(brackets):
-            break
+            # Unbalanced: each opener left unclosed nests what follows it one deeper.
+            return depth + brackets.count(b"{")
         depth += 1
         brackets = inner
     return depth

@@ -203,7 +203,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return problem_response(exc.status_code, "http", str(exc.detail), str(exc.detail))
+        # The headers carry what the status needs, e.g. Allow with a 405.
+        return problem_response(
+            exc.status_code, "http", str(exc.detail), str(exc.detail), headers=exc.headers
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:

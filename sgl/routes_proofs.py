@@ -9,7 +9,10 @@ from fastapi.responses import Response
 
 from sgl import queries
 from sgl.bootstrap import Container
+from sgl.openapi import problem
 from sgl.responses import JSONBytes
+
+UNAVAILABLE = problem("The log is unavailable; retry (see Retry-After)")
 
 # A tree size is a count of records (Kafka offsets are signed 64-bit); a partition number is a
 # signed 32-bit integer in Kafka. Larger numbers are refused with a 422 before any look-up.
@@ -22,13 +25,25 @@ def proofs_router(container: Container) -> APIRouter:
     router = APIRouter()
     stores = queries.ContainerStores(container)
 
-    @router.get("/v1/checkpoints/latest", summary="The latest signed checkpoint per partition")
+    @router.get(
+        "/v1/checkpoints/latest",
+        summary="The latest signed checkpoint per partition",
+        responses={503: UNAVAILABLE},
+    )
     def get_latest() -> Response:
         """Each partition's latest checkpoint (tree size, root, signed note) and the verifier
         key that checks them."""
         return JSONBytes(queries.latest_checkpoints(stores))
 
-    @router.get("/v1/events/{event_id}/proof", summary="Inclusion proof of an event")
+    @router.get(
+        "/v1/events/{event_id}/proof",
+        summary="Inclusion proof of an event",
+        responses={
+            404: problem("No such event, checkpoint, or the event is not in that checkpoint"),
+            409: problem("The event is not in a checkpoint yet: ask after the next one"),
+            503: UNAVAILABLE,
+        },
+    )
     def get_proof(
         event_id: str,
         checkpoint: Annotated[
@@ -42,7 +57,14 @@ def proofs_router(container: Container) -> APIRouter:
         checkpoint signs (default: the partition's latest checkpoint)."""
         return JSONBytes(queries.inclusion_proof(stores, event_id, checkpoint))
 
-    @router.get("/v1/checkpoints/consistency", summary="Consistency proof between checkpoints")
+    @router.get(
+        "/v1/checkpoints/consistency",
+        summary="Consistency proof between checkpoints",
+        responses={
+            404: problem("The partition has no checkpoint at one of the sizes"),
+            503: UNAVAILABLE,
+        },
+    )
     def get_consistency(
         start: Annotated[
             int, Query(alias="from", ge=1, le=MAX_SIZE, description="the earlier tree size")
