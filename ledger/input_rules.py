@@ -13,15 +13,16 @@ from collections.abc import Iterator, Sequence
 from datetime import date
 from typing import Any
 
-from ledger.envelope import parse_instant
+from ledger.envelope import is_canonical_instant, parse_instant
 from ledger.errors import Problem
-from ledger.limits import RANGE_TEXT, in_range
+from ledger.limits import EARLIEST, LATEST, RANGE_TEXT, in_range
 from ledger.schemas import ANY_ITEM, INTEGER, FieldPath, pointer
 
 NIL_UUID = "00000000-0000-0000-0000-000000000000"
 MAX_FRACTION_DIGITS = 6
 """The ledger keeps instants to the microsecond (Python's datetime)."""
 _FRACTION = re.compile(r"[.,](\d+)")
+_ABSENT = object()
 
 
 def field_problems(
@@ -30,10 +31,17 @@ def field_problems(
     """The rules broken by the typed fields of a schema-valid document; pointers under `at`."""
     problems: list[Problem] = []
     for path, kind in fields:
-        for parts, value in _values(document, path):
+        if ANY_ITEM in path:
+            for parts, item in _values(document, path):
+                found = _check(kind, item)
+                if found is not None:
+                    problems.append(Problem(at + pointer(parts), *found))
+            continue
+        value = _value(document, path)
+        if value is not _ABSENT:
             found = _check(kind, value)
             if found is not None:
-                problems.append(Problem(at + pointer(parts), *found))
+                problems.append(Problem(at + pointer(list(path)), *found))
     return problems
 
 
@@ -46,6 +54,16 @@ def nul_problems(document: Any, encoded: bytes) -> list[Problem]:
         Problem(pointer(parts), "no-nul", "text may not hold a NUL character (U+0000)")
         for parts in _nul_paths(document)
     ]
+
+
+def _value(document: Any, path: FieldPath) -> Any:
+    """The value at a path that crosses no array, or _ABSENT."""
+    node = document
+    for name in path:
+        if not isinstance(node, dict) or name not in node:
+            return _ABSENT
+        node = node[name]
+    return node
 
 
 def _values(document: Any, path: FieldPath) -> Iterator[tuple[list[str | int], Any]]:
@@ -92,10 +110,13 @@ def _date_problem(value: str) -> tuple[str, str] | None:
         day = date.fromisoformat(value)
     except ValueError:
         return None  # the schema's `format: date` has said so
-    return None if in_range(day) else ("range", f"{value} is not {RANGE_TEXT}")
+    return None if in_range(day) else _out_of_range(value)
 
 
 def _instant_problem(value: str) -> tuple[str, str] | None:
+    if is_canonical_instant(value):
+        # Whole seconds in UTC, as clients are asked to send: the year alone decides.
+        return None if EARLIEST.year <= int(value[:4]) < LATEST.year else _out_of_range(value)
     fraction = _FRACTION.search(value)
     if fraction is not None and len(fraction.group(1)) > MAX_FRACTION_DIGITS:
         return (
@@ -111,7 +132,11 @@ def _instant_problem(value: str) -> tuple[str, str] | None:
             f"{value!r} cannot be stored: use RFC 3339 with an offset "
             "(a leap second, :60, is not supported)",
         )
-    return None if in_range(moment) else ("range", f"{value} is not {RANGE_TEXT}")
+    return None if in_range(moment) else _out_of_range(value)
+
+
+def _out_of_range(value: str) -> tuple[str, str]:
+    return "range", f"{value} is not {RANGE_TEXT}"
 
 
 def _nul_paths(document: Any) -> Iterator[list[str | int]]:

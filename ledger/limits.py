@@ -21,9 +21,9 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 """Nor on or after this (recorded_at is held to now plus the clock skew besides)."""
 
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
-# Every byte but the four brackets, deleted before counting depth; openers and closers of
-# both kinds are counted alike (the parser checks that they match).
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+# Every byte but the four brackets and the quote, deleted before counting depth; openers and
+# closers of both kinds are counted alike (the parser checks that they match).
+_NOT_MARKS = bytes(b for b in range(256) if b not in b'[]{}"')
 _ONE_KIND = bytes.maketrans(b"[]", b"{}")
 
 
@@ -41,14 +41,18 @@ def nesting_depth(text: bytes, limit: int = MAX_DEPTH) -> int:
     """How deeply arrays and objects nest in the JSON text, outside strings, counted without
     parsing and without recursion; counting stops at limit + 1.
 
-    Escapes are dropped first (so an escaped quote ends no string), then strings, then every
-    byte but the brackets; each pass then removes the innermost pairs, one level a pass.
+    Escapes are dropped first (so an escaped quote ends no string), then every byte but
+    brackets and quotes, then what is inside strings; each pass then removes the innermost
+    pairs of brackets, one level a pass.
     Text that is not JSON gets a figure too (unclosed openers count); the parser refuses it.
     """
     if b"\\" in text:
         text = _ESCAPE.sub(b"", text)
-    outside = b"".join(text.split(b'"')[::2]) if b'"' in text else text
-    brackets = outside.translate(_ONE_KIND, _NOT_BRACKETS)
+    # Only brackets and quotes matter. Two quotes side by side delimit nothing (an empty
+    # string, or a string's end and the next one's start): dropping them keeps every other
+    # byte inside or outside a string as it was, and leaves few quotes to split on.
+    marks = text.translate(_ONE_KIND, _NOT_MARKS).replace(b'""', b"")
+    brackets = b"".join(marks.split(b'"')[::2]) if b'"' in marks else marks
     depth = 0
     while brackets and depth <= limit:
         inner = brackets.replace(b"{}", b"")
