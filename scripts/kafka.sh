@@ -16,7 +16,7 @@
 #   SGL_KAFKA_CONTROLLER_PORT  controller port (9093)
 #   SGL_KAFKA_START_TIMEOUT    seconds to wait for readiness (90)
 #   SGL_KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM before SIGKILL (30)
-#   SGL_KAFKA_HEAP_OPTS        JVM heap flags ("-Xmx512m -Xms256m")
+#   SGL_KAFKA_HEAP_OPTS        JVM heap flags ("-Xmx1g -Xms256m")
 #   SGL_KAFKA_JVM_OPTS         extra JVM flags
 #   SGL_KAFKA_AUTO_CREATE_TOPICS  auto.create.topics.enable (false)
 # Clients connect to 127.0.0.1:$SGL_KAFKA_PORT.
@@ -35,7 +35,7 @@ PORT="${SGL_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${SGL_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${SGL_KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${SGL_KAFKA_STOP_TIMEOUT:-30}"
-HEAP_OPTS="${SGL_KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
+HEAP_OPTS="${SGL_KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
 AUTO_CREATE="${SGL_KAFKA_AUTO_CREATE_TOPICS:-false}"
 
 PROPS="$STATE/server.properties"
