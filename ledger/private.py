@@ -5,7 +5,7 @@ Every folder the ledger makes under `SGL_DATA_DIR` (the data directory itself, `
 empty at 0600 before SQLite opens it, because SQLite gives its write-ahead log (`-wal`) and
 shared memory (`-shm`) the mode of the database file; a process-wide umask would be simpler
 but is not safe with threads. A database left world-readable by an older version is made
-owner-only when next opened.
+owner-only when next opened (by name: an existing file is never opened here).
 """
 
 from __future__ import annotations
@@ -36,13 +36,12 @@ def private_dir(path: Path) -> Path:
 
 def private_file(path: Path) -> Path:
     """Create the file owner-only (0600) if it is not there, in an owner-only folder; an
-    existing file of ours that others can read is made owner-only."""
+    existing file that others can read is made owner-only."""
     private_dir(path.parent)
-    handle = os.open(path, os.O_RDONLY | os.O_CREAT, FILE_MODE)
     try:
-        _restrict(handle)
-    finally:
-        os.close(handle)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+    except FileExistsError:
+        _restrict(path)
     return path
 
 
@@ -51,17 +50,16 @@ def private_database(path: Path) -> Path:
     if left there, made owner-only too)."""
     private_file(path)
     for side in _SQLITE_SIDES:
-        try:
-            handle = os.open(f"{path}{side}", os.O_RDONLY)
-        except FileNotFoundError:
-            continue
-        try:
-            _restrict(handle)
-        finally:
-            os.close(handle)
+        _restrict(Path(f"{path}{side}"))
     return path
 
 
-def _restrict(handle: int) -> None:
-    if os.fstat(handle).st_mode & 0o077:
-        os.fchmod(handle, FILE_MODE)
+def _restrict(path: Path) -> None:
+    # By name, never by opening it: closing any descriptor of a file drops every POSIX lock
+    # this process holds on it, and SQLite's connections here may hold some.
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if mode & 0o077:
+        os.chmod(path, FILE_MODE)
