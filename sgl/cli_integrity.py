@@ -60,7 +60,8 @@ def keys_create(ctx: click.Context) -> None:
     "key_file",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="Verifier key file (default: the one beside SGL_SIGNING_KEY).",
+    help="Verifier key file (default: the one the --trusted files name, else the one beside "
+    "SGL_SIGNING_KEY).",
 )
 @click.option(
     "--trusted",
@@ -74,6 +75,7 @@ def keys_create(ctx: click.Context) -> None:
     "--grace",
     type=click.IntRange(min=0),
     default=None,
+    metavar="N",
     help="Records a partition may hold after its latest signed checkpoint "
     "(default: SGL_CHECKPOINT_EVERY).",
 )
