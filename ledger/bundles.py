@@ -98,7 +98,7 @@ def trusted_checkpoints(data: bytes) -> tuple[str | None, list[str]]:
     prints), or one signed note as text. ValueError says what is wrong with it; the
     signatures are checked by whoever uses them."""
     text = data.decode("utf-8", errors="strict").strip()
-    if not text.startswith("{"):
+    if not text.startswith(("{", "[")):
         try:
             parse(text + "\n")
         except CheckpointError as exc:
@@ -108,9 +108,11 @@ def trusted_checkpoints(data: bytes) -> tuple[str | None, list[str]]:
         document = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc}") from None
-    kind = document.get("format", TRUSTED) if isinstance(document, dict) else None
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object of format {TRUSTED}")
+    kind = document.get("format", TRUSTED)
     if kind != TRUSTED:
-        raise ValueError(f"format {kind!r}: expected an object of format {TRUSTED}")
+        raise ValueError(f"format {kind!r}: expected a JSON object of format {TRUSTED}")
     items, vkey = document.get("checkpoints"), document.get("verifier_key")
     if not isinstance(items, list) or not items:
         raise ValueError('no checkpoints: expected a non-empty "checkpoints" list')
