@@ -199,8 +199,9 @@ class _AdminClient(KafkaAdminClient):  # type: ignore[misc]
         except BaseException:
             # kafka-python leaves the I/O thread of an admin client that could not bootstrap
             # running; close() stops it, once it believes the client was opened.
-            self._closed = False
-            self.close()
+            if hasattr(self, "_net"):
+                self._closed = False
+                self.close()
             raise
 
 
