@@ -23,10 +23,12 @@ from kafka.net.sasl.oauth import AbstractTokenProvider
 from ledger.errors import LedgerUnavailable, SettingsError
 from ledger.settings import KafkaSecurity
 
-# How long the first client waits for the cluster, in attempts short enough that a refused
-# password or an untrusted certificate is reported within seconds rather than at the end.
+# How long the first client waits for the cluster, in attempts that start short (1.5 s, twice,
+# then 3 s, twice, ... up to 8 s) so that a refused password or an untrusted certificate is
+# reported within seconds, and a slow cluster still gets long attempts.
 CONNECT_TIMEOUT = 30.0
-CONNECT_ATTEMPT_MS = 4_000
+FIRST_ATTEMPT_MS = 1_500
+LONGEST_ATTEMPT_MS = 8_000
 # A token is fetched again once this share of its lifetime has passed.
 TOKEN_REFRESH_AT = 0.8
 TOKEN_REQUEST_TIMEOUT = 10.0
@@ -168,9 +170,11 @@ def open_admin(bootstrap: str, config: dict[str, Any], **options: Any) -> Any:
     certificate ends the wait at once with LedgerUnavailable saying so; a cluster that does not
     answer within CONNECT_TIMEOUT, with the last connection error seen."""
     deadline = time.monotonic() + CONNECT_TIMEOUT
+    attempt = 0
     while True:
         with _connection_errors() as seen:
-            attempt_ms = int(min(CONNECT_ATTEMPT_MS, max(1.0, deadline - time.monotonic()) * 1000))
+            longest = min(LONGEST_ATTEMPT_MS, FIRST_ATTEMPT_MS * 2 ** (attempt // 2))
+            attempt_ms = int(min(longest, max(1.0, deadline - time.monotonic()) * 1000))
             try:
                 return _AdminClient(
                     bootstrap_servers=bootstrap,
@@ -187,7 +191,15 @@ def open_admin(bootstrap: str, config: dict[str, Any], **options: Any) -> Any:
             )
         if time.monotonic() >= deadline:
             last = f"; last connection error: {_explain(seen[-1])}" if seen else ""
+            if "sasl_mechanism" in config and seen and "disconnected" in str(seen[-1]):
+                # A broker sends its refusal of a login as it closes the connection, and
+                # kafka-python 3.0.12 often loses the refusal, seeing only the close.
+                last += (
+                    " (a broker that drops every connection during login may be refusing it: "
+                    "check SGL_KAFKA_SASL_USERNAME and its password, or the OAuth token)"
+                )
             raise LedgerUnavailable(f"Kafka at {bootstrap} is unavailable: {failure}{last}")
+        attempt += 1
 
 
 class _AdminClient(KafkaAdminClient):  # type: ignore[misc]
