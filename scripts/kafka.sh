@@ -24,7 +24,8 @@
 #   SGL_KAFKA_EXTRA_CONFIG     a file appended to server.properties (those listeners' TLS and
 #                              SASL settings; a key given again there overrides the default)
 #   SGL_KAFKA_SCRAM            SCRAM credentials created when the storage is formatted, one per
-#                              line, e.g. "SCRAM-SHA-512=[name=sgl,password=...]"
+#                              line, e.g. "SCRAM-SHA-512=[name=sgl,password=...]" (they are on
+#                              the format command's line: throwaway test credentials only)
 # Clients connect to 127.0.0.1:$SGL_KAFKA_PORT (PLAINTEXT; also the readiness probe's port).
 set -euo pipefail
 
