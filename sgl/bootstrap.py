@@ -189,6 +189,7 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             partitions=settings.partitions,
             replication_factor=settings.replication_factor,
             min_insync_replicas=settings.min_insync_replicas,
+            security=settings.kafka_security,
         )
     return SQLiteEventLog(embedded, topic)
 
