@@ -19,7 +19,7 @@ COPY constraints.txt /tmp/constraints.txt
 RUN pip install --no-cache-dir --find-links /wheels -c /tmp/constraints.txt safeguarding-ledger \
     && rm -rf /wheels /tmp/constraints.txt \
     && useradd --system --uid 10001 --home-dir /data sgl \
-    && mkdir /data && chown sgl /data
+    && mkdir -m 0700 /data && chown sgl /data
 USER sgl
 WORKDIR /data
 ENV SGL_DATA_DIR=/data SGL_LOG_FORMAT=json SGL_HTTP_HOST=0.0.0.0

@@ -22,7 +22,8 @@ from kafka import KafkaProducer
 
 from ledger.client import LedgerClient
 from ledger.envelope import canonical_bytes, canonicalise
-from ledger.settings import Settings
+from ledger.kafka_config import client_config
+from ledger.settings import KafkaSecurity, Settings
 from sgl.bootstrap import bootstrap
 from sgl.logs import configure_logging
 
@@ -31,8 +32,14 @@ CASES = 1_000
 CONCURRENCY = 4
 
 
-def baseline(bootstrap_servers: str, topic: str, records: list[tuple[bytes, bytes]]) -> float:
+def baseline(
+    bootstrap_servers: str,
+    topic: str,
+    records: list[tuple[bytes, bytes]],
+    security: KafkaSecurity,
+) -> float:
     producer = KafkaProducer(
+        **client_config(security),
         bootstrap_servers=bootstrap_servers,
         enable_idempotence=True,
         acks="all",
@@ -76,7 +83,9 @@ def main() -> None:
 
     raw_events = events(count, CASES)
     records = [(e["case_id"].encode(), canonical_bytes(canonicalise(e))) for e in raw_events]
-    base = baseline(settings.kafka_bootstrap, f"sgl.bench.{run}.a", records)
+    base = baseline(
+        settings.kafka_bootstrap, f"sgl.bench.{run}.a", records, settings.kafka_security
+    )
     print(f"baseline kafka-python producer: {rate(count, base)}")
 
     client_events = events(count, CASES)

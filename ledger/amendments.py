@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ledger.errors import Problem
+from ledger.input_rules import field_problems
 from ledger.log import PendingRecord, Receipt
 from ledger.schemas import SchemaRegistry
 
@@ -70,10 +71,17 @@ def _check(
             )
         ]
     if document["type"] == "correction.recorded" and target.event_type:
+        corrected = document["payload"]["corrected_payload"]
+        at = "/payload/corrected_payload"
         return schemas.payload_problems(
-            target.event_type,
-            target.schema_version,
-            document["payload"]["corrected_payload"],
-            "/payload/corrected_payload",
+            target.event_type, target.schema_version, corrected, at
+        ) or field_problems(
+            corrected,
+            [
+                (path[1:], kind)
+                for path, kind in schemas.typed_fields(target.event_type, target.schema_version)
+                if path[:1] == ("payload",)
+            ],
+            at,
         )
     return []

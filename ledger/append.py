@@ -14,6 +14,7 @@ import structlog
 from ledger.amendments import amendment_problems
 from ledger.envelope import canonical_bytes, canonicalise
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
+from ledger.input_rules import field_problems, nul_problems
 from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
 from ledger.schemas import SchemaRegistry
 
@@ -124,12 +125,18 @@ class Ledger:
         prepared: list[Prepared] = []
         first: dict[str, tuple[int, str]] = {}
         for index, document in enumerate(documents):
-            found = self.schemas.problems(document, now)
+            found = self.schemas.problems(document, now) or field_problems(
+                document, self.schemas.typed_fields(document["type"], document["schema_version"])
+            )
             if found:
                 problems.extend(_in_item(p, index) for p in found)
                 continue
             canonical = canonicalise(document)
             value = canonical_bytes(canonical)
+            nul = nul_problems(canonical, value)
+            if nul:
+                problems.extend(_in_item(p, index) for p in nul)
+                continue
             record = PendingRecord(
                 canonical["event_id"],
                 canonical["case_id"],

@@ -1,5 +1,6 @@
 """Proof bundles: everything needed to check, offline, that a record is in the ledger as
-sealed (inclusion) or that one checkpoint's tree is a prefix of another's (consistency).
+sealed (inclusion) or that one checkpoint's tree is a prefix of another's (consistency); and
+the trusted checkpoints an auditor exports and keeps (`sgl checkpoints export`).
 
 A bundle is JSON. Hashes and the record are base64 (the record as the seal hashed it,
 `ledger.merkle.sealed_bytes`); the checkpoints are signed notes (see
@@ -14,11 +15,12 @@ from typing import Any
 
 import orjson
 
-from ledger.checkpoint import CheckpointError, verify
+from ledger.checkpoint import CheckpointError, parse, verify
 from ledger.merkle import leaf_hash, verify_consistency, verify_inclusion
 
 INCLUSION = "sgl-inclusion-proof/1"
 CONSISTENCY = "sgl-consistency-proof/1"
+TRUSTED = "sgl-trusted-checkpoints/1"
 
 
 def b64(data: bytes) -> str:
@@ -89,3 +91,35 @@ def _consistency(bundle: dict[str, Any], verifier: str) -> list[str]:
     if not verify_consistency(first.size, second.size, proof, first.root, second.root):
         return [f"the tree at size {first.size} is not a prefix of the tree at size {second.size}"]
     return []
+
+
+def trusted_checkpoints(data: bytes) -> tuple[str | None, list[str]]:
+    """The verifier key (None if it names none) and the signed checkpoints of a trusted
+    checkpoints file: the JSON `sgl checkpoints export` writes (or `sgl checkpoints latest`
+    prints), or one signed note as text. ValueError says what is wrong with it; the
+    signatures are checked by whoever uses them."""
+    text = data.decode("utf-8", errors="strict").strip()
+    if not text.startswith(("{", "[")):
+        try:
+            parse(text + "\n")
+        except CheckpointError as exc:
+            raise ValueError(f"neither JSON nor a signed checkpoint: {exc}") from None
+        return None, [text + "\n"]
+    try:
+        document = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not isinstance(document, dict):
+        raise ValueError(f"expected a JSON object of format {TRUSTED}")
+    kind = document.get("format", TRUSTED)
+    if kind != TRUSTED:
+        raise ValueError(f"format {kind!r}: expected a JSON object of format {TRUSTED}")
+    items, vkey = document.get("checkpoints"), document.get("verifier_key")
+    if not isinstance(items, list) or not items:
+        raise ValueError('no checkpoints: expected a non-empty "checkpoints" list')
+    notes = [item.get("checkpoint") if isinstance(item, dict) else None for item in items]
+    if not all(isinstance(note, str) for note in notes):
+        raise ValueError('every item of "checkpoints" needs a "checkpoint" (a signed note)')
+    if vkey is not None and not isinstance(vkey, str):
+        raise ValueError('"verifier_key" must be text')
+    return vkey, [str(note) for note in notes]

@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ledger.errors import LedgerError
+from ledger.private import private_dir
 
 KEY_NAME = "safeguarding-ledger"
 _ED25519 = b"\x01"
@@ -157,7 +158,7 @@ def verify_note(text: str, verifier: str) -> str:
         except InvalidSignature:
             raise CheckpointError("bad signature") from None
         return signed
-    raise CheckpointError(f"not signed by {name}")
+    raise CheckpointError(f"not signed by the verifier key {name}+{kid.hex()}")
 
 
 def create_key_pair(private_path: Path) -> str:
@@ -168,7 +169,7 @@ def create_key_pair(private_path: Path) -> str:
         raise CheckpointError(f"{private_path}: a signing key's name must not end in .pub")
     if private_path.exists():
         raise CheckpointError(f"{private_path} exists: a signing key is never overwritten")
-    private_path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(private_path.parent)
     key = Ed25519PrivateKey.generate()
     pem = key.private_bytes(
         serialization.Encoding.PEM,

@@ -8,11 +8,9 @@ InvalidRecord with a reason (`REASONS`), never another error.
 
 from __future__ import annotations
 
-import orjson
-
 from ledger.envelope import Event, event_from_document
 from ledger.errors import InvalidRecord
-from ledger.limits import MAX_DEPTH, MAX_RECORD_BYTES, deeper_than
+from ledger.limits import MAX_DEPTH, MAX_RECORD_BYTES, JSONRefused, loads_strict
 from ledger.log import LogRecord
 from ledger.schemas import SchemaRegistry
 from ledger.upcasting import upcast_payload
@@ -24,6 +22,7 @@ REASONS = {
     "too-deep": f"the value nests arrays and objects more than {MAX_DEPTH} levels deep",
     "not-utf8": "the value is not UTF-8",
     "not-json": "the value is not JSON",
+    "duplicate-key": "an object in the value holds a key twice (which one counts is a guess)",
     "schema": "the value breaks the envelope's or its type's schema",
     "unknown-type": "the event type is not in the schema registry",
     "unknown-version": "the type has no schema of that version",
@@ -31,6 +30,12 @@ REASONS = {
     "undecodable": "the event could not be built from a valid-looking value",
 }
 _RULES = {"known-type": "unknown-type", "known-version": "unknown-version"}
+_REFUSED = {
+    "max-depth": "too-deep",
+    "utf-8": "not-utf8",
+    "json": "not-json",
+    "duplicate-key": "duplicate-key",
+}
 
 
 def decode_record(
@@ -44,14 +49,10 @@ def decode_record(
         raise InvalidRecord("no-key", REASONS["no-key"])
     if len(value) > max_bytes:
         raise InvalidRecord("too-large", f"{len(value)} bytes; the limit is {max_bytes}")
-    if deeper_than(value, MAX_DEPTH):
-        raise InvalidRecord("too-deep", REASONS["too-deep"])
     try:
-        document = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        if not _utf8(value):
-            raise InvalidRecord("not-utf8", f"{REASONS['not-utf8']}: {exc}") from None
-        raise InvalidRecord("not-json", f"the record is not JSON: {exc}") from None
+        document = loads_strict(value, MAX_DEPTH)
+    except JSONRefused as exc:
+        raise InvalidRecord(_REFUSED[exc.rule], exc.detail) from None
     problems = schemas.problems(document)
     if problems:
         first = problems[0]
@@ -75,11 +76,3 @@ def decode_record(
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidRecord("undecodable", f"{type(exc).__name__}: {exc}") from None
     return event
-
-
-def _utf8(value: bytes) -> bool:
-    try:
-        value.decode()
-    except UnicodeDecodeError:
-        return False
-    return True

@@ -9,13 +9,15 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import structlog
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
 
 from ledger.errors import LedgerUnavailable
+from ledger.kafka_config import client_config, open_admin
 from ledger.log import DeadLetter, LogRecord, PendingRecord, Receipt, from_millis
 from ledger.receipts import SQLiteReceiptIndex
+from ledger.settings import KafkaSecurity
 
 log = structlog.get_logger("ledger.kafka")
 
@@ -52,8 +54,11 @@ class KafkaEventLog:
         partitions: int = 3,
         replication_factor: int = 1,
         min_insync_replicas: int = 1,
+        security: KafkaSecurity | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        # TLS and SASL for every client below (one OAuth token provider shared by them all).
+        self._client_config = client_config(security)
         self.topic = topic
         self.dead_letter_topic = dead_letter_topic
         self._dead_letter_lock = threading.Lock()
@@ -76,6 +81,7 @@ class KafkaEventLog:
                 delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
                 request_timeout_ms=REQUEST_TIMEOUT_MS,
                 max_block_ms=MAX_BLOCK_MS,
+                **self._client_config,
             )
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {bootstrap} is unavailable: {exc}") from exc
@@ -86,7 +92,7 @@ class KafkaEventLog:
 
     def ensure_topics(self) -> None:
         """Create the ledger and dead-letter topics with their settings, if absent."""
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap, client_id="sgl-admin")
+        admin = open_admin(self.bootstrap, self._client_config, client_id="sgl-admin")
         try:
             for name in (self.topic, self.dead_letter_topic):
                 try:
@@ -252,6 +258,7 @@ class KafkaEventLog:
                 auto_offset_reset="earliest",
                 client_id="sgl-reader",
                 max_partition_fetch_bytes=4 * 1024 * 1024,
+                **self._client_config,
             )
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc

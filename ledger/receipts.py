@@ -11,6 +11,7 @@ import structlog
 
 from ledger.errors import LedgerUnavailable
 from ledger.log import Receipt, from_millis
+from ledger.private import private_database
 from ledger.sqlite_util import in_chunks
 
 log = structlog.get_logger("ledger.receipts")
@@ -30,12 +31,12 @@ class SQLiteReceiptIndex:
     """
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._pending: dict[str, Receipt] = {}
         self._wake = threading.Event()
         self._closed = False
         try:
+            private_database(path)
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=30
             )
@@ -49,7 +50,7 @@ class SQLiteReceiptIndex:
             )
             # Lookups read on their own connection, so they never wait for a write (WAL).
             self._reader = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise LedgerUnavailable(f"cannot open the receipt index at {path}: {exc}") from exc
         self._db_lock = threading.Lock()
         self._read_lock = threading.Lock()

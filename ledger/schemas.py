@@ -14,8 +14,16 @@ import orjson
 
 from ledger.envelope import is_canonical_instant, parse_instant
 from ledger.errors import Problem
+from ledger.limits import MAX_DEPTH
 
 ENVELOPE = "envelope"
+# The kinds of field the ledger checks beyond its schemas (see ledger.input_rules).
+CHECKED_FORMATS = ("uuid", "date", "date-time")
+INTEGER = "integer"
+ANY_ITEM = "*"
+
+FieldPath = tuple[str, ...]
+"""Property names from the event's root; ANY_ITEM stands for every item of an array."""
 
 
 def pointer(parts: Iterator[str | int] | list[str | int]) -> str:
@@ -61,6 +69,16 @@ class SchemaRegistry:
         self._versions: dict[str, list[int]] = {}
         for name, version in sorted(self._validators):
             self._versions.setdefault(name, []).append(version)
+        by_id = {d.document["$id"]: d.document for d in self.docs.values()}
+        self._fields = {
+            key: tuple(sorted(set(_typed_fields(self.docs[key].document, by_id))))
+            for key in self._validators
+        }
+
+    def typed_fields(self, name: str, version: int) -> tuple[tuple[FieldPath, str], ...]:
+        """Where an event of this type and version holds a UUID, a date, a date-time or an
+        integer: (path, `uuid` | `date` | `date-time` | `integer`)."""
+        return self._fields[(name, version)]
 
     @property
     def event_types(self) -> Mapping[str, list[int]]:
@@ -166,6 +184,45 @@ class SchemaRegistry:
                 )
             )
         return problems
+
+
+def _typed_fields(
+    root: dict[str, Any], by_id: Mapping[str, dict[str, Any]]
+) -> Iterator[tuple[FieldPath, str]]:
+    """Every (path, kind) a schema declares, following its references into the ledger's own
+    schemas; iterative, and bounded by the path length the ledger accepts anyway."""
+    pending: list[tuple[Any, dict[str, Any], FieldPath]] = [(root, root, ())]
+    while pending:
+        node, doc, path = pending.pop()
+        if not isinstance(node, dict) or len(path) > MAX_DEPTH:
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target_doc, target = _resolve(ref, doc, by_id)
+            pending.append((target, target_doc, path))
+        if node.get("format") in CHECKED_FORMATS:
+            yield path, node["format"]
+        kinds = node.get("type")
+        if kinds == INTEGER or (isinstance(kinds, list) and INTEGER in kinds):
+            yield path, INTEGER
+        for name, sub in node.get("properties", {}).items():
+            pending.append((sub, doc, (*path, name)))
+        if "items" in node:
+            pending.append((node["items"], doc, (*path, ANY_ITEM)))
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            pending.extend((sub, doc, path) for sub in node.get(keyword, []))
+
+
+def _resolve(
+    ref: str, doc: dict[str, Any], by_id: Mapping[str, dict[str, Any]]
+) -> tuple[dict[str, Any], Any]:
+    """The schema document a reference points into, and the node it names."""
+    base, _, fragment = ref.partition("#")
+    target_doc = by_id[base] if base else doc
+    node: Any = target_doc
+    for part in fragment.split("/")[1:]:
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return target_doc, node
 
 
 def _instants(document: Mapping[str, Any]) -> tuple[dict[str, datetime], list[Problem]]:

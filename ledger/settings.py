@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -16,6 +17,171 @@ LogFormat = Literal["auto", "json", "console"]
 Switch = Literal["on", "off"]
 
 _PREFIX = "SGL_"
+_KAFKA_PREFIX = "SGL_KAFKA_"
+_TLS_PROTOCOLS = ("SSL", "SASL_SSL")
+_SASL_PROTOCOLS = ("SASL_PLAINTEXT", "SASL_SSL")
+_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+_MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "PLAIN")
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """How every Kafka client of the ledger connects: TLS and SASL, from `SGL_KAFKA_*`.
+
+    Each field is read from `SGL_KAFKA_<FIELD>`; the secrets (the SASL password, the OAuth
+    client secret) are better given as files (`..._FILE`), and never appear in a repr.
+    """
+
+    security_protocol: str = "PLAINTEXT"
+    ssl_cafile: str = ""
+    ssl_certfile: str = ""
+    ssl_keyfile: str = ""
+    ssl_check_hostname: bool = True
+    sasl_mechanism: str = ""
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
+    sasl_password_file: str = ""
+    oauth_token_url: str = ""
+    oauth_client_id: str = ""
+    oauth_client_secret: str = field(default="", repr=False)
+    oauth_client_secret_file: str = ""
+    oauth_scope: str = ""
+    oauth_token_file: str = ""
+
+    @property
+    def uses_tls(self) -> bool:
+        """Whether connections are wrapped in TLS (SSL or SASL_SSL)."""
+        return self.security_protocol in _TLS_PROTOCOLS
+
+    @property
+    def uses_sasl(self) -> bool:
+        """Whether connections authenticate with SASL (SASL_PLAINTEXT or SASL_SSL)."""
+        return self.security_protocol in _SASL_PROTOCOLS
+
+    def check(self) -> None:
+        """Raise SettingsError naming the first `SGL_KAFKA_*` variable that is wrong or does
+        not fit with the others."""
+        if self.security_protocol not in _PROTOCOLS:
+            raise SettingsError(
+                f"SGL_KAFKA_SECURITY_PROTOCOL must be one of {', '.join(_PROTOCOLS)}, "
+                f"not {self.security_protocol!r}"
+            )
+        self._check_tls()
+        if not self.uses_sasl:
+            _unused(self, _SASL_FIELDS, f"SGL_KAFKA_SECURITY_PROTOCOL={self.security_protocol}")
+            return
+        if self.sasl_mechanism not in _MECHANISMS:
+            raise SettingsError(
+                f"SGL_KAFKA_SASL_MECHANISM must be one of {', '.join(_MECHANISMS)} with "
+                f"SGL_KAFKA_SECURITY_PROTOCOL={self.security_protocol}, "
+                f"not {self.sasl_mechanism!r}"
+            )
+        if self.sasl_mechanism in ("PLAIN", "OAUTHBEARER") and not self.uses_tls:
+            # Either would send a reusable secret (the password, the bearer token) in clear.
+            raise SettingsError(
+                f"SGL_KAFKA_SASL_MECHANISM={self.sasl_mechanism} sends its secret in clear: "
+                "use it only with SGL_KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+            )
+        if self.sasl_mechanism == "OAUTHBEARER":
+            self._check_oauth()
+        else:
+            self._check_password()
+
+    def _check_tls(self) -> None:
+        if not self.uses_tls:
+            _unused(self, _TLS_FIELDS, f"SGL_KAFKA_SECURITY_PROTOCOL={self.security_protocol}")
+            return
+        for name in ("ssl_cafile", "ssl_certfile", "ssl_keyfile"):
+            _readable(self, name)
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise SettingsError(
+                "SGL_KAFKA_SSL_KEYFILE is set without SGL_KAFKA_SSL_CERTFILE: mutual TLS needs "
+                "the client certificate too"
+            )
+
+    def _check_password(self) -> None:
+        mechanism = f"SGL_KAFKA_SASL_MECHANISM={self.sasl_mechanism}"
+        _unused(self, _OAUTH_FIELDS, mechanism)
+        if not self.sasl_username:
+            raise SettingsError(f"SGL_KAFKA_SASL_USERNAME is required with {mechanism}")
+        _one_secret(self, "sasl_password", mechanism)
+
+    def _check_oauth(self) -> None:
+        mechanism = "SGL_KAFKA_SASL_MECHANISM=OAUTHBEARER"
+        _unused(self, _PASSWORD_FIELDS, mechanism)
+        if bool(self.oauth_token_url) == bool(self.oauth_token_file):
+            raise SettingsError(
+                f"{mechanism} needs exactly one token source: SGL_KAFKA_OAUTH_TOKEN_URL (a "
+                "client-credentials token endpoint) or SGL_KAFKA_OAUTH_TOKEN_FILE"
+            )
+        if self.oauth_token_file:
+            _unused(self, _CLIENT_FIELDS, "SGL_KAFKA_OAUTH_TOKEN_FILE")
+            _readable(self, "oauth_token_file")
+            return
+        _check_token_url(self.oauth_token_url)
+        if not self.oauth_client_id:
+            raise SettingsError(
+                "SGL_KAFKA_OAUTH_CLIENT_ID is required with SGL_KAFKA_OAUTH_TOKEN_URL"
+            )
+        _one_secret(self, "oauth_client_secret", "SGL_KAFKA_OAUTH_TOKEN_URL")
+
+
+_TLS_FIELDS = ("ssl_cafile", "ssl_certfile", "ssl_keyfile")
+_PASSWORD_FIELDS = ("sasl_username", "sasl_password", "sasl_password_file")
+_CLIENT_FIELDS = (
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_client_secret_file",
+    "oauth_scope",
+)
+_OAUTH_FIELDS = ("oauth_token_url", *_CLIENT_FIELDS, "oauth_token_file")
+_SASL_FIELDS = ("sasl_mechanism", *_PASSWORD_FIELDS, *_OAUTH_FIELDS)
+
+
+def _variable(name: str) -> str:
+    return _KAFKA_PREFIX + name.upper()
+
+
+def _unused(security: KafkaSecurity, names: tuple[str, ...], because: str) -> None:
+    """Refuse a setting the others make meaningless: it was meant to do something."""
+    for name in names:
+        if getattr(security, name):
+            raise SettingsError(f"{_variable(name)} is set but unused with {because}")
+
+
+def _readable(security: KafkaSecurity, name: str) -> None:
+    path = getattr(security, name)
+    if path and not os.access(path, os.R_OK):
+        raise SettingsError(f"{_variable(name)} names {path}, which cannot be read")
+
+
+def _one_secret(security: KafkaSecurity, name: str, needed_by: str) -> None:
+    """Exactly one of a secret and its file; the file must be readable."""
+    given, file = getattr(security, name), getattr(security, name + "_file")
+    if bool(given) == bool(file):
+        raise SettingsError(
+            f"{needed_by} needs exactly one of {_variable(name)} and {_variable(name + '_file')} "
+            "(a file is better: it stays out of the environment)"
+        )
+    _readable(security, name + "_file")
+
+
+def _check_token_url(url: str) -> None:
+    """An https token endpoint, or http on loopback (a local token helper)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        raise SettingsError(f"SGL_KAFKA_OAUTH_TOKEN_URL is not a valid URL: {exc}") from None
+    if not parts.hostname or not (
+        parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
+    ):
+        raise SettingsError(
+            "SGL_KAFKA_OAUTH_TOKEN_URL must be an https:// address (http:// only on loopback), "
+            f"not {url!r}"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +206,7 @@ class Settings:
     # the largest body the API accepts, so every event it appends can be read back.
     max_record_bytes: int = MAX_RECORD_BYTES
     max_batch_items: int = 5000
+    body_timeout_seconds: int = 10
     clock_skew_seconds: int = 300
     consumer_batch: int = 5000
     snapshot_every: int = 100
@@ -51,6 +218,7 @@ class Settings:
     signing_key: Path = Path("")
     log_format: LogFormat = "auto"
     log_level: str = "info"
+    kafka_security: KafkaSecurity = KafkaSecurity()
 
     @property
     def log_db(self) -> Path:
@@ -100,11 +268,16 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str], **overrides: Any) -> Settings:
         """Defaults, then `SGL_*` variables, then explicit keyword overrides."""
         values: dict[str, Any] = {}
-        for field in fields(cls):
-            raw = environ.get(_PREFIX + field.name.upper())
+        for each in fields(cls):
+            raw = environ.get(_PREFIX + each.name.upper())
+            if raw is not None and each.name != "kafka_security":
+                values[each.name] = _coerce(_PREFIX + each.name.upper(), each.type, raw)
+        security: dict[str, Any] = {}
+        for each in fields(KafkaSecurity):
+            raw = environ.get(_variable(each.name))
             if raw is not None:
-                values[field.name] = _coerce(field.name, field.type, raw)
-        settings = replace(cls(), **values)
+                security[each.name] = _coerce(_variable(each.name), each.type, raw)
+        settings = replace(cls(), kafka_security=KafkaSecurity(**security), **values)
         settings = replace(settings, **overrides)
         settings.check()
         return settings
@@ -122,6 +295,7 @@ class Settings:
             "replication_factor",
             "min_insync_replicas",
             "max_batch_items",
+            "body_timeout_seconds",
             "snapshot_every",
             "checkpoint_every",
             "checkpoint_seconds",
@@ -136,6 +310,7 @@ class Settings:
                 f"({self.max_body_bytes}): the consumers would refuse events the API accepts"
             )
         _check_url(self.url)
+        self.kafka_security.check()
 
 
 def _check_url(url: str) -> None:
@@ -154,7 +329,7 @@ def _check_url(url: str) -> None:
         raise SettingsError(f"SGL_URL must be a base URL (no query, no fragment), not {url!r}")
 
 
-def _coerce(name: str, annotation: object, raw: str) -> Any:
+def _coerce(variable: str, annotation: object, raw: str) -> Any:
     kind = str(annotation)
     try:
         if kind == "int":
@@ -162,5 +337,11 @@ def _coerce(name: str, annotation: object, raw: str) -> Any:
         if kind == "Path":
             return Path(raw)
     except ValueError as exc:
-        raise SettingsError(f"SGL_{name.upper()} must be a whole number, not {raw!r}") from exc
+        raise SettingsError(f"{variable} must be a whole number, not {raw!r}") from exc
+    if kind == "bool":
+        if raw.strip().lower() in _TRUE:
+            return True
+        if raw.strip().lower() in _FALSE:
+            return False
+        raise SettingsError(f"{variable} must be true or false, not {raw!r}")
     return raw

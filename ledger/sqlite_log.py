@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ledger.errors import LedgerUnavailable
 from ledger.log import DeadLetter, DoneAppend, LogRecord, PendingRecord, Receipt, from_millis
+from ledger.private import private_database
 from ledger.sqlite_util import in_chunks
 
 PARTITION = 0
@@ -63,7 +64,7 @@ def _row(position: int, record: PendingRecord, now: int) -> tuple[object, ...]:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_database(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
@@ -88,7 +89,7 @@ class SQLiteEventLog:
             self._conn = _connect(path)
             self._conn.executescript(_SCHEMA)
             _add_dead_letter_keys(self._conn)
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise LedgerUnavailable(f"cannot open the embedded log at {path}: {exc}") from exc
 
     @contextmanager

@@ -239,7 +239,9 @@ def _contact_recorded(draft: dict[str, Any], event: Event) -> None:
 def _injury_observed(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
     draft["injury_observations"] += 1
-    draft["injuries"] += p["count"]
+    # A count written 1.0 passed the schema (`type: integer` takes it) before the ledger
+    # refused such numbers at the door; one on the log must not turn the sum into a float.
+    draft["injuries"] += int(p["count"])
     draft["suspected_non_accidental"] += bool(p["suspected_non_accidental"])
     draft["inconsistent_explanations"] += p.get("explanation_consistent") is False
 

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
 
+from ledger.private import private_database
+
 if TYPE_CHECKING:
     # Only named in a signature: the case view is itself a store built on this module.
     from projections.case_view import SQLiteCaseView
@@ -79,8 +81,7 @@ class SQLiteTrackedStore(SQLiteTrackingRecorder):
     @classmethod
     def open(cls, path: Path, **options: Any) -> Self:
         """The store in the given file (its folder made if need be), its tables created if new."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        store = cls(SQLiteDatastore(str(path)), **options)
+        store = cls(SQLiteDatastore(str(private_database(path))), **options)
         store.create_table()
         return store
 

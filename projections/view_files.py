@@ -21,6 +21,7 @@ from typing import Generic, Protocol, TypeVar
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.errors import LedgerError
+from ledger.private import private_file
 from projections.case_view import SQLiteCaseView
 
 
@@ -72,7 +73,7 @@ class ViewFiles:
         """Make the generation current for every reader; drop all but it and the previous."""
         previous = self.current()
         staging = self.folder / f".{self.name}.current.tmp"
-        with open(staging, "w") as handle:
+        with open(private_file(staging), "w") as handle:
             handle.write(path.name + "\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -89,8 +90,7 @@ class ViewFiles:
     @contextlib.contextmanager
     def rebuild_lock(self) -> Iterator[None]:
         """Held for the whole of a rebuild: a second one at the same time is refused."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self.folder / f".{self.name}.rebuild.lock", "w") as handle:
+        with open(private_file(self.folder / f".{self.name}.rebuild.lock"), "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -16,10 +16,17 @@
 #   SGL_KAFKA_CONTROLLER_PORT  controller port (9093)
 #   SGL_KAFKA_START_TIMEOUT    seconds to wait for readiness (90)
 #   SGL_KAFKA_STOP_TIMEOUT     seconds to wait after SIGTERM before SIGKILL (30)
-#   SGL_KAFKA_HEAP_OPTS        JVM heap flags ("-Xmx512m -Xms256m")
+#   SGL_KAFKA_HEAP_OPTS        JVM heap flags ("-Xmx1g -Xms256m")
 #   SGL_KAFKA_JVM_OPTS         extra JVM flags
 #   SGL_KAFKA_AUTO_CREATE_TOPICS  auto.create.topics.enable (false)
-# Clients connect to 127.0.0.1:$SGL_KAFKA_PORT.
+#   SGL_KAFKA_EXTRA_LISTENERS  more client listeners, each named by its security protocol,
+#                              e.g. "SASL_SSL://127.0.0.1:9094,SSL://127.0.0.1:9095"
+#   SGL_KAFKA_EXTRA_CONFIG     a file appended to server.properties (those listeners' TLS and
+#                              SASL settings; a key given again there overrides the default)
+#   SGL_KAFKA_SCRAM            SCRAM credentials created when the storage is formatted, one per
+#                              line, e.g. "SCRAM-SHA-512=[name=sgl,password=...]" (they are on
+#                              the format command's line: throwaway test credentials only)
+# Clients connect to 127.0.0.1:$SGL_KAFKA_PORT (PLAINTEXT; also the readiness probe's port).
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -35,8 +42,10 @@ PORT="${SGL_KAFKA_PORT:-9092}"
 CONTROLLER_PORT="${SGL_KAFKA_CONTROLLER_PORT:-9093}"
 START_TIMEOUT="${SGL_KAFKA_START_TIMEOUT:-90}"
 STOP_TIMEOUT="${SGL_KAFKA_STOP_TIMEOUT:-30}"
-HEAP_OPTS="${SGL_KAFKA_HEAP_OPTS:--Xmx512m -Xms256m}"
+HEAP_OPTS="${SGL_KAFKA_HEAP_OPTS:--Xmx1g -Xms256m}"
 AUTO_CREATE="${SGL_KAFKA_AUTO_CREATE_TOPICS:-false}"
+EXTRA_LISTENERS="${SGL_KAFKA_EXTRA_LISTENERS:-}"
+EXTRA_CONFIG="${SGL_KAFKA_EXTRA_CONFIG:-}"
 
 PROPS="$STATE/server.properties"
 LOG4J="$STATE/log4j2.properties"
@@ -162,16 +171,30 @@ fetch_jars() {
 
 write_config() {
     mkdir -p "$DATA_DIR" "$LOG_DIR"
+    local extra="" protocols="" listener
+    if [[ -n "$EXTRA_LISTENERS" ]]; then
+        extra=",$EXTRA_LISTENERS"
+        local -a each
+        IFS=, read -r -a each <<<"$EXTRA_LISTENERS"
+        for listener in "${each[@]}"; do
+            [[ "$listener" =~ ^(SSL|SASL_SSL|SASL_PLAINTEXT)://[^,]+:[0-9]+$ ]] \
+                || die "SGL_KAFKA_EXTRA_LISTENERS: '$listener' is not SSL|SASL_SSL|SASL_PLAINTEXT://host:port"
+            protocols+=",${BASH_REMATCH[1]}:${BASH_REMATCH[1]}"
+        done
+    fi
+    if [[ -n "$EXTRA_CONFIG" && ! -r "$EXTRA_CONFIG" ]]; then
+        die "SGL_KAFKA_EXTRA_CONFIG names $EXTRA_CONFIG, which cannot be read"
+    fi
     cat >"$PROPS.tmp" <<EOF
 # Written by scripts/kafka.sh on every start; edits here are overwritten.
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$HOST:$CONTROLLER_PORT
-listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$HOST:$PORT
+listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT$extra
+advertised.listeners=PLAINTEXT://$HOST:$PORT$extra
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT$protocols
 log.dirs=$DATA_DIR
 
 num.partitions=1
@@ -197,6 +220,10 @@ num.network.threads=2
 num.io.threads=4
 num.recovery.threads.per.data.dir=1
 EOF
+    if [[ -n "$EXTRA_CONFIG" ]]; then
+        printf '\n# From SGL_KAFKA_EXTRA_CONFIG (%s)\n' "$EXTRA_CONFIG" >>"$PROPS.tmp"
+        cat "$EXTRA_CONFIG" >>"$PROPS.tmp"
+    fi
     mv "$PROPS.tmp" "$PROPS"
     cat >"$LOG4J.tmp" <<'EOF'
 # Written by scripts/kafka.sh. All output goes to stdout, which kafka.sh
@@ -234,8 +261,13 @@ format_storage() {
         mv "$CLUSTER_ID_FILE.tmp" "$CLUSTER_ID_FILE"
     fi
     if [[ ! -f "$DATA_DIR/meta.properties" ]]; then
+        local -a scram=()
+        local credential
+        while IFS= read -r credential; do
+            [[ -n "$credential" ]] && scram+=(--add-scram "$credential")
+        done <<<"${SGL_KAFKA_SCRAM:-}"
         say "formatting storage in $DATA_DIR (cluster id $(cat "$CLUSTER_ID_FILE"))"
-        java_tool kafka.tools.StorageTool format --ignore-formatted \
+        java_tool kafka.tools.StorageTool format --ignore-formatted "${scram[@]}" \
             -t "$(cat "$CLUSTER_ID_FILE")" -c "$PROPS" >>"$LOG_DIR/format.log" 2>&1 \
             || { cat "$LOG_DIR/format.log" >&2; die "kafka-storage format failed"; }
     fi

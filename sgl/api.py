@@ -10,7 +10,8 @@ from functools import partial
 from typing import Any, Protocol
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -22,7 +23,7 @@ from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnav
 from ledger.log import EventLog
 from sgl.bootstrap import Container
 from sgl.docs_pages import install_docs
-from sgl.metrics import Metrics, RequestMetrics
+from sgl.metrics import Metrics, RequestMetrics, route_template
 from sgl.openapi import DocumentedApp
 from sgl.queries import QueryError
 from sgl.responses import JSONBytes, problem_response
@@ -89,6 +90,7 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(_known_query_only)],
     )
     _install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -100,6 +102,33 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     app.include_router(proofs_router(container))
     app.include_router(ops_router(container, metrics, consumer))
     return app
+
+
+def _known_query_only(request: Request) -> None:
+    """Refuse query parameters the route does not take (a typo would otherwise be ignored)."""
+    route = request.scope.get("route")
+    dependant: Dependant | None = getattr(route, "dependant", None)
+    allowed = _query_names(dependant) if dependant is not None else set()
+    unknown = sorted(set(request.query_params) - allowed)
+    if unknown:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "type": "unknown-parameter",
+                    "msg": f"the route takes no parameter {name!r}"
+                    + (f"; it takes: {', '.join(sorted(allowed))}" if allowed else ""),
+                }
+                for name in unknown
+            ]
+        )
+
+
+def _query_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_names(sub)
+    return names
 
 
 def _lags(container: Container) -> dict[str, Callable[[], int]]:
@@ -179,7 +208,26 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
-        return problem_response(exc.status_code, "http", str(exc.detail), str(exc.detail))
+        # The headers carry what the status needs, e.g. Allow with a 405.
+        return problem_response(
+            exc.status_code, "http", str(exc.detail), str(exc.detail), headers=exc.headers
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        # Logged by route and error class: the message may quote what was sent.
+        log.error(
+            "request.failed",
+            route=route_template(request.scope),
+            method=request.method,
+            error=type(exc).__name__,
+        )
+        return problem_response(
+            500,
+            "internal",
+            "Internal error",
+            "an unexpected failure; a retry with the same event_ids is safe",
+        )
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:

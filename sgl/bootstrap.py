@@ -91,6 +91,15 @@ class Container:
                 )
             vkey = create_key_pair(path)
             log.warning("signing_key.created", path=str(path), verifier_key=vkey)
+        if key_in_data_dir(self.settings):
+            log.warning(
+                "signing_key.in_data_dir",
+                path=str(path),
+                data_dir=str(self.settings.data_dir),
+                hint="set SGL_SIGNING_KEY to a file outside SGL_DATA_DIR (a secret, a mounted "
+                "volume): whoever holds the data directory and the key can sign a rewritten "
+                "history",
+            )
         return Sealer(
             self.log,
             self.seal,
@@ -134,6 +143,14 @@ class Container:
         self.alerts.close()
 
 
+def key_in_data_dir(settings: Settings) -> bool:
+    """Whether a production ledger (the Kafka backend) keeps its signing key inside its data
+    directory; the embedded store is a single machine's, key and all."""
+    if settings.backend != "kafka":
+        return False
+    return settings.signing_key_path.resolve().is_relative_to(settings.data_dir.resolve())
+
+
 def verifier_key_of(settings: Settings) -> str | None:
     """The published verifier key of the checkpoints the settings name, or None before there
     is a key."""
@@ -174,6 +191,7 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             partitions=settings.partitions,
             replication_factor=settings.replication_factor,
             min_insync_replicas=settings.min_insync_replicas,
+            security=settings.kafka_security,
         )
     return SQLiteEventLog(embedded, topic)
 

@@ -1,4 +1,5 @@
-"""`sgl keys`, `sgl verify` and `sgl proof`: the evidential-integrity commands."""
+"""`sgl keys`, `sgl verify`, `sgl proof` and `sgl checkpoints`: the evidential-integrity
+commands."""
 
 from __future__ import annotations
 
@@ -59,35 +60,59 @@ def keys_create(ctx: click.Context) -> None:
     "key_file",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="Verifier key file (default: the one beside SGL_SIGNING_KEY).",
+    help="Verifier key file (default: the one the --trusted files name, else the one beside "
+    "SGL_SIGNING_KEY).",
+)
+@click.option(
+    "--trusted",
+    "trusted_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="Trusted checkpoints kept away from this machine (`sgl checkpoints export`, or one "
+    "signed checkpoint); the log must extend each. Repeatable.",
+)
+@click.option(
+    "--grace",
+    type=click.IntRange(min=0),
+    default=None,
+    metavar="N",
+    help="Records a partition may hold after its latest signed checkpoint "
+    "(default: SGL_CHECKPOINT_EVERY).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
-def verify(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
+def verify(
+    ctx: click.Context,
+    key_file: str | None,
+    trusted_files: tuple[str, ...],
+    grace: int | None,
+    as_json: bool,
+) -> None:
     """Recompute every partition's Merkle tree from the log, check every checkpoint's
-    signature and root, and compare each record with the seal; name the first record that
-    disagrees. Exit status 1 when anything disagrees.
+    signature and root, compare each record with the seal, and prove the log extends each
+    trusted checkpoint; name the first record that disagrees. Exit status 1 when anything
+    disagrees, or when there is nothing to verify (no records, no checkpoints, no seal).
 
-    Example: sgl verify
+    Example: sgl verify --trusted trusted.json --key var/keys/checkpoint.pub
     """
     from consumers.verify import verify_ledger
     from sgl.bootstrap import bootstrap
 
-    container = bootstrap(_settings(ctx))
+    settings = _settings(ctx)
+    file_key, trusted = _read_trusted(trusted_files)
+    container = bootstrap(settings)
     try:
-        vkey = Path(key_file).read_text().strip() if key_file else container.verifier_key()
-        if vkey is None:
-            raise click.ClickException("no verifier key: run `sgl keys create` or pass --key")
-        if not key_file:
-            click.echo(
-                "note: trusting the verifier key beside this ledger's signing key; an auditor "
-                "passes --key with the key the operator published",
-                err=True,
-            )
+        vkey = _verifier_key(key_file, file_key, container.verifier_key())
         total = sum(container.log.end_offsets().values())
         with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
             report = verify_ledger(
-                container.log, container.checkpoints_log, vkey, container.seal, bar.update
+                container.log,
+                container.checkpoints_log,
+                vkey,
+                container.seal,
+                bar.update,
+                trusted=trusted,
+                grace=settings.checkpoint_every if grace is None else grace,
             )
     finally:
         container.close()
@@ -99,15 +124,17 @@ def verify(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
                     "records": report.records,
                     "partitions": report.partitions,
                     "checkpoints": report.checkpoints,
+                    "trusted": report.trusted,
                     "first": None if report.first is None else str(report.first),
                     "problems": [str(p) for p in sorted(report.problems)],
                 }
             ).decode()
         )
     elif report.ok:
+        also = f" and {report.trusted:,} trusted checkpoint(s)" if report.trusted else ""
         click.echo(
             f"verified: {report.records:,} records in {report.partitions} partition(s) "
-            f"against {report.checkpoints:,} signed checkpoint(s); nothing disagrees"
+            f"against {report.checkpoints:,} signed checkpoint(s){also}; nothing disagrees"
         )
     else:
         click.echo(f"FIRST DISAGREEMENT: {report.first}")
@@ -115,6 +142,48 @@ def verify(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
             click.echo(f"also: {problem}")
     if not report.ok:
         sys.exit(1)
+
+
+def _read_trusted(files: tuple[str, ...]) -> tuple[str | None, list[str]]:
+    """The verifier key the trusted files name (if they agree on one) and their checkpoints."""
+    from ledger.bundles import trusted_checkpoints
+
+    keys, notes = set(), []
+    for name in files:
+        try:
+            key, found = trusted_checkpoints(Path(name).read_bytes())
+        except ValueError as exc:
+            raise click.ClickException(f"trusted checkpoints {name}: {exc}") from None
+        if key is not None:
+            keys.add(key.strip())
+        notes += found
+    if len(keys) > 1:
+        raise click.ClickException(
+            "the trusted files name different verifier keys: pass --key with the published one"
+        )
+    return (keys.pop() if keys else None), notes
+
+
+def _verifier_key(key_file: str | None, file_key: str | None, local: str | None) -> str:
+    """The key to check signatures with: --key, else the one the trusted files name, else
+    (with a note saying what that proves) the one beside this ledger's signing key."""
+    if key_file:
+        return Path(key_file).read_text().strip()
+    if file_key is not None:
+        click.echo(
+            "note: trusting the verifier key in the trusted checkpoints file; an auditor "
+            "passes --key with the key the operator published",
+            err=True,
+        )
+        return file_key
+    if local is None:
+        raise click.ClickException("no verifier key: run `sgl keys create` or pass --key")
+    click.echo(
+        "note: trusting the verifier key beside this ledger's signing key; an auditor "
+        "passes --key with the key the operator published",
+        err=True,
+    )
+    return local
 
 
 @click.group()
@@ -202,6 +271,36 @@ def checkpoints() -> None:
 
     Example: sgl checkpoints latest
     """
+
+
+@checkpoints.command("export")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="The file to write (default: standard output).",
+)
+@click.pass_context
+def checkpoints_export(ctx: click.Context, out: str | None) -> None:
+    """Export each partition's latest published checkpoint (the signed notes) and the
+    verifier key (JSON), for an auditor to keep away from this machine; `sgl verify --trusted
+    FILE` later proves the log still extends them, so a rollback or a history signed again
+    is caught. Exit status 1 before any checkpoint is published.
+
+    Example: sgl checkpoints export --out trusted.json
+    """
+    from sgl.queries import LocalStores, trusted_export
+
+    with LocalStores(_settings(ctx)) as stores:
+        document = trusted_export(stores)
+    text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        Path(out).write_text(text)
+    found = document["checkpoints"]
+    sizes = "; ".join(f"partition {c['partition']} at size {c['tree_size']}" for c in found)
+    click.echo(f"exported {len(found)} checkpoint(s) to {out or 'stdout'}: {sizes}", err=True)
 
 
 @checkpoints.command("latest")

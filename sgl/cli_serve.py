@@ -72,6 +72,12 @@ def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool
         container.close()
 
 
+# Idle keep-alive connections close after 5 s and a request's headers may take 16 KiB; a body
+# has SGL_BODY_TIMEOUT_SECONDS to arrive whole (the app answers 408 after that).
+KEEP_ALIVE_SECONDS = 5
+MAX_HEADER_BYTES = 16 * 1024
+
+
 def _serve(
     container: Container, host: str, port: int, consumer: bool, also: tuple[str, ...] = ()
 ) -> None:
@@ -103,7 +109,16 @@ def _serve(
     tune_gc()
     # uvicorn shuts down cleanly on Ctrl-C, then raises the interrupt again: a requested stop.
     with contextlib.suppress(KeyboardInterrupt):
-        _Announcing(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
+        _Announcing(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                timeout_keep_alive=KEEP_ALIVE_SECONDS,
+                h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+            )
+        ).run()
 
 
 @click.command()

@@ -1,5 +1,5 @@
-"""Prometheus metrics for the API process: appends, rejected events, request latency, dead
-letters, alerts raised, consumer lag, consumers up, and follower cases failing."""
+"""Prometheus metrics for the API process: appends, rejected events, server errors, request
+latency, dead letters, alerts raised, consumer lag, consumers up, and follower cases failing."""
 
 from __future__ import annotations
 
@@ -105,6 +105,12 @@ class Metrics:
             ["status"],
             registry=self.registry,
         )
+        self.server_errors = Counter(
+            "sgl_server_errors_total",
+            "Requests answered 500 because something failed unexpectedly, by route template",
+            ["route"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "sgl_request_seconds",
             "Time to answer an HTTP request, by route template and method",
@@ -147,10 +153,16 @@ class RequestMetrics:
 
         try:
             await self.app(scope, receive, observe)
+        except Exception:
+            # The app's last handler answers it with a 500 problem, outside this middleware.
+            answer.update(status=500, problem=True)
+            raise
         finally:
             route = route_template(scope)
             method = scope["method"]
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
+            if answer["status"] == 500:
+                self.metrics.server_errors.labels(route).inc()
             if route == EVENTS_PATH and method == "POST" and answer["problem"]:
                 self.metrics.rejected.labels(str(answer["status"])).inc()
 

@@ -12,6 +12,7 @@ from ledger.schemas import SchemaRegistry
 from sgl.responses import MEDIA_TYPE as PROBLEM_MEDIA
 
 REF = "#/components/schemas/"
+CSV_MEDIA = "text/csv"
 _URN = "urn:sgl:schema:"
 
 PROBLEM_ERROR: dict[str, Any] = {
@@ -62,10 +63,12 @@ RECEIPTS: dict[str, Any] = {
 }
 
 _EVENTS_PROBLEMS = {
-    "400": "The body is not valid JSON",
+    "400": "The body is not JSON the ledger accepts: not UTF-8, malformed, nested more than "
+    "64 deep, or an object holds a key twice",
+    "408": "The body did not arrive within SGL_BODY_TIMEOUT_SECONDS",
     "409": "An event_id already in the ledger was sent with other content; nothing appended",
     "413": "The body is over the size limit (SGL_MAX_BODY_BYTES)",
-    "415": "The body is not application/json",
+    "415": "The body is not application/json, or names a charset other than utf-8",
     "422": "An event breaks its schema or a ledger rule, or the batch is too large; nothing "
     "appended",
     "503": "The log is unavailable; retry with the same event_ids (see Retry-After)",
@@ -137,10 +140,16 @@ def _ref(component: str) -> dict[str, str]:
 
 def _problem_responses(path: str, operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    if operation.get("parameters") or "422" in responses:
-        responses["422"] = problem("A path or query parameter is not valid")
+    # Every route refuses a query parameter it does not take, so every route may answer 422.
+    responses["422"] = problem(
+        "A path or query parameter is not valid, or the route does not take it"
+    )
     if "{" in path:
         responses.setdefault("404", problem("There is no such resource"))
+    responses["500"] = problem("An unexpected failure; the error is logged and counted")
+    if any(p.get("name") == "format" for p in operation.get("parameters", [])):
+        ok = responses.get("200", {}).setdefault("content", {})
+        ok[CSV_MEDIA] = {"schema": {"type": "string", "description": "CSV with a header row"}}
 
 
 def _document_append(post: dict[str, Any]) -> None:
@@ -164,6 +173,7 @@ def _document_append(post: dict[str, Any]) -> None:
             "content": {"application/json": {"schema": receipt_or_receipts}},
         },
         **{status: problem(text) for status, text in _EVENTS_PROBLEMS.items()},
+        "500": post["responses"]["500"],
     }
 
 

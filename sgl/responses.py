@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
@@ -27,7 +27,7 @@ def problem_response(
     title: str,
     detail: str,
     errors: Sequence[Problem] = (),
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
     """An `application/problem+json` response; `kind` names the problem type."""
     body: dict[str, object] = {

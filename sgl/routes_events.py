@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
-import orjson
 import structlog
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
 from ledger.errors import EventConflict, InvalidEvent, Problem
+from ledger.limits import JSONRefused, loads_strict
 from ledger.log import Receipt
+from ledger.settings import Settings
 from sgl.bootstrap import Container
 from sgl.metrics import Metrics
 from sgl.responses import JSONBytes, problem_response
@@ -33,7 +35,7 @@ def events_router(container: Container, metrics: Metrics) -> APIRouter:
     @router.post("/v1/events", status_code=201, summary="Append one event or a batch (JSON array)")
     async def post_events(request: Request) -> Response:
         """Validate and append; a batch is all-or-nothing at validation."""
-        parsed = await _read_json(request, container.settings.max_body_bytes)
+        parsed = await _read_json(request, container.settings)
         if isinstance(parsed, Response):
             return parsed
         try:
@@ -92,18 +94,15 @@ def _log_rejected(
     )
 
 
-async def _read_json(request: Request, limit: int) -> Any:
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media != "application/json":
-        return problem_response(
-            415,
-            "unsupported-media-type",
-            "Unsupported media type",
-            "send events as application/json",
-            [Problem("", "content-type", f"got {media or 'no content type'!r}")],
-        )
+async def _read_json(request: Request, settings: Settings) -> Any:
+    """The body's JSON, or the problem that refuses it: 415, 413, 408 or 400."""
+    refused = _media_problem(request.headers.get("content-type", ""))
+    if refused is not None:
+        return refused
+    limit = settings.max_body_bytes
     try:
-        body = await _body_within(request, limit)
+        async with asyncio.timeout(settings.body_timeout_seconds):
+            body = await _body_within(request, limit)
     except _BodyTooLarge:
         return problem_response(
             413,
@@ -112,16 +111,57 @@ async def _read_json(request: Request, limit: int) -> Any:
             f"the body is over {limit} bytes",
             [Problem("", "max-body-bytes", f"limit is {limit} bytes")],
         )
+    except TimeoutError:
+        return problem_response(
+            408,
+            "body-timeout",
+            "The body took too long to arrive",
+            f"the whole body must arrive within {settings.body_timeout_seconds} s",
+            [Problem("", "body-timeout", f"limit is {settings.body_timeout_seconds} s")],
+            headers={"Connection": "close"},
+        )
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        return loads_strict(body)
+    except JSONRefused as exc:
         return problem_response(
             400,
-            "malformed-json",
-            "Malformed JSON",
-            "the body is not valid JSON",
-            [Problem("", "json", str(exc))],
+            _BODY_KINDS.get(exc.rule, "malformed-json"),
+            _BODY_TITLES.get(exc.rule, "Malformed JSON"),
+            "the body is not JSON the ledger accepts",
+            [Problem(exc.pointer, exc.rule, exc.detail)],
         )
+
+
+_BODY_KINDS = {"utf-8": "not-utf-8", "max-depth": "too-deep", "duplicate-key": "duplicate-key"}
+_BODY_TITLES = {
+    "utf-8": "The body is not UTF-8",
+    "max-depth": "The JSON nests too deeply",
+    "duplicate-key": "An object holds a key twice",
+}
+
+
+def _media_problem(content_type: str) -> Response | None:
+    """415 unless the body is declared application/json, in UTF-8 if a charset is named."""
+    media, *parameters = (part.strip() for part in content_type.split(";"))
+    if media.lower() != "application/json":
+        return problem_response(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send events as application/json",
+            [Problem("", "content-type", f"got {media.lower() or 'no content type'!r}")],
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset" and value.strip().strip('"').lower() != "utf-8":
+            return problem_response(
+                415,
+                "unsupported-media-type",
+                "Unsupported charset",
+                "JSON is UTF-8: send charset=utf-8 or no charset",
+                [Problem("", "charset", f"got charset {value.strip()!r}")],
+            )
+    return None
 
 
 async def _body_within(request: Request, limit: int) -> bytes:

@@ -9,7 +9,15 @@ from fastapi.responses import Response
 
 from sgl import queries
 from sgl.bootstrap import Container
+from sgl.openapi import problem
 from sgl.responses import JSONBytes
+
+UNAVAILABLE = problem("The log is unavailable; retry (see Retry-After)")
+
+# A tree size is a count of records (Kafka offsets are signed 64-bit); a partition number is a
+# signed 32-bit integer in Kafka. Larger numbers are refused with a 422 before any look-up.
+MAX_SIZE = 2**63 - 1
+MAX_PARTITION = 2**31 - 1
 
 
 def proofs_router(container: Container) -> APIRouter:
@@ -17,29 +25,54 @@ def proofs_router(container: Container) -> APIRouter:
     router = APIRouter()
     stores = queries.ContainerStores(container)
 
-    @router.get("/v1/checkpoints/latest", summary="The latest signed checkpoint per partition")
+    @router.get(
+        "/v1/checkpoints/latest",
+        summary="The latest signed checkpoint per partition",
+        responses={503: UNAVAILABLE},
+    )
     def get_latest() -> Response:
         """Each partition's latest checkpoint (tree size, root, signed note) and the verifier
         key that checks them."""
         return JSONBytes(queries.latest_checkpoints(stores))
 
-    @router.get("/v1/events/{event_id}/proof", summary="Inclusion proof of an event")
+    @router.get(
+        "/v1/events/{event_id}/proof",
+        summary="Inclusion proof of an event",
+        responses={
+            404: problem("No such event, checkpoint, or the event is not in that checkpoint"),
+            409: problem("The event is not in a checkpoint yet: ask after the next one"),
+            503: UNAVAILABLE,
+        },
+    )
     def get_proof(
         event_id: str,
         checkpoint: Annotated[
             int | None,
-            Query(ge=1, description="tree size of a checkpoint of the event's partition"),
+            Query(
+                ge=1, le=MAX_SIZE, description="tree size of a checkpoint of the event's partition"
+            ),
         ] = None,
     ) -> Response:
         """A bundle proving the event's exact bytes are at its offset in the tree the
         checkpoint signs (default: the partition's latest checkpoint)."""
         return JSONBytes(queries.inclusion_proof(stores, event_id, checkpoint))
 
-    @router.get("/v1/checkpoints/consistency", summary="Consistency proof between checkpoints")
+    @router.get(
+        "/v1/checkpoints/consistency",
+        summary="Consistency proof between checkpoints",
+        responses={
+            404: problem("The partition has no checkpoint at one of the sizes"),
+            503: UNAVAILABLE,
+        },
+    )
     def get_consistency(
-        start: Annotated[int, Query(alias="from", ge=1, description="the earlier tree size")],
-        end: Annotated[int, Query(alias="to", ge=1, description="the later tree size")],
-        partition: Annotated[int, Query(ge=0, description="the partition")] = 0,
+        start: Annotated[
+            int, Query(alias="from", ge=1, le=MAX_SIZE, description="the earlier tree size")
+        ],
+        end: Annotated[
+            int, Query(alias="to", ge=1, le=MAX_SIZE, description="the later tree size")
+        ],
+        partition: Annotated[int, Query(ge=0, le=MAX_PARTITION, description="the partition")] = 0,
     ) -> Response:
         """A bundle proving the tree at `from` is a prefix of the tree at `to`."""
         return JSONBytes(queries.consistency_proof(stores, partition, start, end))

@@ -22,6 +22,7 @@ BasisQuery = Annotated[
     Basis,
     Query(description="recorded: recorded_at <= as_of; appended: what the ledger held then"),
 ]
+SCHEMA_MEDIA = "application/schema+json"
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json or csv")]
 
 
@@ -91,12 +92,22 @@ def read_router(container: Container) -> APIRouter:
             "envelope": "/v1/schemas/envelope/1",
         }
 
-    @router.get("/v1/schemas/{name}/{version}", summary="One JSON Schema (draft 2020-12)")
+    @router.get(
+        "/v1/schemas/{name}/{version}",
+        summary="One JSON Schema (draft 2020-12)",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The schema document",
+                "content": {SCHEMA_MEDIA: {"schema": {"type": "object"}}},
+            }
+        },
+    )
     def get_schema(name: str, version: int) -> Response:
         """The schema document, exactly as published."""
         doc = container.schemas.schema(name, version)
         if doc is None:
             raise queries.NoSuchSchema(name, version)
-        return Response(orjson.dumps(doc.document), media_type="application/schema+json")
+        return Response(orjson.dumps(doc.document), media_type=SCHEMA_MEDIA)
 
     return router

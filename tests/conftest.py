@@ -89,8 +89,12 @@ def kafka_bootstrap() -> str:
 
 
 @pytest.fixture
-def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..., Settings]:
-    """Settings for a backend with a private data dir and private topics."""
+def make_settings(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Callable[..., Settings]]:
+    """Settings for a backend with a private data dir and private topics; the topics are
+    deleted when the test ends, so a whole run does not fill the broker's memory."""
+    made: list[Settings] = []
 
     def make(backend: str, **overrides: object) -> Settings:
         suffix = uuid.uuid4().hex[:12]
@@ -111,9 +115,38 @@ def make_settings(tmp_path: Path, request: pytest.FixtureRequest) -> Callable[..
                 pytest.fail(f"{request.node.nodeid} uses Kafka: mark it @pytest.mark.kafka")
             values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
         values.update(overrides)
-        return Settings.from_env({}, **values)
+        settings = Settings.from_env({}, **values)
+        if backend == "kafka":
+            made.append(settings)
+        return settings
 
-    return make
+    yield make
+    if made:
+        delete_topics(
+            made[0].kafka_bootstrap,
+            [
+                name
+                for s in made
+                for name in (s.topic, s.dead_letter_topic, s.alerts_topic, s.checkpoints_topic)
+            ],
+        )
+
+
+def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
+    """Delete a test's topics; one the test never created is no error."""
+    from kafka import KafkaAdminClient
+    from kafka.errors import KafkaError
+
+    try:
+        admin = KafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    except KafkaError:
+        return  # the broker is the test's subject (an outage test may have stopped it)
+    try:
+        doomed = sorted(set(topics) & set(admin.list_topics()))
+        if doomed:
+            admin.delete_topics(doomed)
+    finally:
+        admin.close()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -31,7 +31,12 @@ from sgl.queries.knowledge import (
     ledger_time_to_share,
     matrix,
 )
-from sgl.queries.proofs import consistency_proof, inclusion_proof, latest_checkpoints
+from sgl.queries.proofs import (
+    consistency_proof,
+    inclusion_proof,
+    latest_checkpoints,
+    trusted_export,
+)
 from sgl.queries.stores import ContainerStores, LocalStores, Stores
 
 __all__ = [
@@ -69,4 +74,5 @@ __all__ = [
     "ledger_alerts",
     "ledger_time_to_share",
     "matrix",
+    "trusted_export",
 ]

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ledger.envelope import Event
+from ledger.limits import in_range
 from projections.as_of import Basis, cutoff, known_by
 from projections.clock_policy import ClockPolicy
 from projections.rules import RulePolicy
-from sgl.queries.errors import BadDate, NoSuchCase
+from sgl.queries.errors import BadDate, DateOutOfRange, NoSuchCase
 from sgl.queries.stores import Stores
 
 Document = dict[str, Any]
@@ -20,7 +21,7 @@ Document = dict[str, Any]
 
 def moments(texts: dict[str, str | None]) -> dict[str, datetime | None]:
     """Date parameters by JSON pointer as instants (None when absent); BadDate names every
-    one that does not parse."""
+    one that does not parse, DateOutOfRange every one outside the dates the ledger holds."""
     out: dict[str, datetime | None] = {}
     bad: dict[str, str] = {}
     for pointer, text in texts.items():
@@ -30,6 +31,9 @@ def moments(texts: dict[str, str | None]) -> dict[str, datetime | None]:
             bad[pointer] = text or ""
     if bad:
         raise BadDate(bad)
+    outside = {p: m for p, m in out.items() if m is not None and not in_range(m)}
+    if outside:
+        raise DateOutOfRange(list(outside))
     return out
 
 

@@ -6,6 +6,7 @@ QueryError
 │   └── NoSuchSchema   no such schema version
 ├── BadRequest         a parameter is wrong (HTTP 422 naming it; a CLI usage error)
 │   ├── BadDate        a date is neither YYYY-MM-DD nor RFC 3339
+│   ├── DateOutOfRange a date is outside the range the ledger accepts
 │   ├── AgencyRequired no agency named and the case has no lead agency by then
 │   └── UnknownAgency  the agency never appears in the case
 └── NoProof            the proof asked for cannot be made (its own HTTP status)
@@ -16,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ledger.errors import LedgerError, Problem
+from ledger.limits import RANGE_TEXT
 
 
 class QueryError(LedgerError):
@@ -82,6 +84,18 @@ class BadDate(BadRequest):
                 Problem(pointer, "format", f"{text!r} is not YYYY-MM-DD or RFC 3339")
                 for pointer, text in texts.items()
             ],
+        )
+
+
+class DateOutOfRange(BadRequest):
+    """Dates before or after any the ledger accepts (see ledger.limits)."""
+
+    title = "Date out of range"
+
+    def __init__(self, pointers: Sequence[str]) -> None:
+        super().__init__(
+            f"dates are {RANGE_TEXT}",
+            [Problem(pointer, "range", f"must be {RANGE_TEXT}") for pointer in pointers],
         )
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from ledger.bundles import CONSISTENCY, INCLUSION, b64
+from datetime import UTC, datetime
+
+from ledger.bundles import CONSISTENCY, INCLUSION, TRUSTED, b64
 from ledger.merkle import sealed_bytes
 from sgl.queries.common import Document
 from sgl.queries.errors import NoProof
@@ -97,3 +99,30 @@ def latest_checkpoints(stores: Stores) -> Document:
                 }
             )
     return {"verifier_key": stores.verifier_key(), "checkpoints": found}
+
+
+def trusted_export(stores: Stores) -> Document:
+    """The latest checkpoint of each partition that is on the checkpoints topic, with the
+    verifier key, for an auditor to keep (`sgl verify --trusted`); NoProof before there is
+    any."""
+    found = []
+    for partition in stores.log.partitions():
+        published = [c for c in stores.seal.checkpoints(partition) if c["published"]]
+        if published:
+            latest = published[-1]
+            found.append(
+                {
+                    "partition": partition,
+                    "tree_size": latest["size"],
+                    "root": b64(latest["root"]),
+                    "checkpoint": latest["note"],
+                }
+            )
+    if not found:
+        raise NoProof(404, "no checkpoint has been published yet: run the sealer first")
+    return {
+        "format": TRUSTED,
+        "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "verifier_key": stores.verifier_key(),
+        "checkpoints": found,
+    }

@@ -86,6 +86,7 @@ def poison_records(
     records: list[tuple[bytes | None, bytes | None, str]] = [
         (b"\x00 not json", key, "not-json"),
         (b"null", key, "schema"),
+        (raw(event).replace(b"{", b'{"case_id":"CASE-OTHER",', 1), key, "duplicate-key"),
         (with_note(event, b"[" * 255 + b"]" * 255), key, "too-deep"),
         (with_note(event, b'{"a":' * 70 + b"1" + b"}" * 70), key, "too-deep"),
         (with_note(event, b"[" * 5000 + b"]" * 5000), key, "too-deep"),

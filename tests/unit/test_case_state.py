@@ -81,3 +81,20 @@ def test_project_all_equals_folding_project_one_by_one() -> None:
     assert project_all(None, events) == fold(events)
     start = fold(events[:2])
     assert project_all(start, events[2:]) == fold(events)
+
+
+def test_a_count_written_as_a_fraction_on_the_log_keeps_the_sum_whole() -> None:
+    """A count of 1.0 already on a log (the door refuses it now) after 2 gives 3, an int."""
+    case_id = new_case_id()
+    opened, first, second = as_events(
+        [
+            make_event("case.opened", case_id),
+            make_event("injury.observed", case_id),
+            make_event("injury.observed", case_id),
+        ]
+    )
+    first = first._replace(payload={**first.payload, "count": 2})
+    second = second._replace(payload={**second.payload, "count": 1.0})
+    state = project_all(None, [opened, first, second])
+    assert state.injuries == 3
+    assert type(state.injuries) is int

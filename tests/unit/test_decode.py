@@ -41,6 +41,7 @@ def noted(note: bytes) -> bytes:
         (record(b"\xff"), "not-utf8"),
         (record(b"{not json"), "not-json"),
         (record(b"null"), "schema"),
+        (record(VALUE.replace(b"{", b'{"case_id":"CASE-OTHER",', 1)), "duplicate-key"),
         (record(b"[]"), "schema"),
         (record(VALUE, key=b"\xff\xfe"), "key-mismatch"),
     ],
