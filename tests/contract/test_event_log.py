@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from kafka import TopicPartition
 from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
+from kafka.producer.future import FutureProduceResult, FutureRecordMetadata
 
 from ledger.append import digest_of
 from ledger.errors import LedgerUnavailable
@@ -319,11 +321,11 @@ class TestSQLiteEventLog(EventLogContract):
         return FaultySQLiteEventLog(self.tmp_path / "log.sqlite", fail_at)
 
 
-class _Refused:
+def _refused(topic: str) -> FutureRecordMetadata:
     """A producer future the broker answered with an error."""
-
-    def get(self, timeout: float) -> Any:
-        raise NotEnoughReplicasError("injected failure")
+    answer = FutureProduceResult(TopicPartition(topic, 0))
+    future = FutureRecordMetadata(answer, 0, None, None, -1, -1, -1)
+    return future.failure(NotEnoughReplicasError("injected failure"))
 
 
 class FaultyKafkaEventLog(KafkaEventLog):
@@ -336,14 +338,14 @@ class FaultyKafkaEventLog(KafkaEventLog):
         self.at_ack = at_ack
         self.failing = False
 
-    def _send(self, record: PendingRecord) -> Any:
+    def _send(self, producer: Any, record: PendingRecord) -> Any:
         if record.event_id == self.fail_at:
             if self.at_ack:
-                return _Refused()
+                return _refused(self.topic)
             self.failing = True
         if self.failing:
             raise KafkaTimeoutError("injected failure")
-        return super()._send(record)
+        return super()._send(producer, record)
 
 
 @pytest.mark.kafka
