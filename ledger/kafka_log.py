@@ -38,6 +38,8 @@ PROBE_EVERY = 0.25
 WAIT_SLICE = 0.1
 # The client's reconnect back-off doubles up to this: a returning broker is found within it.
 RECONNECT_BACKOFF_MAX_MS = 1_000
+# The producer generation of unsure records kept by a previous process.
+PREVIOUS = -1
 # Errors of a record the broker refused outright: it is certainly not on the log.
 REFUSED: tuple[type[KafkaError], ...] = (
     MessageSizeTooLargeError,
@@ -161,7 +163,11 @@ class KafkaEventLog:
         # Producers replaced and not yet known to have stopped, by generation.
         self._retired: dict[int, Any] = {}
         self._settled: set[int] = set()
-        self._unsure: dict[str, _Unsure] = {}
+        # A previous process's unsure records: its producer has certainly stopped.
+        self._unsure: dict[str, _Unsure] = {
+            r.event_id: _Unsure(r, floor, PREVIOUS) for r, floor in receipts.unsure()
+        }
+        self._settled.add(PREVIOUS)
         # Receipts of unsure records later found on the log: a request that looked them up
         # just before they were found learns of them here, under the state lock.
         self._found: dict[str, Receipt] = {}
@@ -511,6 +517,7 @@ class KafkaEventLog:
             for event_id, unsure in settled.items():
                 if self._unsure.get(event_id) is unsure:
                     del self._unsure[event_id]
+        self._receipts.settled(list(settled))
         log.warning(
             "kafka.unsure_settled",
             topic=self.topic,
@@ -577,6 +584,10 @@ class KafkaEventLog:
         self.breaker.wake()
         self._prober.join(timeout=self.timeouts.probe_ms / 1000 + CLOSE_GRACE + 1)
         self._close_clients(grace=0 if self.breaker.is_down else CLOSE_GRACE)
+        with self._state:
+            unsure = [(u.record, u.floor) for u in self._unsure.values()]
+        # Whatever is still unsure is checked by the next process before it appends again.
+        self._receipts.keep_unsure(unsure)
         self._receipts.close()
 
     def _close_clients(self, grace: float) -> None:
