@@ -36,7 +36,7 @@ class Broker:
     def __init__(self, state: Path) -> None:
         self.port, controller = free_port(), free_port()
         # Never the shared broker: other tests and tools use it.
-        assert 9092 not in (self.port, controller)  # noqa: S101 -- a guard, not a check
+        assert 9092 not in (self.port, controller)
         self.bootstrap = f"127.0.0.1:{self.port}"
         self._env = {
             **os.environ,
@@ -119,7 +119,7 @@ class Server:
 
     def terminate(self) -> float:
         """SIGTERM; the seconds until the process has exited."""
-        assert self.process is not None  # noqa: S101 -- started before
+        assert self.process is not None
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)
         try:
@@ -141,6 +141,7 @@ class Publishers:
     cases: dict[str, str] = field(default_factory=dict)
     unavailable: list[float] = field(default_factory=list)
     missing_retry_after: int = 0
+    unexpected: list[str] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -156,7 +157,7 @@ class Publishers:
         self.stop.set()
         for thread in self.threads:
             thread.join(timeout=60)
-        assert not any(t.is_alive() for t in self.threads)  # noqa: S101 -- each finished
+        assert not any(t.is_alive() for t in self.threads)
 
     def _publish(self) -> None:
         case_id = new_case_id()
@@ -184,8 +185,11 @@ class Publishers:
                     self.receipts[event["event_id"]] = answer.json()
                     self.cases[event["event_id"]] = event["case_id"]
                 return
-            assert answer.status_code == 503, answer.text  # noqa: S101 -- in a thread
             with self.lock:
+                if answer.status_code != 503:
+                    # Asserted by the test: an assertion here would only end this thread.
+                    self.unexpected.append(f"{answer.status_code} {answer.text[:200]}")
+                    return
                 self.unavailable.append(took)
                 self.missing_retry_after += "retry-after" not in answer.headers
             time.sleep(0.05)
@@ -277,12 +281,14 @@ def test_the_api_comes_back_by_itself_after_each_broker_outage(
         if server.process is not None and server.process.poll() is None:
             stops.append(server.terminate())
 
-    print(
-        f"recovery after each return: {[round(r, 2) for r in recoveries]} s; "
+    sys.stderr.write(
+        f"\nrecovery after each return: {[round(r, 2) for r in recoveries]} s; "
         f"POST while down: {[round(d, 3) for d in down_posts]} s; "
         f"503s seen by publishers: {len(publishers.unavailable)}, slowest "
-        f"{max(publishers.unavailable, default=0):.2f} s; SIGTERM: {[round(s, 2) for s in stops]} s"
+        f"{max(publishers.unavailable, default=0):.2f} s; "
+        f"SIGTERM: {[round(s, 2) for s in stops]} s\n"
     )
+    assert publishers.unexpected == []
     assert all(r < 10 for r in recoveries), recoveries
     assert all(d < 2 for d in down_posts), down_posts
     assert max(publishers.unavailable) < 2, "every 503 a publisher saw came within 2 s"
