@@ -281,7 +281,11 @@ class KafkaEventLog:
                 KafkaPendingAppend(
                     self, sent, futures, list(range(len(sent))), floor, generation
                 ).result()
-            self.breaker.trip(f"Kafka did not take an append: {exc}")
+            with self._state:
+                current = generation == self._generation
+            # A producer already replaced, or a record refused, says nothing of the current one.
+            if current and not isinstance(exc, REFUSED):
+                self.breaker.trip(f"Kafka did not take an append: {exc}")
             raise LedgerUnavailable(f"Kafka did not take the append: {exc}") from exc
         return pending
 
