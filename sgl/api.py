@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
@@ -35,6 +36,9 @@ from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
 
 log = structlog.get_logger("sgl.api")
+
+# How long the app's shutdown waits for its consumer threads to finish their batch.
+CONSUMER_STOP_SECONDS = 2.0
 
 
 def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
@@ -68,8 +72,10 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
                 consumer[loop.name] = thread
         yield
         consumer_stop.set()
+        # One deadline for all: the threads are daemons, and a stop must not wait on the log.
+        deadline = time.monotonic() + CONSUMER_STOP_SECONDS
         for thread in consumer.values():
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     metrics = Metrics(
         _lags(container),

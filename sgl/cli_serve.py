@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import sys
@@ -97,28 +98,57 @@ def _serve(
         "Stop with Ctrl-C.",
     ]
 
+    budget = settings.shutdown_seconds
+
     class _Announcing(uvicorn.Server):
-        """Prints the addresses once the socket is bound, so they are the last lines."""
+        """Prints the addresses once the socket is bound, so they are the last lines; on a
+        stop signal, ends the process within SGL_SHUTDOWN_SECONDS whatever is still running."""
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:
                 click.echo("\n".join(lines), err=True)
 
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                threading.Thread(
+                    target=_exit_after, args=(budget,), name="shutdown-deadline", daemon=True
+                ).start()
+            super().handle_exit(sig, frame)
+
     app = create_app(container, run_consumer=consumer)
     tune_gc()
-    # uvicorn shuts down cleanly on Ctrl-C, then raises the interrupt again: a requested stop.
-    with contextlib.suppress(KeyboardInterrupt):
-        _Announcing(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="warning",
-                timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-            )
-        ).run()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        # Requests still running get a third of the budget; the rest closes the log.
+        timeout_graceful_shutdown=max(1, budget // 3),
+    )
+    # uvicorn shuts down cleanly on a stop signal, then raises it again under the handler
+    # that was there before: an interrupt, so that the caller closes the log (for SIGTERM the
+    # default would end the process before the receipts are written).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            _Announcing(config).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """A stop signal, as Ctrl-C: unwinds to the caller, which closes what it opened."""
+    raise KeyboardInterrupt
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process if it is still shutting down after `seconds` (something is stuck)."""
+    time.sleep(seconds)
+    os.write(2, f"shutdown took over {seconds:g} s; exiting now\n".encode())
+    os._exit(1)
 
 
 @click.command()
