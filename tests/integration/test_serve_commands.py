@@ -191,8 +191,10 @@ def test_consume_only_the_case_view_builds_no_sealer(tmp_path: Path) -> None:
     env = {**os.environ, "SGL_DATA_DIR": str(data), "SGL_LOG_LEVEL": "info"}
     env["SGL_LOG_FORMAT"] = "json"
     code, _, err = run_until(
-        ["consume", "--only", "case_state"], env, "runner.started", signal.SIGTERM
+        ["consume", "--only", "case_state"], env, '"event": "consumer.started"', signal.SIGTERM
     )
     assert code == 0, "".join(err)
-    assert not [line for line in err if "sealer" in line or "follower" in line]
+    records = [orjson.loads(line) for line in err if line.startswith("{")]
+    started = {r["view"] for r in records if r["event"] == "consumer.started"}
+    assert started == {"case_state"}
     assert not (data / "keys").exists()
