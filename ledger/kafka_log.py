@@ -215,7 +215,8 @@ class KafkaEventLog:
             raise LedgerUnavailable(f"Kafka did not take the dead letter: {exc}") from exc
 
     def dead_letters(self) -> list[DeadLetter]:
-        """Every record on the dead-letter topic, in the order the broker stamped them."""
+        """Every dead letter on the dead-letter topic, in the order the broker stamped them (a
+        message without an `sgl.source` header was not sent by a ledger and is skipped)."""
         consumer = self._consumer()
         try:
             partitions = consumer.partitions_for_topic(self.dead_letter_topic) or []
@@ -229,12 +230,16 @@ class KafkaEventLog:
                 if time.monotonic() > deadline:
                     raise LedgerUnavailable("Kafka did not return the whole dead-letter topic")
                 for batch in consumer.poll(timeout_ms=500).values():
-                    letters.extend(_dead_letter(m) for m in batch)
+                    letters.extend(d for m in batch if (d := _dead_letter(m)) is not None)
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka dead-letter topic unreadable: {exc}") from exc
         finally:
             consumer.close()
-        return sorted(letters, key=lambda d: d.dead_lettered_at)
+        # Letters stamped in the same millisecond come in the order of their source positions.
+        return sorted(
+            letters,
+            key=lambda d: (d.dead_lettered_at, d.source_topic, d.source_partition, d.source_offset),
+        )
 
     def close(self) -> None:
         """Flush and close the producer, the metadata consumer and the receipt index."""
@@ -257,10 +262,13 @@ class KafkaEventLog:
             raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc
 
 
-def _dead_letter(message: Any) -> DeadLetter:
-    """A dead letter from its record on the dead-letter topic and the headers it was sent with."""
+def _dead_letter(message: Any) -> DeadLetter | None:
+    """A dead letter from its record on the dead-letter topic and the headers it was sent with;
+    None for a message without the `sgl.source` header (not sent by a ledger)."""
     # The detail was cut at 4000 bytes, perhaps inside a character.
     headers = {name: value.decode(errors="replace") for name, value in message.headers or ()}
+    if "sgl.source" not in headers:
+        return None
     topic, partition, offset = headers["sgl.source"].rsplit(":", 2)
     return DeadLetter(
         topic,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from kafka import KafkaProducer
 from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 
 from ledger.append import digest_of
@@ -366,6 +367,21 @@ class TestKafkaEventLog(EventLogContract):
     def create_faulty_log(self, fail_at: str, at_ack: bool = False) -> KafkaEventLog:
         args, kwargs = self._arguments()
         return FaultyKafkaEventLog(*args, fail_at=fail_at, at_ack=at_ack, **kwargs)
+
+    def test_a_message_on_the_dead_letter_topic_without_a_source_is_skipped(self) -> None:
+        """Something else written to the dead-letter topic (no `sgl.source` header) is not a
+        dead letter: reading the letters and lettering a record both go on past it."""
+        event_log = self.open_log()
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap)
+        try:
+            producer.send(self.topic + ".dlq", value=b"by hand", headers=[("note", b"x")]).get(
+                timeout=30
+            )
+        finally:
+            producer.close()
+        bad = LogRecord(event_log.topic, 0, 5, datetime.now(UTC), b"CASE-DL-3", b"{broken")
+        event_log.dead_letter(bad, "not-json", "after a stray message")
+        assert [d.source_offset for d in event_log.dead_letters()] == [5]
 
     def test_a_record_the_broker_refuses_is_the_only_one_a_retry_appends(self) -> None:
         """Records after the refused one still land and are indexed; the retry sends one."""
