@@ -185,10 +185,10 @@ class KafkaEventLog:
         """Raise LedgerUnavailable unless a broker answers a real request for the topic."""
         self.end_offsets()
 
-    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> bool:
         """Produce the refused record's exact bytes and key to the dead-letter topic, reason in
         headers; once per source position, so a second consumer of the topic (a new data
-        directory, a rebuild) does not letter again what is already there."""
+        directory, a rebuild) does not letter again what is already there; whether it wrote."""
         source = (record.topic, record.partition, record.offset)
         with self._dead_letter_lock:
             if self._dead_lettered is None:
@@ -197,9 +197,10 @@ class KafkaEventLog:
                     for d in self.dead_letters()
                 }
             if source in self._dead_lettered:
-                return
+                return False
             self._send_dead_letter(record, reason, detail)
             self._dead_lettered.add(source)
+            return True
 
     def _send_dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
         headers = [

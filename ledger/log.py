@@ -156,6 +156,7 @@ class EventLog(Protocol):
 class DeadLetterSink(Protocol):
     """Where records that are not valid events go, with the reason; never dropped."""
 
-    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        """Keep the record's exact bytes and key with why it was refused."""
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> bool:
+        """Keep the record's exact bytes and key with why it was refused; False when its
+        source position was already lettered (nothing is written then)."""
         ...

@@ -245,11 +245,11 @@ class EventLogContract:
         now = datetime.now(UTC)
         bad = LogRecord(event_log.topic, 0, 3, now, b"CASE-DL-2", b"{broken")
         other = LogRecord(event_log.topic, 0, 4, now, b"CASE-DL-2", b"{broken too")
-        event_log.dead_letter(bad, "not-json", "first")
-        event_log.dead_letter(bad, "not-json", "again")
+        assert event_log.dead_letter(bad, "not-json", "first")
+        assert not event_log.dead_letter(bad, "not-json", "again")
         second = self.open_log()
-        second.dead_letter(bad, "not-json", "from another process")
-        second.dead_letter(other, "not-json", "a new one")
+        assert not second.dead_letter(bad, "not-json", "from another process")
+        assert second.dead_letter(other, "not-json", "a new one")
         letters = second.dead_letters()
         assert [(d.source_offset, d.detail) for d in letters] == [(3, "first"), (4, "a new one")]
         assert event_log.dead_letters() == letters
@@ -380,7 +380,7 @@ class TestKafkaEventLog(EventLogContract):
         finally:
             producer.close()
         bad = LogRecord(event_log.topic, 0, 5, datetime.now(UTC), b"CASE-DL-3", b"{broken")
-        event_log.dead_letter(bad, "not-json", "after a stray message")
+        assert event_log.dead_letter(bad, "not-json", "after a stray message")
         assert [d.source_offset for d in event_log.dead_letters()] == [5]
 
     def test_a_record_the_broker_refuses_is_the_only_one_a_retry_appends(self) -> None:
