@@ -104,6 +104,16 @@ def test_alerts_raised_are_counted(make_settings: Callable[..., Settings]) -> No
         container.close()
 
 
+def test_a_method_no_route_knows_is_labelled_other(http: httpx.Client) -> None:
+    """Whatever token a client sends as its method, the label is one of a few values."""
+    assert http.request("BREW", "/v1/cases/CASE-M1").status_code == 405
+    assert http.request("brew", "/v1/cases/CASE-M1").status_code == 405
+    methods = {dict(labels).get("method") for (name, labels) in samples(http)}
+    assert "BREW" not in methods and "brew" not in methods
+    route = (("method", "other"), ("route", "/v1/cases/{case_id}"))
+    assert samples(http)[("sgl_request_seconds_count", route)] == 2
+
+
 @pytest.fixture
 def json_logs(make_settings: Callable[..., Settings]) -> Iterator[Settings]:
     """JSON logs at info level, with module loggers made to take the configuration afresh."""
