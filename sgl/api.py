@@ -178,10 +178,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            Problem("/" + "/".join(str(p) for p in e["loc"]), e["type"], _message(e))
-            for e in exc.errors()
-        ]
+        problems = [Problem(_pointer(e["loc"]), e["type"], _message(e)) for e in exc.errors()]
         return problem_response(
             422,
             "invalid-request",
@@ -189,6 +186,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             "a path or query parameter is invalid",
             problems,
         )
+
+
+# A query or path parameter is named `/name`, as the query layer names it; a body error keeps
+# its location (`/body/...`).
+_PARAMETER_LOCATIONS = ("query", "path")
+
+
+def _pointer(location: Sequence[int | str]) -> str:
+    """The JSON pointer of a validation error's location."""
+    parts = list(location)
+    if len(parts) > 1 and parts[0] in _PARAMETER_LOCATIONS:
+        parts = parts[1:]
+    return "/" + "/".join(str(p) for p in parts)
 
 
 _CHOICES = re.compile(r"^\^\(([\w.-]+(?:\|[\w.-]+)+)\)\$$")
