@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Protocol
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.follower import CaseFollower
@@ -24,7 +26,7 @@ from sgl.bootstrap import Container
 from sgl.docs_pages import install_docs
 from sgl.metrics import Metrics, RequestMetrics
 from sgl.openapi import DocumentedApp
-from sgl.queries import QueryError
+from sgl.queries import QueryError, UnknownParameters
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_clocks import clocks_router
 from sgl.routes_events import events_router
@@ -85,6 +87,7 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        dependencies=[Depends(_known_parameters_only)],
     )
     _install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -96,6 +99,31 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     app.include_router(proofs_router(container))
     app.include_router(ops_router(container, metrics, consumer))
     return app
+
+
+async def _known_parameters_only(request: Request) -> None:
+    """Refuse, naming each, the query parameters the matched route does not take: a read
+    silently ignoring one (`as_of` where none is honoured) would answer another question.
+    Routes outside the API document (the documentation pages, /metrics) are not checked."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    known = _query_parameters(route)
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
+    if unknown:
+        raise UnknownParameters(unknown, known)
+
+
+def _query_parameters(route: APIRoute) -> tuple[str, ...]:
+    """The query parameters a route declares, by the names clients send (their aliases)."""
+    return tuple(dict.fromkeys(_aliases(route.dependant)))
+
+
+def _aliases(dependant: Dependant) -> Iterator[str]:
+    """The query parameters of a dependant and of everything it depends on."""
+    yield from (field.alias for field in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _aliases(sub)
 
 
 def _lags(container: Container) -> dict[str, Callable[[], int]]:
