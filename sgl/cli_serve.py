@@ -222,7 +222,8 @@ def _catch_up(container: Container, timeout: float = 900.0) -> None:
 def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
     behind it, the clock view and the alerter (unless SGL_ALERTER=off), and the sealer. Each
-    has its own tracked position, so each may run in a process of its own.
+    has its own tracked position, so each may run in a process of its own. When one stops on
+    an error, the others are stopped and the command exits 1 naming it.
 
     Example: SGL_BACKEND=kafka sgl consume --only alerts
     """
@@ -237,9 +238,18 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     loops += [f for f in container.followers() if not only or f.name in only]
     if not only or "seal" in only:
         loops.append(container.sealer())
-    threads = [
-        threading.Thread(target=loop.run_resilient, args=(stop,), name=loop.name) for loop in loops
-    ]
+    failed: list[str] = []
+
+    def run(loop: Any) -> None:
+        try:
+            loop.run_resilient(stop)
+        except Exception:
+            # run_resilient logged it (consumer.failed); a process running part of its
+            # consumers would look healthy to its supervisor, so all of them stop.
+            failed.append(loop.name)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(loop,), name=loop.name) for loop in loops]
     try:
         for thread in threads:
             thread.start()
@@ -250,6 +260,11 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
         for thread in threads:
             thread.join()
         container.close()
+    if failed:
+        raise click.ClickException(
+            f"consumer {', '.join(failed)} stopped on an error (logged as consumer.failed); "
+            "the other consumers were stopped"
+        )
 
 
 @click.command()

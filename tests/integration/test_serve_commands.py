@@ -13,12 +13,14 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
 
+from consumers.runner import ProjectionRunner
 from ledger.errors import SettingsError
 from ledger.settings import Settings
 from sgl.api import create_app
@@ -198,3 +200,32 @@ def test_consume_only_the_case_view_builds_no_sealer(tmp_path: Path) -> None:
     started = {r["view"] for r in records if r["event"] == "consumer.started"}
     assert started == {"case_state"}
     assert not (data / "keys").exists()
+
+
+def test_consume_exits_non_zero_naming_a_consumer_that_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop that stops on a bug stops the others, and the command exits 1 naming it."""
+    data = tmp_path / "data"
+    container = bootstrap(Settings.from_env({}, backend="sqlite", data_dir=data))
+    try:
+        container.ledger.submit([make_event()])
+    finally:
+        container.close()
+
+    def broken(self: ProjectionRunner, records: object) -> int:
+        raise RuntimeError("a bug in the fold")
+
+    monkeypatch.setattr(ProjectionRunner, "handle", broken)
+    # `consume` takes SIGINT and SIGTERM for itself: not in the test process.
+    monkeypatch.setattr(signal, "signal", lambda *_: None)
+    args = ["--data-dir", str(data), "consume", "--only", "case_state", "--only", "clocks"]
+    results: list[Any] = []
+    # In a thread: were the clock view's loop left running, the command would never return.
+    command = threading.Thread(target=lambda: results.append(CliRunner().invoke(cli, args)))
+    command.start()
+    command.join(timeout=60)
+    assert results, "the other consumer was left running"
+    (result,) = results
+    assert result.exit_code == 1, result.output
+    assert "consumer case_state stopped on an error" in result.output
