@@ -16,16 +16,19 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 import consumers.loop
+from consumers.follower import CaseFollower
 from consumers.loop import Source, TrackedLoop
 from consumers.sealer import Sealer
 from ledger.errors import LedgerUnavailable
 from ledger.log import LogRecord
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
+from projections.case_view import SQLiteCaseView
 from projections.tracking import SQLiteTrackedStore
 from projections.view_files import ViewFiles, ViewHandle
 from sgl.bootstrap import bootstrap
 from tests.conftest import wait_for
+from tests.factories import make_event
 
 
 class Tally(SQLiteTrackedStore):
@@ -138,6 +141,64 @@ def test_a_transient_failure_is_retried_with_back_off_and_resumes_from_the_track
     # Read again from the tracked position after each failure: nothing twice, nothing skipped.
     assert loop.taken == list(range(30))
     assert tally.seen() == list(range(30))
+
+
+def test_the_retry_delay_starts_again_after_a_batch_is_taken_in(
+    log: SQLiteEventLog, tally: Tally
+) -> None:
+    """Two failures in a row wait 0.5 s then 1 s; once a batch is taken in, the next outage
+    waits 0.5 s again, not 2 s."""
+    fill(log, 35)
+    loop = Counting(log, tally)
+    loop.failures = {
+        25: [LedgerUnavailable("down"), LedgerUnavailable("still down")],
+        30: [LedgerUnavailable("down again")],
+    }
+    stop = RecordingStop()
+    thread = running(loop.run_resilient, stop)
+    wait_for(lambda: len(tally.seen()) == 35, what="the loop to take in the log")
+    stop.set()
+    thread.join(timeout=5)
+    assert stop.waits == [0.5, 1.0, 0.5]
+    assert loop.retries == 3
+
+
+class Watched:
+    """A source of the case view that counts how often the follower looks at it."""
+
+    def __init__(self, views: Source[SQLiteCaseView]) -> None:
+        self.views = views
+        self.looks = 0
+
+    def current(self) -> SQLiteCaseView:
+        self.looks += 1
+        return self.views.current()
+
+
+def test_a_follower_stopped_while_waiting_for_the_case_view_stops_without_retrying(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop while the case view is behind is an ordinary stop: no retry, nothing logged as
+    one, and the batch is not tracked (it is read again next time)."""
+    container = bootstrap(make_settings("sqlite"))
+    try:
+        container.ledger.submit([make_event()])  # on the log; the case view never applies it
+        cases = Watched(container.views)
+        follower = CaseFollower(container.log, cases, container.clocks)
+        logged = structlog.testing.CapturingLogger()
+        monkeypatch.setattr(consumers.loop, "log", logged)
+        stop = threading.Event()
+        thread = running(follower.run_resilient, stop)
+        # The sweep looks once; then the batch waits, looking again every 50 ms.
+        wait_for(lambda: cases.looks >= 3, what="the follower to wait for the case view")
+        stop.set()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        assert follower.retries == 0
+        assert not [c for c in logged.calls if c.args == ("consumer.retrying",)]
+        assert container.clocks.current().positions(container.log.topic, [0]) == {}
+    finally:
+        container.close()
 
 
 def test_a_failure_that_is_not_transient_stops_the_loop_loudly(
