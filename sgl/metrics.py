@@ -3,6 +3,7 @@ letters, alerts raised and consumer lag."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ledger.errors import LedgerUnavailable
 from sgl.responses import MEDIA_TYPE as PROBLEM
 
 EVENTS_PATH = "/v1/events"
@@ -50,7 +52,7 @@ class _Read(Collector):
             labels=["view"],
         )
         for view, lag in self._lags.items():
-            gauge.add_metric([view], lag())
+            gauge.add_metric([view], _or_nan(lag))
         yield gauge
         yield CounterMetricFamily(
             "sgl_dead_letters",
@@ -60,8 +62,17 @@ class _Read(Collector):
         yield CounterMetricFamily(
             "sgl_alerts_raised",
             "Alerts published on the alerts feed (by any alerter of this ledger)",
-            value=self._alerts_raised(),
+            value=_or_nan(self._alerts_raised),
         )
+
+
+def _or_nan(read: Callable[[], int]) -> float:
+    """A figure read from the log, or NaN while the log is unavailable: the scrape still
+    answers with every other metric."""
+    try:
+        return read()
+    except LedgerUnavailable:
+        return math.nan
 
 
 class Metrics:

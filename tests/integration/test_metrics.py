@@ -3,6 +3,7 @@ letters and alerts raised; rejected events are logged by id and rule, never cont
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,7 @@ import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
+from ledger.errors import LedgerUnavailable
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
 from sgl.bootstrap import bootstrap
@@ -102,6 +104,33 @@ def test_alerts_raised_are_counted(make_settings: Callable[..., Settings]) -> No
     finally:
         server.stop()
         container.close()
+
+
+def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lag and alerts raised are read from the log: NaN while it is unavailable, and the
+    rest of the scrape still answers."""
+    container = bootstrap(make_settings("sqlite"))
+    server = LiveServer(container, run_consumer=False).start()
+
+    def down() -> dict[int, int]:
+        raise LedgerUnavailable("the log is down")
+
+    try:
+        monkeypatch.setattr(container.log, "end_offsets", down)
+        monkeypatch.setattr(container.alerts_log, "end_offsets", down)
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.get("/metrics").status_code == 200
+            found = samples(http)
+    finally:
+        server.stop()
+        container.close()
+    lags = {k: v for k, v in found.items() if k[0] == "sgl_consumer_lag_records"}
+    assert {dict(labels)["view"] for _, labels in lags} >= {"case_state", "clocks", "seal"}
+    assert all(math.isnan(v) for v in lags.values())
+    assert math.isnan(found[("sgl_alerts_raised_total", ())])
+    assert found[("sgl_dead_letters_total", ())] == 0
 
 
 def test_a_method_no_route_knows_is_labelled_other(http: httpx.Client) -> None:
