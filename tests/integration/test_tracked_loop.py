@@ -11,14 +11,12 @@ from typing import Any
 
 import pytest
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 import consumers.loop
 from consumers.follower import CaseFollower
 from consumers.loop import Source, TrackedLoop
-from consumers.sealer import Sealer
 from ledger.errors import LedgerUnavailable
 from ledger.log import LogRecord
 from ledger.settings import Settings
@@ -261,22 +259,19 @@ def test_a_rebuilt_store_swapped_in_is_followed_from_its_own_positions(
 
 
 def test_building_the_loops_writes_nothing(make_settings: Callable[..., Settings]) -> None:
-    """A loop opens its reader, and so any file, only when it runs."""
-    container = bootstrap(make_settings("sqlite"))
+    """Once the signing key exists, building every loop through the container writes
+    nothing: a loop opens its reader, and so any file, only when it runs."""
+    container = bootstrap(make_settings("sqlite", alerter="on"))
     try:
+        container.sealer()  # the first sealer of a data directory creates its signing key
         data = container.settings.data_dir
-        before = sorted(p for p in data.rglob("*"))
+        before = sorted((p, p.stat().st_mtime_ns) for p in data.rglob("*"))
         loops: list[TrackedLoop[Any]] = [
             container.runner(),
             *container.followers(),
-            Sealer(
-                container.log,
-                container.seal,
-                Ed25519PrivateKey.generate(),
-                container.checkpoints_log,
-            ),
+            container.sealer(),
         ]
-        assert {loop.name for loop in loops} >= {"case_state", "clocks", "seal"}
-        assert sorted(p for p in data.rglob("*")) == before
+        assert {loop.name for loop in loops} == {"case_state", "clocks", "alerts", "seal"}
+        assert sorted((p, p.stat().st_mtime_ns) for p in data.rglob("*")) == before
     finally:
         container.close()
