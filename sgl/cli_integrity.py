@@ -10,19 +10,14 @@ from typing import Any
 import click
 import orjson
 
-from ledger.settings import Settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
+from sgl.cli_context import settings_of
 
 
 def _print_bundle(ctx: click.Context, make: Callable[[Any], dict[str, Any]]) -> None:
     """Print the document `make(stores)` answers, as indented JSON, to save and check offline."""
     from sgl.queries import LocalStores
 
-    with LocalStores(_settings(ctx)) as stores:
+    with LocalStores(settings_of(ctx)) as stores:
         bundle = make(stores)
     click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
 
@@ -46,7 +41,7 @@ def keys_create(ctx: click.Context) -> None:
     """
     from ledger.checkpoint import create_key_pair
 
-    path = _settings(ctx).signing_key_path
+    path = settings_of(ctx).signing_key_path
     vkey = create_key_pair(path)
     click.echo(f"signing key: {path}", err=True)
     click.echo(f"verifier key (publish it): {path.with_suffix('.pub')}", err=True)
@@ -73,7 +68,7 @@ def verify(ctx: click.Context, key_file: str | None, as_json: bool) -> None:
     from consumers.verify import verify_ledger
     from sgl.bootstrap import bootstrap
 
-    container = bootstrap(_settings(ctx))
+    container = bootstrap(settings_of(ctx))
     try:
         vkey = Path(key_file).read_text().strip() if key_file else container.verifier_key()
         if vkey is None:
@@ -179,7 +174,7 @@ def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None, origin: 
     """
     from ledger.bundles import check_bundle
 
-    path = Path(key_file) if key_file else _settings(ctx).signing_key_path.with_suffix(".pub")
+    path = Path(key_file) if key_file else settings_of(ctx).signing_key_path.with_suffix(".pub")
     try:
         vkey = path.read_text().strip()
     except FileNotFoundError:

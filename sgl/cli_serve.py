@@ -13,18 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.settings import Settings
+from sgl.cli_context import settings_of
 
 if TYPE_CHECKING:
     from sgl.bootstrap import Container
 
 PROJECTIONS = ("case_state", "clocks", "alerts")
 CONSUMERS = (*PROJECTIONS, "seal")
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
 
 
 def _check_port(host: str, port: int) -> None:
@@ -62,7 +57,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool
     """
     from sgl.bootstrap import bootstrap
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     host, port = host or settings.http_host, port or settings.http_port
     _check_port(host, port)
     container = bootstrap(settings)
@@ -144,7 +139,7 @@ def demo(
 
     Example: sgl demo --cases 10000 --no-serve
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     host, port = host or settings.http_host, port or settings.http_port
     if serve:
         _check_port(host, port)
@@ -229,7 +224,7 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     """
     from sgl.bootstrap import CASE_STATE, bootstrap
 
-    container = bootstrap(_settings(ctx))
+    container = bootstrap(settings_of(ctx))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -290,7 +285,7 @@ def publish(
     from sgl.publish import LineResult, parse_lines
     from sgl.publish import publish as publish_events
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if url is not None:
         settings = replace(settings, url=url)
         settings.check()
