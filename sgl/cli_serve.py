@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import signal
 import socket
 import sys
@@ -23,21 +24,28 @@ CONSUMERS = (*PROJECTIONS, "seal")
 
 
 def _check_port(host: str, port: int) -> None:
-    """Stop with a clear message, before anything is loaded, when the address is taken."""
+    """Stop with a clear message, before anything is loaded, when an address the host name
+    gives is taken (a name such as localhost may give an IPv4 and an IPv6 address)."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise click.ClickException(f"cannot listen on {host!r}: {exc}") from None
-    with socket.socket(family, kind, proto) as probe:
-        # As the server will: a port left in TIME_WAIT by a stopped server is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot listen on {host}:{port} ({exc.strerror}): another server holds it; "
-                "stop it, or choose another port with --port or SGL_HTTP_PORT"
-            ) from None
+    errors: list[OSError] = []
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as probe:
+            # As the server will: a port left in TIME_WAIT by a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                errors.append(exc)
+    taken = [e for e in errors if e.errno == errno.EADDRINUSE]
+    # An address of a family this machine cannot use does not matter while another binds.
+    if taken or len(errors) == len(found):
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({(taken or errors)[0].strerror}): another server "
+            "holds it; stop it, or choose another port with --port or SGL_HTTP_PORT"
+        )
 
 
 @click.command()

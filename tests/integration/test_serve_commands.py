@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import click
 import httpx
 import orjson
 import pytest
@@ -26,6 +27,7 @@ from ledger.settings import Settings
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
+from sgl.cli_serve import _check_port
 from tests.conftest import LiveServer, free_port, wait_for
 from tests.factories import make_event
 
@@ -229,3 +231,20 @@ def test_consume_exits_non_zero_naming_a_consumer_that_died(
     (result,) = results
     assert result.exit_code == 1, result.output
     assert "consumer case_state stopped on an error" in result.output
+
+
+def test_the_port_check_tries_every_address_of_the_host(
+    busy_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host name giving two addresses, the port free on the first and taken on the
+    second: the command stops (the server would fail on the second)."""
+    addresses = [("127.0.0.2", busy_port), ("127.0.0.1", busy_port)]
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda *_, **__: [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", a) for a in addresses
+        ],
+    )
+    with pytest.raises(click.ClickException, match=f"cannot listen on two-homed:{busy_port}"):
+        _check_port("two-homed", busy_port)
