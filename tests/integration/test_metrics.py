@@ -163,21 +163,30 @@ def test_rejected_events_are_logged_by_id_and_rule_never_content(
     container = bootstrap(json_logs)
     server = LiveServer(container, run_consumer=False).start()
     try:
-        good, bad = make_event(), make_event()
+        good, bad, extra = make_event(), make_event(), make_event()
         bad["payload"]["contact_type"] = "PRIVATE-VALUE-9Q"
+        extra["payload"]["PRIVATE-NAME-7K"] = "x"
         response = httpx.post(
             server.url + "/v1/events",
-            content=orjson.dumps([good, bad]),
+            content=orjson.dumps([good, bad, extra]),
             headers={"content-type": "application/json"},
         )
         assert response.status_code == 422
         assert "PRIVATE-VALUE-9Q" in response.text, "the publisher is told what was wrong"
+        assert "PRIVATE-NAME-7K" in response.text
     finally:
         server.stop()
         container.close()
     lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     (rejected,) = [line for line in lines if line["event"] == "events.rejected"]
-    assert rejected["status"] == 422 and rejected["events"] == 2
-    assert rejected["event_ids"] == [good["event_id"], bad["event_id"]]
-    assert rejected["broken"] == [{"pointer": "/payload/contact_type", "rule": "enum", "item": 1}]
+    assert rejected["status"] == 422 and rejected["events"] == 3
+    assert rejected["event_ids"] == [good["event_id"], bad["event_id"], extra["event_id"]]
+    (named,) = [b for b in rejected["broken"] if b["item"] == 2]
+    assert rejected["broken"] == [
+        {"pointer": "/payload/contact_type", "rule": "enum", "item": 1},
+        named,
+    ]
+    # A property name the publisher sent is content: the pointer stops at its parent.
+    assert named["pointer"] == "/payload" and named["rule"].endswith("Properties")
     assert "PRIVATE-VALUE-9Q" not in orjson.dumps(lines).decode()
+    assert "PRIVATE-NAME-7K" not in orjson.dumps(lines).decode()
