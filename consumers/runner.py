@@ -68,13 +68,14 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
             try:
                 events.append(decode_record(record, self.schemas))
             except InvalidRecord as exc:
-                self.dead_letters.dead_letter(record, exc.reason, exc.detail)
-                self.dead_lettered += 1
-                log.warning(
-                    "record.dead_lettered",
-                    reason=exc.reason,
-                    position=f"{record.partition}:{record.offset}",
-                )
+                # A record already lettered (by an earlier run, another consumer) is not counted.
+                if self.dead_letters.dead_letter(record, exc.reason, exc.detail):
+                    self.dead_lettered += 1
+                    log.warning(
+                        "record.dead_lettered",
+                        reason=exc.reason,
+                        position=f"{record.partition}:{record.offset}",
+                    )
             last[record.partition] = record.offset
         applied = self.view.apply(events, self.tracking(last))
         self.applied += applied

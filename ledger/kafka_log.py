@@ -537,10 +537,10 @@ class KafkaEventLog:
             not_on_log=len(settled) - len(found),
         )
 
-    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> bool:
         """Produce the refused record's exact bytes and key to the dead-letter topic, reason in
         headers; once per source position, so a second consumer of the topic (a new data
-        directory, a rebuild) does not letter again what is already there."""
+        directory, a rebuild) does not letter again what is already there; whether it wrote."""
         source = (record.topic, record.partition, record.offset)
         with self._dead_letter_lock:
             if self._dead_lettered is None:
@@ -549,9 +549,10 @@ class KafkaEventLog:
                     for d in self.dead_letters()
                 }
             if source in self._dead_lettered:
-                return
+                return False
             self._send_dead_letter(record, reason, detail)
             self._dead_lettered.add(source)
+            return True
 
     def _send_dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
         headers = [
@@ -568,7 +569,8 @@ class KafkaEventLog:
             raise LedgerUnavailable(f"Kafka did not take the dead letter: {exc}") from exc
 
     def dead_letters(self) -> list[DeadLetter]:
-        """Every record on the dead-letter topic, in the order the broker stamped them."""
+        """Every dead letter on the dead-letter topic, in the order the broker stamped them (a
+        message without an `sgl.source` header was not sent by a ledger and is skipped)."""
         consumer = self._consumer()
         try:
             partitions = consumer.partitions_for_topic(self.dead_letter_topic) or []
@@ -582,12 +584,16 @@ class KafkaEventLog:
                 if time.monotonic() > deadline:
                     raise LedgerUnavailable("Kafka did not return the whole dead-letter topic")
                 for batch in consumer.poll(timeout_ms=500).values():
-                    letters.extend(_dead_letter(m) for m in batch)
+                    letters.extend(d for m in batch if (d := _dead_letter(m)) is not None)
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka dead-letter topic unreadable: {exc}") from exc
         finally:
             consumer.close()
-        return sorted(letters, key=lambda d: d.dead_lettered_at)
+        # Letters stamped in the same millisecond come in the order of their source positions.
+        return sorted(
+            letters,
+            key=lambda d: (d.dead_lettered_at, d.source_topic, d.source_partition, d.source_offset),
+        )
 
     def close(self) -> None:
         """Stop the prober, close the producer (abandoning, within seconds, what the broker has
@@ -633,10 +639,13 @@ def _accepted(record: PendingRecord, metadata: Any) -> Receipt:
     )
 
 
-def _dead_letter(message: Any) -> DeadLetter:
-    """A dead letter from its record on the dead-letter topic and the headers it was sent with."""
+def _dead_letter(message: Any) -> DeadLetter | None:
+    """A dead letter from its record on the dead-letter topic and the headers it was sent with;
+    None for a message without the `sgl.source` header (not sent by a ledger)."""
     # The detail was cut at 4000 bytes, perhaps inside a character.
     headers = {name: value.decode(errors="replace") for name, value in message.headers or ()}
+    if "sgl.source" not in headers:
+        return None
     topic, partition, offset = headers["sgl.source"].rsplit(":", 2)
     return DeadLetter(
         topic,

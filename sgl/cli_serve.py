@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.settings import Settings
+from sgl.cli_context import settings_of
 
 if TYPE_CHECKING:
     from sgl.bootstrap import Container
@@ -23,27 +24,29 @@ PROJECTIONS = ("case_state", "clocks", "alerts")
 CONSUMERS = (*PROJECTIONS, "seal")
 
 
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
-
-
 def _check_port(host: str, port: int) -> None:
-    """Stop with a clear message, before anything is loaded, when the address is taken."""
+    """Stop with a clear message, before anything is loaded, when an address the host name
+    gives is taken (a name such as localhost may give an IPv4 and an IPv6 address)."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise click.ClickException(f"cannot listen on {host!r}: {exc}") from None
-    with socket.socket(family, kind, proto) as probe:
-        # As the server will: a port left in TIME_WAIT by a stopped server is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot listen on {host}:{port} ({exc.strerror}): another server holds it; "
-                "stop it, or choose another port with --port or SGL_HTTP_PORT"
-            ) from None
+    errors: list[OSError] = []
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as probe:
+            # As the server will: a port left in TIME_WAIT by a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                errors.append(exc)
+    taken = [e for e in errors if e.errno == errno.EADDRINUSE]
+    # An address of a family this machine cannot use does not matter while another binds.
+    if taken or len(errors) == len(found):
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({(taken or errors)[0].strerror}): another server "
+            "holds it; stop it, or choose another port with --port or SGL_HTTP_PORT"
+        )
 
 
 @click.command()
@@ -63,7 +66,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool
     """
     from sgl.bootstrap import bootstrap
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     host, port = host or settings.http_host, port or settings.http_port
     _check_port(host, port)
     container = bootstrap(settings)
@@ -189,7 +192,7 @@ def demo(
 
     Example: sgl demo --cases 10000 --no-serve
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     host, port = host or settings.http_host, port or settings.http_port
     if serve:
         _check_port(host, port)
@@ -267,13 +270,14 @@ def _catch_up(container: Container, timeout: float = 900.0) -> None:
 def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
     behind it, the clock view and the alerter (unless SGL_ALERTER=off), and the sealer. Each
-    has its own tracked position, so each may run in a process of its own.
+    has its own tracked position, so each may run in a process of its own. When one stops on
+    an error, the others are stopped and the command exits 1 naming it.
 
     Example: SGL_BACKEND=kafka sgl consume --only alerts
     """
     from sgl.bootstrap import CASE_STATE, bootstrap
 
-    container = bootstrap(_settings(ctx))
+    container = bootstrap(settings_of(ctx))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -282,9 +286,18 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     loops += [f for f in container.followers() if not only or f.name in only]
     if not only or "seal" in only:
         loops.append(container.sealer())
-    threads = [
-        threading.Thread(target=loop.run_resilient, args=(stop,), name=loop.name) for loop in loops
-    ]
+    failed: list[str] = []
+
+    def run(loop: Any) -> None:
+        try:
+            loop.run_resilient(stop)
+        except Exception:
+            # run_resilient logged it (consumer.failed); a process running part of its
+            # consumers would look healthy to its supervisor, so all of them stop.
+            failed.append(loop.name)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(loop,), name=loop.name) for loop in loops]
     try:
         for thread in threads:
             thread.start()
@@ -295,6 +308,11 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
         for thread in threads:
             thread.join()
         container.close()
+    if failed:
+        raise click.ClickException(
+            f"consumer {', '.join(failed)} stopped on an error (logged as consumer.failed); "
+            "the other consumers were stopped"
+        )
 
 
 @click.command()
@@ -320,7 +338,7 @@ def publish(
     from sgl.publish import LineResult, parse_lines
     from sgl.publish import publish as publish_events
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if url is not None:
         settings = replace(settings, url=url)
         settings.check()

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
-from kafka import TopicPartition
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 from kafka.producer.future import FutureProduceResult, FutureRecordMetadata
 
@@ -247,11 +247,11 @@ class EventLogContract:
         now = datetime.now(UTC)
         bad = LogRecord(event_log.topic, 0, 3, now, b"CASE-DL-2", b"{broken")
         other = LogRecord(event_log.topic, 0, 4, now, b"CASE-DL-2", b"{broken too")
-        event_log.dead_letter(bad, "not-json", "first")
-        event_log.dead_letter(bad, "not-json", "again")
+        assert event_log.dead_letter(bad, "not-json", "first")
+        assert not event_log.dead_letter(bad, "not-json", "again")
         second = self.open_log()
-        second.dead_letter(bad, "not-json", "from another process")
-        second.dead_letter(other, "not-json", "a new one")
+        assert not second.dead_letter(bad, "not-json", "from another process")
+        assert second.dead_letter(other, "not-json", "a new one")
         letters = second.dead_letters()
         assert [(d.source_offset, d.detail) for d in letters] == [(3, "first"), (4, "a new one")]
         assert event_log.dead_letters() == letters
@@ -430,6 +430,21 @@ class TestKafkaEventLog(EventLogContract):
         retried = append_when_settled(event_log, records)
         assert [r.status for r in retried] == ["duplicate", "duplicate"]
         assert size(event_log) == 2
+
+    def test_a_message_on_the_dead_letter_topic_without_a_source_is_skipped(self) -> None:
+        """Something else written to the dead-letter topic (no `sgl.source` header) is not a
+        dead letter: reading the letters and lettering a record both go on past it."""
+        event_log = self.open_log()
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap)
+        try:
+            producer.send(self.topic + ".dlq", value=b"by hand", headers=[("note", b"x")]).get(
+                timeout=30
+            )
+        finally:
+            producer.close()
+        bad = LogRecord(event_log.topic, 0, 5, datetime.now(UTC), b"CASE-DL-3", b"{broken")
+        assert event_log.dead_letter(bad, "not-json", "after a stray message")
+        assert [d.source_offset for d in event_log.dead_letters()] == [5]
 
     def test_a_record_the_broker_refuses_is_the_only_one_a_retry_appends(self) -> None:
         """Records after the refused one still land and are indexed; the retry sends one."""
