@@ -1,4 +1,4 @@
-# The ledger's image: the wheels are built in one stage and installed in the next, so the image
+# The ledger's image: the wheel is built in one stage and installed in the next, so the image
 # holds the installed package (policies and schemas as package data), not the source tree.
 # `docker compose up` runs it as `sgl serve` (see docker-compose.yml).
 FROM python:3.11.14-slim-bookworm AS build
@@ -11,12 +11,14 @@ COPY consumers consumers
 COPY sgl sgl
 COPY schemas schemas
 COPY policies policies
-RUN pip wheel --no-cache-dir --no-deps -w /wheels . ./clients/python
+# The server's wheel carries the client's package (from clients/python).
+RUN pip wheel --no-cache-dir --no-deps -w /wheels .
 
 FROM python:3.11.14-slim-bookworm
 COPY --from=build /wheels /wheels
 COPY constraints.txt /tmp/constraints.txt
-RUN pip install --no-cache-dir --find-links /wheels -c /tmp/constraints.txt safeguarding-ledger \
+# The wheel by its path, never the name from an index; its dependencies pinned.
+RUN pip install --no-cache-dir -c /tmp/constraints.txt /wheels/safeguarding_ledger-*.whl \
     && rm -rf /wheels /tmp/constraints.txt \
     && useradd --system --uid 10001 --home-dir /data sgl \
     && mkdir -m 0700 /data && chown sgl /data

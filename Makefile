@@ -3,14 +3,17 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml clients/python/pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
 .PHONY: run test install lint typecheck layers pytest docs kafka-start kafka-stop kafka-status bench clean
 
-$(STAMP): pyproject.toml clients/python/pyproject.toml constraints.txt
+# The server's distribution carries the client's package: a client installed on its own
+# before would hold the same files, so it goes.
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e ./clients/python -e '.[dev]'
+	$(PY) -m pip uninstall -qq -y safeguarding-ledger-client
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev]'
 	rm -f $(VENV)/.installed-* && touch $@
 
 install: $(STAMP)

@@ -86,7 +86,8 @@ class CaseFollower(TrackedLoop[CaseTarget]):
     def handle(
         self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None = None
     ) -> int:
-        """Wait for the case view to hold the batch, then refresh the cases it touched."""
+        """Wait for the case view to hold the batch, then refresh the cases it touched; on a
+        stop while waiting, nothing (the batch is read again, from the tracked positions)."""
         last: dict[int, int] = {}
         case_ids = set()
         for record in records:
@@ -94,7 +95,8 @@ class CaseFollower(TrackedLoop[CaseTarget]):
             case_id = _case_of(record)
             if case_id is not None:
                 case_ids.add(case_id)
-        self._wait_for_cases(last, stop, deadline)
+        if not self._wait_for_cases(last, stop, deadline):
+            return 0
         count = self._refresh(self.view, sorted(case_ids), self.tracking(last), self.clock())
         self.applied += count
         log.debug("follower.batch", view=self.view.name, records=len(records), cases=count)
@@ -135,14 +137,16 @@ class CaseFollower(TrackedLoop[CaseTarget]):
 
     def _wait_for_cases(
         self, last: dict[int, int], stop: threading.Event, deadline: float | None
-    ) -> None:
+    ) -> bool:
+        """True once the case view holds the positions; False when stopped first (an ordinary
+        stop, not a failure to retry)."""
         until = deadline if deadline is not None else time.monotonic() + self.wait_seconds
         while True:
             have = self.cases.current().positions(self.log.topic, list(last))
             if all(have.get(p, -1) >= o for p, o in last.items()):
-                return
+                return True
             if stop.is_set():
-                raise TimeoutError("stopped while waiting for the case view")
+                return False
             if time.monotonic() > until:
                 raise TimeoutError(f"the case view has not reached {last} (it has {have})")
             stop.wait(0.05)

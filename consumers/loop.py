@@ -153,12 +153,17 @@ class TrackedLoop(ABC, Generic[T]):
 
     def run_resilient(self, stop: threading.Event, max_delay: float = 30.0) -> None:
         """run() until stop is set, again after each transient failure, waiting twice as long
-        after each (up to max_delay); anything else is logged and raised."""
+        after each failure in a row (up to max_delay; a batch taken in between starts again
+        from the first delay); anything else is logged and raised."""
         delay = FIRST_RETRY_SECONDS
         while not stop.is_set():
+            batches = self.batches
             try:
                 self.run(stop)
             except self.transient as exc:
+                if self.batches > batches:
+                    # run() took in batches since the last failure: a new outage.
+                    delay = FIRST_RETRY_SECONDS
                 self.retries += 1
                 log.error("consumer.retrying", view=self.name, error=str(exc), delay=delay)
                 stop.wait(delay)

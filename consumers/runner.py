@@ -155,7 +155,9 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
             return self._apply(isolated, digests)
 
     def _dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        self.dead_letters.dead_letter(record, reason, detail)
+        # A record already lettered (by an earlier run, another consumer) is not counted again.
+        if not self.dead_letters.dead_letter(record, reason, detail):
+            return
         self.dead_lettered += 1
         log.warning(
             "record.dead_lettered",

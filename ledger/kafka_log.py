@@ -6,13 +6,22 @@ import contextlib
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
-from kafka.errors import KafkaError, TopicAlreadyExistsError
+from kafka.errors import (
+    CorruptRecordError,
+    InvalidRecordError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    TopicAlreadyExistsError,
+)
 
+from ledger.breaker import Breaker
 from ledger.errors import LedgerUnavailable
 from ledger.kafka_config import client_config, open_admin
 from ledger.log import DeadLetter, LogRecord, PendingRecord, Receipt, from_millis
@@ -21,13 +30,80 @@ from ledger.settings import KafkaSecurity
 
 log = structlog.get_logger("ledger.kafka")
 
-# The producer gives up on a record (delivery.timeout.ms) before the ledger stops waiting for
-# it, so every future has resolved, one way or the other, when the ledger answers the client.
-DELIVERY_TIMEOUT_MS = 20_000
-REQUEST_TIMEOUT_MS = 15_000
-MAX_BLOCK_MS = 10_000
-APPEND_TIMEOUT = 30.0
 LOG_APPEND_TIME = 1
+# How long reading the whole dead-letter topic may take.
+READ_TIMEOUT = 30.0
+# A producer being replaced gets this long to deliver what it holds before it is abandoned.
+CLOSE_GRACE = 1.0
+# Seconds between two probes of the log, and how often a waiting append looks at the breaker.
+PROBE_EVERY = 0.25
+WAIT_SLICE = 0.1
+# The client's reconnect back-off doubles up to this: a returning broker is found within it.
+RECONNECT_BACKOFF_MAX_MS = 1_000
+# The producer generation of unsure records kept by a previous process.
+PREVIOUS = -1
+# Errors of a record the broker refused outright: it is certainly not on the log.
+REFUSED: tuple[type[KafkaError], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    CorruptRecordError,
+    InvalidRecordError,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaTimeouts:
+    """How long each Kafka call may block (SGL_KAFKA_*_MS), so an outage is answered in
+    seconds and nothing waits forever."""
+
+    request_ms: int = 10_000
+    delivery_ms: int = 15_000
+    max_block_ms: int = 1_000
+    probe_ms: int = 1_000
+
+    @property
+    def append_wait(self) -> float:
+        """Seconds an append waits for its acknowledgements: past the producer's delivery
+        timeout, so a healthy producer has answered every record, one way or the other."""
+        return self.delivery_ms / 1000 + 1.0
+
+
+def client_options(bootstrap: str, timeouts: KafkaTimeouts) -> dict[str, Any]:
+    """The options every Kafka client of the ledger is built with: where, and how long any
+    request, first connection or reconnection may take."""
+    return {
+        "bootstrap_servers": bootstrap,
+        "request_timeout_ms": timeouts.request_ms,
+        "bootstrap_timeout_ms": timeouts.request_ms,
+        "reconnect_backoff_max_ms": RECONNECT_BACKOFF_MAX_MS,
+    }
+
+
+def close_producer(producer: Any, grace: float) -> bool:
+    """Close a producer within about grace + 1 seconds, failing the futures of whatever it has
+    not delivered by then; True once its network thread has stopped (nothing more it holds
+    can reach the log)."""
+    # kafka-python's close() flushes first, waits per batch and raises on a timeout without
+    # force-closing; its network thread is driven directly instead.
+    sender = producer._sender
+    sender.initiate_close()
+    sender.join(grace)
+    if sender.is_alive():
+        sender.force_close()
+        sender.join(1.0)
+    with contextlib.suppress(KafkaError):
+        # Nothing is left to flush: this drops the exit hook and marks the producer closed.
+        producer.close(timeout=0)
+    return not sender.is_alive()
+
+
+@dataclass(frozen=True, slots=True)
+class _Unsure:
+    """A record whose append was not confirmed: it may or may not be on the log."""
+
+    record: PendingRecord
+    floor: Mapping[int, int]
+    generation: int
 
 
 def topic_configs(min_insync_replicas: int) -> dict[str, str]:
@@ -42,7 +118,22 @@ def topic_configs(min_insync_replicas: int) -> dict[str, str]:
 
 
 class KafkaEventLog:
-    """EventLog on a Kafka topic with an idempotent, acks=all producer."""
+    """EventLog on a Kafka topic with an idempotent, acks=all producer, behind a breaker.
+
+    A prober thread asks the broker for the topic's end offsets every PROBE_EVERY seconds
+    (at most `probe_ms`). While it gets no answer, or after an append failed, the breaker
+    is open: appends answer LedgerUnavailable at once. Once the broker answers again, the
+    producer is replaced by a new one (one that lived through a failure is not trusted: an
+    idempotent producer guarantees nothing across sessions, and kafka-python's can stay
+    stuck long after the broker returns), the old one is closed within seconds, and only
+    then does the breaker close.
+
+    A record whose append was not confirmed (the broker went away before acknowledging it,
+    or the wait ran out) may or may not be on the log; it is `unsure`. A retry of it is
+    refused until the producer that sent it has stopped and the log has been read from
+    where it could have landed (the end offsets probed before it was sent): found, it is
+    indexed and answered `duplicate`; not found, the retry appends it, once.
+    """
 
     def __init__(
         self,
@@ -55,12 +146,14 @@ class KafkaEventLog:
         replication_factor: int = 1,
         min_insync_replicas: int = 1,
         security: KafkaSecurity | None = None,
+        timeouts: KafkaTimeouts | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         # TLS and SASL for every client below (one OAuth token provider shared by them all).
         self._client_config = client_config(security)
         self.topic = topic
         self.dead_letter_topic = dead_letter_topic
+        self.timeouts = timeouts or KafkaTimeouts()
         self._dead_letter_lock = threading.Lock()
         # Source positions already on the dead-letter topic, read from it on first use.
         self._dead_lettered: set[tuple[str, int, int]] | None = None
@@ -68,31 +161,51 @@ class KafkaEventLog:
         self._partitions = partitions
         self._replication = replication_factor
         self._min_isr = min_insync_replicas
+        self.breaker = Breaker(stale_after=PROBE_EVERY + 2 * self.timeouts.probe_ms / 1000)
+        # Guards the producer, its generation, the floor and the unsure records.
+        self._state = threading.Lock()
+        self._generation = 0
+        # Producers replaced and not yet known to have stopped, by generation.
+        self._retired: dict[int, Any] = {}
+        self._settled: set[int] = set()
+        # A previous process's unsure records: its producer has certainly stopped.
+        self._unsure: dict[str, _Unsure] = {
+            r.event_id: _Unsure(r, floor, PREVIOUS) for r, floor in receipts.unsure()
+        }
+        self._settled.add(PREVIOUS)
+        # Receipts of unsure records later found on the log: a request that looked them up
+        # just before they were found learns of them here, under the state lock.
+        self._found: dict[str, Receipt] = {}
+        # Per partition, an offset below which nothing sent from now on can land.
+        self._floor: dict[int, int] = {}
         try:
             self.ensure_topics()
-            self._producer = KafkaProducer(
-                bootstrap_servers=bootstrap,
-                client_id="sgl-ledger",
-                enable_idempotence=True,
-                acks="all",
-                linger_ms=2,
-                batch_size=512 * 1024,
-                max_request_size=8 * 1024 * 1024,
-                delivery_timeout_ms=DELIVERY_TIMEOUT_MS,
-                request_timeout_ms=REQUEST_TIMEOUT_MS,
-                max_block_ms=MAX_BLOCK_MS,
-                **self._client_config,
-            )
+            self._producer = self._new_producer()
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {bootstrap} is unavailable: {exc}") from exc
         # One consumer, never subscribed, answers metadata and end-offset questions; KafkaConsumer
-        # is not thread-safe, hence the lock.
+        # is not thread-safe, hence the lock. The prober has a consumer of its own.
         self._meta = self._consumer()
         self._meta_lock = threading.Lock()
+        self._probe_client: Any = None
+        self._topic_partitions = [TopicPartition(topic, p) for p in self.partitions()]
+        # The first probe may wait as long as any request: a topic just created, a first
+        # connection on a busy broker.
+        self._probe(self.timeouts.request_ms)
+        if self.breaker.is_down:
+            self._close_clients(grace=0)
+            raise LedgerUnavailable(f"Kafka at {bootstrap} does not answer for {topic}")
+        self._stopping = threading.Event()
+        self._prober = threading.Thread(target=self._watch, name=f"probe-{topic}", daemon=True)
+        self._prober.start()
 
     def ensure_topics(self) -> None:
         """Create the ledger and dead-letter topics with their settings, if absent."""
-        admin = open_admin(self.bootstrap, self._client_config, client_id="sgl-admin")
+        options = client_options(self.bootstrap, self.timeouts)
+        del options["bootstrap_servers"], options["bootstrap_timeout_ms"]  # open_admin sets them
+        admin = open_admin(
+            self.bootstrap, {**self._client_config, **options}, client_id="sgl-admin"
+        )
         try:
             for name in (self.topic, self.dead_letter_topic):
                 try:
@@ -112,18 +225,50 @@ class KafkaEventLog:
         finally:
             admin.close()
 
+    def _new_producer(self) -> Any:
+        """An idempotent acks=all producer whose every wait is bounded."""
+        return KafkaProducer(
+            **client_options(self.bootstrap, self.timeouts),
+            client_id="sgl-ledger",
+            enable_idempotence=True,
+            acks="all",
+            linger_ms=2,
+            batch_size=512 * 1024,
+            max_request_size=8 * 1024 * 1024,
+            delivery_timeout_ms=self.timeouts.delivery_ms,
+            max_block_ms=self.timeouts.max_block_ms,
+            **self._client_config,
+        )
+
     def begin_append(
         self, records: Sequence[PendingRecord], *, looked_up: bool = False
     ) -> KafkaPendingAppend:
         """Hand the records not yet appended to the producer in order; result() waits for
-        every ack. One look-up in the receipt index for the whole batch, unless `looked_up`."""
+        every ack. One look-up in the receipt index for the whole batch, unless `looked_up`.
+        LedgerUnavailable at once while the breaker is open or a record is unsure."""
         known = {} if looked_up else self._receipts.get({r.event_id for r in records})
+        with self._state:
+            self.breaker.check()
+            unsure = [r.event_id for r in records if r.event_id in self._unsure]
+            known.update(
+                (r.event_id, self._found[r.event_id].as_duplicate())
+                for r in records
+                if r.event_id in self._found and r.event_id not in known
+            )
+            producer, generation, floor = self._producer, self._generation, dict(self._floor)
+        if unsure:
+            self.breaker.wake()
+            raise LedgerUnavailable(
+                f"{len(unsure)} event(s) of this batch are being checked against the log after "
+                "an unconfirmed append; retry shortly"
+            )
         sent: list[PendingRecord] = []
         futures: list[Any] = []
         # Per record: its receipt if already appended, else the index of its send (a record
         # repeated within the batch shares the send of its first occurrence).
         answers: list[Receipt | int] = []
         first: dict[str, int] = {}
+        pending = KafkaPendingAppend(self, sent, futures, answers, floor, generation)
         try:
             for r in records:
                 receipt = known.get(r.event_id)
@@ -132,7 +277,8 @@ class KafkaEventLog:
                     continue
                 at = first.get(r.event_id)
                 if at is None:
-                    future = self._send(r)
+                    future = self._send(producer, r)
+                    future.add_errback(self._failed, r, floor, generation)
                     at = first[r.event_id] = len(sent)
                     sent.append(r)
                     futures.append(future)
@@ -140,17 +286,82 @@ class KafkaEventLog:
         except KafkaError as exc:
             # Those already queued may still land: index the receipts of any that do.
             with contextlib.suppress(LedgerUnavailable):
-                KafkaPendingAppend(sent, futures, list(range(len(sent))), self._receipts).result()
+                KafkaPendingAppend(
+                    self, sent, futures, list(range(len(sent))), floor, generation
+                ).result()
+            with self._state:
+                current = generation == self._generation
+            # A producer already replaced, or a record refused, says nothing of the current one.
+            if current and not isinstance(exc, REFUSED):
+                self.breaker.trip(f"Kafka did not take an append: {exc}")
             raise LedgerUnavailable(f"Kafka did not take the append: {exc}") from exc
-        return KafkaPendingAppend(sent, futures, answers, self._receipts)
+        return pending
 
-    def _send(self, record: PendingRecord) -> Any:
+    def _send(self, producer: Any, record: PendingRecord) -> Any:
         """Queue one record to the producer; the future resolves to its metadata."""
-        return self._producer.send(self.topic, key=record.key.encode(), value=record.value)
+        return producer.send(self.topic, key=record.key.encode(), value=record.value)
+
+    def _failed(
+        self, record: PendingRecord, floor: Mapping[int, int], generation: int, exc: Exception
+    ) -> None:
+        """A send failed (in the producer's thread): unless the broker refused the record, it
+        may have landed, so it is unsure, and the producer is not trusted again."""
+        if not isinstance(exc, REFUSED):
+            self.mark_unsure([record], floor, generation, f"Kafka did not confirm an append: {exc}")
+
+    def mark_unsure(
+        self,
+        records: Sequence[PendingRecord],
+        floor: Mapping[int, int],
+        generation: int,
+        why: str,
+    ) -> None:
+        """These records may or may not be on the log; the producer of `generation` that sent
+        them is not trusted again (the breaker trips unless it was already replaced)."""
+        with self._state:
+            for record in records:
+                self._unsure.setdefault(record.event_id, _Unsure(record, floor, generation))
+            current = generation == self._generation
+        if current:
+            self.breaker.trip(why)
+
+    def abandon(
+        self, sent: Sequence[tuple[PendingRecord, Any]], floor: Mapping[int, int], generation: int
+    ) -> None:
+        """Stop waiting for these sends: they are unsure, unless acknowledged later."""
+        self.mark_unsure(
+            [r for r, _ in sent], floor, generation, "an append was not confirmed in time"
+        )
+        for record, future in sent:
+            future.add_callback(self._landed_late, record)
+
+    def _landed_late(self, record: PendingRecord, metadata: Any) -> None:
+        """An unsure record was acknowledged after all: index it, and it is sure."""
+        receipt = _accepted(record, metadata)
+        self._receipts.put([receipt])
+        with self._state:
+            self._found.setdefault(record.event_id, receipt)
+            self._unsure.pop(record.event_id, None)
+
+    def acknowledged(self, future: Any, deadline: float) -> Any:
+        """The record's metadata once acknowledged; KafkaError if its send failed; None if the
+        wait was given up (the log stopped answering, or the deadline passed): it is unsure."""
+        while True:
+            try:
+                return future.get(timeout=WAIT_SLICE)
+            except KafkaError:
+                if future.is_done:
+                    raise
+                if self.breaker.is_down or time.monotonic() >= deadline:
+                    return None
 
     def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
         """Produce in order, wait for every acknowledgement, then index the receipts."""
         return self.begin_append(records).result()
+
+    def remember(self, receipts: Sequence[Receipt]) -> None:
+        """Index the receipts of records just acknowledged."""
+        self._receipts.put(receipts)
 
     def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """Receipts of event_ids this ledger has appended before."""
@@ -173,7 +384,7 @@ class KafkaEventLog:
                     TopicPartition(self.topic, p)
                     for p in sorted(self._meta.partitions_for_topic(self.topic) or [])
                 ]
-                ends = self._meta.end_offsets(tps)
+                ends = self._meta.end_offsets(tps, timeout_ms=self.timeouts.request_ms)
             except KafkaError as exc:
                 raise LedgerUnavailable(f"Kafka end offsets unavailable: {exc}") from exc
         return {tp.partition: int(offset) for tp, offset in ends.items()}
@@ -188,13 +399,148 @@ class KafkaEventLog:
             raise LedgerUnavailable(f"Kafka reader could not start: {exc}") from exc
 
     def ping(self) -> None:
-        """Raise LedgerUnavailable unless a broker answers a real request for the topic."""
-        self.end_offsets()
+        """Raise LedgerUnavailable unless an append can be taken now: the breaker is closed and
+        the last probe (a request for the topic's end offsets, under a second old) answered.
+        Never waits for the broker."""
+        self.breaker.check_ready()
 
-    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
+    def _probe(self, timeout_ms: int | None = None) -> None:
+        """Ask the broker for the topic's end offsets, within `probe_ms` (or timeout_ms);
+        record the answer."""
+        try:
+            if self._probe_client is None:
+                self._probe_client = self._consumer()
+            ends = self._probe_client.end_offsets(
+                self._topic_partitions, timeout_ms=timeout_ms or self.timeouts.probe_ms
+            )
+        except (KafkaError, LedgerUnavailable) as exc:
+            self.breaker.probed(f"{type(exc).__name__}: {exc}")
+            return
+        with self._state:
+            self._floor = {tp.partition: int(offset) for tp, offset in ends.items()}
+        self.breaker.probed(None)
+
+    def _watch(self) -> None:
+        """The prober: probe, and recover the append path once the log answers again."""
+        failures = 0
+        while not self._stopping.is_set():
+            try:
+                self._probe()
+                if self.breaker.is_down:
+                    failures += 1
+                    if failures % 10 == 0:
+                        # A client that has failed this long is replaced too, in case it is
+                        # the one that is stuck.
+                        self._renew_probe_client()
+                else:
+                    failures = 0
+                    self._recover()
+            except Exception:
+                log.exception("kafka.prober_failed", topic=self.topic)
+            self.breaker.wait_for_trip(PROBE_EVERY)
+
+    def _renew_probe_client(self) -> None:
+        client, self._probe_client = self._probe_client, None
+        if client is not None:
+            client.close(timeout_ms=self.timeouts.probe_ms)
+
+    def _recover(self) -> None:
+        """With the log answering: replace a producer that failed, settle unsure records whose
+        producer has stopped, then close the breaker (unless it tripped again meanwhile)."""
+        trips = self.breaker.trips
+        if self.breaker.is_open and not self._replace_producer():
+            return
+        for generation, producer in list(self._retired.items()):
+            # See close_producer: a producer whose network thread stopped sends nothing more.
+            if not producer._sender.is_alive():
+                del self._retired[generation]
+                self._settled.add(generation)
+        with self._state:
+            settled = {
+                event_id: unsure
+                for event_id, unsure in self._unsure.items()
+                if unsure.generation in self._settled
+            }
+        if settled:
+            self._settle(settled)
+        if self.breaker.is_open and self.breaker.reset(trips):
+            log.warning("kafka.recovered", topic=self.topic, generation=self._generation)
+
+    def _replace_producer(self) -> bool:
+        """Swap in a new producer and close the old one within seconds; False if the new one
+        could not be made (the breaker stays open, and the next probe tries again)."""
+        try:
+            fresh = self._new_producer()
+            # Its first send would wait for the topic's metadata under the ledger's lock.
+            fresh.partitions_for(self.topic)
+        except KafkaError as exc:
+            log.warning("kafka.producer_not_replaced", topic=self.topic, error=str(exc))
+            return False
+        with self._state:
+            if self._stopping.is_set():
+                close_producer(fresh, 0)
+                return False
+            old, generation = self._producer, self._generation
+            self._producer = fresh
+            self._generation += 1
+        log.warning("kafka.producer_replaced", topic=self.topic, generation=self._generation)
+        self._retired[generation] = old
+        close_producer(old, CLOSE_GRACE)
+        return True
+
+    def _settle(self, settled: Mapping[str, _Unsure]) -> None:
+        """Read the log from where unsure records could have landed to its end: index those
+        found; the others are not on the log and never will be (their producer stopped)."""
+        floor: dict[int, int] = {}
+        for unsure in settled.values():
+            for partition, offset in unsure.floor.items():
+                floor[partition] = min(offset, floor.get(partition, offset))
+        wanted = {unsure.record.value: unsure.record for unsure in settled.values()}
+        found: dict[str, Receipt] = {}
+        consumer = self._consumer()
+        try:
+            tps = [tp for tp in self._topic_partitions if tp.partition in floor]
+            ends = consumer.end_offsets(tps, timeout_ms=self.timeouts.request_ms)
+            tps = [tp for tp in tps if floor[tp.partition] < ends[tp]]
+            consumer.assign(tps)
+            for tp in tps:
+                consumer.seek(tp, floor[tp.partition])
+            deadline = time.monotonic() + self.timeouts.append_wait
+            while any(consumer.position(tp) < ends[tp] for tp in tps):
+                if time.monotonic() > deadline:
+                    log.warning("kafka.settle_incomplete", topic=self.topic, unsure=len(settled))
+                    return
+                for batch in consumer.poll(timeout_ms=200).values():
+                    for m in batch:
+                        record = wanted.get(m.value)
+                        if (
+                            record is not None
+                            and m.offset < ends[TopicPartition(m.topic, m.partition)]
+                        ):
+                            found.setdefault(record.event_id, _accepted(record, m))
+        except KafkaError as exc:
+            log.warning("kafka.settle_failed", topic=self.topic, error=str(exc))
+            return
+        finally:
+            consumer.close()
+        self._receipts.put(list(found.values()))
+        with self._state:
+            self._found.update(found)
+            for event_id, unsure in settled.items():
+                if self._unsure.get(event_id) is unsure:
+                    del self._unsure[event_id]
+        self._receipts.settled(list(settled))
+        log.warning(
+            "kafka.unsure_settled",
+            topic=self.topic,
+            on_log=len(found),
+            not_on_log=len(settled) - len(found),
+        )
+
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> bool:
         """Produce the refused record's exact bytes and key to the dead-letter topic, reason in
         headers; once per source position, so a second consumer of the topic (a new data
-        directory, a rebuild) does not letter again what is already there."""
+        directory, a rebuild) does not letter again what is already there; whether it wrote."""
         source = (record.topic, record.partition, record.offset)
         with self._dead_letter_lock:
             if self._dead_lettered is None:
@@ -203,9 +549,10 @@ class KafkaEventLog:
                     for d in self.dead_letters()
                 }
             if source in self._dead_lettered:
-                return
+                return False
             self._send_dead_letter(record, reason, detail)
             self._dead_lettered.add(source)
+            return True
 
     def _send_dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
         headers = [
@@ -213,46 +560,67 @@ class KafkaEventLog:
             ("sgl.detail", detail.encode()[:4000]),
             ("sgl.source", f"{record.topic}:{record.partition}:{record.offset}".encode()),
         ]
+        self.breaker.check()
         try:
             self._producer.send(
                 self.dead_letter_topic, key=record.key, value=record.value, headers=headers
-            ).get(timeout=APPEND_TIMEOUT)
+            ).get(timeout=self.timeouts.append_wait)
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka did not take the dead letter: {exc}") from exc
 
     def dead_letters(self) -> list[DeadLetter]:
-        """Every record on the dead-letter topic, in the order the broker stamped them."""
+        """Every dead letter on the dead-letter topic, in the order the broker stamped them (a
+        message without an `sgl.source` header was not sent by a ledger and is skipped)."""
         consumer = self._consumer()
         try:
             partitions = consumer.partitions_for_topic(self.dead_letter_topic) or []
             tps = [TopicPartition(self.dead_letter_topic, p) for p in sorted(partitions)]
             consumer.assign(tps)
             consumer.seek_to_beginning(*tps)
-            ends = consumer.end_offsets(tps)
+            ends = consumer.end_offsets(tps, timeout_ms=self.timeouts.request_ms)
             letters: list[DeadLetter] = []
-            deadline = time.monotonic() + APPEND_TIMEOUT
+            deadline = time.monotonic() + READ_TIMEOUT
             while any(consumer.position(tp) < ends[tp] for tp in tps):
                 if time.monotonic() > deadline:
                     raise LedgerUnavailable("Kafka did not return the whole dead-letter topic")
                 for batch in consumer.poll(timeout_ms=500).values():
-                    letters.extend(_dead_letter(m) for m in batch)
+                    letters.extend(d for m in batch if (d := _dead_letter(m)) is not None)
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka dead-letter topic unreadable: {exc}") from exc
         finally:
             consumer.close()
-        return sorted(letters, key=lambda d: d.dead_lettered_at)
+        # Letters stamped in the same millisecond come in the order of their source positions.
+        return sorted(
+            letters,
+            key=lambda d: (d.dead_lettered_at, d.source_topic, d.source_partition, d.source_offset),
+        )
 
     def close(self) -> None:
-        """Flush and close the producer, the metadata consumer and the receipt index."""
-        self._producer.close(timeout=APPEND_TIMEOUT)
-        with self._meta_lock:
-            self._meta.close()
+        """Stop the prober, close the producer (abandoning, within seconds, what the broker has
+        not acknowledged), the consumers and the receipt index."""
+        self._stopping.set()
+        self.breaker.wake()
+        self._prober.join(timeout=self.timeouts.probe_ms / 1000 + CLOSE_GRACE + 1)
+        self._close_clients(grace=0 if self.breaker.is_down else CLOSE_GRACE)
+        with self._state:
+            unsure = [(u.record, u.floor) for u in self._unsure.values()]
+        # Whatever is still unsure is checked by the next process before it appends again.
+        self._receipts.keep_unsure(unsure)
         self._receipts.close()
+
+    def _close_clients(self, grace: float) -> None:
+        with self._state:
+            producer = self._producer
+        close_producer(producer, grace)
+        if self._probe_client is not None:
+            self._probe_client.close(timeout_ms=self.timeouts.probe_ms)
+        with self._meta_lock:
+            self._meta.close(timeout_ms=self.timeouts.probe_ms)
 
     def _consumer(self) -> Any:
         try:
             return KafkaConsumer(
-                bootstrap_servers=self.bootstrap,
+                **client_options(self.bootstrap, self.timeouts),
                 enable_auto_commit=False,
                 group_id=None,
                 auto_offset_reset="earliest",
@@ -264,10 +632,20 @@ class KafkaEventLog:
             raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc
 
 
-def _dead_letter(message: Any) -> DeadLetter:
-    """A dead letter from its record on the dead-letter topic and the headers it was sent with."""
+def _accepted(record: PendingRecord, metadata: Any) -> Receipt:
+    """The receipt of a record from the metadata of its acknowledgement or of its read."""
+    return Receipt.accepted(
+        record, metadata.partition, metadata.offset, from_millis(metadata.timestamp)
+    )
+
+
+def _dead_letter(message: Any) -> DeadLetter | None:
+    """A dead letter from its record on the dead-letter topic and the headers it was sent with;
+    None for a message without the `sgl.source` header (not sent by a ledger)."""
     # The detail was cut at 4000 bytes, perhaps inside a character.
     headers = {name: value.decode(errors="replace") for name, value in message.headers or ()}
+    if "sgl.source" not in headers:
+        return None
     topic, partition, offset = headers["sgl.source"].rsplit(":", 2)
     return DeadLetter(
         topic,
@@ -286,38 +664,60 @@ class KafkaPendingAppend:
 
     def __init__(
         self,
+        owner: KafkaEventLog,
         sent: Sequence[PendingRecord],
         futures: list[Any],
         answers: list[Receipt | int],
-        receipts: SQLiteReceiptIndex,
+        floor: Mapping[int, int],
+        generation: int,
     ) -> None:
+        self._owner = owner
         self._sent = sent
         self._futures = futures
         self._answers = answers
-        self._index = receipts
+        self._floor = floor
+        self._generation = generation
+        self._deadline = time.monotonic() + owner.timeouts.append_wait
         self._receipts: list[Receipt] | None = None
+        self._failure: str | None = None
         self._lock = threading.Lock()
 
     def result(self) -> list[Receipt]:
         """One receipt per record asked for, stamped with the broker's LogAppendTime once all
-        are acknowledged; a record appended before answers its original receipt."""
+        are acknowledged; a record appended before answers its original receipt. Every
+        caller gets the same outcome: the wait happens once."""
         with self._lock:
+            if self._receipts is None and self._failure is None:
+                try:
+                    self._receipts = self._answer(self._wait())
+                except LedgerUnavailable as exc:
+                    self._failure = str(exc)
             if self._receipts is None:
-                self._receipts = self._answer(self._wait())
+                raise LedgerUnavailable(self._failure or "Kafka did not confirm the append")
             return self._receipts
 
     def _wait(self) -> list[Receipt]:
         landed: list[Receipt] = []
         failure: KafkaError | None = None
+        unsure: list[tuple[PendingRecord, Any]] = []
         for record, future in zip(self._sent, self._futures, strict=True):
             try:
-                m = future.get(timeout=APPEND_TIMEOUT)
+                metadata = self._owner.acknowledged(future, self._deadline)
             except KafkaError as exc:
                 failure = failure or exc
                 continue
-            landed.append(Receipt.accepted(record, m.partition, m.offset, from_millis(m.timestamp)))
+            if metadata is None:
+                unsure.append((record, future))
+            else:
+                landed.append(_accepted(record, metadata))
         # Index what did land even when some did not, so a retry answers `duplicate`.
-        self._index.put(landed)
+        self._owner.remember(landed)
+        if unsure:
+            self._owner.abandon(unsure, self._floor, self._generation)
+            raise LedgerUnavailable(
+                f"Kafka did not confirm {len(unsure)} record(s) in time; retry with the same "
+                "event_ids"
+            )
         if failure is not None:
             raise LedgerUnavailable(f"Kafka did not confirm the append: {failure}")
         return landed

@@ -116,8 +116,11 @@ class EventLog(Protocol):
     ) -> PendingAppend:
         """Queue records in order; the caller waits on the result for the receipts.
 
-        An event_id already in the log, or earlier in the same batch, is not appended again:
-        its receipt is the original one, as status `duplicate`. `looked_up=True` says the
+        An event_id earlier in the same batch, or already in the log as far as the log knows,
+        is not appended again: its receipt is the original one, as status `duplicate`. The
+        embedded log always knows (a unique index); on Kafka, the log knows what this
+        process's receipt index holds, so an append whose receipt never reached the index (the
+        process died first) is appended again by a retry. `looked_up=True` says the
         caller has just found none of these event_ids with `lookup`, under a lock that keeps
         other appends to this log out, so the log need not look them up a second time.
 
@@ -128,7 +131,8 @@ class EventLog(Protocol):
 
     def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
         """Append records in order and return one receipt each, confirmed by the log; an
-        event_id already appended answers its original receipt and is not appended again."""
+        event_id already appended (as far as the log knows: see `begin_append`) answers its
+        original receipt and is not appended again."""
         ...
 
     def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
@@ -159,6 +163,7 @@ class EventLog(Protocol):
 class DeadLetterSink(Protocol):
     """Where records that are not valid events go, with the reason; never dropped."""
 
-    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
-        """Keep the record's exact bytes and key with why it was refused."""
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> bool:
+        """Keep the record's exact bytes and key with why it was refused; False when its
+        source position was already lettered (nothing is written then)."""
         ...

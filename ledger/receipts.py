@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 
 import structlog
 
 from ledger.errors import LedgerUnavailable
-from ledger.log import Receipt, from_millis
+from ledger.log import PendingRecord, Receipt, from_millis
 from ledger.private import private_database
 from ledger.sqlite_util import in_chunks
 
@@ -47,6 +48,13 @@ class SQLiteReceiptIndex:
                 "partition INTEGER NOT NULL, offset INTEGER NOT NULL, "
                 "appended_ms INTEGER NOT NULL, digest TEXT NOT NULL, case_id TEXT NOT NULL, "
                 "type TEXT NOT NULL, schema_version INTEGER NOT NULL) WITHOUT ROWID"
+            )
+            # Records whose append was not confirmed when the process stopped (see `keep_unsure`).
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS unsure (event_id TEXT PRIMARY KEY, "
+                "case_id TEXT NOT NULL, value BLOB NOT NULL, digest TEXT NOT NULL, "
+                "type TEXT NOT NULL, schema_version INTEGER NOT NULL, floor TEXT NOT NULL) "
+                "WITHOUT ROWID"
             )
             # Lookups read on their own connection, so they never wait for a write (WAL).
             self._reader = sqlite3.connect(path, check_same_thread=False, timeout=30)
@@ -138,6 +146,47 @@ class SQLiteReceiptIndex:
             for receipt in batch:
                 if self._pending.get(receipt.event_id) is receipt:
                     del self._pending[receipt.event_id]
+
+    def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
+        """Keep records that may or may not be on the log, each with the offsets per partition
+        below which it cannot be, so the next process checks them before appending again."""
+        rows = [
+            (
+                r.event_id,
+                r.key,
+                r.value,
+                r.digest,
+                r.event_type,
+                r.schema_version,
+                json.dumps({str(p): o for p, o in floor.items()}),
+            )
+            for r, floor in unsure
+        ]
+        with self._db_lock:
+            self._conn.executemany(
+                "INSERT INTO unsure VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
+            )
+
+    def unsure(self) -> list[tuple[PendingRecord, dict[int, int]]]:
+        """The records kept by `keep_unsure` and not yet settled."""
+        with self._db_lock:
+            rows = self._conn.execute("SELECT * FROM unsure").fetchall()
+        return [
+            (
+                PendingRecord(event_id, case_id, bytes(value), digest, kind, version),
+                {int(p): int(o) for p, o in json.loads(floor).items()},
+            )
+            for event_id, case_id, value, digest, kind, version, floor in rows
+        ]
+
+    def settled(self, event_ids: Collection[str]) -> None:
+        """Forget kept unsure records: they were found on the log, or are known not to be."""
+        with self._db_lock:
+            for marks, chunk in in_chunks(list(event_ids)):
+                self._conn.execute(
+                    f"DELETE FROM unsure WHERE event_id IN ({marks})",  # noqa: S608 -- placeholders only
+                    chunk,
+                )
 
     def close(self) -> None:
         """Flush what is pending, stop the writer and close the file."""

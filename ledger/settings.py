@@ -198,6 +198,10 @@ class Settings:
     partitions: int = 3
     replication_factor: int = 1
     min_insync_replicas: int = 1
+    kafka_request_timeout_ms: int = 10_000
+    kafka_delivery_timeout_ms: int = 15_000
+    kafka_max_block_ms: int = 1_000
+    kafka_probe_timeout_ms: int = 1_000
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     url: str = "http://127.0.0.1:8000"
@@ -219,6 +223,7 @@ class Settings:
     log_format: LogFormat = "auto"
     log_level: str = "info"
     kafka_security: KafkaSecurity = KafkaSecurity()
+    shutdown_seconds: int = 8
 
     @property
     def log_db(self) -> Path:
@@ -299,9 +304,22 @@ class Settings:
             "snapshot_every",
             "checkpoint_every",
             "checkpoint_seconds",
+            "shutdown_seconds",
         ):
             if getattr(self, name) < 1:
                 raise SettingsError(f"SGL_{name.upper()} must be at least 1")
+        for name in (
+            "kafka_request_timeout_ms",
+            "kafka_max_block_ms",
+            "kafka_probe_timeout_ms",
+        ):
+            if getattr(self, name) < 100:
+                raise SettingsError(f"SGL_{name.upper()} must be at least 100")
+        if self.kafka_delivery_timeout_ms < self.kafka_request_timeout_ms + 100:
+            # The producer refuses a delivery timeout that one request (and linger) outlasts.
+            raise SettingsError(
+                "SGL_KAFKA_DELIVERY_TIMEOUT_MS must be at least SGL_KAFKA_REQUEST_TIMEOUT_MS + 100"
+            )
         if self.max_body_bytes < 1024:
             raise SettingsError("SGL_MAX_BODY_BYTES must be at least 1024")
         if self.max_record_bytes < self.max_body_bytes:

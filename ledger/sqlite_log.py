@@ -206,11 +206,12 @@ class SQLiteEventLog:
         with self._read() as conn:
             conn.execute("SELECT 1").fetchone()
 
-    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> None:
+    def dead_letter(self, record: LogRecord, reason: str, detail: str) -> bool:
         """Keep a refused record's bytes, key and reason in the dead_letters table, once per
-        source position (a second consumer of the same log does not letter it again)."""
+        source position (a second consumer of the same log does not letter it again); whether
+        it wrote."""
         with self._write() as conn:
-            conn.execute(
+            written = conn.execute(
                 "INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason,"
                 " detail, value, dead_lettered_ms, key) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT"
                 " EXISTS (SELECT 1 FROM dead_letters WHERE source_topic = ?"
@@ -230,7 +231,8 @@ class SQLiteEventLog:
                     record.partition,
                     record.offset,
                 ),
-            )
+            ).rowcount
+        return written == 1
 
     def dead_letters(self) -> list[DeadLetter]:
         """Every dead-lettered record, oldest first."""

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any, Protocol
@@ -14,6 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.follower import CaseFollower
@@ -25,7 +27,7 @@ from sgl.bootstrap import Container
 from sgl.docs_pages import install_docs
 from sgl.metrics import Metrics, RequestMetrics, route_template
 from sgl.openapi import DocumentedApp
-from sgl.queries import QueryError
+from sgl.queries import QueryError, UnknownParameters
 from sgl.responses import JSONBytes, problem_response
 from sgl.routes_clocks import clocks_router
 from sgl.routes_events import events_router
@@ -35,6 +37,9 @@ from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
 
 log = structlog.get_logger("sgl.api")
+
+# How long the app's shutdown waits for its consumer threads to finish their batch.
+CONSUMER_STOP_SECONDS = 2.0
 
 
 def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
@@ -70,8 +75,10 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
                 consumer[loop.name] = thread
         yield
         consumer_stop.set()
+        # One deadline for all: the threads are daemons, and a stop must not wait on the log.
+        deadline = time.monotonic() + CONSUMER_STOP_SECONDS
         for thread in consumer.values():
-            thread.join(timeout=10)
+            thread.join(timeout=max(0.0, deadline - time.monotonic()))
 
     metrics = Metrics(
         _lags(container),
@@ -90,7 +97,7 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(_known_query_only)],
+        dependencies=[Depends(_known_parameters_only)],
     )
     _install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -104,31 +111,29 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     return app
 
 
-def _known_query_only(request: Request) -> None:
-    """Refuse query parameters the route does not take (a typo would otherwise be ignored)."""
+async def _known_parameters_only(request: Request) -> None:
+    """Refuse, naming each, the query parameters the matched route does not take: a read
+    silently ignoring one (`as_of` where none is honoured) would answer another question.
+    Routes outside the API document (the documentation pages, /metrics) are not checked."""
     route = request.scope.get("route")
-    dependant: Dependant | None = getattr(route, "dependant", None)
-    allowed = _query_names(dependant) if dependant is not None else set()
-    unknown = sorted(set(request.query_params) - allowed)
+    if not isinstance(route, APIRoute) or not route.include_in_schema:
+        return
+    known = _query_parameters(route)
+    unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
     if unknown:
-        raise RequestValidationError(
-            [
-                {
-                    "loc": ("query", name),
-                    "type": "unknown-parameter",
-                    "msg": f"the route takes no parameter {name!r}"
-                    + (f"; it takes: {', '.join(sorted(allowed))}" if allowed else ""),
-                }
-                for name in unknown
-            ]
-        )
+        raise UnknownParameters(unknown, known)
 
 
-def _query_names(dependant: Dependant) -> set[str]:
-    names = {param.alias for param in dependant.query_params}
+def _query_parameters(route: APIRoute) -> tuple[str, ...]:
+    """The query parameters a route declares, by the names clients send (their aliases)."""
+    return tuple(dict.fromkeys(_aliases(route.dependant)))
+
+
+def _aliases(dependant: Dependant) -> Iterator[str]:
+    """The query parameters of a dependant and of everything it depends on."""
+    yield from (field.alias for field in dependant.query_params)
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
-    return names
+        yield from _aliases(sub)
 
 
 def _lags(container: Container) -> dict[str, Callable[[], int]]:
@@ -231,10 +236,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
-        problems = [
-            Problem("/" + "/".join(str(p) for p in e["loc"]), e["type"], _message(e))
-            for e in exc.errors()
-        ]
+        problems = [Problem(_pointer(e["loc"]), e["type"], _message(e)) for e in exc.errors()]
         return problem_response(
             422,
             "invalid-request",
@@ -242,6 +244,19 @@ def _install_error_handlers(app: FastAPI) -> None:
             "a path or query parameter is invalid",
             problems,
         )
+
+
+# A query or path parameter is named `/name`, as the query layer names it; a body error keeps
+# its location (`/body/...`).
+_PARAMETER_LOCATIONS = ("query", "path")
+
+
+def _pointer(location: Sequence[int | str]) -> str:
+    """The JSON pointer of a validation error's location."""
+    parts = list(location)
+    if len(parts) > 1 and parts[0] in _PARAMETER_LOCATIONS:
+        parts = parts[1:]
+    return "/" + "/".join(str(p) for p in parts)
 
 
 _CHOICES = re.compile(r"^\^\(([\w.-]+(?:\|[\w.-]+)+)\)\$$")

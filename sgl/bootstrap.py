@@ -180,7 +180,10 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
         ),
     }[which]
     if settings.backend == "kafka":
-        from ledger.kafka_log import KafkaEventLog  # noqa: PLC0415 -- kafka only when chosen
+        from ledger.kafka_log import (  # noqa: PLC0415 -- kafka only when chosen
+            KafkaEventLog,
+            KafkaTimeouts,
+        )
         from ledger.receipts import SQLiteReceiptIndex  # noqa: PLC0415
 
         return KafkaEventLog(
@@ -192,6 +195,12 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             replication_factor=settings.replication_factor,
             min_insync_replicas=settings.min_insync_replicas,
             security=settings.kafka_security,
+            timeouts=KafkaTimeouts(
+                request_ms=settings.kafka_request_timeout_ms,
+                delivery_ms=settings.kafka_delivery_timeout_ms,
+                max_block_ms=settings.kafka_max_block_ms,
+                probe_ms=settings.kafka_probe_timeout_ms,
+            ),
         )
     return SQLiteEventLog(embedded, topic)
 

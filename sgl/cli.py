@@ -11,12 +11,8 @@ import click
 
 from ledger.errors import LedgerError
 from ledger.settings import Settings
+from sgl.cli_context import settings_of
 from sgl.cli_serve import PROJECTIONS
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
 
 
 class _Sgl(click.Group):
@@ -89,7 +85,7 @@ def rebuild(ctx: click.Context, projection: str) -> None:
     """
     from sgl.bootstrap import bootstrap
 
-    container = bootstrap(_settings(ctx))
+    container = bootstrap(settings_of(ctx))
     try:
         if projection == "case_state":
             total = sum(container.log.end_offsets().values())

@@ -11,19 +11,14 @@ from typing import Any
 import click
 import orjson
 
-from ledger.settings import Settings
-
-
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
+from sgl.cli_context import settings_of
 
 
 def _print_bundle(ctx: click.Context, make: Callable[[Any], dict[str, Any]]) -> None:
     """Print the document `make(stores)` answers, as indented JSON, to save and check offline."""
     from sgl.queries import LocalStores
 
-    with LocalStores(_settings(ctx)) as stores:
+    with LocalStores(settings_of(ctx)) as stores:
         bundle = make(stores)
     click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
 
@@ -47,7 +42,7 @@ def keys_create(ctx: click.Context) -> None:
     """
     from ledger.checkpoint import create_key_pair
 
-    path = _settings(ctx).signing_key_path
+    path = settings_of(ctx).signing_key_path
     vkey = create_key_pair(path)
     click.echo(f"signing key: {path}", err=True)
     click.echo(f"verifier key (publish it): {path.with_suffix('.pub')}", err=True)
@@ -98,7 +93,7 @@ def verify(
     from consumers.verify import verify_ledger
     from sgl.bootstrap import bootstrap
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     file_key, trusted = _read_trusted(trusted_files)
     container = bootstrap(settings)
     try:
@@ -248,7 +243,7 @@ def proof_verify(ctx: click.Context, bundle: Any, key_file: str | None, origin: 
     """
     from ledger.bundles import check_bundle
 
-    path = Path(key_file) if key_file else _settings(ctx).signing_key_path.with_suffix(".pub")
+    path = Path(key_file) if key_file else settings_of(ctx).signing_key_path.with_suffix(".pub")
     try:
         vkey = path.read_text().strip()
     except FileNotFoundError:
@@ -291,7 +286,7 @@ def checkpoints_export(ctx: click.Context, out: str | None) -> None:
     """
     from sgl.queries import LocalStores, trusted_export
 
-    with LocalStores(_settings(ctx)) as stores:
+    with LocalStores(settings_of(ctx)) as stores:
         document = trusted_export(stores)
     text = orjson.dumps(document, option=orjson.OPT_INDENT_2).decode() + "\n"
     if out is None:

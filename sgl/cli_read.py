@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from sgl.cli_context import settings_of
 from sgl.encoding import dumps
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def _read(ctx: click.Context, query: Callable[[Stores], Any]) -> Any:
     """What the query answers over this data directory's stores (opened for it alone)."""
     from sgl.queries import LocalStores
 
-    with LocalStores(ctx.obj) as stores:
+    with LocalStores(settings_of(ctx)) as stores:
         return query(stores)
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import signal
 import socket
 import sys
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from ledger.settings import Settings
+from sgl.cli_context import settings_of
 
 if TYPE_CHECKING:
     from sgl.bootstrap import Container
@@ -22,27 +24,29 @@ PROJECTIONS = ("case_state", "clocks", "alerts")
 CONSUMERS = (*PROJECTIONS, "seal")
 
 
-def _settings(ctx: click.Context) -> Settings:
-    settings: Settings = ctx.obj
-    return settings
-
-
 def _check_port(host: str, port: int) -> None:
-    """Stop with a clear message, before anything is loaded, when the address is taken."""
+    """Stop with a clear message, before anything is loaded, when an address the host name
+    gives is taken (a name such as localhost may give an IPv4 and an IPv6 address)."""
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise click.ClickException(f"cannot listen on {host!r}: {exc}") from None
-    with socket.socket(family, kind, proto) as probe:
-        # As the server will: a port left in TIME_WAIT by a stopped server is free.
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(address)
-        except OSError as exc:
-            raise click.ClickException(
-                f"cannot listen on {host}:{port} ({exc.strerror}): another server holds it; "
-                "stop it, or choose another port with --port or SGL_HTTP_PORT"
-            ) from None
+    errors: list[OSError] = []
+    for family, kind, proto, _, address in found:
+        with socket.socket(family, kind, proto) as probe:
+            # As the server will: a port left in TIME_WAIT by a stopped server is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as exc:
+                errors.append(exc)
+    taken = [e for e in errors if e.errno == errno.EADDRINUSE]
+    # An address of a family this machine cannot use does not matter while another binds.
+    if taken or len(errors) == len(found):
+        raise click.ClickException(
+            f"cannot listen on {host}:{port} ({(taken or errors)[0].strerror}): another server "
+            "holds it; stop it, or choose another port with --port or SGL_HTTP_PORT"
+        )
 
 
 @click.command()
@@ -62,7 +66,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool
     """
     from sgl.bootstrap import bootstrap
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     host, port = host or settings.http_host, port or settings.http_port
     _check_port(host, port)
     container = bootstrap(settings)
@@ -97,28 +101,57 @@ def _serve(
         "Stop with Ctrl-C.",
     ]
 
+    budget = settings.shutdown_seconds
+
     class _Announcing(uvicorn.Server):
-        """Prints the addresses once the socket is bound, so they are the last lines."""
+        """Prints the addresses once the socket is bound, so they are the last lines; on a
+        stop signal, ends the process within SGL_SHUTDOWN_SECONDS whatever is still running."""
 
         async def startup(self, sockets: list[socket.socket] | None = None) -> None:
             await super().startup(sockets)
             if self.started:
                 click.echo("\n".join(lines), err=True)
 
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if not self.should_exit:
+                threading.Thread(
+                    target=_exit_after, args=(budget,), name="shutdown-deadline", daemon=True
+                ).start()
+            super().handle_exit(sig, frame)
+
     app = create_app(container, run_consumer=consumer)
     tune_gc()
-    # uvicorn shuts down cleanly on Ctrl-C, then raises the interrupt again: a requested stop.
-    with contextlib.suppress(KeyboardInterrupt):
-        _Announcing(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                log_level="warning",
-                timeout_keep_alive=KEEP_ALIVE_SECONDS,
-                h11_max_incomplete_event_size=MAX_HEADER_BYTES,
-            )
-        ).run()
+    config = uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        h11_max_incomplete_event_size=MAX_HEADER_BYTES,
+        # Requests still running get a third of the budget; the rest closes the log.
+        timeout_graceful_shutdown=max(1, budget // 3),
+    )
+    # uvicorn shuts down cleanly on a stop signal, then raises it again under the handler
+    # that was there before: an interrupt, so that the caller closes the log (for SIGTERM the
+    # default would end the process before the receipts are written).
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            _Announcing(config).run()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    """A stop signal, as Ctrl-C: unwinds to the caller, which closes what it opened."""
+    raise KeyboardInterrupt
+
+
+def _exit_after(seconds: float) -> None:
+    """End the process if it is still shutting down after `seconds` (something is stuck)."""
+    time.sleep(seconds)
+    os.write(2, f"shutdown took over {seconds:g} s; exiting now\n".encode())
+    os._exit(1)
 
 
 @click.command()
@@ -159,7 +192,7 @@ def demo(
 
     Example: sgl demo --cases 10000 --no-serve
     """
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     host, port = host or settings.http_host, port or settings.http_port
     if serve:
         _check_port(host, port)
@@ -237,13 +270,14 @@ def _catch_up(container: Container, timeout: float = 900.0) -> None:
 def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
     behind it, the clock view and the alerter (unless SGL_ALERTER=off), and the sealer. Each
-    has its own tracked position, so each may run in a process of its own.
+    has its own tracked position, so each may run in a process of its own. When one stops on
+    an error, the others are stopped and the command exits 1 naming it.
 
     Example: SGL_BACKEND=kafka sgl consume --only alerts
     """
     from sgl.bootstrap import CASE_STATE, bootstrap
 
-    container = bootstrap(_settings(ctx))
+    container = bootstrap(settings_of(ctx))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -252,9 +286,18 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     loops += [f for f in container.followers() if not only or f.name in only]
     if not only or "seal" in only:
         loops.append(container.sealer())
-    threads = [
-        threading.Thread(target=loop.run_resilient, args=(stop,), name=loop.name) for loop in loops
-    ]
+    failed: list[str] = []
+
+    def run(loop: Any) -> None:
+        try:
+            loop.run_resilient(stop)
+        except Exception:
+            # run_resilient logged it (consumer.failed); a process running part of its
+            # consumers would look healthy to its supervisor, so all of them stop.
+            failed.append(loop.name)
+            stop.set()
+
+    threads = [threading.Thread(target=run, args=(loop,), name=loop.name) for loop in loops]
     try:
         for thread in threads:
             thread.start()
@@ -265,6 +308,11 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
         for thread in threads:
             thread.join()
         container.close()
+    if failed:
+        raise click.ClickException(
+            f"consumer {', '.join(failed)} stopped on an error (logged as consumer.failed); "
+            "the other consumers were stopped"
+        )
 
 
 @click.command()
@@ -290,7 +338,7 @@ def publish(
     from sgl.publish import LineResult, parse_lines
     from sgl.publish import publish as publish_events
 
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if url is not None:
         settings = replace(settings, url=url)
         settings.check()

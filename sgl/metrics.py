@@ -3,6 +3,7 @@ latency, dead letters, alerts raised, consumer lag, consumers up, and follower c
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
@@ -11,10 +12,15 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ledger.errors import LedgerUnavailable
 from sgl.responses import MEDIA_TYPE as PROBLEM
 
 EVENTS_PATH = "/v1/events"
 UNMATCHED = "unmatched"
+# A client may send any token as its method: only these become label values, so a label's
+# values stay few.
+METHODS = frozenset({"GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"})
+OTHER_METHOD = "other"
 # Request latency buckets, in seconds: a read of a small case takes a few milliseconds, a
 # batch of thousands of events or a ledger-wide report may take seconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -50,7 +56,7 @@ class _Read(Collector):
             labels=["view"],
         )
         for view, lag in self._lags.items():
-            gauge.add_metric([view], lag())
+            gauge.add_metric([view], _or_nan(lag))
         yield gauge
         up = GaugeMetricFamily(
             "sgl_consumer_up",
@@ -77,8 +83,17 @@ class _Read(Collector):
         yield CounterMetricFamily(
             "sgl_alerts_raised",
             "Alerts published on the alerts feed (by any alerter of this ledger)",
-            value=self._alerts_raised(),
+            value=_or_nan(self._alerts_raised),
         )
+
+
+def _or_nan(read: Callable[[], int]) -> float:
+    """A figure read from the log, or NaN while the log is unavailable: the scrape still
+    answers with every other metric."""
+    try:
+        return read()
+    except LedgerUnavailable:
+        return math.nan
 
 
 class Metrics:
@@ -159,7 +174,7 @@ class RequestMetrics:
             raise
         finally:
             route = route_template(scope)
-            method = scope["method"]
+            method = scope["method"] if scope["method"] in METHODS else OTHER_METHOD
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
             if answer["status"] == 500:
                 self.metrics.server_errors.labels(route).inc()

@@ -22,6 +22,8 @@ from sgl.responses import JSONBytes, problem_response
 log = structlog.get_logger("sgl.events")
 # Only an event_id that is a UUID is logged: anything else a publisher sent there is content.
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+# The rules whose pointer ends with a property name the publisher sent: a name is content too.
+_NAMED_BY_SENDER = frozenset({"additionalProperties", "unevaluatedProperties"})
 
 
 class _BodyTooLarge(Exception):
@@ -88,10 +90,21 @@ def _log_rejected(
         event_ids=ids[:100],
         events=len(items),
         broken=[
-            {"pointer": p.pointer, "rule": p.rule, **({} if p.item is None else {"item": p.item})}
+            {
+                "pointer": _loggable_pointer(p),
+                "rule": p.rule,
+                **({} if p.item is None else {"item": p.item}),
+            }
             for p in problems[:100]
         ],
     )
+
+
+def _loggable_pointer(problem: Problem) -> str:
+    """The problem's pointer, or its parent's where the last step is a name the sender chose."""
+    if problem.rule in _NAMED_BY_SENDER:
+        return problem.pointer.rsplit("/", 1)[0]
+    return problem.pointer
 
 
 async def _read_json(request: Request, settings: Settings) -> Any:

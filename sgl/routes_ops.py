@@ -47,8 +47,9 @@ def ops_router(
         response_model=Ready,
         responses={503: problem("Not ready: the log does not answer, or a consumer stopped")},
     )
-    def readyz() -> Response:
-        """503 until the log answers and the consumer thread (if any) is alive."""
+    async def readyz() -> Response:
+        """503 until an append can be taken (from the log's breaker and its last probe, so
+        this never waits for the log) and the consumer threads (if any) are alive."""
         try:
             container.log.ping()
         except LedgerUnavailable as exc:

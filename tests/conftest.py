@@ -62,11 +62,12 @@ def _broker_answers() -> bool:
 
 
 def needs_kafka(item: pytest.Item) -> bool:
-    """Whether a collected test asks for the broker or runs on a `kafka` backend parameter."""
+    """Whether a collected test asks for the broker or runs on the `kafka` backend parameter
+    (another parameter may be "kafka" and mean something else: a compose service's name)."""
     if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
         return True
     callspec = getattr(item, "callspec", None)
-    return callspec is not None and "kafka" in callspec.params.values()
+    return callspec is not None and callspec.params.get("backend") == "kafka"
 
 
 @pytest.hookimpl(tryfirst=True)

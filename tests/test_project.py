@@ -24,15 +24,19 @@ from sgl.schema_docs import render as render_events
 ROOT = Path(__file__).resolve().parent.parent
 
 # Collects as `pytest --collect-only -q -m "not kafka"` does, and prints each selected test's
-# id and fixtures: a test may need the broker without "kafka" in its id.
+# id, fixtures and parameters: a test may need the broker without "kafka" in its id.
 _COLLECT_NOT_KAFKA = """
+import json
 import sys
 import pytest
 
 class Report:
     def pytest_collection_finish(self, session):
         for item in session.items:
-            print("ITEM", item.nodeid, " ".join(getattr(item, "fixturenames", ())))
+            callspec = getattr(item, "callspec", None)
+            params = {k: str(v) for k, v in callspec.params.items()} if callspec else {}
+            fixtures = " ".join(getattr(item, "fixturenames", ()))
+            print("ITEM", item.nodeid, json.dumps(params), fixtures, sep="\\t")
 
 args = ["--collect-only", "-q", "-m", "not kafka", "-p", "no:cacheprovider", "tests"]
 sys.exit(pytest.main(args, plugins=[Report()]))
@@ -47,7 +51,9 @@ def test_ledger_exports_exactly_its_public_api() -> None:
 
 
 def test_the_broker_free_selection_holds_no_case_that_needs_the_broker() -> None:
-    """`pytest -m "not kafka"` collects no Kafka case: no id names kafka, none asks for it."""
+    """`pytest -m "not kafka"` collects no Kafka case: none runs on a kafka backend, none asks
+    for the broker, and no id names kafka but through a parameter that is not a backend (a
+    compose service of that name)."""
     done = subprocess.run(
         [sys.executable, "-c", _COLLECT_NOT_KAFKA],
         cwd=ROOT,
@@ -59,12 +65,16 @@ def test_the_broker_free_selection_holds_no_case_that_needs_the_broker() -> None
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     selected = [
-        line.split(" ", 2)[1:] for line in done.stdout.splitlines() if line.startswith("ITEM ")
+        line.split("\t")[1:] for line in done.stdout.splitlines() if line.startswith("ITEM\t")
     ]
     assert len(selected) > 500, "the rest of the suite is still collected"
-    for nodeid, fixtures in selected:
-        assert "kafka" not in nodeid.lower(), nodeid
+    backends = {"backend", "served"}  # the fixtures parametrized over tests.conftest.BACKENDS
+    for nodeid, params, fixtures in selected:
+        on_kafka = {k for k, v in orjson.loads(params).items() if v == "kafka"}
+        assert not on_kafka & backends, nodeid
+        assert "kafka" not in nodeid.lower() or on_kafka, nodeid
         assert "kafka_bootstrap" not in fixtures.split(), nodeid
+    assert [n for n, _, _ in selected if n.endswith("_on_loopback[kafka]")], "a service's test"
 
 
 def test_cli_reference_is_generated_from_the_help() -> None:

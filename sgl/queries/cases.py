@@ -11,13 +11,14 @@ from projections.effective import history
 from sgl.queries.common import (
     Document,
     case_events,
+    dates,
     header,
     known_case,
     moment_of,
     moments,
     to_csv,
 )
-from sgl.queries.errors import NoSuchCase
+from sgl.queries.errors import DatesOutOfOrder, NoSuchCase
 from sgl.queries.stores import Stores
 
 
@@ -78,8 +79,9 @@ def chronology_csv(document: Document) -> str:
 def case_changes(stores: Stores, case_id: str, start: str, end: str) -> Document:
     """What was recorded after `start` and by `end`: entries added, corrected and retracted,
     each with its type, agency, times and summary (amendments with what they amend)."""
-    found = moments({"/from": start, "/to": end})
+    found = dates({"/from": start, "/to": end})
     start_at, end_at = found["/from"], found["/to"]
-    assert start_at is not None and end_at is not None  # both are given
+    if start_at > end_at:
+        raise DatesOutOfOrder(start, end)
     events = case_events(stores, case_id)
     return {"case_id": case_id, "from": start, "to": end, **changes(events, start_at, end_at)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,22 +19,29 @@ from sgl.queries.stores import Stores
 Document = dict[str, Any]
 
 
-def moments(texts: dict[str, str | None]) -> dict[str, datetime | None]:
-    """Date parameters by JSON pointer as instants (None when absent); BadDate names every
-    one that does not parse, DateOutOfRange every one outside the dates the ledger holds."""
-    out: dict[str, datetime | None] = {}
+def dates(texts: Mapping[str, str]) -> dict[str, datetime]:
+    """Date parameters by JSON pointer as instants; BadDate names every one that does not
+    parse, DateOutOfRange every one outside the dates the ledger holds."""
+    out: dict[str, datetime] = {}
     bad: dict[str, str] = {}
     for pointer, text in texts.items():
         try:
-            out[pointer] = None if text is None else cutoff(text)
+            out[pointer] = cutoff(text)
         except ValueError:
-            bad[pointer] = text or ""
+            bad[pointer] = text
     if bad:
         raise BadDate(bad)
-    outside = {p: m for p, m in out.items() if m is not None and not in_range(m)}
+    outside = [pointer for pointer, moment in out.items() if not in_range(moment)]
     if outside:
-        raise DateOutOfRange(list(outside))
+        raise DateOutOfRange(outside)
     return out
+
+
+def moments(texts: Mapping[str, str | None]) -> dict[str, datetime | None]:
+    """Optional date parameters by JSON pointer as instants (None when absent); BadDate names
+    every one that does not parse."""
+    found = dates({pointer: text for pointer, text in texts.items() if text is not None})
+    return {pointer: found.get(pointer) for pointer in texts}
 
 
 def moment_of(as_of: str | None) -> datetime:

@@ -1,15 +1,17 @@
 """Why a read cannot be answered as asked: one tree, mapped once to HTTP and once to the CLI.
 
 QueryError
-├── NotFound           nothing to answer about (HTTP 404; the CLI exits 1)
-│   ├── NoSuchCase     no such case, or none known by the date asked about
-│   └── NoSuchSchema   no such schema version
-├── BadRequest         a parameter is wrong (HTTP 422 naming it; a CLI usage error)
-│   ├── BadDate        a date is neither YYYY-MM-DD nor RFC 3339
-│   ├── DateOutOfRange a date is outside the range the ledger accepts
-│   ├── AgencyRequired no agency named and the case has no lead agency by then
-│   └── UnknownAgency  the agency never appears in the case
-└── NoProof            the proof asked for cannot be made (its own HTTP status)
+├── NotFound              nothing to answer about (HTTP 404; the CLI exits 1)
+│   ├── NoSuchCase        no such case, or none known by the date asked about
+│   └── NoSuchSchema      no such schema version
+├── BadRequest            a parameter is wrong (HTTP 422 naming it; a CLI usage error)
+│   ├── BadDate           a date is neither YYYY-MM-DD nor RFC 3339
+│   ├── DateOutOfRange    a date is outside the range the ledger accepts
+│   ├── DatesOutOfOrder   a window whose `from` is later than its `to`
+│   ├── UnknownParameters query parameters the route does not take (HTTP only)
+│   ├── AgencyRequired    no agency named and the case has no lead agency by then
+│   └── UnknownAgency     the agency never appears in the case
+└── NoProof               the proof asked for cannot be made (its own HTTP status)
 """
 
 from __future__ import annotations
@@ -96,6 +98,35 @@ class DateOutOfRange(BadRequest):
         super().__init__(
             f"dates are {RANGE_TEXT}",
             [Problem(pointer, "range", f"must be {RANGE_TEXT}") for pointer in pointers],
+        )
+
+
+class DatesOutOfOrder(BadRequest):
+    """A window of time whose start is later than its end."""
+
+    title = "Dates out of order"
+
+    def __init__(self, start: str, end: str) -> None:
+        super().__init__(
+            "from must not be later than to",
+            [Problem("/from", "not-after-to", f"{start!r} is later than to {end!r}")],
+        )
+
+
+class UnknownParameters(BadRequest):
+    """Query parameters the route does not take (ignoring one would answer another question
+    than the one asked)."""
+
+    title = "Unknown query parameters"
+
+    def __init__(self, names: Sequence[str], known: Sequence[str]) -> None:
+        takes = ", ".join(repr(k) for k in known) or "none"
+        super().__init__(
+            f"this route takes no parameter {', '.join(repr(n) for n in names)}",
+            [
+                Problem(f"/{name}", "unknown-parameter", f"{name!r} is not one of: {takes}")
+                for name in names
+            ],
         )
 
 

@@ -6,13 +6,14 @@ from datetime import UTC, datetime
 
 from projections.as_of import Basis
 from projections.knowledge import Knowledge, knowledge, time_to_share
-from sgl.queries.common import Document, header, moment_of
+from sgl.queries.common import Document, case_events, header, moment_of
 from sgl.queries.errors import AgencyRequired, NoSuchCase, UnknownAgency
 from sgl.queries.stores import Stores
 
 
 def _known(stores: Stores, case_id: str, as_of: str | None, basis: Basis) -> Knowledge:
-    found = knowledge(stores.view.events(case_id), moment_of(as_of), basis)
+    moment = moment_of(as_of)
+    found = knowledge(case_events(stores, case_id), moment, basis)
     if not found.facts:
         raise NoSuchCase(case_id, by_then=True)
     return found

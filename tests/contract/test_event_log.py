@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
+from kafka.producer.future import FutureProduceResult, FutureRecordMetadata
 
 from ledger.append import digest_of
 from ledger.errors import LedgerUnavailable
@@ -23,6 +25,7 @@ from ledger.kafka_log import KafkaEventLog
 from ledger.log import DeadLetter, DeadLetterSink, EventLog, LogRecord, PendingRecord
 from ledger.receipts import SQLiteReceiptIndex
 from ledger.sqlite_log import SQLiteEventLog
+from tests.conftest import wait_for
 from tests.factories import new_case_id
 
 
@@ -244,11 +247,11 @@ class EventLogContract:
         now = datetime.now(UTC)
         bad = LogRecord(event_log.topic, 0, 3, now, b"CASE-DL-2", b"{broken")
         other = LogRecord(event_log.topic, 0, 4, now, b"CASE-DL-2", b"{broken too")
-        event_log.dead_letter(bad, "not-json", "first")
-        event_log.dead_letter(bad, "not-json", "again")
+        assert event_log.dead_letter(bad, "not-json", "first")
+        assert not event_log.dead_letter(bad, "not-json", "again")
         second = self.open_log()
-        second.dead_letter(bad, "not-json", "from another process")
-        second.dead_letter(other, "not-json", "a new one")
+        assert not second.dead_letter(bad, "not-json", "from another process")
+        assert second.dead_letter(other, "not-json", "a new one")
         letters = second.dead_letters()
         assert [(d.source_offset, d.detail) for d in letters] == [(3, "first"), (4, "a new one")]
         assert event_log.dead_letters() == letters
@@ -319,31 +322,61 @@ class TestSQLiteEventLog(EventLogContract):
         return FaultySQLiteEventLog(self.tmp_path / "log.sqlite", fail_at)
 
 
-class _Refused:
+def _refused(topic: str) -> FutureRecordMetadata:
     """A producer future the broker answered with an error."""
+    answer = FutureProduceResult(TopicPartition(topic, 0))
+    future = FutureRecordMetadata(answer, 0, None, None, -1, -1, -1)
+    return future.failure(NotEnoughReplicasError("injected failure"))
 
-    def get(self, timeout: float) -> Any:
-        raise NotEnoughReplicasError("injected failure")
+
+def append_when_settled(event_log: EventLog, records: list[PendingRecord]) -> list[Any]:
+    """Retry an append while the log answers that some of its records are being checked."""
+    answered: list[Any] = []
+
+    def retry() -> bool:
+        try:
+            answered[:] = event_log.append(records)
+        except LedgerUnavailable:
+            return False
+        return True
+
+    wait_for(retry, timeout=20, every=0.1, what="the retry to be answered")
+    return answered
+
+
+def _lost(topic: str) -> FutureRecordMetadata:
+    """A producer future that timed out: the record may or may not have landed."""
+    answer = FutureProduceResult(TopicPartition(topic, 0))
+    future = FutureRecordMetadata(answer, 0, None, None, -1, -1, -1)
+    return future.failure(KafkaTimeoutError("injected lost acknowledgement"))
 
 
 class FaultyKafkaEventLog(KafkaEventLog):
     """The Kafka log whose producer fails at one record: from it on at `send` (the client
-    gives up), or for it alone at acknowledgement (the broker refuses it)."""
+    gives up), or for it alone at acknowledgement (the broker refuses it), or, with
+    `landed`, its acknowledgement is lost though the record is on the log."""
 
-    def __init__(self, *args: Any, fail_at: str, at_ack: bool, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, fail_at: str, at_ack: bool, landed: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.fail_at = fail_at
         self.at_ack = at_ack
+        self.landed = landed
         self.failing = False
 
-    def _send(self, record: PendingRecord) -> Any:
+    def _send(self, producer: Any, record: PendingRecord) -> Any:
         if record.event_id == self.fail_at:
+            if self.landed:
+                super()._send(producer, record).get(timeout=30)
+                self.fail_at = ""
+                return _lost(self.topic)
             if self.at_ack:
-                return _Refused()
+                return _refused(self.topic)
             self.failing = True
         if self.failing:
             raise KafkaTimeoutError("injected failure")
-        return super()._send(record)
+        return super()._send(producer, record)
 
 
 @pytest.mark.kafka
@@ -363,9 +396,55 @@ class TestKafkaEventLog(EventLogContract):
         args, kwargs = self._arguments()
         return KafkaEventLog(*args, **kwargs)
 
-    def create_faulty_log(self, fail_at: str, at_ack: bool = False) -> KafkaEventLog:
+    def create_faulty_log(
+        self, fail_at: str, at_ack: bool = False, landed: bool = False
+    ) -> KafkaEventLog:
         args, kwargs = self._arguments()
-        return FaultyKafkaEventLog(*args, fail_at=fail_at, at_ack=at_ack, **kwargs)
+        return FaultyKafkaEventLog(*args, fail_at=fail_at, at_ack=at_ack, landed=landed, **kwargs)
+
+    def test_a_record_whose_acknowledgement_was_lost_is_never_appended_twice(self) -> None:
+        """The record landed but its ack was lost: a retry is refused while the log is read
+        for it, then answered `duplicate` with where it really is; the log holds it once."""
+        records = pending(new_case_id(), 3)
+        faulty = self._opened(self.create_faulty_log(records[1].event_id, landed=True))
+        with pytest.raises(LedgerUnavailable):
+            faulty.append(records)
+        retried = append_when_settled(faulty, records)
+        assert [r.status for r in retried] == ["duplicate"] * 3
+        where = {(r.partition, r.offset): r.value for r in read_all(faulty)}
+        assert len(where) == 3
+        assert where[(retried[1].partition, retried[1].offset)] == records[1].value
+
+    def test_an_unconfirmed_record_is_checked_by_the_next_process(self) -> None:
+        """Closed while a record is still unsure, the log is read for it by the next process
+        on the same receipt index before a retry can append it."""
+        records = pending(new_case_id(), 2)
+        faulty = self._opened(self.create_faulty_log(records[0].event_id, landed=True))
+        # Its prober stopped, this log settles nothing: the record stays unsure.
+        faulty._stopping.set()
+        faulty.breaker.wake()
+        faulty._prober.join(timeout=10)
+        with pytest.raises(LedgerUnavailable):
+            faulty.append(records)
+        event_log = self.reopen(faulty)
+        retried = append_when_settled(event_log, records)
+        assert [r.status for r in retried] == ["duplicate", "duplicate"]
+        assert size(event_log) == 2
+
+    def test_a_message_on_the_dead_letter_topic_without_a_source_is_skipped(self) -> None:
+        """Something else written to the dead-letter topic (no `sgl.source` header) is not a
+        dead letter: reading the letters and lettering a record both go on past it."""
+        event_log = self.open_log()
+        producer = KafkaProducer(bootstrap_servers=self.bootstrap)
+        try:
+            producer.send(self.topic + ".dlq", value=b"by hand", headers=[("note", b"x")]).get(
+                timeout=30
+            )
+        finally:
+            producer.close()
+        bad = LogRecord(event_log.topic, 0, 5, datetime.now(UTC), b"CASE-DL-3", b"{broken")
+        assert event_log.dead_letter(bad, "not-json", "after a stray message")
+        assert [d.source_offset for d in event_log.dead_letters()] == [5]
 
     def test_a_record_the_broker_refuses_is_the_only_one_a_retry_appends(self) -> None:
         """Records after the refused one still land and are indexed; the retry sends one."""
@@ -376,6 +455,8 @@ class TestKafkaEventLog(EventLogContract):
         landed = faulty.lookup([r.event_id for r in records])
         assert set(landed) == {r.event_id for r in records} - {records[1].event_id}
         event_log = self.reopen(faulty)
-        retry = event_log.append(records)
+        # Refused with an error the broker may also give after appending, the record is
+        # unsure: the next process reads the log for it before the retry appends it.
+        retry = append_when_settled(event_log, records)
         assert [r.status for r in retry] == ["duplicate", "accepted", "duplicate", "duplicate"]
         assert size(event_log) == 4

@@ -329,3 +329,83 @@ def test_a_log_that_fails_is_a_503_problem_and_the_client_says_unavailable(
             client.publish(make_event())
     finally:
         server.stop()
+
+
+@pytest.fixture
+def embedded_http(make_settings: Callable[..., Settings]) -> Iterator[httpx.Client]:
+    """A client of a server on the embedded store, without consumers."""
+    container = bootstrap(make_settings("sqlite"))
+    server = LiveServer(container, run_consumer=False).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as client:
+            yield client
+    finally:
+        server.stop()
+        container.close()
+
+
+CASE = "CASE-Q0001"
+
+
+@pytest.mark.parametrize(
+    ("path", "params", "unknown"),
+    [
+        (
+            f"/v1/cases/{CASE}/changes",
+            {"from": "2007-03-01", "to": "2007-03-09", "as_of": "2007-03-05"},
+            ["as_of"],
+        ),
+        (
+            "/v1/checkpoints/latest",
+            {"as_of": "2007-03-05", "basis": "appended"},
+            ["as_of", "basis"],
+        ),
+        ("/v1/events/e-1/proof", {"checkpoint": "3", "as_of": "2007-03-05"}, ["as_of"]),
+        ("/v1/checkpoints/consistency", {"from": "1", "to": "2", "partiton": "0"}, ["partiton"]),
+        (f"/v1/cases/{CASE}", {"asof": "2007-03-05"}, ["asof"]),
+    ],
+)
+def test_a_query_parameter_the_route_does_not_take_is_refused_by_name(
+    embedded_http: httpx.Client, path: str, params: dict[str, str], unknown: list[str]
+) -> None:
+    """A read never ignores a parameter: each one it does not take is a 422 problem naming it."""
+    response = embedded_http.get(path, params=params)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM
+    errors = response.json()["errors"]
+    assert [(e["pointer"], e["rule"]) for e in errors] == [
+        (f"/{name}", "unknown-parameter") for name in unknown
+    ]
+
+
+def test_every_declared_parameter_is_taken_by_its_name_on_the_wire(
+    embedded_http: httpx.Client,
+) -> None:
+    """Aliases (`from`, `to`) and repeated parameters are the route's own: not refused."""
+    chronology = embedded_http.get(
+        f"/v1/cases/{CASE}/chronology",
+        params=[
+            ("as_of", "2007-03-05"),
+            ("basis", "appended"),
+            ("agency", "a"),
+            ("agency", "b"),
+            ("type", "contact.recorded"),
+            ("from", "2007-01-01"),
+            ("to", "2007-03-01"),
+            ("format", "csv"),
+        ],
+    )
+    assert chronology.status_code == 404, chronology.text
+    changes = embedded_http.get(
+        f"/v1/cases/{CASE}/changes", params={"from": "2007-03-01", "to": "2007-03-09"}
+    )
+    assert changes.status_code == 404
+    # The check is on every route of the API, writes too: nothing is appended.
+    refused = embedded_http.post(
+        "/v1/events",
+        params={"dry_run": "1"},
+        content=orjson.dumps(make_event()),
+        headers={"content-type": "application/json"},
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["pointer"] == "/dry_run"

@@ -199,11 +199,12 @@ def test_every_schema_example_is_one_documented_event() -> None:
 
 
 def test_a_bad_choice_in_a_query_names_every_allowed_value(offline_server: LiveServer) -> None:
-    """A query parameter outside its choices is a 422 problem listing all of them."""
+    """A query parameter outside its choices is a 422 problem listing all of them, its pointer
+    `/name` as the query layer's are."""
     case = f"{offline_server.url}/v1/cases/{new_case_id()}"
     for address, pointer, allowed in (
-        (f"{case}?basis=sideways", "/query/basis", ("'recorded'", "'appended'")),
-        (f"{case}/chronology?format=xml", "/query/format", ("'json'", "'csv'")),
+        (f"{case}?basis=sideways", "/basis", ("'recorded'", "'appended'")),
+        (f"{case}/chronology?format=xml", "/format", ("'json'", "'csv'")),
     ):
         response = httpx.get(address)
         assert response.status_code == 422

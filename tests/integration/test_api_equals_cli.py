@@ -157,6 +157,115 @@ def test_every_read_command_prints_what_its_route_answers(
     }  # fmt: skip
 
 
+def _option_pairs(container: Container) -> list[tuple[list[str], str, Any]]:
+    """(command, route, query parameters) for the options of the reads: the appended basis,
+    every grouping of latency, and each chronology filter, alone and together."""
+    case, at = DEMO_CASE, {"as_of": AS_OF}
+    state = container.view.get(case)
+    assert state is not None
+    lead, other = state.agencies[0], state.agencies[-1]
+    events = container.view.events(case)
+    types = sorted({e.type for e in events})
+    # A type the other agency recorded before AS_OF, so the combined filter keeps something.
+    recorded = next(
+        e.type for e in events if e.agency == other and "2007-01-01" <= e.occurred_at[:10] <= AS_OF
+    )
+    appended = {"as_of": LATER, "basis": "appended"}
+    chronology = f"/v1/cases/{case}/chronology"
+    later = ["--as-of", LATER, "--basis", "appended", "--json"]
+    pairs: list[tuple[list[str], str, Any]] = [
+        (["history", case, *later], f"/v1/cases/{case}/history", appended),
+        (["chronology", case, *later], chronology, appended),
+        (["clocks", case, *later], f"/v1/cases/{case}/clocks", appended),
+        (["latency", *later], "/v1/latency", appended),
+        (["alerts", case, *later], f"/v1/cases/{case}/alerts", appended),
+        (["alerts", *later], "/v1/alerts", appended),
+        (
+            ["who-knew", case, "--show", "matrix", *later],
+            f"/v1/cases/{case}/knowledge/matrix",
+            appended,
+        ),
+        (
+            ["chronology", case, "--type", types[0], "--type", types[-1], "--json"],
+            chronology,
+            [("type", types[0]), ("type", types[-1])],
+        ),
+        (["chronology", case, "--to", "2007-06-30", "--json"], chronology, {"to": "2007-06-30"}),
+        (
+            ["chronology", case, "--agency", lead, "--agency", other, "--as-of", AS_OF, "--json"],
+            chronology,
+            [("agency", lead), ("agency", other), ("as_of", AS_OF)],
+        ),
+        (
+            [
+                *("chronology", case, "--agency", other, "--type", recorded),
+                *("--from", "2007-01-01", "--to", AS_OF, "--json"),
+            ],
+            chronology,
+            {"agency": other, "type": recorded, "from": "2007-01-01", "to": AS_OF},
+        ),
+    ]
+    for by in ("clock", "agency", "case"):
+        pairs.append(
+            (["latency", "--by", by, "--as-of", AS_OF, "--json"], "/v1/latency", {**at, "by": by})
+        )
+        pairs.append(
+            (
+                ["latency", case, "--by", by, "--as-of", AS_OF, "--json"],
+                f"/v1/cases/{case}/latency",
+                {**at, "by": by},
+            )
+        )
+    return pairs
+
+
+def test_the_options_of_each_read_print_what_its_route_answers(
+    ledger: tuple[Container, httpx.Client],
+) -> None:
+    """Each option of a read command and the matching query parameter give the same document;
+    each chronology filter keeps some events and drops others."""
+    container, client = ledger
+    runner = CliRunner()
+    everything = len(client.get(f"/v1/cases/{DEMO_CASE}/chronology").json()["events"])
+    for command, route, params in _option_pairs(container):
+        answer = client.get(route, params=params)
+        assert answer.status_code == 200, (route, answer.text)
+        shown = runner.invoke(cli, ["--data-dir", str(container.settings.data_dir), *command])
+        assert shown.exit_code == 0, (command, shown.output)
+        assert orjson.loads(shown.stdout) == answer.json(), command
+        if route.endswith("/chronology") and "--basis" not in command:
+            assert 0 < len(answer.json()["events"]) < everything, params
+
+
+@pytest.mark.parametrize(
+    ("command", "route"),
+    [
+        (["chronology", DEMO_CASE], f"/v1/cases/{DEMO_CASE}/chronology"),
+        (["clocks", DEMO_CASE], f"/v1/cases/{DEMO_CASE}/clocks"),
+        (["latency"], "/v1/latency"),
+        (["latency", "--by", "agency"], "/v1/latency"),
+        (["latency", DEMO_CASE], f"/v1/cases/{DEMO_CASE}/latency"),
+        (["alerts"], "/v1/alerts"),
+    ],
+)
+def test_csv_from_the_command_is_the_csv_the_route_answers(
+    ledger: tuple[Container, httpx.Client], command: list[str], route: str
+) -> None:
+    """`--format csv` prints, byte for byte, what `?format=csv` answers."""
+    container, client = ledger
+    params = {"as_of": AS_OF, "format": "csv"}
+    if "--by" in command:
+        params["by"] = command[command.index("--by") + 1]
+    answer = client.get(route, params=params)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    args = ["--data-dir", str(container.settings.data_dir), *command, "--as-of", AS_OF]
+    shown = CliRunner().invoke(cli, [*args, "--format", "csv"])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == answer.text
+    assert len(answer.text.splitlines()) > 1, "a header and at least one row"
+
+
 def test_reads_refuse_alike(ledger: tuple[Container, httpx.Client]) -> None:
     """No such case is a 404 and exit status 1; a bad date a 422 naming the parameter and a
     usage error (exit status 2) naming the option."""

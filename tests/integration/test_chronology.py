@@ -134,3 +134,8 @@ def test_changes_between_two_dates(live_server: LiveServer, container: Container
     assert unknown.status_code == 404
     bad = httpx.get(url, params={"from": "March", "to": "2007-03-09"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/from"
+    backwards = httpx.get(url, params={"from": "2007-03-09", "to": "2007-03-01"})
+    assert backwards.status_code == 422
+    assert [(e["pointer"], e["rule"]) for e in backwards.json()["errors"]] == [
+        ("/from", "not-after-to")
+    ]

@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.sqlite import SQLiteDatastore
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
+import consumers.runner
+from consumers.runner import ProjectionRunner
 from ledger.decode import decode_record
 from ledger.envelope import canonical_bytes, canonicalise
 from ledger.errors import InvalidRecord
 from ledger.log import LogRecord
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
+from projections.case_view import SQLiteCaseView
 from projections.tracking import tracking_name
 from sgl.bootstrap import Container, bootstrap
 from tests.conftest import wait_for
@@ -102,6 +108,30 @@ def test_bad_records_on_the_embedded_log_are_dead_lettered_too(
         assert [letter.reason for letter in letters] == [r for _, r in BAD_RECORDS]
         assert [letter.source_offset for letter in letters] == list(range(len(BAD_RECORDS)))
         assert container.view.get(good["case_id"]) is not None
+    finally:
+        container.close()
+
+
+def test_a_record_already_dead_lettered_is_neither_counted_nor_logged_again(
+    make_settings: Callable[..., Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second consumer of the log (a new view, a rebuild) meets the lettered record: the
+    sink writes nothing, and the runner counts nothing (sgl_dead_letters_total reads it)."""
+    container = bootstrap(make_settings("sqlite"))
+    try:
+        assert isinstance(container.log, SQLiteEventLog)
+        container.log.append_raw(b"not json", "CASE-X2")
+        assert container.runner().run_until_caught_up(timeout=10) == 0
+        assert len(container.log.dead_letters()) == 1
+        logged = structlog.testing.CapturingLogger()
+        monkeypatch.setattr(consumers.runner, "log", logged)
+        fresh = SQLiteCaseView(SQLiteDatastore(str(tmp_path / "fresh.sqlite")))
+        fresh.create_table()
+        again = ProjectionRunner(container.log, fresh, container.schemas, container.dead_letters)
+        again.run_until_caught_up(timeout=10)
+        assert again.records == 1 and again.dead_lettered == 0
+        assert not [c for c in logged.calls if c.args == ("record.dead_lettered",)]
+        assert len(container.log.dead_letters()) == 1
     finally:
         container.close()
 

@@ -564,11 +564,12 @@ def check_make(targets: list[str]) -> None:
 def check_pip(words: list[str]) -> None:
     """A `pip` command is not run over this test's environment: tests/integration/test_install.py
     builds and installs the wheels the same way in fresh venvs. Here the command must name real
-    projects (a directory with a pyproject.toml), real constraints files and real distributions."""
-    projects = {
-        tomllib.loads(path.read_text())["project"]["name"]: path.parent
-        for path in (ROOT / "pyproject.toml", *ROOT.glob("clients/*/pyproject.toml"))
-    }
+    projects (a directory with a pyproject.toml), real constraints files, and the wheel files
+    this repository builds, by path (a bare name would be looked up on an index)."""
+    wheels = set()
+    for path in (ROOT / "pyproject.toml", *ROOT.glob("clients/*/pyproject.toml")):
+        project = tomllib.loads(path.read_text())["project"]
+        wheels.add(f"{project['name'].replace('-', '_')}-{project['version']}-py3-none-any.whl")
     verb, args = words[0], words[1:]
     assert verb in {"wheel", "install"}, f"pip {verb} is not an install step"
     valued = {"-w", "--wheel-dir", "--find-links", "-f", "-c", "--constraint"}
@@ -581,7 +582,7 @@ def check_pip(words: list[str]) -> None:
         if verb == "wheel":
             assert (ROOT / name / "pyproject.toml").is_file(), f"{name} is not a project"
         else:
-            assert name in projects, f"{name} is not a distribution of this repository"
+            assert Path(name).name in wheels, f"{name} is not a wheel this repository builds"
 
 
 def check_compose(words: list[str]) -> None:

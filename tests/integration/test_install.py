@@ -59,19 +59,21 @@ def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def venv(tmp_path_factory: pytest.TempPathFactory, wheels: Path) -> Callable[[str], Path]:
-    """A fresh venv outside the checkout with one distribution installed from the wheels
-    (its dependencies from the index, pinned by constraints.txt); its bin directory."""
+    """A fresh venv outside the checkout with one distribution installed from its wheel file,
+    by path, never by name from an index (its dependencies from the index, pinned by
+    constraints.txt); its bin directory."""
     made: dict[str, Path] = {}
 
     def make(distribution: str) -> Path:
         if distribution not in made:
+            (wheel,) = wheels.glob(f"{distribution.replace('-', '_')}-*.whl")
             home = tmp_path_factory.mktemp("venv")
             run([sys.executable, "-m", "venv", home / "venv"], home)
             bin_dir = home / "venv" / "bin"
             run(
                 [
                     *(bin_dir / "python", "-m", "pip", "install", "-q"),
-                    *("--find-links", wheels, "-c", ROOT / "constraints.txt", distribution),
+                    *("-c", ROOT / "constraints.txt", wheel),
                 ],
                 home,
             )
@@ -93,10 +95,18 @@ def test_the_server_wheel_installs_and_starts_outside_the_checkout(
     case = json.loads(run([*sgl, "case", DEMO_CASE, "--json"], tmp_path))
     assert case["case_id"] == DEMO_CASE and case["events"]
     where = run(
-        [bin_dir / "python", "-c", "import sgl, policies; print(sgl.__file__, policies.__file__)"],
+        [
+            *(bin_dir / "python", "-c"),
+            "import sgl, policies, ledger_client as c; print(sgl.__file__, policies.__file__, "
+            "c.__file__)",
+        ],
         tmp_path,
     )
-    assert str(ROOT) not in where and where.count("site-packages") == 2
+    assert str(ROOT) not in where and where.count("site-packages") == 3
+    # The server carries the client's package: the client's distribution is never fetched.
+    installed = run([bin_dir / "python", "-m", "pip", "list", "--format", "json"], tmp_path)
+    names = {d["name"] for d in json.loads(installed)}
+    assert "safeguarding-ledger" in names and "safeguarding-ledger-client" not in names
 
 
 def test_the_client_installs_alone_and_publishes_to_a_live_ledger(

@@ -100,14 +100,20 @@ def test_knowledge_matrix_gaps_and_time_to_share(http: httpx.Client) -> None:
 
 
 def test_knowledge_errors_name_the_parameter(http: httpx.Client) -> None:
-    """Bad dates get 422 naming /as_of; an unknown case 404, as does one not yet known."""
+    """Bad dates get 422 naming /as_of; an unknown case 404 saying it has no such case, and
+    one not yet known 404 saying it knew none by then."""
     case_id, _ = publish_case(http)
     bad = http.get(f"/v1/cases/{case_id}/knowledge/matrix", params={"as_of": "25/07/2007"})
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["pointer"] == "/as_of"
-    assert http.get(f"/v1/cases/{new_case_id()}/knowledge").status_code == 404
+    missing = new_case_id()
+    for path in ("knowledge", "knowledge/matrix", "knowledge/gaps", "knowledge/time-to-share"):
+        unknown = http.get(f"/v1/cases/{missing}/{path}", params={"as_of": "2007-07-25"})
+        assert unknown.status_code == 404
+        assert unknown.json()["detail"] == f"the ledger has no case {missing!r} (yet)"
     early = http.get(f"/v1/cases/{case_id}/knowledge/gaps", params={"as_of": "2007-02-01"})
     assert early.status_code == 404
+    assert early.json()["detail"] == f"the ledger knew no case {case_id!r} by then"
 
 
 def test_sgl_who_knew_prints_tables_and_json(http: httpx.Client, container: Container) -> None:

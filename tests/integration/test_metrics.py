@@ -3,6 +3,7 @@ letters and alerts raised; rejected events are logged by id and rule, never cont
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator
 
@@ -12,6 +13,7 @@ import pytest
 import structlog
 from prometheus_client.parser import text_string_to_metric_families
 
+from ledger.errors import LedgerUnavailable
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
 from sgl.bootstrap import bootstrap
@@ -104,6 +106,43 @@ def test_alerts_raised_are_counted(make_settings: Callable[..., Settings]) -> No
         container.close()
 
 
+def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Lag and alerts raised are read from the log: NaN while it is unavailable, and the
+    rest of the scrape still answers."""
+    container = bootstrap(make_settings("sqlite"))
+    server = LiveServer(container, run_consumer=False).start()
+
+    def down() -> dict[int, int]:
+        raise LedgerUnavailable("the log is down")
+
+    try:
+        monkeypatch.setattr(container.log, "end_offsets", down)
+        monkeypatch.setattr(container.alerts_log, "end_offsets", down)
+        with httpx.Client(base_url=server.url, timeout=10) as http:
+            assert http.get("/metrics").status_code == 200
+            found = samples(http)
+    finally:
+        server.stop()
+        container.close()
+    lags = {k: v for k, v in found.items() if k[0] == "sgl_consumer_lag_records"}
+    assert {dict(labels)["view"] for _, labels in lags} >= {"case_state", "clocks", "seal"}
+    assert all(math.isnan(v) for v in lags.values())
+    assert math.isnan(found[("sgl_alerts_raised_total", ())])
+    assert found[("sgl_dead_letters_total", ())] == 0
+
+
+def test_a_method_no_route_knows_is_labelled_other(http: httpx.Client) -> None:
+    """Whatever token a client sends as its method, the label is one of a few values."""
+    assert http.request("BREW", "/v1/cases/CASE-M1").status_code == 405
+    assert http.request("brew", "/v1/cases/CASE-M1").status_code == 405
+    methods = {dict(labels).get("method") for (name, labels) in samples(http)}
+    assert "BREW" not in methods and "brew" not in methods
+    route = (("method", "other"), ("route", "/v1/cases/{case_id}"))
+    assert samples(http)[("sgl_request_seconds_count", route)] == 2
+
+
 @pytest.fixture
 def json_logs(make_settings: Callable[..., Settings]) -> Iterator[Settings]:
     """JSON logs at info level, with module loggers made to take the configuration afresh."""
@@ -124,21 +163,30 @@ def test_rejected_events_are_logged_by_id_and_rule_never_content(
     container = bootstrap(json_logs)
     server = LiveServer(container, run_consumer=False).start()
     try:
-        good, bad = make_event(), make_event()
+        good, bad, extra = make_event(), make_event(), make_event()
         bad["payload"]["contact_type"] = "PRIVATE-VALUE-9Q"
+        extra["payload"]["PRIVATE-NAME-7K"] = "x"
         response = httpx.post(
             server.url + "/v1/events",
-            content=orjson.dumps([good, bad]),
+            content=orjson.dumps([good, bad, extra]),
             headers={"content-type": "application/json"},
         )
         assert response.status_code == 422
         assert "PRIVATE-VALUE-9Q" in response.text, "the publisher is told what was wrong"
+        assert "PRIVATE-NAME-7K" in response.text
     finally:
         server.stop()
         container.close()
     lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line]
     (rejected,) = [line for line in lines if line["event"] == "events.rejected"]
-    assert rejected["status"] == 422 and rejected["events"] == 2
-    assert rejected["event_ids"] == [good["event_id"], bad["event_id"]]
-    assert rejected["broken"] == [{"pointer": "/payload/contact_type", "rule": "enum", "item": 1}]
+    assert rejected["status"] == 422 and rejected["events"] == 3
+    assert rejected["event_ids"] == [good["event_id"], bad["event_id"], extra["event_id"]]
+    (named,) = [b for b in rejected["broken"] if b["item"] == 2]
+    assert rejected["broken"] == [
+        {"pointer": "/payload/contact_type", "rule": "enum", "item": 1},
+        named,
+    ]
+    # A property name the publisher sent is content: the pointer stops at its parent.
+    assert named["pointer"] == "/payload" and named["rule"].endswith("Properties")
     assert "PRIVATE-VALUE-9Q" not in orjson.dumps(lines).decode()
+    assert "PRIVATE-NAME-7K" not in orjson.dumps(lines).decode()

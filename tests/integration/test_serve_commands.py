@@ -13,17 +13,21 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import click
 import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
 
+from consumers.runner import ProjectionRunner
 from ledger.errors import SettingsError
 from ledger.settings import Settings
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
+from sgl.cli_serve import _check_port
 from tests.conftest import LiveServer, free_port, wait_for
 from tests.factories import make_event
 
@@ -191,8 +195,56 @@ def test_consume_only_the_case_view_builds_no_sealer(tmp_path: Path) -> None:
     env = {**os.environ, "SGL_DATA_DIR": str(data), "SGL_LOG_LEVEL": "info"}
     env["SGL_LOG_FORMAT"] = "json"
     code, _, err = run_until(
-        ["consume", "--only", "case_state"], env, "runner.started", signal.SIGTERM
+        ["consume", "--only", "case_state"], env, '"event": "consumer.started"', signal.SIGTERM
     )
     assert code == 0, "".join(err)
-    assert not [line for line in err if "sealer" in line or "follower" in line]
+    records = [orjson.loads(line) for line in err if line.startswith("{")]
+    started = {r["view"] for r in records if r["event"] == "consumer.started"}
+    assert started == {"case_state"}
     assert not (data / "keys").exists()
+
+
+def test_consume_exits_non_zero_naming_a_consumer_that_died(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A loop that stops on a bug stops the others, and the command exits 1 naming it."""
+    data = tmp_path / "data"
+    container = bootstrap(Settings.from_env({}, backend="sqlite", data_dir=data))
+    try:
+        container.ledger.submit([make_event()])
+    finally:
+        container.close()
+
+    def broken(self: ProjectionRunner, records: object) -> int:
+        raise RuntimeError("a bug in the fold")
+
+    monkeypatch.setattr(ProjectionRunner, "handle", broken)
+    # `consume` takes SIGINT and SIGTERM for itself: not in the test process.
+    monkeypatch.setattr(signal, "signal", lambda *_: None)
+    args = ["--data-dir", str(data), "consume", "--only", "case_state", "--only", "clocks"]
+    results: list[Any] = []
+    # In a thread: were the clock view's loop left running, the command would never return.
+    command = threading.Thread(target=lambda: results.append(CliRunner().invoke(cli, args)))
+    command.start()
+    command.join(timeout=60)
+    assert results, "the other consumer was left running"
+    (result,) = results
+    assert result.exit_code == 1, result.output
+    assert "consumer case_state stopped on an error" in result.output
+
+
+def test_the_port_check_tries_every_address_of_the_host(
+    busy_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A host name giving two addresses, the port free on the first and taken on the
+    second: the command stops (the server would fail on the second)."""
+    addresses = [("127.0.0.2", busy_port), ("127.0.0.1", busy_port)]
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda *_, **__: [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", a) for a in addresses
+        ],
+    )
+    with pytest.raises(click.ClickException, match=f"cannot listen on two-homed:{busy_port}"):
+        _check_port("two-homed", busy_port)

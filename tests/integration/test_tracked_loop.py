@@ -11,21 +11,22 @@ from typing import Any
 
 import pytest
 import structlog
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 import consumers.loop
+from consumers.follower import CaseFollower
 from consumers.loop import Source, TrackedLoop
-from consumers.sealer import Sealer
 from ledger.errors import LedgerUnavailable
 from ledger.log import LogRecord
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
+from projections.case_view import SQLiteCaseView
 from projections.tracking import SQLiteTrackedStore
 from projections.view_files import ViewFiles, ViewHandle
 from sgl.bootstrap import bootstrap
 from tests.conftest import wait_for
+from tests.factories import make_event
 
 
 class Tally(SQLiteTrackedStore):
@@ -140,6 +141,64 @@ def test_a_transient_failure_is_retried_with_back_off_and_resumes_from_the_track
     assert tally.seen() == list(range(30))
 
 
+def test_the_retry_delay_starts_again_after_a_batch_is_taken_in(
+    log: SQLiteEventLog, tally: Tally
+) -> None:
+    """Two failures in a row wait 0.5 s then 1 s; once a batch is taken in, the next outage
+    waits 0.5 s again, not 2 s."""
+    fill(log, 35)
+    loop = Counting(log, tally)
+    loop.failures = {
+        25: [LedgerUnavailable("down"), LedgerUnavailable("still down")],
+        30: [LedgerUnavailable("down again")],
+    }
+    stop = RecordingStop()
+    thread = running(loop.run_resilient, stop)
+    wait_for(lambda: len(tally.seen()) == 35, what="the loop to take in the log")
+    stop.set()
+    thread.join(timeout=5)
+    assert stop.waits == [0.5, 1.0, 0.5]
+    assert loop.retries == 3
+
+
+class Watched:
+    """A source of the case view that counts how often the follower looks at it."""
+
+    def __init__(self, views: Source[SQLiteCaseView]) -> None:
+        self.views = views
+        self.looks = 0
+
+    def current(self) -> SQLiteCaseView:
+        self.looks += 1
+        return self.views.current()
+
+
+def test_a_follower_stopped_while_waiting_for_the_case_view_stops_without_retrying(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stop while the case view is behind is an ordinary stop: no retry, nothing logged as
+    one, and the batch is not tracked (it is read again next time)."""
+    container = bootstrap(make_settings("sqlite"))
+    try:
+        container.ledger.submit([make_event()])  # on the log; the case view never applies it
+        cases = Watched(container.views)
+        follower = CaseFollower(container.log, cases, container.clocks)
+        logged = structlog.testing.CapturingLogger()
+        monkeypatch.setattr(consumers.loop, "log", logged)
+        stop = threading.Event()
+        thread = running(follower.run_resilient, stop)
+        # The sweep looks once; then the batch waits, looking again every 50 ms.
+        wait_for(lambda: cases.looks >= 3, what="the follower to wait for the case view")
+        stop.set()
+        thread.join(timeout=5)
+        assert not thread.is_alive()
+        assert follower.retries == 0
+        assert not [c for c in logged.calls if c.args == ("consumer.retrying",)]
+        assert container.clocks.current().positions(container.log.topic, [0]) == {}
+    finally:
+        container.close()
+
+
 def test_a_failure_that_is_not_transient_stops_the_loop_loudly(
     log: SQLiteEventLog, tally: Tally, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -200,22 +259,19 @@ def test_a_rebuilt_store_swapped_in_is_followed_from_its_own_positions(
 
 
 def test_building_the_loops_writes_nothing(make_settings: Callable[..., Settings]) -> None:
-    """A loop opens its reader, and so any file, only when it runs."""
-    container = bootstrap(make_settings("sqlite"))
+    """Once the signing key exists, building every loop through the container writes
+    nothing: a loop opens its reader, and so any file, only when it runs."""
+    container = bootstrap(make_settings("sqlite", alerter="on"))
     try:
+        container.sealer()  # the first sealer of a data directory creates its signing key
         data = container.settings.data_dir
-        before = sorted(p for p in data.rglob("*"))
+        before = sorted((p, p.stat().st_mtime_ns) for p in data.rglob("*"))
         loops: list[TrackedLoop[Any]] = [
             container.runner(),
             *container.followers(),
-            Sealer(
-                container.log,
-                container.seal,
-                Ed25519PrivateKey.generate(),
-                container.checkpoints_log,
-            ),
+            container.sealer(),
         ]
-        assert {loop.name for loop in loops} >= {"case_state", "clocks", "seal"}
-        assert sorted(p for p in data.rglob("*")) == before
+        assert {loop.name for loop in loops} == {"case_state", "clocks", "alerts", "seal"}
+        assert sorted((p, p.stat().st_mtime_ns) for p in data.rglob("*")) == before
     finally:
         container.close()

@@ -47,6 +47,18 @@ def test_environment_then_overrides() -> None:
         ({"SGL_URL": "http://"}, "SGL_URL must be an http:// or https:// address with a host"),
         ({"SGL_URL": "http://127.0.0.1:99999"}, "SGL_URL is not a valid URL"),
         ({"SGL_URL": "http://127.0.0.1:8000/?x=1"}, "SGL_URL must be a base URL"),
+        # Named ids: an id naming the broker would put the case in the broker's selection.
+        pytest.param(
+            {"SGL_KAFKA_PROBE_TIMEOUT_MS": "10"},
+            "SGL_KAFKA_PROBE_TIMEOUT_MS must be at least 100",
+            id="probe-timeout-too-short",
+        ),
+        ({"SGL_SHUTDOWN_SECONDS": "0"}, "SGL_SHUTDOWN_SECONDS must be at least 1"),
+        pytest.param(
+            {"SGL_KAFKA_REQUEST_TIMEOUT_MS": "20000"},
+            "SGL_KAFKA_DELIVERY_TIMEOUT_MS must be at least SGL_KAFKA_REQUEST_TIMEOUT_MS",
+            id="delivery-within-request-timeout",
+        ),
     ],
 )
 def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> None:
