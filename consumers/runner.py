@@ -53,8 +53,10 @@ class TrackedView(Protocol):
         events: Sequence[Event],
         tracking: Sequence[Tracking],
         digests: Mapping[str, str] | None = None,
+        applied: Collection[str] | None = None,
     ) -> int:
-        """Apply events and record tracking in one transaction."""
+        """Apply events and record tracking in one transaction (`applied`: the event_ids among
+        them already applied, when the caller has just looked them up)."""
         ...
 
 
@@ -89,8 +91,8 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
         """Decode a polled batch, dead-letter what is not an event or conflicts with one
         applied, apply the rest; returns the events that took effect."""
         items: list[Item] = [(record, self._decode(record)) for record in records]
-        digests = self._drop_conflicts(items)
-        applied = self._apply(items, digests)
+        digests, before = self._drop_conflicts(items)
+        applied = self._apply(items, digests, before)
         self.applied += applied
         log.debug("batch.applied", view=self.view.name, records=len(records), applied=applied)
         return applied
@@ -106,13 +108,15 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
             self._dead_letter(record, "undecodable", f"{type(exc).__name__} while decoding")
         return None
 
-    def _drop_conflicts(self, items: list[Item]) -> dict[str, str]:
+    def _drop_conflicts(self, items: list[Item]) -> tuple[dict[str, str], set[str]]:
         """Dead-letter each record reusing an event_id, applied or earlier in the batch, for
-        other bytes; returns the digest of each event_id kept."""
+        other bytes; returns the digest of each event_id kept, and the event_ids of the batch
+        applied before it."""
         events = [event for _, event in items if event is not None]
         if not events:
-            return {}
+            return {}, set()
         first = self.view.applied_digests({e.event_id for e in events})
+        before = set(first)
         kept: dict[str, str] = {}
         for index, (record, event) in enumerate(items):
             if event is None:
@@ -129,15 +133,19 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
                 items[index] = (record, None)
             else:
                 kept.setdefault(event.event_id, digest)
-        return kept
+        return kept, before
 
-    def _apply(self, items: Sequence[Item], digests: Mapping[str, str]) -> int:
+    def _apply(
+        self, items: Sequence[Item], digests: Mapping[str, str], before: set[str] | None = None
+    ) -> int:
         """Apply the items' events with their positions; isolate and dead-letter an event
-        that fails to apply, and apply the others."""
+        that fails to apply, and apply the others. `before`, the event_ids applied before the
+        whole batch, spares the view looking them up again (never for a part of the batch: the
+        parts before it may have applied some)."""
         last = {record.partition: record.offset for record, _ in items}
         events = [event for _, event in items if event is not None]
         try:
-            return self.view.apply(events, self.tracking(last), digests)
+            return self.view.apply(events, self.tracking(last), digests, before)
         except self.transient:
             raise
         except Exception as exc:

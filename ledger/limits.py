@@ -70,6 +70,10 @@ def nesting_depth(text: bytes, limit: int = MAX_DEPTH) -> int:
 
 def check_depth(text: bytes, limit: int = MAX_DEPTH) -> None:
     """Raise JSONRefused (`max-depth`) when the text nests deeper than the limit."""
+    # Nesting deeper than the limit takes more openers than that: a text with fewer, as every
+    # event has, needs no scan (an opener inside a string only makes the count larger).
+    if text.count(b"{") + text.count(b"[") <= limit:
+        return
     if nesting_depth(text, limit) > limit:
         raise JSONRefused(
             "max-depth", f"arrays and objects nest more than {limit} deep; events need 4"

@@ -116,15 +116,19 @@ class SQLiteCaseView(SQLiteTrackedStore):
         events: Sequence[Event],
         tracking: Sequence[Tracking],
         digests: Mapping[str, str] | None = None,
+        applied: Collection[str] | None = None,
     ) -> int:
         """Fold a batch into the view and record its positions; returns events that took effect.
+
+        `applied`, when given, is the event_ids of the batch already in the view (the caller has
+        just read them with `applied_digests`); otherwise the view looks them up.
 
         `digests` gives the SHA-256 of each event's record by event_id, kept with the event_id
         so that a later record reusing it can be compared (`applied_digests`).
         """
         known = digests or {}
         with self.datastore.transaction(commit=True) as cursor:
-            fresh = self._not_yet_applied(cursor, events)
+            fresh = self._not_yet_applied(cursor, events, applied)
             by_case: dict[str, list[Event]] = {}
             for event in fresh:
                 by_case.setdefault(event.case_id, []).append(event)
@@ -373,9 +377,11 @@ class SQLiteCaseView(SQLiteTrackedStore):
             cursor.execute(f"SELECT COUNT(*) FROM {self.name}_applied")  # noqa: S608
             return int(cursor.fetchone()[0])
 
-    def _not_yet_applied(self, cursor: SQLiteCursor, events: Sequence[Event]) -> list[Event]:
-        ids = [e.event_id for e in events]
-        done: set[str] = set()
+    def _not_yet_applied(
+        self, cursor: SQLiteCursor, events: Sequence[Event], applied: Collection[str] | None
+    ) -> list[Event]:
+        done: set[str] = set(applied) if applied is not None else set()
+        ids = [] if applied is not None else [e.event_id for e in events]
         for marks, chunk in in_chunks(ids):
             cursor.execute(
                 f"SELECT event_id FROM {self.name}_applied WHERE event_id IN ({marks})",  # noqa: S608 -- our table name and placeholders only
