@@ -98,25 +98,10 @@ def make_settings(
     made: list[Settings] = []
 
     def make(backend: str, **overrides: object) -> Settings:
-        suffix = uuid.uuid4().hex[:12]
-        values: dict[str, object] = {
-            "backend": backend,
-            "data_dir": tmp_path / f"data-{suffix}",
-            "topic": f"sgl.test.{suffix}",
-            "dead_letter_topic": f"sgl.test.{suffix}.dlq",
-            "alerts_topic": f"sgl.test.{suffix}.alerts",
-            "checkpoints_topic": f"sgl.test.{suffix}.checkpoints",
-            # The alerter appends alert.raised events on its own schedule; tests of other
-            # things count a case's events exactly, so only the alerter's tests turn it on.
-            "alerter": "off",
-        }
-        if backend == "kafka":
+        if backend == "kafka" and request.node.get_closest_marker("kafka") is None:
             # Asked for at run time, so collection cannot see it: the test must say so.
-            if request.node.get_closest_marker("kafka") is None:
-                pytest.fail(f"{request.node.nodeid} uses Kafka: mark it @pytest.mark.kafka")
-            values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
-        values.update(overrides)
-        settings = Settings.from_env({}, **values)
+            pytest.fail(f"{request.node.nodeid} uses Kafka: mark it @pytest.mark.kafka")
+        settings = private_settings(backend, tmp_path, request, **overrides)
         if backend == "kafka":
             made.append(settings)
         return settings
@@ -131,6 +116,28 @@ def make_settings(
                 for name in (s.topic, s.dead_letter_topic, s.alerts_topic, s.checkpoints_topic)
             ],
         )
+
+
+def private_settings(
+    backend: str, under: Path, request: pytest.FixtureRequest, **overrides: object
+) -> Settings:
+    """Settings for a backend with a data dir under `under` and topics of its own."""
+    suffix = uuid.uuid4().hex[:12]
+    values: dict[str, object] = {
+        "backend": backend,
+        "data_dir": under / f"data-{suffix}",
+        "topic": f"sgl.test.{suffix}",
+        "dead_letter_topic": f"sgl.test.{suffix}.dlq",
+        "alerts_topic": f"sgl.test.{suffix}.alerts",
+        "checkpoints_topic": f"sgl.test.{suffix}.checkpoints",
+        # The alerter appends alert.raised events on its own schedule; tests of other
+        # things count a case's events exactly, so only the alerter's tests turn it on.
+        "alerter": "off",
+    }
+    if backend == "kafka":
+        values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
+    values.update(overrides)
+    return Settings.from_env({}, **values)
 
 
 def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:

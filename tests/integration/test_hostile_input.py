@@ -16,7 +16,7 @@ import pytest
 
 from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
-from tests.conftest import BACKENDS, LiveServer, wait_for
+from tests.conftest import BACKENDS, LiveServer, delete_topics, private_settings, wait_for
 from tests.factories import make_event
 
 PROBLEM = "application/problem+json"
@@ -383,19 +383,8 @@ def served(
 ) -> Iterator[tuple[Container, LiveServer]]:
     """One live server per backend for the whole corpus; the attacked case already exists."""
     backend: str = request.param
-    suffix = uuid.uuid4().hex[:12]
-    overrides: dict[str, Any] = {
-        "backend": backend,
-        "data_dir": tmp_path_factory.mktemp("hostile") / "data",
-        "topic": f"sgl.test.{suffix}",
-        "dead_letter_topic": f"sgl.test.{suffix}.dlq",
-        "alerts_topic": f"sgl.test.{suffix}.alerts",
-        "checkpoints_topic": f"sgl.test.{suffix}.checkpoints",
-        "alerter": "off",
-    }
-    if backend == "kafka":
-        overrides["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
-    container = bootstrap(Settings.from_env({}, **overrides))
+    settings = private_settings(backend, tmp_path_factory.mktemp("hostile"), request)
+    container = bootstrap(settings)
     server = LiveServer(container, run_consumer=True).start()
     opening = httpx.post(
         server.url + "/v1/events",
@@ -410,6 +399,9 @@ def served(
     yield container, server
     server.stop()
     container.close()
+    if backend == "kafka":
+        topics = (settings.topic, settings.dead_letter_topic, settings.alerts_topic)
+        delete_topics(settings.kafka_bootstrap, [*topics, settings.checkpoints_topic])
 
 
 @pytest.mark.parametrize("case", list(CORPUS.values()), ids=list(CORPUS))
