@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
-import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -29,13 +27,13 @@ from ledger.kafka_config import CONNECT_TIMEOUT, client_config
 from ledger.settings import KafkaSecurity, Settings
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
+from tests.brokers import PrivateBroker
 from tests.conftest import free_port
 from tests.factories import case_events, new_case_id
 from tests.token_endpoint import TokenEndpoint, unsecured_jwt
 
 pytestmark = pytest.mark.kafka
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "kafka.sh"
 USER = "sgl-ledger"
 # An untrusted certificate ends the first connect attempts (1.5 s each).
 FAIL_WITHIN = 10.0
@@ -168,19 +166,6 @@ def _broker_config(keystore: Path, ca: Path) -> str:
     )
 
 
-def _kafka_sh(command: str, env: dict[str, str], timeout: float) -> None:
-    done = subprocess.run(
-        [str(SCRIPT), command],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"scripts/kafka.sh {command} failed:\n{done.stdout}\n{done.stderr}")
-
-
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
     """A private broker with SASL_SSL and mutual-TLS listeners, on free ports, stopped after."""
@@ -198,20 +183,15 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
     (home / "password").write_text(password + "\n")
     (home / "broker.properties").write_text(_broker_config(home / "broker.pem", home / "ca.pem"))
     sasl_ssl, mutual_tls = free_port(), free_port()
-    env = {
-        "SGL_KAFKA_DATA": str(home / "state"),
-        "SGL_KAFKA_PORT": str(free_port()),
-        "SGL_KAFKA_CONTROLLER_PORT": str(free_port()),
-        "SGL_KAFKA_EXTRA_LISTENERS": (
-            f"SASL_SSL://127.0.0.1:{sasl_ssl},SSL://127.0.0.1:{mutual_tls}"
-        ),
-        "SGL_KAFKA_EXTRA_CONFIG": str(home / "broker.properties"),
-        "SGL_KAFKA_SCRAM": f"SCRAM-SHA-512=[name={USER},password={password}]",
-        "SGL_KAFKA_HEAP_OPTS": "-Xmx256m -Xms128m",
-        "SGL_KAFKA_START_TIMEOUT": "45",
-        "SGL_KAFKA_STOP_TIMEOUT": "10",
-    }
-    _kafka_sh("start", env, timeout=120)
+    private = PrivateBroker(
+        home / "state",
+        SGL_KAFKA_EXTRA_LISTENERS=f"SASL_SSL://127.0.0.1:{sasl_ssl},SSL://127.0.0.1:{mutual_tls}",
+        SGL_KAFKA_EXTRA_CONFIG=str(home / "broker.properties"),
+        SGL_KAFKA_SCRAM=f"SCRAM-SHA-512=[name={USER},password={password}]",
+        SGL_KAFKA_START_TIMEOUT="45",
+        SGL_KAFKA_STOP_TIMEOUT="10",
+    )
+    private.start()
     try:
         yield SecureBroker(
             f"127.0.0.1:{sasl_ssl}",
@@ -223,7 +203,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureBroker]:
             home / "other-ca.pem",
         )
     finally:
-        _kafka_sh("stop", env, timeout=60)
+        private.stop()
 
 
 def _settings(tmp_path: Path, bootstrap_servers: str, security: KafkaSecurity) -> Settings:

@@ -21,6 +21,7 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from tests.brokers import PrivateBroker
 from tests.conftest import free_port, wait_for
 from tests.factories import make_event, new_case_id
 
@@ -30,45 +31,10 @@ PUBLISHERS = 3
 PER_PUBLISHER = 3000
 
 
-class Broker:
-    """A Kafka broker of this test alone (scripts/kafka.sh with its own state and ports)."""
-
-    def __init__(self, state: Path) -> None:
-        self.port, controller = free_port(), free_port()
-        # Never the shared broker: other tests and tools use it.
-        assert 9092 not in (self.port, controller)
-        self.bootstrap = f"127.0.0.1:{self.port}"
-        self._env = {
-            **os.environ,
-            "SGL_KAFKA_DATA": str(state),
-            "SGL_KAFKA_PORT": str(self.port),
-            "SGL_KAFKA_CONTROLLER_PORT": str(controller),
-            "SGL_KAFKA_HEAP_OPTS": "-Xmx256m -Xms128m",
-            "SGL_KAFKA_STOP_TIMEOUT": "20",
-        }
-
-    def _run(self, command: str) -> None:
-        subprocess.run(
-            [str(ROOT / "scripts" / "kafka.sh"), command],
-            env=self._env,
-            check=True,
-            timeout=120,
-            stdout=subprocess.DEVNULL,
-        )
-
-    def start(self) -> None:
-        """Start it and wait until it answers a Metadata request."""
-        self._run("start")
-
-    def stop(self) -> None:
-        """Stop it (SIGTERM, then SIGKILL) and wait until the process is gone."""
-        self._run("stop")
-
-
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
+def broker(tmp_path: Path) -> Iterator[PrivateBroker]:
     """A private broker, stopped at the end whatever happened."""
-    started = Broker(tmp_path / "kafka")
+    started = PrivateBroker(tmp_path / "kafka", SGL_KAFKA_STOP_TIMEOUT="20")
     started.start()
     yield started
     started.stop()
@@ -77,7 +43,7 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 class Server:
     """`sgl serve` as a real process on the Kafka backend, with a private data directory."""
 
-    def __init__(self, broker: Broker, data: Path) -> None:
+    def __init__(self, broker: PrivateBroker, data: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         suffix = uuid.uuid4().hex[:8]
@@ -177,7 +143,7 @@ class Publishers:
                 answer = client.post("/v1/events", json=event)
             except httpx.TransportError:
                 # The server is being restarted: the same event again.
-                time.sleep(0.1)
+                self.stop.wait(0.1)
                 continue
             took = time.monotonic() - started
             if answer.status_code in (200, 201):
@@ -192,7 +158,7 @@ class Publishers:
                     return
                 self.unavailable.append(took)
                 self.missing_retry_after += "retry-after" not in answer.headers
-            time.sleep(0.05)
+            self.stop.wait(0.05)
 
 
 def post_timed(url: str, event: dict[str, Any]) -> tuple[int, float, httpx.Response]:
@@ -225,7 +191,7 @@ def read_topic(bootstrap: str, topic: str) -> list[tuple[str, int, int]]:
 
 @pytest.mark.kafka
 def test_the_api_comes_back_by_itself_after_each_broker_outage(
-    broker: Broker, tmp_path: Path
+    broker: PrivateBroker, tmp_path: Path
 ) -> None:
     """Publishers run through three 30 s outages: POST answers 503 (with Retry-After) within
     2 s while the broker is down, and /readyz within a second; the API accepts again within
@@ -307,7 +273,7 @@ def test_the_api_comes_back_by_itself_after_each_broker_outage(
     _check_view(broker, server, publishers)
 
 
-def _check_view(broker: Broker, server: Server, publishers: Publishers) -> None:
+def _check_view(broker: PrivateBroker, server: Server, publishers: Publishers) -> None:
     """A fresh server over the same data directory shows every receipted event in its case."""
     server.start()
     try:
