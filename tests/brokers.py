@@ -26,7 +26,7 @@ class PrivateBroker:
             "SGL_KAFKA_DATA": str(state),
             "SGL_KAFKA_PORT": str(self.port),
             "SGL_KAFKA_CONTROLLER_PORT": str(controller),
-            "SGL_KAFKA_HEAP_OPTS": "-Xmx256m -Xms128m",
+            "SGL_KAFKA_HEAP_OPTS": "-Xmx512m -Xms128m",
             **settings,
         }
 
