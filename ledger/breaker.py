@@ -14,8 +14,11 @@ class Breaker:
     a recovery have succeeded; it also keeps the last probe's answer, so readiness is a lookup.
 
     A probe is a cheap request to the log made by a background thread; `probed` records its
-    result. The breaker is `down` while the last probe failed, and `stale` when no probe has
-    answered within `stale_after` seconds (the prober itself is stuck).
+    result. A failure is either certain (the log refuses connections) or in doubt (a request
+    timed out while the log still takes connections: the log is slow, or this process was
+    stalled, say by a busy machine); a failure in doubt is `suspect` and trips nothing until
+    the next probe fails too. The breaker is `down` while the log is known not to answer, and
+    `stale` when no probe has answered within `stale_after` seconds (the prober is stuck).
     """
 
     def __init__(self, stale_after: float, clock: Callable[[], float] = time.monotonic) -> None:
@@ -24,6 +27,7 @@ class Breaker:
         self._lock = threading.Lock()
         self._why: str | None = None
         self._down: str | None = None
+        self._suspect = False
         self._probed_at: float | None = None
         self._trips = 0
         self._tripped = threading.Event()
@@ -39,6 +43,11 @@ class Breaker:
         return self._down is not None
 
     @property
+    def is_suspect(self) -> bool:
+        """Whether the last probe failed in doubt: the next one decides (probe again now)."""
+        return self._suspect
+
+    @property
     def trips(self) -> int:
         """How many times it has tripped: a recovery resets only if no trip came meanwhile."""
         return self._trips
@@ -51,10 +60,15 @@ class Breaker:
                 self._why = why
         self._tripped.set()
 
-    def probed(self, error: str | None) -> None:
-        """Record a probe's answer: None when the log answered, else why not (which trips)."""
+    def probed(self, error: str | None, *, certain: bool = True) -> None:
+        """Record a probe's answer: None when the log answered, else why not. A certain
+        failure trips; one in doubt trips only if the probe before it failed too."""
         with self._lock:
             self._probed_at = self._clock()
+            if error is not None and not certain and not self._suspect and self._down is None:
+                self._suspect = True
+                return
+            self._suspect = False
             self._down = error
         if error is not None:
             self.trip(f"the log does not answer: {error}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 import ssl
 import threading
 import time
@@ -54,6 +55,20 @@ def client_config(security: KafkaSecurity | None) -> dict[str, Any]:
             config["sasl_plain_username"] = s.sasl_username
             config["sasl_plain_password"] = _secret(s.sasl_password, s.sasl_password_file)
     return config
+
+
+def takes_connections(bootstrap: str, timeout: float) -> bool:
+    """Whether any bootstrap address accepts a TCP connection within `timeout` seconds: a
+    broker that is gone refuses at once; one that is slow (or a process that was stalled)
+    still accepts. Nothing is sent on the connection."""
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def token_provider(security: KafkaSecurity) -> AbstractTokenProvider:

@@ -23,7 +23,7 @@ from kafka.errors import (
 
 from ledger.breaker import Breaker
 from ledger.errors import LedgerUnavailable
-from ledger.kafka_config import client_config, open_admin
+from ledger.kafka_config import client_config, open_admin, takes_connections
 from ledger.log import DeadLetter, LogRecord, PendingRecord, Receipt, from_millis
 from ledger.receipts import SQLiteReceiptIndex
 from ledger.settings import KafkaSecurity
@@ -38,6 +38,9 @@ CLOSE_GRACE = 1.0
 # Seconds between two probes of the log, and how often a waiting append looks at the breaker.
 PROBE_EVERY = 0.25
 WAIT_SLICE = 0.1
+# Seconds a failed probe waits for a TCP connection to the bootstrap servers, to tell a log
+# that is gone (refused at once) from one that is slow or a process that was stalled.
+CONNECT_CHECK = 0.5
 # The client's reconnect back-off doubles up to this: a returning broker is found within it.
 RECONNECT_BACKOFF_MAX_MS = 1_000
 # The producer generation of unsure records kept by a previous process.
@@ -191,7 +194,7 @@ class KafkaEventLog:
         self._topic_partitions = [TopicPartition(topic, p) for p in self.partitions()]
         # The first probe may wait as long as any request: a topic just created, a first
         # connection on a busy broker.
-        self._probe(self.timeouts.request_ms)
+        self._probe(self.timeouts.request_ms, doubt=False)
         if self.breaker.is_down:
             self._close_clients(grace=0)
             raise LedgerUnavailable(f"Kafka at {bootstrap} does not answer for {topic}")
@@ -404,9 +407,10 @@ class KafkaEventLog:
         Never waits for the broker."""
         self.breaker.check_ready()
 
-    def _probe(self, timeout_ms: int | None = None) -> None:
+    def _probe(self, timeout_ms: int | None = None, *, doubt: bool = True) -> None:
         """Ask the broker for the topic's end offsets, within `probe_ms` (or timeout_ms);
-        record the answer."""
+        record the answer. Unless the log refuses connections, a failure is in doubt (`doubt`):
+        the broker may be slow, or this process may have been stalled past the timeout."""
         try:
             if self._probe_client is None:
                 self._probe_client = self._consumer()
@@ -414,7 +418,8 @@ class KafkaEventLog:
                 self._topic_partitions, timeout_ms=timeout_ms or self.timeouts.probe_ms
             )
         except (KafkaError, LedgerUnavailable) as exc:
-            self.breaker.probed(f"{type(exc).__name__}: {exc}")
+            certain = not doubt or not takes_connections(self.bootstrap, CONNECT_CHECK)
+            self.breaker.probed(f"{type(exc).__name__}: {exc}", certain=certain)
             return
         with self._state:
             self._floor = {tp.partition: int(offset) for tp, offset in ends.items()}
@@ -437,7 +442,8 @@ class KafkaEventLog:
                     self._recover()
             except Exception:
                 log.exception("kafka.prober_failed", topic=self.topic)
-            self.breaker.wait_for_trip(PROBE_EVERY)
+            if not self.breaker.is_suspect:
+                self.breaker.wait_for_trip(PROBE_EVERY)
 
     def _renew_probe_client(self) -> None:
         client, self._probe_client = self._probe_client, None

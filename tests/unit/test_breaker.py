@@ -70,3 +70,31 @@ def test_a_trip_wakes_whoever_waits_for_one() -> None:
     assert not breaker.wait_for_trip(0.01)
     breaker.trip("now")
     assert breaker.wait_for_trip(5.0)
+
+
+def test_a_failure_in_doubt_trips_only_when_the_next_probe_fails_too() -> None:
+    """A timeout while the log still takes connections (a stalled process, a slow broker) is
+    suspect: appends go on; a second failure in a row trips; an answer in between clears it."""
+    breaker = Breaker(stale_after=2.0, clock=Clock())
+    breaker.probed(None)
+    breaker.probed("KafkaTimeoutError: no answer in 1000 ms", certain=False)
+    assert breaker.is_suspect and not breaker.is_down and not breaker.is_open
+    breaker.check()
+    breaker.check_ready()
+    breaker.probed(None)
+    assert not breaker.is_suspect
+    breaker.probed("KafkaTimeoutError: no answer in 1000 ms", certain=False)
+    breaker.probed("KafkaTimeoutError: no answer in 1000 ms", certain=False)
+    assert breaker.is_down and breaker.is_open and not breaker.is_suspect
+    with pytest.raises(LedgerUnavailable, match="does not answer"):
+        breaker.check()
+
+
+def test_a_certain_failure_trips_at_once_and_a_log_already_down_stays_down() -> None:
+    """A refused connection trips on the first probe; while down, a failure in doubt is no
+    reason to think the log is back."""
+    breaker = Breaker(stale_after=2.0, clock=Clock())
+    breaker.probed("KafkaTimeoutError: refused", certain=True)
+    assert breaker.is_down and breaker.is_open
+    breaker.probed("KafkaTimeoutError: no answer", certain=False)
+    assert breaker.is_down and not breaker.is_suspect
