@@ -12,8 +12,8 @@ from projections.dates import describe_occurred, may_have_occurred_within, occur
 from projections.effective import CORRECTION, RETRACTION, effective_events, history
 
 COLUMNS = (
-    "occurred",
     "occurred_at",
+    "occurred",
     "occurred_precision",
     "occurred_approximate",
     "agency",

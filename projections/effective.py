@@ -93,10 +93,12 @@ class HistoryEntry:
             # The payload reads in the type's current version; this is the one it was sent in.
             out["recorded_version"] = e.recorded_version
         if self.as_corrected is not None:
-            out["as_corrected"] = {
-                **occurred_fields(self.as_corrected),
-                "payload": self.as_corrected.payload,
-            }
+            fixed = self.as_corrected
+            shown: dict[str, object] = {"occurred_at": fixed.occurred_at, "payload": fixed.payload}
+            if fixed.occurred_precision != e.occurred_precision:
+                # A range, dispute or missing date corrected to an instant.
+                shown["occurred_precision"] = fixed.occurred_precision
+            out["as_corrected"] = shown
         return out
 
 
