@@ -4,7 +4,9 @@ refusals, and the words the chronology shows; envelope version 1 bytes unchanged
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
+from functools import reduce
 from typing import Any
 
 import pytest
@@ -13,8 +15,10 @@ from hypothesis import strategies as st
 
 from ledger.envelope import canonical_bytes, canonicalise, sort_instant, utc_text
 from ledger.schemas import SchemaRegistry
+from projections.case_state import project
 from projections.dates import describe_occurred, may_have_occurred_within
 from projections.effective import effective_events
+from projections.knowledge import knowledge
 from tests.factories import as_events, example, make_event, new_case_id
 
 REGISTRY = SchemaRegistry()
@@ -296,3 +300,38 @@ def test_any_range_is_accepted_in_order_and_refused_inverted(
     high = b if "not_after" in bounds else None
     overlaps = (low is None or low <= window[1]) and (high is None or high >= window[0])
     assert may_have_occurred_within(read, *window) == overlaps
+
+
+def test_knowledge_and_case_state_count_from_the_derived_instant() -> None:
+    """An undated meeting tabling an injury: attendees know the injury from when the meeting
+    was recorded; a ranged one, from its not_before; the case state folds both."""
+    case_id = new_case_id()
+    injury = make_event(
+        "injury.observed",
+        case_id,
+        occurred_at="2007-03-01T09:00:00Z",
+        recorded_at="2007-03-01T10:00:00Z",
+    )
+    meetings = []
+    for dates in (
+        {"occurred_precision": "undated", "recorded_at": "2007-03-12T09:00:00Z"},
+        {
+            "occurred_precision": "range",
+            "occurred_range": {"not_before": "2007-03-05T00:00:00Z"},
+            "recorded_at": "2007-03-20T09:00:00Z",
+        },
+    ):
+        meeting = example("meeting.held", 2)
+        del meeting["occurred_at"]
+        meeting.update(event_id=str(uuid.uuid4()), case_id=case_id, **dates)
+        meeting["payload"]["facts_tabled"] = [injury["event_id"]]
+        meetings.append(meeting)
+    events = as_events([make_event("case.opened", case_id), injury, *meetings])
+    known = knowledge(events, datetime(2007, 4, 1, tzinfo=UTC)).known[injury["event_id"]]
+    legal = known["example-legal"]
+    assert (legal.via, legal.through) == ("meeting", meetings[1]["event_id"])
+    assert legal.since == datetime(2007, 3, 5, tzinfo=UTC)
+    first = knowledge(events[:3], datetime(2007, 4, 1, tzinfo=UTC)).known[injury["event_id"]]
+    assert first["example-legal"].since == datetime(2007, 3, 12, 9, tzinfo=UTC)
+    state = reduce(project, effective_events(events), None)
+    assert state is not None and state.last_event_id == meetings[1]["event_id"]
