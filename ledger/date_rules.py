@@ -90,9 +90,17 @@ def condition_problems(document: Mapping[str, Any]) -> list[Problem]:
 
 
 def order_problems(document: Mapping[str, Any]) -> list[Problem]:
-    """Rules of a schema-valid event's uncertain date: a range in order, whose each account
-    is. Unparseable instants are left to the ledger's instant rules."""
+    """Rules of a schema-valid event's uncertain date: no approximate undated date, a range in
+    order, whose each account is. Unparseable instants are left to the ledger's instant rules."""
     problems = []
+    if document.get("occurred_precision") == "undated" and document.get("occurred_approximate"):
+        problems.append(
+            Problem(
+                "/occurred_approximate",
+                "precision-mismatch",
+                "an undated event has no date to be approximate: leave occurred_approximate out",
+            )
+        )
     bounds = document.get("occurred_range")
     if bounds is not None and "not_before" in bounds and "not_after" in bounds:
         earliest, latest = _instant(bounds["not_before"]), _instant(bounds["not_after"])

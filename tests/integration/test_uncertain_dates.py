@@ -100,6 +100,12 @@ REFUSALS = [
         "precision-mismatch",
     ),
     (
+        "approximately-undated",
+        {"occurred_precision": "undated", "occurred_approximate": True},
+        "/occurred_approximate",
+        "precision-mismatch",
+    ),
+    (
         "no-date-at-all",
         {},
         "/occurred_at",
