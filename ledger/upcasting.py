@@ -25,8 +25,32 @@ def _contact_recorded_v1_to_v2(payload: Payload) -> Payload:
     return out
 
 
+def _same(payload: Payload) -> Payload:
+    """The payload unchanged: the new version changed the envelope (version 2), not it."""
+    return payload
+
+
+# Types whose newest version is the previous payload on envelope version 2.
+_ENVELOPE_2_ONLY = (
+    ("acknowledged", 1),
+    ("action.assigned", 1),
+    ("action.completed", 1),
+    ("alert.answered", 1),
+    ("alert.raised", 1),
+    ("correction.recorded", 1),
+    ("decision.recorded", 1),
+    ("entry.retracted", 1),
+    ("household.changed", 1),
+    ("meeting.held", 1),
+    ("meeting.requested", 1),
+    ("person.linked", 1),
+    ("plan.ended", 1),
+    ("plan.started", 1),
+)
+
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("contact.recorded", 1): _contact_recorded_v1_to_v2,
+    **dict.fromkeys(_ENVELOPE_2_ONLY, _same),
 }
 
 

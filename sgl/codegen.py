@@ -61,7 +61,8 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if ref.endswith("#/$defs/practitioner"):
         return "Practitioner"
     if ref:
-        envelope = registry.schema(ENVELOPE, 1)
+        # A reference names a definition of one envelope version, e.g. `...envelope:2#/$defs/x`.
+        envelope = registry.schema(ENVELOPE, int(ref.partition("#")[0].rsplit(":", 1)[1]))
         assert envelope is not None
         spec = {**envelope.document["$defs"][ref.rsplit("/", 1)[1]], **spec}
     if "enum" in spec:

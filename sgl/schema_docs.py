@@ -12,19 +12,24 @@ from ledger.schemas import ENVELOPE, SchemaRegistry
 def render(registry: SchemaRegistry | None = None) -> str:
     """The event catalogue as Markdown: the envelope, then each type's payload fields."""
     registry = registry or SchemaRegistry()
-    envelope = registry.schema(ENVELOPE, 1)
-    assert envelope is not None
     parts = [
         "# Event reference",
         "",
         "Generated from `schemas/` by `python -m sgl.schema_docs`; do not edit by hand.",
         "The schemas themselves are served at `GET /v1/schemas/{type}/{version}`.",
         "",
-        "## Envelope (every event)",
-        "",
-        *_table(envelope.document, registry),
-        "",
     ]
+    for version in sorted((v for t, v in registry.docs if t == ENVELOPE), reverse=True):
+        envelope = registry.schema(ENVELOPE, version)
+        assert envelope is not None
+        parts += [
+            f"## Envelope version {version} (`{envelope.document['$id']}`)",
+            "",
+            envelope.document["description"],
+            "",
+            *_table(envelope.document, envelope.document, registry),
+            "",
+        ]
     for name, versions in registry.event_types.items():
         for version in versions:
             doc = registry.schema(name, version)
@@ -41,15 +46,19 @@ def render(registry: SchemaRegistry | None = None) -> str:
                     f"Also required in the envelope: {', '.join(f'`{r}`' for r in required)}.",
                     "",
                 ]
-            parts += [*_table(doc.document["properties"]["payload"], registry, "payload."), ""]
+            payload = doc.document["properties"]["payload"]
+            parts += [*_table(payload, doc.document, registry, "payload."), ""]
     return "\n".join(parts)
 
 
-def _table(schema: dict[str, Any], registry: SchemaRegistry, prefix: str = "") -> list[str]:
+def _table(
+    schema: dict[str, Any], home: dict[str, Any], registry: SchemaRegistry, prefix: str = ""
+) -> list[str]:
+    """Rows for the schema's properties; `home` is the document its local references name."""
     required = set(schema.get("required", []))
     rows = ["| field | required | type | description |", "|---|---|---|---|"]
     for field, spec in schema["properties"].items():
-        resolved = _resolve(spec, registry)
+        resolved = _resolve(spec, home, registry)
         description = spec.get("description") or resolved.get("description", "")
         rows.append(
             f"| `{prefix}{field}` | {'yes' if field in required else ''} | "
@@ -58,15 +67,20 @@ def _table(schema: dict[str, Any], registry: SchemaRegistry, prefix: str = "") -
     return rows
 
 
-def _resolve(spec: dict[str, Any], registry: SchemaRegistry) -> dict[str, Any]:
+def _resolve(
+    spec: dict[str, Any], home: dict[str, Any], registry: SchemaRegistry
+) -> dict[str, Any]:
     ref = spec.get("$ref", "")
     if not ref:
         return spec
     urn, _, fragment = ref.partition("#")
-    doc = registry.schema(ENVELOPE, 1) if urn in ("", "urn:sgl:schema:envelope:1") else None
-    if doc is None:
-        return spec
-    target: dict[str, Any] = doc.document
+    target: dict[str, Any] = home
+    if urn:
+        if not urn.startswith(f"urn:sgl:schema:{ENVELOPE}:"):
+            return spec
+        doc = registry.schema(ENVELOPE, int(urn.rsplit(":", 1)[1]))
+        assert doc is not None, ref
+        target = doc.document
     for part in fragment.strip("/").split("/"):
         target = target[part]
     return target
