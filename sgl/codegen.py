@@ -61,9 +61,17 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if ref.endswith("#/$defs/practitioner"):
         return "Practitioner"
     if ref:
-        envelope = registry.schema(ENVELOPE, 1)
+        urn, _, fragment = ref.partition("#")
+        envelope = registry.schema(ENVELOPE, int(urn.rsplit(":", 1)[1]))
         assert envelope is not None
-        spec = {**envelope.document["$defs"][ref.rsplit("/", 1)[1]], **spec}
+        target: dict[str, Any] = envelope.document
+        for part in fragment.strip("/").split("/"):
+            target = target[part]
+        spec = {**target, **spec}
+    if "anyOf" in spec:
+        return " | ".join(_annotation(branch, registry) for branch in spec["anyOf"])
+    if "const" in spec:
+        return f"Literal[{spec['const']!r}]"
     if "enum" in spec:
         return "Literal[" + ", ".join(repr(v) for v in spec["enum"]) + "]"
     kind = spec.get("type")

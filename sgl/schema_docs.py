@@ -53,7 +53,7 @@ def _table(schema: dict[str, Any], registry: SchemaRegistry, prefix: str = "") -
         description = spec.get("description") or resolved.get("description", "")
         rows.append(
             f"| `{prefix}{field}` | {'yes' if field in required else ''} | "
-            f"{_type(resolved)} | {description.replace('|', '/')} |"
+            f"{_kinds(resolved, registry)} | {description.replace('|', '/')} |"
         )
     return rows
 
@@ -63,13 +63,21 @@ def _resolve(spec: dict[str, Any], registry: SchemaRegistry) -> dict[str, Any]:
     if not ref:
         return spec
     urn, _, fragment = ref.partition("#")
-    doc = registry.schema(ENVELOPE, 1) if urn in ("", "urn:sgl:schema:envelope:1") else None
+    envelope = "urn:sgl:schema:envelope:"
+    version = int(urn.removeprefix(envelope)) if urn.startswith(envelope) else 1 if not urn else 0
+    doc = registry.schema(ENVELOPE, version)
     if doc is None:
         return spec
     target: dict[str, Any] = doc.document
     for part in fragment.strip("/").split("/"):
         target = target[part]
     return target
+
+
+def _kinds(spec: dict[str, Any], registry: SchemaRegistry) -> str:
+    if "anyOf" in spec:
+        return " or ".join(_type(_resolve(branch, registry)) for branch in spec["anyOf"])
+    return _type(spec)
 
 
 def _type(spec: dict[str, Any]) -> str:
