@@ -70,10 +70,9 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
         spec = {**target, **spec}
     if "anyOf" in spec:
         return " | ".join(_annotation(branch, registry) for branch in spec["anyOf"])
-    if "const" in spec:
-        return f"Literal[{spec['const']!r}]"
-    if "enum" in spec:
-        return "Literal[" + ", ".join(repr(v) for v in spec["enum"]) + "]"
+    if "enum" in spec or "const" in spec:
+        values = spec.get("enum", [spec.get("const")])
+        return "Literal[" + ", ".join(repr(v) for v in values) + "]"
     kind = spec.get("type")
     if isinstance(kind, list):
         return " | ".join(_simple(k) for k in kind)

@@ -108,4 +108,8 @@ def test_a_correction_of_a_version_1_event_is_read_in_the_newest_version() -> No
     )
     events = effective_events(as_events([contact, fix]))
     assert events[0].recorded_version == 1 and events[0].schema_version == 3
-    assert events[0].payload == {"contact_type": "home_visit", "child_seen": "yes", "seen_alone": "yes"}
+    assert events[0].payload == {
+        "contact_type": "home_visit",
+        "child_seen": "yes",
+        "seen_alone": "yes",
+    }
