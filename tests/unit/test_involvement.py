@@ -9,6 +9,7 @@ import orjson
 
 from projections.as_of import state_as_of
 from projections.case_state import CaseState, project_all
+from projections.chronology import summary
 from projections.effective import effective_events
 from projections.sightings import any_statutory_involvement_open, sightings
 from tests.factories import as_events, new_case_id
@@ -251,3 +252,39 @@ def test_an_old_log_keeps_its_meaning() -> None:
     assert state.lead_agency == SCHOOL and state.opened_at == day(5)
     assert (state.contacts, state.contacts_child_seen, state.contacts_child_seen_alone) == (3, 2, 1)
     assert fold(log[:5]).closed
+
+
+def test_chronology_lines_for_involvement_lead_area_and_sightings() -> None:
+    """Each new type has a short neutral line; a contact says whether and how the child was seen."""
+    case_id = new_case_id()
+    events = as_events(
+        [
+            involved(case_id, POLICE, 1, "police_investigation"),
+            uninvolved(case_id, POLICE, 2, "no_further_action"),
+            event("lead.changed", case_id, CSC, {"lead_agency": POLICE}, 3),
+            event("area.changed", case_id, CSC, {"area": "E08000002", "reason": "family_moved"}, 4),
+            seen(case_id, CSC, 5, seen_alone="yes"),
+            seen(case_id, CSC, 5, "no"),
+            seen(case_id, CSC, 5, "not_known"),
+            seen(case_id, CSC, 5, source={"kind": "member_of_public"}),
+            event(
+                "contact.recorded",
+                case_id,
+                CSC,
+                {"contact_type": "phone", "child_seen": "seen_with_others"},
+                6,
+                version=2,
+            ),
+        ]
+    )
+    assert [summary(e) for e in events] == [
+        "involvement opened (police investigation)",
+        "involvement closed (no further action)",
+        f"lead now {POLICE}",
+        "responsible area now E08000002 (family moved)",
+        "home_visit; child seen alone",
+        "home_visit; child not seen",
+        "home_visit; not recorded whether child seen",
+        "home_visit; child seen by a member of public (reported)",
+        "phone; child seen with others",
+    ]
