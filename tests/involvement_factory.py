@@ -75,11 +75,12 @@ def seen(
     at: float,
     child_seen: str = "yes",
     recorded: float | None = None,
+    role: str = "social_worker",
     **payload: Any,
 ) -> dict[str, Any]:
-    """contact.recorded (version 3) by the agency: a home visit."""
+    """contact.recorded (version 3) by a practitioner of the agency in the role: a home visit."""
     body = {"contact_type": "home_visit", "child_seen": child_seen, **payload}
-    return event("contact.recorded", case_id, agency, body, at, recorded, version=3)
+    return event("contact.recorded", case_id, agency, body, at, recorded, version=3, role=role)
 
 
 def registered(agency: str, statutory: bool, at: float = -3650, kind: str = "other") -> Event:
