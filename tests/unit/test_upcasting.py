@@ -113,3 +113,30 @@ def test_a_correction_of_a_version_1_event_is_read_in_the_newest_version() -> No
         "child_seen": "yes",
         "seen_alone": "yes",
     }
+
+
+@pytest.mark.parametrize(
+    ("v2", "v3"),
+    [
+        ("seen_alone", {"child_seen": "yes", "seen_alone": "yes"}),
+        ("seen_with_others", {"child_seen": "yes", "seen_alone": "no"}),
+        ("seen", {"child_seen": "yes", "seen_alone": "not_known"}),
+        ("not_seen", {"child_seen": "no"}),
+    ],
+)
+def test_a_version_2_contact_reads_as_version_3(v2: str, v3: dict[str, str]) -> None:
+    """Each v2 value splits into whether seen and whether alone, a valid v3 payload."""
+    event = example("contact.recorded", 2)
+    event["payload"]["child_seen"] = v2
+    payload = upcast_payload("contact.recorded", 2, 3, event["payload"])
+    assert {k: payload[k] for k in ("child_seen", "seen_alone") if k in payload} == v3
+    assert payload["contact_type"] == event["payload"]["contact_type"]
+    assert REGISTRY.problems({**event, "schema_version": 3, "payload": payload}) == []
+
+
+@pytest.mark.parametrize("name", ["case.opened", "case.closed"])
+def test_a_version_1_case_event_reads_unchanged_as_version_2(name: str) -> None:
+    """case.opened and case.closed v1 payloads are valid v2 payloads as they stand."""
+    event = example(name, 1)
+    assert upcast_payload(name, 1, 2, event["payload"]) == event["payload"]
+    assert REGISTRY.problems({**event, "schema_version": 2}) == []
