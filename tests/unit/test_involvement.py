@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from projections.as_of import state_as_of
 from projections.case_state import CaseState, project_all
@@ -288,3 +290,63 @@ def test_chronology_lines_for_involvement_lead_area_and_sightings() -> None:
         "home_visit; child seen by a member of public (reported)",
         "phone; child seen with others",
     ]
+
+
+OLD_STEP = st.one_of(
+    st.tuples(st.just("opened"), st.sampled_from([CSC, POLICE])),
+    st.tuples(st.just("closed"), st.sampled_from([CSC, POLICE, SCHOOL])),
+    st.tuples(st.just("contact1"), st.tuples(st.booleans(), st.sampled_from([None, True, False]))),
+    st.tuples(
+        st.just("contact2"), st.sampled_from(["seen_alone", "seen_with_others", "seen", "not_seen"])
+    ),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(OLD_STEP, st.sampled_from(["RC1", "RC5", "RC8"])), min_size=1))
+def test_any_old_log_keeps_the_previous_releases_values(
+    steps: list[tuple[tuple[str, Any], str]],
+) -> None:
+    """A log of the previous release's versions gives the fields it had their old values: the
+    latest case.opened's lead, closed once any agency closed, the latest closure's reason."""
+    case_id = new_case_id()
+    log = []
+    for n, ((kind, value), code) in enumerate(steps):
+        if kind == "opened":
+            log.append(opened(case_id, value, n, version=1))
+        elif kind == "closed":
+            log.append(
+                event("case.closed", case_id, value, {"reason": code, "closed_on": day(n)[:10]}, n)
+            )
+        elif kind == "contact1":
+            seen_v1, alone = value
+            payload: dict[str, Any] = {"contact_type": "home_visit", "child_seen": seen_v1}
+            if alone is not None:
+                payload["child_seen_alone"] = alone
+            log.append(event("contact.recorded", case_id, CSC, payload, n))
+        else:
+            payload = {"contact_type": "home_visit", "child_seen": value}
+            log.append(event("contact.recorded", case_id, CSC, payload, n, version=2))
+    state = fold(log)
+    opens = [e for e in log if e["type"] == "case.opened"]
+    closes = [e for e in log if e["type"] == "case.closed"]
+    contacts = [_as_v2(e) for e in log if e["type"] == "contact.recorded"]
+    assert state.opened == bool(opens)
+    assert state.lead_agency == (opens[-1]["payload"]["lead_agency"] if opens else None)
+    assert state.opened_at == (opens[-1]["occurred_at"] if opens else None)
+    assert state.closed == bool(closes)
+    assert state.closure_reason == (closes[-1]["payload"]["reason"] if closes else None)
+    assert state.contacts == len(contacts)
+    assert state.contacts_child_seen == sum(c != "not_seen" for c in contacts)
+    assert state.contacts_child_seen_alone == sum(c == "seen_alone" for c in contacts)
+
+
+def _as_v2(document: dict[str, Any]) -> str:
+    """The previous release's reading of a contact: its v2 `child_seen`."""
+    p = document["payload"]
+    if document["schema_version"] == 2:
+        return str(p["child_seen"])
+    if not p["child_seen"]:
+        return "not_seen"
+    alone = p.get("child_seen_alone")
+    return "seen" if alone is None else "seen_alone" if alone else "seen_with_others"
