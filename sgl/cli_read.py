@@ -154,7 +154,7 @@ def sightings(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, f
         return
     last = found["last_seen_by_statutory_agency"]
     if last is None:
-        click.echo("Never seen by a statutory agency.")
+        click.echo("No sighting by an agency registered as statutory.")
     else:
         click.echo(
             f"Last seen by a statutory agency: {last['last_seen_at'][:16]} by {last['agency']}"

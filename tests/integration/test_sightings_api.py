@@ -114,7 +114,7 @@ def test_sgl_sightings_prints_a_table_and_the_routes_document(
     args = ["--data-dir", str(container.settings.data_dir), "sightings", case_id]
     table = runner.invoke(cli, [*args, "--as-of", "2007-01-20"])
     assert table.exit_code == 0, table.output
-    assert "Never seen by a statutory agency." in table.output
+    assert "No sighting by an agency registered as statutory." in table.output
     assert POLICE in table.output and "not registered" in table.output
     shown = runner.invoke(cli, [*args, "--as-of", "2007-01-20", "--json"])
     route = http.get(f"/v1/cases/{case_id}/sightings", params={"as_of": "2007-01-20"})
