@@ -79,23 +79,38 @@ def alert_raised(envelope: Envelope, payload: AlertRaisedPayload) -> dict[str, A
     return envelope.event("alert.raised", 2, payload)
 
 
+class AreaChangedPayload(TypedDict):
+    """The payload of `area.changed` v1."""
+
+    area: str
+    reason: Literal["family_moved", "case_transferred", "other"]
+    responsible_agency: NotRequired[str]
+    detail: NotRequired[str]
+
+
+def area_changed(envelope: Envelope, payload: AreaChangedPayload) -> dict[str, Any]:
+    """Responsible area changed (`area.changed` v1)."""
+    return envelope.event("area.changed", 1, payload)
+
+
 class CaseClosedPayload(TypedDict):
-    """The payload of `case.closed` v1."""
+    """The payload of `case.closed` v2."""
 
     reason: Literal["RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8", "RC9"]
     closed_on: str
 
 
 def case_closed(envelope: Envelope, payload: CaseClosedPayload) -> dict[str, Any]:
-    """Case closed (`case.closed` v1)."""
-    return envelope.event("case.closed", 1, payload)
+    """Case closed (`case.closed` v2)."""
+    return envelope.event("case.closed", 2, payload)
 
 
 class CaseOpenedPayload(TypedDict):
-    """The payload of `case.opened` v1."""
+    """The payload of `case.opened` v2."""
 
-    date_of_birth: str
+    date_of_birth: str | Literal["not_known"]
     lead_agency: str
+    responsible_area: NotRequired[str]
     referral_source: NotRequired[
         Literal[
             "1A",
@@ -124,8 +139,8 @@ class CaseOpenedPayload(TypedDict):
 
 
 def case_opened(envelope: Envelope, payload: CaseOpenedPayload) -> dict[str, Any]:
-    """Case opened (`case.opened` v1)."""
-    return envelope.event("case.opened", 1, payload)
+    """Case opened (`case.opened` v2)."""
+    return envelope.event("case.opened", 2, payload)
 
 
 class ConcernRaisedPayload(TypedDict):
@@ -143,7 +158,7 @@ def concern_raised(envelope: Envelope, payload: ConcernRaisedPayload) -> dict[st
 
 
 class ContactRecordedPayload(TypedDict):
-    """The payload of `contact.recorded` v2."""
+    """The payload of `contact.recorded` v3."""
 
     contact_type: Literal[
         "home_visit",
@@ -157,14 +172,53 @@ class ContactRecordedPayload(TypedDict):
         "phone",
         "police_visit",
         "other",
+        "video_call",
+        "hospital_ward",
+        "childminder_setting",
+        "faith_setting",
+        "community_setting",
     ]
-    child_seen: Literal["seen_alone", "seen_with_others", "seen", "not_seen"]
+    child_seen: Literal["yes", "no", "not_known"]
+    seen_alone: NotRequired[Literal["yes", "no", "not_known"]]
+    seen_by_role: NotRequired[
+        Literal[
+            "social_worker",
+            "team_manager",
+            "service_manager",
+            "police_officer",
+            "gp",
+            "paediatrician",
+            "health_visitor",
+            "nurse",
+            "midwife",
+            "teacher",
+            "designated_safeguarding_lead",
+            "lawyer",
+            "housing_officer",
+            "probation_officer",
+            "administrator",
+            "school_nurse",
+            "early_years_practitioner",
+            "childminder",
+            "youth_worker",
+            "support_worker",
+            "faith_leader",
+            "volunteer",
+            "paramedic",
+            "psychologist",
+            "psychiatrist",
+            "therapist",
+            "other",
+        ]
+    ]
+    source: NotRequired[dict[str, Any]]
+    concerns_noted: NotRequired[bool | Literal["not_known"]]
     summary: NotRequired[str]
 
 
 def contact_recorded(envelope: Envelope, payload: ContactRecordedPayload) -> dict[str, Any]:
-    """Contact recorded (`contact.recorded` v2)."""
-    return envelope.event("contact.recorded", 2, payload)
+    """Contact recorded (`contact.recorded` v3)."""
+    return envelope.event("contact.recorded", 3, payload)
 
 
 class CorrectionRecordedPayload(TypedDict):
@@ -298,6 +352,64 @@ class InjuryObservedPayload(TypedDict):
 def injury_observed(envelope: Envelope, payload: InjuryObservedPayload) -> dict[str, Any]:
     """Injury observed (`injury.observed` v1)."""
     return envelope.event("injury.observed", 1, payload)
+
+
+class InvolvementClosedPayload(TypedDict):
+    """The payload of `involvement.closed` v1."""
+
+    reason: Literal[
+        "no_further_action",
+        "service_complete",
+        "case_transferred",
+        "moved_out_of_area",
+        "no_engagement",
+        "child_died",
+        "other",
+    ]
+    detail: NotRequired[str]
+    cin_closure_reason: NotRequired[
+        Literal["RC1", "RC2", "RC3", "RC4", "RC5", "RC6", "RC7", "RC8", "RC9"]
+    ]
+
+
+def involvement_closed(envelope: Envelope, payload: InvolvementClosedPayload) -> dict[str, Any]:
+    """Involvement closed (`involvement.closed` v1)."""
+    return envelope.event("involvement.closed", 1, payload)
+
+
+class InvolvementOpenedPayload(TypedDict):
+    """The payload of `involvement.opened` v1."""
+
+    basis: Literal[
+        "referral",
+        "assessment",
+        "child_protection_plan",
+        "child_in_need_plan",
+        "health_care",
+        "education",
+        "police_investigation",
+        "support_service",
+        "legal",
+        "other",
+    ]
+    summary: NotRequired[str]
+
+
+def involvement_opened(envelope: Envelope, payload: InvolvementOpenedPayload) -> dict[str, Any]:
+    """Involvement opened (`involvement.opened` v1)."""
+    return envelope.event("involvement.opened", 1, payload)
+
+
+class LeadChangedPayload(TypedDict):
+    """The payload of `lead.changed` v1."""
+
+    lead_agency: str
+    reason: NotRequired[str]
+
+
+def lead_changed(envelope: Envelope, payload: LeadChangedPayload) -> dict[str, Any]:
+    """Lead agency changed (`lead.changed` v1)."""
+    return envelope.event("lead.changed", 1, payload)
 
 
 class MeetingHeldPayload(TypedDict):
@@ -452,6 +564,7 @@ __all__ = [
     "ActionCompletedPayload",
     "AlertAnsweredPayload",
     "AlertRaisedPayload",
+    "AreaChangedPayload",
     "CaseClosedPayload",
     "CaseOpenedPayload",
     "ConcernRaisedPayload",
@@ -462,6 +575,9 @@ __all__ = [
     "HouseholdChangedPayload",
     "InformationSharedPayload",
     "InjuryObservedPayload",
+    "InvolvementClosedPayload",
+    "InvolvementOpenedPayload",
+    "LeadChangedPayload",
     "MeetingHeldPayload",
     "MeetingRequestedPayload",
     "PersonLinkedPayload",
@@ -473,6 +589,7 @@ __all__ = [
     "action_completed",
     "alert_answered",
     "alert_raised",
+    "area_changed",
     "case_closed",
     "case_opened",
     "concern_raised",
@@ -483,6 +600,9 @@ __all__ = [
     "household_changed",
     "information_shared",
     "injury_observed",
+    "involvement_closed",
+    "involvement_opened",
+    "lead_changed",
     "meeting_held",
     "meeting_requested",
     "person_linked",

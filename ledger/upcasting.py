@@ -25,6 +25,24 @@ def _contact_recorded_v1_to_v2(payload: Payload) -> Payload:
     return out
 
 
+# Version 2's one field, as version 3's whether seen and whether alone.
+_CHILD_SEEN_V3 = {
+    "seen_alone": ("yes", "yes"),
+    "seen_with_others": ("yes", "no"),
+    "seen": ("yes", "not_known"),
+    "not_seen": ("no", None),
+}
+
+
+def _contact_recorded_v2_to_v3(payload: Payload) -> Payload:
+    """Whether seen and whether seen alone become two fields, each of which may be not known."""
+    seen, alone = _CHILD_SEEN_V3[payload["child_seen"]]
+    out = {**payload, "child_seen": seen}
+    if alone is not None:
+        out["seen_alone"] = alone
+    return out
+
+
 def _same(payload: Payload) -> Payload:
     """The payload unchanged: the new version changed the envelope (version 2), not it."""
     return payload
@@ -50,6 +68,9 @@ _ENVELOPE_2_ONLY = (
 
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("contact.recorded", 1): _contact_recorded_v1_to_v2,
+    ("contact.recorded", 2): _contact_recorded_v2_to_v3,
+    ("case.opened", 1): _same,
+    ("case.closed", 1): _same,
     **dict.fromkeys(_ENVELOPE_2_ONLY, _same),
 }
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from ledger.envelope import Event
+from ledger.envelope import Event, parse_instant
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,80 @@ class OpenItem:
 
 
 @dataclass(frozen=True, slots=True)
+class Episode:
+    """One spell of an agency's involvement: opened (None if the ledger never heard when) and
+    closed (None while open)."""
+
+    opened_at: str | None
+    basis: str | None
+    closed_at: str | None = None
+    reason: str | None = None
+    cin_closure_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Involvement:
+    """One agency's involvement with the child: its episodes, oldest first."""
+
+    agency: str
+    open: bool
+    episodes: tuple[Episode, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LeadSpell:
+    """An agency that led the case, from when."""
+
+    agency: str
+    since: str
+
+
+@dataclass(frozen=True, slots=True)
+class AreaSpell:
+    """A local authority area responsible for the child, from when."""
+
+    area: str
+    since: str
+    responsible_agency: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgencySighting:
+    """When an agency's practitioner last saw the child, whether alone, and in what role."""
+
+    agency: str
+    last_seen_at: str
+    seen_alone: str
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSighting:
+    """When a source (a person, not an agency) last reported seeing the child, and to whom."""
+
+    kind: str
+    person_id: str | None
+    last_seen_at: str
+    reported_to: str
+
+
+@dataclass(frozen=True, slots=True)
+class Sightings:
+    """Who last saw the child: each agency, and each source that told an agency."""
+
+    by_agency: tuple[AgencySighting, ...] = ()
+    by_source: tuple[SourceSighting, ...] = ()
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sightings:
+        """Rebuild the sightings from their JSON form."""
+        return cls(
+            tuple(AgencySighting(**x) for x in data["by_agency"]),
+            tuple(SourceSighting(**x) for x in data["by_source"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CaseState:
     """What the ledger holds about one case now: who is involved, what was seen and decided."""
 
@@ -65,8 +139,14 @@ class CaseState:
     lead_agency: str | None = None
     referral_source: str | None = None
     primary_need: str | None = None
+    # Closed when some agency's involvement was opened (or closed) and none is open now.
     closed: bool = False
     closure_reason: str | None = None
+    responsible_area: str | None = None
+    involvements: tuple[Involvement, ...] = ()
+    leads: tuple[LeadSpell, ...] = ()
+    areas: tuple[AreaSpell, ...] = ()
+    sightings: Sightings = Sightings()
     agencies: tuple[str, ...] = ()
     # Events in effect: a retracted entry no longer counts (nor does its agency); corrections
     # and retractions themselves do.
@@ -74,6 +154,8 @@ class CaseState:
     contacts: int = 0
     contacts_child_seen: int = 0
     contacts_child_seen_alone: int = 0
+    contacts_child_not_seen: int = 0
+    contacts_child_seen_not_known: int = 0
     injury_observations: int = 0
     injuries: int = 0
     suspected_non_accidental: int = 0
@@ -102,6 +184,15 @@ class CaseState:
             values[name] = tuple(kind(**item) for item in values[name])
         if values["plan"] is not None:
             values["plan"] = PlanSummary(**values["plan"])
+        values["involvements"] = tuple(
+            Involvement(
+                agency=i["agency"],
+                open=i["open"],
+                episodes=tuple(Episode(**e) for e in i["episodes"]),
+            )
+            for i in values["involvements"]
+        )
+        values["sightings"] = Sightings.from_dict(values["sightings"])
         return cls(**values)
 
 
@@ -109,12 +200,15 @@ _NESTED: dict[str, Callable[..., Any]] = {
     "people": PersonSummary,
     "latest_decisions": DecisionSummary,
     "open_items": OpenItem,
+    "leads": LeadSpell,
+    "areas": AreaSpell,
 }
 _BLANK: dict[str, Any] = {
     f.name: list(f.default) if isinstance(f.default, tuple) else f.default
     for f in fields(CaseState)
-    if f.name != "case_id"
+    if f.name not in ("case_id", "sightings")
 }
+_NO_SIGHTINGS: dict[str, Any] = {"by_agency": [], "by_source": []}
 
 
 def project(state: CaseState | None, event: Event) -> CaseState:
@@ -137,7 +231,7 @@ def fold_document(document: dict[str, Any] | None, events: Iterable[Event]) -> d
     draft = None if document is None else {**document, "agencies": list(document["agencies"])}
     for event in events:
         if draft is None:
-            draft = {"case_id": event.case_id, **_BLANK, "agencies": []}
+            draft = {"case_id": event.case_id, **_BLANK, "sightings": _NO_SIGHTINGS}
         _common(draft, event)
         HANDLERS[event.type](draft, event)
     if draft is None:
@@ -179,18 +273,6 @@ def _without(items: list[dict[str, Any]], item_id: str, kind: str) -> list[dict[
     return [i for i in items if not (i["id"] == item_id and i["kind"] == kind)]
 
 
-def _case_opened(draft: dict[str, Any], event: Event) -> None:
-    p = event.payload
-    draft.update(
-        opened=True,
-        opened_at=event.occurred_at,
-        date_of_birth=p["date_of_birth"],
-        lead_agency=p["lead_agency"],
-        referral_source=p.get("referral_source"),
-        primary_need=p.get("primary_need"),
-    )
-
-
 def _person_linked(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
     others = [x for x in draft["people"] if x["person_id"] != p["person_id"]]
@@ -227,13 +309,6 @@ def _household_changed(draft: dict[str, Any], event: Event) -> None:
             }
         )
     draft["people"] = people
-
-
-def _contact_recorded(draft: dict[str, Any], event: Event) -> None:
-    seen = event.payload["child_seen"]  # version 2: older versions arrive upcast
-    draft["contacts"] += 1
-    draft["contacts_child_seen"] += seen != "not_seen"
-    draft["contacts_child_seen_alone"] += seen == "seen_alone"
 
 
 def _injury_observed(draft: dict[str, Any], event: Event) -> None:
@@ -302,9 +377,189 @@ def _alert_answered(draft: dict[str, Any], event: Event) -> None:
     _close(draft, event.payload["alert_id"], "alert")
 
 
+# Involvement, lead, responsible area and sightings. A case is closed when no agency's
+# involvement is open; `case.opened` opens the lead's, `case.closed` ends the sender's.
+
+# The involvement.closed reason a case.closed's CIN census code amounts to.
+_CLOSURE_REASONS = {
+    "RC2": "child_died",
+    "RC5": "case_transferred",
+    "RC6": "case_transferred",
+    "RC7": "service_complete",
+    "RC8": "no_further_action",
+}
+
+
+def _case_opened(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    draft.update(
+        opened=True,
+        opened_at=event.occurred_at,
+        date_of_birth=p["date_of_birth"],
+        referral_source=p.get("referral_source"),
+        primary_need=p.get("primary_need"),
+    )
+    _lead(draft, p["lead_agency"], event.occurred_at)
+    if "responsible_area" in p:
+        _area(draft, p["responsible_area"], event.occurred_at, None)
+    # In the release before involvements, nothing reopened a closed case; a version 1
+    # case.opened after a closure still does not.
+    if event.recorded_version != 1 or not draft["closed"]:
+        _open_involvement(draft, p["lead_agency"], event.occurred_at, "not_known")
+
+
 def _case_closed(draft: dict[str, Any], event: Event) -> None:
-    draft["closed"] = True
-    draft["closure_reason"] = event.payload["reason"]
+    code = event.payload["reason"]
+    reason = _CLOSURE_REASONS.get(code, "other")
+    if event.recorded_version != 1:
+        _close_involvement(draft, event.agency, event.occurred_at, reason, code)
+        return
+    # Version 1 (before involvements) closed the whole case: it still closes every involvement
+    # open then (the sender's when none is known at all), with its reason.
+    involved = [i["agency"] for i in draft["involvements"] if i["open"]]
+    if not draft["involvements"]:
+        involved = [event.agency]
+    for agency in involved:
+        _close_involvement(draft, agency, event.occurred_at, reason, code)
+    draft["closure_reason"] = code
+
+
+def _involvement_opened(draft: dict[str, Any], event: Event) -> None:
+    _open_involvement(draft, event.agency, event.occurred_at, event.payload["basis"])
+
+
+def _involvement_closed(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    _close_involvement(
+        draft, event.agency, event.occurred_at, p["reason"], p.get("cin_closure_reason")
+    )
+
+
+def _open_involvement(draft: dict[str, Any], agency: str, at: str, basis: str) -> None:
+    found = _involvement(draft, agency)
+    episode = {
+        "opened_at": at,
+        "basis": basis,
+        "closed_at": None,
+        "reason": None,
+        "cin_closure_reason": None,
+    }
+    if found is None:
+        _set_involvement(draft, {"agency": agency, "open": True, "episodes": [episode]})
+    elif not found["open"]:
+        # A reopening: a new episode.
+        _set_involvement(draft, {**found, "open": True, "episodes": [*found["episodes"], episode]})
+    elif found["episodes"][-1]["basis"] == "not_known" and basis != "not_known":
+        # Opened with the case, then opened again saying why: the episode gains its basis.
+        last = {**found["episodes"][-1], "basis": basis}
+        _set_involvement(draft, {**found, "episodes": [*found["episodes"][:-1], last]})
+    _settle(draft)
+
+
+def _close_involvement(
+    draft: dict[str, Any], agency: str, at: str, reason: str, code: str | None
+) -> None:
+    found = _involvement(draft, agency)
+    ended = {"closed_at": at, "reason": reason, "cin_closure_reason": code}
+    if found is None:
+        # A closure of an involvement the ledger never saw open: when it began is not known.
+        episode = {"opened_at": None, "basis": None, **ended}
+        _set_involvement(draft, {"agency": agency, "open": False, "episodes": [episode]})
+    elif found["open"]:
+        last = {**found["episodes"][-1], **ended}
+        _set_involvement(
+            draft, {**found, "open": False, "episodes": [*found["episodes"][:-1], last]}
+        )
+    else:
+        return
+    if not draft["closed"]:
+        draft["closure_reason"] = code
+    _settle(draft)
+
+
+def _involvement(draft: dict[str, Any], agency: str) -> dict[str, Any] | None:
+    return next((i for i in draft["involvements"] if i["agency"] == agency), None)
+
+
+def _set_involvement(draft: dict[str, Any], involvement: dict[str, Any]) -> None:
+    others = [i for i in draft["involvements"] if i["agency"] != involvement["agency"]]
+    draft["involvements"] = sorted([*others, involvement], key=lambda i: i["agency"])
+
+
+def _settle(draft: dict[str, Any]) -> None:
+    """The case is closed when some involvement is known and none is open."""
+    involvements = draft["involvements"]
+    draft["closed"] = bool(involvements) and not any(i["open"] for i in involvements)
+    if not draft["closed"]:
+        draft["closure_reason"] = None
+
+
+def _lead_changed(draft: dict[str, Any], event: Event) -> None:
+    _lead(draft, event.payload["lead_agency"], event.occurred_at)
+
+
+def _lead(draft: dict[str, Any], agency: str, since: str) -> None:
+    if draft["lead_agency"] != agency:
+        draft["leads"] = [*draft["leads"], {"agency": agency, "since": since}]
+    draft["lead_agency"] = agency
+
+
+def _area_changed(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    _area(draft, p["area"], event.occurred_at, p.get("responsible_agency"))
+
+
+def _area(draft: dict[str, Any], area: str, since: str, agency: str | None) -> None:
+    last = draft["areas"][-1] if draft["areas"] else None
+    if last is None or (last["area"], last["responsible_agency"]) != (area, agency):
+        spell = {"area": area, "since": since, "responsible_agency": agency}
+        draft["areas"] = [*draft["areas"], spell]
+    draft["responsible_area"] = area
+
+
+def _contact_recorded(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload  # the newest version: older versions arrive upcast
+    seen = p["child_seen"]
+    draft["contacts"] += 1
+    draft["contacts_child_seen"] += seen == "yes"
+    draft["contacts_child_seen_alone"] += p.get("seen_alone") == "yes"
+    draft["contacts_child_not_seen"] += seen == "no"
+    draft["contacts_child_seen_not_known"] += seen == "not_known"
+    if seen == "yes":
+        _sighting(draft, event)
+
+
+def _sighting(draft: dict[str, Any], event: Event) -> None:
+    """Keep the latest sighting (by when it happened; the later recorded on a tie)."""
+    p = event.payload
+    at = event.occurred_at
+    sightings = draft["sightings"]
+    source = p.get("source")
+    if source is None:
+        key, group = ("agency", "by_agency")
+        sighting: dict[str, Any] = {
+            "agency": event.agency,
+            "last_seen_at": at,
+            "seen_alone": p.get("seen_alone", "not_known"),
+            "role": p.get("seen_by_role", event.recorded_by["role"]),
+        }
+    else:
+        key, group = ("source", "by_source")
+        sighting = {
+            "kind": source["kind"],
+            "person_id": source.get("person_id"),
+            "last_seen_at": at,
+            "reported_to": event.agency,
+        }
+
+    def ident(x: dict[str, Any]) -> tuple[str, str]:
+        return (x["agency"], "") if key == "agency" else (x["kind"], x["person_id"] or "")
+
+    earlier = next((x for x in sightings[group] if ident(x) == ident(sighting)), None)
+    if earlier is not None and parse_instant(earlier["last_seen_at"]) > parse_instant(at):
+        return
+    others = [x for x in sightings[group] if ident(x) != ident(sighting)]
+    draft["sightings"] = {**sightings, group: sorted([*others, sighting], key=ident)}
 
 
 HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
@@ -329,5 +584,9 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "correction.recorded": _count("corrections"),
     "entry.retracted": _count("retractions"),
     "case.closed": _case_closed,
+    "involvement.opened": _involvement_opened,
+    "involvement.closed": _involvement_closed,
+    "lead.changed": _lead_changed,
+    "area.changed": _area_changed,
 }
 """Every event type the case state folds; a test keeps it one-to-one with schemas/."""

@@ -26,8 +26,20 @@ COLUMNS = (
 )
 
 
+_ALONE = {"yes": " alone", "no": " with others", "not_known": ""}
+
+
 def _contact(p: dict[str, Any]) -> str:
-    return f"{p['contact_type']}; child {str(p['child_seen']).replace('_', ' ')}"
+    seen = p["child_seen"]
+    if seen == "no":
+        text = "child not seen"
+    elif seen == "not_known":
+        text = "not recorded whether child seen"
+    else:
+        text = "child seen" + _ALONE[p.get("seen_alone", "not_known")]
+        if "source" in p:
+            text += f" by a {p['source']['kind'].replace('_', ' ')} (reported)"
+    return f"{p['contact_type']}; {text}"
 
 
 def _injury(p: dict[str, Any]) -> str:
@@ -62,6 +74,10 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan.ended": lambda p: f"plan {p['plan_id']} ended: {p['reason']}",
     "case.opened": lambda p: f"case opened; lead {p['lead_agency']}",
     "case.closed": lambda p: f"case closed ({p['reason']})",
+    "involvement.opened": lambda p: f"involvement opened ({p['basis'].replace('_', ' ')})",
+    "involvement.closed": lambda p: f"involvement closed ({p['reason'].replace('_', ' ')})",
+    "lead.changed": lambda p: f"lead now {p['lead_agency']}",
+    "area.changed": lambda p: f"responsible area now {p['area']} ({p['reason'].replace('_', ' ')})",
 }
 
 

@@ -215,7 +215,7 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
                 "recorded",
                 event.event_id,
             )
-        if event.type == "case.opened" and lead is None:
+        if (event.type == "case.opened" and lead is None) or event.type == "lead.changed":
             lead = p["lead_agency"]
         route, recipients, named = _conveys(event)
         if event.type == "meeting.held":

@@ -126,12 +126,48 @@ def case(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt: s
     """
     from sgl import queries
 
-    state = _read(ctx, lambda s: queries.case(s, case_id, as_of, basis))
+    state = _read(ctx, lambda s: queries.case_document(s, case_id, as_of, basis))
     if fmt == "json":
         _json(state)
         return
     for name, value in _rows(state):
-        click.echo(f"{name:28} {value}")
+        click.echo(f"{name:32} {value}")
+
+
+@click.command()
+@click.argument("case_id")
+@_as_of
+@_basis
+@_output("table", "json")
+@click.pass_context
+def sightings(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt: str) -> None:
+    """Who last saw the child, as of a date: each agency (statutory or not) and each source
+    that told an agency, and whole days since a statutory agency last saw the child.
+
+    Example: sgl sightings CASE-A0001 --as-of 2007-07-25
+    """
+    from sgl import queries
+
+    found = _read(ctx, lambda s: queries.case_sightings(s, case_id, as_of, basis))
+    if fmt == "json":
+        _json(found)
+        return
+    last = found["last_seen_by_statutory_agency"]
+    if last is None:
+        click.echo("No sighting by an agency registered as statutory.")
+    else:
+        click.echo(
+            f"Last seen by a statutory agency: {last['last_seen_at'][:16]} by {last['agency']}"
+            f" ({found['days_unseen']} days unseen)"
+        )
+    rows = [{**s, "statutory": _yes_no(s["statutory"])} for s in found["by_agency"]]
+    table(rows, ("last_seen_at", "agency", "statutory", "role", "seen_alone"))
+    click.echo("Seen by sources, who told an agency:")
+    table(found["by_source"], ("last_seen_at", "kind", "person_id", "reported_to"))
+
+
+def _yes_no(value: bool | None) -> str:
+    return "not registered" if value is None else "yes" if value else "no"
 
 
 @click.command()
@@ -419,9 +455,7 @@ _VIA = {
 }
 
 
-def _rows(state: Any) -> list[tuple[str, str]]:
-    from dataclasses import asdict
-
+def _rows(state: Document) -> list[tuple[str, str]]:
     shown: dict[str, Callable[[dict[str, Any]], str]] = {
         "latest_decisions": lambda d: (
             f"{d['occurred_at'][:10]} {d['decision_type']}={d['outcome']}"
@@ -433,10 +467,18 @@ def _rows(state: Any) -> list[tuple[str, str]]:
             f"linked by {p['linked_by']})"
         ),
         "open_items": lambda i: f"{i['kind']} {i['id']} since {i['since'][:10]}",
+        "involvements": lambda i: (
+            f"{i['agency']} {'open' if i['open'] else 'closed'}"
+            f" ({len(i['episodes'])} episode{'' if len(i['episodes']) == 1 else 's'})"
+        ),
+        "leads": lambda x: f"{x['agency']} from {x['since'][:10]}",
+        "areas": lambda x: f"{x['area']} from {x['since'][:10]}",
     }
     rows = []
-    for name, value in asdict(state).items():
-        if name in shown:
+    for name, value in state.items():
+        if name == "sightings":
+            text = "; ".join(f"{s['agency']} {s['last_seen_at'][:10]}" for s in value["by_agency"])
+        elif name in shown:
             text = "; ".join(shown[name](item) for item in value)
         elif name == "plan" and value:
             text = f"{value['plan_id']} {value['category']} from {value['start_date']}"
@@ -448,4 +490,4 @@ def _rows(state: Any) -> list[tuple[str, str]]:
     return rows
 
 
-COMMANDS = (case, history, changes, chronology, clocks, latency, alerts, who_knew)
+COMMANDS = (case, sightings, history, changes, chronology, clocks, latency, alerts, who_knew)

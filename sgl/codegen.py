@@ -61,12 +61,18 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if ref.endswith("#/$defs/practitioner"):
         return "Practitioner"
     if ref:
-        # A reference names a definition of one envelope version, e.g. `...envelope:2#/$defs/x`.
-        envelope = registry.schema(ENVELOPE, int(ref.partition("#")[0].rsplit(":", 1)[1]))
+        urn, _, fragment = ref.partition("#")
+        envelope = registry.schema(ENVELOPE, int(urn.rsplit(":", 1)[1]))
         assert envelope is not None
-        spec = {**envelope.document["$defs"][ref.rsplit("/", 1)[1]], **spec}
-    if "enum" in spec:
-        return "Literal[" + ", ".join(repr(v) for v in spec["enum"]) + "]"
+        target: dict[str, Any] = envelope.document
+        for part in fragment.strip("/").split("/"):
+            target = target[part]
+        spec = {**target, **spec}
+    if "anyOf" in spec:
+        return " | ".join(_annotation(branch, registry) for branch in spec["anyOf"])
+    if "enum" in spec or "const" in spec:
+        values = spec.get("enum", [spec.get("const")])
+        return "Literal[" + ", ".join(repr(v) for v in values) + "]"
     kind = spec.get("type")
     if isinstance(kind, list):
         return " | ".join(_simple(k) for k in kind)

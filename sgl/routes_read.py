@@ -40,8 +40,15 @@ def read_router(container: Container) -> APIRouter:
 
     @router.get("/v1/cases/{case_id}", summary="The state of a case, now or as of a date")
     def get_case(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
-        """The case-state view for one case, or its state as of a moment; 404 if none."""
-        return JSONBytes(queries.case(stores, case_id, as_of, basis))
+        """The case-state view for one case, or its state as of a moment, with whether a
+        statutory agency's involvement was open then; 404 if none."""
+        return JSONBytes(queries.case_document(stores, case_id, as_of, basis))
+
+    @router.get("/v1/cases/{case_id}/sightings", summary="Who last saw the child, and when")
+    def get_sightings(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
+        """When each agency and each source last saw the child, the latest sighting by a
+        statutory agency, and whole days unseen since, as of a moment; 404 if no case."""
+        return JSONBytes(queries.case_sightings(stores, case_id, as_of, basis))
 
     @router.get(
         "/v1/cases/{case_id}/history", summary="A case's events as recorded and as corrected"

@@ -62,7 +62,7 @@ def _table(
         description = spec.get("description") or resolved.get("description", "")
         rows.append(
             f"| `{prefix}{field}` | {'yes' if field in required else ''} | "
-            f"{_type(resolved)} | {description.replace('|', '/')} |"
+            f"{_kinds(resolved, home, registry)} | {description.replace('|', '/')} |"
         )
     return rows
 
@@ -84,6 +84,16 @@ def _resolve(
     for part in fragment.strip("/").split("/"):
         target = target[part]
     return target
+
+
+def _kinds(spec: dict[str, Any], home: dict[str, Any], registry: SchemaRegistry) -> str:
+    if "anyOf" in spec:
+        return " or ".join(
+            _kinds(_resolve(b, home, registry), home, registry) for b in spec["anyOf"]
+        )
+    if spec.get("type") == "array" and "items" in spec:
+        spec = {**spec, "items": _resolve(spec["items"], home, registry)}
+    return _type(spec)
 
 
 def _type(spec: dict[str, Any]) -> str:

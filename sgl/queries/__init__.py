@@ -1,7 +1,14 @@
 """Every read of the ledger, answered once: the HTTP routes and the `sgl` commands both call
 these queries, and show the documents they return (or the errors they raise) as they must."""
 
-from sgl.queries.cases import case, case_changes, case_chronology, case_history, chronology_csv
+from sgl.queries.cases import (
+    case,
+    case_changes,
+    case_chronology,
+    case_document,
+    case_history,
+    chronology_csv,
+)
 from sgl.queries.clocks import (
     ALERT_COLUMNS,
     alerts_csv,
@@ -26,6 +33,7 @@ from sgl.queries.errors import (
     UnknownAgency,
     UnknownParameters,
 )
+from sgl.queries.involvement import case_sightings
 from sgl.queries.knowledge import (
     agency_knowledge,
     case_time_to_share,
@@ -33,6 +41,7 @@ from sgl.queries.knowledge import (
     ledger_time_to_share,
     matrix,
 )
+from sgl.queries.lookup import agency_lookup
 from sgl.queries.proofs import (
     consistency_proof,
     inclusion_proof,
@@ -59,12 +68,15 @@ __all__ = [
     "UnknownAgency",
     "UnknownParameters",
     "agency_knowledge",
+    "agency_lookup",
     "alerts_csv",
     "case",
     "case_alerts",
     "case_changes",
     "case_chronology",
+    "case_document",
     "case_history",
+    "case_sightings",
     "case_time_to_share",
     "chronology_csv",
     "clocks",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import asdict
 
+from ledger.envelope import utc_text
+from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
 from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
+from projections.sightings import any_statutory_involvement_open
 from sgl.queries.common import (
     Document,
     case_events,
@@ -19,6 +23,7 @@ from sgl.queries.common import (
     to_csv,
 )
 from sgl.queries.errors import DatesOutOfOrder, NoSuchCase
+from sgl.queries.lookup import agency_lookup
 from sgl.queries.stores import Stores
 
 
@@ -33,6 +38,26 @@ def case(
     if state is None:
         raise NoSuchCase(case_id, by_then=as_of is not None)
     return state
+
+
+def case_document(
+    stores: Stores,
+    case_id: str,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    agencies: AgencyLookup | None = None,
+) -> Document:
+    """The case's state now or at `as_of` (its involvements, lead and responsible area then),
+    and whether an agency registered as statutory then had an open involvement."""
+    state = case(stores, case_id, as_of, basis)
+    registry = agency_lookup(stores) if agencies is None else agencies
+    statutory = any_statutory_involvement_open(state, registry, registry_moment(as_of))
+    return {**asdict(state), "any_statutory_involvement_open": statutory}
+
+
+def registry_moment(as_of: str | None) -> str | None:
+    """The instant to read the registry at for `as_of`: the same moment, None for now."""
+    return None if as_of is None else utc_text(moment_of(as_of))
 
 
 def case_history(

@@ -69,6 +69,8 @@ def _pairs(container: Container) -> list[tuple[list[str], str, dict[str, Any]]]:
             f"/v1/cases/{case}",
             {"as_of": LATER, "basis": "appended"},
         ),
+        (["sightings", case, "--json"], f"/v1/cases/{case}/sightings", {}),
+        (["sightings", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/sightings", at),
         (["history", case, "--json"], f"/v1/cases/{case}/history", {}),
         (["history", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/history", at),
         (["chronology", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/chronology", at),

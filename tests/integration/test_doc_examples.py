@@ -349,7 +349,7 @@ def reader_events() -> bytes:
                 occurred_at=f"2007-06-{day}T10:00:00Z",
                 recorded_at=f"2007-06-{day}T15:00:00Z",
             ),
-            {"contact_type": "home_visit", "child_seen": "seen_alone"},
+            {"contact_type": "home_visit", "child_seen": "yes", "seen_alone": "yes"},
         )
         lines.append(orjson.dumps(event))
     return b"\n".join(lines) + b"\n"

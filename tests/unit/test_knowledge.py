@@ -352,3 +352,11 @@ def test_a_correction_moving_a_share_later_never_dates_knowledge_after_the_share
     k = case.at_day(10)
     assert k.known[fact][SC].since_text == at(5), "upper-case reference, clamped time"
     assert all(g["known_elsewhere_days"] >= 0 for g in k.gaps(POLICE))
+
+
+def test_the_lead_agency_follows_a_change_of_lead() -> None:
+    """After lead.changed, the default agency asked about is the new lead, from then on."""
+    case = Case()
+    case.add("lead.changed", SC, 5, payload={"lead_agency": POLICE})
+    assert case.at_day(4).lead_agency == SC
+    assert case.at_day(5).lead_agency == POLICE

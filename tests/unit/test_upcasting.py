@@ -58,7 +58,7 @@ def test_every_old_version_has_an_upcaster() -> None:
     for name, versions in REGISTRY.event_types.items():
         for version in versions[:-1]:
             assert (name, version) in UPCASTERS, (name, version)
-    assert REGISTRY.latest("contact.recorded") == 2
+    assert REGISTRY.latest("contact.recorded") == 3
     assert example("contact.recorded", 2)["schema_version"] == 2
 
 
@@ -89,7 +89,7 @@ def test_a_log_that_mixes_versions_folds_like_the_all_new_log(
     )
 
 
-def test_a_correction_of_a_version_1_event_is_read_in_version_2() -> None:
+def test_a_correction_of_a_version_1_event_is_read_in_the_newest_version() -> None:
     """A correction's payload follows its target's recorded version and is upcast with it."""
     case_id = new_case_id()
     contact = v1_contact(case_id, True, None)
@@ -107,8 +107,12 @@ def test_a_correction_of_a_version_1_event_is_read_in_version_2() -> None:
         },
     )
     events = effective_events(as_events([contact, fix]))
-    assert events[0].recorded_version == 1 and events[0].schema_version == 2
-    assert events[0].payload["child_seen"] == "seen_alone"
+    assert events[0].recorded_version == 1 and events[0].schema_version == 3
+    assert events[0].payload == {
+        "contact_type": "home_visit",
+        "child_seen": "yes",
+        "seen_alone": "yes",
+    }
 
 
 EXAMPLES_BY_ID = {
@@ -146,3 +150,30 @@ def test_every_old_version_still_validates_and_folds_as_the_newest(name: str, ve
         fold_old = reduce(project, effective_events(as_events([*before, old])), None)
         fold_new = reduce(project, effective_events(as_events([*before, new])), None)
         assert fold_old == fold_new
+
+
+@pytest.mark.parametrize(
+    ("v2", "v3"),
+    [
+        ("seen_alone", {"child_seen": "yes", "seen_alone": "yes"}),
+        ("seen_with_others", {"child_seen": "yes", "seen_alone": "no"}),
+        ("seen", {"child_seen": "yes", "seen_alone": "not_known"}),
+        ("not_seen", {"child_seen": "no"}),
+    ],
+)
+def test_a_version_2_contact_reads_as_version_3(v2: str, v3: dict[str, str]) -> None:
+    """Each v2 value splits into whether seen and whether alone, a valid v3 payload."""
+    event = example("contact.recorded", 2)
+    event["payload"]["child_seen"] = v2
+    payload = upcast_payload("contact.recorded", 2, 3, event["payload"])
+    assert {k: payload[k] for k in ("child_seen", "seen_alone") if k in payload} == v3
+    assert payload["contact_type"] == event["payload"]["contact_type"]
+    assert REGISTRY.problems({**event, "schema_version": 3, "payload": payload}) == []
+
+
+@pytest.mark.parametrize("name", ["case.opened", "case.closed"])
+def test_a_version_1_case_event_reads_unchanged_as_version_2(name: str) -> None:
+    """case.opened and case.closed v1 payloads are valid v2 payloads as they stand."""
+    event = example(name, 1)
+    assert upcast_payload(name, 1, 2, event["payload"]) == event["payload"]
+    assert REGISTRY.problems({**event, "schema_version": 2}) == []
