@@ -16,6 +16,7 @@ from projections.clock_policy import Clock, ClockPolicy, load_clock_policy
 from projections.clocks import _add_months, clock_runs
 from projections.policy_file import PolicyError
 from projections.working_days import england_and_wales
+from tests.agencies import AGENCIES, one_of_kind
 from tests.factories import as_events, make_event, new_case_id
 
 POLICY = load_clock_policy()
@@ -30,12 +31,14 @@ def matching(clock: Clock, side: str, case_id: str, day: date, **payload: Any) -
     """An event that starts (or stops) the clock, on that day."""
     match = clock.start if side == "start" else clock.stop
     event = make_event(match.type, case_id, occurred_at=stamp(day), recorded_at=stamp(day, 18))
-    event["payload"] = {**event["payload"], **dict(match.where), **payload}
+    kinds = {field: one_of_kind(kind) for field, kind in match.where_kind}
+    event["payload"] = {**event["payload"], **dict(match.where), **kinds, **payload}
     return event
 
 
 def run_of(clock: Clock, documents: list[dict[str, Any]], moment: datetime) -> list[Any]:
-    return [r for r in clock_runs(as_events(documents), moment, POLICY) if r.clock == clock]
+    runs = clock_runs(as_events(documents), moment, POLICY, agencies=AGENCIES)
+    return [r for r in runs if r.clock == clock]
 
 
 @pytest.mark.parametrize("clock", POLICY.clocks, ids=lambda c: c.name)
@@ -150,14 +153,14 @@ def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() ->
     """Requested 6 June, held 25 July: seven weeks against 10 working days."""
     from sgl.child_a import child_a
 
-    runs = clock_runs(as_events(child_a()), cutoff("2007-07-25"), POLICY)
+    runs = clock_runs(as_events(child_a()), cutoff("2007-07-25"), POLICY, agencies=AGENCIES)
     [legal] = [r for r in runs if r.clock.name == "legal_planning_meeting"]
     assert legal.status == "breached" and legal.stop is not None
     assert (legal.deadline, legal.working_days) == ("2007-06-20", 35)
     assert 48 < legal.calendar_days < 49.5, "about seven weeks"
     [earlier] = [
         r
-        for r in clock_runs(as_events(child_a()), cutoff("2007-06-15"), POLICY)
+        for r in clock_runs(as_events(child_a()), cutoff("2007-06-15"), POLICY, agencies=AGENCIES)
         if r.clock.name == "legal_planning_meeting"
     ]
     assert earlier.status == "open", "within its 10 working days on 15 June"
@@ -265,7 +268,7 @@ def test_a_policy_that_cannot_be_used_is_refused_naming_the_field(
 
 def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> None:
     """Reports carry the version; a clock in hours compares instants, not days."""
-    assert POLICY.version == "2026.1" and len(POLICY.clocks) == 7
+    assert POLICY.version == "2026.2" and len(POLICY.clocks) == 7
     base = referral_clock()
     hourly = ClockPolicy("t", "t", (Clock("hourly", "", base.start, base.stop, 72, "hours"),))
     case_id = new_case_id()
@@ -275,7 +278,9 @@ def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> Non
         stop["occurred_at"] = stop["recorded_at"] = (
             datetime(2007, 3, 5, 10, tzinfo=UTC) + timedelta(hours=hours)
         ).strftime("%Y-%m-%dT%H:%M:%SZ")
-        [run] = clock_runs(as_events([start, stop]), cutoff("2007-12-31"), hourly)
+        [run] = clock_runs(
+            as_events([start, stop]), cutoff("2007-12-31"), hourly, agencies=AGENCIES
+        )
         assert (run.status, run.deadline) == (status, "2007-03-08T10:00:00Z")
 
 
@@ -333,9 +338,9 @@ def test_policy_files_named_in_the_settings_replace_the_bundled_ones(tmp_path: P
 
     clocks, rules = tmp_path / "clocks.toml", tmp_path / "rules.toml"
     bundled = files("policies")
-    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.1"', '"local-1"'))
-    rules.write_text((bundled / "rules.toml").read_text().replace('"2026.2"', '"local-2"'))
+    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.2"', '"local-1"'))
+    rules.write_text((bundled / "rules.toml").read_text().replace('"2026.3"', '"local-2"'))
     settings = Settings.from_env({"SGL_CLOCK_POLICY": str(clocks), "SGL_RULE_POLICY": str(rules)})
     assert clock_policy_of(settings).version == "local-1"
     assert rule_policy_of(settings).version == "local-2"
-    assert clock_policy_of(Settings()).version == "2026.1"
+    assert clock_policy_of(Settings()).version == "2026.2"
