@@ -16,7 +16,7 @@ from projections.clock_policy import Clock, ClockPolicy, load_clock_policy
 from projections.clocks import _add_months, clock_runs
 from projections.policy_file import PolicyError
 from projections.working_days import england_and_wales
-from tests.agencies import AGENCIES, one_of_kind
+from tests.agencies import AGENCIES, one_of_kind, registry
 from tests.factories import as_events, make_event, new_case_id
 
 POLICY = load_clock_policy()
@@ -344,3 +344,66 @@ def test_policy_files_named_in_the_settings_replace_the_bundled_ones(tmp_path: P
     assert clock_policy_of(settings).version == "local-1"
     assert rule_policy_of(settings).version == "local-2"
     assert clock_policy_of(Settings()).version == "2026.2"
+
+
+def test_the_referral_clock_starts_on_a_referral_to_any_childrens_social_care() -> None:
+    """By kind, not id: a referral to another council's social care starts the clock; one to
+    a hospital does not; nor one to an agency the registry did not hold when the referral was
+    recorded (never registered, or registered only later)."""
+    clock = referral_clock()
+    assert clock.start.where_kind == (("to_agency", "childrens_social_care"),)
+
+    def started(to_agency: str, agencies: Any = AGENCIES) -> bool:
+        referral = matching(clock, "start", new_case_id(), date(2007, 3, 5), to_agency=to_agency)
+        runs = clock_runs(as_events([referral]), cutoff("2007-03-30"), POLICY, agencies=agencies)
+        return any(r.clock == clock for r in runs)
+
+    assert started("example-social-care-east") and started("la-childrens-social-care")
+    assert not started("example-hospital")
+    assert not started("unregistered-council")
+    later = registry(
+        {"example-social-care-east": "childrens_social_care"}, at="2007-03-06T00:00:00Z"
+    )
+    assert not started("example-social-care-east", later)
+    earlier = registry(
+        {"example-social-care-east": "childrens_social_care"}, at="2007-03-05T17:00:00Z"
+    )
+    assert started("example-social-care-east", earlier)
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (
+            '{ type = "referral.made", where = { to_agency = "la-childrens-social-care" } }',
+            "clock[0] (c).start.where.to_agency: referral.made.to_agency is an agency; match it "
+            'by kind with where_kind = { to_agency = "<agency kind>" }',
+        ),
+        (
+            '{ type = "referral.made", where_kind = { reason = "police" } }',
+            "clock[0] (c).start.where_kind.reason: referral.made.reason is not an agency field",
+        ),
+        (
+            '{ type = "referral.made", where_kind = { to_agenda = "police" } }',
+            "clock[0] (c).start.where_kind: referral.made has no payload field 'to_agenda'",
+        ),
+        (
+            '{ type = "referral.made", where_kind = { to_agency = "met-police" } }',
+            "clock[0].start.where_kind.to_agency (clock 'c'): 'met-police' is not one of "
+            "childrens_social_care, police, hospital, gp,",
+        ),
+    ],
+)
+def test_a_clock_policy_naming_an_agency_is_refused(
+    tmp_path: Path, start: str, message: str
+) -> None:
+    """An agency id where a kind belongs is refused, naming the file, the clock and field."""
+    path = tmp_path / "clocks.toml"
+    path.write_text(
+        f'version = "1"\ntitle = "t"\n[[clock]]\nname = "c"\nstart = {start}\n'
+        'stop = { type = "decision.recorded" }\nlimit = { value = 1, unit = "working_days" }\n'
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_clock_policy(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert message in str(raised.value)
