@@ -260,12 +260,12 @@ def rule_policy_of(settings: Settings) -> RulePolicy:
     return load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
 
 
-def bootstrap(settings: Settings, agencies: AgencyLookup | None = None) -> Container:
-    """Build the container for these settings: logs, append paths, schemas and views; the
-    agency registry is the settings' (`agencies_of`) unless one is given."""
+def bootstrap(settings: Settings) -> Container:
+    """Build the container for these settings: logs, append paths, schemas, views and the
+    agency registry."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
-    registry = agencies_of(settings) if agencies is None else agencies
+    registry = agencies_of(settings)
     views = view_handle(settings)
     event_log = build_log(settings)
     alerts_log = build_log(settings, "alerts")
