@@ -170,13 +170,14 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture(autouse=True)
-def agency_registry(monkeypatch: pytest.MonkeyPatch) -> AgencyTable:
-    """The agency registry every ledger wired in a test reads kinds from, for servers and
-    commands alike: the demo's agencies and the example agencies, with their kinds."""
-    monkeypatch.setattr(sgl.bootstrap, "agencies_of", lambda settings: AGENCIES)
-    monkeypatch.setattr(sgl.queries.stores, "agencies_of", lambda settings: AGENCIES)
-    return AGENCIES
+@pytest.fixture(scope="session", autouse=True)
+def agency_registry() -> Iterator[AgencyTable]:
+    """The agency registry every ledger wired in this process reads kinds from, for servers
+    and commands alike: the demo's agencies and the example agencies, with their kinds."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sgl.bootstrap, "agencies_of", lambda settings: AGENCIES)
+        patch.setattr(sgl.queries.stores, "agencies_of", lambda settings: AGENCIES)
+        yield AGENCIES
 
 
 @pytest.fixture
