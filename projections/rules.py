@@ -27,7 +27,7 @@ from ledger.envelope import Event, parse_instant, utc_text
 from ledger.schemas import SchemaRegistry
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_state import project_all
+from projections.case_state import CaseState, project_all
 from projections.effective import effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
 from projections.rule_kinds import KINDS, NAMESPACE, Firing, Rule
@@ -128,15 +128,12 @@ def _evaluate(
             elif due is None or firing.fired_at < due:
                 due = firing.fired_at
     found = _as_raised(found, ordered)
+    found.sort(key=lambda f: (f.fired_at, f.rule.name))
+    recipients = Recipients(known, agencies)
     found = [
-        replace(
-            f,
-            answer=answers.get(f.alert_id),
-            sent_to=recipients(f.rule.send_to, known, f, agencies),
-        )
+        replace(f, answer=answers.get(f.alert_id), sent_to=recipients.resolve(f.rule.send_to, f))
         for f in found
     ]
-    found.sort(key=lambda f: (f.fired_at, f.rule.name))
     return found, due
 
 
@@ -177,32 +174,53 @@ def _as_raised(found: list[Firing], events: list[Event]) -> list[Firing]:
     return out
 
 
-def recipients(
-    roles: Sequence[str], events: Sequence[Event], finding: Firing, agencies: AgencyLookup
-) -> tuple[str, ...]:
-    """The agencies a finding's alert goes to, role by role, as of the finding: for `lead`
-    the case's lead agency; for a kind, every agency of that kind (by the registry then) that
-    had recorded an event on the case, by id. If no role resolves, every agency involved: a
-    finding is never sent to no one."""
-    at = max([finding.fired_at, *(_recorded(e) for e in events if e.event_id in finding.evidence)])
-    known = [e for e in events if _recorded(e) <= at]
-    involved = sorted({e.agency for e in known} - {LEDGER_AGENCY})
-    as_of = utc_text(at)
-    found: list[str] = []
-    for role in roles:
-        if role == LEAD:
-            lead = project_all(None, known).lead_agency
-            found += [] if lead is None else [lead]
-            continue
-        for agency in involved:
-            record = agencies.record(agency, as_of)
-            if record is not None and record.kind == role:
-                found.append(agency)
-    return tuple(dict.fromkeys(found)) or tuple(involved)
+class Recipients:
+    """Resolves rules' roles to the agencies of one case as of each finding (`resolve`)."""
 
+    def __init__(self, events: Sequence[Event], agencies: AgencyLookup) -> None:
+        self.events = list(events)  # in log order
+        self.agencies = agencies
+        self.recorded = [parse_instant(e.recorded_at) for e in self.events]
+        # The case state folded over the events known at the last instant asked, by index.
+        self._folded: list[int] = []
+        self._state: CaseState | None = None
 
-def _recorded(event: Event) -> datetime:
-    return parse_instant(event.recorded_at)
+    def resolve(self, roles: Sequence[str], finding: Firing) -> tuple[str, ...]:
+        """The agencies a finding's alert goes to, role by role, as of the finding (or as of
+        its evidence's recording, if later): for `lead` the case's lead agency; for a kind,
+        every agency of that kind (by the registry then) that had recorded an event on the
+        case, by id. If no role resolves, every agency involved: never to no one."""
+        evidence = set(finding.evidence)
+        at = max(
+            [finding.fired_at]
+            + [t for e, t in zip(self.events, self.recorded, strict=True) if e.event_id in evidence]
+        )
+        known = [i for i, t in enumerate(self.recorded) if t <= at]
+        involved = sorted({self.events[i].agency for i in known} - {LEDGER_AGENCY})
+        as_of = utc_text(at)
+        found: list[str] = []
+        for role in roles:
+            if role == LEAD:
+                lead = self._state_of(known).lead_agency
+                found += [] if lead is None else [lead]
+                continue
+            for agency in involved:
+                record = self.agencies.record(agency, as_of)
+                if record is not None and record.kind == role:
+                    found.append(agency)
+        return tuple(dict.fromkeys(found)) or tuple(involved)
+
+    def _state_of(self, known: list[int]) -> CaseState:
+        """The case state of these events (indices in log order): folded on from the last
+        one asked when these only add events after it in the log, as findings in order of
+        time mostly do; folded afresh otherwise."""
+        done = self._folded
+        if self._state is not None and known[: len(done)] == done:
+            self._state = project_all(self._state, (self.events[i] for i in known[len(done) :]))
+        else:
+            self._state = project_all(None, (self.events[i] for i in known))
+        self._folded = known
+        return self._state
 
 
 def alert_event_id(alert_id: str) -> str:

@@ -537,3 +537,17 @@ def test_the_demo_alerts_go_where_they_went_before_kinds() -> None:
     assert to.pop("assault_not_reported_to_police") == (SOCIAL_CARE, POLICE)
     assert to.pop("threshold_met_no_step", (SOCIAL_CARE, LEGAL)) == (SOCIAL_CARE, LEGAL)
     assert to and set(to.values()) == {(SOCIAL_CARE,)}
+
+
+def test_recipients_resolved_in_one_pass_are_those_resolved_one_by_one() -> None:
+    """The case state is folded on from finding to finding: each finding's recipients are
+    what a fresh resolution of that finding alone gives, in any order asked."""
+    from projections.rules import Recipients
+    from sgl.child_a import child_a
+
+    events = as_events(child_a())
+    found = evaluate(events, cutoff("2007-07-25"), POLICY, agencies=AGENCIES)
+    shared = Recipients(events, AGENCIES)
+    for finding in [*found, *reversed(found)]:
+        alone = Recipients(events, AGENCIES).resolve(finding.rule.send_to, finding)
+        assert shared.resolve(finding.rule.send_to, finding) == alone == finding.sent_to
