@@ -58,6 +58,7 @@ def main() -> None:
         f"clock view consumer (sweep of every case): {rate(count, time.perf_counter() - started)}"
     )
     view, clocks, policy = container.view, container.clocks.current(), container.clock_policy
+    registry = container.agencies
     tune_gc()
     now = datetime.now(UTC)
 
@@ -79,7 +80,7 @@ def main() -> None:
     started = time.perf_counter()
     folded = latency_report(
         (
-            (c, [r.row() for r in clock_runs(view.events(c), now, policy)])
+            (c, [r.row() for r in clock_runs(view.events(c), now, policy, agencies=registry)])
             for c in view.all_case_ids()
         ),
         "clock",

@@ -27,6 +27,7 @@ from eventsourcing.persistence import Tracking
 from ledger.append import Ledger
 from ledger.envelope import utc_text
 from ledger.errors import EventConflict
+from projections.agencies import AgencyLookup
 from projections.alert_store import SQLiteAlertStore
 from projections.case_view import SQLiteCaseView
 from projections.rules import RulePolicy, alert_document, alert_event_id, evaluate_with_due
@@ -43,9 +44,11 @@ class Alerter:
         policy: RulePolicy,
         record: Ledger,
         feed: Ledger,
+        agencies: AgencyLookup,
     ) -> None:
         self.store = store
         self.policy = policy
+        self.agencies = agencies
         self.record = record
         self.feed = feed
         self.name = store.name
@@ -81,7 +84,9 @@ class Alerter:
             events = cases.events(case_id)
             if not events:
                 continue
-            fired, due[case_id] = evaluate_with_due(events, moment, self.policy)
+            fired, due[case_id] = evaluate_with_due(
+                events, moment, self.policy, agencies=self.agencies
+            )
             findings += [(case_id, f) for f in fired]
         raised = self.store.known({f.alert_id for _, f in findings})
         # A finding sharing evidence with an alert already raised for the same rule is that

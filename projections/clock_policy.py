@@ -1,14 +1,18 @@
 """The clock policy: statutory and local clocks as a versioned TOML file, checked on load
-(`policies/clock-policy.schema.json`, then against the event catalogue)."""
+(`policies/clock-policy.schema.json`, then against the event catalogue).
+
+A start or stop names agencies by kind (`where_kind`), never by id: which kind an agency is
+comes from the agency registry, as it stood when the event was recorded."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ledger.envelope import Event
 from ledger.schemas import SchemaRegistry
+from projections.agencies import AgencyLookup
 from projections.policy_file import PolicyError, check_policy, read_policy
 
 SCHEMA = "clock-policy.schema.json"
@@ -16,14 +20,30 @@ SCHEMA = "clock-policy.schema.json"
 
 @dataclass(frozen=True, slots=True)
 class EventMatch:
-    """An event type, with payload fields that must have the given values."""
+    """An event type, with payload fields that must have the given values, and payload
+    agency fields that must name an agency of the given kind."""
 
     type: str
     where: tuple[tuple[str, Any], ...] = ()
+    where_kind: tuple[tuple[str, str], ...] = ()
 
-    def matches(self, event_type: str, payload: Mapping[str, Any]) -> bool:
-        """Whether an event of this type and payload is one of these."""
-        return event_type == self.type and all(payload.get(k) == v for k, v in self.where)
+    def matches(self, event: Event, agencies: AgencyLookup) -> bool:
+        """Whether the event is one of these; an agency not in the registry when the event
+        was recorded is of no kind."""
+        payload = event.payload
+        if event.type != self.type or any(payload.get(k) != v for k, v in self.where):
+            return False
+        return all(
+            _kind_of(payload.get(field), event.recorded_at, agencies) == kind
+            for field, kind in self.where_kind
+        )
+
+
+def _kind_of(agency: object, as_of: str, agencies: AgencyLookup) -> str | None:
+    if not isinstance(agency, str):
+        return None
+    record = agencies.record(agency, as_of)
+    return None if record is None else record.kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,15 +122,35 @@ def _match(raw: dict[str, Any], where: str, schemas: SchemaRegistry) -> EventMat
     if event_type not in schemas.event_types:
         raise PolicyError(f"{where}.type: no event type {event_type!r} in the catalogue")
     conditions = raw.get("where", {})
+    by_kind = raw.get("where_kind", {})
     known = _fields(event_type, schemas)
     for field in conditions:
         if field not in known:
             raise PolicyError(f"{where}.where: {event_type} has no payload field {field!r}")
-    return EventMatch(event_type, tuple(sorted(conditions.items())))
+        if _holds_agency(known[field]):
+            # An agency id in a policy binds it to one organisation: name the kind instead.
+            raise PolicyError(
+                f"{where}.where.{field}: {event_type}.{field} is an agency; match it by kind "
+                f'with where_kind = {{ {field} = "<agency kind>" }}'
+            )
+    for field in by_kind:
+        if field not in known:
+            raise PolicyError(f"{where}.where_kind: {event_type} has no payload field {field!r}")
+        if not _holds_agency(known[field]):
+            raise PolicyError(
+                f"{where}.where_kind.{field}: {event_type}.{field} is not an agency field"
+            )
+    return EventMatch(event_type, tuple(sorted(conditions.items())), tuple(sorted(by_kind.items())))
 
 
-def _fields(event_type: str, schemas: SchemaRegistry) -> set[str]:
+def _fields(event_type: str, schemas: SchemaRegistry) -> dict[str, Any]:
+    """The payload fields of the type's latest version, with their schemas."""
     doc = schemas.schema(event_type, schemas.latest(event_type))
     assert doc is not None
     payload = doc.document["properties"]["payload"]
-    return set(payload.get("properties", {}))
+    return dict(payload.get("properties", {}))
+
+
+def _holds_agency(field: Any) -> bool:
+    """Whether a payload field's schema is one agency id (the envelope's `agency`)."""
+    return isinstance(field, dict) and str(field.get("$ref", "")).endswith("#/$defs/agency")

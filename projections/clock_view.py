@@ -13,7 +13,9 @@ case (changed after M, or not yet refreshed) is folded from its events, so a rep
 what a fold of every case would give, and costs a fold only for the cases that need one.
 
 The runs depend on the clock policy: the file records the policy it was built under, and a
-view built under another policy is discarded and rebuilt from the log when opened.
+view built under another policy is discarded and rebuilt from the log when opened. They depend
+on the agency registry too (a clock that starts on a kind of agency), read as it stood when
+each event was recorded, so a later change to the registry leaves stored runs as they were.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.envelope import parse_instant
+from projections.agencies import AgencyLookup
 from projections.as_of import Basis
 from projections.case_view import SQLiteCaseView, micros
 from projections.clock_policy import ClockPolicy
@@ -55,10 +58,12 @@ class SQLiteClockView(SQLiteTrackedStore):
         self,
         datastore: SQLiteDatastore,
         policy: ClockPolicy,
+        agencies: AgencyLookup,
         days: WorkingDays | None = None,
         name: str = CLOCKS,
     ) -> None:
         self.policy = policy
+        self.agencies = agencies
         self.days = days or england_and_wales()
         self._clocks = {c.name: c for c in policy.clocks}
         # Built under another policy and kept (by a reader): its rows are not used.
@@ -113,7 +118,9 @@ class SQLiteClockView(SQLiteTrackedStore):
             # of this clock (the ledger allows some skew): the rows then hold for any moment
             # at or after the case's latest instants, which is when a report uses them.
             everything = max(moment, recorded, appended)
-            runs = clock_runs(events, everything, self.policy, days=self.days)
+            runs = clock_runs(
+                events, everything, self.policy, days=self.days, agencies=self.agencies
+            )
             rows += [(case_id, *_stored(r.row())) for r in runs]
             covered.append((case_id, len(events), micros(recorded), micros(appended)))
         with self.datastore.transaction(commit=True) as cursor:
@@ -175,7 +182,10 @@ class SQLiteClockView(SQLiteTrackedStore):
                 runs.sort(key=lambda r: (r.started_at, r.clock))
             else:
                 events = cases.events(case_id)
-                runs = [r.row() for r in clock_runs(events, moment, self.policy, basis, self.days)]
+                folded = clock_runs(
+                    events, moment, self.policy, basis, self.days, agencies=self.agencies
+                )
+                runs = [r.row() for r in folded]
             if runs:
                 yield case_id, runs
 
@@ -208,11 +218,13 @@ def _stored(run: RunRow) -> tuple[Any, ...]:
     )
 
 
-def open_clock_view(path: Path, policy: ClockPolicy, *, discard: bool = True) -> SQLiteClockView:
+def open_clock_view(
+    path: Path, policy: ClockPolicy, agencies: AgencyLookup, *, discard: bool = True
+) -> SQLiteClockView:
     """The clock view in the given file. One built under another policy is discarded, so
     that its consumer builds it again; a reader (`discard=False`) leaves it alone and folds
     every case instead."""
-    view = SQLiteClockView.open(path, policy=policy)
+    view = SQLiteClockView.open(path, policy=policy, agencies=agencies)
     built = view.built_under()
     if built is not None and built != policy_fingerprint(policy):
         if not discard:
@@ -220,5 +232,5 @@ def open_clock_view(path: Path, policy: ClockPolicy, *, discard: bool = True) ->
             return view
         view.datastore.close()
         remove_database(path)
-        view = SQLiteClockView.open(path, policy=policy)
+        view = SQLiteClockView.open(path, policy=policy, agencies=agencies)
     return view

@@ -1,6 +1,7 @@
 """Statutory and local clocks of a case, as of any date: open, met or breached (pure).
 
-Each clock of the policy starts at a matching event and stops at the next matching event that
+Each clock of the policy starts at a matching event (agencies matched by kind, as the registry
+`agencies` held them when the event was recorded) and stops at the next matching event that
 happened at or after it (the earliest open start first; with `pair_on`, only a start with the
 same values). Times are when things happened (occurred_at, as corrected by then), counted in
 UTC calendar days. A clock is `met` when it stopped within its limit, `breached` when it
@@ -17,6 +18,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ledger.envelope import Event, parse_instant
+from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
 from projections.clock_policy import Clock, ClockPolicy
 from projections.effective import effective_events
@@ -118,6 +120,8 @@ def clock_runs(
     policy: ClockPolicy,
     basis: Basis = "recorded",
     days: WorkingDays | None = None,
+    *,
+    agencies: AgencyLookup,
 ) -> list[ClockRun]:
     """Every run of every clock of the policy in the case, as of the moment."""
     calendar_days = days or england_and_wales()
@@ -127,12 +131,12 @@ def clock_runs(
     for clock in policy.clocks:
         open_runs: list[Event] = []
         for event in ordered:
-            if clock.stop.matches(event.type, event.payload):
+            if clock.stop.matches(event, agencies):
                 started = _earliest_match(open_runs, event, clock.pair_on)
                 if started is not None:
                     open_runs.remove(started)
                     runs.append(_run(clock, started, event, moment, calendar_days))
-            if clock.start.matches(event.type, event.payload):
+            if clock.start.matches(event, agencies):
                 open_runs.append(event)
         runs += [_run(clock, started, None, moment, calendar_days) for started in open_runs]
     runs.sort(key=lambda r: (r.start.occurred_at, r.clock.name))

@@ -5,6 +5,10 @@ it). A kind reads a case's events in order of occurrence, as known at a moment, 
 `Firing` for each finding: its evidence (event ids), when the ledger could first have known
 it, and a summary of ids and counts, never content. A kind may yield a finding dated after
 the moment (a deadline not yet passed); the evaluation keeps those as the case's next due time.
+
+A kind names agencies by kind, never by id: which kind an agency is comes from the registry
+(an `AgencyLookup`) as it stood when the event was recorded; an agency not registered then
+is of no kind.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from ledger.envelope import Event, parse_instant, utc_text
+from projections.agencies import AgencyLookup
 from projections.working_days import england_and_wales
 
 NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
@@ -24,11 +29,12 @@ NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One rule: a kind and its parameters."""
+    """One rule: a kind, its parameters, and the roles its alerts are sent to (`lead`, or a
+    kind of agency)."""
 
     name: str
     kind: str
-    sent_to: tuple[str, ...]
+    send_to: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -42,6 +48,8 @@ class Firing:
     summary: str
     answer: Event | None = None
     raised_as: str | None = None
+    # The agencies the alert goes to: the rule's roles resolved in the case as of the finding.
+    sent_to: tuple[str, ...] = ()
 
     @property
     def alert_id(self) -> str:
@@ -61,7 +69,7 @@ class Firing:
             "summary": self.summary,
             "evidence": list(self.evidence),
             "fired_at": utc_text(self.fired_at),
-            "sent_to": list(self.rule.sent_to),
+            "sent_to": list(self.sent_to),
             "answered": self.answer is not None,
             "answered_at": None if self.answer is None else self.answer.occurred_at,
             "response": None if self.answer is None else self.answer.payload["response"],
@@ -81,7 +89,15 @@ def _at(event: Event, name: str = "occurred_at") -> datetime:
     return parse_instant(getattr(event, name))
 
 
-def _injury_on_plan(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+def kind_of(agency: str, event: Event, agencies: AgencyLookup) -> str | None:
+    """The kind of an agency as the registry held it when the event was recorded."""
+    record = agencies.record(agency, event.recorded_at)
+    return None if record is None else record.kind
+
+
+def _injury_on_plan(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
     plans: dict[str, Event] = {}
     for event in events:
         p = event.payload
@@ -100,7 +116,9 @@ def _injury_on_plan(rule: Rule, events: list[Event], moment: datetime) -> Iterat
             )
 
 
-def _injuries_within(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+def _injuries_within(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
     count, span = int(rule.params["count"]), timedelta(days=int(rule.params["days"]))
     window: list[Event] = []
     for event in (e for e in events if e.type == "injury.observed"):
@@ -115,7 +133,9 @@ def _injuries_within(rule: Rule, events: list[Event], moment: datetime) -> Itera
             window = []  # the next finding needs `count` new observations
 
 
-def _adult_unverified(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+def _adult_unverified(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
     grace = timedelta(days=int(rule.params["days"]))
     verified = {
         e.payload["person_id"]: _at(e)
@@ -142,8 +162,11 @@ def _adult_unverified(rule: Rule, events: list[Event], moment: datetime) -> Iter
             )
 
 
-def _invitee_absent(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
-    types, prefixes = rule.params["meeting_types"], tuple(rule.params["agency_prefixes"])
+def _invitee_absent(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
+    """An agency of `agency_kinds` invited to a meeting of `meeting_types` and absent."""
+    types, kinds = rule.params["meeting_types"], rule.params["agency_kinds"]
     for event in events:
         p = event.payload
         if event.type != "meeting.held" or p["meeting_type"] not in types:
@@ -151,7 +174,7 @@ def _invitee_absent(rule: Rule, events: list[Event], moment: datetime) -> Iterat
         absent = sorted(
             a
             for a in p["invited_agencies"]
-            if a not in p["attending_agencies"] and a.startswith(prefixes)
+            if a not in p["attending_agencies"] and kind_of(a, event, agencies) in kinds
         )
         if absent:
             yield Firing(
@@ -163,7 +186,7 @@ def _invitee_absent(rule: Rule, events: list[Event], moment: datetime) -> Iterat
 
 
 def _decision_without_followup(
-    rule: Rule, events: list[Event], moment: datetime
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
     p = rule.params
     wait = timedelta(days=int(p["days"]))
@@ -189,7 +212,9 @@ def _decision_without_followup(
             )
 
 
-def _explanations_in_doubt(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+def _explanations_in_doubt(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
     """`count` injuries whose explanation was judged inconsistent, or repeats an explanation
     already given for an earlier injury."""
     count = int(rule.params["count"])
@@ -212,23 +237,27 @@ def _explanations_in_doubt(rule: Rule, events: list[Event], moment: datetime) ->
             doubtful = []
 
 
-def _assault_unreported(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+def _assault_unreported(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
     """An observed assault (a concern of the given categories, or a suspected non-accidental
-    injury) not recorded by the police and not referred or shared to them within N working
-    days; fires when the last day has passed and the ledger holds the observation."""
-    categories, marker = rule.params["concern_categories"], rule.params["police_marker"]
+    injury) not recorded by an agency of `notify_kinds` (the police) and not referred or
+    shared to one within N working days; fires when the last day has passed and the ledger
+    holds the observation."""
+    categories, kinds = rule.params["concern_categories"], rule.params["notify_kinds"]
     days = england_and_wales()
     told = [
         e
         for e in events
-        if e.type in ("referral.made", "information.shared") and marker in e.payload["to_agency"]
+        if e.type in ("referral.made", "information.shared")
+        and kind_of(e.payload["to_agency"], e, agencies) in kinds
     ]
     for event in events:
         p = event.payload
         observed = (event.type == "concern.raised" and p["category"] in categories) or (
             event.type == "injury.observed" and p["suspected_non_accidental"]
         )
-        if not observed or marker in event.agency:
+        if not observed or kind_of(event.agency, event, agencies) in kinds:
             continue
         seen = _at(event).astimezone(UTC)
         last = days.add(seen.date(), int(rule.params["working_days"]))
@@ -244,7 +273,9 @@ def _assault_unreported(rule: Rule, events: list[Event], moment: datetime) -> It
         )
 
 
-def _adult_unknown_to_lead(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+def _adult_unknown_to_lead(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
     """An adult in the household by another agency's record, not in the lead agency's own
     record of the household within `days` days."""
     grace = timedelta(days=int(rule.params["days"]))
@@ -278,7 +309,9 @@ def _adult_unknown_to_lead(rule: Rule, events: list[Event], moment: datetime) ->
             )
 
 
-def _rereferral(rule: Rule, events: list[Event], moment: datetime) -> Iterator[Firing]:
+def _rereferral(
+    rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
+) -> Iterator[Firing]:
     """A referral within `days` days after a decision of no further action."""
     window = timedelta(days=int(rule.params["days"]))
     closed = [
@@ -300,7 +333,7 @@ def _rereferral(rule: Rule, events: list[Event], moment: datetime) -> Iterator[F
             )
 
 
-Kind = Callable[[Rule, list[Event], datetime], Iterator[Firing]]
+Kind = Callable[[Rule, list[Event], datetime, AgencyLookup], Iterator[Firing]]
 KINDS: dict[str, Kind] = {
     "injury_on_plan": _injury_on_plan,
     "injuries_within": _injuries_within,

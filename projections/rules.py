@@ -7,6 +7,10 @@ the evidence, so the same finding always has the same id. Whether an `alert.answ
 that id was recorded, and how long after, is read from the case's events. Here: loading and
 checking the policy, evaluating it over a case, the `alert.raised` event the ledger
 publishes for a finding, and the ledger-wide report.
+
+A rule sends its alerts to roles, never to agency ids: `lead` (the case's lead agency as of
+the finding) and kinds of agency (every agency of that kind involved in the case, having
+recorded an event on it, by then), resolved through the agency registry.
 """
 
 from __future__ import annotations
@@ -14,14 +18,16 @@ from __future__ import annotations
 import statistics
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ledger.envelope import Event, parse_instant, utc_text
 from ledger.schemas import SchemaRegistry
+from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
+from projections.case_state import CaseState, project_all
 from projections.effective import effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
 from projections.rule_kinds import KINDS, NAMESPACE, Firing, Rule
@@ -30,6 +36,8 @@ from projections.stats import nearest_rank
 # Who records the alerts the ledger raises: the ledger itself, as a system agency.
 LEDGER_AGENCY = "safeguarding-ledger"
 LEDGER_RECORDER = {"id": "P-SGL-RULES", "role": "other"}
+# The role that is no kind of agency: the case's lead agency.
+LEAD = "lead"
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,28 +51,29 @@ class RulePolicy:
 
 def load_rule_policy(path: Path | None = None) -> RulePolicy:
     """Read and check a rule policy (default: the bundled `policies/rules.toml`): by its
-    JSON Schema (`policies/rule-policy.schema.json`), then that names are unique and that
-    the ledger would accept the alerts the rules raise."""
+    JSON Schema (`policies/rule-policy.schema.json`: kinds and roles, never agency ids), then
+    that names are unique and that the ledger would accept the alerts the rules raise."""
     data, source = read_policy(path, "rules.toml")
     check_policy(data, source, "rule-policy.schema.json")
     rules: list[Rule] = []
     for index, raw in enumerate(data["rule"]):
         if raw["name"] in {r.name for r in rules}:
             raise PolicyError(f"{source}: rule[{index}].name: {raw['name']!r} is used twice")
-        params = {k: v for k, v in raw.items() if k not in ("name", "kind", "sent_to")}
-        rules.append(Rule(raw["name"], raw["kind"], tuple(raw["sent_to"]), params))
+        params = {k: v for k, v in raw.items() if k not in ("name", "kind", "send_to")}
+        rules.append(Rule(raw["name"], raw["kind"], tuple(raw["send_to"]), params))
     policy = RulePolicy(data["version"], data["title"], tuple(rules))
     _check_alerts_publishable(source, policy)
     return policy
 
 
 def _check_alerts_publishable(source: str, policy: RulePolicy) -> None:
-    """Refuse a policy whose alerts the ledger would refuse (a rule name or an agency code
-    the `alert.raised` schema does not allow): better at start than an alert never raised."""
+    """Refuse a policy whose alerts the ledger would refuse (a rule name the `alert.raised`
+    schema does not allow): better at start than an alert never raised."""
     registry = SchemaRegistry()
     moment = datetime(2000, 1, 1, tzinfo=UTC)
     for rule in policy.rules:
-        sample = Firing(rule, (str(uuid.uuid5(NAMESPACE, rule.name)),), moment, "check")
+        evidence = (str(uuid.uuid5(NAMESPACE, rule.name)),)
+        sample = Firing(rule, evidence, moment, "check", sent_to=(LEDGER_AGENCY,))
         problems = registry.problems(alert_document(sample, "CASE-CHECK", policy, moment))
         if problems:
             found = "; ".join(f"{p.pointer} {p.detail}" for p in problems)
@@ -72,19 +81,24 @@ def _check_alerts_publishable(source: str, policy: RulePolicy) -> None:
 
 
 def evaluate(
-    events: Sequence[Event], moment: datetime, policy: RulePolicy, basis: Basis = "recorded"
+    events: Sequence[Event],
+    moment: datetime,
+    policy: RulePolicy,
+    basis: Basis = "recorded",
+    *,
+    agencies: AgencyLookup,
 ) -> list[Firing]:
     """Every finding of every rule in the case as of the moment, with answers known by then."""
-    return _evaluate(events, moment, policy, basis)[0]
+    return _evaluate(events, moment, policy, basis, agencies)[0]
 
 
 def evaluate_with_due(
-    events: Sequence[Event], moment: datetime, policy: RulePolicy
+    events: Sequence[Event], moment: datetime, policy: RulePolicy, *, agencies: AgencyLookup
 ) -> tuple[list[Firing], datetime | None]:
     """`evaluate` as known now, and the next moment to evaluate again if nothing is recorded
     meanwhile, or None: a rule's deadline on what is known now, or an event already held but
     recorded a little ahead of the moment (the ledger allows some clock skew)."""
-    found, due = _evaluate(events, moment, policy, "recorded")
+    found, due = _evaluate(events, moment, policy, "recorded", agencies)
     ahead = [at for at in (parse_instant(e.recorded_at) for e in events) if at > moment]
     if ahead:
         due = min([*ahead, *([due] if due else [])])
@@ -92,9 +106,14 @@ def evaluate_with_due(
 
 
 def _evaluate(
-    events: Sequence[Event], moment: datetime, policy: RulePolicy, basis: Basis
+    events: Sequence[Event],
+    moment: datetime,
+    policy: RulePolicy,
+    basis: Basis,
+    agencies: AgencyLookup,
 ) -> tuple[list[Firing], datetime | None]:
-    current = effective_events(known_by(events, moment, basis))
+    known = known_by(events, moment, basis)
+    current = effective_events(known)
     ordered = sorted(current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset))
     answers: dict[str, Event] = {}
     for event in ordered:
@@ -103,17 +122,18 @@ def _evaluate(
     found = []
     due: datetime | None = None
     for rule in policy.rules:
-        for firing in KINDS[rule.kind](rule, ordered, moment):
+        for firing in KINDS[rule.kind](rule, ordered, moment, agencies):
             if firing.fired_at <= moment:
                 found.append(firing)
             elif due is None or firing.fired_at < due:
                 due = firing.fired_at
     found = _as_raised(found, ordered)
+    found.sort(key=lambda f: (f.fired_at, f.rule.name))
+    recipients = Recipients(known, agencies)
     found = [
-        Firing(f.rule, f.evidence, f.fired_at, f.summary, answers.get(f.alert_id), f.raised_as)
+        replace(f, answer=answers.get(f.alert_id), sent_to=recipients.resolve(f.rule.send_to, f))
         for f in found
     ]
-    found.sort(key=lambda f: (f.fired_at, f.rule.name))
     return found, due
 
 
@@ -154,6 +174,55 @@ def _as_raised(found: list[Firing], events: list[Event]) -> list[Firing]:
     return out
 
 
+class Recipients:
+    """Resolves rules' roles to the agencies of one case as of each finding (`resolve`)."""
+
+    def __init__(self, events: Sequence[Event], agencies: AgencyLookup) -> None:
+        self.events = list(events)  # in log order
+        self.agencies = agencies
+        self.recorded = [parse_instant(e.recorded_at) for e in self.events]
+        # The case state folded over the events known at the last instant asked, by index.
+        self._folded: list[int] = []
+        self._state: CaseState | None = None
+
+    def resolve(self, roles: Sequence[str], finding: Firing) -> tuple[str, ...]:
+        """The agencies a finding's alert goes to, role by role, as of the finding (or as of
+        its evidence's recording, if later): for `lead` the case's lead agency; for a kind,
+        every agency of that kind (by the registry then) that had recorded an event on the
+        case, by id. If no role resolves, every agency involved: never to no one."""
+        evidence = set(finding.evidence)
+        at = max(
+            [finding.fired_at]
+            + [t for e, t in zip(self.events, self.recorded, strict=True) if e.event_id in evidence]
+        )
+        known = [i for i, t in enumerate(self.recorded) if t <= at]
+        involved = sorted({self.events[i].agency for i in known} - {LEDGER_AGENCY})
+        as_of = utc_text(at)
+        found: list[str] = []
+        for role in roles:
+            if role == LEAD:
+                lead = self._state_of(known).lead_agency
+                found += [] if lead is None else [lead]
+                continue
+            for agency in involved:
+                record = self.agencies.record(agency, as_of)
+                if record is not None and record.kind == role:
+                    found.append(agency)
+        return tuple(dict.fromkeys(found)) or tuple(involved)
+
+    def _state_of(self, known: list[int]) -> CaseState:
+        """The case state of these events (indices in log order): folded on from the last
+        one asked when these only add events after it in the log, as findings in order of
+        time mostly do; folded afresh otherwise."""
+        done = self._folded
+        if self._state is not None and known[: len(done)] == done:
+            self._state = project_all(self._state, (self.events[i] for i in known[len(done) :]))
+        else:
+            self._state = project_all(None, (self.events[i] for i in known))
+        self._folded = known
+        return self._state
+
+
 def alert_event_id(alert_id: str) -> str:
     """The event_id of the `alert.raised` event of an alert: fixed by its alert id, so that
     raising it again is a duplicate the ledger refuses to append twice."""
@@ -179,7 +248,7 @@ def alert_document(
             "rule": firing.rule.name,
             "rule_version": policy.version,
             "evidence": list(firing.evidence),
-            "sent_to": list(firing.rule.sent_to),
+            "sent_to": list(firing.sent_to),
             "summary": firing.summary,
         },
     }

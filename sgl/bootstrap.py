@@ -23,6 +23,7 @@ from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
+from projections.agencies import AgencyLookup, AgencyTable
 from projections.alert_store import ALERTS, open_alert_store
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
@@ -52,6 +53,7 @@ class Container:
     alerts: ViewHandle[Alerter]
     checkpoints_log: EventLog
     seal: SQLiteSealView
+    agencies: AgencyLookup
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -214,10 +216,20 @@ def open_view(settings: Settings) -> SQLiteCaseView:
     return _opener(settings)(ViewFiles(settings.views_dir, CASE_STATE).current())
 
 
-def open_clocks(settings: Settings, policy: ClockPolicy) -> SQLiteClockView:
+def open_clocks(settings: Settings, policy: ClockPolicy, agencies: AgencyLookup) -> SQLiteClockView:
     """The clock view's current generation alone, for readers that need no log (a view built
     under another policy is left for its consumer, and not used)."""
-    return open_clock_view(ViewFiles(settings.views_dir, CLOCKS).current(), policy, discard=False)
+    current = ViewFiles(settings.views_dir, CLOCKS).current()
+    return open_clock_view(current, policy, agencies, discard=False)
+
+
+def agencies_of(settings: Settings) -> AgencyLookup:
+    """The agency registry the policies read kinds from (as of any date).
+
+    The one place the registry is wired: the SQLite registry store of this data directory
+    takes the place of this empty table, which registers no agency, so that no kind condition
+    of a policy matches."""
+    return AgencyTable()
 
 
 def view_handle(settings: Settings) -> ViewHandle[SQLiteCaseView]:
@@ -249,9 +261,11 @@ def rule_policy_of(settings: Settings) -> RulePolicy:
 
 
 def bootstrap(settings: Settings) -> Container:
-    """Build the container for these settings: logs, append paths, schemas and views."""
+    """Build the container for these settings: logs, append paths, schemas, views and the
+    agency registry."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
+    registry = agencies_of(settings)
     views = view_handle(settings)
     event_log = build_log(settings)
     alerts_log = build_log(settings, "alerts")
@@ -259,11 +273,12 @@ def bootstrap(settings: Settings) -> Container:
     ledger = Ledger(event_log, schemas)
     feed = Ledger(alerts_log, schemas)
     clocks = ViewHandle(
-        ViewFiles(settings.views_dir, CLOCKS), partial(open_clock_view, policy=policy)
+        ViewFiles(settings.views_dir, CLOCKS),
+        partial(open_clock_view, policy=policy, agencies=registry),
     )
     alerts = ViewHandle(
         ViewFiles(settings.views_dir, ALERTS),
-        lambda path: Alerter(open_alert_store(path), rules, ledger, feed),
+        lambda path: Alerter(open_alert_store(path), rules, ledger, feed, registry),
     )
     return Container(
         settings,
@@ -279,4 +294,5 @@ def bootstrap(settings: Settings) -> Container:
         alerts,
         checkpoints_log,
         open_seal_view(settings.views_dir / "seal.sqlite"),
+        registry,
     )

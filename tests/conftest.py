@@ -14,9 +14,13 @@ import httpx
 import pytest
 import uvicorn
 
+import sgl.bootstrap
+import sgl.queries.stores
 from ledger.settings import Settings
+from projections.agencies import AgencyTable
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import AGENCIES
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -164,6 +168,16 @@ def backend(request: pytest.FixtureRequest) -> str:
     if name == "kafka":
         request.getfixturevalue("kafka_bootstrap")
     return name
+
+
+@pytest.fixture(scope="session", autouse=True)
+def agency_registry() -> Iterator[AgencyTable]:
+    """The agency registry every ledger wired in this process reads kinds from, for servers
+    and commands alike: the demo's agencies and the example agencies, with their kinds."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sgl.bootstrap, "agencies_of", lambda settings: AGENCIES)
+        patch.setattr(sgl.queries.stores, "agencies_of", lambda settings: AGENCIES)
+        yield AGENCIES
 
 
 @pytest.fixture

@@ -53,7 +53,8 @@ def clocks(
     moment = moment_of(as_of)
     events = known_case(stores, case_id, moment, basis)
     chosen = stores.clock_policy
-    runs = [r.as_dict() for r in clock_runs(events, moment, chosen, basis)]
+    found = clock_runs(events, moment, chosen, basis, agencies=stores.agencies)
+    runs = [r.as_dict() for r in found]
     return {**header(case_id, as_of, basis), "policy": policy(chosen), "clocks": runs}
 
 
@@ -94,7 +95,8 @@ def _runs(
         yield from stores.clock_view().ledger_runs(stores.view, moment, basis)
         return
     events = known_case(stores, case_id, moment, basis)
-    yield case_id, [r.row() for r in clock_runs(events, moment, stores.clock_policy, basis)]
+    found = clock_runs(events, moment, stores.clock_policy, basis, agencies=stores.agencies)
+    yield case_id, [r.row() for r in found]
 
 
 def case_alerts(
@@ -105,7 +107,8 @@ def case_alerts(
     moment = moment_of(as_of)
     events = known_case(stores, case_id, moment, basis)
     chosen = stores.rule_policy
-    alerts = [f.as_dict(moment) for f in evaluate(events, moment, chosen, basis)]
+    found = evaluate(events, moment, chosen, basis, agencies=stores.agencies)
+    alerts = [f.as_dict(moment) for f in found]
     # The ledger raises an alert when it decides to: that instant, not a recorded one, is
     # when the ledger had raised it, whatever the basis.
     raised = [r for r in stores.raised(case_id) if parse_instant(r["decided_at"]) <= moment]
@@ -122,9 +125,12 @@ def ledger_alerts(stores: Stores, as_of: str | None = None, basis: Basis = "reco
     """Per rule across the ledger: findings, answered and not, days to answer, and every
     unanswered one."""
     moment = moment_of(as_of)
-    view, chosen = stores.view, stores.rule_policy
+    view, chosen, agencies = stores.view, stores.rule_policy, stores.agencies
     rows = alert_report(
-        ((c, evaluate(view.events(c), moment, chosen, basis)) for c in view.all_case_ids()),
+        (
+            (c, evaluate(view.events(c), moment, chosen, basis, agencies=agencies))
+            for c in view.all_case_ids()
+        ),
         moment,
     )
     return {**header(None, as_of, basis), "policy": policy(chosen), "rules": rows}

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ledger.log import EventLog
 from ledger.settings import Settings
+from projections.agencies import AgencyLookup
 from projections.alert_store import ALERTS, open_alert_store
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy
@@ -23,6 +24,7 @@ from projections.seal_view import SQLiteSealView, open_seal_view
 from projections.view_files import ViewFiles
 from sgl.bootstrap import (
     Container,
+    agencies_of,
     build_log,
     clock_policy_of,
     open_clocks,
@@ -46,6 +48,10 @@ class Stores(Protocol):
     @property
     def rule_policy(self) -> RulePolicy:
         """The rule policy in force."""
+
+    @property
+    def agencies(self) -> AgencyLookup:
+        """The agency registry the policies read kinds from."""
 
     @property
     def log(self) -> EventLog:
@@ -72,6 +78,7 @@ class ContainerStores:
         self.container = container
         self.clock_policy = container.clock_policy
         self.rule_policy = container.rule_policy
+        self.agencies = container.agencies
         self.log = container.log
         self.seal = container.seal
 
@@ -135,6 +142,11 @@ class LocalStores:
         return rule_policy_of(self.settings)
 
     @cached_property
+    def agencies(self) -> AgencyLookup:
+        """The agency registry the settings name."""
+        return agencies_of(self.settings)
+
+    @cached_property
     def log(self) -> EventLog:
         """The ledger topic (a connection to Kafka on that backend)."""
         log: EventLog = build_log(self.settings)
@@ -155,7 +167,7 @@ class LocalStores:
 
     @cached_property
     def _clocks(self) -> SQLiteClockView:
-        clocks = open_clocks(self.settings, self.clock_policy)
+        clocks = open_clocks(self.settings, self.clock_policy, self.agencies)
         self._close.append(clocks.datastore.close)
         return clocks
 

@@ -26,6 +26,7 @@ from projections.clock_view import SQLiteClockView, policy_fingerprint
 from projections.clocks import clock_runs
 from projections.seal_view import SQLiteSealView
 from projections.tracking import tracking_name
+from tests.agencies import AGENCIES
 from tests.factories import as_events, make_event, new_case_id
 from tests.unit.test_clocks import matching
 
@@ -173,7 +174,7 @@ class ClockViewContract(ViewStoreContract):
         self.write(store, [self.at(store, 0, 0)])
         [(case_id, runs)] = store.ledger_runs(self.cases(), self.moment)
         events = self.cases().events(case_id)
-        assert runs == [r.row() for r in clock_runs(events, self.moment, POLICY)]
+        assert runs == [r.row() for r in clock_runs(events, self.moment, POLICY, agencies=AGENCIES)]
         assert runs and runs[0].clock == POLICY.clocks[0].name
 
     def test_the_store_records_the_policy_it_was_built_under(self) -> None:
@@ -295,7 +296,7 @@ class TestSQLiteClockView(ClockViewContract):
     """The clock-view contract on SQLite."""
 
     def create_store(self) -> SQLiteClockView:
-        store = SQLiteClockView(sqlite_file(self.tmp_path, "clocks.sqlite"), POLICY)
+        store = SQLiteClockView(sqlite_file(self.tmp_path, "clocks.sqlite"), POLICY, AGENCIES)
         store.create_table()
         return store
 

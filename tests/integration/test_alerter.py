@@ -88,6 +88,8 @@ def test_a_finding_is_raised_once_through_restarts_and_rebuilds(
             "2007-03-05T12:00:00Z",
         )
         assert payload["rule_version"] == container.rule_policy.version
+        # No lead named: the social care agency that recorded the meeting is sent it.
+        assert payload["sent_to"] == [meeting["agency"]]
         # The case view took it in like any event: an open alert on the case.
         state = container.view.get(case_id)
         assert state is not None
@@ -120,7 +122,10 @@ def test_a_finding_is_raised_once_through_restarts_and_rebuilds(
         settle(container)
         assert len(raised(container.alerts_log)) == 1 and len(raised(container.log)) == 1
         [finding] = evaluate(
-            container.view.events(case_id), datetime.now(UTC), container.rule_policy
+            container.view.events(case_id),
+            datetime.now(UTC),
+            container.rule_policy,
+            agencies=container.agencies,
         )
         assert finding.alert_id == payload["alert_id"] and finding.answer is not None
         state = container.view.get(case_id)
@@ -197,7 +202,13 @@ def test_a_decided_alert_is_published_after_a_failed_publish(
         container.runner().run_until_caught_up(60)
         feed = FailingOnce(Ledger(container.alerts_log, container.schemas))
         store = open_alert_store(tmp_path / "alerts.sqlite")
-        alerter = Alerter(store, container.rule_policy, container.ledger, feed)  # type: ignore[arg-type]
+        alerter = Alerter(
+            store,
+            container.rule_policy,
+            container.ledger,
+            feed,  # type: ignore[arg-type]
+            container.agencies,
+        )
         follower = CaseFollower(container.log, container.views, alerter)
         with pytest.raises(LedgerUnavailable):
             follower.run_until_caught_up(30)

@@ -61,7 +61,7 @@ def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Contain
     args = ["--data-dir", str(container.settings.data_dir), "clocks", case_id]
     shown = runner.invoke(cli, args)
     assert shown.exit_code == 0, shown.output
-    assert "clock policy 2026.1" in shown.output
+    assert "clock policy 2026.2" in shown.output
     header, *rows = shown.output.splitlines()[1:]
     assert header.split()[:3] == ["status", "clock", "started_at"]
     assert any(row.split()[:2] == ["met", "referral_decision"] for row in rows)

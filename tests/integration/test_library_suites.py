@@ -10,6 +10,7 @@ from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.tests.persistence import TrackingRecorderTestCase
 
+from projections.agencies import AgencyTable
 from projections.alert_store import SQLiteAlertStore
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import load_clock_policy
@@ -44,7 +45,7 @@ class TestSQLiteClockViewAsTrackingRecorder(SQLiteRecorderSuite):
     """The library's TrackingRecorderTestCase, run against SQLiteClockView."""
 
     def create_recorder(self) -> TrackingRecorder:
-        recorder = SQLiteClockView(self.datastore(), load_clock_policy())
+        recorder = SQLiteClockView(self.datastore(), load_clock_policy(), AgencyTable())
         recorder.create_table()
         return recorder
 

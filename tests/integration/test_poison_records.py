@@ -434,10 +434,10 @@ def test_a_case_failing_at_its_deadline_does_not_hold_up_the_others(
         alerter.run_until_caught_up(30)
         rules = consumers.alerter.evaluate_with_due
 
-        def fragile(events: Any, *args: Any) -> Any:
+        def fragile(events: Any, *args: Any, **kwargs: Any) -> Any:
             if events and events[0].case_id == broken:
                 raise ValueError("a rule bug")
-            return rules(events, *args)
+            return rules(events, *args, **kwargs)
 
         monkeypatch.setattr(consumers.alerter, "evaluate_with_due", fragile)
         now[0] = datetime(2007, 3, 20, 9, tzinfo=UTC)

@@ -19,6 +19,7 @@ from projections.clock_view import open_clock_view
 from projections.clocks import clock_runs
 from projections.latency import latency_report
 from projections.view_files import open_case_view
+from tests.agencies import AGENCIES
 from tests.factories import as_events, make_event, new_case_id
 from tests.unit.test_clocks import POLICY, matching, stamp
 
@@ -70,7 +71,7 @@ def interleaved(rng: random.Random, cases: list[list[dict[str, Any]]]) -> list[d
 def folded(view: SQLiteCaseView, moment: datetime, basis: Any) -> list[tuple[str, Any]]:
     found = []
     for case_id in sorted(view.all_case_ids()):
-        runs = clock_runs(view.events(case_id), moment, POLICY, basis)
+        runs = clock_runs(view.events(case_id), moment, POLICY, basis, agencies=AGENCIES)
         if runs:
             found.append((case_id, [r.row() for r in runs]))
     return found
@@ -86,7 +87,7 @@ def test_stored_runs_equal_folding_every_case_at_any_date(tmp_path: Path, seed: 
         for e in log
     ]
     view = open_case_view(tmp_path / "cases.sqlite", snapshot_every=3)
-    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
     split = int(len(log) * 0.7)
     view.apply(log[:split], [Tracking("case_state:t:0", split - 1)])
     now = datetime(2026, 11, 26, tzinfo=UTC)
@@ -110,7 +111,7 @@ def test_as_of_now_reads_no_events_once_refreshed(
     log = as_events(interleaved(rng, [random_case(rng) for _ in range(20)]))
     view = open_case_view(tmp_path / "cases.sqlite")
     view.apply(log, [Tracking("case_state:t:0", len(log) - 1)])
-    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
     now = datetime(2026, 11, 26, tzinfo=UTC)
     expected = folded(view, now, "recorded")
     clocks.refresh(view, list(view.all_case_ids()), [], now)
@@ -135,25 +136,27 @@ def test_a_view_built_under_another_policy_is_discarded(tmp_path: Path) -> None:
     log = as_events([matching(clock, "start", case_id, date(2007, 3, 5))])
     view = open_case_view(tmp_path / "cases.sqlite")
     view.apply(log, [Tracking("case_state:t:0", 0)])
-    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
     clocks.refresh(view, [case_id], [Tracking("clocks:t:0", 0)], datetime.now(UTC))
     assert clocks.positions("t", [0]) == {0: 0}
     clocks.datastore.close()
     source = (Path(__file__).parents[2] / "policies" / "clocks.toml").read_text()
     edited = tmp_path / "clocks.toml"
-    edited.write_text(source.replace('version = "2026.1"', 'version = "2026.2"'))
+    edited.write_text(source.replace('version = "2026.2"', 'version = "2026.9"'))
     # A reader under the new policy leaves the file alone and folds every case.
-    reader = open_clock_view(tmp_path / "clocks.sqlite", load_clock_policy(edited), discard=False)
+    reader = open_clock_view(
+        tmp_path / "clocks.sqlite", load_clock_policy(edited), AGENCIES, discard=False
+    )
     assert reader.stale and reader.positions("t", [0]) == {0: 0}
     now = datetime.now(UTC)
     assert list(reader.ledger_runs(view, now)) == folded(view, now, "recorded")
     reader.datastore.close()
-    reopened = open_clock_view(tmp_path / "clocks.sqlite", load_clock_policy(edited))
+    reopened = open_clock_view(tmp_path / "clocks.sqlite", load_clock_policy(edited), AGENCIES)
     assert reopened.built_under() is None and reopened.positions("t", [0]) == {}
-    again = open_clock_view(tmp_path / "clocks2.sqlite", POLICY)
+    again = open_clock_view(tmp_path / "clocks2.sqlite", POLICY, AGENCIES)
     again.refresh(view, [case_id], [], datetime.now(UTC))
     again.datastore.close()
-    assert open_clock_view(tmp_path / "clocks2.sqlite", POLICY).positions("t", [0]) == {}
+    assert open_clock_view(tmp_path / "clocks2.sqlite", POLICY, AGENCIES).positions("t", [0]) == {}
 
 
 def test_events_recorded_ahead_and_moments_in_other_offsets(tmp_path: Path) -> None:
@@ -167,7 +170,7 @@ def test_events_recorded_ahead_and_moments_in_other_offsets(tmp_path: Path) -> N
     log = as_events([start, stop])
     view = open_case_view(tmp_path / "cases.sqlite")
     view.apply(log, [Tracking("case_state:t:0", 1)])
-    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY)
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
     clocks.refresh(view, [case_id], [Tracking("clocks:t:0", 1)], refreshed_at)
     for moment in (
         cutoff("2007-03-06T18:00:30Z"),
@@ -179,5 +182,5 @@ def test_events_recorded_ahead_and_moments_in_other_offsets(tmp_path: Path) -> N
     assert (run.status, run.stop_event) == ("met", stop["event_id"])
     open_start = as_events([matching(clock, "start", new_case_id(), date(2007, 3, 5))])[0]
     local = cutoff("2007-03-06T22:00:00-05:00")
-    [late] = clock_runs([open_start], local, POLICY)
+    [late] = clock_runs([open_start], local, POLICY, agencies=AGENCIES)
     assert (late.status, late.working_days) == ("breached", 2)  # 7 March UTC, not 6 March

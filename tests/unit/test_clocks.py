@@ -16,6 +16,7 @@ from projections.clock_policy import Clock, ClockPolicy, load_clock_policy
 from projections.clocks import _add_months, clock_runs
 from projections.policy_file import PolicyError
 from projections.working_days import england_and_wales
+from tests.agencies import AGENCIES, one_of_kind, registry
 from tests.factories import as_events, make_event, new_case_id
 
 POLICY = load_clock_policy()
@@ -30,12 +31,14 @@ def matching(clock: Clock, side: str, case_id: str, day: date, **payload: Any) -
     """An event that starts (or stops) the clock, on that day."""
     match = clock.start if side == "start" else clock.stop
     event = make_event(match.type, case_id, occurred_at=stamp(day), recorded_at=stamp(day, 18))
-    event["payload"] = {**event["payload"], **dict(match.where), **payload}
+    kinds = {field: one_of_kind(kind) for field, kind in match.where_kind}
+    event["payload"] = {**event["payload"], **dict(match.where), **kinds, **payload}
     return event
 
 
 def run_of(clock: Clock, documents: list[dict[str, Any]], moment: datetime) -> list[Any]:
-    return [r for r in clock_runs(as_events(documents), moment, POLICY) if r.clock == clock]
+    runs = clock_runs(as_events(documents), moment, POLICY, agencies=AGENCIES)
+    return [r for r in runs if r.clock == clock]
 
 
 @pytest.mark.parametrize("clock", POLICY.clocks, ids=lambda c: c.name)
@@ -150,14 +153,14 @@ def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() ->
     """Requested 6 June, held 25 July: seven weeks against 10 working days."""
     from sgl.child_a import child_a
 
-    runs = clock_runs(as_events(child_a()), cutoff("2007-07-25"), POLICY)
+    runs = clock_runs(as_events(child_a()), cutoff("2007-07-25"), POLICY, agencies=AGENCIES)
     [legal] = [r for r in runs if r.clock.name == "legal_planning_meeting"]
     assert legal.status == "breached" and legal.stop is not None
     assert (legal.deadline, legal.working_days) == ("2007-06-20", 35)
     assert 48 < legal.calendar_days < 49.5, "about seven weeks"
     [earlier] = [
         r
-        for r in clock_runs(as_events(child_a()), cutoff("2007-06-15"), POLICY)
+        for r in clock_runs(as_events(child_a()), cutoff("2007-06-15"), POLICY, agencies=AGENCIES)
         if r.clock.name == "legal_planning_meeting"
     ]
     assert earlier.status == "open", "within its 10 working days on 15 June"
@@ -265,7 +268,7 @@ def test_a_policy_that_cannot_be_used_is_refused_naming_the_field(
 
 def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> None:
     """Reports carry the version; a clock in hours compares instants, not days."""
-    assert POLICY.version == "2026.1" and len(POLICY.clocks) == 7
+    assert POLICY.version == "2026.2" and len(POLICY.clocks) == 7
     base = referral_clock()
     hourly = ClockPolicy("t", "t", (Clock("hourly", "", base.start, base.stop, 72, "hours"),))
     case_id = new_case_id()
@@ -275,7 +278,9 @@ def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> Non
         stop["occurred_at"] = stop["recorded_at"] = (
             datetime(2007, 3, 5, 10, tzinfo=UTC) + timedelta(hours=hours)
         ).strftime("%Y-%m-%dT%H:%M:%SZ")
-        [run] = clock_runs(as_events([start, stop]), cutoff("2007-12-31"), hourly)
+        [run] = clock_runs(
+            as_events([start, stop]), cutoff("2007-12-31"), hourly, agencies=AGENCIES
+        )
         assert (run.status, run.deadline) == (status, "2007-03-08T10:00:00Z")
 
 
@@ -333,9 +338,72 @@ def test_policy_files_named_in_the_settings_replace_the_bundled_ones(tmp_path: P
 
     clocks, rules = tmp_path / "clocks.toml", tmp_path / "rules.toml"
     bundled = files("policies")
-    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.1"', '"local-1"'))
-    rules.write_text((bundled / "rules.toml").read_text().replace('"2026.2"', '"local-2"'))
+    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.2"', '"local-1"'))
+    rules.write_text((bundled / "rules.toml").read_text().replace('"2026.3"', '"local-2"'))
     settings = Settings.from_env({"SGL_CLOCK_POLICY": str(clocks), "SGL_RULE_POLICY": str(rules)})
     assert clock_policy_of(settings).version == "local-1"
     assert rule_policy_of(settings).version == "local-2"
-    assert clock_policy_of(Settings()).version == "2026.1"
+    assert clock_policy_of(Settings()).version == "2026.2"
+
+
+def test_the_referral_clock_starts_on_a_referral_to_any_childrens_social_care() -> None:
+    """By kind, not id: a referral to another council's social care starts the clock; one to
+    a hospital does not; nor one to an agency the registry did not hold when the referral was
+    recorded (never registered, or registered only later)."""
+    clock = referral_clock()
+    assert clock.start.where_kind == (("to_agency", "childrens_social_care"),)
+
+    def started(to_agency: str, agencies: Any = AGENCIES) -> bool:
+        referral = matching(clock, "start", new_case_id(), date(2007, 3, 5), to_agency=to_agency)
+        runs = clock_runs(as_events([referral]), cutoff("2007-03-30"), POLICY, agencies=agencies)
+        return any(r.clock == clock for r in runs)
+
+    assert started("example-social-care-east") and started("la-childrens-social-care")
+    assert not started("example-hospital")
+    assert not started("unregistered-council")
+    later = registry(
+        {"example-social-care-east": "childrens_social_care"}, at="2007-03-06T00:00:00Z"
+    )
+    assert not started("example-social-care-east", later)
+    earlier = registry(
+        {"example-social-care-east": "childrens_social_care"}, at="2007-03-05T17:00:00Z"
+    )
+    assert started("example-social-care-east", earlier)
+
+
+@pytest.mark.parametrize(
+    ("start", "message"),
+    [
+        (
+            '{ type = "referral.made", where = { to_agency = "la-childrens-social-care" } }',
+            "clock[0] (c).start.where.to_agency: referral.made.to_agency is an agency; match it "
+            'by kind with where_kind = { to_agency = "<agency kind>" }',
+        ),
+        (
+            '{ type = "referral.made", where_kind = { reason = "police" } }',
+            "clock[0] (c).start.where_kind.reason: referral.made.reason is not an agency field",
+        ),
+        (
+            '{ type = "referral.made", where_kind = { to_agenda = "police" } }',
+            "clock[0] (c).start.where_kind: referral.made has no payload field 'to_agenda'",
+        ),
+        (
+            '{ type = "referral.made", where_kind = { to_agency = "met-police" } }',
+            "clock[0].start.where_kind.to_agency (clock 'c'): 'met-police' is not one of "
+            "childrens_social_care, police, hospital, gp,",
+        ),
+    ],
+)
+def test_a_clock_policy_naming_an_agency_is_refused(
+    tmp_path: Path, start: str, message: str
+) -> None:
+    """An agency id where a kind belongs is refused, naming the file, the clock and field."""
+    path = tmp_path / "clocks.toml"
+    path.write_text(
+        f'version = "1"\ntitle = "t"\n[[clock]]\nname = "c"\nstart = {start}\n'
+        'stop = { type = "decision.recorded" }\nlimit = { value = 1, unit = "working_days" }\n'
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_clock_policy(path)
+    assert str(raised.value).startswith(f"{path}: ")
+    assert message in str(raised.value)

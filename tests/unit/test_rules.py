@@ -13,6 +13,7 @@ import pytest
 from projections.as_of import cutoff
 from projections.policy_file import PolicyError
 from projections.rules import Firing, evaluate, load_rule_policy
+from tests.agencies import AGENCIES, registry
 from tests.factories import as_events, make_event, new_case_id
 
 POLICY = load_rule_policy()
@@ -31,7 +32,7 @@ def event(event_type: str, case_id: str, day: date, **payload: Any) -> dict[str,
 
 def fired(documents: list[dict[str, Any]], as_of: str = "2008-12-31") -> dict[str, list[Firing]]:
     out: dict[str, list[Firing]] = {}
-    for firing in evaluate(as_events(documents), cutoff(as_of), POLICY):
+    for firing in evaluate(as_events(documents), cutoff(as_of), POLICY, agencies=AGENCIES):
         out.setdefault(firing.rule.name, []).append(firing)
     return out
 
@@ -124,7 +125,7 @@ def test_threshold_met_with_no_pre_proceedings_step_within_10_days() -> None:
         "decision.recorded", case_id, D, decision_type="threshold_care_proceedings", outcome="met"
     )
     [finding] = fired([met])["threshold_met_no_step"]
-    assert finding.rule.sent_to == ("la-childrens-social-care", "la-legal-services")
+    assert finding.rule.send_to == ("lead", "childrens_social_care", "legal")
     assert finding.fired_at == cutoff(f"{(D + timedelta(days=10)).isoformat()}T10:00:00Z")
     step = event(
         "decision.recorded",
@@ -180,7 +181,9 @@ def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() ->
     from sgl.child_a import child_a
 
     moment = cutoff("2007-07-25")
-    found = [f.as_dict(moment) for f in evaluate(as_events(child_a()), moment, POLICY)]
+    found = [
+        f.as_dict(moment) for f in evaluate(as_events(child_a()), moment, POLICY, agencies=AGENCIES)
+    ]
     rules = {f["rule"] for f in found}
     assert {"key_agency_absent", "nai_on_plan", "injury_cluster"} <= rules
     assert not any(f["answered"] for f in found)
@@ -194,47 +197,64 @@ def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() ->
         ('title = "t"\n', "top level: 'version' is missing; 'rule' is missing [required]"),
         ('version = "1"\ntitle = "t"\nrule = []\n', "rule: must not be empty"),
         (
-            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "hunch"\nsent_to = ["a"]\n',
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "hunch"\n'
+            'send_to = ["lead"]\n',
             "rule[0].kind (rule 'x'): 'hunch' is not one of injury_on_plan, injuries_within, "
             "adult_unverified, invitee_absent, decision_without_followup, explanations_in_doubt, "
             "assault_unreported, adult_unknown_to_lead, rereferral [enum]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injuries_within"\n'
-            'count = 3\nweeks = 4\nsent_to = ["a"]\n',
+            'count = 3\nweeks = 4\nsend_to = ["lead"]\n',
             "rule[0] (rule 'x'): 'days' is missing: injuries_within takes count, days [required];"
             " rule[0] (rule 'x'): 'weeks' not allowed here: injuries_within takes count, days "
             "[additionalProperties]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injuries_within"\n'
-            'count = "3"\ndays = 0\nsent_to = ["a"]\n',
+            'count = "3"\ndays = 0\nsend_to = ["lead"]\n',
             "rule[0].count (rule 'x'): must be a whole number, not '3' [type]; "
             "rule[0].days (rule 'x'): must be at least 1, not 0 [minimum]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "invitee_absent"\n'
-            'meeting_types = "core_group"\nagency_prefixes = ["gp-"]\nsent_to = ["a"]\n',
+            'meeting_types = "core_group"\nagency_kinds = ["gp"]\nsend_to = ["lead"]\n',
             "rule[0].meeting_types (rule 'x'): must be a list, not 'core_group' [type]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n',
-            "rule[0] (rule 'x'): 'sent_to' is missing: a rule takes name, kind, sent_to",
+            "rule[0] (rule 'x'): 'send_to' is missing: a rule takes name, kind, send_to",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n'
-            'sent_to = ["la-childrens-social-care"]\n'
-            '[[rule]]\nname = "x"\nkind = "injury_on_plan"\nsent_to = ["la-legal-services"]\n',
+            'send_to = ["lead"]\n'
+            '[[rule]]\nname = "x"\nkind = "injury_on_plan"\nsend_to = ["legal"]\n',
             "rule[1].name: 'x' is used twice",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injury_on_plan"\n'
-            'sent_to = ["LA Childrens"]\n',
-            "rule x: its alerts would be refused: /payload/sent_to/0",
+            'send_to = ["lead", "example-childrens-social-care"]\n',
+            "rule[0].send_to[1] (rule 'x'): 'example-childrens-social-care' is not one of lead, "
+            "childrens_social_care, police, hospital, gp,",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "invitee_absent"\n'
+            'meeting_types = ["core_group"]\nagency_kinds = ["gp-practice-east"]\n'
+            'send_to = ["lead"]\n',
+            "rule[0].agency_kinds[0] (rule 'x'): 'gp-practice-east' is not one of "
+            "childrens_social_care, police,",
+        ),
+        (
+            'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "assault_unreported"\n'
+            'concern_categories = ["PHY"]\nworking_days = 1\npolice_marker = "police"\n'
+            'send_to = ["lead"]\n',
+            "rule[0] (rule 'x'): 'notify_kinds' is missing: assault_unreported takes "
+            "concern_categories, working_days, notify_kinds [required]; rule[0] (rule 'x'): "
+            "'police_marker' not allowed here",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "Nai"\nkind = "injury_on_plan"\n'
-            'sent_to = ["la-childrens-social-care"]\n',
+            'send_to = ["lead"]\n',
             "rule[0].name (rule 'Nai'): 'Nai' does not match ^[a-z][a-z0-9_]*$: a name like "
             "`nai_on_plan`",
         ),
@@ -292,7 +312,8 @@ def test_the_alert_report_pools_findings_per_rule_with_days_to_answer() -> None:
                     response="action_taken",
                 )
             )
-        per_case.append((case_id, evaluate(as_events(documents), cutoff("2007-03-31"), POLICY)))
+        found = evaluate(as_events(documents), cutoff("2007-03-31"), POLICY, agencies=AGENCIES)
+        per_case.append((case_id, found))
     [row] = alert_report(per_case, cutoff("2007-03-31"))
     assert (row["rule"], row["alerts"], row["answered"], row["unanswered"]) == (
         "key_agency_absent",
@@ -431,5 +452,102 @@ def test_a_raised_finding_keeps_its_id_when_a_late_entry_regroups_its_evidence()
     # An event recorded a little ahead of the moment asked about is looked at again then.
     ahead = event("contact.recorded", case_id, D)
     ahead["recorded_at"] = "2007-03-01T10:00:20Z"
-    _, due = evaluate_with_due(as_events([ahead]), cutoff("2007-03-01T10:00:00Z"), POLICY)
+    _, due = evaluate_with_due(
+        as_events([ahead]), cutoff("2007-03-01T10:00:00Z"), POLICY, agencies=AGENCIES
+    )
     assert due == cutoff("2007-03-01T10:00:20Z")
+
+
+def test_kind_not_id_picks_the_absent_invitees_and_the_police() -> None:
+    """Any GP or hospital is a key agency, whatever its id; an agency the registry did not
+    hold when the meeting was recorded is of no kind; a share with any police force counts,
+    a share with an unregistered agency does not."""
+    case_id = new_case_id()
+    meeting = event(
+        "meeting.held",
+        case_id,
+        D,
+        meeting_type="initial_cp_conference",
+        invited_agencies=["example-gp", "example-school", "unregistered-clinic"],
+        attending_agencies=[],
+    )
+    [finding] = fired([meeting])["key_agency_absent"]
+    assert finding.summary.endswith("invited and absent: example-gp")
+    later = registry({"example-gp": "gp"}, at="2007-03-02T00:00:00Z")
+    assert not evaluate(as_events([meeting]), cutoff("2008-12-31"), POLICY, agencies=later)
+
+    concern = event("concern.raised", case_id, D, category="PHY")
+    concern["agency"] = "example-school"
+
+    def shared_with(agency: str) -> dict[str, Any]:
+        return event(
+            "information.shared", case_id, D, to_agency=agency, facts=[concern["event_id"]]
+        )
+
+    assert "assault_not_reported_to_police" not in fired([concern, shared_with("example-police")])
+    assert "assault_not_reported_to_police" in fired([concern, shared_with("unregistered-force")])
+    assert "assault_not_reported_to_police" in fired([concern, shared_with("example-hospital")])
+    assert "assault_not_reported_to_police" not in fired([{**concern, "agency": "example-police"}])
+
+
+def test_alerts_go_to_the_lead_and_to_the_involved_agencies_of_each_kind() -> None:
+    """`send_to = ["lead", "childrens_social_care", "legal"]`: the lead named when the case
+    was opened, every social-care agency that recorded an event on the case by the finding
+    (by id), and legal services once they are involved; an agency involved only after the
+    finding is not sent it. With no role resolved, every agency involved is."""
+    case_id = new_case_id()
+    opened = event("case.opened", case_id, D, lead_agency="example-social-care-east")
+    opened["agency"] = "example-childrens-social-care"
+    met = event(
+        "decision.recorded", case_id, D, decision_type="threshold_care_proceedings", outcome="met"
+    )
+    met["agency"] = "example-social-care-east"
+    police = {**event("contact.recorded", case_id, D), "agency": "example-police"}
+    legal_later = {**event("contact.recorded", case_id, D + timedelta(days=20))}
+    legal_later["agency"] = "example-legal"
+    [finding] = fired([opened, met, police, legal_later])["threshold_met_no_step"]
+    assert finding.sent_to == ("example-social-care-east", "example-childrens-social-care")
+    assert finding.as_dict(cutoff("2008-12-31"))["sent_to"] == list(finding.sent_to)
+    legal = {**legal_later, "occurred_at": opened["occurred_at"]}
+    legal["recorded_at"] = opened["recorded_at"]
+    [finding] = fired([opened, met, police, legal])["threshold_met_no_step"]
+    assert finding.sent_to == (
+        "example-social-care-east",
+        "example-childrens-social-care",
+        "example-legal",
+    )
+    from projections.rules import alert_document
+
+    document = alert_document(finding, case_id, POLICY, cutoff("2008-12-31"))
+    assert document["payload"]["sent_to"] == list(finding.sent_to)
+
+    lone = {**met, "case_id": new_case_id(), "agency": "example-hospital"}
+    [unled] = fired([lone])["threshold_met_no_step"]
+    assert unled.sent_to == ("example-hospital",)
+
+
+def test_the_demo_alerts_go_where_they_went_before_kinds() -> None:
+    """Child A as of 25 July 2007: social care (the lead) for every alert, with legal services
+    for the threshold and the police for an unreported assault, as when ids were named."""
+    from sgl.child_a import LEGAL, POLICE, SOCIAL_CARE, child_a
+
+    moment = cutoff("2007-07-25")
+    found = evaluate(as_events(child_a()), moment, POLICY, agencies=AGENCIES)
+    to = {f.rule.name: f.sent_to for f in found}
+    assert to.pop("assault_not_reported_to_police") == (SOCIAL_CARE, POLICE)
+    assert to.pop("threshold_met_no_step", (SOCIAL_CARE, LEGAL)) == (SOCIAL_CARE, LEGAL)
+    assert to and set(to.values()) == {(SOCIAL_CARE,)}
+
+
+def test_recipients_resolved_in_one_pass_are_those_resolved_one_by_one() -> None:
+    """The case state is folded on from finding to finding: each finding's recipients are
+    what a fresh resolution of that finding alone gives, in any order asked."""
+    from projections.rules import Recipients
+    from sgl.child_a import child_a
+
+    events = as_events(child_a())
+    found = evaluate(events, cutoff("2007-07-25"), POLICY, agencies=AGENCIES)
+    shared = Recipients(events, AGENCIES)
+    for finding in [*found, *reversed(found)]:
+        alone = Recipients(events, AGENCIES).resolve(finding.rule.send_to, finding)
+        assert shared.resolve(finding.rule.send_to, finding) == alone == finding.sent_to
