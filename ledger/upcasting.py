@@ -25,8 +25,22 @@ def _contact_recorded_v1_to_v2(payload: Payload) -> Payload:
     return out
 
 
+def _conveyed_not_stated(payload: Payload) -> Payload:
+    """A share or referral from before `conveyed` existed said nothing of a concern."""
+    return {**payload, "conveyed": {"concern": "not_stated"}}
+
+
+def _identity(payload: Payload) -> Payload:
+    """The new version only widens what is accepted (e.g. `not_known`): the payload stands."""
+    return payload
+
+
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("contact.recorded", 1): _contact_recorded_v1_to_v2,
+    ("referral.made", 1): _conveyed_not_stated,
+    ("information.shared", 1): _conveyed_not_stated,
+    ("concern.raised", 1): _identity,
+    ("injury.observed", 1): _identity,
 }
 
 

@@ -89,7 +89,7 @@ def _injury_on_plan(rule: Rule, events: list[Event], moment: datetime) -> Iterat
             plans[p["plan_id"]] = event
         elif event.type == "plan.ended":
             plans.pop(p["plan_id"], None)
-        elif event.type == "injury.observed" and p["suspected_non_accidental"] and plans:
+        elif event.type == "injury.observed" and p["suspected_non_accidental"] is True and plans:
             plan = next(iter(plans.values()))
             yield Firing(
                 rule,
@@ -226,7 +226,7 @@ def _assault_unreported(rule: Rule, events: list[Event], moment: datetime) -> It
     for event in events:
         p = event.payload
         observed = (event.type == "concern.raised" and p["category"] in categories) or (
-            event.type == "injury.observed" and p["suspected_non_accidental"]
+            event.type == "injury.observed" and p["suspected_non_accidental"] is True
         )
         if not observed or marker in event.agency:
             continue

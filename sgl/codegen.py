@@ -61,9 +61,14 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if ref.endswith("#/$defs/practitioner"):
         return "Practitioner"
     if ref:
-        envelope = registry.schema(ENVELOPE, 1)
+        # Payloads name the envelope's shared definitions, of envelope 1 or 2.
+        envelope = registry.schema(ENVELOPE, int(ref.partition("#")[0].rsplit(":", 1)[1]))
         assert envelope is not None
         spec = {**envelope.document["$defs"][ref.rsplit("/", 1)[1]], **spec}
+    if "anyOf" in spec:
+        return " | ".join(_annotation(option, registry) for option in spec["anyOf"])
+    if "const" in spec:
+        return f"Literal[{spec['const']!r}]"
     if "enum" in spec:
         return "Literal[" + ", ".join(repr(v) for v in spec["enum"]) + "]"
     kind = spec.get("type")

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ledger.schemas import ENVELOPE, SchemaRegistry
 
 
@@ -53,7 +55,7 @@ def _table(schema: dict[str, Any], registry: SchemaRegistry, prefix: str = "") -
         description = spec.get("description") or resolved.get("description", "")
         rows.append(
             f"| `{prefix}{field}` | {'yes' if field in required else ''} | "
-            f"{_type(resolved)} | {description.replace('|', '/')} |"
+            f"{_type(resolved, registry)} | {description.replace('|', '/')} |"
         )
     return rows
 
@@ -63,7 +65,8 @@ def _resolve(spec: dict[str, Any], registry: SchemaRegistry) -> dict[str, Any]:
     if not ref:
         return spec
     urn, _, fragment = ref.partition("#")
-    doc = registry.schema(ENVELOPE, 1) if urn in ("", "urn:sgl:schema:envelope:1") else None
+    envelopes = {f"urn:sgl:schema:envelope:{v}": v for v in (1, 2)} | {"": 1}
+    doc = registry.schema(ENVELOPE, envelopes[urn]) if urn in envelopes else None
     if doc is None:
         return spec
     target: dict[str, Any] = doc.document
@@ -72,9 +75,11 @@ def _resolve(spec: dict[str, Any], registry: SchemaRegistry) -> dict[str, Any]:
     return target
 
 
-def _type(spec: dict[str, Any]) -> str:
+def _type(spec: dict[str, Any], registry: SchemaRegistry) -> str:
+    if "anyOf" in spec:
+        return " or ".join(_type(_resolve(o, registry), registry) for o in spec["anyOf"])
     if "enum" in spec:
-        return "one of " + ", ".join(f"`{v}`" for v in spec["enum"])
+        return "one of " + ", ".join(f"`{_literal(v)}`" for v in spec["enum"])
     if "const" in spec:
         return f"`{spec['const']}`"
     kind = spec.get("type", "")
@@ -83,8 +88,13 @@ def _type(spec: dict[str, Any]) -> str:
     if spec.get("format"):
         text += f" ({spec['format']})"
     if kind == "array" and "items" in spec:
-        text += " of " + _type(spec["items"])
+        text += " of " + _type(spec["items"], registry)
     return text or "any"
+
+
+def _literal(value: object) -> str:
+    """An enum value as the JSON an adapter sends: true, false and null, not Python's names."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 if __name__ == "__main__":
