@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,19 +30,35 @@ def _contact(p: dict[str, Any]) -> str:
 
 def _injury(p: dict[str, Any]) -> str:
     consistent = p.get("explanation_consistent")
-    judged = "" if consistent is None else (" (consistent)" if consistent else " (inconsistent)")
-    text = f"{p['injury_type']} to {p['body_region']} x{p['count']}"
+    judged = _JUDGED.get(consistent, "")
+    count = "count not known" if p["count"] == NOT_KNOWN else f"x{p['count']}"
+    text = f"{p['injury_type']} to {p['body_region']} {count}"
     if p.get("explanation_given"):
         text += f"; explanation '{p['explanation_given']}'{judged}"
-    return text + ("; suspected non-accidental" if p["suspected_non_accidental"] else "")
+    return text + _SUSPECTED.get(p["suspected_non_accidental"], "")
+
+
+NOT_KNOWN = "not_known"
+_JUDGED: dict[object, str] = {
+    True: " (consistent)",
+    False: " (inconsistent)",
+    NOT_KNOWN: " (consistency not known)",
+}
+_SUSPECTED: dict[object, str] = {
+    True: "; suspected non-accidental",
+    NOT_KNOWN: "; whether non-accidental not known",
+}
 
 
 _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "contact.recorded": _contact,
     "injury.observed": _injury,
     "decision.recorded": lambda p: f"{p['decision_type']}: {p['outcome']}",
-    "concern.raised": lambda p: f"{p['category']} concern, {p['severity']}",
-    "referral.made": lambda p: f"referral {p['from_agency']} -> {p['to_agency']}",
+    "concern.raised": lambda p: (
+        f"{p['category']} concern, "
+        f"{'severity not known' if p['severity'] == NOT_KNOWN else p['severity']}"
+    ),
+    "referral.made": lambda p: f"referral {_referrer(p)} -> {p['to_agency']}",
     "information.shared": lambda p: (
         f"{len(p['facts'])} fact(s) {p['from_agency']} -> {p['to_agency']} by {p['channel']}"
     ),
@@ -60,17 +76,97 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan.ended": lambda p: f"plan {p['plan_id']} ended: {p['reason']}",
     "case.opened": lambda p: f"case opened; lead {p['lead_agency']}",
     "case.closed": lambda p: f"case closed ({p['reason']})",
+    "hospital.admitted": lambda p: f"admitted to hospital ({_words(p['via'])})",
+    "hospital.discharged": lambda p: (
+        f"discharged from hospital to {_words(p['discharged_to'])}"
+        + _stated(p, "safeguarding_plan_in_place", "safeguarding plan in place")
+    ),
+    "visit.planned": lambda p: (
+        f"{_words(p['visit_type'])} planned for {p['planned_for'][:16].replace('T', ' ')}"
+        + ("; unannounced" if p.get("announced") is False else "")
+    ),
+    "visit.cancelled": lambda p: f"visit cancelled by {_words(p['cancelled_by'])}",
+    "visit.no_access": lambda p: "visit: no access",
+    "police_protection.taken": lambda p: "police protection taken",
+    "police_protection.ended": lambda p: f"police protection ended: {_words(p['outcome'])}",
+    "assessment.started": lambda p: f"{_words(p['assessment_type'])} started",
+    "assessment.completed": lambda p: f"assessment completed: {_words(p['outcome'])}",
+    "assessment.ended_incomplete": lambda p: f"assessment ended incomplete: {_words(p['reason'])}",
+    "allegation.made": lambda p: f"{p['category']} allegation made by {_party(p['made_by'])}",
+    "allegation.withdrawn": lambda p: f"allegation withdrawn by {_party(p['withdrawn_by'])}",
+    "whereabouts.unknown": lambda p: (
+        "whereabouts unknown"
+        + (f"; last known in area {p['last_known_area']}" if "last_known_area" in p else "")
+    ),
+    "whereabouts.found": lambda p: (
+        "whereabouts known again" + (f" (area {p['area']})" if "area" in p else "")
+    ),
+    "incident.notified": lambda p: (
+        f"{_words(p['incident_type'])} notified to {_words(p['notified_to'])}; "
+        f"incident date {_words(p['incident_date'])}"
+    ),
 }
+_CONVEYING = ("referral.made", "information.shared")
 
 
-def summary(event: Event) -> str:
-    """A one-line, name-free summary of the event."""
+def _words(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _party(party: dict[str, Any]) -> str:
+    """An agency's id, or what a person who is not an agency is to the child."""
+    return str(party["agency"]) if "agency" in party else _words(party["source"]["kind"])
+
+
+def _referrer(p: dict[str, Any]) -> str:
+    return str(p["from_agency"]) if "from_agency" in p else _words(p["source"]["kind"])
+
+
+def _stated(p: dict[str, Any], field: str, label: str) -> str:
+    value = p.get(field)
+    if value is None:
+        return ""
+    return f"; {label}: {'not known' if value == NOT_KNOWN else ('yes' if value else 'no')}"
+
+
+def _conveyed(p: dict[str, Any], facts: Mapping[str, Event]) -> str:
+    """What a referral or share said of a concern, and, beside a denial, any fact it named
+    that its recorder suspected non-accidental: both stand in the line, neither judged."""
+    conveyed = p.get("conveyed", {})
+    concern = conveyed.get("concern", "not_stated")
+    said = [] if concern == "not_stated" else [f"concern {concern}"]
+    if conveyed.get("statement"):
+        said.append(f"'{conveyed['statement']}'")
+    text = f": {' - '.join(said)}" if said else ""
+    if conveyed.get("urgency") == "urgent":
+        text += "; urgent"
+    if concern == "denied":
+        suspected = sum(
+            1
+            for fact in p.get("facts", [])
+            if (named := facts.get(fact.lower())) is not None
+            and named.type == "injury.observed"
+            and named.payload["suspected_non_accidental"] is True
+        )
+        if suspected:
+            text += (
+                f"; the facts named include {suspected} injury record(s) suspected non-accidental"
+            )
+    return text
+
+
+def summary(event: Event, facts: Mapping[str, Event] | None = None) -> str:
+    """A one-line, name-free summary of the event; `facts` (the case's events by id, as
+    corrected) lets a share or referral line say what the facts it named held."""
     if event.type == CORRECTION:
         return f"corrects {event.amends}: {event.payload['reason']}"
     if event.type == RETRACTION:
         return f"retracts {event.amends}: {event.payload['reason']}"
     make = _SUMMARIES.get(event.type)
-    return make(event.payload) if make else event.type.replace(".", " ")
+    text = make(event.payload) if make else event.type.replace(".", " ")
+    if event.type in _CONVEYING:
+        text += _conveyed(event.payload, facts or {})
+    return text
 
 
 def chronology(
@@ -84,7 +180,11 @@ def chronology(
 ) -> list[dict[str, Any]]:
     """The events known by the moment, as then corrected, ordered by when they happened."""
     rows = []
-    for entry in history(known_by(events, moment, basis)):
+    entries = history(known_by(events, moment, basis))
+    facts = {
+        e.event.event_id: e.as_corrected or e.event for e in entries if e.status != "retracted"
+    }
+    for entry in entries:
         shown = entry.as_corrected or entry.event
         occurred = parse_instant(shown.occurred_at)
         if (agencies and shown.agency not in agencies) or (types and shown.type not in types):
@@ -98,7 +198,7 @@ def chronology(
                 "occurred_approximate": shown.occurred_approximate,
                 "agency": shown.agency,
                 "type": shown.type,
-                "summary": summary(shown),
+                "summary": summary(shown, facts),
                 "recording_lag_days": round(entry.event.recording_lag.total_seconds() / 86400, 2),
                 "submission_lag_days": round(entry.event.submission_lag.total_seconds() / 86400, 2),
                 "status": entry.status,

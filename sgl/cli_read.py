@@ -432,6 +432,16 @@ def _rows(state: Any) -> list[tuple[str, str]]:
             f"linked by {p['linked_by']})"
         ),
         "open_items": lambda i: f"{i['kind']} {i['id']} since {i['since'][:10]}",
+        "in_hospital": lambda e: f"{e['id']} since {e['since'][:10]} ({e['agency']})",
+        "allegations_open": lambda e: f"{e['id']} {e['detail']} since {e['since'][:10]}",
+        "incidents": lambda i: (
+            f"{i['incident_type']} on {i['incident_date']}, notified to {i['notified_to']}"
+        ),
+        "conveyed": lambda c: (
+            f"{c['occurred_at'][:10]} {c['kind']} {c['from_agency'] or c['source_kind']}"
+            f" -> {c['to_agency']}: concern {c['concern']}"
+            + (f" '{c['statement']}'" if c["statement"] else "")
+        ),
     }
     rows = []
     for name, value in asdict(state).items():
