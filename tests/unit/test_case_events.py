@@ -15,12 +15,15 @@ import pytest
 from ledger.envelope import Event
 from ledger.schemas import SchemaRegistry
 from ledger.upcasting import upcast_payload
+from projections.as_of import cutoff
 from projections.case_state import CaseState, project_all
 from projections.chronology import chronology, summary
 from projections.knowledge import knowledge
+from projections.rules import evaluate, load_rule_policy
 from tests.factories import as_events, example, new_case_id
 
 REGISTRY = SchemaRegistry()
+POLICY = load_rule_policy()
 NOW = datetime(2027, 1, 1, tzinfo=UTC)
 CSC = "example-childrens-social-care"
 HOSPITAL = "example-hospital"
@@ -428,3 +431,18 @@ def test_who_knew_shows_what_the_share_conveyed() -> None:
     (row,) = [r for r in known.of_agency(GP) if r["event_id"] == share["event_id"]]
     assert "concern denied" in row["summary"] and "suspected non-accidental" in row["summary"]
     assert injury["event_id"] in known.facts
+
+
+def test_a_suspicion_not_known_fires_no_rule_that_needs_a_suspicion() -> None:
+    """An injury whose suspicion is not known, while a plan is in force, is not taken as a
+    suspected non-accidental injury; the same injury suspected is."""
+    case_id = new_case_id()
+    plan = ev("plan.started", case_id, **at(2))
+    unknown = ev("injury.observed", case_id, {"suspected_non_accidental": "not_known"}, **at(5))
+    suspected = ev("injury.observed", case_id, **at(6))
+    fired = [
+        f
+        for f in evaluate(as_events([plan, unknown, suspected]), cutoff("2026-12-31"), POLICY)
+        if f.rule.name == "nai_on_plan"
+    ]
+    assert [f.evidence for f in fired] == [(plan["event_id"], suspected["event_id"])]
