@@ -67,10 +67,9 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
         spec = {**envelope.document["$defs"][ref.rsplit("/", 1)[1]], **spec}
     if "anyOf" in spec:
         return " | ".join(_annotation(option, registry) for option in spec["anyOf"])
-    if "const" in spec:
-        return f"Literal[{spec['const']!r}]"
-    if "enum" in spec:
-        return "Literal[" + ", ".join(repr(v) for v in spec["enum"]) + "]"
+    values = spec["enum"] if "enum" in spec else [spec["const"]] if "const" in spec else None
+    if values is not None:
+        return "Literal[" + ", ".join(repr(v) for v in values) + "]"
     kind = spec.get("type")
     if isinstance(kind, list):
         return " | ".join(_simple(k) for k in kind)

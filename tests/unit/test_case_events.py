@@ -98,17 +98,17 @@ def test_a_hospital_episode_is_open_from_admission_to_discharge() -> None:
     """Admission opens the episode (with how the child came in); its discharge closes it;
     another episode stays open."""
     case_id = new_case_id()
-    first = ev("hospital.admitted", case_id, {"episode_id": "EP-1", "via": "a_and_e"}, **at(3))
-    second = ev("hospital.admitted", case_id, {"episode_id": "EP-2", "via": "not_known"}, **at(4))
+    first = ev("hospital.admitted", case_id, {"episode_id": "EP-01", "via": "a_and_e"}, **at(3))
+    second = ev("hospital.admitted", case_id, {"episode_id": "EP-02", "via": "not_known"}, **at(4))
     state = fold([first, second])
     assert state.hospital_admissions == 2
     assert [(e.id, e.detail, e.since) for e in state.in_hospital] == [
-        ("EP-1", "a_and_e", "2026-02-03T10:00:00Z"),
-        ("EP-2", "not_known", "2026-02-04T10:00:00Z"),
+        ("EP-01", "a_and_e", "2026-02-03T10:00:00Z"),
+        ("EP-02", "not_known", "2026-02-04T10:00:00Z"),
     ]
-    out = ev("hospital.discharged", case_id, {"episode_id": "EP-1"}, **at(5))
+    out = ev("hospital.discharged", case_id, {"episode_id": "EP-01"}, **at(5))
     state = fold([first, second, out])
-    assert [e.id for e in state.in_hospital] == ["EP-2"]
+    assert [e.id for e in state.in_hospital] == ["EP-02"]
     assert state.hospital_admissions == 2
 
 
@@ -118,17 +118,17 @@ def test_a_planned_visit_is_open_until_cancelled_or_no_access() -> None:
     case_id = new_case_id()
     planned = [
         ev("visit.planned", case_id, {"visit_id": v, "planned_for": "2026-02-10T14:00:00Z"})
-        for v in ("V-1", "V-2", "V-3")
+        for v in ("VIS-1", "VIS-2", "VIS-3")
     ]
     state = fold(planned)
-    assert open_items(state, "visit") == ["V-1", "V-2", "V-3"]
+    assert open_items(state, "visit") == ["VIS-1", "VIS-2", "VIS-3"]
     assert [i.due for i in state.open_items] == ["2026-02-10T14:00:00Z"] * 3
-    cancelled = ev("visit.cancelled", case_id, {"visit_id": "V-1"}, **at(9))
-    no_access = ev("visit.no_access", case_id, {"visit_id": "V-2"}, **at(10, 14))
+    cancelled = ev("visit.cancelled", case_id, {"visit_id": "VIS-1"}, **at(9))
+    no_access = ev("visit.no_access", case_id, {"visit_id": "VIS-2"}, **at(10, 14))
     unplanned = ev("visit.no_access", case_id, **at(11))
     assert "visit_id" not in unplanned["payload"]
     state = fold([*planned, cancelled, no_access, unplanned])
-    assert open_items(state, "visit") == ["V-3"]
+    assert open_items(state, "visit") == ["VIS-3"]
     assert (state.visits_planned, state.visits_cancelled, state.visits_no_access) == (3, 1, 2)
 
 
@@ -147,12 +147,12 @@ def test_a_face_to_face_contact_by_the_planner_on_or_after_the_day_holds_the_vis
 ) -> None:
     """Only the planning agency's contact in person, on or after the planned day, holds it."""
     case_id = new_case_id()
-    planned = ev("visit.planned", case_id, {"visit_id": "V-1"}, agency=CSC, **at(6))
+    planned = ev("visit.planned", case_id, {"visit_id": "VIS-1"}, agency=CSC, **at(6))
     assert planned["payload"]["planned_for"].startswith("2026-02-10")
     contact = ev("contact.recorded", case_id, {"contact_type": contact_type}, **at(day, 15))
     contact["agency"] = agency
     state = fold([planned, contact])
-    assert open_items(state, "visit") == ([] if held else ["V-1"])
+    assert open_items(state, "visit") == ([] if held else ["VIS-1"])
     assert state.visits_planned == 1
 
 
@@ -174,12 +174,12 @@ def test_assessments_open_until_completed_or_ended_incomplete() -> None:
     """Each assessment is an open item until completed or ended; an abandoned one counts."""
     case_id = new_case_id()
     started = [
-        ev("assessment.started", case_id, {"assessment_id": a}, **at(3)) for a in ("A-1", "A-2")
+        ev("assessment.started", case_id, {"assessment_id": a}, **at(3)) for a in ("ASM-1", "ASM-2")
     ]
     state = fold(started)
-    assert open_items(state, "assessment") == ["A-1", "A-2"]
-    done = ev("assessment.completed", case_id, {"assessment_id": "A-1"}, **at(20))
-    abandoned = ev("assessment.ended_incomplete", case_id, {"assessment_id": "A-2"}, **at(21))
+    assert open_items(state, "assessment") == ["ASM-1", "ASM-2"]
+    done = ev("assessment.completed", case_id, {"assessment_id": "ASM-1"}, **at(20))
+    abandoned = ev("assessment.ended_incomplete", case_id, {"assessment_id": "ASM-2"}, **at(21))
     state = fold([*started, done, abandoned])
     assert open_items(state, "assessment") == []
     assert (state.assessments_started, state.assessments_completed) == (2, 1)
@@ -190,14 +190,14 @@ def test_an_allegation_stays_counted_when_withdrawn() -> None:
     """A withdrawn allegation leaves the open list and is counted as withdrawn, once."""
     case_id = new_case_id()
     made = ev("allegation.made", case_id, **at(12))
-    other = ev("allegation.made", case_id, {"allegation_id": "AL-2", "category": "NEG"}, **at(13))
+    other = ev("allegation.made", case_id, {"allegation_id": "ALG-2", "category": "NEG"}, **at(13))
     withdrawn = ev("allegation.withdrawn", case_id, **at(14))
     again = ev("allegation.withdrawn", case_id, **at(15))
-    unknown = ev("allegation.withdrawn", case_id, {"allegation_id": "AL-9"}, **at(15))
+    unknown = ev("allegation.withdrawn", case_id, {"allegation_id": "ALG-9"}, **at(15))
     state = fold([made, other, withdrawn, again, unknown])
     assert state.allegations == 2
     assert state.allegations_withdrawn == 1
-    assert [(a.id, a.detail) for a in state.allegations_open] == [("AL-2", "NEG")]
+    assert [(a.id, a.detail) for a in state.allegations_open] == [("ALG-2", "NEG")]
 
 
 def test_whereabouts_unknown_since_the_first_report_until_found() -> None:
