@@ -6,7 +6,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ledger.envelope import Event, parse_instant
+from ledger.envelope import Event, parse_instant, utc_text
 from projections.as_of import Basis, known_by
 from projections.effective import CORRECTION, RETRACTION, effective_events, history
 
@@ -82,7 +82,8 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
         + _stated(p, "safeguarding_plan_in_place", "safeguarding plan in place")
     ),
     "visit.planned": lambda p: (
-        f"{_words(p['visit_type'])} planned for {p['planned_for'][:16].replace('T', ' ')}"
+        f"{_words(p['visit_type'])} planned for "
+        f"{utc_text(parse_instant(p['planned_for']))[:16].replace('T', ' ')}"
         + ("; unannounced" if p.get("announced") is False else "")
     ),
     "visit.cancelled": lambda p: f"visit cancelled by {_words(p['cancelled_by'])}",
@@ -221,7 +222,7 @@ def changes(
     for event in events:
         if not start < parse_instant(event.recorded_at) <= end:
             continue
-        entry = _change(event)
+        entry = _change(event, by_id)
         kind = _AMENDS.get(event.type) if event.amends else None
         target = by_id.get(event.amends or "")
         if kind is None:
@@ -229,7 +230,7 @@ def changes(
             continue
         entry["amends"] = event.amends
         if target is not None:
-            entry["amended"] = _change(target)
+            entry["amended"] = _change(target, by_id)
             if kind == "corrected":
                 entry["amended"]["summary_as_corrected"] = summary(
                     effective_events([target, event])[0]
@@ -241,12 +242,12 @@ def changes(
 _AMENDS = {CORRECTION: "corrected", RETRACTION: "retracted"}
 
 
-def _change(event: Event) -> dict[str, Any]:
+def _change(event: Event, by_id: Mapping[str, Event]) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "type": event.type,
         "agency": event.agency,
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
-        "summary": summary(event),
+        "summary": summary(event, by_id),
     }

@@ -446,3 +446,14 @@ def test_a_suspicion_not_known_fires_no_rule_that_needs_a_suspicion() -> None:
         if f.rule.name == "nai_on_plan"
     ]
     assert [f.evidence for f in fired] == [(plan["event_id"], suspected["event_id"])]
+
+
+def test_a_visit_line_gives_the_planned_time_in_utc_and_says_unannounced() -> None:
+    """A planned time sent with an offset reads in UTC, like every instant the ledger shows."""
+    planned = ev(
+        "visit.planned",
+        new_case_id(),
+        {"planned_for": "2026-02-10T15:00:00+01:00", "announced": False},
+    )
+    (event,) = as_events([planned])
+    assert summary(event) == "statutory visit planned for 2026-02-10 14:00; unannounced"
