@@ -29,9 +29,23 @@ Role = Literal[
     "housing_officer",
     "probation_officer",
     "administrator",
+    "school_nurse",
+    "early_years_practitioner",
+    "childminder",
+    "youth_worker",
+    "support_worker",
+    "faith_leader",
+    "volunteer",
+    "paramedic",
+    "psychologist",
+    "psychiatrist",
+    "therapist",
     "other",
 ]
-Precision = Literal["instant", "day", "week", "month", "year"]
+Precision = Literal[
+    "instant", "day", "part_of_day", "week", "month", "year", "range", "disputed", "undated"
+]
+PartOfDay = Literal["morning", "afternoon", "evening", "night"]
 
 
 class Practitioner(TypedDict):
@@ -39,6 +53,23 @@ class Practitioner(TypedDict):
 
     id: str
     role: Role
+
+
+class OccurredRange(TypedDict, total=False):
+    """The earliest and/or latest it can have happened (precision `range`)."""
+
+    not_before: datetime | str
+    not_after: datetime | str
+
+
+class Account(TypedDict, total=False):
+    """One account of when it happened (precision `disputed`): an agency's or a source's."""
+
+    occurred_at: datetime | str
+    precision: Precision
+    agency: str
+    source: dict[str, str]
+    note: str
 
 
 def _instant(value: datetime | str) -> str:
@@ -52,11 +83,15 @@ class Envelope:
     case_id: str
     agency: str
     recorded_by: Practitioner
-    occurred_at: datetime | str
+    # None when the precision is `range`, `disputed` or `undated`: the source gives no instant.
+    occurred_at: datetime | str | None
     recorded_at: datetime | str
     event_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     occurred_precision: Precision | None = None
     occurred_approximate: bool | None = None
+    occurred_part_of_day: PartOfDay | None = None
+    occurred_range: OccurredRange | None = None
+    occurred_accounts: list[Account] | None = None
     causation_id: str | None = None
     correlation_id: str | None = None
     amends: str | None = None
@@ -70,13 +105,26 @@ class Envelope:
             "case_id": self.case_id,
             "agency": self.agency,
             "recorded_by": dict(self.recorded_by),
-            "occurred_at": _instant(self.occurred_at),
             "recorded_at": _instant(self.recorded_at),
             "payload": dict(payload),
         }
+        if self.occurred_at is not None:
+            out["occurred_at"] = _instant(self.occurred_at)
+        if self.occurred_range is not None:
+            bounds = self.occurred_range
+            out["occurred_range"] = {
+                name: _instant(bounds[name])
+                for name in ("not_before", "not_after")
+                if name in bounds
+            }
+        if self.occurred_accounts is not None:
+            out["occurred_accounts"] = [
+                {**a, "occurred_at": _instant(a["occurred_at"])} for a in self.occurred_accounts
+            ]
         for name in (
             "occurred_precision",
             "occurred_approximate",
+            "occurred_part_of_day",
             "causation_id",
             "correlation_id",
             "amends",

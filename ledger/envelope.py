@@ -16,6 +16,9 @@ TIMESTAMP_FIELDS = ("occurred_at", "recorded_at")
 _CANONICAL_INSTANT = re.compile(r"(?!0000)\d{4}-\d\d-\d\dT(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\dZ")
 # Fields holding event ids; the canonical form holds UUIDs in lower case.
 ID_FIELDS = ("event_id", "causation_id", "correlation_id", "amends")
+# Precisions (envelope version 2) whose event states no occurred_at: the ledger derives one to
+# sort by (see sort_instant) and never stores it.
+UNSTATED = ("range", "disputed", "undated")
 
 
 class Event(NamedTuple):
@@ -44,6 +47,16 @@ class Event(NamedTuple):
     occurred_approximate: bool = False
     # The schema version the event was recorded in, when it was upcast to a newer one.
     recorded_version: int = 0
+    # Envelope version 2: what the source knows of when it happened, beyond occurred_at (which
+    # is then the instant the event sorts by, see sort_instant).
+    occurred_part_of_day: str | None = None
+    occurred_range: dict[str, str] | None = None
+    occurred_accounts: tuple[dict[str, Any], ...] = ()
+
+    @property
+    def occurred_stated(self) -> bool:
+        """Whether the source gave occurred_at (False: it is derived, only to sort by)."""
+        return self.occurred_precision not in UNSTATED
 
     @property
     def position(self) -> str:
@@ -51,8 +64,11 @@ class Event(NamedTuple):
         return f"{self.partition}:{self.offset}"
 
     @property
-    def recording_lag(self) -> timedelta:
-        """How long after it happened the agency recorded it (recorded_at - occurred_at)."""
+    def recording_lag(self) -> timedelta | None:
+        """How long after it happened the agency recorded it (recorded_at - occurred_at; for a
+        range or a disputed date, from the earliest it can have happened); None if undated."""
+        if self.occurred_precision == "undated":
+            return None
         return parse_instant(self.recorded_at) - parse_instant(self.occurred_at)
 
     @property
@@ -81,16 +97,41 @@ def utc_text(moment: datetime) -> str:
     return text.removesuffix("+00:00") + "Z"
 
 
+def _canonical(value: str) -> str:
+    return value if is_canonical_instant(value) else utc_text(parse_instant(value))
+
+
 def canonicalise(document: dict[str, Any]) -> dict[str, Any]:
     """Return the envelope with UTC instants and lower-case ids; the input is not changed."""
     out = dict(document)
     for name in TIMESTAMP_FIELDS:
-        if not is_canonical_instant(out[name]):
-            out[name] = utc_text(parse_instant(out[name]))
+        if name in out:
+            out[name] = _canonical(out[name])
     for name in ID_FIELDS:
         if name in out:
             out[name] = out[name].lower()
+    if "occurred_range" in out:
+        out["occurred_range"] = {k: _canonical(v) for k, v in out["occurred_range"].items()}
+    if "occurred_accounts" in out:
+        out["occurred_accounts"] = [
+            {**a, "occurred_at": _canonical(a["occurred_at"])} for a in out["occurred_accounts"]
+        ]
     return out
+
+
+def sort_instant(document: dict[str, Any]) -> str:
+    """The instant an event sorts by: occurred_at when stated; else a range's not_before (or
+    its not_after), the earliest disputed account, or, undated, when it was recorded."""
+    stated = document.get("occurred_at")
+    if stated is not None:
+        return str(stated)
+    bounds = document.get("occurred_range")
+    if bounds is not None:
+        return str(bounds.get("not_before") or bounds["not_after"])
+    accounts = document.get("occurred_accounts")
+    if accounts:
+        return str(min((a["occurred_at"] for a in accounts), key=parse_instant))
+    return str(document["recorded_at"])
 
 
 def canonical_bytes(document: dict[str, Any]) -> bytes:
@@ -109,7 +150,7 @@ def event_from_document(
         case_id=document["case_id"],
         agency=document["agency"],
         recorded_by=document["recorded_by"],
-        occurred_at=document["occurred_at"],
+        occurred_at=sort_instant(document),
         recorded_at=document["recorded_at"],
         payload=document["payload"],
         partition=partition,
@@ -120,4 +161,7 @@ def event_from_document(
         amends=document.get("amends"),
         occurred_precision=document.get("occurred_precision", "instant"),
         occurred_approximate=document.get("occurred_approximate", False),
+        occurred_part_of_day=document.get("occurred_part_of_day"),
+        occurred_range=document.get("occurred_range"),
+        occurred_accounts=tuple(document.get("occurred_accounts", ())),
     )

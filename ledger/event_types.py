@@ -11,19 +11,19 @@ from ledger.builders import Envelope, Practitioner
 
 
 class AcknowledgedPayload(TypedDict):
-    """The payload of `acknowledged` v1."""
+    """The payload of `acknowledged` v2."""
 
     acknowledges: str
     kind: Literal["received", "read", "actioned"]
 
 
 def acknowledged(envelope: Envelope, payload: AcknowledgedPayload) -> dict[str, Any]:
-    """Acknowledged (`acknowledged` v1)."""
-    return envelope.event("acknowledged", 1, payload)
+    """Acknowledged (`acknowledged` v2)."""
+    return envelope.event("acknowledged", 2, payload)
 
 
 class ActionAssignedPayload(TypedDict):
-    """The payload of `action.assigned` v1."""
+    """The payload of `action.assigned` v2."""
 
     action_id: str
     owner: Practitioner
@@ -33,24 +33,24 @@ class ActionAssignedPayload(TypedDict):
 
 
 def action_assigned(envelope: Envelope, payload: ActionAssignedPayload) -> dict[str, Any]:
-    """Action assigned (`action.assigned` v1)."""
-    return envelope.event("action.assigned", 1, payload)
+    """Action assigned (`action.assigned` v2)."""
+    return envelope.event("action.assigned", 2, payload)
 
 
 class ActionCompletedPayload(TypedDict):
-    """The payload of `action.completed` v1."""
+    """The payload of `action.completed` v2."""
 
     action_id: str
     outcome: NotRequired[str]
 
 
 def action_completed(envelope: Envelope, payload: ActionCompletedPayload) -> dict[str, Any]:
-    """Action completed (`action.completed` v1)."""
-    return envelope.event("action.completed", 1, payload)
+    """Action completed (`action.completed` v2)."""
+    return envelope.event("action.completed", 2, payload)
 
 
 class AlertAnsweredPayload(TypedDict):
-    """The payload of `alert.answered` v1."""
+    """The payload of `alert.answered` v2."""
 
     alert_id: str
     response: Literal["action_taken", "escalated", "no_action_needed", "dismissed"]
@@ -59,12 +59,12 @@ class AlertAnsweredPayload(TypedDict):
 
 
 def alert_answered(envelope: Envelope, payload: AlertAnsweredPayload) -> dict[str, Any]:
-    """Alert answered (`alert.answered` v1)."""
-    return envelope.event("alert.answered", 1, payload)
+    """Alert answered (`alert.answered` v2)."""
+    return envelope.event("alert.answered", 2, payload)
 
 
 class AlertRaisedPayload(TypedDict):
-    """The payload of `alert.raised` v1."""
+    """The payload of `alert.raised` v2."""
 
     alert_id: str
     rule: str
@@ -75,8 +75,8 @@ class AlertRaisedPayload(TypedDict):
 
 
 def alert_raised(envelope: Envelope, payload: AlertRaisedPayload) -> dict[str, Any]:
-    """Alert raised (`alert.raised` v1)."""
-    return envelope.event("alert.raised", 1, payload)
+    """Alert raised (`alert.raised` v2)."""
+    return envelope.event("alert.raised", 2, payload)
 
 
 class AllegationMadePayload(TypedDict):
@@ -242,7 +242,7 @@ def contact_recorded(envelope: Envelope, payload: ContactRecordedPayload) -> dic
 
 
 class CorrectionRecordedPayload(TypedDict):
-    """The payload of `correction.recorded` v1."""
+    """The payload of `correction.recorded` v2."""
 
     corrected_payload: dict[str, Any]
     corrected_occurred_at: NotRequired[str]
@@ -250,12 +250,12 @@ class CorrectionRecordedPayload(TypedDict):
 
 
 def correction_recorded(envelope: Envelope, payload: CorrectionRecordedPayload) -> dict[str, Any]:
-    """Correction recorded (`correction.recorded` v1)."""
-    return envelope.event("correction.recorded", 1, payload)
+    """Correction recorded (`correction.recorded` v2)."""
+    return envelope.event("correction.recorded", 2, payload)
 
 
 class DecisionRecordedPayload(TypedDict):
-    """The payload of `decision.recorded` v1."""
+    """The payload of `decision.recorded` v2."""
 
     decision_type: Literal[
         "referral_outcome",
@@ -275,19 +275,19 @@ class DecisionRecordedPayload(TypedDict):
 
 
 def decision_recorded(envelope: Envelope, payload: DecisionRecordedPayload) -> dict[str, Any]:
-    """Decision recorded (`decision.recorded` v1)."""
-    return envelope.event("decision.recorded", 1, payload)
+    """Decision recorded (`decision.recorded` v2)."""
+    return envelope.event("decision.recorded", 2, payload)
 
 
 class EntryRetractedPayload(TypedDict):
-    """The payload of `entry.retracted` v1."""
+    """The payload of `entry.retracted` v2."""
 
     reason: str
 
 
 def entry_retracted(envelope: Envelope, payload: EntryRetractedPayload) -> dict[str, Any]:
-    """Entry retracted (`entry.retracted` v1)."""
-    return envelope.event("entry.retracted", 1, payload)
+    """Entry retracted (`entry.retracted` v2)."""
+    return envelope.event("entry.retracted", 2, payload)
 
 
 class HospitalAdmittedPayload(TypedDict):
@@ -319,7 +319,7 @@ def hospital_discharged(envelope: Envelope, payload: HospitalDischargedPayload) 
 
 
 class HouseholdChangedPayload(TypedDict):
-    """The payload of `household.changed` v1."""
+    """The payload of `household.changed` v2."""
 
     person_id: str
     change: Literal["joined", "left"]
@@ -328,8 +328,8 @@ class HouseholdChangedPayload(TypedDict):
 
 
 def household_changed(envelope: Envelope, payload: HouseholdChangedPayload) -> dict[str, Any]:
-    """Household changed (`household.changed` v1)."""
-    return envelope.event("household.changed", 1, payload)
+    """Household changed (`household.changed` v2)."""
+    return envelope.event("household.changed", 2, payload)
 
 
 class IncidentNotifiedPayload(TypedDict):
@@ -417,7 +417,7 @@ def injury_observed(envelope: Envelope, payload: InjuryObservedPayload) -> dict[
 
 
 class MeetingHeldPayload(TypedDict):
-    """The payload of `meeting.held` v1."""
+    """The payload of `meeting.held` v2."""
 
     meeting_id: str
     meeting_type: Literal[
@@ -438,12 +438,12 @@ class MeetingHeldPayload(TypedDict):
 
 
 def meeting_held(envelope: Envelope, payload: MeetingHeldPayload) -> dict[str, Any]:
-    """Meeting held (`meeting.held` v1)."""
-    return envelope.event("meeting.held", 1, payload)
+    """Meeting held (`meeting.held` v2)."""
+    return envelope.event("meeting.held", 2, payload)
 
 
 class MeetingRequestedPayload(TypedDict):
-    """The payload of `meeting.requested` v1."""
+    """The payload of `meeting.requested` v2."""
 
     meeting_id: str
     meeting_type: Literal[
@@ -462,12 +462,12 @@ class MeetingRequestedPayload(TypedDict):
 
 
 def meeting_requested(envelope: Envelope, payload: MeetingRequestedPayload) -> dict[str, Any]:
-    """Meeting requested (`meeting.requested` v1)."""
-    return envelope.event("meeting.requested", 1, payload)
+    """Meeting requested (`meeting.requested` v2)."""
+    return envelope.event("meeting.requested", 2, payload)
 
 
 class PersonLinkedPayload(TypedDict):
-    """The payload of `person.linked` v1."""
+    """The payload of `person.linked` v2."""
 
     person_id: str
     role: Literal[
@@ -494,12 +494,12 @@ class PersonLinkedPayload(TypedDict):
 
 
 def person_linked(envelope: Envelope, payload: PersonLinkedPayload) -> dict[str, Any]:
-    """Person linked (`person.linked` v1)."""
-    return envelope.event("person.linked", 1, payload)
+    """Person linked (`person.linked` v2)."""
+    return envelope.event("person.linked", 2, payload)
 
 
 class PlanEndedPayload(TypedDict):
-    """The payload of `plan.ended` v1."""
+    """The payload of `plan.ended` v2."""
 
     plan_id: str
     end_date: str
@@ -507,12 +507,12 @@ class PlanEndedPayload(TypedDict):
 
 
 def plan_ended(envelope: Envelope, payload: PlanEndedPayload) -> dict[str, Any]:
-    """Plan ended (`plan.ended` v1)."""
-    return envelope.event("plan.ended", 1, payload)
+    """Plan ended (`plan.ended` v2)."""
+    return envelope.event("plan.ended", 2, payload)
 
 
 class PlanStartedPayload(TypedDict):
-    """The payload of `plan.started` v1."""
+    """The payload of `plan.started` v2."""
 
     plan_id: str
     category: Literal["NEG", "PHY", "SAB", "EMO", "MUL"]
@@ -520,8 +520,8 @@ class PlanStartedPayload(TypedDict):
 
 
 def plan_started(envelope: Envelope, payload: PlanStartedPayload) -> dict[str, Any]:
-    """Plan started (`plan.started` v1)."""
-    return envelope.event("plan.started", 1, payload)
+    """Plan started (`plan.started` v2)."""
+    return envelope.event("plan.started", 2, payload)
 
 
 class PoliceProtectionEndedPayload(TypedDict):

@@ -12,6 +12,12 @@ from typing import Any
 import jsonschema_rs
 import orjson
 
+from ledger.date_rules import (
+    condition_problems,
+    earliest_possible,
+    is_date_condition,
+    order_problems,
+)
 from ledger.envelope import is_canonical_instant, parse_instant
 from ledger.errors import Problem
 from ledger.limits import MAX_DEPTH
@@ -104,7 +110,16 @@ class SchemaRegistry:
         validator = self._validators[key]
         if validator.is_valid(document):
             return self._time_rules(document, now)
-        return _collapse([_to_problem(e) for e in validator.iter_errors(document)])
+        errors = list(validator.iter_errors(document))
+        problems = [
+            _to_problem(e)
+            for e in errors
+            if not is_date_condition(list(e.schema_path), list(e.instance_path))
+        ]
+        if len(problems) < len(errors):
+            # The envelope's date conditions, said by the field at fault and a named rule.
+            problems = condition_problems(document) + problems
+        return _collapse(problems)
 
     def payload_problems(self, name: str, version: int, payload: object, at: str) -> list[Problem]:
         """What a payload breaks of the given type's payload schema, with pointers under `at`."""
@@ -150,31 +165,32 @@ class SchemaRegistry:
         return (kind, version), []
 
     def _time_rules(self, document: Mapping[str, Any], now: datetime | None) -> list[Problem]:
-        occurred_text, recorded_text = document["occurred_at"], document["recorded_at"]
+        texts = _instant_texts(document)
         instants: dict[str, datetime] = {}
-        if (
-            now is None
-            and is_canonical_instant(occurred_text)
-            and is_canonical_instant(recorded_text)
-        ):
-            # Whole-second UTC texts order as their instants do: no parsing on the hot path.
-            earlier = recorded_text < occurred_text
-        else:
-            instants, problems = _instants(document)
+        # Whole-second UTC texts order as their instants do: no parsing on the hot path.
+        fast = now is None and all(is_canonical_instant(t) for t in texts.values())
+        if not fast:
+            instants, problems = _instants(texts)
             if problems:
                 return problems
-            earlier = instants["recorded_at"] < instants["occurred_at"]
-        problems = []
-        if earlier:
+        problems = order_problems(document)
+        recorded_text = document["recorded_at"]
+        earliest = earliest_possible(document)
+        if earliest is not None and (
+            recorded_text < earliest
+            if fast
+            else parse_instant(recorded_text) < parse_instant(earliest)
+        ):
+            named = _EARLIEST_NAME.get(document.get("occurred_precision", ""), "occurred_at")
             problems.append(
                 Problem(
                     "/recorded_at",
                     "recorded-after-occurred",
-                    "recorded_at is earlier than occurred_at: "
+                    f"recorded_at is earlier than {named}: "
                     "nothing can be recorded before it happens",
                 )
             )
-        if now is not None and instants["recorded_at"] > now + self.clock_skew:
+        if now is not None and instants["/recorded_at"] > now + self.clock_skew:
             problems.append(
                 Problem(
                     "/recorded_at",
@@ -225,19 +241,35 @@ def _resolve(
     return target_doc, node
 
 
-def _instants(document: Mapping[str, Any]) -> tuple[dict[str, datetime], list[Problem]]:
+# What recorded_at must not precede, by occurred_precision (the earliest it can have happened).
+_EARLIEST_NAME = {"range": "occurred_range.not_before", "disputed": "every account's occurred_at"}
+
+
+def _instant_texts(document: Mapping[str, Any]) -> dict[str, str]:
+    """The envelope's instants by JSON pointer: recorded_at, and when it happened."""
+    texts = {"/recorded_at": document["recorded_at"]}
+    if "occurred_at" in document:
+        texts["/occurred_at"] = document["occurred_at"]
+    for name, text in document.get("occurred_range", {}).items():
+        texts[f"/occurred_range/{name}"] = text
+    for index, account in enumerate(document.get("occurred_accounts", ())):
+        texts[f"/occurred_accounts/{index}/occurred_at"] = account["occurred_at"]
+    return texts
+
+
+def _instants(texts: Mapping[str, str]) -> tuple[dict[str, datetime], list[Problem]]:
     """Parse the envelope's instants; RFC 3339 allows some texts Python cannot hold."""
     instants: dict[str, datetime] = {}
     problems: list[Problem] = []
-    for name in ("occurred_at", "recorded_at"):
+    for at, text in texts.items():
         try:
-            instants[name] = parse_instant(document[name])
+            instants[at] = parse_instant(text)
         except ValueError:
             problems.append(
                 Problem(
-                    f"/{name}",
+                    at,
                     "format",
-                    f"{document[name]!r} cannot be stored: use RFC 3339 with an offset "
+                    f"{text!r} cannot be stored: use RFC 3339 with an offset "
                     "(a leap second, :60, is not supported)",
                 )
             )

@@ -25,22 +25,43 @@ def _contact_recorded_v1_to_v2(payload: Payload) -> Payload:
     return out
 
 
+def _same(payload: Payload) -> Payload:
+    """The payload unchanged: the new version changed the envelope (version 2), not it."""
+    return payload
+
+
+# Types whose newest version is the previous payload on envelope version 2.
+_ENVELOPE_2_ONLY = (
+    ("acknowledged", 1),
+    ("action.assigned", 1),
+    ("action.completed", 1),
+    ("alert.answered", 1),
+    ("alert.raised", 1),
+    ("correction.recorded", 1),
+    ("decision.recorded", 1),
+    ("entry.retracted", 1),
+    ("household.changed", 1),
+    ("meeting.held", 1),
+    ("meeting.requested", 1),
+    ("person.linked", 1),
+    ("plan.ended", 1),
+    ("plan.started", 1),
+)
+
+
 def _conveyed_not_stated(payload: Payload) -> Payload:
     """A share or referral from before `conveyed` existed said nothing of a concern."""
     return {**payload, "conveyed": {"concern": "not_stated"}}
 
 
-def _identity(payload: Payload) -> Payload:
-    """The new version only widens what is accepted (e.g. `not_known`): the payload stands."""
-    return payload
-
-
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("contact.recorded", 1): _contact_recorded_v1_to_v2,
+    **dict.fromkeys(_ENVELOPE_2_ONLY, _same),
     ("referral.made", 1): _conveyed_not_stated,
     ("information.shared", 1): _conveyed_not_stated,
-    ("concern.raised", 1): _identity,
-    ("injury.observed", 1): _identity,
+    # Version 2 only widens what is accepted (`not_known`): the payload stands.
+    ("concern.raised", 1): _same,
+    ("injury.observed", 1): _same,
 }
 
 

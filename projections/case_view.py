@@ -483,6 +483,7 @@ def micros(moment: datetime) -> int:
 
 
 _APPENDED_AT = Event._fields.index("appended_at")
+_ACCOUNTS = Event._fields.index("occurred_accounts")
 
 
 def _dump_event(event: Event) -> bytes:
@@ -494,7 +495,10 @@ def _dump_event(event: Event) -> bytes:
 def _load_event(blob: bytes) -> Event:
     fields = orjson.loads(blob)
     fields[_APPENDED_AT] = datetime.fromisoformat(fields[_APPENDED_AT])
-    return Event._make(fields)
+    if len(fields) > _ACCOUNTS:
+        fields[_ACCOUNTS] = tuple(fields[_ACCOUNTS])
+    # A view written before Event grew fields holds fewer: the rest take their defaults.
+    return Event(*fields)
 
 
 def _loads(blob: bytes) -> dict[str, Any]:

@@ -8,10 +8,12 @@ from typing import Any
 
 from ledger.envelope import Event, parse_instant, utc_text
 from projections.as_of import Basis, known_by
+from projections.dates import describe_occurred, may_have_occurred_within, occurred_fields
 from projections.effective import CORRECTION, RETRACTION, effective_events, history
 
 COLUMNS = (
     "occurred_at",
+    "occurred",
     "occurred_precision",
     "occurred_approximate",
     "agency",
@@ -179,7 +181,9 @@ def chronology(
     start: datetime | None = None,
     end: datetime | None = None,
 ) -> list[dict[str, Any]]:
-    """The events known by the moment, as then corrected, ordered by when they happened."""
+    """The events known by the moment, as then corrected, ordered by when they happened (an
+    uncertain date by the instant it sorts by), each with its date in words; with `start` or
+    `end`, those that may have happened then (an undated event may have)."""
     rows = []
     entries = history(known_by(events, moment, basis))
     facts = {
@@ -187,20 +191,21 @@ def chronology(
     }
     for entry in entries:
         shown = entry.as_corrected or entry.event
-        occurred = parse_instant(shown.occurred_at)
         if (agencies and shown.agency not in agencies) or (types and shown.type not in types):
             continue
-        if (start and occurred < start) or (end and occurred > end):
+        if (start or end) and not may_have_occurred_within(shown, start, end):
             continue
+        lag = entry.event.recording_lag
         rows.append(
             {
-                "occurred_at": shown.occurred_at,
-                "occurred_precision": shown.occurred_precision,
-                "occurred_approximate": shown.occurred_approximate,
+                "occurred": describe_occurred(shown),
+                **occurred_fields(shown),
                 "agency": shown.agency,
                 "type": shown.type,
                 "summary": summary(shown, facts),
-                "recording_lag_days": round(entry.event.recording_lag.total_seconds() / 86400, 2),
+                "recording_lag_days": None
+                if lag is None
+                else round(lag.total_seconds() / 86400, 2),
                 "submission_lag_days": round(entry.event.submission_lag.total_seconds() / 86400, 2),
                 "status": entry.status,
                 "amended_by": list(entry.amended_by),
@@ -208,7 +213,7 @@ def chronology(
                 "position": shown.position,
             }
         )
-    rows.sort(key=lambda r: (r["occurred_at"], r["position"]))
+    rows.sort(key=lambda r: (parse_instant(r["occurred_at"]), r["position"]))
     return rows
 
 

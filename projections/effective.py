@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ledger.envelope import Event
 from ledger.upcasting import upcast_payload
+from projections.dates import occurred_fields
 
 CORRECTION = "correction.recorded"
 RETRACTION = "entry.retracted"
@@ -44,9 +45,17 @@ def _as_corrected(event: Event, correction: Event) -> Event:
         corrected = upcast_payload(
             event.type, event.recorded_version, event.schema_version, corrected
         )
+    if "corrected_occurred_at" not in payload:
+        return event._replace(payload=corrected)
+    if event.occurred_stated:
+        return event._replace(payload=corrected, occurred_at=payload["corrected_occurred_at"])
+    # A range, dispute or missing date corrected to an instant: the instant replaces them.
     return event._replace(
         payload=corrected,
-        occurred_at=payload.get("corrected_occurred_at", event.occurred_at),
+        occurred_at=payload["corrected_occurred_at"],
+        occurred_precision="instant",
+        occurred_range=None,
+        occurred_accounts=(),
     )
 
 
@@ -62,18 +71,17 @@ class HistoryEntry:
     def as_dict(self) -> dict[str, object]:
         """The entry as the API shows it."""
         e = self.event
+        lag = e.recording_lag
         out: dict[str, object] = {
             "event_id": e.event_id,
             "type": e.type,
             "agency": e.agency,
             "recorded_by": e.recorded_by,
-            "occurred_at": e.occurred_at,
-            "occurred_precision": e.occurred_precision,
-            "occurred_approximate": e.occurred_approximate,
+            **occurred_fields(e),
             "recorded_at": e.recorded_at,
             "appended_at": e.appended_at,
             "position": e.position,
-            "recording_lag_seconds": e.recording_lag.total_seconds(),
+            "recording_lag_seconds": None if lag is None else lag.total_seconds(),
             "submission_lag_seconds": e.submission_lag.total_seconds(),
             "payload": e.payload,
             "status": self.status,
@@ -85,10 +93,12 @@ class HistoryEntry:
             # The payload reads in the type's current version; this is the one it was sent in.
             out["recorded_version"] = e.recorded_version
         if self.as_corrected is not None:
-            out["as_corrected"] = {
-                "occurred_at": self.as_corrected.occurred_at,
-                "payload": self.as_corrected.payload,
-            }
+            fixed = self.as_corrected
+            shown: dict[str, object] = {"occurred_at": fixed.occurred_at, "payload": fixed.payload}
+            if fixed.occurred_precision != e.occurred_precision:
+                # A range, dispute or missing date corrected to an instant.
+                shown["occurred_precision"] = fixed.occurred_precision
+            out["as_corrected"] = shown
         return out
 
 

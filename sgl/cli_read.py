@@ -214,8 +214,9 @@ def chronology(
     rows = [
         {
             **row,
-            "occurred": row["occurred_at"][:16] + ("~" if row["occurred_approximate"] else ""),
-            "lag_days": f"+{row['recording_lag_days']}",
+            "lag_days": ""
+            if row["recording_lag_days"] is None
+            else f"+{row['recording_lag_days']}",
         }
         for row in found["events"]
     ]

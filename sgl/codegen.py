@@ -61,7 +61,7 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if ref.endswith("#/$defs/practitioner"):
         return "Practitioner"
     if ref:
-        # Payloads name the envelope's shared definitions, of envelope 1 or 2.
+        # A reference names a definition of one envelope version, e.g. `...envelope:2#/$defs/x`.
         envelope = registry.schema(ENVELOPE, int(ref.partition("#")[0].rsplit(":", 1)[1]))
         assert envelope is not None
         spec = {**envelope.document["$defs"][ref.rsplit("/", 1)[1]], **spec}

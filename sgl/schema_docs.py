@@ -14,19 +14,24 @@ from ledger.schemas import ENVELOPE, SchemaRegistry
 def render(registry: SchemaRegistry | None = None) -> str:
     """The event catalogue as Markdown: the envelope, then each type's payload fields."""
     registry = registry or SchemaRegistry()
-    envelope = registry.schema(ENVELOPE, 1)
-    assert envelope is not None
     parts = [
         "# Event reference",
         "",
         "Generated from `schemas/` by `python -m sgl.schema_docs`; do not edit by hand.",
         "The schemas themselves are served at `GET /v1/schemas/{type}/{version}`.",
         "",
-        "## Envelope (every event)",
-        "",
-        *_table(envelope.document, registry),
-        "",
     ]
+    for version in sorted((v for t, v in registry.docs if t == ENVELOPE), reverse=True):
+        envelope = registry.schema(ENVELOPE, version)
+        assert envelope is not None
+        parts += [
+            f"## Envelope version {version} (`{envelope.document['$id']}`)",
+            "",
+            envelope.document["description"],
+            "",
+            *_table(envelope.document, envelope.document, registry),
+            "",
+        ]
     for name, versions in registry.event_types.items():
         for version in versions:
             doc = registry.schema(name, version)
@@ -43,41 +48,53 @@ def render(registry: SchemaRegistry | None = None) -> str:
                     f"Also required in the envelope: {', '.join(f'`{r}`' for r in required)}.",
                     "",
                 ]
-            parts += [*_table(doc.document["properties"]["payload"], registry, "payload."), ""]
+            payload = doc.document["properties"]["payload"]
+            parts += [*_table(payload, doc.document, registry, "payload."), ""]
     return "\n".join(parts)
 
 
-def _table(schema: dict[str, Any], registry: SchemaRegistry, prefix: str = "") -> list[str]:
+def _table(
+    schema: dict[str, Any], home: dict[str, Any], registry: SchemaRegistry, prefix: str = ""
+) -> list[str]:
+    """Rows for the schema's properties; `home` is the document its local references name."""
     required = set(schema.get("required", []))
     rows = ["| field | required | type | description |", "|---|---|---|---|"]
     for field, spec in schema["properties"].items():
-        resolved = _resolve(spec, registry)
+        resolved = _resolve(spec, home, registry)
         description = spec.get("description") or resolved.get("description", "")
         rows.append(
             f"| `{prefix}{field}` | {'yes' if field in required else ''} | "
-            f"{_type(resolved, registry)} | {description.replace('|', '/')} |"
+            f"{_kinds(resolved, home, registry)} | {description.replace('|', '/')} |"
         )
     return rows
 
 
-def _resolve(spec: dict[str, Any], registry: SchemaRegistry) -> dict[str, Any]:
+def _resolve(
+    spec: dict[str, Any], home: dict[str, Any], registry: SchemaRegistry
+) -> dict[str, Any]:
     ref = spec.get("$ref", "")
     if not ref:
         return spec
     urn, _, fragment = ref.partition("#")
-    envelopes = {f"urn:sgl:schema:envelope:{v}": v for v in (1, 2)} | {"": 1}
-    doc = registry.schema(ENVELOPE, envelopes[urn]) if urn in envelopes else None
-    if doc is None:
-        return spec
-    target: dict[str, Any] = doc.document
+    target: dict[str, Any] = home
+    if urn:
+        if not urn.startswith(f"urn:sgl:schema:{ENVELOPE}:"):
+            return spec
+        doc = registry.schema(ENVELOPE, int(urn.rsplit(":", 1)[1]))
+        assert doc is not None, ref
+        target = doc.document
     for part in fragment.strip("/").split("/"):
         target = target[part]
     return target
 
 
-def _type(spec: dict[str, Any], registry: SchemaRegistry) -> str:
+def _kinds(spec: dict[str, Any], home: dict[str, Any], registry: SchemaRegistry) -> str:
     if "anyOf" in spec:
-        return " or ".join(_type(_resolve(o, registry), registry) for o in spec["anyOf"])
+        return " or ".join(_type(_resolve(branch, home, registry)) for branch in spec["anyOf"])
+    return _type(spec)
+
+
+def _type(spec: dict[str, Any]) -> str:
     if "enum" in spec:
         return "one of " + ", ".join(f"`{_literal(v)}`" for v in spec["enum"])
     if "const" in spec:
@@ -88,7 +105,7 @@ def _type(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if spec.get("format"):
         text += f" ({spec['format']})"
     if kind == "array" and "items" in spec:
-        text += " of " + _type(spec["items"], registry)
+        text += " of " + _type(spec["items"])
     return text or "any"
 
 

@@ -109,3 +109,40 @@ def test_a_correction_of_a_version_1_event_is_read_in_version_2() -> None:
     events = effective_events(as_events([contact, fix]))
     assert events[0].recorded_version == 1 and events[0].schema_version == 2
     assert events[0].payload["child_seen"] == "seen_alone"
+
+
+EXAMPLES_BY_ID = {
+    item["event_id"]: item
+    for doc in REGISTRY.docs.values()
+    for item in doc.document.get("examples", [])
+}
+OLD_VERSIONS = [
+    (name, version) for name, versions in REGISTRY.event_types.items() for version in versions[:-1]
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "version"), OLD_VERSIONS, ids=[f"{n}/v{v}" for n, v in OLD_VERSIONS]
+)
+def test_every_old_version_still_validates_and_folds_as_the_newest(name: str, version: int) -> None:
+    """Each old version's examples are still accepted, upcast to a valid newest payload, and
+    a case holding the old event folds to the state of the same event sent in the newest."""
+    latest = REGISTRY.latest(name)
+    doc = REGISTRY.schema(name, version)
+    assert doc is not None
+    for item in doc.document["examples"]:
+        case_id = new_case_id()
+        old = {**copy.deepcopy(item), "case_id": case_id}
+        assert REGISTRY.problems(old) == []
+        new = {
+            **old,
+            "schema_version": latest,
+            "payload": upcast_payload(name, version, latest, old["payload"]),
+        }
+        assert REGISTRY.problems(new) == []
+        before = [make_event("case.opened", case_id)]
+        if "amends" in item:
+            before.append({**EXAMPLES_BY_ID[item["amends"]], "case_id": case_id})
+        fold_old = reduce(project, effective_events(as_events([*before, old])), None)
+        fold_new = reduce(project, effective_events(as_events([*before, new])), None)
+        assert fold_old == fold_new
