@@ -79,6 +79,34 @@ def alert_raised(envelope: Envelope, payload: AlertRaisedPayload) -> dict[str, A
     return envelope.event("alert.raised", 2, payload)
 
 
+class AllegationMadePayload(TypedDict):
+    """The payload of `allegation.made` v1."""
+
+    allegation_id: str
+    category: Literal["NEG", "PHY", "SAB", "EMO", "MUL"]
+    made_by: dict[str, Any]
+    about_person_id: NotRequired[str]
+    summary: NotRequired[str]
+
+
+def allegation_made(envelope: Envelope, payload: AllegationMadePayload) -> dict[str, Any]:
+    """Allegation made (`allegation.made` v1)."""
+    return envelope.event("allegation.made", 1, payload)
+
+
+class AllegationWithdrawnPayload(TypedDict):
+    """The payload of `allegation.withdrawn` v1."""
+
+    allegation_id: str
+    withdrawn_by: dict[str, Any]
+    reason: NotRequired[str]
+
+
+def allegation_withdrawn(envelope: Envelope, payload: AllegationWithdrawnPayload) -> dict[str, Any]:
+    """Allegation withdrawn (`allegation.withdrawn` v1)."""
+    return envelope.event("allegation.withdrawn", 1, payload)
+
+
 class AreaChangedPayload(TypedDict):
     """The payload of `area.changed` v1."""
 
@@ -91,6 +119,52 @@ class AreaChangedPayload(TypedDict):
 def area_changed(envelope: Envelope, payload: AreaChangedPayload) -> dict[str, Any]:
     """Responsible area changed (`area.changed` v1)."""
     return envelope.event("area.changed", 1, payload)
+
+
+class AssessmentCompletedPayload(TypedDict):
+    """The payload of `assessment.completed` v1."""
+
+    assessment_id: str
+    outcome: Literal[
+        "no_further_action",
+        "early_help",
+        "child_in_need_plan",
+        "s47_enquiry",
+        "child_protection_conference",
+        "other",
+    ]
+
+
+def assessment_completed(envelope: Envelope, payload: AssessmentCompletedPayload) -> dict[str, Any]:
+    """Assessment completed (`assessment.completed` v1)."""
+    return envelope.event("assessment.completed", 1, payload)
+
+
+class AssessmentEndedIncompletePayload(TypedDict):
+    """The payload of `assessment.ended_incomplete` v1."""
+
+    assessment_id: str
+    reason: Literal["family_disengaged", "moved_away", "closed_by_manager", "other"]
+    detail: NotRequired[str]
+
+
+def assessment_ended_incomplete(
+    envelope: Envelope, payload: AssessmentEndedIncompletePayload
+) -> dict[str, Any]:
+    """Assessment ended incomplete (`assessment.ended_incomplete` v1)."""
+    return envelope.event("assessment.ended_incomplete", 1, payload)
+
+
+class AssessmentStartedPayload(TypedDict):
+    """The payload of `assessment.started` v1."""
+
+    assessment_id: str
+    assessment_type: Literal["single_assessment", "s47_enquiry", "early_help", "health", "other"]
+
+
+def assessment_started(envelope: Envelope, payload: AssessmentStartedPayload) -> dict[str, Any]:
+    """Assessment started (`assessment.started` v1)."""
+    return envelope.event("assessment.started", 1, payload)
 
 
 class CaseClosedPayload(TypedDict):
@@ -144,17 +218,17 @@ def case_opened(envelope: Envelope, payload: CaseOpenedPayload) -> dict[str, Any
 
 
 class ConcernRaisedPayload(TypedDict):
-    """The payload of `concern.raised` v1."""
+    """The payload of `concern.raised` v2."""
 
     category: Literal["NEG", "PHY", "SAB", "EMO", "MUL"]
-    severity: Literal["low", "medium", "high", "critical"]
+    severity: Literal["low", "medium", "high", "critical", "not_known"]
     description: str
     about_person_id: NotRequired[str]
 
 
 def concern_raised(envelope: Envelope, payload: ConcernRaisedPayload) -> dict[str, Any]:
-    """Concern raised (`concern.raised` v1)."""
-    return envelope.event("concern.raised", 1, payload)
+    """Concern raised (`concern.raised` v2)."""
+    return envelope.event("concern.raised", 2, payload)
 
 
 class ContactRecordedPayload(TypedDict):
@@ -270,6 +344,34 @@ def entry_retracted(envelope: Envelope, payload: EntryRetractedPayload) -> dict[
     return envelope.event("entry.retracted", 2, payload)
 
 
+class HospitalAdmittedPayload(TypedDict):
+    """The payload of `hospital.admitted` v1."""
+
+    episode_id: str
+    via: Literal["a_and_e", "gp_referral", "planned", "transfer", "other", "not_known"]
+    reason: NotRequired[str]
+
+
+def hospital_admitted(envelope: Envelope, payload: HospitalAdmittedPayload) -> dict[str, Any]:
+    """Hospital admitted (`hospital.admitted` v1)."""
+    return envelope.event("hospital.admitted", 1, payload)
+
+
+class HospitalDischargedPayload(TypedDict):
+    """The payload of `hospital.discharged` v1."""
+
+    episode_id: str
+    discharged_to: Literal[
+        "home", "relative", "foster_care", "other_hospital", "other", "not_known"
+    ]
+    safeguarding_plan_in_place: NotRequired[Literal[True, False, "not_known"]]
+
+
+def hospital_discharged(envelope: Envelope, payload: HospitalDischargedPayload) -> dict[str, Any]:
+    """Hospital discharged (`hospital.discharged` v1)."""
+    return envelope.event("hospital.discharged", 1, payload)
+
+
 class HouseholdChangedPayload(TypedDict):
     """The payload of `household.changed` v2."""
 
@@ -284,8 +386,21 @@ def household_changed(envelope: Envelope, payload: HouseholdChangedPayload) -> d
     return envelope.event("household.changed", 2, payload)
 
 
+class IncidentNotifiedPayload(TypedDict):
+    """The payload of `incident.notified` v1."""
+
+    incident_type: Literal["child_death", "serious_harm"]
+    incident_date: str | Literal["not_known"]
+    notified_to: Literal["national_review_panel", "ofsted", "safeguarding_partnership", "other"]
+
+
+def incident_notified(envelope: Envelope, payload: IncidentNotifiedPayload) -> dict[str, Any]:
+    """Incident notified (`incident.notified` v1)."""
+    return envelope.event("incident.notified", 1, payload)
+
+
 class InformationSharedPayload(TypedDict):
-    """The payload of `information.shared` v1."""
+    """The payload of `information.shared` v2."""
 
     from_agency: str
     to_agency: str
@@ -293,15 +408,16 @@ class InformationSharedPayload(TypedDict):
     channel: Literal[
         "phone", "email", "secure_email", "letter", "in_person", "meeting", "case_system", "other"
     ]
+    conveyed: NotRequired[dict[str, Any]]
 
 
 def information_shared(envelope: Envelope, payload: InformationSharedPayload) -> dict[str, Any]:
-    """Information shared (`information.shared` v1)."""
-    return envelope.event("information.shared", 1, payload)
+    """Information shared (`information.shared` v2)."""
+    return envelope.event("information.shared", 2, payload)
 
 
 class InjuryObservedPayload(TypedDict):
-    """The payload of `injury.observed` v1."""
+    """The payload of `injury.observed` v2."""
 
     body_region: Literal[
         "head",
@@ -341,17 +457,17 @@ class InjuryObservedPayload(TypedDict):
         "torn_frenulum",
         "other",
     ]
-    count: int
+    count: int | Literal["not_known"]
     size_mm: NotRequired[int]
     colour: NotRequired[str]
     explanation_given: NotRequired[str]
-    explanation_consistent: NotRequired[bool | None]
-    suspected_non_accidental: bool
+    explanation_consistent: NotRequired[Literal[True, False, None, "not_known"]]
+    suspected_non_accidental: Literal[True, False, "not_known"]
 
 
 def injury_observed(envelope: Envelope, payload: InjuryObservedPayload) -> dict[str, Any]:
-    """Injury observed (`injury.observed` v1)."""
-    return envelope.event("injury.observed", 1, payload)
+    """Injury observed (`injury.observed` v2)."""
+    return envelope.event("injury.observed", 2, payload)
 
 
 class InvolvementClosedPayload(TypedDict):
@@ -520,10 +636,45 @@ def plan_started(envelope: Envelope, payload: PlanStartedPayload) -> dict[str, A
     return envelope.event("plan.started", 2, payload)
 
 
-class ReferralMadePayload(TypedDict):
-    """The payload of `referral.made` v1."""
+class PoliceProtectionEndedPayload(TypedDict):
+    """The payload of `police_protection.ended` v1."""
 
-    from_agency: str
+    protection_id: str
+    outcome: Literal[
+        "returned_home",
+        "placed_with_relative",
+        "accommodated",
+        "emergency_protection_order",
+        "other",
+    ]
+
+
+def police_protection_ended(
+    envelope: Envelope, payload: PoliceProtectionEndedPayload
+) -> dict[str, Any]:
+    """Police protection ended (`police_protection.ended` v1)."""
+    return envelope.event("police_protection.ended", 1, payload)
+
+
+class PoliceProtectionTakenPayload(TypedDict):
+    """The payload of `police_protection.taken` v1."""
+
+    protection_id: str
+    power: NotRequired[str]
+
+
+def police_protection_taken(
+    envelope: Envelope, payload: PoliceProtectionTakenPayload
+) -> dict[str, Any]:
+    """Police protection taken (`police_protection.taken` v1)."""
+    return envelope.event("police_protection.taken", 1, payload)
+
+
+class ReferralMadePayload(TypedDict):
+    """The payload of `referral.made` v2."""
+
+    from_agency: NotRequired[str]
+    source: NotRequired[dict[str, Any]]
     to_agency: str
     reason: str
     referral_source: NotRequired[
@@ -551,11 +702,75 @@ class ReferralMadePayload(TypedDict):
         ]
     ]
     facts: NotRequired[list[str]]
+    conveyed: dict[str, Any]
 
 
 def referral_made(envelope: Envelope, payload: ReferralMadePayload) -> dict[str, Any]:
-    """Referral made (`referral.made` v1)."""
-    return envelope.event("referral.made", 1, payload)
+    """Referral made (`referral.made` v2)."""
+    return envelope.event("referral.made", 2, payload)
+
+
+class VisitCancelledPayload(TypedDict):
+    """The payload of `visit.cancelled` v1."""
+
+    visit_id: str
+    cancelled_by: Literal["agency", "family", "other", "not_known"]
+    reason: str
+
+
+def visit_cancelled(envelope: Envelope, payload: VisitCancelledPayload) -> dict[str, Any]:
+    """Visit cancelled (`visit.cancelled` v1)."""
+    return envelope.event("visit.cancelled", 1, payload)
+
+
+class VisitNoAccessPayload(TypedDict):
+    """The payload of `visit.no_access` v1."""
+
+    visit_id: NotRequired[str]
+    detail: NotRequired[str]
+
+
+def visit_no_access(envelope: Envelope, payload: VisitNoAccessPayload) -> dict[str, Any]:
+    """Visit: no access (`visit.no_access` v1)."""
+    return envelope.event("visit.no_access", 1, payload)
+
+
+class VisitPlannedPayload(TypedDict):
+    """The payload of `visit.planned` v1."""
+
+    visit_id: str
+    visit_type: Literal["home_visit", "statutory_visit", "health_visit", "school_visit", "other"]
+    planned_for: str
+    announced: NotRequired[Literal[True, False, "not_known"]]
+
+
+def visit_planned(envelope: Envelope, payload: VisitPlannedPayload) -> dict[str, Any]:
+    """Visit planned (`visit.planned` v1)."""
+    return envelope.event("visit.planned", 1, payload)
+
+
+class WhereaboutsFoundPayload(TypedDict):
+    """The payload of `whereabouts.found` v1."""
+
+    area: NotRequired[str]
+    detail: NotRequired[str]
+
+
+def whereabouts_found(envelope: Envelope, payload: WhereaboutsFoundPayload) -> dict[str, Any]:
+    """Whereabouts found (`whereabouts.found` v1)."""
+    return envelope.event("whereabouts.found", 1, payload)
+
+
+class WhereaboutsUnknownPayload(TypedDict):
+    """The payload of `whereabouts.unknown` v1."""
+
+    last_known_area: NotRequired[str]
+    detail: NotRequired[str]
+
+
+def whereabouts_unknown(envelope: Envelope, payload: WhereaboutsUnknownPayload) -> dict[str, Any]:
+    """Whereabouts unknown (`whereabouts.unknown` v1)."""
+    return envelope.event("whereabouts.unknown", 1, payload)
 
 
 __all__ = [
@@ -564,7 +779,12 @@ __all__ = [
     "ActionCompletedPayload",
     "AlertAnsweredPayload",
     "AlertRaisedPayload",
+    "AllegationMadePayload",
+    "AllegationWithdrawnPayload",
     "AreaChangedPayload",
+    "AssessmentCompletedPayload",
+    "AssessmentEndedIncompletePayload",
+    "AssessmentStartedPayload",
     "CaseClosedPayload",
     "CaseOpenedPayload",
     "ConcernRaisedPayload",
@@ -572,7 +792,10 @@ __all__ = [
     "CorrectionRecordedPayload",
     "DecisionRecordedPayload",
     "EntryRetractedPayload",
+    "HospitalAdmittedPayload",
+    "HospitalDischargedPayload",
     "HouseholdChangedPayload",
+    "IncidentNotifiedPayload",
     "InformationSharedPayload",
     "InjuryObservedPayload",
     "InvolvementClosedPayload",
@@ -583,13 +806,25 @@ __all__ = [
     "PersonLinkedPayload",
     "PlanEndedPayload",
     "PlanStartedPayload",
+    "PoliceProtectionEndedPayload",
+    "PoliceProtectionTakenPayload",
     "ReferralMadePayload",
+    "VisitCancelledPayload",
+    "VisitNoAccessPayload",
+    "VisitPlannedPayload",
+    "WhereaboutsFoundPayload",
+    "WhereaboutsUnknownPayload",
     "acknowledged",
     "action_assigned",
     "action_completed",
     "alert_answered",
     "alert_raised",
+    "allegation_made",
+    "allegation_withdrawn",
     "area_changed",
+    "assessment_completed",
+    "assessment_ended_incomplete",
+    "assessment_started",
     "case_closed",
     "case_opened",
     "concern_raised",
@@ -597,7 +832,10 @@ __all__ = [
     "correction_recorded",
     "decision_recorded",
     "entry_retracted",
+    "hospital_admitted",
+    "hospital_discharged",
     "household_changed",
+    "incident_notified",
     "information_shared",
     "injury_observed",
     "involvement_closed",
@@ -608,5 +846,12 @@ __all__ = [
     "person_linked",
     "plan_ended",
     "plan_started",
+    "police_protection_ended",
+    "police_protection_taken",
     "referral_made",
+    "visit_cancelled",
+    "visit_no_access",
+    "visit_planned",
+    "whereabouts_found",
+    "whereabouts_unknown",
 ]

@@ -288,6 +288,11 @@ def _to_problem(error: Any) -> Problem:
         allowed = ", ".join(orjson.dumps(o).decode() for o in kind.options)
         sent = orjson.dumps(error.instance).decode()
         return Problem(pointer(path), rule, f"{sent} is not one of: {allowed}")
+    if rule == "anyOf" and getattr(kind, "context", None):
+        # "Not valid under any of the schemas" names no rule: say what each form wanted.
+        sent = orjson.dumps(error.instance).decode()
+        wanted = "; or ".join(sub.message for option in kind.context for sub in option)
+        return Problem(pointer(path), rule, f"{sent} fits none of the allowed forms: {wanted}")
     if rule in ("unevaluatedProperties", "additionalProperties"):
         unexpected = list(getattr(kind, "unexpected", []))
         if len(unexpected) == 1:

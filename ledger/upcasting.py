@@ -66,12 +66,23 @@ _ENVELOPE_2_ONLY = (
     ("plan.started", 1),
 )
 
+
+def _conveyed_not_stated(payload: Payload) -> Payload:
+    """A share or referral from before `conveyed` existed said nothing of a concern."""
+    return {**payload, "conveyed": {"concern": "not_stated"}}
+
+
 UPCASTERS: dict[tuple[str, int], Callable[[Payload], Payload]] = {
     ("contact.recorded", 1): _contact_recorded_v1_to_v2,
     ("contact.recorded", 2): _contact_recorded_v2_to_v3,
     ("case.opened", 1): _same,
     ("case.closed", 1): _same,
     **dict.fromkeys(_ENVELOPE_2_ONLY, _same),
+    ("referral.made", 1): _conveyed_not_stated,
+    ("information.shared", 1): _conveyed_not_stated,
+    # Version 2 only widens what is accepted (`not_known`): the payload stands.
+    ("concern.raised", 1): _same,
+    ("injury.observed", 1): _same,
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
+from datetime import UTC
 from typing import Any
 
 import orjson
@@ -129,6 +130,43 @@ class Sightings:
 
 
 @dataclass(frozen=True, slots=True)
+class Ongoing:
+    """Something that began and has not ended: a hospital stay or an open allegation."""
+
+    id: str
+    agency: str
+    since: str
+    # How it began: the route into hospital, or the allegation's category.
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentSummary:
+    """A child death or serious incident notified to a reviewing body."""
+
+    event_id: str
+    incident_type: str
+    incident_date: str
+    notified_to: str
+    agency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conveyance:
+    """What a referral or share said of a concern, when it stated or denied one."""
+
+    event_id: str
+    kind: str
+    from_agency: str | None
+    source_kind: str | None
+    to_agency: str
+    concern: str
+    statement: str | None
+    occurred_at: str
+    facts: int
+
+
+@dataclass(frozen=True, slots=True)
 class CaseState:
     """What the ledger holds about one case now: who is involved, what was seen and decided."""
 
@@ -172,6 +210,27 @@ class CaseState:
     plan: PlanSummary | None = None
     latest_decisions: tuple[DecisionSummary, ...] = ()
     open_items: tuple[OpenItem, ...] = ()
+    # Hospital, visits, police protection, assessments, allegations, whereabouts, incidents;
+    # what a source did not know is counted apart, never guessed.
+    hospital_admissions: int = 0
+    in_hospital: tuple[Ongoing, ...] = ()
+    visits_planned: int = 0
+    visits_cancelled: int = 0
+    visits_no_access: int = 0
+    police_protections: int = 0
+    police_protection_since: str | None = None
+    assessments_started: int = 0
+    assessments_completed: int = 0
+    assessments_ended_incomplete: int = 0
+    allegations: int = 0
+    allegations_withdrawn: int = 0
+    allegations_open: tuple[Ongoing, ...] = ()
+    whereabouts_unknown_since: str | None = None
+    incidents: tuple[IncidentSummary, ...] = ()
+    injury_counts_not_known: int = 0
+    suspected_non_accidental_not_known: int = 0
+    concerns_severity_not_known: int = 0
+    conveyed: tuple[Conveyance, ...] = ()
     last_recorded_at: str | None = None
     last_event_id: str | None = None
 
@@ -202,6 +261,10 @@ _NESTED: dict[str, Callable[..., Any]] = {
     "open_items": OpenItem,
     "leads": LeadSpell,
     "areas": AreaSpell,
+    "in_hospital": Ongoing,
+    "allegations_open": Ongoing,
+    "incidents": IncidentSummary,
+    "conveyed": Conveyance,
 }
 _BLANK: dict[str, Any] = {
     f.name: list(f.default) if isinstance(f.default, tuple) else f.default
@@ -309,16 +372,6 @@ def _household_changed(draft: dict[str, Any], event: Event) -> None:
             }
         )
     draft["people"] = people
-
-
-def _injury_observed(draft: dict[str, Any], event: Event) -> None:
-    p = event.payload
-    draft["injury_observations"] += 1
-    # A count written 1.0 passed the schema (`type: integer` takes it) before the ledger
-    # refused such numbers at the door; one on the log must not turn the sum into a float.
-    draft["injuries"] += int(p["count"])
-    draft["suspected_non_accidental"] += bool(p["suspected_non_accidental"])
-    draft["inconsistent_explanations"] += p.get("explanation_consistent") is False
 
 
 def _meeting_requested(draft: dict[str, Any], event: Event) -> None:
@@ -562,15 +615,209 @@ def _sighting(draft: dict[str, Any], event: Event) -> None:
     draft["sightings"] = {**sightings, group: sorted([*others, sighting], key=ident)}
 
 
+# Hospital, visits, police protection, assessments, allegations, whereabouts, incidents,
+# what was not known, and what a share or referral conveyed.
+
+NOT_KNOWN = "not_known"
+# Contacts that are not a visit: they never count as a planned visit held.
+_REMOTE_CONTACTS = ("phone", "video_call")
+
+
+def _injury_observed(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    draft["injury_observations"] += 1
+    if p["count"] == NOT_KNOWN:
+        draft["injury_counts_not_known"] += 1
+    else:
+        # A count written 1.0 passed the schema (`type: integer` takes it) before the ledger
+        # refused such numbers at the door; one on the log must not turn the sum into a float.
+        draft["injuries"] += int(p["count"])
+    suspected = p["suspected_non_accidental"]
+    draft["suspected_non_accidental"] += suspected is True
+    draft["suspected_non_accidental_not_known"] += suspected == NOT_KNOWN
+    draft["inconsistent_explanations"] += p.get("explanation_consistent") is False
+
+
+def _concern_raised(draft: dict[str, Any], event: Event) -> None:
+    draft["concerns"] += 1
+    draft["concerns_severity_not_known"] += event.payload["severity"] == NOT_KNOWN
+
+
+def _conveying(counter: str, kind: str) -> Callable[[dict[str, Any], Event], None]:
+    def handler(draft: dict[str, Any], event: Event) -> None:
+        p = event.payload
+        draft[counter] += 1
+        conveyed = p.get("conveyed", {})
+        if conveyed.get("concern", "not_stated") == "not_stated":
+            return  # nothing said of a concern: the count says enough
+        source = p.get("source")
+        item = {
+            "event_id": event.event_id,
+            "kind": kind,
+            "from_agency": p.get("from_agency"),
+            "source_kind": source["kind"] if source else None,
+            "to_agency": p["to_agency"],
+            "concern": conveyed["concern"],
+            "statement": conveyed.get("statement"),
+            "occurred_at": event.occurred_at,
+            "facts": len(p.get("facts", [])),
+        }
+        draft["conveyed"] = [*draft["conveyed"], item]
+
+    return handler
+
+
+def _hospital_admitted(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    draft["hospital_admissions"] += 1
+    draft["in_hospital"] = [
+        *_episodes_without(draft["in_hospital"], p["episode_id"]),
+        {
+            "id": p["episode_id"],
+            "agency": event.agency,
+            "since": event.occurred_at,
+            "detail": p["via"],
+        },
+    ]
+
+
+def _hospital_discharged(draft: dict[str, Any], event: Event) -> None:
+    draft["in_hospital"] = _episodes_without(draft["in_hospital"], event.payload["episode_id"])
+
+
+def _episodes_without(episodes: list[dict[str, Any]], episode_id: str) -> list[dict[str, Any]]:
+    return [e for e in episodes if e["id"] != episode_id]
+
+
+def _visit_planned(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    draft["visits_planned"] += 1
+    _open(draft, p["visit_id"], "visit", event, p["planned_for"])
+
+
+def _visit_cancelled(draft: dict[str, Any], event: Event) -> None:
+    draft["visits_cancelled"] += 1
+    _close(draft, event.payload["visit_id"], "visit")
+
+
+def _visit_no_access(draft: dict[str, Any], event: Event) -> None:
+    draft["visits_no_access"] += 1
+    if "visit_id" in event.payload:
+        _close(draft, event.payload["visit_id"], "visit")
+
+
+def _visit_held(draft: dict[str, Any], event: Event) -> None:
+    """A face-to-face contact by the planning agency on or after the planned day holds the
+    earliest such planned visit: contacts carry no visit id."""
+    if event.payload["contact_type"] in _REMOTE_CONTACTS:
+        return
+    day = parse_instant(event.occurred_at).astimezone(UTC).date()
+    due = [
+        i
+        for i in draft["open_items"]
+        if i["kind"] == "visit"
+        and i["agency"] == event.agency
+        and parse_instant(i["due"]).astimezone(UTC).date() <= day
+    ]
+    if due:
+        held = min(due, key=lambda i: parse_instant(i["due"]))
+        _close(draft, held["id"], "visit")
+
+
+def _police_protection_taken(draft: dict[str, Any], event: Event) -> None:
+    draft["police_protections"] += 1
+    _open(draft, event.payload["protection_id"], "police_protection", event, None)
+    _police_protection_since(draft)
+
+
+def _police_protection_ended(draft: dict[str, Any], event: Event) -> None:
+    _close(draft, event.payload["protection_id"], "police_protection")
+    _police_protection_since(draft)
+
+
+def _police_protection_since(draft: dict[str, Any]) -> None:
+    since = [i["since"] for i in draft["open_items"] if i["kind"] == "police_protection"]
+    draft["police_protection_since"] = min(since) if since else None
+
+
+def _assessment_started(draft: dict[str, Any], event: Event) -> None:
+    draft["assessments_started"] += 1
+    _open(draft, event.payload["assessment_id"], "assessment", event, None)
+
+
+def _assessment_completed(draft: dict[str, Any], event: Event) -> None:
+    draft["assessments_completed"] += 1
+    _close(draft, event.payload["assessment_id"], "assessment")
+
+
+def _assessment_ended_incomplete(draft: dict[str, Any], event: Event) -> None:
+    draft["assessments_ended_incomplete"] += 1
+    _close(draft, event.payload["assessment_id"], "assessment")
+
+
+def _allegation_made(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    draft["allegations"] += 1
+    draft["allegations_open"] = [
+        *_episodes_without(draft["allegations_open"], p["allegation_id"]),
+        {
+            "id": p["allegation_id"],
+            "agency": event.agency,
+            "since": event.occurred_at,
+            "detail": p["category"],
+        },
+    ]
+
+
+def _allegation_withdrawn(draft: dict[str, Any], event: Event) -> None:
+    allegation = event.payload["allegation_id"]
+    remaining = _episodes_without(draft["allegations_open"], allegation)
+    # Withdrawing an allegation the case does not hold (or holds as withdrawn) counts once.
+    draft["allegations_withdrawn"] += len(remaining) < len(draft["allegations_open"])
+    draft["allegations_open"] = remaining
+
+
+def _whereabouts_unknown(draft: dict[str, Any], event: Event) -> None:
+    # A second agency reporting the child missing does not move when it began.
+    if draft["whereabouts_unknown_since"] is None:
+        draft["whereabouts_unknown_since"] = event.occurred_at
+
+
+def _whereabouts_found(draft: dict[str, Any], _: Event) -> None:
+    draft["whereabouts_unknown_since"] = None
+
+
+def _incident_notified(draft: dict[str, Any], event: Event) -> None:
+    p = event.payload
+    incident = {
+        "event_id": event.event_id,
+        "incident_type": p["incident_type"],
+        "incident_date": p["incident_date"],
+        "notified_to": p["notified_to"],
+        "agency": event.agency,
+    }
+    draft["incidents"] = [*draft["incidents"], incident]
+
+
+def _then(
+    first: Callable[[dict[str, Any], Event], None], second: Callable[[dict[str, Any], Event], None]
+) -> Callable[[dict[str, Any], Event], None]:
+    def handler(draft: dict[str, Any], event: Event) -> None:
+        first(draft, event)
+        second(draft, event)
+
+    return handler
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "case.opened": _case_opened,
     "person.linked": _person_linked,
     "household.changed": _household_changed,
     "contact.recorded": _contact_recorded,
     "injury.observed": _injury_observed,
-    "concern.raised": _count("concerns"),
-    "referral.made": _count("referrals"),
-    "information.shared": _count("information_shared"),
+    "concern.raised": _concern_raised,
+    "referral.made": _conveying("referrals", "referral"),
+    "information.shared": _conveying("information_shared", "share"),
     "acknowledged": _count("acknowledgements"),
     "meeting.requested": _meeting_requested,
     "meeting.held": _meeting_held,
@@ -588,5 +835,22 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "involvement.closed": _involvement_closed,
     "lead.changed": _lead_changed,
     "area.changed": _area_changed,
+    "hospital.admitted": _hospital_admitted,
+    "hospital.discharged": _hospital_discharged,
+    "visit.planned": _visit_planned,
+    "visit.cancelled": _visit_cancelled,
+    "visit.no_access": _visit_no_access,
+    "police_protection.taken": _police_protection_taken,
+    "police_protection.ended": _police_protection_ended,
+    "assessment.started": _assessment_started,
+    "assessment.completed": _assessment_completed,
+    "assessment.ended_incomplete": _assessment_ended_incomplete,
+    "allegation.made": _allegation_made,
+    "allegation.withdrawn": _allegation_withdrawn,
+    "whereabouts.unknown": _whereabouts_unknown,
+    "whereabouts.found": _whereabouts_found,
+    "incident.notified": _incident_notified,
 }
 """Every event type the case state folds; a test keeps it one-to-one with schemas/."""
+# A contact is also how a planned visit is held.
+HANDLERS["contact.recorded"] = _then(HANDLERS["contact.recorded"], _visit_held)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ledger.envelope import Event, parse_instant
+from ledger.envelope import Event, parse_instant, utc_text
 from projections.as_of import Basis, known_by
 from projections.dates import describe_occurred, may_have_occurred_within, occurred_fields
 from projections.effective import CORRECTION, RETRACTION, effective_events, history
@@ -44,19 +44,35 @@ def _contact(p: dict[str, Any]) -> str:
 
 def _injury(p: dict[str, Any]) -> str:
     consistent = p.get("explanation_consistent")
-    judged = "" if consistent is None else (" (consistent)" if consistent else " (inconsistent)")
-    text = f"{p['injury_type']} to {p['body_region']} x{p['count']}"
+    judged = _JUDGED.get(consistent, "")
+    count = "count not known" if p["count"] == NOT_KNOWN else f"x{p['count']}"
+    text = f"{p['injury_type']} to {p['body_region']} {count}"
     if p.get("explanation_given"):
         text += f"; explanation '{p['explanation_given']}'{judged}"
-    return text + ("; suspected non-accidental" if p["suspected_non_accidental"] else "")
+    return text + _SUSPECTED.get(p["suspected_non_accidental"], "")
+
+
+NOT_KNOWN = "not_known"
+_JUDGED: dict[object, str] = {
+    True: " (consistent)",
+    False: " (inconsistent)",
+    NOT_KNOWN: " (consistency not known)",
+}
+_SUSPECTED: dict[object, str] = {
+    True: "; suspected non-accidental",
+    NOT_KNOWN: "; whether non-accidental not known",
+}
 
 
 _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "contact.recorded": _contact,
     "injury.observed": _injury,
     "decision.recorded": lambda p: f"{p['decision_type']}: {p['outcome']}",
-    "concern.raised": lambda p: f"{p['category']} concern, {p['severity']}",
-    "referral.made": lambda p: f"referral {p['from_agency']} -> {p['to_agency']}",
+    "concern.raised": lambda p: (
+        f"{p['category']} concern, "
+        f"{'severity not known' if p['severity'] == NOT_KNOWN else p['severity']}"
+    ),
+    "referral.made": lambda p: f"referral {_referrer(p)} -> {p['to_agency']}",
     "information.shared": lambda p: (
         f"{len(p['facts'])} fact(s) {p['from_agency']} -> {p['to_agency']} by {p['channel']}"
     ),
@@ -78,17 +94,98 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "involvement.closed": lambda p: f"involvement closed ({p['reason'].replace('_', ' ')})",
     "lead.changed": lambda p: f"lead now {p['lead_agency']}",
     "area.changed": lambda p: f"responsible area now {p['area']} ({p['reason'].replace('_', ' ')})",
+    "hospital.admitted": lambda p: f"admitted to hospital ({_words(p['via'])})",
+    "hospital.discharged": lambda p: (
+        f"discharged from hospital to {_words(p['discharged_to'])}"
+        + _stated(p, "safeguarding_plan_in_place", "safeguarding plan in place")
+    ),
+    "visit.planned": lambda p: (
+        f"{_words(p['visit_type'])} planned for "
+        f"{utc_text(parse_instant(p['planned_for']))[:16].replace('T', ' ')}"
+        + ("; unannounced" if p.get("announced") is False else "")
+    ),
+    "visit.cancelled": lambda p: f"visit cancelled by {_words(p['cancelled_by'])}",
+    "visit.no_access": lambda p: "visit: no access",
+    "police_protection.taken": lambda p: "police protection taken",
+    "police_protection.ended": lambda p: f"police protection ended: {_words(p['outcome'])}",
+    "assessment.started": lambda p: f"{_words(p['assessment_type'])} started",
+    "assessment.completed": lambda p: f"assessment completed: {_words(p['outcome'])}",
+    "assessment.ended_incomplete": lambda p: f"assessment ended incomplete: {_words(p['reason'])}",
+    "allegation.made": lambda p: f"{p['category']} allegation made by {_party(p['made_by'])}",
+    "allegation.withdrawn": lambda p: f"allegation withdrawn by {_party(p['withdrawn_by'])}",
+    "whereabouts.unknown": lambda p: (
+        "whereabouts unknown"
+        + (f"; last known in area {p['last_known_area']}" if "last_known_area" in p else "")
+    ),
+    "whereabouts.found": lambda p: (
+        "whereabouts known again" + (f" (area {p['area']})" if "area" in p else "")
+    ),
+    "incident.notified": lambda p: (
+        f"{_words(p['incident_type'])} notified to {_words(p['notified_to'])}; "
+        f"incident date {_words(p['incident_date'])}"
+    ),
 }
+_CONVEYING = ("referral.made", "information.shared")
 
 
-def summary(event: Event) -> str:
-    """A one-line, name-free summary of the event."""
+def _words(code: str) -> str:
+    return code.replace("_", " ")
+
+
+def _party(party: dict[str, Any]) -> str:
+    """An agency's id, or what a person who is not an agency is to the child."""
+    return str(party["agency"]) if "agency" in party else _words(party["source"]["kind"])
+
+
+def _referrer(p: dict[str, Any]) -> str:
+    return str(p["from_agency"]) if "from_agency" in p else _words(p["source"]["kind"])
+
+
+def _stated(p: dict[str, Any], field: str, label: str) -> str:
+    value = p.get(field)
+    if value is None:
+        return ""
+    return f"; {label}: {'not known' if value == NOT_KNOWN else ('yes' if value else 'no')}"
+
+
+def _conveyed(p: dict[str, Any], facts: Mapping[str, Event]) -> str:
+    """What a referral or share said of a concern, and, beside a denial, any fact it named
+    that its recorder suspected non-accidental: both stand in the line, neither judged."""
+    conveyed = p.get("conveyed", {})
+    concern = conveyed.get("concern", "not_stated")
+    said = [] if concern == "not_stated" else [f"concern {concern}"]
+    if conveyed.get("statement"):
+        said.append(f"'{conveyed['statement']}'")
+    text = f": {' - '.join(said)}" if said else ""
+    if conveyed.get("urgency") == "urgent":
+        text += "; urgent"
+    if concern == "denied":
+        suspected = sum(
+            1
+            for fact in p.get("facts", [])
+            if (named := facts.get(fact.lower())) is not None
+            and named.type == "injury.observed"
+            and named.payload["suspected_non_accidental"] is True
+        )
+        if suspected:
+            text += (
+                f"; the facts named include {suspected} injury record(s) suspected non-accidental"
+            )
+    return text
+
+
+def summary(event: Event, facts: Mapping[str, Event] | None = None) -> str:
+    """A one-line, name-free summary of the event; `facts` (the case's events by id, as
+    corrected) lets a share or referral line say what the facts it named held."""
     if event.type == CORRECTION:
         return f"corrects {event.amends}: {event.payload['reason']}"
     if event.type == RETRACTION:
         return f"retracts {event.amends}: {event.payload['reason']}"
     make = _SUMMARIES.get(event.type)
-    return make(event.payload) if make else event.type.replace(".", " ")
+    text = make(event.payload) if make else event.type.replace(".", " ")
+    if event.type in _CONVEYING:
+        text += _conveyed(event.payload, facts or {})
+    return text
 
 
 def chronology(
@@ -104,7 +201,11 @@ def chronology(
     uncertain date by the instant it sorts by), each with its date in words; with `start` or
     `end`, those that may have happened then (an undated event may have)."""
     rows = []
-    for entry in history(known_by(events, moment, basis)):
+    entries = history(known_by(events, moment, basis))
+    facts = {
+        e.event.event_id: e.as_corrected or e.event for e in entries if e.status != "retracted"
+    }
+    for entry in entries:
         shown = entry.as_corrected or entry.event
         if (agencies and shown.agency not in agencies) or (types and shown.type not in types):
             continue
@@ -117,7 +218,7 @@ def chronology(
                 **occurred_fields(shown),
                 "agency": shown.agency,
                 "type": shown.type,
-                "summary": summary(shown),
+                "summary": summary(shown, facts),
                 "recording_lag_days": None
                 if lag is None
                 else round(lag.total_seconds() / 86400, 2),
@@ -142,7 +243,7 @@ def changes(
     for event in events:
         if not start < parse_instant(event.recorded_at) <= end:
             continue
-        entry = _change(event)
+        entry = _change(event, by_id)
         kind = _AMENDS.get(event.type) if event.amends else None
         target = by_id.get(event.amends or "")
         if kind is None:
@@ -150,7 +251,7 @@ def changes(
             continue
         entry["amends"] = event.amends
         if target is not None:
-            entry["amended"] = _change(target)
+            entry["amended"] = _change(target, by_id)
             if kind == "corrected":
                 entry["amended"]["summary_as_corrected"] = summary(
                     effective_events([target, event])[0]
@@ -162,12 +263,12 @@ def changes(
 _AMENDS = {CORRECTION: "corrected", RETRACTION: "retracted"}
 
 
-def _change(event: Event) -> dict[str, Any]:
+def _change(event: Event, by_id: Mapping[str, Event]) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "type": event.type,
         "agency": event.agency,
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
-        "summary": summary(event),
+        "summary": summary(event, by_id),
     }

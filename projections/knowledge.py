@@ -11,6 +11,10 @@ retracted. An agency comes to know a fact when:
 - an alert naming the fact as evidence was sent to it (`alert`): since the alert was raised;
 - it acknowledged the fact (`acknowledged`): since it recorded the acknowledgement.
 
+A cell reached through a share or referral carries what the sender said it conveyed
+(`conveyed`: a concern stated or denied, its own words): the facts known are the ledger's, the
+sender's account of them stands beside them.
+
 The share, referral, meeting or alert is itself a fact, known to its recipients the same way.
 Nobody knows a fact before it was recorded: a conveyance earlier than the fact's recorded_at
 counts from the recorded_at. An acknowledgement by the agency of the fact, or of the event that
@@ -50,6 +54,8 @@ class Knowing:
     # computing them).
     since_text: str
     acknowledged_at: str | None = None
+    # What the share or referral it came through said of a concern (its `conveyed`), if any.
+    conveyed: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The cell as the API shows it."""
@@ -58,6 +64,7 @@ class Knowing:
             "via": self.via,
             "through": self.through,
             "acknowledged_at": self.acknowledged_at,
+            "conveyed": self.conveyed,
         }
 
 
@@ -76,7 +83,7 @@ class Knowledge:
     def of_agency(self, agency: str) -> list[dict[str, Any]]:
         """What one agency knew: each fact with since when and how, earliest first."""
         rows = [
-            {**_fact(self.facts[fact]), **cells[agency].as_dict()}
+            {**_fact(self.facts[fact], self.facts), **cells[agency].as_dict()}
             for fact, cells in self.known.items()
             if agency in cells
         ]
@@ -89,7 +96,7 @@ class Knowledge:
             "agencies": list(self.agencies),
             "facts": [
                 {
-                    **_fact(event),
+                    **_fact(event, self.facts),
                     "known": {a: k.as_dict() for a, k in sorted(self.known[fact].items())},
                 }
                 for fact, event in self.facts.items()
@@ -105,7 +112,7 @@ class Knowledge:
             first_agency, first = min(cells.items(), key=lambda item: (item[1].since, item[0]))
             rows.append(
                 {
-                    **_fact(self.facts[fact]),
+                    **_fact(self.facts[fact], self.facts),
                     "known_to": sorted(cells),
                     "first_known_by": first_agency,
                     "first_known_at": first.since_text,
@@ -193,7 +200,15 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
     agencies: set[str] = set()
     lead = None
 
-    def offer(fact: str, agency: str, at: datetime, text: str, via: str, through: str) -> None:
+    def offer(
+        fact: str,
+        agency: str,
+        at: datetime,
+        text: str,
+        via: str,
+        through: str,
+        conveyed: dict[str, Any] | None = None,
+    ) -> None:
         if fact not in facts:
             return  # not a fact of this case by then (unknown, retracted, or an amendment)
         if at < recorded_at[fact]:
@@ -201,7 +216,7 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
         cells = known[fact]
         held = cells.get(agency)
         if held is None or (at, RANK[via]) < (held.since, RANK[held.via]):
-            cells[agency] = Knowing(at, via, through, text)
+            cells[agency] = Knowing(at, via, through, text, conveyed=conveyed)
 
     for event in current:
         agencies.add(event.agency)
@@ -225,9 +240,10 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
             happened = min(parse_instant(event.occurred_at), recorded_at[event.event_id])
             text = utc_text(happened)
             agencies.update(recipients)
+            conveyed = p.get("conveyed")
             for agency in recipients:
                 for fact in (*named, event.event_id):
-                    offer(fact, agency, happened, text, route, event.event_id)
+                    offer(fact, agency, happened, text, route, event.event_id, conveyed)
         if event.type == ACKNOWLEDGED:
             target, at = p["acknowledges"].lower(), recorded_at[event.event_id]
             offer(target, event.agency, at, event.recorded_at, "acknowledged", event.event_id)
@@ -251,7 +267,12 @@ def _mark_acknowledgements(
             marks = [acks[k] for k in ((fact, agency), (knowing.through, agency)) if k in acks]
             if marks and knowing.via != "acknowledged":
                 cells[agency] = Knowing(
-                    knowing.since, knowing.via, knowing.through, knowing.since_text, min(marks)[1]
+                    knowing.since,
+                    knowing.via,
+                    knowing.through,
+                    knowing.since_text,
+                    min(marks)[1],
+                    knowing.conveyed,
                 )
 
 
@@ -301,14 +322,14 @@ def time_to_share(
     ]
 
 
-def _fact(event: Event) -> dict[str, Any]:
+def _fact(event: Event, facts: dict[str, Event]) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "type": event.type,
         "recorded_by_agency": event.agency,
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
-        "summary": summary(event),
+        "summary": summary(event, facts),
     }
 
 

@@ -105,7 +105,7 @@ def _injury_on_plan(
             plans[p["plan_id"]] = event
         elif event.type == "plan.ended":
             plans.pop(p["plan_id"], None)
-        elif event.type == "injury.observed" and p["suspected_non_accidental"] and plans:
+        elif event.type == "injury.observed" and p["suspected_non_accidental"] is True and plans:
             plan = next(iter(plans.values()))
             yield Firing(
                 rule,
@@ -255,7 +255,7 @@ def _assault_unreported(
     for event in events:
         p = event.payload
         observed = (event.type == "concern.raised" and p["category"] in categories) or (
-            event.type == "injury.observed" and p["suspected_non_accidental"]
+            event.type == "injury.observed" and p["suspected_non_accidental"] is True
         )
         if not observed or kind_of(event.agency, event, agencies) in kinds:
             continue

@@ -473,6 +473,16 @@ def _rows(state: Document) -> list[tuple[str, str]]:
         ),
         "leads": lambda x: f"{x['agency']} from {x['since'][:10]}",
         "areas": lambda x: f"{x['area']} from {x['since'][:10]}",
+        "in_hospital": lambda e: f"{e['id']} since {e['since'][:10]} ({e['agency']})",
+        "allegations_open": lambda e: f"{e['id']} {e['detail']} since {e['since'][:10]}",
+        "incidents": lambda i: (
+            f"{i['incident_type']} on {i['incident_date']}, notified to {i['notified_to']}"
+        ),
+        "conveyed": lambda c: (
+            f"{c['occurred_at'][:10]} {c['kind']} {c['from_agency'] or c['source_kind']}"
+            f" -> {c['to_agency']}: concern {c['concern']}"
+            + (f" '{c['statement']}'" if c["statement"] else "")
+        ),
     }
     rows = []
     for name, value in state.items():

@@ -70,8 +70,8 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
         spec = {**target, **spec}
     if "anyOf" in spec:
         return " | ".join(_annotation(branch, registry) for branch in spec["anyOf"])
-    if "enum" in spec or "const" in spec:
-        values = spec.get("enum", [spec.get("const")])
+    values = spec["enum"] if "enum" in spec else [spec["const"]] if "const" in spec else None
+    if values is not None:
         return "Literal[" + ", ".join(repr(v) for v in values) + "]"
     kind = spec.get("type")
     if isinstance(kind, list):

@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ledger.schemas import ENVELOPE, SchemaRegistry
 
 
@@ -98,7 +100,7 @@ def _kinds(spec: dict[str, Any], home: dict[str, Any], registry: SchemaRegistry)
 
 def _type(spec: dict[str, Any]) -> str:
     if "enum" in spec:
-        return "one of " + ", ".join(f"`{v}`" for v in spec["enum"])
+        return "one of " + ", ".join(f"`{_literal(v)}`" for v in spec["enum"])
     if "const" in spec:
         return f"`{spec['const']}`"
     kind = spec.get("type", "")
@@ -109,6 +111,11 @@ def _type(spec: dict[str, Any]) -> str:
     if kind == "array" and "items" in spec:
         text += " of " + _type(spec["items"])
     return text or "any"
+
+
+def _literal(value: object) -> str:
+    """An enum value as the JSON an adapter sends: true, false and null, not Python's names."""
+    return value if isinstance(value, str) else orjson.dumps(value).decode()
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ def test_schemas_code_and_docs_are_one_to_one() -> None:
     types = set(registry.event_types)
     assert types == set(HANDLERS), "schemas/ and projections.case_state.HANDLERS differ"
     documented = set(
-        re.findall(r"^## `([a-z.]+)` v\d+", (ROOT / "docs" / "events.md").read_text(), re.M)
+        re.findall(r"^## `([a-z._]+)` v\d+", (ROOT / "docs" / "events.md").read_text(), re.M)
     )
     assert documented == types, "docs/events.md and schemas/ differ"
 

@@ -1,0 +1,163 @@
+"""The new case events over HTTP: bad ones refused naming the field, and what a share
+conveyed visible in the case state, the chronology and who knew."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from ledger.schemas import SchemaRegistry
+from sgl.bootstrap import Container
+from tests.conftest import LiveServer
+from tests.factories import new_case_id
+from tests.integration.test_corrections import publish, settled
+
+REGISTRY = SchemaRegistry()
+HOSPITAL, GP = "example-hospital", "example-gp"
+
+
+def newest(kind: str, case_id: str, index: int = 0, **payload: Any) -> dict[str, Any]:
+    """An example of the type's newest version for the case, with payload fields replaced."""
+    event = REGISTRY.docs[(kind, REGISTRY.latest(kind))].document["examples"][index]
+    event = orjson.loads(orjson.dumps(event))
+    event.update(event_id=str(uuid.uuid4()), case_id=case_id)
+    event["payload"].update(payload)
+    return event
+
+
+def without(event: dict[str, Any], *fields: str) -> dict[str, Any]:
+    for field in fields:
+        del event["payload"][field]
+    return event
+
+
+BAD: list[tuple[str, Any, str, str, str]] = [
+    # (case label, event builder, pointer, rule, words the detail must hold)
+    (
+        "visit without a planned time",
+        lambda c: without(newest("visit.planned", c), "planned_for"),
+        "/payload/planned_for",
+        "required",
+        "'planned_for' is required",
+    ),
+    (
+        "injury count as a word",
+        lambda c: newest("injury.observed", c, count="several"),
+        "/payload/count",
+        "anyOf",
+        '"not_known" was expected',
+    ),
+    (
+        "injury count zero",
+        lambda c: newest("injury.observed", c, count=0),
+        "/payload/count",
+        "anyOf",
+        "less than the minimum of 1",
+    ),
+    (
+        "referral by nobody",
+        lambda c: without(newest("referral.made", c), "from_agency"),
+        "/payload/from_agency",
+        "required",
+        "'from_agency' is required",
+    ),
+    (
+        "referral conveying a maybe",
+        lambda c: newest("referral.made", c, conveyed={"concern": "maybe"}),
+        "/payload/conveyed/concern",
+        "enum",
+        '"stated", "denied", "not_stated"',
+    ),
+    (
+        "allegation made by an agency and a person at once",
+        lambda c: newest(
+            "allegation.made",
+            c,
+            made_by={"agency": "example-police", "source": {"kind": "parent"}},
+        ),
+        "/payload/made_by",
+        "maxProperties",
+        "more than 1 property",
+    ),
+    (
+        "discharge with a plan of maybe",
+        lambda c: newest("hospital.discharged", c, safeguarding_plan_in_place="maybe"),
+        "/payload/safeguarding_plan_in_place",
+        "enum",
+        '"not_known"',
+    ),
+    (
+        "incident date written loosely",
+        lambda c: newest("incident.notified", c, incident_date="last week"),
+        "/payload/incident_date",
+        "anyOf",
+        "not_known",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("label", "build", "pointer", "rule", "words"), BAD, ids=[b[0] for b in BAD]
+)
+def test_a_bad_new_event_is_refused_naming_the_field(
+    live_server: LiveServer,
+    container: Container,
+    label: str,
+    build: Any,
+    pointer: str,
+    rule: str,
+    words: str,
+) -> None:
+    """422 problem+json with the field's pointer, the rule and a detail that says what was
+    wanted; nothing appended."""
+    ends = container.log.end_offsets()
+    response = httpx.post(
+        live_server.url + "/v1/events",
+        content=orjson.dumps(build(new_case_id())),
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    errors = response.json()["errors"]
+    found = [e for e in errors if (e["pointer"], e["rule"]) == (pointer, rule)]
+    assert found, errors
+    assert words in found[0]["detail"]
+    assert container.log.end_offsets() == ends
+
+
+def test_a_downgraded_suspicion_is_visible_in_state_chronology_and_who_knew(
+    live_server: LiveServer, container: Container
+) -> None:
+    """A hospital admits the child, records an injury it suspects non-accidental, and tells the
+    GP it has no concerns: the case state keeps the denial, the chronology line shows the
+    denial beside the suspicion, and the GP's knowledge carries what it was told."""
+    case_id = new_case_id()
+    admitted = newest("hospital.admitted", case_id)
+    injury = newest("injury.observed", case_id)
+    share = newest("information.shared", case_id, facts=[injury["event_id"]])
+    publish(live_server, [admitted, injury, share])
+    state = settled(container, case_id, share)
+    assert [e["id"] for e in state["in_hospital"]] == [admitted["payload"]["episode_id"]]
+    assert state["suspected_non_accidental"] == 1
+    (conveyed,) = state["conveyed"]
+    assert (conveyed["from_agency"], conveyed["to_agency"]) == (HOSPITAL, GP)
+    assert (conveyed["concern"], conveyed["statement"]) == (
+        "denied",
+        "No child protection concerns.",
+    )
+
+    rows = httpx.get(f"{live_server.url}/v1/cases/{case_id}/chronology").json()["events"]
+    line = next(r["summary"] for r in rows if r["event_id"] == share["event_id"])
+    assert "concern denied - 'No child protection concerns.'" in line
+    assert "1 injury record(s) suspected non-accidental" in line
+
+    known = httpx.get(
+        f"{live_server.url}/v1/cases/{case_id}/knowledge", params={"agency": GP}
+    ).json()
+    cell = next(f for f in known["facts"] if f["event_id"] == injury["event_id"])
+    assert cell["via"] == "shared" and cell["through"] == share["event_id"]
+    assert cell["conveyed"] == share["payload"]["conveyed"]
