@@ -307,6 +307,10 @@ def _case_closed(draft: dict[str, Any], event: Event) -> None:
     draft["closure_reason"] = event.payload["reason"]
 
 
+def _registry(_: dict[str, Any], __: Event) -> None:
+    """Registry events change no case."""
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "case.opened": _case_opened,
     "person.linked": _person_linked,
@@ -329,5 +333,8 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "correction.recorded": _count("corrections"),
     "entry.retracted": _count("retractions"),
     "case.closed": _case_closed,
+    # Registry events are the agency registry's (projections.agencies), never a case's.
+    "agency.registered": _registry,
+    "agency.updated": _registry,
 }
 """Every event type the case state folds; a test keeps it one-to-one with schemas/."""

@@ -61,7 +61,7 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if ref.endswith("#/$defs/practitioner"):
         return "Practitioner"
     if ref:
-        envelope = registry.schema(ENVELOPE, 1)
+        envelope = registry.schema(ENVELOPE, _envelope_version(ref))
         assert envelope is not None
         spec = {**envelope.document["$defs"][ref.rsplit("/", 1)[1]], **spec}
     if "enum" in spec:
@@ -72,6 +72,12 @@ def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     if kind == "array":
         return f"list[{_annotation(spec.get('items', {}), registry)}]"
     return _simple(kind)
+
+
+def _envelope_version(ref: str) -> int:
+    """The envelope version a `urn:sgl:schema:envelope:N#/$defs/...` reference names."""
+    urn = ref.partition("#")[0]
+    return int(urn.rsplit(":", 1)[1]) if urn.startswith(f"urn:sgl:schema:{ENVELOPE}:") else 1
 
 
 def _simple(kind: object) -> str:

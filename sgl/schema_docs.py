@@ -63,7 +63,9 @@ def _resolve(spec: dict[str, Any], registry: SchemaRegistry) -> dict[str, Any]:
     if not ref:
         return spec
     urn, _, fragment = ref.partition("#")
-    doc = registry.schema(ENVELOPE, 1) if urn in ("", "urn:sgl:schema:envelope:1") else None
+    prefix = f"urn:sgl:schema:{ENVELOPE}:"
+    version = urn.removeprefix(prefix) if urn.startswith(prefix) else "1" if not urn else ""
+    doc = registry.schema(ENVELOPE, int(version)) if version.isdigit() else None
     if doc is None:
         return spec
     target: dict[str, Any] = doc.document
