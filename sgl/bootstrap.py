@@ -15,6 +15,7 @@ import structlog
 from consumers.alerter import Alerter
 from consumers.follower import CaseFollower
 from consumers.rebuild import RebuildReport, rebuild_follower, rebuild_view
+from consumers.registry_gate import RegistryGate
 from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
 from ledger.append import Ledger
@@ -256,14 +257,17 @@ def bootstrap(settings: Settings) -> Container:
     event_log = build_log(settings)
     alerts_log = build_log(settings, "alerts")
     checkpoints_log = build_log(settings, "checkpoints")
-    ledger = Ledger(event_log, schemas)
+    ledger = Ledger(event_log, schemas, agencies=RegistryGate(event_log, views, schemas))
+    # The ledger's own alerts name the ledger and the rule policy's recipients, not an
+    # adapter's input: checked against the schema when the policy loads, not the registry.
+    record = Ledger(event_log, schemas)
     feed = Ledger(alerts_log, schemas)
     clocks = ViewHandle(
         ViewFiles(settings.views_dir, CLOCKS), partial(open_clock_view, policy=policy)
     )
     alerts = ViewHandle(
         ViewFiles(settings.views_dir, ALERTS),
-        lambda path: Alerter(open_alert_store(path), rules, ledger, feed),
+        lambda path: Alerter(open_alert_store(path), rules, record, feed),
     )
     return Container(
         settings,

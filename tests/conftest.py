@@ -17,6 +17,7 @@ import uvicorn
 from ledger.settings import Settings
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import registrations
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -168,8 +169,9 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def container(backend: str, make_settings: Callable[..., Settings]) -> Iterator[Container]:
-    """A wired ledger on the backend under test."""
+    """A wired ledger on the backend under test, with the example agencies registered."""
     built = bootstrap(make_settings(backend))
+    built.ledger.submit(registrations())
     yield built
     built.close()
 

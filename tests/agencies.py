@@ -1,0 +1,39 @@
+"""The example agencies (docs/examples/agencies.json) and registering agencies in tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ledger.append import Ledger
+from sgl.registry import registration
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_AGENCIES: list[dict[str, Any]] = orjson.loads(
+    (ROOT / "docs" / "examples" / "agencies.json").read_bytes()
+)
+EXAMPLE_IDS = tuple(a["agency_id"] for a in EXAMPLE_AGENCIES)
+# Registered before any date the tests record events at, so names resolve as of any of them.
+REGISTERED_AT = "2000-01-01T00:00:00Z"
+
+
+def registrations(payloads: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """`agency.registered` events for these payloads (default: the example agencies)."""
+    return [registration(p, REGISTERED_AT) for p in payloads or EXAMPLE_AGENCIES]
+
+
+def agency(agency_id: str, kind: str = "other", statutory: bool = True) -> dict[str, Any]:
+    """A registry payload for an agency a test makes up."""
+    return {
+        "agency_id": agency_id,
+        "name": f"Test {agency_id}",
+        "kind": kind,
+        "statutory": statutory,
+    }
+
+
+def register(ledger: Ledger, *agency_ids: str) -> None:
+    """Register made-up agencies (of kind `other`) through the append path."""
+    ledger.submit(registrations([agency(a) for a in agency_ids]))
