@@ -216,6 +216,7 @@ def chronology(
             **row,
             "occurred": row["occurred_at"][:16] + ("~" if row["occurred_approximate"] else ""),
             "lag_days": f"+{row['recording_lag_days']}",
+            "agency": row["agency_name"],
         }
         for row in found["events"]
     ]

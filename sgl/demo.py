@@ -10,7 +10,8 @@ from ledger.append import Ledger
 from ledger.log import Receipt
 from sgl.background import background_events
 from sgl.child_a import CASE as DEMO_CASE
-from sgl.child_a import child_a
+from sgl.child_a import REGISTERED_AT, agency_payloads, child_a
+from sgl.registry import registration
 
 __all__ = ["DEMO_CASE", "demo_events", "load_demo"]
 
@@ -18,8 +19,10 @@ BATCH = 500
 
 
 def demo_events(background_cases: int = 0, seed: int = 2007) -> Iterator[dict[str, Any]]:
-    """Child A's events, then the background cases' (deterministic for a seed)."""
-    return chain(child_a(), background_events(background_cases, seed))
+    """The demo agencies' registrations, Child A's events, then the background cases'
+    (deterministic for a seed)."""
+    registrations = (registration(p, REGISTERED_AT) for p in agency_payloads())
+    return chain(registrations, child_a(), background_events(background_cases, seed))
 
 
 def load_demo(

@@ -1,6 +1,7 @@
 """Every read of the ledger, answered once: the HTTP routes and the `sgl` commands both call
 these queries, and show the documents they return (or the errors they raise) as they must."""
 
+from sgl.queries.agencies import AGENCY_COLUMNS, agencies, agency
 from sgl.queries.cases import case, case_changes, case_chronology, case_history, chronology_csv
 from sgl.queries.clocks import (
     ALERT_COLUMNS,
@@ -19,12 +20,14 @@ from sgl.queries.errors import (
     BadRequest,
     DatesOutOfOrder,
     NoProof,
+    NoSuchAgency,
     NoSuchCase,
     NoSuchSchema,
     NotFound,
     QueryError,
     UnknownAgency,
     UnknownParameters,
+    UnregisteredAgency,
 )
 from sgl.queries.knowledge import (
     agency_knowledge,
@@ -42,6 +45,7 @@ from sgl.queries.proofs import (
 from sgl.queries.stores import ContainerStores, LocalStores, Stores
 
 __all__ = [
+    "AGENCY_COLUMNS",
     "ALERT_COLUMNS",
     "AgencyRequired",
     "BadDate",
@@ -51,6 +55,7 @@ __all__ = [
     "Document",
     "LocalStores",
     "NoProof",
+    "NoSuchAgency",
     "NoSuchCase",
     "NoSuchSchema",
     "NotFound",
@@ -58,6 +63,9 @@ __all__ = [
     "Stores",
     "UnknownAgency",
     "UnknownParameters",
+    "UnregisteredAgency",
+    "agencies",
+    "agency",
     "agency_knowledge",
     "alerts_csv",
     "case",

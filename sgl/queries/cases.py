@@ -8,6 +8,7 @@ from projections.as_of import Basis, known_by
 from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
+from sgl.queries.agencies import names, registered
 from sgl.queries.common import (
     Document,
     case_events,
@@ -56,8 +57,10 @@ def case_chronology(
     end: str | None = None,
 ) -> Document:
     """The events known by `as_of`, as then corrected, ordered by when they happened,
-    optionally only some agencies' or types, and only those that occurred in [start, end]."""
+    optionally only some agencies' or types, and only those that occurred in [start, end];
+    each with its agency's display name as registered then."""
     found = moments({"/as_of": as_of, "/from": start, "/to": end})
+    registered(stores, agencies)
     moment = moment_of(as_of)
     rows = chronology(
         known_case(stores, case_id, moment, basis),
@@ -68,12 +71,14 @@ def case_chronology(
         found["/from"],
         found["/to"],
     )
+    named = names(stores, {row["agency"] for row in rows}, as_of)
+    rows = [{**row, "agency_name": named[row["agency"]]} for row in rows]
     return {**header(case_id, as_of, basis), "events": rows}
 
 
 def chronology_csv(document: Document) -> str:
-    """A chronology as CSV, one row per event."""
-    return to_csv(COLUMNS, document["events"])
+    """A chronology as CSV, one row per event, agencies by name."""
+    return to_csv(COLUMNS, [{**row, "agency": row["agency_name"]} for row in document["events"]])
 
 
 def case_changes(stores: Stores, case_id: str, start: str, end: str) -> Document:
