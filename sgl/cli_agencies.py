@@ -15,7 +15,10 @@ from sgl.cli_read import _as_of, _json, _output, _read, table
 
 @click.group()
 def agencies() -> None:
-    """The agency registry: every agency events may name, with its name, kind and area."""
+    """The agency registry: every agency events may name, with its name, kind and area.
+
+    Example: sgl agencies list
+    """
 
 
 @agencies.command("list")

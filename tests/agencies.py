@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 from ledger.append import Ledger
+from sgl.bootstrap import Container
 from sgl.registry import registration
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -17,6 +18,14 @@ EXAMPLE_AGENCIES: list[dict[str, Any]] = orjson.loads(
 EXAMPLE_IDS = tuple(a["agency_id"] for a in EXAMPLE_AGENCIES)
 # Registered before any date the tests record events at, so names resolve as of any of them.
 REGISTERED_AT = "2000-01-01T00:00:00Z"
+# The kinds of the agency ids that tests of the policies use (the policies name them).
+KINDS = {
+    "la-childrens-social-care": "childrens_social_care",
+    "la-legal-services": "legal",
+    "met-police": "police",
+    "gp-practice-east": "gp",
+    "nhs-hospital-north": "hospital",
+}
 
 
 def registrations(payloads: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
@@ -24,16 +33,24 @@ def registrations(payloads: list[dict[str, Any]] | None = None) -> list[dict[str
     return [registration(p, REGISTERED_AT) for p in payloads or EXAMPLE_AGENCIES]
 
 
-def agency(agency_id: str, kind: str = "other", statutory: bool = True) -> dict[str, Any]:
-    """A registry payload for an agency a test makes up."""
+def agency(agency_id: str) -> dict[str, Any]:
+    """A registry payload for an agency a test names (kind `other` unless in KINDS)."""
     return {
         "agency_id": agency_id,
         "name": f"Test {agency_id}",
-        "kind": kind,
-        "statutory": statutory,
+        "kind": KINDS.get(agency_id, "other"),
+        "statutory": True,
     }
 
 
 def register(ledger: Ledger, *agency_ids: str) -> None:
-    """Register made-up agencies (of kind `other`) through the append path."""
+    """Register agencies a test names through the append path (again: nothing new)."""
     ledger.submit(registrations([agency(a) for a in agency_ids]))
+
+
+def with_agencies(container: Container, *agency_ids: str) -> Container:
+    """The container with the example agencies and these registered."""
+    container.ledger.submit(registrations())
+    if agency_ids:
+        register(container.ledger, *agency_ids)
+    return container
