@@ -18,19 +18,18 @@ EXAMPLE_AGENCIES: list[dict[str, Any]] = orjson.loads(
 EXAMPLE_IDS = tuple(a["agency_id"] for a in EXAMPLE_AGENCIES)
 # Registered before any date the tests record events at, so names resolve as of any of them.
 REGISTERED_AT = "2000-01-01T00:00:00Z"
-# The kinds of the agency ids that tests of the policies use (the policies name them).
+# Agency ids the tests of today's clock and rule policies use, because the policies name
+# them, with their kinds.
 KINDS = {
     "la-childrens-social-care": "childrens_social_care",
     "la-legal-services": "legal",
     "met-police": "police",
+    "police-north": "police",
     "gp-practice-east": "gp",
+    "nhs-gp-north": "gp",
     "nhs-hospital-north": "hospital",
+    "school-north-primary": "education",
 }
-
-
-def registrations(payloads: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """`agency.registered` events for these payloads (default: the example agencies)."""
-    return [registration(p, REGISTERED_AT) for p in payloads or EXAMPLE_AGENCIES]
 
 
 def agency(agency_id: str) -> dict[str, Any]:
@@ -43,13 +42,22 @@ def agency(agency_id: str) -> dict[str, Any]:
     }
 
 
+# What the test fixtures register, in one batch.
+TEST_AGENCIES = [*EXAMPLE_AGENCIES, *(agency(a) for a in KINDS)]
+
+
+def registrations(payloads: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+    """`agency.registered` events for these payloads (default: TEST_AGENCIES)."""
+    return [registration(p, REGISTERED_AT) for p in payloads or TEST_AGENCIES]
+
+
 def register(ledger: Ledger, *agency_ids: str) -> None:
     """Register agencies a test names through the append path (again: nothing new)."""
     ledger.submit(registrations([agency(a) for a in agency_ids]))
 
 
 def with_agencies(container: Container, *agency_ids: str) -> Container:
-    """The container with the example agencies and these registered."""
+    """The container with TEST_AGENCIES and these registered."""
     container.ledger.submit(registrations())
     if agency_ids:
         register(container.ledger, *agency_ids)

@@ -169,7 +169,8 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def container(backend: str, make_settings: Callable[..., Settings]) -> Iterator[Container]:
-    """A wired ledger on the backend under test, with the example agencies registered."""
+    """A wired ledger on the backend under test, with the example agencies (and the ones
+    today's policies name) registered."""
     built = bootstrap(make_settings(backend))
     built.ledger.submit(registrations())
     yield built

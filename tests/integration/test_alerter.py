@@ -22,12 +22,9 @@ from ledger.settings import Settings
 from projections.alert_store import open_alert_store
 from projections.rules import LEDGER_AGENCY, alert_event_id, evaluate
 from sgl.bootstrap import Container, bootstrap
-from tests.agencies import KINDS, with_agencies
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, meeting_held, new_case_id
-
-# The rule policy names these agencies.
-POLICY_AGENCIES = tuple(KINDS)
 
 
 def everything(log: EventLog) -> list[dict[str, Any]]:
@@ -74,7 +71,7 @@ def test_a_finding_is_raised_once_through_restarts_and_rebuilds(
     settings = make_settings(backend)
     case_id = new_case_id()
     meeting = absent_gp(case_id)
-    container = with_agencies(bootstrap(settings), *POLICY_AGENCIES)
+    container = with_agencies(bootstrap(settings))
     try:
         container.ledger.submit([meeting])
         settle(container)
@@ -100,7 +97,7 @@ def test_a_finding_is_raised_once_through_restarts_and_rebuilds(
         container.close()
 
     # A restart: a new process over the same data, the alerter going on from its position.
-    container = with_agencies(bootstrap(settings), *POLICY_AGENCIES)
+    container = with_agencies(bootstrap(settings))
     try:
         settle(container)
         assert len(raised(container.alerts_log)) == 1 and len(raised(container.log)) == 1
@@ -137,7 +134,7 @@ def test_a_deadline_rule_fires_when_its_time_passes(
     make_settings: Callable[..., Settings],
 ) -> None:
     """An adult linked unverified: nothing for 14 days, then the alert, dated at the deadline."""
-    container = with_agencies(bootstrap(make_settings("sqlite")), *POLICY_AGENCIES)
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     now = [datetime(2007, 3, 6, 9, tzinfo=UTC)]
     try:
         case_id = new_case_id()
@@ -194,7 +191,7 @@ class FailingOnce:
 def test_a_decided_alert_is_published_after_a_failed_publish(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    container = with_agencies(bootstrap(make_settings("sqlite")), *POLICY_AGENCIES)
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         case_id = new_case_id()
         [meeting] = container.ledger.submit([absent_gp(case_id)])
@@ -223,7 +220,7 @@ def test_serve_raises_alerts_and_shows_them_with_the_case(
 ) -> None:
     """`sgl serve` runs the alerter: a finding shows as raised on the case's alerts, as an open
     alert in its state and in its chronology; the clock view serves the ledger-wide latency."""
-    container = with_agencies(bootstrap(make_settings(backend, alerter="on")), *POLICY_AGENCIES)
+    container = with_agencies(bootstrap(make_settings(backend, alerter="on")))
     server = LiveServer(container).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
