@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from ledger.append import Ledger
 from sgl.bootstrap import Container
 from sgl.registry import registration
 
+_IDS = uuid.UUID("3b0f6a2e-8d4c-4e1f-a7b9-0c2d4e6f8a10")
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_AGENCIES: list[dict[str, Any]] = orjson.loads(
     (ROOT / "docs" / "examples" / "agencies.json").read_bytes()
@@ -47,8 +49,12 @@ TEST_AGENCIES = [*EXAMPLE_AGENCIES, *(agency(a) for a in KINDS)]
 
 
 def registrations(payloads: list[dict[str, Any]] | None = None) -> list[dict[str, Any]]:
-    """`agency.registered` events for these payloads (default: TEST_AGENCIES)."""
-    return [registration(p, REGISTERED_AT) for p in payloads or TEST_AGENCIES]
+    """`agency.registered` events for these payloads (default: TEST_AGENCIES), with event ids
+    of their own (the demo registers some of the same agencies, with other content)."""
+    return [
+        {**registration(p, REGISTERED_AT), "event_id": str(uuid.uuid5(_IDS, p["agency_id"]))}
+        for p in payloads or TEST_AGENCIES
+    ]
 
 
 def register(ledger: Ledger, *agency_ids: str) -> None:
