@@ -69,7 +69,7 @@ def import_agencies(ctx: click.Context, file: Any, url: str | None) -> None:
     Example: SGL_URL=http://127.0.0.1:8000 sgl agencies import docs/examples/agencies.json
     """
     from ledger.client import LedgerClient
-    from sgl.registry import registration, unregistered
+    from sgl.registry import unregistered
 
     try:
         payloads = orjson.loads(file.read())
@@ -84,10 +84,29 @@ def import_agencies(ctx: click.Context, file: Any, url: str | None) -> None:
     with LedgerClient(settings.url) as client:
         known = {a["agency_id"] for a in client.agencies()}
         fresh = unregistered(payloads, known.__contains__)
-        if fresh:
-            client.publish_batch([registration(p) for p in fresh])
+        fresh = _publish(client, fresh)
     click.echo(
         f"{len(fresh)} agencies registered, {len(payloads) - len(fresh)} already registered "
         f"({settings.url})",
         file=sys.stderr,
     )
+
+
+def _publish(client: Any, fresh: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Register the payloads; those the ledger says are registered already (the list it
+    answered was behind its log) are left out and the rest sent again. Returns those
+    registered."""
+    from ledger.errors import BatchRejected
+    from sgl.registry import registration
+
+    while fresh:
+        try:
+            client.publish_batch([registration(p) for p in fresh])
+        except BatchRejected as exc:
+            taken = {p.item for p in exc.problems if p.rule == "already-registered"}
+            if not taken or any(p.item not in taken for p in exc.problems):
+                raise
+            fresh = [p for i, p in enumerate(fresh) if i not in taken]
+        else:
+            break
+    return fresh
