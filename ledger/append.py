@@ -11,6 +11,7 @@ from typing import Any
 
 import structlog
 
+from ledger.agency_rules import AgencyRegister, agency_problems, reserved_case_problems
 from ledger.amendments import amendment_problems
 from ledger.envelope import canonical_bytes, canonicalise
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
@@ -32,8 +33,9 @@ def digest_of(value: bytes) -> str:
 class Ledger:
     """Accepts events from agencies and appends each exactly once to the log.
 
-    A batch is all-or-nothing at validation: if any item is invalid, or reuses an event_id
-    for different content, nothing in it is appended. If the log fails part-way through
+    A batch is all-or-nothing at validation: if any item is invalid, names an agency the
+    `agencies` register does not hold (when one is given), or reuses an event_id for
+    different content, nothing in it is appended. If the log fails part-way through
     appending, the receipts already confirmed stand and a retry of the same batch is safe,
     because event_ids already in the log come back as `duplicate`.
     """
@@ -43,9 +45,11 @@ class Ledger:
         event_log: EventLog,
         schemas: SchemaRegistry,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        agencies: AgencyRegister | None = None,
     ) -> None:
         self.log = event_log
         self.schemas = schemas
+        self.agencies = agencies
         self._clock = clock
         # Lookups and queuing happen under the lock, so one process never queues an event_id
         # twice; waiting for the log happens outside it, so concurrent appends overlap. Across
@@ -56,6 +60,7 @@ class Ledger:
     def submit(self, documents: Sequence[Any]) -> list[Receipt]:
         """Append a batch; raise BatchRejected or EventConflict and append nothing on bad input."""
         prepared = self._prepare(documents)
+        self._check_agencies(prepared)
         pending = [record for _, _, record in prepared]
         with self._lock:
             self._check_amendments(prepared)
@@ -98,6 +103,26 @@ class Ledger:
         except BatchRejected as exc:
             raise InvalidEvent([_without_item(p) for p in exc.problems]) from None
 
+    def _check_agencies(self, prepared: list[Prepared]) -> None:
+        """Refuse the batch if it names an agency not registered (or registers one twice).
+
+        An event already in the log is left to `classify` (a retry answers `duplicate`, other
+        content a conflict): its own registration would otherwise count against it.
+        """
+        if self.agencies is None:
+            return
+        problems = agency_problems(
+            [(index, doc) for index, doc, _ in prepared], self.schemas, self.agencies
+        )
+        if problems:
+            ids = {index: record.event_id for index, _, record in prepared}
+            appended = self.log.lookup({ids[p.item] for p in problems if p.item is not None})
+            problems = [p for p in problems if p.item is None or ids[p.item] not in appended]
+        if problems:
+            raise BatchRejected(
+                problems, title="The batch names unregistered agencies; nothing was appended"
+            )
+
     def _check_amendments(self, prepared: list[Prepared]) -> None:
         targets = {doc["amends"] for _, doc, _ in prepared if "amends" in doc}
         if not targets:
@@ -125,8 +150,13 @@ class Ledger:
         prepared: list[Prepared] = []
         first: dict[str, tuple[int, str]] = {}
         for index, document in enumerate(documents):
-            found = self.schemas.problems(document, now) or field_problems(
-                document, self.schemas.typed_fields(document["type"], document["schema_version"])
+            found = (
+                self.schemas.problems(document, now)
+                or field_problems(
+                    document,
+                    self.schemas.typed_fields(document["type"], document["schema_version"]),
+                )
+                or reserved_case_problems(document)
             )
             if found:
                 problems.extend(_in_item(p, index) for p in found)

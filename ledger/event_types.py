@@ -49,6 +49,68 @@ def action_completed(envelope: Envelope, payload: ActionCompletedPayload) -> dic
     return envelope.event("action.completed", 2, payload)
 
 
+class AgencyRegisteredPayload(TypedDict):
+    """The payload of `agency.registered` v1."""
+
+    agency_id: str
+    name: str
+    kind: Literal[
+        "childrens_social_care",
+        "police",
+        "hospital",
+        "gp",
+        "community_health",
+        "education",
+        "early_years",
+        "housing",
+        "probation",
+        "legal",
+        "voluntary",
+        "faith",
+        "other",
+    ]
+    statutory: bool
+    area: NotRequired[str]
+    parent: NotRequired[str]
+
+
+def agency_registered(envelope: Envelope, payload: AgencyRegisteredPayload) -> dict[str, Any]:
+    """Agency registered (`agency.registered` v1)."""
+    return envelope.event("agency.registered", 1, payload)
+
+
+class AgencyUpdatedPayload(TypedDict):
+    """The payload of `agency.updated` v1."""
+
+    agency_id: str
+    name: NotRequired[str]
+    kind: NotRequired[
+        Literal[
+            "childrens_social_care",
+            "police",
+            "hospital",
+            "gp",
+            "community_health",
+            "education",
+            "early_years",
+            "housing",
+            "probation",
+            "legal",
+            "voluntary",
+            "faith",
+            "other",
+        ]
+    ]
+    statutory: NotRequired[bool]
+    area: NotRequired[str]
+    parent: NotRequired[str]
+
+
+def agency_updated(envelope: Envelope, payload: AgencyUpdatedPayload) -> dict[str, Any]:
+    """Agency updated (`agency.updated` v1)."""
+    return envelope.event("agency.updated", 1, payload)
+
+
 class AlertAnsweredPayload(TypedDict):
     """The payload of `alert.answered` v2."""
 
@@ -777,6 +839,8 @@ __all__ = [
     "AcknowledgedPayload",
     "ActionAssignedPayload",
     "ActionCompletedPayload",
+    "AgencyRegisteredPayload",
+    "AgencyUpdatedPayload",
     "AlertAnsweredPayload",
     "AlertRaisedPayload",
     "AllegationMadePayload",
@@ -817,6 +881,8 @@ __all__ = [
     "acknowledged",
     "action_assigned",
     "action_completed",
+    "agency_registered",
+    "agency_updated",
     "alert_answered",
     "alert_raised",
     "allegation_made",

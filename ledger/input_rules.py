@@ -32,7 +32,7 @@ def field_problems(
     problems: list[Problem] = []
     for path, kind in fields:
         if ANY_ITEM in path:
-            for parts, item in _values(document, path):
+            for parts, item in values_at(document, path):
                 found = _check(kind, item)
                 if found is not None:
                     problems.append(Problem(at + pointer(parts), *found))
@@ -66,7 +66,7 @@ def _value(document: Any, path: FieldPath) -> Any:
     return node
 
 
-def _values(document: Any, path: FieldPath) -> Iterator[tuple[list[str | int], Any]]:
+def values_at(document: Any, path: FieldPath) -> Iterator[tuple[list[str | int], Any]]:
     """Each value at the path (several where it crosses an array), with its path parts."""
     level: list[tuple[list[str | int], Any]] = [([], document)]
     for name in path:

@@ -27,6 +27,8 @@ ENVELOPE = "envelope"
 CHECKED_FORMATS = ("uuid", "date", "date-time")
 INTEGER = "integer"
 ANY_ITEM = "*"
+ENVELOPE_URN = "urn:sgl:schema:envelope:"
+AGENCY_DEF = "#/$defs/agency"
 
 FieldPath = tuple[str, ...]
 """Property names from the event's root; ANY_ITEM stands for every item of an array."""
@@ -80,11 +82,21 @@ class SchemaRegistry:
             key: tuple(sorted(set(_typed_fields(self.docs[key].document, by_id))))
             for key in self._validators
         }
+        self._agency_fields = {
+            key: tuple(sorted(set(_agency_fields(self.docs[key].document, by_id))))
+            for key in self._validators
+        }
 
     def typed_fields(self, name: str, version: int) -> tuple[tuple[FieldPath, str], ...]:
         """Where an event of this type and version holds a UUID, a date, a date-time or an
         integer: (path, `uuid` | `date` | `date-time` | `integer`)."""
         return self._fields[(name, version)]
+
+    def agency_fields(self, name: str, version: int) -> tuple[FieldPath, ...]:
+        """Where an event of this type and version names an agency (the envelope's
+        `agency`, and every payload field defined as an agency id, in arrays and nested
+        objects too)."""
+        return self._agency_fields[(name, version)]
 
     @property
     def event_types(self) -> Mapping[str, list[int]]:
@@ -221,6 +233,30 @@ def _typed_fields(
         kinds = node.get("type")
         if kinds == INTEGER or (isinstance(kinds, list) and INTEGER in kinds):
             yield path, INTEGER
+        for name, sub in node.get("properties", {}).items():
+            pending.append((sub, doc, (*path, name)))
+        if "items" in node:
+            pending.append((node["items"], doc, (*path, ANY_ITEM)))
+        for keyword in ("allOf", "anyOf", "oneOf"):
+            pending.extend((sub, doc, path) for sub in node.get(keyword, []))
+
+
+def _agency_fields(
+    root: dict[str, Any], by_id: Mapping[str, dict[str, Any]]
+) -> Iterator[FieldPath]:
+    """Every path a schema defines as an agency id (a reference to an envelope's
+    `$defs/agency`), following references as `_typed_fields` does."""
+    pending: list[tuple[Any, dict[str, Any], FieldPath]] = [(root, root, ())]
+    while pending:
+        node, doc, path = pending.pop()
+        if not isinstance(node, dict) or len(path) > MAX_DEPTH:
+            continue
+        ref = node.get("$ref")
+        if isinstance(ref, str):
+            target_doc, target = _resolve(ref, doc, by_id)
+            if ref.endswith(AGENCY_DEF) and target_doc["$id"].startswith(ENVELOPE_URN):
+                yield path
+            pending.append((target, target_doc, path))
         for name, sub in node.get("properties", {}).items():
             pending.append((sub, doc, (*path, name)))
         if "items" in node:

@@ -12,11 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
+from ledger.agency_rules import REGISTRY_CASE, REGISTRY_TYPES
 from ledger.envelope import Event
 
-# The reserved case id under which the registry's events are recorded.
-REGISTRY_CASE = "SGL-REGISTRY"
-REGISTRY_TYPES = frozenset({"agency.registered", "agency.updated"})
+__all__ = ["REGISTRY_CASE", "REGISTRY_TYPES", "AgencyLookup", "AgencyRecord", "AgencyTable"]
 # What an `agency.updated` may change.
 _CHANGEABLE = ("name", "kind", "statutory", "area", "parent")
 

@@ -809,6 +809,10 @@ def _then(
     return handler
 
 
+def _registry(_: dict[str, Any], __: Event) -> None:
+    """Registry events change no case."""
+
+
 HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "case.opened": _case_opened,
     "person.linked": _person_linked,
@@ -850,6 +854,9 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "whereabouts.unknown": _whereabouts_unknown,
     "whereabouts.found": _whereabouts_found,
     "incident.notified": _incident_notified,
+    # Registry events are the agency registry's (projections.agencies), never a case's.
+    "agency.registered": _registry,
+    "agency.updated": _registry,
 }
 """Every event type the case state folds; a test keeps it one-to-one with schemas/."""
 # A contact is also how a planned visit is held.

@@ -15,6 +15,8 @@ from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.envelope import Event, parse_instant
 from ledger.sqlite_util import in_chunks
+from projections.agencies import REGISTRY_CASE
+from projections.agency_store import SQLiteAgencyRegistry
 from projections.as_of import Basis
 from projections.case_state import CaseState, fold_document
 from projections.effective import effective_events
@@ -45,6 +47,9 @@ class SQLiteCaseView(SQLiteTrackedStore):
     the state of that prefix of its log (with the prefix's own amendments applied) is kept with
     the latest recorded_at and appended_at in the prefix. A prefix never changes once written,
     so a snapshot never goes stale; see `state_as_of` for when one may be used.
+
+    The agency registry's events (case `REGISTRY_CASE`) are no case's: they go to the
+    registry store (`agencies`), in the same transaction.
     """
 
     def __init__(
@@ -56,6 +61,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
         self._cache: OrderedDict[str, tuple[int, tuple[Event, ...]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cached = 0
+        self.agencies = SQLiteAgencyRegistry(datastore, name)
         super().__init__(datastore, name)
 
     def tables(self) -> list[str]:
@@ -87,6 +93,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
             "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_us INTEGER NOT NULL,"
             " appended_us INTEGER NOT NULL, state BLOB NOT NULL, "
             "PRIMARY KEY (case_id, partition, offset)) WITHOUT ROWID",
+            *self.agencies.tables(),
         ]
 
     def _create_table(self, c: SQLiteCursor) -> None:
@@ -128,7 +135,9 @@ class SQLiteCaseView(SQLiteTrackedStore):
         """
         known = digests or {}
         with self.datastore.transaction(commit=True) as cursor:
-            fresh = self._not_yet_applied(cursor, events, applied)
+            taken = self._not_yet_applied(cursor, events, applied)
+            self.agencies.write(cursor, [e for e in taken if e.case_id == REGISTRY_CASE])
+            fresh = [e for e in taken if e.case_id != REGISTRY_CASE]
             by_case: dict[str, list[Event]] = {}
             for event in fresh:
                 by_case.setdefault(event.case_id, []).append(event)
@@ -196,10 +205,10 @@ class SQLiteCaseView(SQLiteTrackedStore):
             cursor.executemany(
                 f"INSERT INTO {self.name}_applied (event_id, position, digest) "  # noqa: S608
                 "VALUES (?, ?, ?)",
-                [(e.event_id, e.position, known.get(e.event_id)) for e in fresh],
+                [(e.event_id, e.position, known.get(e.event_id)) for e in taken],
             )
             self.track(cursor, tracking)
-        return len(fresh)
+        return len(taken)
 
     def _fold(
         self, head: _Head, events: list[Event], instants: Mapping[str, tuple[int, int]]

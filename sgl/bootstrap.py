@@ -15,6 +15,7 @@ import structlog
 from consumers.alerter import Alerter
 from consumers.follower import CaseFollower
 from consumers.rebuild import RebuildReport, rebuild_follower, rebuild_view
+from consumers.registry_gate import RegistryGate
 from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
 from ledger.append import Ledger
@@ -23,7 +24,7 @@ from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
-from projections.agencies import AgencyLookup, AgencyTable
+from projections.agencies import AgencyLookup
 from projections.alert_store import ALERTS, open_alert_store
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
@@ -223,15 +224,6 @@ def open_clocks(settings: Settings, policy: ClockPolicy, agencies: AgencyLookup)
     return open_clock_view(current, policy, agencies, discard=False)
 
 
-def agencies_of(settings: Settings) -> AgencyLookup:
-    """The agency registry the policies read kinds from (as of any date).
-
-    The one place the registry is wired: the SQLite registry store of this data directory
-    takes the place of this empty table, which registers no agency, so that no kind condition
-    of a policy matches."""
-    return AgencyTable()
-
-
 def view_handle(settings: Settings) -> ViewHandle[SQLiteCaseView]:
     """The case-state view for a long-running process: it follows rebuilds."""
     return ViewHandle(ViewFiles(settings.views_dir, CASE_STATE), _opener(settings))
@@ -265,12 +257,17 @@ def bootstrap(settings: Settings) -> Container:
     agency registry."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
-    registry = agencies_of(settings)
     views = view_handle(settings)
     event_log = build_log(settings)
     alerts_log = build_log(settings, "alerts")
     checkpoints_log = build_log(settings, "checkpoints")
-    ledger = Ledger(event_log, schemas)
+    # The registry as the append path, the clocks and the alerter read it: the case view's
+    # registry store, and the log past it (a consumer may be behind another's registration).
+    registry = RegistryGate(event_log, views, schemas)
+    ledger = Ledger(event_log, schemas, agencies=registry)
+    # The ledger's own alerts name the ledger and the rule policy's recipients, not an
+    # adapter's input: checked against the schema when the policy loads, not the registry.
+    record = Ledger(event_log, schemas)
     feed = Ledger(alerts_log, schemas)
     clocks = ViewHandle(
         ViewFiles(settings.views_dir, CLOCKS),
@@ -278,7 +275,7 @@ def bootstrap(settings: Settings) -> Container:
     )
     alerts = ViewHandle(
         ViewFiles(settings.views_dir, ALERTS),
-        lambda path: Alerter(open_alert_store(path), rules, ledger, feed, registry),
+        lambda path: Alerter(open_alert_store(path), rules, record, feed, registry),
     )
     return Container(
         settings,

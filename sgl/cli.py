@@ -116,11 +116,23 @@ def main() -> None:
 
 
 def _add_commands() -> None:
+    from sgl.cli_agencies import agencies
     from sgl.cli_integrity import checkpoints, keys, proof, verify
     from sgl.cli_read import COMMANDS
     from sgl.cli_serve import consume, demo, publish, serve
 
-    for command in (serve, demo, consume, publish, *COMMANDS, keys, verify, proof, checkpoints):
+    for command in (
+        serve,
+        demo,
+        consume,
+        publish,
+        *COMMANDS,
+        agencies,
+        keys,
+        verify,
+        proof,
+        checkpoints,
+    ):
         cli.add_command(command)
 
 

@@ -253,6 +253,7 @@ def chronology(
             "lag_days": ""
             if row["recording_lag_days"] is None
             else f"+{row['recording_lag_days']}",
+            "agency": row["agency_name"],
         }
         for row in found["events"]
     ]

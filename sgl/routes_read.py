@@ -1,4 +1,5 @@
-"""Read routes of a case: its state, history, chronology and changes; and the schemas."""
+"""Read routes of a case: its state, history, chronology and changes; the agency registry;
+and the schemas."""
 
 from __future__ import annotations
 
@@ -83,6 +84,17 @@ def read_router(container: Container) -> APIRouter:
     ) -> Response:
         """Entries recorded in (from, to]: added, corrected and retracted, with what changed."""
         return JSONBytes(queries.case_changes(stores, case_id, start, end))
+
+    @router.get("/v1/agencies", summary="The agency registry, now or as of a date")
+    def list_agencies(as_of: AsOf = None) -> Response:
+        """Every agency registered by as_of, as registered then. Agencies are registered by
+        posting `agency.registered` events (case SGL-REGISTRY) to /v1/events."""
+        return JSONBytes(queries.agencies(stores, as_of))
+
+    @router.get("/v1/agencies/{agency_id}", summary="One registered agency")
+    def get_agency(agency_id: str, as_of: AsOf = None) -> Response:
+        """The agency as registered at as_of (default now); 404 if it was not."""
+        return JSONBytes(queries.agency(stores, agency_id, as_of))
 
     @router.get("/v1/schemas", summary="Every event type and its schema versions")
     def list_schemas() -> dict[str, Any]:

@@ -14,13 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
-import sgl.bootstrap
-import sgl.queries.stores
 from ledger.settings import Settings
-from projections.agencies import AgencyTable
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
-from tests.agencies import AGENCIES
+from tests.agencies import registrations
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -170,20 +167,12 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
-@pytest.fixture(scope="session", autouse=True)
-def agency_registry() -> Iterator[AgencyTable]:
-    """The agency registry every ledger wired in this process reads kinds from, for servers
-    and commands alike: the demo's agencies and the example agencies, with their kinds."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sgl.bootstrap, "agencies_of", lambda settings: AGENCIES)
-        patch.setattr(sgl.queries.stores, "agencies_of", lambda settings: AGENCIES)
-        yield AGENCIES
-
-
 @pytest.fixture
 def container(backend: str, make_settings: Callable[..., Settings]) -> Iterator[Container]:
-    """A wired ledger on the backend under test."""
+    """A wired ledger on the backend under test, with the example agencies (and the ones
+    today's policies name) registered."""
     built = bootstrap(make_settings(backend))
+    built.ledger.submit(registrations())
     yield built
     built.close()
 

@@ -1,6 +1,7 @@
 """Every read of the ledger, answered once: the HTTP routes and the `sgl` commands both call
 these queries, and show the documents they return (or the errors they raise) as they must."""
 
+from sgl.queries.agencies import AGENCY_COLUMNS, agencies, agency
 from sgl.queries.cases import (
     case,
     case_changes,
@@ -26,12 +27,14 @@ from sgl.queries.errors import (
     BadRequest,
     DatesOutOfOrder,
     NoProof,
+    NoSuchAgency,
     NoSuchCase,
     NoSuchSchema,
     NotFound,
     QueryError,
     UnknownAgency,
     UnknownParameters,
+    UnregisteredAgency,
 )
 from sgl.queries.involvement import case_sightings
 from sgl.queries.knowledge import (
@@ -41,7 +44,6 @@ from sgl.queries.knowledge import (
     ledger_time_to_share,
     matrix,
 )
-from sgl.queries.lookup import agency_lookup
 from sgl.queries.proofs import (
     consistency_proof,
     inclusion_proof,
@@ -51,6 +53,7 @@ from sgl.queries.proofs import (
 from sgl.queries.stores import ContainerStores, LocalStores, Stores
 
 __all__ = [
+    "AGENCY_COLUMNS",
     "ALERT_COLUMNS",
     "AgencyRequired",
     "BadDate",
@@ -60,6 +63,7 @@ __all__ = [
     "Document",
     "LocalStores",
     "NoProof",
+    "NoSuchAgency",
     "NoSuchCase",
     "NoSuchSchema",
     "NotFound",
@@ -67,8 +71,10 @@ __all__ = [
     "Stores",
     "UnknownAgency",
     "UnknownParameters",
+    "UnregisteredAgency",
+    "agencies",
+    "agency",
     "agency_knowledge",
-    "agency_lookup",
     "alerts_csv",
     "case",
     "case_alerts",

@@ -12,6 +12,7 @@ from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
 from projections.sightings import any_statutory_involvement_open
+from sgl.queries.agencies import names, registered
 from sgl.queries.common import (
     Document,
     case_events,
@@ -23,7 +24,6 @@ from sgl.queries.common import (
     to_csv,
 )
 from sgl.queries.errors import DatesOutOfOrder, NoSuchCase
-from sgl.queries.lookup import agency_lookup
 from sgl.queries.stores import Stores
 
 
@@ -50,7 +50,7 @@ def case_document(
     """The case's state now or at `as_of` (its involvements, lead and responsible area then),
     and whether an agency registered as statutory then had an open involvement."""
     state = case(stores, case_id, as_of, basis)
-    registry = agency_lookup(stores) if agencies is None else agencies
+    registry = stores.agencies if agencies is None else agencies
     statutory = any_statutory_involvement_open(state, registry, registry_moment(as_of))
     return {**asdict(state), "any_statutory_involvement_open": statutory}
 
@@ -81,8 +81,10 @@ def case_chronology(
     end: str | None = None,
 ) -> Document:
     """The events known by `as_of`, as then corrected, ordered by when they happened,
-    optionally only some agencies' or types, and only those that occurred in [start, end]."""
+    optionally only some agencies' or types, and only those that occurred in [start, end];
+    each with its agency's display name as registered then."""
     found = moments({"/as_of": as_of, "/from": start, "/to": end})
+    registered(stores, agencies)
     moment = moment_of(as_of)
     rows = chronology(
         known_case(stores, case_id, moment, basis),
@@ -93,12 +95,14 @@ def case_chronology(
         found["/from"],
         found["/to"],
     )
+    named = names(stores, {row["agency"] for row in rows}, as_of)
+    rows = [{**row, "agency_name": named[row["agency"]]} for row in rows]
     return {**header(case_id, as_of, basis), "events": rows}
 
 
 def chronology_csv(document: Document) -> str:
-    """A chronology as CSV, one row per event."""
-    return to_csv(COLUMNS, document["events"])
+    """A chronology as CSV, one row per event, agencies by name."""
+    return to_csv(COLUMNS, [{**row, "agency": row["agency_name"]} for row in document["events"]])
 
 
 def case_changes(stores: Stores, case_id: str, start: str, end: str) -> Document:

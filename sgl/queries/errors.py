@@ -3,14 +3,16 @@
 QueryError
 ├── NotFound              nothing to answer about (HTTP 404; the CLI exits 1)
 │   ├── NoSuchCase        no such case, or none known by the date asked about
-│   └── NoSuchSchema      no such schema version
+│   ├── NoSuchSchema      no such schema version
+│   └── NoSuchAgency      no such agency in the registry, or none by the date asked about
 ├── BadRequest            a parameter is wrong (HTTP 422 naming it; a CLI usage error)
 │   ├── BadDate           a date is neither YYYY-MM-DD nor RFC 3339
 │   ├── DateOutOfRange    a date is outside the range the ledger accepts
 │   ├── DatesOutOfOrder   a window whose `from` is later than its `to`
 │   ├── UnknownParameters query parameters the route does not take (HTTP only)
 │   ├── AgencyRequired    no agency named and the case has no lead agency by then
-│   └── UnknownAgency     the agency never appears in the case
+│   ├── UnknownAgency     the agency never appears in the case
+│   └── UnregisteredAgency the agency is not in the agency registry
 └── NoProof               the proof asked for cannot be made (its own HTTP status)
 """
 
@@ -64,6 +66,20 @@ class NoSuchSchema(NotFound):
 
     def __init__(self, name: str, version: int) -> None:
         super().__init__(f"no schema {name!r} version {version}")
+
+
+class NoSuchAgency(NotFound):
+    """The registry holds no such agency, or held none by the moment asked about."""
+
+    title = "No such agency"
+
+    def __init__(self, agency_id: str, by_then: bool = False) -> None:
+        super().__init__(
+            f"the agency registry held no agency {agency_id!r} by then"
+            if by_then
+            else f"the agency registry has no agency {agency_id!r}"
+        )
+        self.agency_id = agency_id
 
 
 class BadRequest(QueryError):
@@ -151,6 +167,26 @@ class UnknownAgency(BadRequest):
         super().__init__(
             f"{agency!r} does not appear in the case",
             [Problem("/agency", "enum", f"{agency!r} is not one of: {', '.join(known)}")],
+        )
+
+
+class UnregisteredAgency(BadRequest):
+    """An agency named in the request is not in the agency registry (a misspelt agency would
+    otherwise have "known nothing")."""
+
+    title = "Unregistered agency"
+
+    def __init__(self, agency_ids: Sequence[str], pointer: str = "/agency") -> None:
+        super().__init__(
+            f"not in the agency registry: {', '.join(repr(a) for a in agency_ids)}",
+            [
+                Problem(
+                    pointer,
+                    "registered-agency",
+                    f"{a!r} is not a registered agency (see /v1/agencies)",
+                )
+                for a in agency_ids
+            ],
         )
 
 

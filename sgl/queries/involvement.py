@@ -7,7 +7,6 @@ from projections.as_of import Basis
 from projections.sightings import sightings
 from sgl.queries.cases import case, registry_moment
 from sgl.queries.common import Document, header, moment_of
-from sgl.queries.lookup import agency_lookup
 from sgl.queries.stores import Stores
 
 
@@ -22,6 +21,6 @@ def case_sightings(
     latest sighting by a statutory agency, and whole days since it."""
     moment = moment_of(as_of)
     state = case(stores, case_id, as_of, basis)
-    registry = agency_lookup(stores) if agencies is None else agencies
+    registry = stores.agencies if agencies is None else agencies
     found = sightings(state, registry, moment, registry_moment(as_of))
     return {**header(case_id, as_of, basis), **found}

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from projections.as_of import Basis
 from projections.knowledge import Knowledge, knowledge, time_to_share
+from sgl.queries.agencies import registered
 from sgl.queries.common import Document, case_events, header, moment_of
 from sgl.queries.errors import AgencyRequired, NoSuchCase, UnknownAgency
 from sgl.queries.stores import Stores
@@ -30,6 +31,8 @@ def _agencies_ever(stores: Stores, case_id: str) -> tuple[str, ...]:
 def _known_to(
     stores: Stores, case_id: str, agency: str | None, as_of: str | None, basis: Basis
 ) -> tuple[Knowledge, str]:
+    if agency is not None:
+        registered(stores, [agency])
     found = _known(stores, case_id, as_of, basis)
     chosen = agency or found.lead_agency
     if chosen is None:

@@ -24,7 +24,6 @@ from projections.seal_view import SQLiteSealView, open_seal_view
 from projections.view_files import ViewFiles
 from sgl.bootstrap import (
     Container,
-    agencies_of,
     build_log,
     clock_policy_of,
     open_clocks,
@@ -141,10 +140,10 @@ class LocalStores:
         """The rule policy the settings name."""
         return rule_policy_of(self.settings)
 
-    @cached_property
+    @property
     def agencies(self) -> AgencyLookup:
-        """The agency registry the settings name."""
-        return agencies_of(self.settings)
+        """The agency registry: the case view's registry store (a read needs no log)."""
+        return self.view.agencies
 
     @cached_property
     def log(self) -> EventLog:

@@ -22,6 +22,7 @@ from ledger.settings import Settings
 from projections.alert_store import open_alert_store
 from projections.rules import LEDGER_AGENCY, alert_event_id, evaluate
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, meeting_held, new_case_id
 
@@ -70,7 +71,7 @@ def test_a_finding_is_raised_once_through_restarts_and_rebuilds(
     settings = make_settings(backend)
     case_id = new_case_id()
     meeting = absent_gp(case_id)
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         container.ledger.submit([meeting])
         settle(container)
@@ -98,7 +99,7 @@ def test_a_finding_is_raised_once_through_restarts_and_rebuilds(
         container.close()
 
     # A restart: a new process over the same data, the alerter going on from its position.
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         settle(container)
         assert len(raised(container.alerts_log)) == 1 and len(raised(container.log)) == 1
@@ -138,7 +139,7 @@ def test_a_deadline_rule_fires_when_its_time_passes(
     make_settings: Callable[..., Settings],
 ) -> None:
     """An adult linked unverified: nothing for 14 days, then the alert, dated at the deadline."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     now = [datetime(2007, 3, 6, 9, tzinfo=UTC)]
     try:
         case_id = new_case_id()
@@ -195,17 +196,18 @@ class FailingOnce:
 def test_a_decided_alert_is_published_after_a_failed_publish(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         case_id = new_case_id()
-        container.ledger.submit([absent_gp(case_id)])
+        [meeting] = container.ledger.submit([absent_gp(case_id)])
         container.runner().run_until_caught_up(60)
         feed = FailingOnce(Ledger(container.alerts_log, container.schemas))
         store = open_alert_store(tmp_path / "alerts.sqlite")
+        record = Ledger(container.log, container.schemas)
         alerter = Alerter(
             store,
             container.rule_policy,
-            container.ledger,
+            record,
             feed,  # type: ignore[arg-type]
             container.agencies,
         )
@@ -215,7 +217,7 @@ def test_a_decided_alert_is_published_after_a_failed_publish(
         # The decision and the position were committed before publishing; nothing is out yet.
         [decided] = store.raised(case_id)
         assert not decided["published"] and raised(container.alerts_log) == []
-        assert store.positions(container.log.topic, [0]) == {0: 0}
+        assert store.positions(container.log.topic, [0]) == {0: meeting.offset}
         follower.run_until_caught_up(30)  # a restart publishes the outbox
         assert len(raised(container.alerts_log)) == 1 and len(raised(container.log)) == 1
         assert store.raised(case_id)[0]["published"]
@@ -229,7 +231,7 @@ def test_serve_raises_alerts_and_shows_them_with_the_case(
 ) -> None:
     """`sgl serve` runs the alerter: a finding shows as raised on the case's alerts, as an open
     alert in its state and in its chronology; the clock view serves the ledger-wide latency."""
-    container = bootstrap(make_settings(backend, alerter="on"))
+    container = with_agencies(bootstrap(make_settings(backend, alerter="on")))
     server = LiveServer(container).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:

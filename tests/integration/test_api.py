@@ -387,8 +387,8 @@ def test_every_declared_parameter_is_taken_by_its_name_on_the_wire(
         params=[
             ("as_of", "2007-03-05"),
             ("basis", "appended"),
-            ("agency", "a"),
-            ("agency", "b"),
+            ("agency", "example-police"),
+            ("agency", "example-hospital"),
             ("type", "contact.recorded"),
             ("from", "2007-01-01"),
             ("to", "2007-03-01"),

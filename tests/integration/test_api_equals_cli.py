@@ -17,6 +17,7 @@ from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
 from sgl.demo import DEMO_CASE, load_demo
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer
 
 AS_OF = "2007-07-25"
@@ -28,7 +29,9 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container
     """The demo (Child A and three background cases) on the embedded store, every view caught
     up, alerts raised and the log sealed, with the app over it (no consumers running)."""
     data_dir = tmp_path_factory.mktemp("api-cli")
-    container = bootstrap(Settings.from_env({}, data_dir=data_dir, checkpoint_every=40))
+    container = with_agencies(
+        bootstrap(Settings.from_env({}, data_dir=data_dir, checkpoint_every=40))
+    )
     load_demo(container.ledger, 3)
     for _ in range(2):  # the alerter appends alert.raised events: the view takes them in too
         container.runner().run_until_caught_up(timeout=60)

@@ -25,6 +25,7 @@ from ledger.sqlite_log import SQLiteEventLog
 from projections.case_view import SQLiteCaseView
 from projections.tracking import tracking_name
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import wait_for
 from tests.factories import case_events, make_event, new_case_id
 
@@ -63,7 +64,7 @@ def test_bad_records_from_a_raw_producer_are_dead_lettered_and_the_consumer_goes
     make_settings: Callable[..., Settings], kafka_bootstrap: str
 ) -> None:
     """Not JSON, unknown type, schema violation: to the dead-letter topic with the reason."""
-    container = bootstrap(make_settings("kafka"))
+    container = with_agencies(bootstrap(make_settings("kafka")))
     good = make_event("case.opened")
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     try:
@@ -95,7 +96,7 @@ def test_bad_records_on_the_embedded_log_are_dead_lettered_too(
     make_settings: Callable[..., Settings],
 ) -> None:
     """The embedded log keeps dead letters in its own table, with the same reasons."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         assert isinstance(container.log, SQLiteEventLog)
         for value, _ in BAD_RECORDS:
@@ -117,7 +118,7 @@ def test_a_record_already_dead_lettered_is_neither_counted_nor_logged_again(
 ) -> None:
     """A second consumer of the log (a new view, a rebuild) meets the lettered record: the
     sink writes nothing, and the runner counts nothing (sgl_dead_letters_total reads it)."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         assert isinstance(container.log, SQLiteEventLog)
         container.log.append_raw(b"not json", "CASE-X2")
@@ -165,7 +166,7 @@ def test_an_event_id_on_the_log_twice_takes_effect_once(
     make_settings: Callable[..., Settings],
 ) -> None:
     """If a duplicate ever reaches the log (two offsets, one event_id), the view applies it once."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         assert isinstance(container.log, SQLiteEventLog)
         event = make_event("injury.observed")

@@ -35,6 +35,7 @@ from ledger.builders import Envelope
 from ledger.event_types import contact_recorded
 from sgl.child_a import child_a
 from sgl.cli import cli
+from tests.agencies import EXAMPLE_AGENCIES, registrations
 from tests.conftest import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -293,6 +294,14 @@ class Reader:
                 start_new_session=True,
             )
         wait_for(self.healthy, timeout=60, what="the demo ledger to answer /healthz")
+        # The examples name the example agencies, which a reader registers first (adapters.md).
+        examples = self.home / "docs" / "examples"
+        examples.mkdir(parents=True, exist_ok=True)
+        (examples / "agencies.json").write_bytes(orjson.dumps(EXAMPLE_AGENCIES))
+        registered = httpx.post(
+            f"{self.url}/v1/events", json=registrations(EXAMPLE_AGENCIES), timeout=30
+        )
+        assert registered.status_code in (200, 201), registered.text
         self.settle()
         # The demo case as a reader first sees it, before the examples add to it.
         self.demo_case = httpx.get(f"{self.url}/v1/cases/CASE-A0001", timeout=10).json()

@@ -16,6 +16,7 @@ from ledger.errors import InvalidEvent
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import BACKENDS, LiveServer
 from tests.schema_variants import Variant, all_variants
 
@@ -41,7 +42,7 @@ def served(
         values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
         suffix = uuid.uuid4().hex[:12]
         values |= {"topic": f"sgl.test.{suffix}", "dead_letter_topic": f"sgl.test.{suffix}.dlq"}
-    container = bootstrap(Settings.from_env({}, **values))
+    container = with_agencies(bootstrap(Settings.from_env({}, **values)))
     server = LiveServer(container, run_consumer=False).start()
     yield container, server
     server.stop()

@@ -16,6 +16,7 @@ import pytest
 
 from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import BACKENDS, LiveServer, delete_topics, private_settings, wait_for
 from tests.factories import make_event
 
@@ -384,7 +385,7 @@ def served(
     """One live server per backend for the whole corpus; the attacked case already exists."""
     backend: str = request.param
     settings = private_settings(backend, tmp_path_factory.mktemp("hostile"), request)
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     server = LiveServer(container, run_consumer=True).start()
     opening = httpx.post(
         server.url + "/v1/events",
@@ -496,7 +497,7 @@ def test_an_unexpected_failure_is_a_counted_problem_500(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Anything that escapes a route is a problem+json 500, counted by route in /metrics."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container, run_consumer=False).start()
     try:
 
@@ -524,7 +525,7 @@ def test_a_body_that_arrives_too_slowly_is_cut_off_with_408(
     make_settings: Callable[..., Settings],
 ) -> None:
     """A client that sends its headers and then dribbles is answered 408 at the deadline."""
-    container = bootstrap(make_settings("sqlite", body_timeout_seconds=1))
+    container = with_agencies(bootstrap(make_settings("sqlite", body_timeout_seconds=1)))
     server = LiveServer(container, run_consumer=False).start()
     try:
         ends = container.log.end_offsets()

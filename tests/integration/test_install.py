@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sgl.demo import DEMO_CASE
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer
 from tests.factories import make_event
 
@@ -127,7 +128,7 @@ def test_the_client_installs_alone_and_publishes_to_a_live_ledger(
         tmp_path,
     )
     assert present.strip() == "[]"
-    container = bootstrap(make_settings("sqlite"))  # type: ignore[arg-type]
+    container = with_agencies(bootstrap(make_settings("sqlite")))  # type: ignore[arg-type]
     server = LiveServer(container).start()
     try:
         script = tmp_path / "publish.py"

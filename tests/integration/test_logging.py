@@ -11,6 +11,7 @@ import structlog
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.logs import configure_logging
+from tests.agencies import with_agencies
 from tests.factories import make_event
 
 
@@ -34,7 +35,7 @@ def test_logs_name_ids_and_positions_but_never_content(
     settings = make_settings("sqlite", log_level="debug", log_format="json")
     configure_logging(settings)
     try:
-        container = bootstrap(settings)
+        container = with_agencies(bootstrap(settings))
         event = make_event("injury.observed")
         event["payload"]["explanation_given"] = "PRIVATE-EXPLANATION-7F3"
         container.ledger.submit([event])

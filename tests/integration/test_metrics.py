@@ -18,6 +18,7 @@ from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
 from sgl.bootstrap import bootstrap
 from sgl.logs import configure_logging
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, meeting_held, new_case_id
 
@@ -65,7 +66,7 @@ def test_latency_is_by_route_template_and_only_refused_events_count_as_rejected(
 
 def test_dead_letters_are_counted(make_settings: Callable[..., Settings]) -> None:
     """A record on the log that is not an event shows in sgl_dead_letters_total."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container).start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -84,7 +85,7 @@ def test_dead_letters_are_counted(make_settings: Callable[..., Settings]) -> Non
 
 def test_alerts_raised_are_counted(make_settings: Callable[..., Settings]) -> None:
     """An alert the alerter raises shows in sgl_alerts_raised_total."""
-    container = bootstrap(make_settings("sqlite", alerter="on"))
+    container = with_agencies(bootstrap(make_settings("sqlite", alerter="on")))
     server = LiveServer(container).start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as http:
@@ -111,7 +112,7 @@ def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
 ) -> None:
     """Lag and alerts raised are read from the log: NaN while it is unavailable, and the
     rest of the scrape still answers."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container, run_consumer=False).start()
 
     def down() -> dict[int, int]:
@@ -160,7 +161,7 @@ def test_rejected_events_are_logged_by_id_and_rule_never_content(
     json_logs: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A refused event is logged with its event_id, pointer and rule; the value is not."""
-    container = bootstrap(json_logs)
+    container = with_agencies(bootstrap(json_logs))
     server = LiveServer(container, run_consumer=False).start()
     try:
         good, bad, extra = make_event(), make_event(), make_event()

@@ -31,6 +31,7 @@ from ledger.sqlite_log import SQLiteEventLog
 from projections.view_files import open_case_view
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import case_events, make_event, meeting_held, new_case_id
 from tests.integration.test_metrics import samples
@@ -190,7 +191,7 @@ def test_poison_records_never_stop_a_consumer(
         max_record_bytes=MAX_RECORD_BYTES,
         checkpoint_seconds=1,
     )
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     server = LiveServer(container).start()
     producer = RawProducer(container)
     expected: dict[Position, tuple[str, bytes | None]] = {}
@@ -283,7 +284,7 @@ def test_poison_records_never_stop_a_consumer(
 
     # A new process over the same data: every consumer comes up, stays up and catches up; a
     # rebuild of the case view reads every poison record again and letters none twice.
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     server = LiveServer(container).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -329,7 +330,7 @@ def test_an_event_that_fails_to_apply_is_found_in_its_batch_and_only_it_is_set_a
 ) -> None:
     """One batch of 40 events, the 27th failing in the fold: it alone is dead-lettered; a
     transient failure is not the record's fault and is raised for the loop to retry."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         documents = [make_event("case.opened") for _ in range(40)]
         container.ledger.submit(documents)
@@ -389,7 +390,7 @@ def test_a_stopped_consumer_is_named_by_readyz_and_shown_down_in_metrics(
         raise RuntimeError("a sealer bug")
 
     monkeypatch.setattr(Sealer, "handle", broken)
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
@@ -408,7 +409,7 @@ def test_a_case_failing_at_its_deadline_does_not_hold_up_the_others(
 ) -> None:
     """The alerter's timer: of two cases due, the one whose rules raise is set aside and the
     other's alert is raised."""
-    container = bootstrap(make_settings("sqlite", alerter="on"))
+    container = with_agencies(bootstrap(make_settings("sqlite", alerter="on")))
     now = [datetime(2007, 3, 6, 9, tzinfo=UTC)]
     try:
         healthy, broken = new_case_id(), new_case_id()

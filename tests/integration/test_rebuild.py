@@ -28,6 +28,7 @@ from projections.as_of import state_as_of
 from projections.knowledge import knowledge
 from projections.view_files import RebuildInProgress, ViewFiles, open_case_view
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, new_case_id
 from tests.unit.test_as_of import START, build_documents, ops
@@ -208,16 +209,18 @@ def test_on_kafka_a_rebuild_equals_the_live_view(
     stream = [next(cursors[i]) for i in queue]
     with tempfile.TemporaryDirectory() as folder:
         suffix = uuid.uuid4().hex[:12]
-        built = bootstrap(
-            Settings.from_env(
-                {},
-                backend="kafka",
-                kafka_bootstrap=kafka_bootstrap,
-                data_dir=Path(folder),
-                topic=f"sgl.test.{suffix}",
-                dead_letter_topic=f"sgl.test.{suffix}.dlq",
-                consumer_batch=rng.choice([1, 3, 50]),
-                snapshot_every=rng.choice([1, 2, 5]),
+        built = with_agencies(
+            bootstrap(
+                Settings.from_env(
+                    {},
+                    backend="kafka",
+                    kafka_bootstrap=kafka_bootstrap,
+                    data_dir=Path(folder),
+                    topic=f"sgl.test.{suffix}",
+                    dead_letter_topic=f"sgl.test.{suffix}.dlq",
+                    consumer_batch=rng.choice([1, 3, 50]),
+                    snapshot_every=rng.choice([1, 2, 5]),
+                )
             )
         )
         try:
@@ -266,7 +269,7 @@ def test_a_rebuild_does_not_dead_letter_again_what_the_live_view_dead_lettered(
 ) -> None:
     """One bad record: the live consumer dead-letters it once; rebuilding adds no second copy,
     while a bad record the live view has not reached yet is still dead-lettered."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         case_id = new_case_id()
         container.ledger.submit([make_event("case.opened", case_id)])

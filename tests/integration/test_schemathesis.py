@@ -15,6 +15,7 @@ import orjson
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.child_a import child_a
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 
 CHECKS = (
@@ -32,7 +33,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     """Examples, coverage and fuzzing phases on every operation, bounded per operation."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container).start()
     try:
         # Child A's case gives the reads something to answer about.

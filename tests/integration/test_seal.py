@@ -28,6 +28,7 @@ from projections.seal_view import open_seal_view
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
 from sgl.queries import ContainerStores, consistency_proof, inclusion_proof
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import case_events, new_case_id
 
@@ -60,7 +61,7 @@ def raw_log(container: Container) -> dict[int, list[bytes]]:
 
 @pytest.fixture
 def sealed(backend: str, make_settings: Callable[..., Settings]) -> Iterator[Container]:
-    container = bootstrap(make_settings(backend, checkpoint_every=EVERY))
+    container = with_agencies(bootstrap(make_settings(backend, checkpoint_every=EVERY)))
     published(container)
     container.sealer().run_until_caught_up(60)
     yield container
@@ -175,7 +176,9 @@ def test_proofs_over_http_for_events_read_back_from_the_log(
 ) -> None:
     """Served with the sealer running: the latest checkpoints, an inclusion proof for each
     event read back from the log, a consistency proof, and clear errors."""
-    container = bootstrap(make_settings(backend, checkpoint_every=20, checkpoint_seconds=1))
+    container = with_agencies(
+        bootstrap(make_settings(backend, checkpoint_every=20, checkpoint_seconds=1))
+    )
     server = LiveServer(container).start()
     try:
         events = published(container, cases=6)
@@ -276,7 +279,7 @@ def test_two_hundred_random_tamperings_are_each_named(
     catch each one, naming the range after the last checkpoint that holds (a removal, a gap
     in the offsets, is still named exactly)."""
     settings = make_settings("sqlite", checkpoint_every=EVERY)
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     published(container)
     container.sealer().run_until_caught_up(60)
     vkey = container.verifier_key()
@@ -362,7 +365,7 @@ class _FailingFirstAppend:
 def test_a_checkpoint_signed_before_a_failed_publish_is_published_once_later(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    container = bootstrap(make_settings("sqlite", checkpoint_every=EVERY))
+    container = with_agencies(bootstrap(make_settings("sqlite", checkpoint_every=EVERY)))
     try:
         published(container, cases=8)  # 80 records: two checkpoints
         sealer = container.sealer()
@@ -405,14 +408,14 @@ def test_a_named_signing_key_that_is_missing_stops_the_sealer(
     """A key named in the settings and missing is never replaced by a new one; a verifier
     key lost beside its signing key is derived again."""
     named = make_settings("sqlite", signing_key=tmp_path / "mounted" / "ledger.key")
-    container = bootstrap(named)
+    container = with_agencies(bootstrap(named))
     try:
         with pytest.raises(CheckpointError, match="does not exist"):
             container.sealer()
         assert not named.signing_key_path.exists()
     finally:
         container.close()
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         container.sealer()
         vkey = container.verifier_key()

@@ -28,6 +28,7 @@ from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
 from sgl.cli_serve import _check_port
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, free_port, wait_for
 from tests.factories import make_event
 
@@ -121,7 +122,7 @@ def test_creating_the_app_without_consumers_writes_nothing(
 ) -> None:
     """create_app(run_consumer=False) creates no signing key and no file; lag still reads."""
     settings = make_settings("sqlite")
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         before = sorted(settings.data_dir.rglob("*"))
         create_app(container, run_consumer=False)
@@ -145,7 +146,7 @@ def test_with_consumers_the_app_builds_them_when_it_starts(
 ) -> None:
     """The consumers (the sealer among them, with its key) exist once the app runs them."""
     settings = make_settings("sqlite")
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         create_app(container)
         assert not (settings.data_dir / "keys").exists()
@@ -209,7 +210,7 @@ def test_consume_exits_non_zero_naming_a_consumer_that_died(
 ) -> None:
     """A loop that stops on a bug stops the others, and the command exits 1 naming it."""
     data = tmp_path / "data"
-    container = bootstrap(Settings.from_env({}, backend="sqlite", data_dir=data))
+    container = with_agencies(bootstrap(Settings.from_env({}, backend="sqlite", data_dir=data)))
     try:
         container.ledger.submit([make_event()])
     finally:

@@ -29,6 +29,7 @@ from ledger.sqlite_log import SQLiteEventLog
 from sgl.bootstrap import bootstrap, key_in_data_dir
 from sgl.cli import cli
 from sgl.demo import load_demo
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.integration.test_seal import _env, published, raw_log
 
@@ -58,7 +59,7 @@ class Audited:
 
     def seal(self) -> None:
         """Run the sealer (with the key in the data directory) until it has caught up."""
-        container = bootstrap(self.settings)
+        container = with_agencies(bootstrap(self.settings))
         try:
             container.sealer().run_until_caught_up(60)
         finally:
@@ -86,7 +87,7 @@ def _remove(path: Path) -> None:
 @pytest.fixture
 def audited(make_settings: Callable[..., Settings], tmp_path: Path) -> Audited:
     settings = make_settings("sqlite", checkpoint_every=EVERY)
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         published(container, cases=20)
         container.sealer().run_until_caught_up(60)
@@ -101,7 +102,7 @@ def audited(make_settings: Callable[..., Settings], tmp_path: Path) -> Audited:
     exported = ledger.sgl("checkpoints", "export", "--out", str(ledger.trusted))
     assert exported.exit_code == 0, exported.output
     assert "partition 0 at size 200" in exported.output
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         published(container, cases=10)
         container.sealer().run_until_caught_up(60)
@@ -233,7 +234,7 @@ def test_a_history_sealed_again_with_the_local_key_is_named(audited: Audited) ->
 def test_a_checkpoint_signed_by_another_key_is_refused(audited: Audited, tmp_path: Path) -> None:
     """On the topic or in a trusted file: only the published key's signature counts."""
     forger = Ed25519PrivateKey.generate()
-    container = bootstrap(audited.settings)
+    container = with_agencies(bootstrap(audited.settings))
     try:
         values = raw_log(container)[0]
         note = sign(forger, origin_of(audited.settings.topic, 0), GROWN, root_hash(values))
@@ -270,7 +271,7 @@ def test_a_trusted_checkpoint_of_another_ledger_or_file_is_refused(
         topic="sgl.other.v1",
         signing_key=audited.settings.signing_key_path,
     )
-    container = bootstrap(other)
+    container = with_agencies(bootstrap(other))
     try:
         published(container, cases=2)
         container.sealer().run_until_caught_up(60)
@@ -293,7 +294,7 @@ def test_a_trusted_checkpoint_of_another_ledger_or_file_is_refused(
 
 def test_there_must_be_something_to_verify(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings("sqlite", checkpoint_every=EVERY)
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         container.sealer()  # makes the key
         vkey = container.verifier_key()
@@ -326,7 +327,7 @@ def test_there_must_be_something_to_verify(make_settings: Callable[..., Settings
     )
     assert result.exit_code == 0, result.output  # 10 unsigned is within SGL_CHECKPOINT_EVERY
     fresh = make_settings("sqlite")
-    bootstrap(fresh).sealer()
+    with_agencies(bootstrap(fresh)).sealer()
     empty_cli = CliRunner().invoke(
         cli, ["--data-dir", str(fresh.data_dir), "verify"], env=_env_of(fresh)
     )
@@ -339,7 +340,7 @@ def test_on_kafka_an_export_is_extended_by_the_grown_ledger(
 ) -> None:
     settings = make_settings("kafka", checkpoint_every=EVERY)
     args = ["--data-dir", str(settings.data_dir), "--backend", "kafka"]
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     try:
         published(container, cases=6)
         container.sealer().run_until_caught_up(60)
@@ -371,7 +372,7 @@ def test_data_files_are_the_owners_alone(
     and a view is rebuilt: every folder under the data directory is 0700 and every file 0600
     (SQLite's -wal and -shm files too), but the verifier key, which is there to publish."""
     settings = make_settings(backend, alerter="on", checkpoint_seconds=1)
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     server = LiveServer(container).start()
     try:
         receipts = load_demo(container.ledger, background_cases=2)

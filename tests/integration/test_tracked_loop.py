@@ -25,6 +25,7 @@ from projections.case_view import SQLiteCaseView
 from projections.tracking import SQLiteTrackedStore
 from projections.view_files import ViewFiles, ViewHandle
 from sgl.bootstrap import bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import wait_for
 from tests.factories import make_event
 
@@ -178,7 +179,7 @@ def test_a_follower_stopped_while_waiting_for_the_case_view_stops_without_retryi
 ) -> None:
     """A stop while the case view is behind is an ordinary stop: no retry, nothing logged as
     one, and the batch is not tracked (it is read again next time)."""
-    container = bootstrap(make_settings("sqlite"))
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         container.ledger.submit([make_event()])  # on the log; the case view never applies it
         cases = Watched(container.views)
@@ -261,7 +262,7 @@ def test_a_rebuilt_store_swapped_in_is_followed_from_its_own_positions(
 def test_building_the_loops_writes_nothing(make_settings: Callable[..., Settings]) -> None:
     """Once the signing key exists, building every loop through the container writes
     nothing: a loop opens its reader, and so any file, only when it runs."""
-    container = bootstrap(make_settings("sqlite", alerter="on"))
+    container = with_agencies(bootstrap(make_settings("sqlite", alerter="on")))
     try:
         container.sealer()  # the first sealer of a data directory creates its signing key
         data = container.settings.data_dir

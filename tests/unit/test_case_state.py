@@ -23,7 +23,7 @@ def test_a_case_is_opened_with_its_lead_agency() -> None:
     case_id = new_case_id()
     state = fold(as_events([make_event("case.opened", case_id)]))
     assert state is not None
-    assert state.opened and state.lead_agency == "la-childrens-social-care"
+    assert state.opened and state.lead_agency == "example-childrens-social-care"
     assert state.date_of_birth == "2006-03-01"
 
 
@@ -38,7 +38,7 @@ def test_counts_follow_the_events() -> None:
     assert state.inconsistent_explanations == 3
     assert state.decisions == 1
     assert [d.outcome for d in state.latest_decisions] == ["not_at_present"]
-    assert state.agencies == ("la-childrens-social-care", "la-legal-services", "nhs-hospital-north")
+    assert state.agencies == ("example-childrens-social-care", "example-hospital", "example-legal")
 
 
 def test_folding_in_parts_equals_folding_at_once() -> None:

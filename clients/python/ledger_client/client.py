@@ -105,6 +105,12 @@ class LedgerClient:
         data: dict[str, Any] = response.json()
         return data
 
+    def agencies(self) -> list[dict[str, Any]]:
+        """Every agency in the ledger's agency registry now."""
+        response = self._send("GET", "/v1/agencies", None)
+        found: list[dict[str, Any]] = response.json()["agencies"]
+        return found
+
     def close(self) -> None:
         """Close the HTTP connection pool."""
         self._http.close()

@@ -1,0 +1,119 @@
+"""The agency registry as a live process reads it: the registry store, and, for an id it does
+not hold yet, the log past the store's position. It answers the append path
+(`ledger.agency_rules.AgencyRegister`) and the clocks and the alerter (an AgencyLookup).
+
+The registry store is filled by the case-state consumer, which may lag behind the log (or,
+in a command, not run at all). An agency registered a moment ago (on any backend) must count
+at once, so an id the store does not hold is looked for in the registry's records the store
+has not taken in yet, read from the log for at most `wait` seconds; an id still not found is
+unknown. The clock and alert consumers follow the log on their own, possibly ahead of the
+case-state consumer (on Kafka, a registration and the referral naming it may sit on different
+partitions), so they read kinds through the same gate.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Collection
+
+from consumers.loop import POLL_SECONDS, Source
+from ledger.agency_rules import REGISTERED, REGISTRY_CASE, REGISTRY_TYPES
+from ledger.decode import decode_record
+from ledger.errors import InvalidRecord
+from ledger.log import EventLog, LogRecord
+from ledger.schemas import SchemaRegistry
+from projections.agencies import AgencyRecord, AgencyTable
+from projections.case_view import SQLiteCaseView
+
+_KEY = REGISTRY_CASE.encode()
+
+
+class RegistryGate:
+    """Answers which agency ids are not registered, reading the log past the store's
+    position when the store does not know an id."""
+
+    def __init__(
+        self,
+        event_log: EventLog,
+        views: Source[SQLiteCaseView],
+        schemas: SchemaRegistry,
+        wait: float = 2.0,
+    ) -> None:
+        self.log = event_log
+        self.views = views
+        self.schemas = schemas
+        self.wait = wait
+        self._lock = threading.Lock()
+        # Ids registered in the records read past the store, and where reading stopped.
+        self._seen: set[str] = set()
+        self._tail = AgencyTable()
+        self._read_to: dict[int, int] = {}
+
+    def unknown(self, agency_ids: Collection[str]) -> set[str]:
+        """See ledger.agency_rules.AgencyRegister.unknown."""
+        missing = set(agency_ids) - self.views.current().agencies.known(agency_ids)
+        with self._lock:
+            missing -= self._seen
+            if missing:
+                self._read_tail()
+                missing -= self._seen
+        return missing
+
+    def record(self, agency_id: str, as_of: str | None = None) -> AgencyRecord | None:
+        """See projections.agencies.AgencyLookup.record: the store's answer, or, for an id
+        the store has never held, the registrations read past it."""
+        store = self.views.current().agencies
+        found = store.record(agency_id, as_of)
+        if found is not None or store.record(agency_id) is not None:
+            return found
+        with self._lock:
+            if agency_id not in self._seen:
+                self._read_tail()
+            return self._tail.record(agency_id, as_of)
+
+    def records(self, as_of: str | None = None) -> list[AgencyRecord]:
+        """See projections.agencies.AgencyLookup.records (the store's, and any read past it)."""
+        found = {r.agency_id: r for r in self.views.current().agencies.records(as_of)}
+        with self._lock:
+            tail = self._tail.records(as_of)
+        return sorted({**{r.agency_id: r for r in tail}, **found}.values(), key=_by_id)
+
+    def _read_tail(self) -> None:
+        """Take in the registrations on the log past both the store and earlier reads, up to
+        the log's end now (or until `wait` runs out)."""
+        view = self.views.current()
+        partitions = self.log.partitions()
+        start = {p: o + 1 for p, o in view.positions(self.log.topic, partitions).items()}
+        for partition, offset in self._read_to.items():
+            start[partition] = max(start.get(partition, 0), offset)
+        ends = self.log.end_offsets()
+        if all(start.get(p, 0) >= end for p, end in ends.items()):
+            return
+        deadline = time.monotonic() + self.wait
+        reader = self.log.reader(start)
+        try:
+            while any(start.get(p, 0) < end for p, end in ends.items()):
+                if time.monotonic() > deadline:
+                    return
+                for record in reader.poll(1000, POLL_SECONDS):
+                    start[record.partition] = record.offset + 1
+                    if record.key == _KEY:
+                        self._take(record)
+        finally:
+            reader.close()
+            self._read_to.update(start)
+
+    def _take(self, record: LogRecord) -> None:
+        try:
+            event = decode_record(record, self.schemas)
+        except InvalidRecord:
+            return  # the consumer dead-letters it; it registers nothing
+        if event.case_id == REGISTRY_CASE and event.type in REGISTRY_TYPES:
+            self._tail.apply(event)
+            if event.type == REGISTERED:
+                self._seen.add(event.payload["agency_id"])
+
+
+def _by_id(record: AgencyRecord) -> str:
+    return record.agency_id

@@ -1,0 +1,100 @@
+"""What the append path refuses about agencies: an agency an event names that is not in the
+agency registry, a registry event off the registry's case (or another event on it),
+an agency registered twice, and an update of an agency never registered.
+
+The registry itself is a read model (projections.agencies); the ledger asks it through the
+`AgencyRegister` port, wired in sgl.bootstrap, and never imports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Any, Protocol
+
+from ledger.errors import Problem
+from ledger.input_rules import values_at
+from ledger.schemas import FieldPath, SchemaRegistry, pointer
+
+# The reserved case id under which the registry's events are recorded.
+REGISTRY_CASE = "SGL-REGISTRY"
+REGISTERED = "agency.registered"
+UPDATED = "agency.updated"
+REGISTRY_TYPES = frozenset({REGISTERED, UPDATED})
+_AGENCY_ID: FieldPath = ("payload", "agency_id")
+
+
+class AgencyRegister(Protocol):
+    """What the append path asks of the agency registry."""
+
+    def unknown(self, agency_ids: Collection[str]) -> set[str]:
+        """Those of the ids that are not registered (as far as the log has recorded)."""
+        ...
+
+
+def reserved_case_problems(document: dict[str, Any]) -> list[Problem]:
+    """The registry's case holds registry events only (the registry events' schemas say the
+    converse)."""
+    if document["case_id"] == REGISTRY_CASE and document["type"] not in REGISTRY_TYPES:
+        return [
+            Problem(
+                "/case_id",
+                "reserved-case",
+                f"{REGISTRY_CASE} is the agency registry's case: only "
+                f"{' and '.join(sorted(REGISTRY_TYPES))} events are recorded on it",
+            )
+        ]
+    return []
+
+
+def agency_problems(
+    documents: Sequence[tuple[int, dict[str, Any]]],
+    schemas: SchemaRegistry,
+    register: AgencyRegister,
+) -> list[Problem]:
+    """For schema-valid documents (with their index in the batch), each agency they name that
+    is not registered, each registration of an id already registered, and each update of one
+    that is not; an agency registered earlier in the same batch counts as registered."""
+    named: list[tuple[int, dict[str, Any], list[tuple[str, str]]]] = []
+    asked: set[str] = set()
+    for index, document in documents:
+        fields = schemas.agency_fields(document["type"], document["schema_version"])
+        found = [
+            (pointer(parts), value)
+            for path in fields
+            for parts, value in values_at(document, path)
+            if isinstance(value, str)
+        ]
+        named.append((index, document, found))
+        asked.update(value for _, value in found)
+    if not asked:
+        return []
+    unknown = register.unknown(asked)
+    registered_now: set[str] = set()
+    problems: list[Problem] = []
+    for index, document, found in named:
+        if document["type"] == REGISTERED:
+            subject = document["payload"]["agency_id"]
+            if subject not in unknown or subject in registered_now:
+                problems.append(
+                    Problem(
+                        pointer(list(_AGENCY_ID)),
+                        "already-registered",
+                        f"agency {subject!r} is already registered: change it with {UPDATED}",
+                        index,
+                    )
+                )
+            registered_now.add(subject)
+        for at, agency in found:
+            if document["type"] == REGISTERED and at == pointer(list(_AGENCY_ID)):
+                continue
+            if agency in unknown and agency not in registered_now:
+                problems.append(
+                    Problem(
+                        at,
+                        "unregistered-agency",
+                        f"unregistered agency {agency!r}: register it first "
+                        f"({REGISTERED} on case {REGISTRY_CASE})",
+                        index,
+                    )
+                )
+    return problems
