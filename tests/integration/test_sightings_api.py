@@ -55,8 +55,8 @@ def test_the_case_shows_involvements_lead_and_area_as_of_a_date(http: httpx.Clie
         "cin_closure_reason": "RC8",
     }
     assert (now["lead_agency"], now["responsible_area"], now["closed"]) == (CSC, "E08000001", False)
-    # No agency is registered here: none is known to be statutory.
-    assert now["any_statutory_involvement_open"] is False
+    # Social care, registered as statutory, is still involved.
+    assert now["any_statutory_involvement_open"] is True
     then = http.get(f"/v1/cases/{case_id}", params={"as_of": "2007-01-05"}).json()
     assert [(i["agency"], i["open"]) for i in then["involvements"]] == [(CSC, True), (POLICE, True)]
 
@@ -78,8 +78,9 @@ def test_sightings_as_of_a_date(http: httpx.Client) -> None:
     assert late["by_source"] == [
         {"kind": "relative", "person_id": None, "last_seen_at": day(8), "reported_to": CHARITY}
     ]
-    assert late["by_unregistered_agency"] == late["by_agency"]
-    assert (late["last_seen_by_statutory_agency"], late["days_unseen"]) == (None, None)
+    assert late["by_unregistered_agency"] == [] and late["by_non_statutory_agency"] == []
+    assert late["last_seen_by_statutory_agency"]["agency"] == CSC
+    assert late["last_seen_by_statutory_agency"]["name"] == "Example Council Children's Social Care"
     bad = http.get(path, params={"as_of": "06/01/2007"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/as_of"
     missing = http.get(f"/v1/cases/{new_case_id()}/sightings")
@@ -89,19 +90,24 @@ def test_sightings_as_of_a_date(http: httpx.Client) -> None:
 def test_statutory_sightings_and_involvement_with_a_registry(
     http: httpx.Client, container: Container
 ) -> None:
-    """With a registry, the latest statutory sighting and the whole days since it."""
+    """The registry decides what counts as statutory: with one that holds social care as not
+    statutory, the last statutory sighting is the police's, and once the police have closed,
+    no statutory involvement is open."""
     case_id = publish_case(http)
     stores = queries.ContainerStores(container)
-    agencies = registry({CSC: True, POLICE: True, CHARITY: False})
+    agencies = registry({CSC: False, POLICE: True, CHARITY: False})
     found = queries.case_sightings(stores, case_id, "2007-01-20", agencies=agencies)
-    assert found["last_seen_by_statutory_agency"]["agency"] == CSC
-    # From 6 January 00:00 to the end of 20 January.
-    assert found["days_unseen"] == 14
-    assert found["by_unregistered_agency"] == [] and found["by_non_statutory_agency"] == []
-    document = queries.case_document(stores, case_id, "2007-01-20", agencies=agencies)
-    assert document["any_statutory_involvement_open"] is True
+    assert found["last_seen_by_statutory_agency"]["agency"] == POLICE
+    # From 3 January 00:00 to the end of 20 January.
+    assert found["days_unseen"] == 17
+    assert [s["agency"] for s in found["by_non_statutory_agency"]] == [CSC]
+    assert found["by_unregistered_agency"] == []
+    during = queries.case_document(stores, case_id, "2007-01-05", agencies=agencies)
+    assert during["any_statutory_involvement_open"] is True
+    after = queries.case_document(stores, case_id, "2007-01-20", agencies=agencies)
+    assert after["any_statutory_involvement_open"] is False
     now = queries.case_sightings(stores, case_id, agencies=agencies)
-    since = datetime(2007, 1, 6, tzinfo=UTC)
+    since = datetime(2007, 1, 3, tzinfo=UTC)
     assert now["days_unseen"] == (datetime.now(UTC) - since).days
 
 
@@ -114,8 +120,10 @@ def test_sgl_sightings_prints_a_table_and_the_routes_document(
     args = ["--data-dir", str(container.settings.data_dir), "sightings", case_id]
     table = runner.invoke(cli, [*args, "--as-of", "2007-01-20"])
     assert table.exit_code == 0, table.output
-    assert "No sighting by an agency registered as statutory." in table.output
-    assert POLICE in table.output and "not registered" in table.output
+    assert f"Last seen by a statutory agency: 2007-01-06T00:00 by {CSC} (14 days unseen)" in (
+        table.output
+    )
+    assert POLICE in table.output and "not registered" not in table.output
     shown = runner.invoke(cli, [*args, "--as-of", "2007-01-20", "--json"])
     route = http.get(f"/v1/cases/{case_id}/sightings", params={"as_of": "2007-01-20"})
     assert orjson.loads(shown.stdout) == route.json()
