@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from sgl.bootstrap import Container
-from sgl.child_a import (
+from sgl.demo import DEMO_CASE, demo_events, load_demo
+from sgl.demo.child_a import (
     AGENCIES,
     LEGAL_HELD,
     LEGAL_REQUESTED,
@@ -18,7 +19,6 @@ from sgl.child_a import (
     SIBLING_1,
     SOCIAL_CARE,
 )
-from sgl.demo import DEMO_CASE, demo_events, load_demo
 from tests.conftest import LiveServer, wait_for
 
 

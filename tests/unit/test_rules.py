@@ -177,7 +177,7 @@ def test_alert_ids_are_stable_and_answers_are_matched() -> None:
 def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() -> None:
     """The GP and paediatrician absent from the conference, NAIs on the plan, injury clusters:
     all unanswered, the oldest for over 200 days."""
-    from sgl.child_a import child_a
+    from sgl.demo.child_a import child_a
 
     moment = cutoff("2007-07-25")
     found = [f.as_dict(moment) for f in evaluate(as_events(child_a()), moment, POLICY)]

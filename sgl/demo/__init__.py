@@ -8,9 +8,9 @@ from typing import Any
 
 from ledger.append import Ledger
 from ledger.log import Receipt
-from sgl.background import background_events
-from sgl.child_a import CASE as DEMO_CASE
-from sgl.child_a import child_a
+from sgl.demo.background import background_events
+from sgl.demo.child_a import CASE as DEMO_CASE
+from sgl.demo.child_a import child_a
 
 __all__ = ["DEMO_CASE", "demo_events", "load_demo"]
 
