@@ -19,6 +19,7 @@ from sgl.bootstrap import bootstrap
 from sgl.cli import cli
 from sgl.cli_docs import render
 from sgl.demo import DEMO_CASE, demo_events
+from sgl.demo.child_a import child_a
 from sgl.schema_docs import render as render_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     shown = runner.invoke(cli, [*args, "case", DEMO_CASE, "--json"])
     assert shown.exit_code == 0, shown.output
     state = orjson.loads(shown.stdout)
-    assert state["events"] == sum(1 for _ in demo_events())
+    assert state["events"] == len(child_a())
     decisions = {d["decision_type"]: d["outcome"] for d in state["latest_decisions"]}
     assert decisions["threshold_care_proceedings"] == "not_at_present"
     table = runner.invoke(cli, [*args, "case", DEMO_CASE])

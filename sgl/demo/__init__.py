@@ -1,4 +1,5 @@
-"""Load the demo: the Child A case and synthetic background cases, through the append path."""
+"""Load the demo through the append path: the demo agencies' registrations, the Child A and
+Child B cases, and synthetic background cases."""
 
 from __future__ import annotations
 
@@ -8,18 +9,22 @@ from typing import Any
 
 from ledger.append import Ledger
 from ledger.log import Receipt
+from sgl.demo.agencies import demo_registry
 from sgl.demo.background import background_events
 from sgl.demo.child_a import CASE as DEMO_CASE
 from sgl.demo.child_a import child_a
+from sgl.demo.child_b import CASE as CHILD_B_CASE
+from sgl.demo.child_b import child_b
 
-__all__ = ["DEMO_CASE", "demo_events", "load_demo"]
+__all__ = ["CHILD_B_CASE", "DEMO_CASE", "demo_events", "load_demo"]
 
 BATCH = 500
 
 
 def demo_events(background_cases: int = 0, seed: int = 2007) -> Iterator[dict[str, Any]]:
-    """Child A's events, then the background cases' (deterministic for a seed)."""
-    return chain(child_a(), background_events(background_cases, seed))
+    """The registry's events, Child A's, Child B's, then the background cases' (deterministic
+    for a seed): every agency is registered before an event names it."""
+    return chain(demo_registry(), child_a(), child_b(), background_events(background_cases, seed))
 
 
 def load_demo(

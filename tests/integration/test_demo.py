@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from sgl.bootstrap import Container
-from sgl.demo import DEMO_CASE, demo_events, load_demo
+from sgl.demo import DEMO_CASE, load_demo
 from sgl.demo.child_a import (
     AGENCIES,
     LEGAL_HELD,
@@ -18,6 +18,7 @@ from sgl.demo.child_a import (
     POLICE,
     SIBLING_1,
     SOCIAL_CARE,
+    child_a,
 )
 from tests.conftest import LiveServer, wait_for
 
@@ -28,7 +29,7 @@ def loaded(live_server: LiveServer, container: Container) -> list[dict[str, Any]
     receipts = load_demo(container.ledger, background_cases=20)
     assert all(r.status == "accepted" for r in receipts)
     url = f"{live_server.url}/v1/cases/{DEMO_CASE}/history"
-    child_a_total = sum(1 for _ in demo_events())
+    child_a_total = len(child_a())
     wait_for(
         lambda: len(httpx.get(url).json().get("entries", [])) == child_a_total,
         timeout=90,
