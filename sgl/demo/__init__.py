@@ -24,7 +24,11 @@ BATCH = 500
 def demo_events(background_cases: int = 0, seed: int = 2007) -> Iterator[dict[str, Any]]:
     """The registry's events, Child A's, Child B's, then the background cases' (deterministic
     for a seed): every agency is registered before an event names it."""
-    return chain(demo_registry(), child_a(), child_b(), background_events(background_cases, seed))
+    return chain(demo_registry(), _cases(background_cases, seed))
+
+
+def _cases(background_cases: int, seed: int) -> Iterator[dict[str, Any]]:
+    return chain(child_a(), child_b(), background_events(background_cases, seed))
 
 
 def load_demo(
@@ -35,9 +39,11 @@ def load_demo(
 ) -> list[Receipt]:
     """Append the demo; events already present come back as duplicates (stable ids)."""
     receipts: list[Receipt] = []
-    for batch in _batches(demo_events(background_cases, seed), BATCH):
-        receipts += ledger.submit(batch)
-        progress(len(batch))
+    # The registry goes in its own batches, appended before any event that names its agencies.
+    for events in (demo_registry(), _cases(background_cases, seed)):
+        for batch in _batches(events, BATCH):
+            receipts += ledger.submit(batch)
+            progress(len(batch))
     return receipts
 
 

@@ -11,7 +11,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from sgl.demo import demo_events
+from sgl.demo import demo_events, load_demo
 from sgl.demo.agencies import CHILD_A, CHILD_B, REGISTRY_CASE, demo_registry
 from sgl.demo.background import background_events
 from sgl.demo.child_a import child_a
@@ -249,3 +249,27 @@ def test_the_walkthrough_gives_child_bs_counts() -> None:
     assert int(stated.group(1)) == len(events)
     assert int(stated.group(2)) == len({e["agency"] for e in events})
     assert date.fromisoformat(DATE_OF_BIRTH).strftime("%B %Y") in page
+
+
+class Recorder:
+    """Stands in for the ledger: keeps each batch it is given, appends nothing."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def submit(self, batch: list[dict[str, Any]]) -> list[Any]:
+        self.batches.append(batch)
+        return []
+
+
+def test_the_registry_is_appended_in_batches_of_its_own_before_the_cases() -> None:
+    """load_demo submits every registration first, in batches holding no case event, then the
+    cases: all of demo_events, each once."""
+    recorder = Recorder()
+    load_demo(recorder, background_cases=5)  # type: ignore[arg-type]
+    kinds = [{e["case_id"] == REGISTRY_CASE for e in batch} for batch in recorder.batches]
+    assert kinds[0] == {True} and kinds[-1] == {False}
+    assert kinds == sorted(kinds, key=lambda k: k != {True}), "registry batches come first"
+    assert all(len(k) == 1 for k in kinds), "no batch mixes registrations and case events"
+    sent = [e["event_id"] for batch in recorder.batches for e in batch]
+    assert sent == [e["event_id"] for e in demo_events(background_cases=5)]
