@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from projections.agencies import REGISTRY_CASE
+from sgl.demo import child_a
 
 _NAMESPACE = uuid.UUID("3b0c6e4d-8f27-4a19-b5d2-7e6a1c9f0b34")
 _REGISTRAR = {"id": "P-ADM-0001", "role": "administrator"}
@@ -26,12 +27,35 @@ AREA_B3 = "E08000993"
 
 _BOROUGH_A = "Ashbridge London Borough Council"
 
+# Child B's agencies, by area: Rivermead, the first area.
+R_CSC = "rivermead-childrens-services"
+R_POLICE = "rivermead-police-cpt"
+R_GP = "rivermead-gp-riverside"
+R_HOSPITAL = "rivermead-general-hospital"
+R_SCHOOL = "rivermead-brookside-primary"
+# Castlebury, the second.
+C_CSC = "castlebury-childrens-services"
+C_POLICE = "castlebury-police-cpt"
+C_GP = "castlebury-gp-market-street"
+C_HOSPITAL = "castlebury-royal-infirmary"
+C_SCHOOL = "castlebury-hillview-primary"
+C_HOUSING = "castlebury-housing-options"
+# Millford, the third, and the two services there that are not statutory.
+M_CSC = "millford-childrens-services"
+M_POLICE = "millford-police-cpt"
+M_GP = "millford-gp-canal-side"
+M_HOSPITAL = "millford-childrens-hospital"
+M_SCHOOL = "millford-oakfield-academy"
+CHARITY = "brightsteps-family-support"
+FAITH = "new-dawn-fellowship"
+
+
 # Child A's agencies. The family centre is `early_years` and statutory: a council children's
 # centre providing early-years services under the Childcare Act 2006 (its contacts are
 # nursery sessions), not a charity.
 CHILD_A: tuple[dict[str, Any], ...] = (
     {
-        "agency_id": "la-childrens-social-care",
+        "agency_id": child_a.SOCIAL_CARE,
         "name": "Ashbridge Children's Social Care",
         "kind": "childrens_social_care",
         "statutory": True,
@@ -39,7 +63,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": _BOROUGH_A,
     },
     {
-        "agency_id": "met-police",
+        "agency_id": child_a.POLICE,
         "name": "Metropolitan Police Child Abuse Investigation Team",
         "kind": "police",
         "statutory": True,
@@ -47,7 +71,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": "Metropolitan Police Service",
     },
     {
-        "agency_id": "gp-practice-east",
+        "agency_id": child_a.GP,
         "name": "Ashbridge East GP Practice",
         "kind": "gp",
         "statutory": True,
@@ -55,7 +79,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": "Ashbridge Primary Care Trust",
     },
     {
-        "agency_id": "nhs-hospital-north",
+        "agency_id": child_a.HOSPITAL,
         "name": "Ashbridge North Hospital",
         "kind": "hospital",
         "statutory": True,
@@ -63,7 +87,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": "Ashbridge North Hospitals NHS Trust",
     },
     {
-        "agency_id": "nhs-hospital-south",
+        "agency_id": child_a.HOSPITAL_2,
         "name": "Ashbridge South Hospital",
         "kind": "hospital",
         "statutory": True,
@@ -71,7 +95,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": "Ashbridge South Hospitals NHS Trust",
     },
     {
-        "agency_id": "nhs-child-development-centre",
+        "agency_id": child_a.PAEDIATRICS,
         "name": "Ashbridge Child Development Centre",
         "kind": "hospital",
         "statutory": True,
@@ -79,7 +103,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": "Ashbridge North Hospitals NHS Trust",
     },
     {
-        "agency_id": "health-visiting-service",
+        "agency_id": child_a.HEALTH_VISITING,
         "name": "Ashbridge Health Visiting Service",
         "kind": "community_health",
         "statutory": True,
@@ -87,7 +111,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": "Ashbridge Primary Care Trust",
     },
     {
-        "agency_id": "school-north-primary",
+        "agency_id": child_a.SCHOOL,
         "name": "Ashbridge North Primary School",
         "kind": "education",
         "statutory": True,
@@ -95,7 +119,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": _BOROUGH_A,
     },
     {
-        "agency_id": "family-centre-north",
+        "agency_id": child_a.FAMILY_CENTRE,
         "name": "Ashbridge North Family Centre",
         "kind": "early_years",
         "statutory": True,
@@ -103,7 +127,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": _BOROUGH_A,
     },
     {
-        "agency_id": "la-legal-services",
+        "agency_id": child_a.LEGAL,
         "name": "Ashbridge Legal Services",
         "kind": "legal",
         "statutory": True,
@@ -111,7 +135,7 @@ CHILD_A: tuple[dict[str, Any], ...] = (
         "parent": _BOROUGH_A,
     },
     {
-        "agency_id": "housing-north",
+        "agency_id": child_a.HOUSING,
         "name": "Ashbridge North Housing Office",
         "kind": "housing",
         "statutory": True,
@@ -137,119 +161,119 @@ def _statutory(agency_id: str, name: str, kind: str, area: str, parent: str) -> 
 # homeless, and the two non-statutory services that kept seeing the child.
 CHILD_B: tuple[dict[str, Any], ...] = (
     _statutory(
-        "rivermead-childrens-services",
+        R_CSC,
         "Rivermead Children's Services",
         "childrens_social_care",
         AREA_B1,
         "Rivermead London Borough Council",
     ),
     _statutory(
-        "rivermead-police-cpt",
+        R_POLICE,
         "Rivermead Child Protection Team",
         "police",
         AREA_B1,
         "Capital City Police",
     ),
     _statutory(
-        "rivermead-gp-riverside",
+        R_GP,
         "Riverside Medical Practice",
         "gp",
         AREA_B1,
         "Rivermead Integrated Care Board",
     ),
     _statutory(
-        "rivermead-general-hospital",
+        R_HOSPITAL,
         "Rivermead General Hospital",
         "hospital",
         AREA_B1,
         "Rivermead Hospitals NHS Trust",
     ),
     _statutory(
-        "rivermead-brookside-primary",
+        R_SCHOOL,
         "Brookside Primary School",
         "education",
         AREA_B1,
         "Rivermead London Borough Council",
     ),
     _statutory(
-        "castlebury-childrens-services",
+        C_CSC,
         "Castlebury Children's Services",
         "childrens_social_care",
         AREA_B2,
         "Castlebury Council",
     ),
     _statutory(
-        "castlebury-police-cpt",
+        C_POLICE,
         "Castleshire Police Child Protection Team (Castlebury)",
         "police",
         AREA_B2,
         "Castleshire Constabulary",
     ),
     _statutory(
-        "castlebury-gp-market-street",
+        C_GP,
         "Market Street Surgery",
         "gp",
         AREA_B2,
         "Castleshire Integrated Care Board",
     ),
     _statutory(
-        "castlebury-royal-infirmary",
+        C_HOSPITAL,
         "Castlebury Royal Infirmary",
         "hospital",
         AREA_B2,
         "Castleshire Hospitals NHS Foundation Trust",
     ),
     _statutory(
-        "castlebury-hillview-primary",
+        C_SCHOOL,
         "Hillview Primary School",
         "education",
         AREA_B2,
         "Castlebury Council",
     ),
     _statutory(
-        "castlebury-housing-options",
+        C_HOUSING,
         "Castlebury Housing Options",
         "housing",
         AREA_B2,
         "Castlebury Council",
     ),
     _statutory(
-        "millford-childrens-services",
+        M_CSC,
         "Millford Children's Services",
         "childrens_social_care",
         AREA_B3,
         "Millford Metropolitan Borough Council",
     ),
     _statutory(
-        "millford-police-cpt",
+        M_POLICE,
         "Millford Police Child Protection Team",
         "police",
         AREA_B3,
         "Millford Metropolitan Police",
     ),
     _statutory(
-        "millford-gp-canal-side",
+        M_GP,
         "Canal Side Health Centre",
         "gp",
         AREA_B3,
         "Millford Integrated Care Board",
     ),
     _statutory(
-        "millford-childrens-hospital",
+        M_HOSPITAL,
         "Millford Children's Hospital",
         "hospital",
         AREA_B3,
         "Millford Children's Hospital NHS Foundation Trust",
     ),
     _statutory(
-        "millford-oakfield-academy",
+        M_SCHOOL,
         "Oakfield Academy",
         "education",
         AREA_B3,
         "Oakfield Learning Trust",
     ),
     {
-        "agency_id": "brightsteps-family-support",
+        "agency_id": CHARITY,
         "name": "Bright Steps Family Support",
         "kind": "voluntary",
         "statutory": False,
@@ -257,7 +281,7 @@ CHILD_B: tuple[dict[str, Any], ...] = (
         "parent": "Bright Steps Trust",
     },
     {
-        "agency_id": "new-dawn-fellowship",
+        "agency_id": FAITH,
         "name": "New Dawn Fellowship",
         "kind": "faith",
         "statutory": False,

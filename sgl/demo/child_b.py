@@ -20,7 +20,29 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sgl.demo.agencies import AREA_B1, AREA_B2, AREA_B3
+from sgl.demo.agencies import (
+    AREA_B1,
+    AREA_B2,
+    AREA_B3,
+    C_CSC,
+    C_GP,
+    C_HOSPITAL,
+    C_HOUSING,
+    C_POLICE,
+    C_SCHOOL,
+    CHARITY,
+    FAITH,
+    M_CSC,
+    M_GP,
+    M_HOSPITAL,
+    M_POLICE,
+    M_SCHOOL,
+    R_CSC,
+    R_GP,
+    R_HOSPITAL,
+    R_POLICE,
+    R_SCHOOL,
+)
 
 CASE = "CASE-B0001"
 _NAMESPACE = uuid.UUID("9c2e5a17-4b3d-4e8f-a6c1-2d7b0f9e3a58")
@@ -60,28 +82,6 @@ VERSIONS = {
     "whereabouts.found": 1,
     "whereabouts.unknown": 1,
 }
-
-# Rivermead, the first area.
-R_CSC = "rivermead-childrens-services"
-R_POLICE = "rivermead-police-cpt"
-R_GP = "rivermead-gp-riverside"
-R_HOSPITAL = "rivermead-general-hospital"
-R_SCHOOL = "rivermead-brookside-primary"
-# Castlebury, the second.
-C_CSC = "castlebury-childrens-services"
-C_POLICE = "castlebury-police-cpt"
-C_GP = "castlebury-gp-market-street"
-C_HOSPITAL = "castlebury-royal-infirmary"
-C_SCHOOL = "castlebury-hillview-primary"
-C_HOUSING = "castlebury-housing-options"
-# Millford, the third, and the two services there that are not statutory.
-M_CSC = "millford-childrens-services"
-M_POLICE = "millford-police-cpt"
-M_GP = "millford-gp-canal-side"
-M_HOSPITAL = "millford-childrens-hospital"
-M_SCHOOL = "millford-oakfield-academy"
-CHARITY = "brightsteps-family-support"
-FAITH = "new-dawn-fellowship"
 
 
 def _p(number: str, role: str) -> dict[str, str]:
