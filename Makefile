@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)
 
-## run: serve the ledger on the embedded store with the demo case loaded (no Kafka needed)
+## run: serve the ledger on the embedded store with the demo cases loaded (no Kafka needed)
 run: install
 	$(BIN)/sgl demo
 

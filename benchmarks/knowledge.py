@@ -30,17 +30,17 @@ from tests.factories import example
 
 QUERIES = 200
 AGENCIES = [
-    "la-childrens-social-care",
-    "police-north",
-    "nhs-gp-north",
-    "nhs-hospital-north",
-    "nhs-health-visiting",
-    "school-north",
-    "la-housing",
-    "la-legal-services",
-    "family-centre-north",
-    "probation-north",
-    "nhs-ambulance",
+    "bench-childrens-social-care",
+    "bench-police",
+    "bench-gp",
+    "bench-hospital",
+    "bench-health-visiting",
+    "bench-school",
+    "bench-housing",
+    "bench-legal",
+    "bench-family-centre",
+    "bench-probation",
+    "bench-ambulance",
 ]
 CASE = "CASE-KNOW-1"
 

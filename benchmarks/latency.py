@@ -23,8 +23,8 @@ from consumers.follower import CaseFollower
 from ledger.settings import Settings
 from projections.clocks import clock_runs
 from projections.latency import latency_report
-from sgl.background import background_events
 from sgl.bootstrap import bootstrap, tune_gc
+from sgl.demo.background import background_events
 from sgl.logs import configure_logging
 
 

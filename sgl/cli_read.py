@@ -239,7 +239,7 @@ def chronology(
 ) -> None:
     """The multi-agency chronology of a case, ordered by when things happened.
 
-    Example: sgl chronology CASE-A0001 --as-of 2007-07-25 --agency met-police --format csv
+    Example: sgl chronology CASE-A0001 --as-of 2007-07-25 --type referral.made --format csv
     """
     from sgl import queries
 
@@ -387,7 +387,7 @@ def who_knew(
 
     Without CASE_ID, --show time-to-share pools every case in the ledger.
 
-    Example: sgl who-knew CASE-A0001 --show gaps --agency met-police --as-of 2007-07-25
+    Example: sgl who-knew CASE-A0001 --show matrix --as-of 2007-07-25
     """
     from sgl import queries
 

@@ -163,7 +163,7 @@ def _exit_after(seconds: float) -> None:
     type=int,
     default=300,
     show_default=True,
-    help="Synthetic background cases to load beside Child A.",
+    help="Synthetic background cases to load beside Child A and Child B.",
 )
 @click.option(
     "--seed",
@@ -187,8 +187,8 @@ def demo(
     seed: int,
     verbose: bool,
 ) -> None:
-    """Load the demo (Child A and background cases; idempotent), bring the views up to date
-    and serve the API; the addresses are printed last.
+    """Load the demo (Child A, Child B and background cases; idempotent), bring the views up to
+    date and serve the API; the addresses are printed last.
 
     Example: sgl demo --cases 10000 --no-serve
     """
@@ -202,7 +202,7 @@ def demo(
         # The steps below print one line each; the consumers' per-item logs would bury them.
         configure_logging(replace(settings, log_level="warning"))
     from sgl.bootstrap import bootstrap
-    from sgl.demo import DEMO_CASE, demo_events, load_demo
+    from sgl.demo import CHILD_B_CASE, DEMO_CASE, demo_events, load_demo
 
     total = sum(1 for _ in demo_events(cases, seed))
     container = bootstrap(settings)
@@ -211,8 +211,8 @@ def demo(
             receipts = load_demo(container.ledger, cases, seed, progress=bar.update)
         added = sum(r.status == "accepted" for r in receipts)
         click.echo(
-            f"Demo: case {DEMO_CASE} and {cases} background cases; {added} events added, "
-            f"{len(receipts) - added} already present.",
+            f"Demo: cases {DEMO_CASE} (Child A) and {CHILD_B_CASE} (Child B), {cases} background "
+            f"cases; {added} events added, {len(receipts) - added} already present.",
             err=True,
         )
         if serve:
@@ -225,6 +225,8 @@ def demo(
                 also=(
                     f"/v1/cases/{DEMO_CASE}",
                     f"/v1/cases/{DEMO_CASE}/alerts?as_of=2007-07-25",
+                    f"/v1/cases/{CHILD_B_CASE}",
+                    f"/v1/cases/{CHILD_B_CASE}/chronology",
                     "/v1/latency?as_of=2007-07-25",
                     "/v1/checkpoints/latest",
                 ),

@@ -16,10 +16,11 @@ from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from projections.case_state import HANDLERS
 from sgl.bootstrap import bootstrap
-from sgl.child_a import REGISTRY, child_a
 from sgl.cli import cli
 from sgl.cli_docs import render
 from sgl.demo import DEMO_CASE, demo_events
+from sgl.demo.agencies import CHILD_A
+from sgl.demo.child_a import child_a
 from sgl.schema_docs import render as render_events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -127,7 +128,7 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     shown = runner.invoke(cli, [*args, "case", DEMO_CASE, "--json"])
     assert shown.exit_code == 0, shown.output
     state = orjson.loads(shown.stdout)
-    assert state["events"] == sum(1 for _ in child_a())
+    assert state["events"] == len(child_a())
     decisions = {d["decision_type"]: d["outcome"] for d in state["latest_decisions"]}
     assert decisions["threshold_care_proceedings"] == "not_at_present"
     table = runner.invoke(cli, [*args, "case", DEMO_CASE])
@@ -143,7 +144,7 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     lines = police.stdout.splitlines()
     assert lines[0].startswith("occurred_at,") and len(lines) > 3
     # Agencies by name, as the demo registers them.
-    police_name = REGISTRY["met-police"][0]
+    police_name = next(a["name"] for a in CHILD_A if a["agency_id"] == "met-police")
     assert all(f",{police_name}," in line for line in lines[1:])
 
 

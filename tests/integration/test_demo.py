@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from sgl.bootstrap import Container
-from sgl.child_a import (
+from sgl.demo import DEMO_CASE, load_demo
+from sgl.demo.child_a import (
     AGENCIES,
     LEGAL_HELD,
     LEGAL_REQUESTED,
@@ -19,7 +20,6 @@ from sgl.child_a import (
     SOCIAL_CARE,
     child_a,
 )
-from sgl.demo import DEMO_CASE, load_demo
 from tests.conftest import LiveServer, wait_for
 
 
@@ -29,7 +29,7 @@ def loaded(live_server: LiveServer, container: Container) -> list[dict[str, Any]
     receipts = load_demo(container.ledger, background_cases=20)
     assert all(r.status == "accepted" for r in receipts)
     url = f"{live_server.url}/v1/cases/{DEMO_CASE}/history"
-    child_a_total = sum(1 for _ in child_a())
+    child_a_total = len(child_a())
     wait_for(
         lambda: len(httpx.get(url).json().get("entries", [])) == child_a_total,
         timeout=90,

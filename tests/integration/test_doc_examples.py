@@ -33,8 +33,8 @@ import yaml
 
 from ledger.builders import Envelope
 from ledger.event_types import contact_recorded
-from sgl.child_a import child_a
 from sgl.cli import cli
+from sgl.demo.child_a import child_a
 from tests.agencies import EXAMPLE_AGENCIES, registrations
 from tests.conftest import free_port, wait_for
 

@@ -14,7 +14,7 @@ import orjson
 
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
-from sgl.child_a import child_a
+from sgl.demo.child_a import child_a
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 

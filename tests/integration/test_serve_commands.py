@@ -108,7 +108,10 @@ def test_demo_prints_one_line_per_step_and_its_addresses_last(tmp_path: Path) ->
     assert all(line.startswith("  ") for line in block[1:-1]), block
     assert f"  API docs: http://127.0.0.1:{port}/docs (OpenAPI: /openapi.json)" in block
     steps = lines[:start]
-    assert any(line.startswith("Demo: case CASE-A0001 and 5 background cases") for line in steps)
+    assert any(
+        line.startswith("Demo: cases CASE-A0001 (Child A) and CASE-B0001 (Child B), 5 background")
+        for line in steps
+    )
     assert any(line.startswith("Case view: ") for line in steps)
     (alerts,) = [int(m[1]) for line in steps if (m := re.search(r"(\d+) alerts raised", line))]
     assert alerts > 0, "alerts were raised, and none was logged one by one"

@@ -151,7 +151,7 @@ def test_a_stop_later_corrected_to_a_later_date_breaches_from_the_correction_on(
 
 def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() -> None:
     """Requested 6 June, held 25 July: seven weeks against 10 working days."""
-    from sgl.child_a import child_a
+    from sgl.demo.child_a import child_a
 
     runs = clock_runs(as_events(child_a()), cutoff("2007-07-25"), POLICY, agencies=AGENCIES)
     [legal] = [r for r in runs if r.clock.name == "legal_planning_meeting"]

@@ -178,7 +178,7 @@ def test_alert_ids_are_stable_and_answers_are_matched() -> None:
 def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() -> None:
     """The GP and paediatrician absent from the conference, NAIs on the plan, injury clusters:
     all unanswered, the oldest for over 200 days."""
-    from sgl.child_a import child_a
+    from sgl.demo.child_a import child_a
 
     moment = cutoff("2007-07-25")
     found = [
@@ -529,7 +529,7 @@ def test_alerts_go_to_the_lead_and_to_the_involved_agencies_of_each_kind() -> No
 def test_the_demo_alerts_go_where_they_went_before_kinds() -> None:
     """Child A as of 25 July 2007: social care (the lead) for every alert, with legal services
     for the threshold and the police for an unreported assault, as when ids were named."""
-    from sgl.child_a import LEGAL, POLICE, SOCIAL_CARE, child_a
+    from sgl.demo.child_a import LEGAL, POLICE, SOCIAL_CARE, child_a
 
     moment = cutoff("2007-07-25")
     found = evaluate(as_events(child_a()), moment, POLICY, agencies=AGENCIES)
@@ -543,7 +543,7 @@ def test_recipients_resolved_in_one_pass_are_those_resolved_one_by_one() -> None
     """The case state is folded on from finding to finding: each finding's recipients are
     what a fresh resolution of that finding alone gives, in any order asked."""
     from projections.rules import Recipients
-    from sgl.child_a import child_a
+    from sgl.demo.child_a import child_a
 
     events = as_events(child_a())
     found = evaluate(events, cutoff("2007-07-25"), POLICY, agencies=AGENCIES)

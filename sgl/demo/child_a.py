@@ -42,32 +42,6 @@ AGENCIES = (
     LEGAL,
     HOUSING,
 )
-# How the demo's agencies are registered (name, kind, statutory): the background cases name
-# some of them too. Registered in 2006, before anything of either was recorded.
-REGISTERED_AT = "2006-01-01T00:00:00Z"
-REGISTRY = {
-    SOCIAL_CARE: ("Local Authority Children's Social Care", "childrens_social_care", True),
-    POLICE: ("Metropolitan Police Child Abuse Investigation Team", "police", True),
-    GP: ("GP Practice (East)", "gp", True),
-    HOSPITAL: ("Hospital (North)", "hospital", True),
-    HOSPITAL_2: ("Hospital (South)", "hospital", True),
-    PAEDIATRICS: ("Child Development Centre", "community_health", True),
-    HEALTH_VISITING: ("Health Visiting Service", "community_health", True),
-    SCHOOL: ("Primary School (North)", "education", True),
-    FAMILY_CENTRE: ("Family Centre (North)", "voluntary", False),
-    LEGAL: ("Local Authority Legal Services", "legal", True),
-    HOUSING: ("Housing (North)", "housing", True),
-}
-
-
-def agency_payloads() -> list[dict[str, Any]]:
-    """The `agency.registered` payloads of the demo's agencies."""
-    return [
-        {"agency_id": agency, "name": name, "kind": kind, "statutory": statutory}
-        for agency, (name, kind, statutory) in REGISTRY.items()
-    ]
-
-
 SW = {"id": "P-SW-0001", "role": "social_worker"}
 TM = {"id": "P-TM-0002", "role": "team_manager"}
 PC = {"id": "P-PC-0005", "role": "police_officer"}
