@@ -12,7 +12,7 @@ from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
 from projections.sightings import any_statutory_involvement_open
-from sgl.queries.agencies import names, registered
+from sgl.queries.agencies import namer, registered
 from sgl.queries.common import (
     Document,
     case_events,
@@ -86,6 +86,7 @@ def case_chronology(
     found = moments({"/as_of": as_of, "/from": start, "/to": end})
     registered(stores, agencies)
     moment = moment_of(as_of)
+    name_of = namer(stores, as_of)
     rows = chronology(
         known_case(stores, case_id, moment, basis),
         moment,
@@ -94,9 +95,9 @@ def case_chronology(
         types,
         found["/from"],
         found["/to"],
+        name_of,
     )
-    named = names(stores, {row["agency"] for row in rows}, as_of)
-    rows = [{**row, "agency_name": named[row["agency"]]} for row in rows]
+    rows = [{**row, "agency_name": name_of(row["agency"])} for row in rows]
     return {**header(case_id, as_of, basis), "events": rows}
 
 
@@ -107,10 +108,12 @@ def chronology_csv(document: Document) -> str:
 
 def case_changes(stores: Stores, case_id: str, start: str, end: str) -> Document:
     """What was recorded after `start` and by `end`: entries added, corrected and retracted,
-    each with its type, agency, times and summary (amendments with what they amend)."""
+    each with its type, agency (and its name), times and summary (amendments with what they
+    amend)."""
     found = dates({"/from": start, "/to": end})
     start_at, end_at = found["/from"], found["/to"]
     if start_at > end_at:
         raise DatesOutOfOrder(start, end)
     events = case_events(stores, case_id)
-    return {"case_id": case_id, "from": start, "to": end, **changes(events, start_at, end_at)}
+    found_changes = changes(events, start_at, end_at, namer(stores, end))
+    return {"case_id": case_id, "from": start, "to": end, **found_changes}

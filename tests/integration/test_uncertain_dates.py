@@ -234,7 +234,7 @@ def test_the_chronology_shows_each_dates_uncertainty(
     assert ranged["occurred_at"] == "2007-01-03T00:00:00Z" and not ranged["occurred_stated"]
     assert ranged["occurred_range"] == RANGE
     assert disputed["occurred"] == (
-        "disputed: 6 Mar 2007 (a relative) / 4 Mar 2007 (example-police)"
+        "disputed: 6 Mar 2007 (a relative) / 4 Mar 2007 (Example Police Child Protection Team)"
     )
     assert disputed["occurred_at"] == "2007-03-04T00:00:00Z"
     assert len(disputed["occurred_accounts"]) == 2
