@@ -33,7 +33,7 @@ NAME_FIELDS = frozenset({"agency_name", "name"})
 BY_AGENCY = frozenset(
     {"involvements", "by_agency", "by_non_statutory_agency", "by_unregistered_agency", "pairs"}
 )
-# A new code, wherever it stands in a text (a chronology's summary names agencies by code).
+# A new code, wherever it stands in a text (a finding's summary may name an agency by code).
 NEW_CODE = re.compile(r"\bag-[0-9a-f]{12}\b")
 # Spread over each case, with the dates docs/demo.md asks its questions on; None is now.
 DATES: dict[str, tuple[str | None, ...]] = {
@@ -108,23 +108,43 @@ def strings(value: Any) -> Iterator[str]:
         yield value
 
 
-def restored(value: Any, back: Mapping[str, str], codes: Collection[str]) -> Any:
-    """A read with its codes mapped back through `back` (in text too), its display names
-    dropped, and each list the product orders by agency code (a set of agencies, or a table
-    with a row per agency) in one order whatever the codes."""
+class Side:
+    """How one ledger's reads are brought to the original codes: its codes mapped back, and
+    the display names its text uses (a chronology's lines name agencies) replaced by the
+    original code of the agency they name."""
+
+    def __init__(self, back: Mapping[str, str], names: Mapping[str, str]) -> None:
+        self.back = back
+        self.names = names
+        ordered = sorted(names, key=len, reverse=True)
+        self.pattern = re.compile("|".join(re.escape(n) for n in ordered)) if names else None
+
+    def text(self, value: str) -> str:
+        """A text with this side's codes and display names as the original codes."""
+        found = self.back.get(value)
+        if found is not None:
+            return found
+        value = NEW_CODE.sub(lambda m: self.back.get(m[0], m[0]), value)
+        return self.pattern.sub(lambda m: self.names[m[0]], value) if self.pattern else value
+
+
+def restored(value: Any, side: Side, codes: Collection[str]) -> Any:
+    """A read with its codes and names mapped back through `side` (in text too), its
+    display-name fields dropped, and each list the product orders by agency code (a set of
+    agencies, or a table with a row per agency) in one order whatever the codes."""
     if isinstance(value, dict):
         return {
-            back.get(k, k): (
-                by_content(restored(v, back, codes)) if k in BY_AGENCY else restored(v, back, codes)
+            side.back.get(k, k): (
+                by_content(restored(v, side, codes)) if k in BY_AGENCY else restored(v, side, codes)
             )
             for k, v in value.items()
             if k not in NAME_FIELDS
         }
     if isinstance(value, list | tuple):
-        items = [restored(item, back, codes) for item in value]
+        items = [restored(item, side, codes) for item in value]
         return sorted(items) if all(isinstance(i, str) and i in codes for i in items) else items
     if isinstance(value, str):
-        return back.get(value) or NEW_CODE.sub(lambda m: back.get(m[0], m[0]), value)
+        return side.text(value)
     return value
 
 
@@ -165,6 +185,15 @@ def _list_difference(left: list[Any], right: list[Any], at: str) -> str | None:
     return None
 
 
+def _names(events: list[dict[str, Any]], back: Mapping[str, str]) -> dict[str, str]:
+    """Each registered display name, to the original code of the agency it names."""
+    return {
+        e["payload"]["name"]: back.get(e["payload"]["agency_id"], e["payload"]["agency_id"])
+        for e in events
+        if e["type"] == "agency.registered"
+    }
+
+
 class Ledgers:
     """The demo as written and renamed, each in a sqlite ledger of its own, caught up."""
 
@@ -179,6 +208,10 @@ class Ledgers:
         ]
         schemas = self.containers[1].schemas
         self.renamed_events = renamed(self.original_events, self.codes, rng, schemas)
+        self.sides = (
+            Side({}, _names(self.original_events, {})),
+            Side(self.back, _names(self.renamed_events, self.back)),
+        )
         self.original, self.renamed = (queries.ContainerStores(c) for c in self.containers)
         for container, events in zip(
             self.containers, (self.original_events, self.renamed_events), strict=True
@@ -240,8 +273,9 @@ def agency_reads(case_id: str) -> dict[str, AgencyRead]:
 
 def compare(ledgers: Ledgers, what: str, original: Any, renamed: Any) -> None:
     """Fail with the first differing path unless the reads agree, names aside."""
+    first, second = ledgers.sides
     difference = first_difference(
-        restored(original, {}, ledgers.codes), restored(renamed, ledgers.back, ledgers.codes)
+        restored(original, first, ledgers.codes), restored(renamed, second, ledgers.codes)
     )
     assert difference is None, f"{what} differs at {difference} (renaming seed {SEED})"
 
