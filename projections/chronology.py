@@ -196,10 +196,12 @@ def chronology(
     types: Collection[str] = (),
     start: datetime | None = None,
     end: datetime | None = None,
+    name_of: Callable[[str], str] = str,
 ) -> list[dict[str, Any]]:
     """The events known by the moment, as then corrected, ordered by when they happened (an
-    uncertain date by the instant it sorts by), each with its date in words; with `start` or
-    `end`, those that may have happened then (an undated event may have)."""
+    uncertain date by the instant it sorts by), each with its date in words (an account's
+    agency by `name_of`); with `start` or `end`, those that may have happened then (an undated
+    event may have)."""
     rows = []
     entries = history(known_by(events, moment, basis))
     facts = {
@@ -214,7 +216,7 @@ def chronology(
         lag = entry.event.recording_lag
         rows.append(
             {
-                "occurred": describe_occurred(shown),
+                "occurred": describe_occurred(shown, name_of),
                 **occurred_fields(shown),
                 "agency": shown.agency,
                 "type": shown.type,

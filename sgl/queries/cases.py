@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from ledger.envelope import utc_text
 from projections.agencies import AgencyLookup
-from projections.as_of import Basis, known_by
+from projections.as_of import Basis, known_by, opening
 from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
@@ -86,14 +86,17 @@ def case_chronology(
     found = moments({"/as_of": as_of, "/from": start, "/to": end})
     registered(stores, agencies)
     moment = moment_of(as_of)
+    # A day given as "from" includes that day: its start, where as_of and "to" mean its end.
+    start_at = None if start is None else opening(start)
     rows = chronology(
         known_case(stores, case_id, moment, basis),
         moment,
         basis,
         agencies,
         types,
-        found["/from"],
+        start_at,
         found["/to"],
+        lambda agency: names(stores, [agency], as_of)[agency],
     )
     named = names(stores, {row["agency"] for row in rows}, as_of)
     rows = [{**row, "agency_name": named[row["agency"]]} for row in rows]
