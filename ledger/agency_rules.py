@@ -9,7 +9,10 @@ The registry itself is a read model (projections.agencies); the ledger asks it t
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from importlib.resources import files
 from typing import Any, Protocol
+
+import orjson
 
 from ledger.errors import Problem
 from ledger.input_rules import values_at
@@ -21,6 +24,12 @@ REGISTERED = "agency.registered"
 UPDATED = "agency.updated"
 REGISTRY_TYPES = frozenset({REGISTERED, UPDATED})
 _AGENCY_ID: FieldPath = ("payload", "agency_id")
+# The kinds of agency (envelope version 2's `agency_kind`): what rules and clocks speak of.
+KINDS: tuple[str, ...] = tuple(
+    orjson.loads(files("schemas").joinpath("envelope", "2.json").read_bytes())["$defs"][
+        "agency_kind"
+    ]["enum"]
+)
 
 
 class AgencyRegister(Protocol):

@@ -174,17 +174,39 @@ def _conveyed(p: dict[str, Any], facts: Mapping[str, Event]) -> str:
     return text
 
 
-def summary(event: Event, facts: Mapping[str, Event] | None = None) -> str:
-    """A one-line, name-free summary of the event; `facts` (the case's events by id, as
-    corrected) lets a share or referral line say what the facts it named held."""
+# Payload fields that hold one agency, shown by name; and parties that may be one.
+_AGENCY_FIELDS = ("from_agency", "to_agency", "lead_agency", "responsible_agency", "owner_agency")
+_PARTY_FIELDS = ("made_by", "withdrawn_by")
+
+
+def _named(payload: dict[str, Any], name_of: Callable[[str], str]) -> dict[str, Any]:
+    """The payload with each agency it names replaced by the name to show."""
+    out = dict(payload)
+    for field in _AGENCY_FIELDS:
+        if isinstance(out.get(field), str):
+            out[field] = name_of(out[field])
+    for field in _PARTY_FIELDS:
+        party = out.get(field)
+        if isinstance(party, dict) and isinstance(party.get("agency"), str):
+            out[field] = {**party, "agency": name_of(party["agency"])}
+    return out
+
+
+def summary(
+    event: Event, facts: Mapping[str, Event] | None = None, name_of: Callable[[str], str] = str
+) -> str:
+    """A one-line summary of the event, naming no person; agencies as `name_of` shows them
+    (by default their ids); `facts` (the case's events by id, as corrected) lets a share or
+    referral line say what the facts it named held."""
     if event.type == CORRECTION:
         return f"corrects {event.amends}: {event.payload['reason']}"
     if event.type == RETRACTION:
         return f"retracts {event.amends}: {event.payload['reason']}"
     make = _SUMMARIES.get(event.type)
-    text = make(event.payload) if make else event.type.replace(".", " ")
+    payload = event.payload if name_of is str else _named(event.payload, name_of)
+    text = make(payload) if make else event.type.replace(".", " ")
     if event.type in _CONVEYING:
-        text += _conveyed(event.payload, facts or {})
+        text += _conveyed(payload, facts or {})
     return text
 
 
@@ -199,9 +221,9 @@ def chronology(
     name_of: Callable[[str], str] = str,
 ) -> list[dict[str, Any]]:
     """The events known by the moment, as then corrected, ordered by when they happened (an
-    uncertain date by the instant it sorts by), each with its date in words (an account's
-    agency by `name_of`); with `start` or `end`, those that may have happened then (an undated
-    event may have)."""
+    uncertain date by the instant it sorts by), each with its date in words; with `start` or
+    `end`, those that may have happened then (an undated event may have). Agencies in the
+    words are shown as `name_of` names them."""
     rows = []
     entries = history(known_by(events, moment, basis))
     facts = {
@@ -220,7 +242,7 @@ def chronology(
                 **occurred_fields(shown),
                 "agency": shown.agency,
                 "type": shown.type,
-                "summary": summary(shown, facts),
+                "summary": summary(shown, facts, name_of),
                 "recording_lag_days": None
                 if lag is None
                 else round(lag.total_seconds() / 86400, 2),
@@ -236,16 +258,20 @@ def chronology(
 
 
 def changes(
-    events: Sequence[Event], start: datetime, end: datetime
+    events: Sequence[Event],
+    start: datetime,
+    end: datetime,
+    name_of: Callable[[str], str] = str,
 ) -> dict[str, list[dict[str, Any]]]:
     """What was recorded after `start` and by `end`: entries added, and the corrections and
-    retractions recorded then, each with what it amends (as recorded, and as corrected)."""
+    retractions recorded then, each with what it amends (as recorded, and as corrected);
+    agencies in the summaries as `name_of` names them."""
     by_id = {e.event_id: e for e in events}
     out: dict[str, list[dict[str, Any]]] = {"added": [], "corrected": [], "retracted": []}
     for event in events:
         if not start < parse_instant(event.recorded_at) <= end:
             continue
-        entry = _change(event, by_id)
+        entry = _change(event, by_id, name_of)
         kind = _AMENDS.get(event.type) if event.amends else None
         target = by_id.get(event.amends or "")
         if kind is None:
@@ -253,10 +279,10 @@ def changes(
             continue
         entry["amends"] = event.amends
         if target is not None:
-            entry["amended"] = _change(target, by_id)
+            entry["amended"] = _change(target, by_id, name_of)
             if kind == "corrected":
                 entry["amended"]["summary_as_corrected"] = summary(
-                    effective_events([target, event])[0]
+                    effective_events([target, event])[0], name_of=name_of
                 )
         out[kind].append(entry)
     return out
@@ -265,12 +291,15 @@ def changes(
 _AMENDS = {CORRECTION: "corrected", RETRACTION: "retracted"}
 
 
-def _change(event: Event, by_id: Mapping[str, Event]) -> dict[str, Any]:
+def _change(
+    event: Event, by_id: Mapping[str, Event], name_of: Callable[[str], str]
+) -> dict[str, Any]:
     return {
         "event_id": event.event_id,
         "type": event.type,
         "agency": event.agency,
+        "agency_name": name_of(event.agency),
         "occurred_at": event.occurred_at,
         "recorded_at": event.recorded_at,
-        "summary": summary(event, by_id),
+        "summary": summary(event, by_id, name_of),
     }

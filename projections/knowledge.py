@@ -109,7 +109,10 @@ class Knowledge:
         for fact, cells in self.known.items():
             if agency in cells:
                 continue
-            first_agency, first = min(cells.items(), key=lambda item: (item[1].since, item[0]))
+            # At the same moment the recorder came first (the routes' order), whatever the codes.
+            first_agency, first = min(
+                cells.items(), key=lambda item: (item[1].since, RANK[item[1].via], item[0])
+            )
             rows.append(
                 {
                     **_fact(self.facts[fact], self.facts),

@@ -171,11 +171,13 @@ def _invitee_absent(
         p = event.payload
         if event.type != "meeting.held" or p["meeting_type"] not in types:
             continue
-        absent = sorted(
+        # In the order the meeting's record invited them, not by code: renaming an agency
+        # must not change what a finding says.
+        absent = [
             a
             for a in p["invited_agencies"]
             if a not in p["attending_agencies"] and kind_of(a, event, agencies) in kinds
-        )
+        ]
         if absent:
             yield Firing(
                 rule,

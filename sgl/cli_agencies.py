@@ -1,4 +1,5 @@
-"""`sgl agencies`: the agency registry listed, one agency shown, a list of agencies imported."""
+"""`sgl agencies`: the agency registry listed, one agency shown, a list of agencies imported,
+an agency's record changed."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 import click
 import orjson
 
+from ledger.agency_rules import KINDS
 from sgl.cli_context import settings_of
 from sgl.cli_read import _as_of, _json, _output, _read, table
 
@@ -89,6 +91,61 @@ def import_agencies(ctx: click.Context, file: Any, url: str | None) -> None:
         f"{len(fresh)} agencies registered, {len(payloads) - len(fresh)} already registered "
         f"({settings.url})",
         file=sys.stderr,
+    )
+
+
+@agencies.command("update")
+@click.argument("agency_id")
+@click.option("--name", default=None, help="Its display name now.")
+@click.option("--kind", type=click.Choice(KINDS), default=None, help="Its kind now.")
+@click.option("--statutory/--not-statutory", default=None, help="Whether it is statutory now.")
+@click.option("--area", default=None, help="The local authority area (ONS code) it serves now.")
+@click.option("--parent", default=None, help="Its parent organisation now.")
+@click.option("--by", "by", default="P-SGL-REGISTRAR", show_default=True, help="Who records it.")
+@click.option("--url", default=None, help="The ledger's base URL (default: SGL_URL).")
+@click.pass_context
+def update(
+    ctx: click.Context,
+    agency_id: str,
+    name: str | None,
+    kind: str | None,
+    statutory: bool | None,
+    area: str | None,
+    parent: str | None,
+    by: str,
+    url: str | None,
+) -> None:
+    """Record a change to a registered agency (`agency.updated`, effective now): what it
+    was before stays on the record, and reads as of an earlier date still see it.
+
+    Example: SGL_URL=http://127.0.0.1:8000 sgl agencies update example-police --area E08000002
+    """
+    from ledger.client import LedgerClient
+    from sgl.registry import change
+
+    changes = {
+        k: v
+        for k, v in {
+            "name": name,
+            "kind": kind,
+            "statutory": statutory,
+            "area": area,
+            "parent": parent,
+        }.items()
+        if v is not None
+    }
+    if not changes:
+        raise click.UsageError(
+            "nothing to change: give --name, --kind, --statutory, --area or --parent"
+        )
+    settings = settings_of(ctx)
+    if url is not None:
+        settings = replace(settings, url=url)
+        settings.check()
+    with LedgerClient(settings.url) as client:
+        receipt = client.publish_batch([change(agency_id, changes, by)])[0]
+    click.echo(
+        f"{agency_id} updated ({receipt.status} at {receipt.partition}:{receipt.offset})", err=True
     )
 
 

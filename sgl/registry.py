@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ledger.agency_rules import REGISTERED, REGISTRY_CASE
+from ledger.agency_rules import REGISTERED, REGISTRY_CASE, UPDATED
 from ledger.envelope import utc_text
 
 # Registration event ids are uuid5(REGISTRATION_IDS, agency_id).
@@ -37,6 +37,23 @@ def registration(payload: dict[str, Any], recorded_at: str | None = None) -> dic
         "occurred_at": when,
         "recorded_at": when,
         "payload": payload,
+    }
+
+
+def change(agency_id: str, changes: dict[str, Any], by: str) -> dict[str, Any]:
+    """An `agency.updated` event changing these fields of the agency, recorded now by the
+    practitioner `by` (an administrator), with an event id of its own."""
+    when = utc_text(datetime.now(UTC).replace(microsecond=0))
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": UPDATED,
+        "schema_version": 1,
+        "case_id": REGISTRY_CASE,
+        "agency": agency_id,
+        "recorded_by": {"id": by, "role": "administrator"},
+        "occurred_at": when,
+        "recorded_at": when,
+        "payload": {"agency_id": agency_id, **changes},
     }
 
 

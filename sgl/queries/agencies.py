@@ -3,7 +3,8 @@ every query naming an agency makes first."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+import functools
+from collections.abc import Callable, Iterable
 from dataclasses import asdict
 
 from ledger.envelope import utc_text
@@ -43,12 +44,15 @@ def registered(stores: Stores, agency_ids: Iterable[str], pointer: str = "/agenc
         raise UnregisteredAgency(missing, pointer)
 
 
-def names(stores: Stores, agency_ids: Collection[str], as_of: str | None = None) -> dict[str, str]:
+def namer(stores: Stores, as_of: str | None = None) -> Callable[[str], str]:
     """Each agency's display name as registered at `as_of`, else as registered now; an id the
-    registry never held (an event from before the registry) shows as itself."""
+    registry never held (an event from before the registry) shows as itself. Remembers what
+    it looked up."""
     lookup, moment = stores.agencies, _as_of(as_of)
-    out = {}
-    for agency_id in agency_ids:
+
+    @functools.cache
+    def name_of(agency_id: str) -> str:
         found: AgencyRecord | None = lookup.record(agency_id, moment) or lookup.record(agency_id)
-        out[agency_id] = agency_id if found is None else found.name
-    return out
+        return agency_id if found is None else found.name
+
+    return name_of

@@ -12,7 +12,7 @@ from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
 from projections.sightings import any_statutory_involvement_open
-from sgl.queries.agencies import names, registered
+from sgl.queries.agencies import namer, registered
 from sgl.queries.common import (
     Document,
     case_events,
@@ -88,6 +88,7 @@ def case_chronology(
     moment = moment_of(as_of)
     # A day given as "from" includes that day: its start, where as_of and "to" mean its end.
     start_at = None if start is None else opening(start)
+    name_of = namer(stores, as_of)
     rows = chronology(
         known_case(stores, case_id, moment, basis),
         moment,
@@ -96,10 +97,9 @@ def case_chronology(
         types,
         start_at,
         found["/to"],
-        lambda agency: names(stores, [agency], as_of)[agency],
+        name_of,
     )
-    named = names(stores, {row["agency"] for row in rows}, as_of)
-    rows = [{**row, "agency_name": named[row["agency"]]} for row in rows]
+    rows = [{**row, "agency_name": name_of(row["agency"])} for row in rows]
     return {**header(case_id, as_of, basis), "events": rows}
 
 
@@ -110,10 +110,12 @@ def chronology_csv(document: Document) -> str:
 
 def case_changes(stores: Stores, case_id: str, start: str, end: str) -> Document:
     """What was recorded after `start` and by `end`: entries added, corrected and retracted,
-    each with its type, agency, times and summary (amendments with what they amend)."""
+    each with its type, agency (and its name), times and summary (amendments with what they
+    amend)."""
     found = dates({"/from": start, "/to": end})
     start_at, end_at = found["/from"], found["/to"]
     if start_at > end_at:
         raise DatesOutOfOrder(start, end)
     events = case_events(stores, case_id)
-    return {"case_id": case_id, "from": start, "to": end, **changes(events, start_at, end_at)}
+    found_changes = changes(events, start_at, end_at, namer(stores, end))
+    return {"case_id": case_id, "from": start, "to": end, **found_changes}

@@ -199,3 +199,48 @@ def test_sgl_agencies_import_list_and_show(live_server: LiveServer, container: C
     shown = runner.invoke(cli, [*args, "agencies", "show", "test-imported", "--json"])
     assert orjson.loads(shown.output)["name"] == "Test test-imported"
     assert runner.invoke(cli, [*args, "agencies", "show", "no-such-agency"]).exit_code == 1
+
+
+def test_sgl_agencies_update_changes_the_record_from_now_on(
+    live_server: LiveServer, container: Container
+) -> None:
+    """An update is a new fact: the agency reads as changed now and as it was before the
+    change at an earlier date; an update naming nothing to change, or an unknown agency,
+    changes nothing."""
+    runner = CliRunner()
+    settings = container.settings
+    args = ["--data-dir", str(settings.data_dir), "--backend", settings.backend]
+    url = ["--url", live_server.url]
+    before = container.log.end_offsets()
+    nothing = runner.invoke(cli, [*args, "agencies", "update", "example-police", *url])
+    assert nothing.exit_code == 2 and "nothing to change" in nothing.output
+    unknown = runner.invoke(
+        cli, [*args, "agencies", "update", "no-such-agency", "--area", "E08000002", *url]
+    )
+    assert unknown.exit_code != 0 and "unregistered" in unknown.output.lower()
+    assert container.log.end_offsets() == before
+    moved = runner.invoke(
+        cli,
+        [
+            *args,
+            "agencies",
+            "update",
+            "example-police",
+            "--area",
+            "E08000002",
+            "--not-statutory",
+            *url,
+        ],
+    )
+    assert moved.exit_code == 0, moved.output
+    wait_for(
+        lambda: (
+            (found := container.view.agencies.record("example-police")) is not None
+            and found.area == "E08000002"
+        ),
+        what="the update in the registry",
+    )
+    now = container.view.agencies.record("example-police")
+    assert now is not None and now.statutory is False and now.kind == "police"
+    earlier = container.view.agencies.record("example-police", REGISTERED_AT)
+    assert earlier is not None and (earlier.area, earlier.statutory) == ("E08000001", True)

@@ -14,6 +14,7 @@ from ledger.client import LedgerClient
 from ledger.errors import LedgerUnavailable
 from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, new_case_id
 
@@ -333,8 +334,9 @@ def test_a_log_that_fails_is_a_503_problem_and_the_client_says_unavailable(
 
 @pytest.fixture
 def embedded_http(make_settings: Callable[..., Settings]) -> Iterator[httpx.Client]:
-    """A client of a server on the embedded store, without consumers."""
-    container = bootstrap(make_settings("sqlite"))
+    """A client of a server on the embedded store, without consumers, the test agencies
+    registered."""
+    container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container, run_consumer=False).start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as client:
@@ -395,7 +397,9 @@ def test_every_declared_parameter_is_taken_by_its_name_on_the_wire(
             ("format", "csv"),
         ],
     )
+    # Every parameter taken: what is missing is the case, not an agency.
     assert chronology.status_code == 404, chronology.text
+    assert chronology.json()["title"] == "No such case"
     changes = embedded_http.get(
         f"/v1/cases/{CASE}/changes", params={"from": "2007-03-01", "to": "2007-03-09"}
     )

@@ -139,3 +139,33 @@ def test_changes_between_two_dates(live_server: LiveServer, container: Container
     assert [(e["pointer"], e["rule"]) for e in backwards.json()["errors"]] == [
         ("/from", "not-after-to")
     ]
+
+
+def test_the_chronology_and_changes_name_agencies_by_their_registered_names(
+    live_server: LiveServer, container: Container
+) -> None:
+    """A referral's line names both agencies as registered, in JSON, CSV and the change list;
+    the code stays beside the name in JSON."""
+    case_id = new_case_id()
+    referral = make_event("referral.made", case_id)
+    referral.update(
+        schema_version=2, payload={**referral["payload"], "conveyed": {"concern": "stated"}}
+    )
+    referral["payload"] |= {"from_agency": "example-hospital", "to_agency": "example-gp"}
+    referral["agency"] = "example-hospital"
+    publish(live_server, [make_event("case.opened", case_id), referral])
+    settled(container, case_id, referral)
+    url = f"{live_server.url}/v1/cases/{case_id}/chronology"
+    (row,) = [r for r in httpx.get(url).json()["events"] if r["type"] == "referral.made"]
+    assert row["summary"].startswith("referral Example Hospital -> Example GP Practice")
+    assert (row["agency"], row["agency_name"]) == ("example-hospital", "Example Hospital")
+    table = httpx.get(url, params={"format": "csv"}).text
+    assert "referral Example Hospital -> Example GP Practice" in table
+    assert "example-hospital" not in table.split("\n", 1)[1].replace(referral["event_id"], "")
+    found = httpx.get(
+        f"{live_server.url}/v1/cases/{case_id}/changes",
+        params={"from": "2000-01-01", "to": "2030-01-01"},
+    ).json()
+    (added,) = [a for a in found["added"] if a["type"] == "referral.made"]
+    assert added["agency_name"] == "Example Hospital"
+    assert added["summary"].startswith("referral Example Hospital -> Example GP Practice")

@@ -65,6 +65,7 @@ def test_bad_records_from_a_raw_producer_are_dead_lettered_and_the_consumer_goes
 ) -> None:
     """Not JSON, unknown type, schema violation: to the dead-letter topic with the reason."""
     container = with_agencies(bootstrap(make_settings("kafka")))
+    registry = sum(container.log.end_offsets().values())  # the agencies' records come first
     good = make_event("case.opened")
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     try:
@@ -74,7 +75,7 @@ def test_bad_records_from_a_raw_producer_are_dead_lettered_and_the_consumer_goes
         producer.send(container.settings.topic, key=key, value=canonical_bytes(canonicalise(good)))
         producer.flush()
         runner = container.runner()
-        assert runner.run_until_caught_up(timeout=30) == 1
+        assert runner.run_until_caught_up(timeout=30) == registry + 1
         assert runner.dead_lettered == len(BAD_RECORDS)
         state = container.view.get(good["case_id"])
         assert state is not None and state.opened
@@ -99,15 +100,18 @@ def test_bad_records_on_the_embedded_log_are_dead_lettered_too(
     container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         assert isinstance(container.log, SQLiteEventLog)
+        registry = container.log.end_offsets()[0]  # the agencies' records come first
         for value, _ in BAD_RECORDS:
             container.log.append_raw(value, "CASE-X1")
         good = make_event("case.opened")
         container.ledger.submit([good])
         runner = container.runner()
-        assert runner.run_until_caught_up(timeout=10) == 1
+        assert runner.run_until_caught_up(timeout=10) == registry + 1
         letters = container.log.dead_letters()
         assert [letter.reason for letter in letters] == [r for _, r in BAD_RECORDS]
-        assert [letter.source_offset for letter in letters] == list(range(len(BAD_RECORDS)))
+        assert [letter.source_offset for letter in letters] == list(
+            range(registry, registry + len(BAD_RECORDS))
+        )
         assert container.view.get(good["case_id"]) is not None
     finally:
         container.close()
@@ -121,8 +125,9 @@ def test_a_record_already_dead_lettered_is_neither_counted_nor_logged_again(
     container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         assert isinstance(container.log, SQLiteEventLog)
+        registry = container.log.end_offsets()[0]  # the agencies' records come first
         container.log.append_raw(b"not json", "CASE-X2")
-        assert container.runner().run_until_caught_up(timeout=10) == 0
+        assert container.runner().run_until_caught_up(timeout=10) == registry
         assert len(container.log.dead_letters()) == 1
         logged = structlog.testing.CapturingLogger()
         monkeypatch.setattr(consumers.runner, "log", logged)
@@ -130,7 +135,7 @@ def test_a_record_already_dead_lettered_is_neither_counted_nor_logged_again(
         fresh.create_table()
         again = ProjectionRunner(container.log, fresh, container.schemas, container.dead_letters)
         again.run_until_caught_up(timeout=10)
-        assert again.records == 1 and again.dead_lettered == 0
+        assert again.records == registry + 1 and again.dead_lettered == 0
         assert not [c for c in logged.calls if c.args == ("record.dead_lettered",)]
         assert len(container.log.dead_letters()) == 1
     finally:
@@ -169,12 +174,13 @@ def test_an_event_id_on_the_log_twice_takes_effect_once(
     container = with_agencies(bootstrap(make_settings("sqlite")))
     try:
         assert isinstance(container.log, SQLiteEventLog)
+        registry = container.log.end_offsets()[0]  # the agencies' records come first
         event = make_event("injury.observed")
         value = canonical_bytes(canonicalise(event))
         container.log.append_raw(value, event["case_id"])
         container.log.append_raw(value, event["case_id"])
         runner = container.runner()
-        assert runner.run_until_caught_up(timeout=10) == 1
+        assert runner.run_until_caught_up(timeout=10) == registry + 1
         state = container.view.get(event["case_id"])
         assert state is not None and state.injury_observations == 1
     finally:

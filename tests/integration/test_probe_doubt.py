@@ -14,6 +14,7 @@ from ledger.errors import LedgerUnavailable
 from ledger.kafka_log import KafkaEventLog
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import wait_for
 from tests.factories import make_event
 
@@ -48,7 +49,7 @@ def test_one_late_probe_refuses_nothing_and_two_in_a_row_open_the_breaker(
 ) -> None:
     """Against the real broker: one probe timing out leaves appends accepted; two in a row
     open the breaker (503); the next good probe recovers and appends are accepted again."""
-    container = bootstrap(make_settings("kafka"))
+    container = with_agencies(bootstrap(make_settings("kafka")))
     try:
         log = container.log
         assert isinstance(log, KafkaEventLog)

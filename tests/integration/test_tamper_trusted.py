@@ -34,18 +34,29 @@ from tests.conftest import LiveServer, wait_for
 from tests.integration.test_seal import _env, published, raw_log
 
 EVERY = 40
-EXPORTED = 200  # records when the auditor exported: 20 cases of 10 events
-GROWN = 300  # records after the ledger grew honestly: 10 more cases
+EXPORTED = 200  # the test's records when the auditor exported: 20 cases of 10 events
+GROWN = 300  # the test's records after the ledger grew honestly: 10 more cases
 
 
 @dataclass
 class Audited:
-    """A sealed embedded ledger, the trusted export an auditor took at EXPORTED records, and
-    the verifier key they were given, both kept outside the data directory."""
+    """A sealed embedded ledger, the trusted export an auditor took at EXPORTED records of
+    its cases, and the verifier key they were given, both kept outside the data directory."""
 
     settings: Settings
     trusted: Path
     key: Path
+    base: int  # the records before the cases: the agency registry
+
+    @property
+    def exported(self) -> int:
+        """The log's size when the auditor exported."""
+        return self.base + EXPORTED
+
+    @property
+    def grown(self) -> int:
+        """The log's size after the ledger grew honestly."""
+        return self.base + GROWN
 
     def sgl(self, *args: str) -> Result:
         """Run `sgl` on this ledger's data directory."""
@@ -89,6 +100,7 @@ def audited(make_settings: Callable[..., Settings], tmp_path: Path) -> Audited:
     settings = make_settings("sqlite", checkpoint_every=EVERY)
     container = with_agencies(bootstrap(settings))
     try:
+        base = container.log.end_offsets()[0]
         published(container, cases=20)
         container.sealer().run_until_caught_up(60)
         vkey = container.verifier_key()
@@ -98,15 +110,15 @@ def audited(make_settings: Callable[..., Settings], tmp_path: Path) -> Audited:
     auditor.mkdir()
     key = auditor / "published.pub"
     key.write_text(f"{vkey}\n")
-    ledger = Audited(settings, auditor / "trusted.json", key)
+    ledger = Audited(settings, auditor / "trusted.json", key, base)
     exported = ledger.sgl("checkpoints", "export", "--out", str(ledger.trusted))
     assert exported.exit_code == 0, exported.output
-    assert "partition 0 at size 200" in exported.output
+    assert f"partition 0 at size {ledger.exported}" in exported.output
     container = with_agencies(bootstrap(settings))
     try:
         published(container, cases=10)
         container.sealer().run_until_caught_up(60)
-        assert container.seal.size(0) == GROWN
+        assert container.seal.size(0) == ledger.grown
     finally:
         container.close()
     return ledger
@@ -114,11 +126,13 @@ def audited(make_settings: Callable[..., Settings], tmp_path: Path) -> Audited:
 
 def test_an_honest_ledger_that_grew_since_the_export_verifies(audited: Audited) -> None:
     document = orjson.loads(audited.trusted.read_bytes())
-    assert [(c["partition"], c["tree_size"]) for c in document["checkpoints"]] == [(0, EXPORTED)]
+    assert [(c["partition"], c["tree_size"]) for c in document["checkpoints"]] == [
+        (0, audited.exported)
+    ]
     assert document["verifier_key"] == audited.key.read_text().strip()
     ok = audited.verify()
     assert ok.exit_code == 0, ok.output
-    assert "300 records" in ok.output and "1 trusted checkpoint(s)" in ok.output
+    assert f"{audited.grown} records" in ok.output and "1 trusted checkpoint(s)" in ok.output
     as_json = orjson.loads(audited.verify("--json").stdout)
     assert as_json["ok"] and as_json["trusted"] == 1 and as_json["problems"] == []
     # The auditor's file alone names the key to trust when --key is not given.
@@ -130,12 +144,13 @@ def test_a_deleted_seal_is_named(audited: Audited) -> None:
     _remove(audited.seal_db)
     failed = audited.verify()
     assert failed.exit_code == 1, failed.output
-    assert "partition 0, offset 0: the seal holds 0 records, the signed checkpoints cover 300" in (
-        failed.output
-    )
-    assert "the seal cannot prove that the latest signed checkpoint (size 300) extends" in (
-        failed.output
-    )
+    assert (
+        "partition 0, offset 0: the seal holds 0 records, the signed checkpoints cover "
+        f"{audited.grown}"
+    ) in failed.output
+    assert (
+        f"the seal cannot prove that the latest signed checkpoint (size {audited.grown}) extends"
+    ) in failed.output
 
 
 def test_deleted_checkpoints_are_named(audited: Audited) -> None:
@@ -143,7 +158,7 @@ def test_deleted_checkpoints_are_named(audited: Audited) -> None:
     _remove(checkpoints)
     failed = audited.verify()
     assert failed.exit_code == 1, failed.output
-    assert "no signed checkpoint covers the partition's 300 records" in failed.output
+    assert f"no signed checkpoint covers the partition's {audited.grown} records" in (failed.output)
     # Without the trusted export, and without --key, it still fails: nothing is proven.
     bare = audited.sgl("verify")
     assert bare.exit_code == 1 and "no signed checkpoint covers" in bare.output
@@ -159,9 +174,9 @@ def test_checkpoints_dropped_from_the_topic_and_the_seal_are_named(audited: Audi
     failed = audited.verify()
     assert failed.exit_code == 1, failed.output
     assert (
-        "220 records after the latest signed checkpoint (size 80) are unsigned, more than the 40"
-        in (failed.output)
-    )
+        f"{audited.grown - 80} records after the latest signed checkpoint (size 80) are "
+        "unsigned, more than the 40"
+    ) in failed.output
     assert "the latest signed checkpoint is at size 80, before the trusted checkpoint" in (
         failed.output
     )
@@ -192,7 +207,9 @@ def test_a_rollback_of_log_seal_and_checkpoints_together_is_named(audited: Audit
     assert "120 records" in fooled.output
     failed = audited.verify()
     assert failed.exit_code == 1, failed.output
-    trusted = f"the trusted checkpoint {origin_of(audited.settings.topic, 0)} at size 200"
+    trusted = (
+        f"the trusted checkpoint {origin_of(audited.settings.topic, 0)} at size {audited.exported}"
+    )
     assert (
         "FIRST DISAGREEMENT: partition 0, offset 120: missing from the log: it ends at 120 "
         f"records, before {trusted}" in failed.output
@@ -219,16 +236,18 @@ def test_a_history_sealed_again_with_the_local_key_is_named(audited: Audited) ->
     assert failed.exit_code == 1, failed.output
     exported = orjson.loads(audited.trusted.read_bytes())["checkpoints"][0]
     trusted = (
-        f"the trusted checkpoint {origin_of(audited.settings.topic, 0)} at size 200 "
-        f"(root {exported['root']})"
+        f"the trusted checkpoint {origin_of(audited.settings.topic, 0)} at size "
+        f"{audited.exported} (root {exported['root']})"
     )
     first = next(line for line in failed.output.splitlines() if line.startswith("FIRST"))
     assert first.startswith(
-        f"FIRST DISAGREEMENT: partition 0, offset 0: offsets 0 to 199 do not give {trusted}: "
-        "they give root "
+        f"FIRST DISAGREEMENT: partition 0, offset 0: offsets 0 to {audited.exported - 1} do not "
+        f"give {trusted}: they give root "
     ), first
     assert "this history was rewritten after that checkpoint was taken" in first
-    assert f"the latest signed checkpoint (size 300) does not extend {trusted}" in failed.output
+    assert (
+        f"the latest signed checkpoint (size {audited.grown}) does not extend {trusted}"
+    ) in failed.output
 
 
 def test_a_checkpoint_signed_by_another_key_is_refused(audited: Audited, tmp_path: Path) -> None:
@@ -237,7 +256,7 @@ def test_a_checkpoint_signed_by_another_key_is_refused(audited: Audited, tmp_pat
     container = with_agencies(bootstrap(audited.settings))
     try:
         values = raw_log(container)[0]
-        note = sign(forger, origin_of(audited.settings.topic, 0), GROWN, root_hash(values))
+        note = sign(forger, origin_of(audited.settings.topic, 0), audited.grown, root_hash(values))
         container.checkpoints_log.append([PendingRecord("forged", "0", note.encode(), "")])
     finally:
         container.close()
@@ -245,8 +264,9 @@ def test_a_checkpoint_signed_by_another_key_is_refused(audited: Audited, tmp_pat
     assert failed.exit_code == 1, failed.output
     key_name = "+".join(audited.key.read_text().split("+")[:2])  # name+key id
     assert (
-        f"partition 0, offset 300: the checkpoint itself: checkpoint "
-        f"{origin_of(audited.settings.topic, 0)} at 300: not signed by the verifier key {key_name}"
+        f"partition 0, offset {audited.grown}: the checkpoint itself: checkpoint "
+        f"{origin_of(audited.settings.topic, 0)} at {audited.grown}: not signed by the verifier "
+        f"key {key_name}"
     ) in failed.output
     forged_export = tmp_path / "forged.txt"
     forged_export.write_text(note)
@@ -255,7 +275,7 @@ def test_a_checkpoint_signed_by_another_key_is_refused(audited: Audited, tmp_pat
     )
     assert refused.exit_code == 1
     assert any(
-        p.startswith("partition 0, offset 300: the trusted checkpoint: checkpoint ")
+        p.startswith(f"partition 0, offset {audited.grown}: the trusted checkpoint: checkpoint ")
         and p.endswith(f"not signed by the verifier key {key_name}")
         for p in orjson.loads(refused.stdout)["problems"]
     )
@@ -275,6 +295,7 @@ def test_a_trusted_checkpoint_of_another_ledger_or_file_is_refused(
     try:
         published(container, cases=2)
         container.sealer().run_until_caught_up(60)
+        size = container.log.end_offsets()[0]
     finally:
         container.close()
     foreign = tmp_path / "foreign.json"
@@ -284,7 +305,9 @@ def test_a_trusted_checkpoint_of_another_ledger_or_file_is_refused(
     assert exported.exit_code == 0, exported.output
     refused = audited.verify("--trusted", str(foreign))
     assert refused.exit_code == 1
-    assert "the trusted checkpoint safeguarding-ledger/sgl.other.v1/0 at size 20" in refused.output
+    assert f"the trusted checkpoint safeguarding-ledger/sgl.other.v1/0 at size {size}" in (
+        refused.output
+    )
     assert "is not of this ledger" in refused.output
     garbled = tmp_path / "garbled.json"
     garbled.write_text('{"format": "sgl-trusted-checkpoints/1", "checkpoints": []}')
@@ -294,18 +317,20 @@ def test_a_trusted_checkpoint_of_another_ledger_or_file_is_refused(
 
 def test_there_must_be_something_to_verify(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings("sqlite", checkpoint_every=EVERY)
-    container = with_agencies(bootstrap(settings))
+    container = bootstrap(settings)
     try:
         container.sealer()  # makes the key
         vkey = container.verifier_key()
         assert vkey is not None
         empty = verify_ledger(container.log, container.checkpoints_log, vkey, container.seal)
         assert [str(p) for p in empty.problems] == ["nothing to verify: the log holds no records"]
+        with_agencies(container)
         published(container, cases=1)
+        size = container.log.end_offsets()[0]  # the registry and one case of 10 events
         unsealed = verify_ledger(container.log, container.checkpoints_log, vkey, container.seal)
         assert [str(p) for p in unsealed.problems] == [
-            "partition 0, offset 0: no signed checkpoint covers the partition's 10 records: "
-            "the checkpoints were removed, or the sealer has never run"
+            f"partition 0, offset 0: no signed checkpoint covers the partition's {size} "
+            "records: the checkpoints were removed, or the sealer has never run"
         ]
         container.sealer().run_until_caught_up(30)
         published(container, cases=1)
@@ -313,9 +338,9 @@ def test_there_must_be_something_to_verify(make_settings: Callable[..., Settings
             container.log, container.checkpoints_log, vkey, container.seal, grace=9
         )
         assert [str(p) for p in behind.problems] == [
-            "partition 0, offset 10: 10 records after the latest signed checkpoint (size 10) "
-            "are unsigned, more than the 9 allowed: the sealer is behind or stopped, or "
-            "checkpoints were removed"
+            f"partition 0, offset {size}: 10 records after the latest signed checkpoint "
+            f"(size {size}) are unsigned, more than the 9 allowed: the sealer is behind or "
+            "stopped, or checkpoints were removed"
         ]
         assert verify_ledger(
             container.log, container.checkpoints_log, vkey, container.seal, grace=10
@@ -327,7 +352,7 @@ def test_there_must_be_something_to_verify(make_settings: Callable[..., Settings
     )
     assert result.exit_code == 0, result.output  # 10 unsigned is within SGL_CHECKPOINT_EVERY
     fresh = make_settings("sqlite")
-    with_agencies(bootstrap(fresh)).sealer()
+    bootstrap(fresh).sealer()
     empty_cli = CliRunner().invoke(
         cli, ["--data-dir", str(fresh.data_dir), "verify"], env=_env_of(fresh)
     )

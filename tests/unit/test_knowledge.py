@@ -96,6 +96,19 @@ def test_a_slap_seen_by_social_care_and_never_shared_is_a_police_gap() -> None:
     assert slap not in {f["event_id"] for f in k.of_agency(POLICE)}
 
 
+def test_a_fact_is_first_known_by_its_recorder_when_another_learns_it_at_once() -> None:
+    """A referral is known to the referrer (who recorded it) and the receiver from the same
+    moment: the recorder knew it first, whatever the order of their codes."""
+    case = Case()
+    payload = {**_example("referral.made"), "from_agency": HOSPITAL, "to_agency": SC}
+    referral = case.add("referral.made", HOSPITAL, 5, payload=payload)
+    k = case.at_day(10)
+    assert k.known[referral][SC].since == k.known[referral][HOSPITAL].since
+    assert SC < HOSPITAL, "the receiver's code sorts first: a code order would pick it"
+    gaps = {g["event_id"]: g for g in k.gaps(POLICE)}
+    assert gaps[referral]["first_known_by"] == HOSPITAL
+
+
 def test_a_partner_known_to_police_never_identified_by_social_care_is_a_people_gap() -> None:
     """Police link an adult living in the household; social care never records him."""
     case = Case()

@@ -473,6 +473,17 @@ def test_kind_not_id_picks_the_absent_invitees_and_the_police() -> None:
     )
     [finding] = fired([meeting])["key_agency_absent"]
     assert finding.summary.endswith("invited and absent: example-gp")
+    # The absent are named in the order the meeting invited them, not in order of code.
+    both = event(
+        "meeting.held",
+        case_id,
+        D,
+        meeting_type="initial_cp_conference",
+        invited_agencies=["example-hospital", "example-school", "example-gp"],
+        attending_agencies=[],
+    )
+    [named] = fired([both])["key_agency_absent"]
+    assert named.summary.endswith("invited and absent: example-hospital, example-gp")
     later = registry({"example-gp": "gp"}, at="2007-03-02T00:00:00Z")
     assert not evaluate(as_events([meeting]), cutoff("2008-12-31"), POLICY, agencies=later)
 
