@@ -21,6 +21,14 @@ def cutoff(text: str) -> datetime:
     return parse_instant(text)
 
 
+def opening(text: str) -> datetime:
+    """`YYYY-MM-DD` means the start of that day (UTC), as a "from" date; a timestamp means
+    that instant."""
+    if len(text) == 10:
+        return datetime.combine(datetime.fromisoformat(text).date(), time.min, tzinfo=UTC)
+    return parse_instant(text)
+
+
 def known_by(events: Sequence[Event], moment: datetime, basis: Basis = "recorded") -> list[Event]:
     """The events recorded (or appended) on or before the moment, in log order.
 

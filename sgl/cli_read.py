@@ -222,7 +222,9 @@ def changes(ctx: click.Context, case_id: str, start: str, end: str, fmt: str) ->
 @_basis
 @click.option("--agency", multiple=True, help="Only this agency (repeatable).")
 @click.option("--type", "types", multiple=True, help="Only this event type (repeatable).")
-@click.option("--from", "start", default=None, help="Occurred on or after this date.")
+@click.option(
+    "--from", "start", default=None, help="Occurred on or after this date (a day: its start)."
+)
 @click.option("--to", "end", default=None, help="Occurred on or before this date.")
 @_output("table", "json", "csv")
 @click.pass_context

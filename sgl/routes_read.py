@@ -66,7 +66,9 @@ def read_router(container: Container) -> APIRouter:
         basis: BasisQuery = "recorded",
         agency: Annotated[list[str] | None, Query(description="only these agencies")] = None,
         type: Annotated[list[str] | None, Query(description="only these event types")] = None,
-        start: Annotated[str | None, Query(alias="from", description="occurred from")] = None,
+        start: Annotated[
+            str | None, Query(alias="from", description="occurred from (a day: its start)")
+        ] = None,
         end: Annotated[str | None, Query(alias="to", description="occurred until")] = None,
         format: Format = "json",
     ) -> Response:

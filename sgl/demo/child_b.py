@@ -669,7 +669,7 @@ def _rivermead_leaving(s: Script) -> None:
         R_CSC,
         R_SW,
         _at("2022-06-06", 10),
-        {"area": AREA_B2, "detail": "Registered with a GP practice in Castlebury."},
+        {"area": AREA_B2, "detail": "The mother phoned: staying with friends in Castlebury."},
     )
     s.add(
         "area.changed",

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from ledger.envelope import utc_text
 from projections.agencies import AgencyLookup
-from projections.as_of import Basis, known_by
+from projections.as_of import Basis, known_by, opening
 from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
@@ -86,6 +86,8 @@ def case_chronology(
     found = moments({"/as_of": as_of, "/from": start, "/to": end})
     registered(stores, agencies)
     moment = moment_of(as_of)
+    # A day given as "from" includes that day: its start, where as_of and "to" mean its end.
+    start_at = None if start is None else opening(start)
     name_of = namer(stores, as_of)
     rows = chronology(
         known_case(stores, case_id, moment, basis),
@@ -93,7 +95,7 @@ def case_chronology(
         basis,
         agencies,
         types,
-        found["/from"],
+        start_at,
         found["/to"],
         name_of,
     )

@@ -23,7 +23,9 @@ import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 import httpx
@@ -35,6 +37,7 @@ from ledger.builders import Envelope
 from ledger.event_types import contact_recorded
 from sgl.cli import cli
 from sgl.demo.child_a import child_a
+from sgl.demo.child_b import CASE as CHILD_B
 from tests.agencies import EXAMPLE_AGENCIES, registrations
 from tests.conftest import free_port, wait_for
 
@@ -272,6 +275,7 @@ class Reader:
         self.done: set[Example] = set()
         self.server: subprocess.Popen[bytes] | None = None
         self.demo_case: dict[str, object] = {}
+        self.child_b: dict[str, Any] = {}
 
     def start(self) -> None:
         """Load the default demo and serve it, then wait until its consumers have caught up."""
@@ -305,6 +309,7 @@ class Reader:
         self.settle()
         # The demo case as a reader first sees it, before the examples add to it.
         self.demo_case = httpx.get(f"{self.url}/v1/cases/CASE-A0001", timeout=10).json()
+        self.child_b = httpx.get(f"{self.url}/v1/cases/{CHILD_B}", timeout=10).json()
 
     def stop(self) -> None:
         """Stop the server; it must exit cleanly."""
@@ -681,6 +686,77 @@ def test_demo_page_counts_what_a_reader_sees(reader: Reader) -> None:
     assert int(shown.group(1)) == case["events"]
     assert isinstance(case["agencies"], list)
     assert as_number(shown.group(2)) == len(case["agencies"])
+
+
+def child_b_walkthrough() -> str:
+    """The Child B section of docs/demo.md, its prose joined into single lines."""
+    page = (ROOT / "docs" / "demo.md").read_text()
+    start = page.index("## Child B")
+    return " ".join(page[start : page.index("\n## ", start + 1)].split())
+
+
+def day(text: str) -> str:
+    """A date as the walkthrough writes it (`31 May 2023`) as an as_of parameter."""
+    return datetime.strptime(text, "%d %B %Y").date().isoformat()
+
+
+def demo_get(reader: Reader, path: str, **params: str) -> Any:
+    """A GET on the demo ledger, answered 200."""
+    response = httpx.get(f"{reader.url}{path}", params=params, timeout=10)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_child_b_walkthrough_counts_what_a_reader_sees(reader: Reader) -> None:
+    """The numbers the Child B walkthrough states (events and agencies, involvements open,
+    days unseen, leads and areas on given days, whereabouts, not known fields, alerts
+    unanswered) are what the running demo answers on those days."""
+    text = child_b_walkthrough()
+    case = f"/v1/cases/{CHILD_B}"
+    counted = re.search(rf"`sgl case {CHILD_B}` counts (\d+) events from (\d+) agencies", text)
+    assert counted, "the walkthrough no longer says what `sgl case CASE-B0001` counts"
+    assert int(counted.group(1)) == reader.child_b["events"]
+    assert int(counted.group(2)) == len(reader.child_b["agencies"])
+    names = {a["agency_id"]: a["name"] for a in demo_get(reader, "/v1/agencies")["agencies"]}
+
+    unseen = re.search(
+        r"\(([\d]+ \w+ \d{4}) by ([^;]+); (\d+) days unseen by (\d+ \w+ \d{4})", text
+    )
+    assert unseen, "the walkthrough no longer says how long no statutory agency saw her"
+    sightings = demo_get(reader, f"{case}/sightings", as_of=day(unseen.group(4)))
+    last = sightings["last_seen_by_statutory_agency"]
+    assert (last["last_seen_at"][:10], last["name"]) == (day(unseen.group(1)), unseen.group(2))
+    assert sightings["days_unseen"] == int(unseen.group(3))
+
+    involved = re.search(r"\((\d+) involvements open: [^|]*\| (\d+ \w+ \d{4}) \|", text)
+    assert involved, "the walkthrough no longer says how many involvements were open"
+    state = demo_get(reader, case, as_of=day(involved.group(2)))
+    assert sum(i["open"] for i in state["involvements"]) == int(involved.group(1))
+
+    leads = re.findall(r"(\d+ \w+ \d{4}): ([^,()]+), `([EWSN]\d{8})`", text)
+    assert len(leads) == 2, "the walkthrough no longer gives the lead and area on two days"
+    for when, lead, area in leads:
+        state = demo_get(reader, case, as_of=day(when))
+        assert (names[state["lead_agency"]], state["responsible_area"]) == (lead, area), when
+
+    gone = re.search(r"`whereabouts_unknown_since` (\d+ \w+ \d{4})[^|]*\| (\d+ \w+ \d{4})", text)
+    assert gone, "the walkthrough no longer says since when her whereabouts were unknown"
+    state = demo_get(reader, case, as_of=day(gone.group(2)))
+    assert state["whereabouts_unknown_since"][:10] == day(gone.group(1))
+
+    not_known = re.findall(r"`(\w+_not_known)` \((\d+)\)", text)
+    assert len(not_known) == 3, "the walkthrough no longer counts what was not known"
+    assert {k: int(n) for k, n in not_known} == {k: reader.child_b[k] for k, _ in not_known}
+
+    raised = re.search(r"\((\d+) unanswered by (\d+ \w+ \d{4})", text)
+    assert raised, "the walkthrough no longer says how many alerts were unanswered"
+    alerts = demo_get(reader, f"{case}/alerts", as_of=day(raised.group(2)))
+    assert alerts["unanswered"] == int(raised.group(1))
+
+    disputed = re.search(r'"(disputed: [^"]+)"', text)
+    assert disputed, "the walkthrough no longer quotes the disputed date"
+    occurred = [row["occurred"] for row in demo_get(reader, f"{case}/chronology")["events"]]
+    assert disputed.group(1) in occurred
 
 
 def test_operations_guide_counts_its_consumers() -> None:

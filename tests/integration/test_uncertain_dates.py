@@ -266,3 +266,20 @@ def test_as_of_stays_on_the_recorded_axis_for_uncertain_dates(
     history = httpx.get(f"{live_server.url}/v1/cases/{c['case_id']}/history").json()["entries"]
     undated = next(e for e in history if e["event_id"] == c["undated"]["event_id"])
     assert undated["occurred_precision"] == "undated" and undated["recording_lag_seconds"] is None
+
+
+def test_a_day_window_keeps_what_happened_that_day(
+    live_server: LiveServer, container: Container
+) -> None:
+    """`from` and `to` given as the same day keep the events of that day: "from" a day is its
+    start, "to" a day its end (the evening of 22 May; the relative's account of 6 March)."""
+    c = uncertain_case(live_server, container)
+    url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
+
+    def window(day: str) -> list[str]:
+        rows = httpx.get(url, params={"from": day, "to": day}).json()["events"]
+        return [r["event_id"] for r in rows]
+
+    assert c["evening"]["event_id"] in window("2007-05-22")
+    assert c["disputed"]["event_id"] in window("2007-03-06")
+    assert c["disputed"]["event_id"] not in window("2007-03-05")
