@@ -58,6 +58,10 @@ class RegistryGate:
             if missing:
                 self._read_tail()
                 missing -= self._seen
+        if missing:
+            # The store may have taken in a registration between the first look and the read
+            # of the log past it (which then starts after the registration): look again.
+            missing -= self.views.current().agencies.known(missing)
         return missing
 
     def record(self, agency_id: str, as_of: str | None = None) -> AgencyRecord | None:
@@ -65,12 +69,19 @@ class RegistryGate:
         the store has never held, the registrations read past it."""
         store = self.views.current().agencies
         found = store.record(agency_id, as_of)
-        if found is not None or store.record(agency_id) is not None:
+        if found is not None:
             return found
+        if store.record(agency_id) is not None:
+            # Registered (but perhaps only just taken in since the first look): ask again.
+            return store.record(agency_id, as_of)
         with self._lock:
             if agency_id not in self._seen:
                 self._read_tail()
-            return self._tail.record(agency_id, as_of)
+            found = self._tail.record(agency_id, as_of)
+        # As in `unknown`: the store may have taken it in meanwhile.
+        return (
+            found if found is not None else self.views.current().agencies.record(agency_id, as_of)
+        )
 
     def records(self, as_of: str | None = None) -> list[AgencyRecord]:
         """See projections.agencies.AgencyLookup.records (the store's, and any read past it)."""

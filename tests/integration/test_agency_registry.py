@@ -244,3 +244,35 @@ def test_sgl_agencies_update_changes_the_record_from_now_on(
     assert now is not None and now.statutory is False and now.kind == "police"
     earlier = container.view.agencies.record("example-police", REGISTERED_AT)
     assert earlier is not None and (earlier.area, earlier.statutory) == ("E08000001", True)
+
+
+def test_a_registration_the_store_takes_in_during_the_check_still_counts(
+    container: Container,
+) -> None:
+    """The race the gate must not lose: its first look at the store misses a registration,
+    the consumer then applies it (so the log past the store starts after it), and the id is
+    still found, for the append path and for a kind lookup alike."""
+    container.ledger.submit([registration(agency("test-raced"), REGISTERED_AT)])
+    store = container.view.agencies
+    real_known, real_record = store.known, store.record
+
+    def catch_up() -> None:
+        container.runner().run_until_caught_up(30)
+
+    def stale_known(ids: Any) -> set[str]:
+        answer = real_known(ids)
+        catch_up()
+        return answer
+
+    def stale_record(agency_id: str, as_of: str | None = None) -> Any:
+        answer = real_record(agency_id, as_of)
+        catch_up()
+        return answer
+
+    store.known = stale_known  # type: ignore[method-assign]
+    assert container.agencies.unknown({"test-raced"}) == set()
+    store.known = real_known  # type: ignore[method-assign]
+    container.ledger.submit([registration(agency("test-raced-too"), REGISTERED_AT)])
+    store.record = stale_record  # type: ignore[method-assign]
+    found = container.agencies.record("test-raced-too")
+    assert found is not None and found.name == "Test test-raced-too"
