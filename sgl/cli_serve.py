@@ -188,7 +188,7 @@ def demo(
     verbose: bool,
 ) -> None:
     """Load the demo (Child A, Child B and background cases; idempotent), bring the views up to
-    date and serve the API; the addresses are printed last.
+    date and, unless --no-serve, serve the API; the addresses are printed last.
 
     Example: sgl demo --cases 10000 --no-serve
     """
@@ -215,8 +215,9 @@ def demo(
             f"cases; {added} events added, {len(receipts) - added} already present.",
             err=True,
         )
+        # Caught up either way: `sgl case` and the other reads answer from the views.
+        _catch_up(container)
         if serve:
-            _catch_up(container)
             _serve(
                 container,
                 host,

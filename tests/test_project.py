@@ -13,9 +13,7 @@ from click.testing import CliRunner
 
 import ledger
 from ledger.schemas import SchemaRegistry
-from ledger.settings import Settings
 from projections.case_state import HANDLERS
-from sgl.bootstrap import bootstrap
 from sgl.cli import cli
 from sgl.cli_docs import render
 from sgl.demo import DEMO_CASE, demo_events
@@ -111,7 +109,8 @@ def test_every_settings_variable_is_documented() -> None:
 
 
 def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
-    """`sgl demo --no-serve` loads the case once; `sgl case --json` shows it after consuming."""
+    """`sgl demo --no-serve` loads the case once and brings the views up to date, so
+    `sgl case --json` shows it at once: Child A's events and the alerts raised on it."""
     runner = CliRunner()
     args = ["--data-dir", str(tmp_path)]
     first = runner.invoke(cli, [*args, "demo", "--no-serve", "--cases", "20"])
@@ -120,15 +119,12 @@ def test_sgl_case_prints_the_demo_case(tmp_path: Path) -> None:
     assert f"{total} events added, 0 already present" in first.output
     again = runner.invoke(cli, [*args, "demo", "--no-serve", "--cases", "20"])
     assert f"0 events added, {total} already present" in again.output
-    missing = runner.invoke(cli, [*args, "case", DEMO_CASE, "--json"])
-    assert missing.exit_code == 1, "the view is empty until a consumer has run"
-    container = bootstrap(Settings(data_dir=tmp_path))
-    container.runner().run_until_caught_up(timeout=10)
-    container.close()
     shown = runner.invoke(cli, [*args, "case", DEMO_CASE, "--json"])
     assert shown.exit_code == 0, shown.output
     state = orjson.loads(shown.stdout)
-    assert state["events"] == len(child_a())
+    history = orjson.loads(runner.invoke(cli, [*args, "history", DEMO_CASE, "--json"]).stdout)
+    raised = [e for e in history["entries"] if e["type"] == "alert.raised"]
+    assert raised and state["events"] == len(child_a()) + len(raised) == len(history["entries"])
     decisions = {d["decision_type"]: d["outcome"] for d in state["latest_decisions"]}
     assert decisions["threshold_care_proceedings"] == "not_at_present"
     table = runner.invoke(cli, [*args, "case", DEMO_CASE])
