@@ -157,10 +157,14 @@ def sightings(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, f
         click.echo("No sighting by an agency registered as statutory.")
     else:
         click.echo(
-            f"Last seen by a statutory agency: {last['last_seen_at'][:16]} by {last['agency']}"
+            f"Last seen by a statutory agency: {last['last_seen_at'][:16]} by "
+            f"{last['name'] or last['agency']}"
             f" ({found['days_unseen']} days unseen)"
         )
-    rows = [{**s, "statutory": _yes_no(s["statutory"])} for s in found["by_agency"]]
+    rows = [
+        {**s, "agency": s["name"] or s["agency"], "statutory": _yes_no(s["statutory"])}
+        for s in found["by_agency"]
+    ]
     table(rows, ("last_seen_at", "agency", "statutory", "role", "seen_alone"))
     click.echo("Seen by sources, who told an agency:")
     table(found["by_source"], ("last_seen_at", "kind", "person_id", "reported_to"))

@@ -120,10 +120,12 @@ def test_sgl_sightings_prints_a_table_and_the_routes_document(
     args = ["--data-dir", str(container.settings.data_dir), "sightings", case_id]
     table = runner.invoke(cli, [*args, "--as-of", "2007-01-20"])
     assert table.exit_code == 0, table.output
-    assert f"Last seen by a statutory agency: 2007-01-06T00:00 by {CSC} (14 days unseen)" in (
-        table.output
-    )
-    assert POLICE in table.output and "not registered" not in table.output
+    assert (
+        "Last seen by a statutory agency: 2007-01-06T00:00 by Example Council Children's Social"
+        " Care (14 days unseen)"
+    ) in table.output
+    assert "Example Police Child Protection Team" in table.output
+    assert "not registered" not in table.output
     shown = runner.invoke(cli, [*args, "--as-of", "2007-01-20", "--json"])
     route = http.get(f"/v1/cases/{case_id}/sightings", params={"as_of": "2007-01-20"})
     assert orjson.loads(shown.stdout) == route.json()
