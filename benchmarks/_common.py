@@ -8,19 +8,71 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.factories import example  # noqa: E402 -- after the path is set
+from sgl.bootstrap import Container  # noqa: E402 -- after the path is set
+from sgl.registry import registration  # noqa: E402
+from tests.factories import example  # noqa: E402
 
 TYPES = ("contact.recorded", "injury.observed", "decision.recorded")
+# The agencies the schemas' examples name (and so every event `events` makes).
+EXAMPLE_AGENCIES: list[dict[str, Any]] = orjson.loads(
+    (ROOT / "docs" / "examples" / "agencies.json").read_bytes()
+)
+# Before any date the benchmarks record events at, so every agency is registered as of each.
+REGISTERED_AT = "2000-01-01T00:00:00Z"
+
+
+def agency(agency_id: str, kind: str) -> dict[str, Any]:
+    """A registry payload for an agency a benchmark names (statutory unless voluntary, faith
+    or other)."""
+    return {
+        "agency_id": agency_id,
+        "name": f"Benchmark {agency_id}",
+        "kind": kind,
+        "statutory": kind not in ("voluntary", "faith", "other"),
+    }
+
+
+def registrations(extra: Sequence[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """`agency.registered` events for the example agencies and the `extra` payloads."""
+    return [registration(p, REGISTERED_AT) for p in [*EXAMPLE_AGENCIES, *extra]]
+
+
+def register(container: Container, extra: Sequence[dict[str, Any]] = ()) -> list[str]:
+    """Register the example agencies and `extra` through the container's append path, and
+    wait until its registry counts them (so no timed append pays for reading the log past
+    the registry's store). Returns the ids registered."""
+    batch = registrations(extra)
+    container.ledger.submit(batch)
+    ids = [e["payload"]["agency_id"] for e in batch]
+    wait_known(ids, lambda a: container.agencies.record(a) is not None)
+    return ids
+
+
+def wait_known(ids: Iterable[str], known: Callable[[str], bool], timeout: float = 60) -> None:
+    """Return once every id is `known` (each look-up may read more of the log); fail after
+    `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    for agency_id in ids:
+        while not known(agency_id):
+            if time.monotonic() > deadline:
+                raise SystemExit(f"agency {agency_id!r} is still not registered")
+            time.sleep(0.05)
+
+
+def known_over_http(url: str) -> Callable[[str], bool]:
+    """Whether the server at `url` has an agency in its registry."""
+    return lambda agency_id: httpx.get(f"{url}/v1/agencies/{agency_id}", timeout=30).is_success
 
 
 def events(count: int, cases: int) -> list[dict[str, Any]]:

@@ -17,7 +17,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import events, machine, rate, server
+from _common import events, known_over_http, machine, rate, register, server, wait_known
 from kafka import KafkaProducer
 
 from ledger.client import LedgerClient
@@ -76,6 +76,7 @@ def main() -> None:
     )
     configure_logging(settings)
     container = bootstrap(settings)  # creates the topics with the ledger's settings
+    agencies = register(container)  # on the topic the server appends to as well
     print(
         f"machine: {machine()}; {count:,} events over {CASES:,} cases, batches of {BATCH}, "
         f"{CONCURRENCY} in flight"
@@ -99,6 +100,7 @@ def main() -> None:
         server(env, free_port()) as url,
         LedgerClient(url, batch_size=BATCH, concurrency=CONCURRENCY) as client,
     ):
+        wait_known(agencies, known_over_http(url))
         started = time.perf_counter()
         receipts = client.publish_many(client_events)
         took = time.perf_counter() - started

@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import events, machine, rate
+from _common import events, machine, rate, register
 
 from ledger.settings import Settings
 from projections.as_of import state_as_of
@@ -42,6 +42,7 @@ def main() -> None:
     )
     configure_logging(settings)
     container = bootstrap(settings)
+    register(container)
     print(f"machine: {machine()}; {total:,} events over {cases:,} cases, one of {long:,}")
     started = time.perf_counter()
     long_case = events(long, 1)

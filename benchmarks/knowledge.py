@@ -20,28 +20,31 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from _common import events, machine, rate
+from _common import agency, events, machine, rate, register
 
 from ledger.settings import Settings
 from projections.knowledge import knowledge, time_to_share
+from projections.rules import LEDGER_AGENCY
 from sgl.bootstrap import bootstrap, tune_gc
 from sgl.logs import configure_logging
 from tests.factories import example
 
 QUERIES = 200
-AGENCIES = [
-    "bench-childrens-social-care",
-    "bench-police",
-    "bench-gp",
-    "bench-hospital",
-    "bench-health-visiting",
-    "bench-school",
-    "bench-housing",
-    "bench-legal",
-    "bench-family-centre",
-    "bench-probation",
-    "bench-ambulance",
-]
+# The case's agencies, with their kinds.
+KINDS = {
+    "bench-childrens-social-care": "childrens_social_care",
+    "bench-police": "police",
+    "bench-gp": "gp",
+    "bench-hospital": "hospital",
+    "bench-health-visiting": "community_health",
+    "bench-school": "education",
+    "bench-housing": "housing",
+    "bench-legal": "legal",
+    "bench-family-centre": "early_years",
+    "bench-probation": "probation",
+    "bench-ambulance": "other",
+}
+AGENCIES = list(KINDS)
 CASE = "CASE-KNOW-1"
 
 
@@ -97,6 +100,9 @@ def main() -> None:
     )
     configure_logging(settings)
     container = bootstrap(settings)
+    # The alerts are the ledger's own (as the alerter records them): it is registered too,
+    # since these go through the checked append path.
+    register(container, [agency(a, k) for a, k in {**KINDS, LEDGER_AGENCY: "other"}.items()])
     rng = random.Random(11)
     print(f"machine: {machine()}; one case of {size:,} events, {background:,} others")
     batch = long_case(size, rng) + events(background, max(1, background // 100))

@@ -24,6 +24,7 @@ from ledger.settings import Settings
 from projections.clocks import clock_runs
 from projections.latency import latency_report
 from sgl.bootstrap import bootstrap, tune_gc
+from sgl.demo.agencies import demo_registry
 from sgl.demo.background import background_events
 from sgl.logs import configure_logging
 
@@ -35,6 +36,7 @@ def main() -> None:
     )
     configure_logging(settings)
     container = bootstrap(settings)
+    container.ledger.submit(demo_registry())  # the agencies the background cases name
     cases = max(1, total // 15)
     count = 0
     batch = []

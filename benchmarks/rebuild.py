@@ -17,16 +17,16 @@ from consume import filled, raw_read
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    container, _ = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
+    container, _, total = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
     container.runner().run_until_caught_up(timeout=3600)
 
-    read = raw_read(container.log, count)
-    print(f"raw read of the log:  {rate(count, read)}")
+    read = raw_read(container.log, total)
+    print(f"raw read of the log:  {rate(total, read)}")
     started = time.perf_counter()
     report = container.rebuild()
     took = time.perf_counter() - started
-    assert report.applied == count, report
-    print(f"rebuild and swap:     {rate(count, took)}  ratio {read / took:.2f}")
+    assert report.applied == total, report
+    print(f"rebuild and swap:     {rate(total, took)}  ratio {read / took:.2f}")
     container.close()
 
 

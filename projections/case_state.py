@@ -608,11 +608,26 @@ def _sighting(draft: dict[str, Any], event: Event) -> None:
     def ident(x: dict[str, Any]) -> tuple[str, str]:
         return (x["agency"], "") if key == "agency" else (x["kind"], x["person_id"] or "")
 
-    earlier = next((x for x in sightings[group] if ident(x) == ident(sighting)), None)
-    if earlier is not None and parse_instant(earlier["last_seen_at"]) > parse_instant(at):
-        return
-    others = [x for x in sightings[group] if ident(x) != ident(sighting)]
-    draft["sightings"] = {**sightings, group: sorted([*others, sighting], key=ident)}
+    # Copied, never changed in place: the draft shares its lists with the input document.
+    kept: list[dict[str, Any]] = sightings[group]
+    me = ident(sighting)
+    for index, earlier in enumerate(kept):
+        if ident(earlier) == me:
+            if _later(earlier["last_seen_at"], at):
+                return
+            kept = [*kept]
+            kept[index] = sighting
+            break
+    else:
+        kept = sorted([*kept, sighting], key=ident)
+    draft["sightings"] = {**sightings, group: kept}
+
+
+def _later(a: str, b: str) -> bool:
+    """Whether instant a is after instant b."""
+    if len(a) == len(b) and a[-1] == b[-1] == "Z":
+        return a > b  # UTC texts of one shape order as their instants do
+    return parse_instant(a) > parse_instant(b)
 
 
 # Hospital, visits, police protection, assessments, allegations, whereabouts, incidents,
@@ -711,14 +726,13 @@ def _visit_held(draft: dict[str, Any], event: Event) -> None:
     earliest such planned visit: contacts carry no visit id."""
     if event.payload["contact_type"] in _REMOTE_CONTACTS:
         return
-    day = parse_instant(event.occurred_at).astimezone(UTC).date()
-    due = [
-        i
-        for i in draft["open_items"]
-        if i["kind"] == "visit"
-        and i["agency"] == event.agency
-        and parse_instant(i["due"]).astimezone(UTC).date() <= day
+    planned = [
+        i for i in draft["open_items"] if i["kind"] == "visit" and i["agency"] == event.agency
     ]
+    if not planned:
+        return
+    day = parse_instant(event.occurred_at).astimezone(UTC).date()
+    due = [i for i in planned if parse_instant(i["due"]).astimezone(UTC).date() <= day]
     if due:
         held = min(due, key=lambda i: parse_instant(i["due"]))
         _close(draft, held["id"], "visit")
