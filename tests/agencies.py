@@ -106,6 +106,15 @@ def registration_event(agency_id: str, kind: str, at: str = REGISTERED_AT) -> Ev
     )
 
 
+def update_event(agency_id: str, at: str, **changes: Any) -> Event:
+    """An `agency.updated` event as the registry folds it (no log needed)."""
+    return registration_event(agency_id, "other", at)._replace(
+        event_id=f"upd-{agency_id}-{at}",
+        type="agency.updated",
+        payload={"agency_id": agency_id, **changes},
+    )
+
+
 def registry(*kinds: Mapping[str, str], at: str = REGISTERED_AT) -> AgencyTable:
     """A registry of these agencies (default: Child A's and the examples'), registered at `at`."""
     table = AgencyTable()

@@ -107,10 +107,21 @@ def registered(agency: str, statutory: bool, at: float = -3650, kind: str = "oth
 
 
 def registry(
-    statutory: dict[str, bool], later: dict[str, tuple[bool, float]] | None = None
+    statutory: dict[str, bool], changed: dict[str, tuple[bool, float]] | None = None
 ) -> AgencyTable:
-    """A registry of agencies statutory or not since long before the start, and `later` ones
-    registered (statutory or not) a number of days after it."""
+    """A registry of agencies statutory or not since long before the start, and `changed`
+    ones registered then as the opposite and made statutory (or not) a number of days after
+    the start, by an `agency.updated`."""
     events = [registered(a, s) for a, s in statutory.items()]
-    events += [registered(a, s, at) for a, (s, at) in (later or {}).items()]
+    for a, (s, at) in (changed or {}).items():
+        events += [registered(a, not s), updated(a, at, statutory=s)]
     return AgencyTable(events)
+
+
+def updated(agency: str, at: float, **changes: Any) -> Event:
+    """An agency.updated event as the registry case holds it."""
+    return registered(agency, False, at)._replace(
+        event_id=str(uuid.uuid4()),
+        type="agency.updated",
+        payload={"agency_id": agency, **changes},
+    )

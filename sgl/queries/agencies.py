@@ -28,8 +28,10 @@ def agencies(stores: Stores, as_of: str | None = None) -> Document:
 
 
 def agency(stores: Stores, agency_id: str, as_of: str | None = None) -> Document:
-    """One agency as registered at `as_of` (default now); NoSuchAgency when it was not."""
-    found = stores.agencies.record(agency_id, _as_of(as_of))
+    """One agency as the registry held it at `as_of` (default now); NoSuchAgency when it had
+    not been registered by then."""
+    moment = _as_of(as_of)
+    found = next((r for r in stores.agencies.records(moment) if r.agency_id == agency_id), None)
     if found is None:
         raise NoSuchAgency(agency_id, by_then=as_of is not None)
     return {"as_of": as_of, **asdict(found)}

@@ -16,7 +16,7 @@ from projections.clock_policy import Clock, ClockPolicy, load_clock_policy
 from projections.clocks import _add_months, clock_runs
 from projections.policy_file import PolicyError
 from projections.working_days import england_and_wales
-from tests.agencies import AGENCIES, one_of_kind, registry
+from tests.agencies import AGENCIES, one_of_kind, registry, update_event
 from tests.factories import as_events, make_event, new_case_id
 
 POLICY = load_clock_policy()
@@ -348,8 +348,9 @@ def test_policy_files_named_in_the_settings_replace_the_bundled_ones(tmp_path: P
 
 def test_the_referral_clock_starts_on_a_referral_to_any_childrens_social_care() -> None:
     """By kind, not id: a referral to another council's social care starts the clock; one to
-    a hospital does not; nor one to an agency the registry did not hold when the referral was
-    recorded (never registered, or registered only later)."""
+    a hospital does not; nor one to an agency never registered. The kind is the one in effect
+    when the referral was recorded: a registration describes the agency before it too, and a
+    change of kind counts from when it was recorded."""
     clock = referral_clock()
     assert clock.start.where_kind == (("to_agency", "childrens_social_care"),)
 
@@ -361,14 +362,13 @@ def test_the_referral_clock_starts_on_a_referral_to_any_childrens_social_care() 
     assert started("example-social-care-east") and started("la-childrens-social-care")
     assert not started("example-hospital")
     assert not started("unregistered-council")
-    later = registry(
-        {"example-social-care-east": "childrens_social_care"}, at="2007-03-06T00:00:00Z"
-    )
-    assert not started("example-social-care-east", later)
-    earlier = registry(
-        {"example-social-care-east": "childrens_social_care"}, at="2007-03-05T17:00:00Z"
-    )
-    assert started("example-social-care-east", earlier)
+    east = "example-social-care-east"
+    registered_later = registry({east: "childrens_social_care"}, at="2007-03-06T00:00:00Z")
+    assert started(east, registered_later)
+    for changed_at, starts in (("2007-03-06T00:00:00Z", False), ("2007-03-05T17:00:00Z", True)):
+        rekinded = registry({east: "hospital"})
+        rekinded.apply(update_event(east, changed_at, kind="childrens_social_care"))
+        assert started(east, rekinded) is starts, changed_at
 
 
 @pytest.mark.parametrize(

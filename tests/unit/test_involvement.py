@@ -192,9 +192,9 @@ def test_the_state_survives_its_json_form() -> None:
 
 
 def test_statutory_involvement_and_days_unseen_follow_the_registry_then() -> None:
-    """Registry facts as of the date: an agency registered later is not yet statutory."""
+    """Registry facts as of the date: an agency made statutory later is not yet statutory."""
     case_id = new_case_id()
-    agencies = registry({CSC: True, CHARITY: False}, later={POLICE: (True, 30)})
+    agencies = registry({CSC: True, CHARITY: False}, changed={POLICE: (True, 30)})
     state = fold(
         [
             opened(case_id, CHARITY, 0),
@@ -206,8 +206,8 @@ def test_statutory_involvement_and_days_unseen_follow_the_registry_then() -> Non
     at_10 = datetime(2007, 1, 11, 12, tzinfo=UTC)
     early = sightings(state, agencies, at_10, day(10.5))
     assert early["last_seen_by_statutory_agency"] is None and early["days_unseen"] is None
-    assert [s["agency"] for s in early["by_unregistered_agency"]] == [POLICE]
-    assert [s["agency"] for s in early["by_non_statutory_agency"]] == [CHARITY]
+    assert early["by_unregistered_agency"] == []
+    assert [s["agency"] for s in early["by_non_statutory_agency"]] == [POLICE, CHARITY]
     assert not any_statutory_involvement_open(state, agencies, day(10.5))
     at_40 = datetime(2007, 2, 10, 12, tzinfo=UTC)
     late = sightings(state, agencies, at_40, day(40.5))

@@ -30,7 +30,8 @@ from tests.involvement_factory import (
 )
 
 AGENCIES = ("example-childrens-social-care", "example-police", "example-voluntary", "example-gp")
-# Statutory or not, and from which day (None: before every event). example-gp is never registered.
+# Statutory or not, and from which day (None: before every event; a day: registered as the
+# opposite, changed on that day). example-gp is never registered.
 REGISTERED = {
     "example-childrens-social-care": (True, None),
     "example-police": (True, 25),
@@ -231,7 +232,7 @@ def test_the_product_equals_the_reference_fold(
         return
     agencies = registry(
         {a: s for a, (s, since) in REGISTERED.items() if since is None},
-        later={a: (s, since) for a, (s, since) in REGISTERED.items() if since is not None},
+        changed={a: (s, since) for a, (s, since) in REGISTERED.items() if since is not None},
     )
     at = as_of.strftime("%Y-%m-%dT%H:%M:%SZ")
     found = sightings(state, agencies, as_of, at)

@@ -13,7 +13,7 @@ import pytest
 from projections.as_of import cutoff
 from projections.policy_file import PolicyError
 from projections.rules import Firing, evaluate, load_rule_policy
-from tests.agencies import AGENCIES, registry
+from tests.agencies import AGENCIES, registry, update_event
 from tests.factories import as_events, make_event, new_case_id
 
 POLICY = load_rule_policy()
@@ -484,8 +484,13 @@ def test_kind_not_id_picks_the_absent_invitees_and_the_police() -> None:
     )
     [named] = fired([both])["key_agency_absent"]
     assert named.summary.endswith("invited and absent: example-hospital, example-gp")
+    # The kind in effect when the meeting was recorded: a registration made later describes
+    # the agency then too; a change of kind made later does not.
     later = registry({"example-gp": "gp"}, at="2007-03-02T00:00:00Z")
-    assert not evaluate(as_events([meeting]), cutoff("2008-12-31"), POLICY, agencies=later)
+    assert evaluate(as_events([meeting]), cutoff("2008-12-31"), POLICY, agencies=later)
+    rekinded = registry({"example-gp": "other"})
+    rekinded.apply(update_event("example-gp", "2007-03-02T00:00:00Z", kind="gp"))
+    assert not evaluate(as_events([meeting]), cutoff("2008-12-31"), POLICY, agencies=rekinded)
 
     concern = event("concern.raised", case_id, D, category="PHY")
     concern["agency"] = "example-school"
