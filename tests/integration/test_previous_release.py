@@ -16,14 +16,33 @@ from typing import Any
 
 import orjson
 
+from ledger.envelope import parse_instant
 from ledger.settings import Settings
 from sgl import queries
-from sgl.bootstrap import bootstrap
+from sgl.bootstrap import Container, bootstrap
+from sgl.demo.agencies import CHILD_A
 from sgl.queries.cases import case, case_chronology
 from sgl.queries.errors import NoSuchCase
+from sgl.registry import registration
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "previous_release"
 COLUMNS = ("position", "event_id", "case_id", "appended_ms", "digest", "type", "schema_version")
+# The agencies the old log names besides Child A's, all on CASE-PREV-0001 (the schema examples
+# of that release), registered with the kinds their names and roles there say: a police
+# force (`police-north`, invited to a conference and sent an alert), a school (`school-north`,
+# raising a concern and sharing information), and the ledger itself, which records the
+# alerts it raises (`safeguarding-ledger`): no organisation, so `other`, the kind no policy
+# names.
+OLD_EXAMPLE_AGENCIES = (
+    {"agency_id": "police-north", "name": "North Police", "kind": "police", "statutory": True},
+    {"agency_id": "school-north", "name": "North School", "kind": "education", "statutory": True},
+    {
+        "agency_id": "safeguarding-ledger",
+        "name": "Safeguarding Ledger",
+        "kind": "other",
+        "statutory": False,
+    },
+)
 
 
 def _load(settings: Settings) -> int:
@@ -87,3 +106,132 @@ def test_the_previous_release_log_folds_to_the_same_states_and_chronology(
     finally:
         container.close()
     assert differences == [], "\n".join(differences[:40])
+
+
+def _catch_up(container: Container) -> int:
+    """Run the case view, then every follower (clocks, alerts), as `sgl demo` does, until the
+    alerts raised on the way are applied too; the number of records the case view applied."""
+    applied = 0
+    while fresh := container.runner().run_until_caught_up(120):
+        applied += fresh
+        for follower in container.followers():
+            follower.run_until_caught_up(120)
+    return applied
+
+
+def _raised(container: Container) -> int:
+    """How many alerts the alerter has raised (its feed's length)."""
+    return sum(container.alerts_log.end_offsets().values())
+
+
+def _plain(document: Any) -> Any:
+    """A query's answer as the JSON an auditor reads."""
+    return orjson.loads(orjson.dumps(document))
+
+
+def test_the_previous_release_log_with_its_agencies_registered_keeps_its_clocks_and_findings(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """Upgraded as an operator would (start, catch up, then register the agencies the old log
+    names, stamped now), every clock, latency and finding that release answered, per case and
+    across the ledger, as of 25 July 2007 and as of the instant it answered, comes out the
+    same; and the alerts its alerter raised are raised again, nothing more."""
+    settings = make_settings("sqlite", alerter="on")
+    records = _load(settings)
+    expected = orjson.loads((FIXTURE / "clocks.json").read_bytes())
+    container = bootstrap(settings)
+    try:
+        # The alerter appends each alert it raises to the ledger as well as to its feed.
+        assert _catch_up(container) == records + _raised(container)
+        before = _raised(container)
+        agencies = [*CHILD_A, *OLD_EXAMPLE_AGENCIES]
+        container.ledger.submit([registration(p) for p in agencies])
+        assert _catch_up(container) == len(agencies) + _raised(container) - before
+        stores = queries.ContainerStores(container)
+        differences: list[str] = []
+        for case_id, by_date in expected["cases"].items():
+            for as_of, documents in by_date.items():
+                try:
+                    got: Any = {
+                        "clocks": _plain(queries.clocks(stores, case_id, as_of)),
+                        "latency": _plain(queries.latency(stores, case_id, as_of)),
+                        "alerts": _plain(queries.case_alerts(stores, case_id, as_of)),
+                    }
+                except NoSuchCase:
+                    got = {"error": "NoSuchCase"}
+                differences += _subset_differences(
+                    _comparable(_addressable(documents, stores, case_id)),
+                    _comparable(got),
+                    f"{case_id}@{as_of}",
+                )
+        for as_of, documents in expected["ledger"].items():
+            got = {
+                "latency_by_clock": _plain(queries.latency(stores, None, as_of, by="clock")),
+                "latency_by_agency": _plain(queries.latency(stores, None, as_of, by="agency")),
+                "alerts": _plain(queries.ledger_alerts(stores, as_of)),
+            }
+            differences += _subset_differences(
+                _comparable(_addressable(documents, stores)),
+                _comparable(got),
+                f"ledger@{as_of}",
+            )
+        for case_id, raised in expected["raised"].items():
+            differences += _subset_differences(
+                {r["alert_id"]: _undecided(r) for r in raised},
+                {r["alert_id"]: _undecided(r) for r in stores.raised(case_id)},
+                f"raised/{case_id}",
+            )
+            extra = {r["alert_id"] for r in stores.raised(case_id)} - {
+                r["alert_id"] for r in raised
+            }
+            differences += [f"raised/{case_id}/{a}: raised, and not by that release" for a in extra]
+    finally:
+        container.close()
+    assert differences == [], "\n".join(differences[:40])
+
+
+def _addressable(documents: Any, stores: queries.Stores, case_id: str | None = None) -> Any:
+    """Documents with each finding's recipients narrowed to those the rules address now.
+
+    That release sent a finding to the agency ids its policy named, involved in the case or
+    not; a policy now names kinds, and a finding goes to the agencies of those kinds that had
+    recorded an event on the case by the finding (or by its evidence's recording, if later).
+    So a recipient that had recorded nothing on the case by then is legitimately dropped
+    (the police, on a finding that an assault was not reported to them); any other must stay.
+    """
+    if isinstance(documents, list):
+        return [_addressable(d, stores, case_id) for d in documents]
+    if not isinstance(documents, dict):
+        return documents
+    case_id = documents.get("case_id", case_id)
+    out = {k: _addressable(v, stores, case_id) for k, v in documents.items()}
+    if case_id is not None and {"sent_to", "evidence", "fired_at"} <= documents.keys():
+        events = stores.view.events(case_id)
+        at = max(
+            [parse_instant(documents["fired_at"])]
+            + [parse_instant(e.recorded_at) for e in events if e.event_id in documents["evidence"]]
+        )
+        involved = {e.agency for e in events if parse_instant(e.recorded_at) <= at}
+        out["sent_to"] = [a for a in documents["sent_to"] if a in involved]
+    return out
+
+
+def _comparable(documents: Any) -> Any:
+    """Documents without what legitimately changed: the policies' versions (the policy files
+    have been revised since: `where_kind` instead of agency ids, same clocks and rules), and
+    the raised alerts listed in a case's findings, which are filtered by when this run's
+    alerter decided them (compared on their own, from the alert store)."""
+    if isinstance(documents, dict):
+        return {
+            k: _comparable(v)
+            for k, v in documents.items()
+            if not (k == "raised" or (k == "version" and "title" in documents))
+        }
+    if isinstance(documents, list):
+        return [_comparable(d) for d in documents]
+    return documents
+
+
+def _undecided(raised: dict[str, Any]) -> dict[str, Any]:
+    """A raised alert without `decided_at`: the wall clock of the run that raised it."""
+    return {k: v for k, v in raised.items() if k != "decided_at"}
