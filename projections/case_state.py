@@ -582,10 +582,24 @@ def _contact_recorded(draft: dict[str, Any], event: Event) -> None:
         _sighting(draft, event)
 
 
+def _sighted_at(event: Event) -> str | None:
+    """When the child was seen, for "last seen": a stated date (a period's start), a range's
+    earliest bound, a dispute's earliest account; None when the record gives no earliest
+    date, so that no sighting is dated later than the record allows."""
+    if event.occurred_precision == "undated":
+        return None
+    if event.occurred_precision == "range" and "not_before" not in (event.occurred_range or {}):
+        return None
+    return event.occurred_at
+
+
 def _sighting(draft: dict[str, Any], event: Event) -> None:
-    """Keep the latest sighting (by when it happened; the later recorded on a tie)."""
+    """Keep the latest sighting (by when it happened; the later recorded on a tie). A
+    sighting with no date to count from (undated, or only "not after") never moves it."""
+    at = _sighted_at(event)
+    if at is None:
+        return
     p = event.payload
-    at = event.occurred_at
     sightings = draft["sightings"]
     source = p.get("source")
     if source is None:

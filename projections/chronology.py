@@ -253,8 +253,15 @@ def chronology(
                 "position": shown.position,
             }
         )
-    rows.sort(key=lambda r: (parse_instant(r["occurred_at"]), r["position"]))
+    # Ties (a day's or a month's dates share an instant) in log order: by partition and offset
+    # as numbers, so that 0:10 comes after 0:9.
+    rows.sort(key=lambda r: (parse_instant(r["occurred_at"]), *_numbers(r["position"])))
     return rows
+
+
+def _numbers(position: str) -> tuple[int, int]:
+    partition, _, offset = position.partition(":")
+    return int(partition), int(offset)
 
 
 def changes(

@@ -350,3 +350,29 @@ def _as_v2(document: dict[str, Any]) -> str:
         return "not_seen"
     alone = p.get("child_seen_alone")
     return "seen" if alone is None else "seen_alone" if alone else "seen_with_others"
+
+
+def test_a_sighting_without_an_earliest_date_never_moves_last_seen() -> None:
+    """An undated note, or one known only as "not after", of the child seen does not make the
+    child seen later than the record allows; a range counts from its earliest bound."""
+    case_id = new_case_id()
+
+    def uncertain(agency: str, recorded: float, **when: Any) -> dict[str, Any]:
+        note = seen(case_id, agency, 0, recorded=recorded)
+        del note["occurred_at"]
+        return {**note, **when}
+
+    undated = uncertain(CSC, 20, occurred_precision="undated")
+    not_after = uncertain(
+        CSC, 21, occurred_precision="range", occurred_range={"not_after": day(19)}
+    )
+    ranged = uncertain(
+        POLICE,
+        22,
+        occurred_precision="range",
+        occurred_range={"not_before": day(10), "not_after": day(15)},
+    )
+    state = fold([opened(case_id, CSC, 0), seen(case_id, CSC, 3), undated, not_after, ranged])
+    last = {s.agency: s.last_seen_at for s in state.sightings.by_agency}
+    assert last == {CSC: day(3), POLICE: day(10)}
+    assert state.contacts == 4 and state.contacts_child_seen == 4
