@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.resources import files
@@ -410,44 +410,46 @@ _FORMAT_NAMES = {
 
 def _wanted(kind: Any) -> str:
     """What a keyword wants of a value, said after "must"; from the schema, never the value."""
-    kinds = jsonschema_rs.ValidationErrorKind
-    if isinstance(kind, kinds.Enum):
-        return "be one of: " + ", ".join(_json(o) for o in kind.options)
-    if isinstance(kind, kinds.Constant):
-        return f"be {_json(kind.expected_value)}"
-    if isinstance(kind, kinds.Type):
-        return "be " + " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in kind.types)
-    if isinstance(kind, kinds.Format):
-        return f"be {_FORMAT_NAMES.get(kind.format, 'in the format ' + repr(kind.format))}"
-    if isinstance(kind, kinds.Pattern):
-        return f"match the pattern {kind.pattern}"
-    if isinstance(kind, kinds.AnyOf | kinds.OneOfNotValid):
-        forms = [" and ".join(_wanted(e.kind) for e in option) for option in kind.context]
-        if all(f.startswith("be ") for f in forms):
-            return "be " + " or ".join(f.removeprefix("be ") for f in forms)
-        return " or ".join(forms)
-    limits: dict[type, str] = {
-        kinds.MinLength: "be at least {} characters long",
-        kinds.MaxLength: "be at most {} characters long",
-        kinds.Minimum: "be at least {}",
-        kinds.Maximum: "be at most {}",
-        kinds.ExclusiveMinimum: "be more than {}",
-        kinds.ExclusiveMaximum: "be less than {}",
-        kinds.MinItems: "hold at least {} item(s)",
-        kinds.MaxItems: "hold at most {} item(s)",
-        kinds.MinProperties: "have at least {} field(s)",
-        kinds.MaxProperties: "have at most {} field(s)",
-    }
-    for limited, said in limits.items():
-        if isinstance(kind, limited):
-            return said.format(_json(kind.limit))
-    if isinstance(kind, kinds.UniqueItems):
-        return "not hold the same item twice"
-    if isinstance(kind, kinds.OneOfMultipleValid):
-        return "fit exactly one of its allowed forms, not several"
-    if isinstance(kind, kinds.Required):
-        return f"have {kind.property!r}"
+    for form, say in _WANTS:
+        if isinstance(kind, form):
+            return say(kind)
     return f"keep its schema's {type(kind).__name__} rule"
+
+
+def _alternatives(kind: Any) -> str:
+    """What any one of an `anyOf` or `oneOf`'s forms wants."""
+    forms = [" and ".join(_wanted(e.kind) for e in option) for option in kind.context]
+    if all(f.startswith("be ") for f in forms):
+        return "be " + " or ".join(f.removeprefix("be ") for f in forms)
+    return " or ".join(forms)
+
+
+_KINDS = jsonschema_rs.ValidationErrorKind
+_WANTS: tuple[tuple[type, Callable[[Any], str]], ...] = (
+    (_KINDS.Enum, lambda k: "be one of: " + ", ".join(_json(o) for o in k.options)),
+    (_KINDS.Constant, lambda k: f"be {_json(k.expected_value)}"),
+    (_KINDS.Type, lambda k: "be " + " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in k.types)),
+    (
+        _KINDS.Format,
+        lambda k: f"be {_FORMAT_NAMES.get(k.format, 'in the format ' + repr(k.format))}",
+    ),
+    (_KINDS.Pattern, lambda k: f"match the pattern {k.pattern}"),
+    (_KINDS.AnyOf, _alternatives),
+    (_KINDS.OneOfNotValid, _alternatives),
+    (_KINDS.OneOfMultipleValid, lambda k: "fit exactly one of its allowed forms, not several"),
+    (_KINDS.MinLength, lambda k: f"be at least {k.limit} characters long"),
+    (_KINDS.MaxLength, lambda k: f"be at most {k.limit} characters long"),
+    (_KINDS.Minimum, lambda k: f"be at least {_json(k.limit)}"),
+    (_KINDS.Maximum, lambda k: f"be at most {_json(k.limit)}"),
+    (_KINDS.ExclusiveMinimum, lambda k: f"be more than {_json(k.limit)}"),
+    (_KINDS.ExclusiveMaximum, lambda k: f"be less than {_json(k.limit)}"),
+    (_KINDS.MinItems, lambda k: f"hold at least {k.limit} item(s)"),
+    (_KINDS.MaxItems, lambda k: f"hold at most {k.limit} item(s)"),
+    (_KINDS.MinProperties, lambda k: f"have at least {k.limit} field(s)"),
+    (_KINDS.MaxProperties, lambda k: f"have at most {k.limit} field(s)"),
+    (_KINDS.UniqueItems, lambda k: "not hold the same item twice"),
+    (_KINDS.Required, lambda k: f"have {k.property!r}"),
+)
 
 
 def _json(value: Any) -> str:
