@@ -3,7 +3,7 @@
 The envelope's schema holds these rules as `if`/`then` conditions, whose failures JSON Schema
 reports as "not allowed for {the whole event}" at the root; the ledger reports them instead
 by the field at fault and a named rule. Rules JSON Schema cannot say (a range's order, whose
-account each is) are here too.
+account each is, accounts that differ) are here too.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+
+import orjson
 
 from ledger.envelope import UNSTATED, parse_instant
 from ledger.errors import Problem
@@ -113,6 +115,7 @@ def order_problems(document: Mapping[str, Any]) -> list[Problem]:
                     f"({bounds['not_after']}): the range is inverted",
                 )
             )
+    seen: dict[tuple[datetime | None, str], int] = {}
     for index, account in enumerate(document.get(ACCOUNTS, ())):
         if ("agency" in account) == ("source" in account):
             problems.append(
@@ -122,7 +125,27 @@ def order_problems(document: Mapping[str, Any]) -> list[Problem]:
                     "each account names whose it is: an agency or a source, not both",
                 )
             )
+            continue
+        # Two accounts of one instant by the same teller are one account, not a dispute.
+        key = (_instant(account["occurred_at"]), _whose(account))
+        earlier = seen.setdefault(key, index)
+        if earlier != index and key[0] is not None:
+            problems.append(
+                Problem(
+                    f"/{ACCOUNTS}/{index}",
+                    "distinct-accounts",
+                    f"this account repeats account {earlier} (the same instant, told by the "
+                    "same agency or source): a disputed date needs accounts that differ",
+                )
+            )
     return problems
+
+
+def _whose(account: Mapping[str, Any]) -> str:
+    """Whose an account is, as comparable text: its agency, or its source."""
+    if "agency" in account:
+        return "agency:" + str(account["agency"])
+    return "source:" + orjson.dumps(account["source"], option=orjson.OPT_SORT_KEYS).decode()
 
 
 def earliest_possible(document: Mapping[str, Any]) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib.resources import files
@@ -78,6 +78,7 @@ class SchemaRegistry:
         for name, version in sorted(self._validators):
             self._versions.setdefault(name, []).append(version)
         by_id = {d.document["$id"]: d.document for d in self.docs.values()}
+        self._by_id = by_id
         self._fields = {
             key: tuple(sorted(set(_typed_fields(self.docs[key].document, by_id))))
             for key in self._validators
@@ -124,7 +125,7 @@ class SchemaRegistry:
             return self._time_rules(document, now)
         errors = list(validator.iter_errors(document))
         problems = [
-            _to_problem(e)
+            _to_problem(e, self._by_id)
             for e in errors
             if not is_date_condition(list(e.schema_path), list(e.instance_path))
         ]
@@ -146,7 +147,9 @@ class SchemaRegistry:
             return []
         return [
             Problem(at + p.pointer, p.rule, p.detail)
-            for p in _collapse([_to_problem(e) for e in validator.iter_errors(payload)])
+            for p in _collapse(
+                [_to_problem(e, self._by_id) for e in validator.iter_errors(payload)]
+            )
         ]
 
     def _identify(
@@ -312,30 +315,146 @@ def _instants(texts: Mapping[str, str]) -> tuple[dict[str, datetime], list[Probl
     return instants, problems
 
 
-def _to_problem(error: Any) -> Problem:
-    rule = str(error.schema_path[-1]) if error.schema_path else "schema"
+def _to_problem(error: Any, by_id: Mapping[str, dict[str, Any]]) -> Problem:
+    """The problem a schema error stands for: the field at fault, the rule broken, and what
+    the rule wants, never the value sent (it may be free text about a child)."""
+    keyword = str(error.schema_path[-1]) if error.schema_path else "schema"
     path: list[str | int] = list(error.instance_path)
     kind = error.kind
-    if rule == "required":
+    named = _named_field(kind)
+    stated = _stated_rule(error.absolute_keyword_location, by_id)
+    if stated is not None:
+        # A cross-field rule the schema names and says (see RULE_KEYWORD).
+        rule, said = stated
+        return Problem(pointer(path if named is None else [*path, named]), rule, said)
+    if named is not None and isinstance(kind, jsonschema_rs.ValidationErrorKind.Not):
+        return Problem(pointer([*path, named]), "not-allowed", f"{named!r} is not allowed here")
+    if keyword == "required":
         path.append(kind.property)
-        return Problem(pointer(path), rule, f"{kind.property!r} is required")
-    if rule == "enum":
-        # The validator's own message names two values and "N other candidates": name them all.
-        allowed = ", ".join(orjson.dumps(o).decode() for o in kind.options)
-        sent = orjson.dumps(error.instance).decode()
-        return Problem(pointer(path), rule, f"{sent} is not one of: {allowed}")
-    if rule == "anyOf" and getattr(kind, "context", None):
-        # "Not valid under any of the schemas" names no rule: say what each form wanted.
-        sent = orjson.dumps(error.instance).decode()
-        wanted = "; or ".join(sub.message for option in kind.context for sub in option)
-        return Problem(pointer(path), rule, f"{sent} fits none of the allowed forms: {wanted}")
-    if rule in ("unevaluatedProperties", "additionalProperties"):
-        unexpected = list(getattr(kind, "unexpected", []))
+        return Problem(pointer(path), keyword, f"{kind.property!r} is required")
+    if keyword in ("unevaluatedProperties", "additionalProperties"):
+        unexpected = [str(u) for u in getattr(kind, "unexpected", [])]
         if len(unexpected) == 1:
             return Problem(
-                pointer([*path, unexpected[0]]), rule, f"{unexpected[0]!r} is not allowed"
+                pointer([*path, unexpected[0]]), keyword, f"{unexpected[0]!r} is not allowed"
             )
-    return Problem(pointer(path), rule, str(error.message))
+        names = ", ".join(repr(u) for u in unexpected)
+        return Problem(pointer(path), keyword, f"{_name(path)} may not hold {names}")
+    return Problem(pointer(path), keyword, f"{_name(path)} must {_wanted(kind)}")
+
+
+RULE_KEYWORD = "x-rule"
+"""A schema states a cross-field rule as an `allOf` entry holding only that rule, named by this
+keyword and said by the entry's `description`; the ledger reports a breach by that name and
+description (at the field the rule names, if it names one)."""
+
+
+def _stated_rule(
+    location: str | None, by_id: Mapping[str, dict[str, Any]]
+) -> tuple[str, str] | None:
+    """(rule, description) of the innermost stated rule the failing keyword lies in, if any."""
+    if not location:
+        return None
+    base, _, fragment = location.partition("#")
+    node: Any = by_id.get(base)
+    found = None
+    for part in fragment.split("/")[1:]:
+        if isinstance(node, dict) and RULE_KEYWORD in node:
+            found = (str(node[RULE_KEYWORD]), str(node["description"]))
+        key = part.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict):
+            node = node.get(key)
+        elif isinstance(node, list) and key.isdigit() and int(key) < len(node):
+            node = node[int(key)]
+        else:
+            return found
+    return found
+
+
+def _named_field(kind: Any) -> str | None:
+    """The one field a failed `required` or `not: {required: [...]}` names, if any."""
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Required):
+        return str(kind.property)
+    if isinstance(kind, jsonschema_rs.ValidationErrorKind.Not) and isinstance(kind.schema, dict):
+        fields = kind.schema.get("required")
+        if kind.schema.keys() == {"required"} and isinstance(fields, list) and len(fields) == 1:
+            return str(fields[0])
+    return None
+
+
+def _name(path: list[str | int]) -> str:
+    """How a detail names the value at a path: its field, or its item of a field."""
+    if not path:
+        return "the event"
+    last = path[-1]
+    if isinstance(last, int):
+        return f"item {last} of {_name(path[:-1])}"
+    return str(last)
+
+
+_TYPE_NAMES = {
+    "string": "a string",
+    "integer": "a whole number",
+    "number": "a number",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+_FORMAT_NAMES = {
+    "date": "a date (YYYY-MM-DD)",
+    "date-time": "an instant (RFC 3339 with an offset)",
+    "uuid": "a UUID",
+}
+
+
+def _wanted(kind: Any) -> str:
+    """What a keyword wants of a value, said after "must"; from the schema, never the value."""
+    for form, say in _WANTS:
+        if isinstance(kind, form):
+            return say(kind)
+    return f"keep its schema's {type(kind).__name__} rule"
+
+
+def _alternatives(kind: Any) -> str:
+    """What any one of an `anyOf` or `oneOf`'s forms wants."""
+    forms = [" and ".join(_wanted(e.kind) for e in option) for option in kind.context]
+    if all(f.startswith("be ") for f in forms):
+        return "be " + " or ".join(f.removeprefix("be ") for f in forms)
+    return " or ".join(forms)
+
+
+_KINDS = jsonschema_rs.ValidationErrorKind
+_WANTS: tuple[tuple[type, Callable[[Any], str]], ...] = (
+    (_KINDS.Enum, lambda k: "be one of: " + ", ".join(_json(o) for o in k.options)),
+    (_KINDS.Constant, lambda k: f"be {_json(k.expected_value)}"),
+    (_KINDS.Type, lambda k: "be " + " or ".join(_TYPE_NAMES.get(str(t), str(t)) for t in k.types)),
+    (
+        _KINDS.Format,
+        lambda k: f"be {_FORMAT_NAMES.get(k.format, 'in the format ' + repr(k.format))}",
+    ),
+    (_KINDS.Pattern, lambda k: f"match the pattern {k.pattern}"),
+    (_KINDS.AnyOf, _alternatives),
+    (_KINDS.OneOfNotValid, _alternatives),
+    (_KINDS.OneOfMultipleValid, lambda k: "fit exactly one of its allowed forms, not several"),
+    (_KINDS.MinLength, lambda k: f"be at least {k.limit} characters long"),
+    (_KINDS.MaxLength, lambda k: f"be at most {k.limit} characters long"),
+    (_KINDS.Minimum, lambda k: f"be at least {_json(k.limit)}"),
+    (_KINDS.Maximum, lambda k: f"be at most {_json(k.limit)}"),
+    (_KINDS.ExclusiveMinimum, lambda k: f"be more than {_json(k.limit)}"),
+    (_KINDS.ExclusiveMaximum, lambda k: f"be less than {_json(k.limit)}"),
+    (_KINDS.MinItems, lambda k: f"hold at least {k.limit} item(s)"),
+    (_KINDS.MaxItems, lambda k: f"hold at most {k.limit} item(s)"),
+    (_KINDS.MinProperties, lambda k: f"have at least {k.limit} field(s)"),
+    (_KINDS.MaxProperties, lambda k: f"have at most {k.limit} field(s)"),
+    (_KINDS.UniqueItems, lambda k: "not hold the same item twice"),
+    (_KINDS.Required, lambda k: f"have {k.property!r}"),
+)
+
+
+def _json(value: Any) -> str:
+    """A value from the schema as JSON text."""
+    return orjson.dumps(value).decode()
 
 
 def _collapse(problems: list[Problem]) -> list[Problem]:

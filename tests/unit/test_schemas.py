@@ -168,5 +168,72 @@ def test_an_enum_error_names_every_allowed_value() -> None:
     assert schema is not None
     allowed = schema.document["properties"]["payload"]["properties"]["contact_type"]["enum"]
     assert len(allowed) > 3
-    assert problem.detail == '"seance" is not one of: ' + ", ".join(f'"{v}"' for v in allowed)
+    assert problem.detail == "contact_type must be one of: " + ", ".join(f'"{v}"' for v in allowed)
     assert "candidates" not in problem.detail
+    assert "seance" not in problem.detail
+
+
+SECRET = "Zqxv told the nurse "
+CROSS_FIELD = {"not", "oneOf", "if", "minProperties", "maxProperties", "dependentRequired"}
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_no_refusal_echoes_what_was_sent(name: str) -> None:
+    """Free text sent in any payload field (too long, mistyped, off its list or its pattern)
+    is refused without the text in any detail: a refusal is logged and shown to others."""
+    version = REGISTRY.latest(name)
+    fields = REGISTRY.docs[(name, version)].document["properties"]["payload"]["properties"]
+    refused = 0
+    for field in fields:
+        event = example(name, version)
+        event["payload"][field] = SECRET * 200
+        problems = REGISTRY.problems(event)
+        refused += bool(problems)
+        assert all("Zqxv" not in p.detail for p in problems), problems
+    assert refused
+
+
+def _cross_field_outside_rules(node: Any, inside: bool, at: str) -> list[str]:
+    """Where a schema holds a cross-field keyword that is not part of a stated rule."""
+    if isinstance(node, list):
+        return [
+            found
+            for i, item in enumerate(node)
+            for found in _cross_field_outside_rules(item, inside, f"{at}/{i}")
+        ]
+    if not isinstance(node, dict):
+        return []
+    inside = inside or "x-rule" in node
+    found = [f"{at}/{k}" for k in sorted(CROSS_FIELD & node.keys()) if not inside]
+    for key, sub in node.items():
+        if key != "examples":
+            found.extend(_cross_field_outside_rules(sub, inside, f"{at}/{key}"))
+    return found
+
+
+@pytest.mark.parametrize("name", EVENT_TYPES)
+def test_every_cross_field_construct_is_a_named_rule(name: str) -> None:
+    """Each `not`, `oneOf`, `if`, `minProperties`, `maxProperties` and `dependentRequired` of
+    a payload lies in an `allOf` entry naming its rule (`x-rule`) and saying it
+    (`description`), so its refusal names the rule and says it plainly."""
+    for version in REGISTRY.event_types[name]:
+        document = REGISTRY.docs[(name, version)].document
+        assert _cross_field_outside_rules(document["properties"]["payload"], False, "") == []
+
+
+def _stated_rules(node: Any) -> list[dict[str, Any]]:
+    if isinstance(node, list):
+        return [r for item in node for r in _stated_rules(item)]
+    if not isinstance(node, dict):
+        return []
+    own = [node] if "x-rule" in node else []
+    return own + [r for sub in node.values() for r in _stated_rules(sub)]
+
+
+def test_every_stated_rule_has_a_name_and_a_plain_description() -> None:
+    """A stated rule's name is a lower-case slug and its description a sentence."""
+    stated = [r for doc in REGISTRY.docs.values() for r in _stated_rules(doc.document)]
+    assert len(stated) >= 5
+    for rule in stated:
+        assert rule["x-rule"].replace("-", "").isalpha() and rule["x-rule"].islower(), rule
+        assert rule["description"].endswith("."), rule
