@@ -20,7 +20,7 @@ from collections.abc import Collection
 from consumers.loop import POLL_SECONDS, Source
 from ledger.agency_rules import REGISTERED, REGISTRY_CASE, REGISTRY_TYPES
 from ledger.decode import decode_record
-from ledger.errors import InvalidRecord
+from ledger.errors import InvalidRecord, LedgerUnavailable
 from ledger.log import EventLog, LogRecord
 from ledger.schemas import SchemaRegistry
 from projections.agencies import AgencyRecord, AgencyTable
@@ -55,13 +55,16 @@ class RegistryGate:
         missing = set(agency_ids) - self.views.current().agencies.known(agency_ids)
         with self._lock:
             missing -= self._seen
+            complete = True
             if missing:
-                self._read_tail()
+                complete = self._read_tail()
                 missing -= self._seen
         if missing:
             # The store may have taken in a registration between the first look and the read
             # of the log past it (which then starts after the registration): look again.
             missing -= self.views.current().agencies.known(missing)
+        if missing and not complete:
+            raise _still_reading(missing)
         return missing
 
     def record(self, agency_id: str, as_of: str | None = None) -> AgencyRecord | None:
@@ -75,13 +78,14 @@ class RegistryGate:
             # Registered (but perhaps only just taken in since the first look): ask again.
             return store.record(agency_id, as_of)
         with self._lock:
-            if agency_id not in self._seen:
-                self._read_tail()
+            complete = agency_id in self._seen or self._read_tail()
             found = self._tail.record(agency_id, as_of)
         # As in `unknown`: the store may have taken it in meanwhile.
-        return (
-            found if found is not None else self.views.current().agencies.record(agency_id, as_of)
-        )
+        if found is None:
+            found = self.views.current().agencies.record(agency_id, as_of)
+        if found is None and not complete:
+            raise _still_reading({agency_id})
+        return found
 
     def records(self, as_of: str | None = None) -> list[AgencyRecord]:
         """See projections.agencies.AgencyLookup.records (the store's, and any read past it)."""
@@ -90,9 +94,9 @@ class RegistryGate:
             tail = self._tail.records(as_of)
         return sorted({**{r.agency_id: r for r in tail}, **found}.values(), key=_by_id)
 
-    def _read_tail(self) -> None:
+    def _read_tail(self) -> bool:
         """Take in the registrations on the log past both the store and earlier reads, up to
-        the log's end now (or until `wait` runs out)."""
+        the log's end now (or until `wait` runs out); whether the end was reached."""
         view = self.views.current()
         partitions = self.log.partitions()
         start = {p: o + 1 for p, o in view.positions(self.log.topic, partitions).items()}
@@ -100,13 +104,13 @@ class RegistryGate:
             start[partition] = max(start.get(partition, 0), offset)
         ends = self.log.end_offsets()
         if all(start.get(p, 0) >= end for p, end in ends.items()):
-            return
+            return True
         deadline = time.monotonic() + self.wait
         reader = self.log.reader(start)
         try:
             while any(start.get(p, 0) < end for p, end in ends.items()):
                 if time.monotonic() > deadline:
-                    return
+                    return False
                 for record in reader.poll(1000, POLL_SECONDS):
                     start[record.partition] = record.offset + 1
                     if record.key == _KEY:
@@ -114,6 +118,7 @@ class RegistryGate:
         finally:
             reader.close()
             self._read_to.update(start)
+        return True
 
     def _take(self, record: LogRecord) -> None:
         try:
@@ -124,6 +129,15 @@ class RegistryGate:
             self._tail.apply(event)
             if event.type == REGISTERED:
                 self._seen.add(event.payload["agency_id"])
+
+
+def _still_reading(agency_ids: set[str]) -> LedgerUnavailable:
+    """Not known yet, and the log past the registry store was not read to its end in time:
+    a retry may find them (an API answers 503, a consumer retries), never a refusal."""
+    return LedgerUnavailable(
+        f"the agency registry is still being read from the log ({len(agency_ids)} agency id(s) "
+        "not found yet); retry shortly"
+    )
 
 
 def _by_id(record: AgencyRecord) -> str:

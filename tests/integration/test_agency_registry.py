@@ -10,7 +10,8 @@ import orjson
 import pytest
 from click.testing import CliRunner
 
-from ledger.errors import BatchRejected
+from consumers.registry_gate import RegistryGate
+from ledger.errors import BatchRejected, LedgerUnavailable
 from sgl.bootstrap import Container
 from sgl.cli import cli
 from sgl.registry import registration
@@ -276,3 +277,22 @@ def test_a_registration_the_store_takes_in_during_the_check_still_counts(
     store.record = stale_record  # type: ignore[method-assign]
     found = container.agencies.record("test-raced-too")
     assert found is not None and found.name == "Test test-raced-too"
+
+
+def test_a_registry_read_that_runs_out_of_time_is_unavailable_not_a_refusal(
+    container: Container,
+) -> None:
+    """When the log past the registry store cannot be read to its end in time, an id not
+    found yet is 'retry shortly' (503 at the API, a retry in a consumer), never 'unregistered';
+    read to the end, a registration counts and an id never registered is unknown."""
+    container.ledger.submit([registration(agency("test-slow"), REGISTERED_AT)])
+    hurried = RegistryGate(container.log, container.views, container.schemas, wait=0)
+    with pytest.raises(LedgerUnavailable, match="retry shortly"):
+        hurried.unknown({"test-slow"})
+    with pytest.raises(LedgerUnavailable, match="retry shortly"):
+        hurried.record("test-slow")
+    patient = RegistryGate(container.log, container.views, container.schemas)
+    assert patient.unknown({"test-slow", "never-registered"}) == {"never-registered"}
+    found = patient.record("test-slow")
+    assert found is not None and found.agency_id == "test-slow"
+    assert patient.record("never-registered") is None
