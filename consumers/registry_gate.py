@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
 from consumers.loop import POLL_SECONDS, Source
 from ledger.agency_rules import REGISTERED, REGISTRY_CASE, REGISTRY_TYPES
 from ledger.decode import decode_record
+from ledger.envelope import Event
 from ledger.errors import InvalidRecord, LedgerUnavailable
 from ledger.log import EventLog, LogRecord
 from ledger.schemas import SchemaRegistry
@@ -66,6 +67,12 @@ class RegistryGate:
         if missing and not complete:
             raise _still_reading(missing)
         return missing
+
+    def remember(self, events: Sequence[Event]) -> None:
+        """See ledger.agency_rules.AgencyRegister.remember: taken in as if read from the log."""
+        with self._lock:
+            for event in events:
+                self._take_event(event)
 
     def record(self, agency_id: str, as_of: str | None = None) -> AgencyRecord | None:
         """See projections.agencies.AgencyLookup.record: the store's answer, or, for an id
@@ -125,6 +132,9 @@ class RegistryGate:
             event = decode_record(record, self.schemas)
         except InvalidRecord:
             return  # the consumer dead-letters it; it registers nothing
+        self._take_event(event)
+
+    def _take_event(self, event: Event) -> None:
         if event.case_id == REGISTRY_CASE and event.type in REGISTRY_TYPES:
             self._tail.apply(event)
             if event.type == REGISTERED:

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import orjson
 
+from ledger.envelope import Event
 from ledger.errors import Problem
 from ledger.input_rules import values_at
 from ledger.schemas import FieldPath, SchemaRegistry, pointer
@@ -37,6 +38,10 @@ class AgencyRegister(Protocol):
 
     def unknown(self, agency_ids: Collection[str]) -> set[str]:
         """Those of the ids that are not registered (as far as the log has recorded)."""
+        ...
+
+    def remember(self, events: Sequence[Event]) -> None:
+        """Registry events this process has just appended (acknowledged by the log)."""
         ...
 
 

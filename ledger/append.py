@@ -11,9 +11,14 @@ from typing import Any
 
 import structlog
 
-from ledger.agency_rules import AgencyRegister, agency_problems, reserved_case_problems
+from ledger.agency_rules import (
+    REGISTRY_CASE,
+    AgencyRegister,
+    agency_problems,
+    reserved_case_problems,
+)
 from ledger.amendments import amendment_problems
-from ledger.envelope import canonical_bytes, canonicalise
+from ledger.envelope import canonical_bytes, canonicalise, event_from_document
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
 from ledger.input_rules import field_problems, nul_problems
 from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
@@ -70,7 +75,23 @@ class Ledger:
             appended = self._wait(plan, handle)
         finally:
             self._release(plan.fresh)
+        if self.agencies is not None and appended:
+            self._remember_registrations(prepared, appended)
         return answer(pending, appended, plan.known)
+
+    def _remember_registrations(
+        self, prepared: list[Prepared], appended: dict[str, Receipt]
+    ) -> None:
+        """Tell the registry of registrations this process has just appended, so that the
+        next batch naming them needs no read of the log to find them."""
+        events = [
+            event_from_document(doc, receipt.partition, receipt.offset, receipt.appended_at)
+            for _, doc, record in prepared
+            if doc["case_id"] == REGISTRY_CASE
+            and (receipt := appended.get(record.event_id)) is not None
+        ]
+        if events:
+            self.agencies.remember(events)  # type: ignore[union-attr]
 
     def _queue(self, fresh: list[PendingRecord]) -> PendingAppend | None:
         """Hand the new records to the log and mark them in flight (under the lock)."""
