@@ -27,6 +27,7 @@ from ledger.kafka_config import CONNECT_TIMEOUT, client_config
 from ledger.settings import KafkaSecurity, Settings
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
+from tests.agencies import registrations
 from tests.brokers import PrivateBroker
 from tests.conftest import free_port
 from tests.factories import case_events, new_case_id
@@ -241,23 +242,26 @@ def _oauth(broker: SecureBroker, **changes: Any) -> KafkaSecurity:
 
 
 def _append_and_read_back(container: Container) -> list[dict[str, Any]]:
-    """A case appended through the ledger, applied by the consumer and read back raw."""
+    """The test agencies registered (again: nothing new), a case appended through the ledger,
+    applied by the consumer, and every record of the topic read back raw."""
+    container.ledger.submit(registrations())
     case_id = new_case_id()
     events = case_events(case_id)
     receipts = container.ledger.submit(events)
     assert [r.event_id for r in receipts] == [e["event_id"] for e in events]
-    assert container.runner().run_until_caught_up(timeout=30) == len(events)
+    container.runner().run_until_caught_up(timeout=30)
     state = container.view.get(case_id)
-    assert state is not None and state.opened
+    assert state is not None and state.opened and state.events == len(events)
+    total = sum(container.log.end_offsets().values())
     reader = container.log.reader({})
     try:
         seen: set[str] = set()
         deadline = time.monotonic() + 20
-        while len(seen) < len(events) and time.monotonic() < deadline:
+        while len(seen) < total and time.monotonic() < deadline:
             seen |= {r.key.decode() + ":" + str(r.offset) for r in reader.poll(1000, 0.5)}
     finally:
         reader.close()
-    assert len(seen) == len(events)
+    assert len(seen) == total
     return events
 
 

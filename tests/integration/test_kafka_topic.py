@@ -9,6 +9,7 @@ from kafka.admin import ConfigResource, ConfigResourceType
 
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
+from tests.agencies import with_agencies
 from tests.conftest import wait_for
 from tests.factories import make_event
 
@@ -40,7 +41,7 @@ def test_the_broker_stamps_appended_at_whatever_the_producer_says(
 ) -> None:
     """A producer's own timestamp is replaced by the broker's append time (timestamp type 1)."""
     settings = make_settings("kafka")
-    container = bootstrap(settings)
+    container = with_agencies(bootstrap(settings))
     event = make_event()
     receipt = container.ledger.submit([event])[0]
     forged = KafkaProducer(bootstrap_servers=kafka_bootstrap)

@@ -23,6 +23,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from tests.brokers import PrivateBroker
 from tests.conftest import free_port, wait_for
+from tests.agencies import registrations
 from tests.factories import make_event, new_case_id
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -199,6 +200,8 @@ def test_the_api_comes_back_by_itself_after_each_broker_outage(
     every receipt given is on the log exactly once, where it says, and in the view."""
     server = Server(broker, tmp_path / "data")
     server.start()
+    registered = httpx.post(f"{server.url}/v1/events", json=registrations(), timeout=30)
+    assert registered.status_code == 201, registered.text
     publishers = Publishers(server.url)
     publishers.start()
     down_posts: list[float] = []
