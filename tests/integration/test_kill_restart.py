@@ -19,8 +19,8 @@ from ledger.envelope import canonical_bytes, canonicalise
 from ledger.settings import Settings
 from projections.case_view import SQLiteCaseView
 from sgl.bootstrap import bootstrap
-from tests.conftest import wait_for
 from tests.agencies import with_agencies
+from tests.conftest import wait_for
 from tests.factories import make_event, new_case_id
 
 TOTAL = 10_000

@@ -21,9 +21,9 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from tests.agencies import registrations
 from tests.brokers import PrivateBroker
 from tests.conftest import free_port, wait_for
-from tests.agencies import registrations
 from tests.factories import make_event, new_case_id
 
 ROOT = Path(__file__).resolve().parents[2]
