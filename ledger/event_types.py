@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-from ledger.builders import Envelope, Practitioner
+from ledger.builders import Envelope, Practitioner, Role
 
 
 class AcknowledgedPayload(TypedDict):
@@ -316,37 +316,7 @@ class ContactRecordedPayload(TypedDict):
     ]
     child_seen: Literal["yes", "no", "not_known"]
     seen_alone: NotRequired[Literal["yes", "no", "not_known"]]
-    seen_by_role: NotRequired[
-        Literal[
-            "social_worker",
-            "team_manager",
-            "service_manager",
-            "police_officer",
-            "gp",
-            "paediatrician",
-            "health_visitor",
-            "nurse",
-            "midwife",
-            "teacher",
-            "designated_safeguarding_lead",
-            "lawyer",
-            "housing_officer",
-            "probation_officer",
-            "administrator",
-            "school_nurse",
-            "early_years_practitioner",
-            "childminder",
-            "youth_worker",
-            "support_worker",
-            "faith_leader",
-            "volunteer",
-            "paramedic",
-            "psychologist",
-            "psychiatrist",
-            "therapist",
-            "other",
-        ]
-    ]
+    seen_by_role: NotRequired[Role]
     source: NotRequired[dict[str, Any]]
     concerns_noted: NotRequired[bool | Literal["not_known"]]
     summary: NotRequired[str]

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-from ledger.builders import Envelope, Practitioner
+from ledger.builders import Envelope, Practitioner, Role
 '''
 
 
@@ -56,10 +56,18 @@ def render(registry: SchemaRegistry | None = None) -> str:
     return "".join(parts)
 
 
+# Envelope definitions the builders module names: a field referring to one is typed by name.
+_NAMED = {
+    "#/$defs/practitioner": "Practitioner",
+    "#/$defs/practitioner/properties/role": "Role",
+}
+
+
 def _annotation(spec: dict[str, Any], registry: SchemaRegistry) -> str:
     ref = spec.get("$ref", "")
-    if ref.endswith("#/$defs/practitioner"):
-        return "Practitioner"
+    named = next((name for end, name in _NAMED.items() if ref.endswith(end)), None)
+    if named is not None:
+        return named
     if ref:
         urn, _, fragment = ref.partition("#")
         envelope = registry.schema(ENVELOPE, int(urn.rsplit(":", 1)[1]))

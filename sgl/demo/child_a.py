@@ -15,6 +15,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sgl.demo.script import Script
+
 CASE = "CASE-A0001"
 _NAMESPACE = uuid.UUID("6f1d8a52-3c1e-4f7b-9a0e-5b2d7c4e1a90")
 
@@ -68,51 +70,6 @@ EXPLANATIONS = (
     "bumped head on a table",
 )
 REGIONS = ("face", "forehead", "ear", "chest", "back", "scalp", "arm_left", "leg_right", "head")
-
-
-class Script:
-    """Collects the case's events in order, each with a stable id from its number."""
-
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.ids: dict[str, str] = {}
-
-    def add(
-        self,
-        kind: str,
-        agency: str,
-        who: dict[str, str],
-        occurred: datetime,
-        payload: dict[str, Any],
-        *,
-        lag: timedelta = timedelta(hours=4),
-        version: int = 1,
-        name: str | None = None,
-        **envelope: Any,
-    ) -> str:
-        """Append an event; `lag` is how long after it happened the agency recorded it."""
-        event_id = str(uuid.uuid5(_NAMESPACE, f"{CASE}/{len(self.events)}"))
-        self.events.append(
-            {
-                "event_id": event_id,
-                "type": kind,
-                "schema_version": version,
-                "case_id": CASE,
-                "agency": agency,
-                "recorded_by": dict(who),
-                "occurred_at": _z(occurred),
-                "recorded_at": _z(occurred + lag),
-                "payload": payload,
-                **envelope,
-            }
-        )
-        if name:
-            self.ids[name] = event_id
-        return event_id
-
-
-def _z(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _at(day: str, hour: int = 10) -> datetime:
@@ -171,7 +128,7 @@ def _injury(
 
 def child_a() -> list[dict[str, Any]]:
     """Every event of the Child A case, oldest first."""
-    s = Script()
+    s = Script(CASE, _NAMESPACE, timedelta(hours=4))
     _opening(s)
     _household(s)
     _plan(s)

@@ -20,6 +20,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sgl.demo import script
 from sgl.demo.agencies import (
     AREA_B1,
     AREA_B2,
@@ -117,48 +118,11 @@ MOTHER_SOURCE = {"kind": "parent", "person_id": MOTHER}
 NOT_KNOWN = "not_known"
 
 
-class Script:
-    """Collects the case's events in order, each with a stable id from its number."""
+class Script(script.Script):
+    """Child B's script: the base's events, with helpers for its recurring shapes."""
 
     def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.ids: dict[str, str] = {}
-
-    def add(
-        self,
-        kind: str,
-        agency: str,
-        who: dict[str, str],
-        occurred: datetime | None,
-        payload: dict[str, Any],
-        *,
-        lag: timedelta = timedelta(hours=3),
-        recorded: datetime | None = None,
-        name: str | None = None,
-        **envelope: Any,
-    ) -> str:
-        """Append an event recorded `lag` after it happened, or at `recorded` (which an event
-        without an occurred_at needs)."""
-        if recorded is None:
-            if occurred is None:
-                raise ValueError(f"{kind}: an event with no occurred_at needs a recorded time")
-            recorded = occurred + lag
-        event_id = str(uuid.uuid5(_NAMESPACE, f"{CASE}/{len(self.events)}"))
-        event: dict[str, Any] = {
-            "event_id": event_id,
-            "type": kind,
-            "schema_version": VERSIONS[kind],
-            "case_id": CASE,
-            "agency": agency,
-            "recorded_by": dict(who),
-        }
-        if occurred is not None:
-            event["occurred_at"] = _z(occurred)
-        event |= {"recorded_at": _z(recorded), "payload": payload, **envelope}
-        self.events.append(event)
-        if name:
-            self.ids[name] = event_id
-        return event_id
+        super().__init__(CASE, _NAMESPACE, timedelta(hours=3), VERSIONS.__getitem__)
 
     def contact(
         self,
@@ -210,15 +174,11 @@ class Script:
             {
                 "visit_id": visit_id,
                 "visit_type": visit_type,
-                "planned_for": _z(planned_for),
+                "planned_for": script.utc(planned_for),
                 "announced": True,
             },
             lag=timedelta(hours=1),
         )
-
-
-def _z(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _at(day: str, hour: int = 10, minute: int = 0) -> datetime:
