@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Collection, Sequence
+from typing import Any
 
 from consumers.loop import POLL_SECONDS, Source
 from ledger.agency_rules import REGISTERED, REGISTRY_CASE, REGISTRY_TYPES
@@ -45,7 +46,13 @@ class RegistryGate:
         self.views = views
         self.schemas = schemas
         self.wait = wait
+        # `_lock` guards what is in memory and is never held while the log is read; `_reading`
+        # lets one read of the log run at a time.
         self._lock = threading.Lock()
+        self._reading = threading.Lock()
+        # One reader, kept from read to read (a Kafka consumer takes about a second to start),
+        # and the positions it has reached.
+        self._reader: Any = None
         # Ids registered in the records read past the store, and where reading stopped.
         self._seen: set[str] = set()
         self._tail = AgencyTable()
@@ -56,9 +63,10 @@ class RegistryGate:
         missing = set(agency_ids) - self.views.current().agencies.known(agency_ids)
         with self._lock:
             missing -= self._seen
-            complete = True
-            if missing:
-                complete = self._read_tail()
+        complete = True
+        if missing:
+            complete = self._read_tail()
+            with self._lock:
                 missing -= self._seen
         if missing:
             # The store may have taken in a registration between the first look and the read
@@ -85,7 +93,9 @@ class RegistryGate:
             # Registered (but perhaps only just taken in since the first look): ask again.
             return store.record(agency_id, as_of)
         with self._lock:
-            complete = agency_id in self._seen or self._read_tail()
+            seen = agency_id in self._seen
+        complete = seen or self._read_tail()
+        with self._lock:
             found = self._tail.record(agency_id, as_of)
         # As in `unknown`: the store may have taken it in meanwhile.
         if found is None:
@@ -104,35 +114,55 @@ class RegistryGate:
     def _read_tail(self) -> bool:
         """Take in the registrations on the log past both the store and earlier reads, up to
         the log's end now (or until `wait` runs out); whether the end was reached."""
-        view = self.views.current()
-        partitions = self.log.partitions()
-        start = {p: o + 1 for p, o in view.positions(self.log.topic, partitions).items()}
-        for partition, offset in self._read_to.items():
-            start[partition] = max(start.get(partition, 0), offset)
-        ends = self.log.end_offsets()
-        if all(start.get(p, 0) >= end for p, end in ends.items()):
+        with self._reading:
+            if self._reader is None:
+                view = self.views.current()
+                partitions = self.log.partitions()
+                start = {p: o + 1 for p, o in view.positions(self.log.topic, partitions).items()}
+                for partition, offset in self._read_to.items():
+                    start[partition] = max(start.get(partition, 0), offset)
+            else:
+                start = dict(self._read_to)
+            ends = self.log.end_offsets()
+            if all(start.get(p, 0) >= end for p, end in ends.items()):
+                return True
+            deadline = time.monotonic() + self.wait
+            if self._reader is None:
+                self._reader = self.log.reader(start)
+            try:
+                while any(start.get(p, 0) < end for p, end in ends.items()):
+                    if time.monotonic() > deadline:
+                        return False
+                    for record in self._reader.poll(1000, POLL_SECONDS):
+                        start[record.partition] = record.offset + 1
+                        if record.key == _KEY:
+                            self._take(record)
+            except Exception:
+                # A reader that failed is not trusted again: the next read starts a new one.
+                self._close_reader()
+                raise
+            finally:
+                with self._lock:
+                    self._read_to.update(start)
             return True
-        deadline = time.monotonic() + self.wait
-        reader = self.log.reader(start)
-        try:
-            while any(start.get(p, 0) < end for p, end in ends.items()):
-                if time.monotonic() > deadline:
-                    return False
-                for record in reader.poll(1000, POLL_SECONDS):
-                    start[record.partition] = record.offset + 1
-                    if record.key == _KEY:
-                        self._take(record)
-        finally:
+
+    def close(self) -> None:
+        """Close the reader kept between reads."""
+        with self._reading:
+            self._close_reader()
+
+    def _close_reader(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
             reader.close()
-            self._read_to.update(start)
-        return True
 
     def _take(self, record: LogRecord) -> None:
         try:
             event = decode_record(record, self.schemas)
         except InvalidRecord:
             return  # the consumer dead-letters it; it registers nothing
-        self._take_event(event)
+        with self._lock:
+            self._take_event(event)
 
     def _take_event(self, event: Event) -> None:
         if event.case_id == REGISTRY_CASE and event.type in REGISTRY_TYPES:

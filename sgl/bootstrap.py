@@ -136,7 +136,9 @@ class Container:
         )
 
     def close(self) -> None:
-        """Close the log and the views' connections."""
+        """Close the log, the registry's reader and the views' connections."""
+        if isinstance(self.agencies, RegistryGate):
+            self.agencies.close()
         self.log.close()
         self.alerts_log.close()
         self.checkpoints_log.close()
