@@ -217,55 +217,55 @@ class SchemaRegistry:
         return problems
 
 
-def _typed_fields(
+def _nodes(
     root: dict[str, Any], by_id: Mapping[str, dict[str, Any]]
-) -> Iterator[tuple[FieldPath, str]]:
-    """Every (path, kind) a schema declares, following its references into the ledger's own
-    schemas; iterative, and bounded by the path length the ledger accepts anyway."""
+) -> Iterator[tuple[dict[str, Any], FieldPath, dict[str, Any] | None]]:
+    """Every node of a schema with the field path it describes, following references into the
+    ledger's own schemas (with the document a node's reference points into, else None);
+    iterative, and bounded by the path length the ledger accepts anyway."""
     pending: list[tuple[Any, dict[str, Any], FieldPath]] = [(root, root, ())]
     while pending:
         node, doc, path = pending.pop()
         if not isinstance(node, dict) or len(path) > MAX_DEPTH:
             continue
         ref = node.get("$ref")
+        target_doc = None
         if isinstance(ref, str):
             target_doc, target = _resolve(ref, doc, by_id)
             pending.append((target, target_doc, path))
-        if node.get("format") in CHECKED_FORMATS:
-            yield path, node["format"]
-        kinds = node.get("type")
-        if kinds == INTEGER or (isinstance(kinds, list) and INTEGER in kinds):
-            yield path, INTEGER
+        yield node, path, target_doc
         for name, sub in node.get("properties", {}).items():
             pending.append((sub, doc, (*path, name)))
         if "items" in node:
             pending.append((node["items"], doc, (*path, ANY_ITEM)))
         for keyword in ("allOf", "anyOf", "oneOf"):
             pending.extend((sub, doc, path) for sub in node.get(keyword, []))
+
+
+def _typed_fields(
+    root: dict[str, Any], by_id: Mapping[str, dict[str, Any]]
+) -> Iterator[tuple[FieldPath, str]]:
+    """Every (path, kind) a schema declares: checked formats, and integers."""
+    for node, path, _ in _nodes(root, by_id):
+        if node.get("format") in CHECKED_FORMATS:
+            yield path, node["format"]
+        kinds = node.get("type")
+        if kinds == INTEGER or (isinstance(kinds, list) and INTEGER in kinds):
+            yield path, INTEGER
 
 
 def _agency_fields(
     root: dict[str, Any], by_id: Mapping[str, dict[str, Any]]
 ) -> Iterator[FieldPath]:
     """Every path a schema defines as an agency id (a reference to an envelope's
-    `$defs/agency`), following references as `_typed_fields` does."""
-    pending: list[tuple[Any, dict[str, Any], FieldPath]] = [(root, root, ())]
-    while pending:
-        node, doc, path = pending.pop()
-        if not isinstance(node, dict) or len(path) > MAX_DEPTH:
-            continue
-        ref = node.get("$ref")
-        if isinstance(ref, str):
-            target_doc, target = _resolve(ref, doc, by_id)
-            if ref.endswith(AGENCY_DEF) and target_doc["$id"].startswith(ENVELOPE_URN):
-                yield path
-            pending.append((target, target_doc, path))
-        for name, sub in node.get("properties", {}).items():
-            pending.append((sub, doc, (*path, name)))
-        if "items" in node:
-            pending.append((node["items"], doc, (*path, ANY_ITEM)))
-        for keyword in ("allOf", "anyOf", "oneOf"):
-            pending.extend((sub, doc, path) for sub in node.get(keyword, []))
+    `$defs/agency`)."""
+    for node, path, target_doc in _nodes(root, by_id):
+        if (
+            target_doc is not None
+            and node["$ref"].endswith(AGENCY_DEF)
+            and target_doc["$id"].startswith(ENVELOPE_URN)
+        ):
+            yield path
 
 
 def _resolve(

@@ -699,19 +699,19 @@ def _conveying(counter: str, kind: str) -> Callable[[dict[str, Any], Event], Non
 def _hospital_admitted(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
     draft["hospital_admissions"] += 1
-    draft["in_hospital"] = [
-        *_episodes_without(draft["in_hospital"], p["episode_id"]),
-        {
-            "id": p["episode_id"],
-            "agency": event.agency,
-            "since": event.occurred_at,
-            "detail": p["via"],
-        },
-    ]
+    _begin(draft, "in_hospital", p["episode_id"], event, p["via"])
 
 
 def _hospital_discharged(draft: dict[str, Any], event: Event) -> None:
     draft["in_hospital"] = _episodes_without(draft["in_hospital"], event.payload["episode_id"])
+
+
+def _begin(draft: dict[str, Any], field: str, item_id: str, event: Event, detail: str) -> None:
+    """Something ongoing begins (again, if it was already held: the newer replaces it)."""
+    draft[field] = [
+        *_episodes_without(draft[field], item_id),
+        {"id": item_id, "agency": event.agency, "since": event.occurred_at, "detail": detail},
+    ]
 
 
 def _episodes_without(episodes: list[dict[str, Any]], episode_id: str) -> list[dict[str, Any]]:
@@ -786,15 +786,7 @@ def _assessment_ended_incomplete(draft: dict[str, Any], event: Event) -> None:
 def _allegation_made(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
     draft["allegations"] += 1
-    draft["allegations_open"] = [
-        *_episodes_without(draft["allegations_open"], p["allegation_id"]),
-        {
-            "id": p["allegation_id"],
-            "agency": event.agency,
-            "since": event.occurred_at,
-            "detail": p["category"],
-        },
-    ]
+    _begin(draft, "allegations_open", p["allegation_id"], event, p["category"])
 
 
 def _allegation_withdrawn(draft: dict[str, Any], event: Event) -> None:

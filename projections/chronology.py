@@ -90,10 +90,10 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "plan.ended": lambda p: f"plan {p['plan_id']} ended: {p['reason']}",
     "case.opened": lambda p: f"case opened; lead {p['lead_agency']}",
     "case.closed": lambda p: f"case closed ({p['reason']})",
-    "involvement.opened": lambda p: f"involvement opened ({p['basis'].replace('_', ' ')})",
-    "involvement.closed": lambda p: f"involvement closed ({p['reason'].replace('_', ' ')})",
+    "involvement.opened": lambda p: f"involvement opened ({_words(p['basis'])})",
+    "involvement.closed": lambda p: f"involvement closed ({_words(p['reason'])})",
     "lead.changed": lambda p: f"lead now {p['lead_agency']}",
-    "area.changed": lambda p: f"responsible area now {p['area']} ({p['reason'].replace('_', ' ')})",
+    "area.changed": lambda p: f"responsible area now {p['area']} ({_words(p['reason'])})",
     "hospital.admitted": lambda p: f"admitted to hospital ({_words(p['via'])})",
     "hospital.discharged": lambda p: (
         f"discharged from hospital to {_words(p['discharged_to'])}"
