@@ -40,7 +40,7 @@ class RegistryGate:
         event_log: EventLog,
         views: Source[SQLiteCaseView],
         schemas: SchemaRegistry,
-        wait: float = 2.0,
+        wait: float = 5.0,
     ) -> None:
         self.log = event_log
         self.views = views
@@ -126,9 +126,10 @@ class RegistryGate:
             ends = self.log.end_offsets()
             if all(start.get(p, 0) >= end for p, end in ends.items()):
                 return True
-            deadline = time.monotonic() + self.wait
             if self._reader is None:
                 self._reader = self.log.reader(start)
+            # From a reader in place: starting one (a Kafka consumer) is not reading.
+            deadline = time.monotonic() + self.wait
             try:
                 while any(start.get(p, 0) < end for p, end in ends.items()):
                     if time.monotonic() > deadline:
