@@ -17,6 +17,7 @@ import uvicorn
 from ledger.settings import Settings
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
+from sgl.cli_serve import KEEP_ALIVE_SECONDS
 from tests.agencies import registrations
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
@@ -199,6 +200,7 @@ class LiveServer:
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -208,6 +210,16 @@ class LiveServer:
         self._thread.start()
         wait_for(self._healthy, timeout=15, what="the API to answer /healthz")
         return self
+
+    def client(self, timeout: float = 30) -> httpx.Client:
+        """An HTTP client for this server that never reuses a connection idle for 1 s.
+
+        The server closes a connection idle for 5 s; a client keeping it as long (httpx's
+        default) can send on it just as it closes, most often when the machine stalls.
+        """
+        return httpx.Client(
+            base_url=self.url, timeout=timeout, limits=httpx.Limits(keepalive_expiry=1.0)
+        )
 
     def stop(self) -> None:
         """Shut the server down and wait for its thread."""
@@ -232,5 +244,5 @@ def live_server(container: Container) -> Iterator[LiveServer]:
 @pytest.fixture
 def http(live_server: LiveServer) -> Iterator[httpx.Client]:
     """An HTTP client pointed at the live server."""
-    with httpx.Client(base_url=live_server.url, timeout=30) as client:
+    with live_server.client() as client:
         yield client

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
@@ -234,7 +233,7 @@ def test_serve_raises_alerts_and_shows_them_with_the_case(
     container = with_agencies(bootstrap(make_settings(backend, alerter="on")))
     server = LiveServer(container).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with server.client() as http:
             case_id = new_case_id()
             meeting = absent_gp(case_id)
             assert http.post("/v1/events", json=meeting).status_code == 201

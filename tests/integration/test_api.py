@@ -339,7 +339,7 @@ def embedded_http(make_settings: Callable[..., Settings]) -> Iterator[httpx.Clie
     container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container, run_consumer=False).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as client:
+        with server.client() as client:
             yield client
     finally:
         server.stop()

@@ -55,7 +55,7 @@ def test_the_documentation_pages_load_everything_from_the_ledger_itself(
 ) -> None:
     """Each script, style, icon and the OpenAPI document a docs page loads is served by the
     app: same origin, 200, not empty; nothing from another host."""
-    with httpx.Client(base_url=offline_server.url, timeout=10) as http:
+    with offline_server.client(timeout=10) as http:
         response = http.get(page)
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/html")

@@ -40,7 +40,7 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Container
     container.runner().run_until_caught_up(timeout=60)
     container.sealer().run_until_caught_up(timeout=60)
     server = LiveServer(container, run_consumer=False).start()
-    with httpx.Client(base_url=server.url, timeout=30) as client:
+    with server.client() as client:
         yield container, client
     server.stop()
     container.close()

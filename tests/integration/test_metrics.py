@@ -69,7 +69,7 @@ def test_dead_letters_are_counted(make_settings: Callable[..., Settings]) -> Non
     container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with server.client(timeout=10) as http:
             assert samples(http)[("sgl_dead_letters_total", ())] == 0
             assert isinstance(container.log, SQLiteEventLog)
             container.log.append_raw(b"\x00 not json", "CASE-X1")
@@ -88,7 +88,7 @@ def test_alerts_raised_are_counted(make_settings: Callable[..., Settings]) -> No
     container = with_agencies(bootstrap(make_settings("sqlite", alerter="on")))
     server = LiveServer(container).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with server.client(timeout=10) as http:
             assert samples(http)[("sgl_alerts_raised_total", ())] == 0
             case_id = new_case_id()
             absent_gp = meeting_held(
@@ -121,7 +121,7 @@ def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
     try:
         monkeypatch.setattr(container.log, "end_offsets", down)
         monkeypatch.setattr(container.alerts_log, "end_offsets", down)
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with server.client(timeout=10) as http:
             assert http.get("/metrics").status_code == 200
             found = samples(http)
     finally:

@@ -196,7 +196,7 @@ def test_poison_records_never_stop_a_consumer(
     producer = RawProducer(container)
     expected: dict[Position, tuple[str, bytes | None]] = {}
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with server.client() as http:
             first = make_event("case.opened")
             assert http.post("/v1/events", json=first).status_code == 201
             wait_for(lambda: container.view.get(first["case_id"]) is not None, what="first")
@@ -287,7 +287,7 @@ def test_poison_records_never_stop_a_consumer(
     container = with_agencies(bootstrap(settings))
     server = LiveServer(container).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with server.client() as http:
             container.rebuild()
             after = make_event("case.opened")
             assert http.post("/v1/events", json=after).status_code == 201
@@ -397,7 +397,7 @@ def test_a_stopped_consumer_is_named_by_readyz_and_shown_down_in_metrics(
     container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container).start()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with server.client() as http:
             assert http.post("/v1/events", json=make_event("case.opened")).status_code == 201
             wait_for(lambda: http.get("/readyz").status_code == 503, what="readyz to say 503")
             answer = http.get("/readyz").json()

@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -81,7 +80,7 @@ def test_a_rebuild_while_serving_swaps_in_a_view_equal_to_a_full_replay(
     files = container.views.files
     live_before = files.current()
     try:
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with server.client() as http:
             wait_for(
                 lambda: container.view.applied_count() == registry + len(first),
                 timeout=60,

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
@@ -185,7 +184,7 @@ def test_proofs_over_http_for_events_read_back_from_the_log(
         registry = [orjson.loads(v) for vs in raw_log(container).values() for v in vs]
         assert {e["type"] for e in registry} == {"agency.registered"}
         events = registry + published(container, cases=6)
-        with httpx.Client(base_url=server.url, timeout=30) as http:
+        with server.client() as http:
             total = sum(container.log.end_offsets().values())
 
             def all_sealed() -> bool:

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 from click.testing import CliRunner, Result
@@ -402,7 +401,7 @@ def test_data_files_are_the_owners_alone(
     try:
         receipts = load_demo(container.ledger, background_cases=2)
         assert receipts and all(r.status == "accepted" for r in receipts)
-        with httpx.Client(base_url=server.url, timeout=10) as http:
+        with server.client(timeout=10) as http:
 
             def sealed() -> bool:
                 total = sum(container.log.end_offsets().values())

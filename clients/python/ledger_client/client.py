@@ -57,8 +57,13 @@ class LedgerClient:
         self.concurrency = concurrency
         self.retries = retries
         self.backoff = backoff
+        # The ledger closes a connection idle for 5 s; letting go of it sooner means a
+        # request is never sent on a connection the server is closing.
         self._http = httpx.Client(
-            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport
+            base_url=base_url.rstrip("/"),
+            timeout=timeout,
+            transport=transport,
+            limits=httpx.Limits(keepalive_expiry=2.0),
         )
 
     def publish(self, event: Mapping[str, Any]) -> Receipt:
