@@ -41,6 +41,8 @@ from projections.view_files import remove_database
 from projections.working_days import WorkingDays, england_and_wales
 
 CLOCKS = "clocks"
+# The layout of the stored runs: a view stored under another is rebuilt, as for a new policy.
+LAYOUT = "runs-2"
 
 
 def policy_fingerprint(policy: ClockPolicy) -> str:
@@ -48,7 +50,7 @@ def policy_fingerprint(policy: ClockPolicy) -> str:
     counts as another policy) and the bank-holiday calendar's version (a new release can add
     or move a holiday, and so a deadline)."""
     digest = hashlib.sha256(repr(policy.clocks).encode()).hexdigest()[:16]
-    return f"{policy.version}:{digest}:holidays-{version('holidays')}"
+    return f"{policy.version}:{digest}:holidays-{version('holidays')}:{LAYOUT}"
 
 
 class SQLiteClockView(SQLiteTrackedStore):
@@ -80,7 +82,8 @@ class SQLiteClockView(SQLiteTrackedStore):
             "clock TEXT NOT NULL, limit_text TEXT NOT NULL, agency TEXT NOT NULL, "
             "status TEXT NOT NULL, start_event TEXT NOT NULL, started_at TEXT NOT NULL, "
             "stop_event TEXT, stopped_at TEXT, deadline TEXT NOT NULL, "
-            "working_days INTEGER NOT NULL, calendar_days REAL NOT NULL)",
+            "working_days INTEGER NOT NULL, calendar_days REAL NOT NULL, responsible TEXT, "
+            "responsible_kind TEXT, area TEXT)",
             f"CREATE INDEX IF NOT EXISTS {self.name}_runs_by_case ON {self.name}_runs (case_id)",
             f"CREATE TABLE IF NOT EXISTS {self.name}_meta (key TEXT PRIMARY KEY, value TEXT) "
             "WITHOUT ROWID",
@@ -133,10 +136,8 @@ class SQLiteClockView(SQLiteTrackedStore):
                 f"DELETE FROM {self.name}_runs WHERE case_id = ?",  # noqa: S608
                 [(c[0],) for c in covered],
             )
-            cursor.executemany(
-                f"INSERT INTO {self.name}_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
-                rows,
-            )
+            marks = ", ".join("?" * 15)
+            cursor.executemany(f"INSERT INTO {self.name}_runs VALUES ({marks})", rows)  # noqa: S608
             cursor.executemany(
                 f"INSERT INTO {self.name}_cases VALUES (?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (case_id) DO UPDATE SET seen = excluded.seen, "
@@ -215,6 +216,9 @@ def _stored(run: RunRow) -> tuple[Any, ...]:
         run.deadline,
         run.working_days,
         run.calendar_days,
+        run.responsible,
+        run.responsible_kind,
+        run.area,
     )
 
 

@@ -40,6 +40,11 @@ class RunRow:
     deadline: str
     working_days: int
     calendar_days: float
+    # The agency responsible for stopping the run, as of its start (the clock's
+    # `responsible` role resolved in the case), its kind and the case's area then.
+    responsible: str | None = None
+    responsible_kind: str | None = None
+    area: str | None = None
 
     def at(self, clock: Clock, moment: datetime, days: WorkingDays) -> RunRow:
         """The run as of a later moment: a stopped run is final; an open one is measured to
@@ -65,6 +70,9 @@ class RunRow:
             self.deadline,
             days.between(began.date(), ended.date()),
             round((ended - began).total_seconds() / 86400, 2),
+            self.responsible,
+            self.responsible_kind,
+            self.area,
         )
 
 
@@ -79,6 +87,9 @@ class ClockRun:
     deadline: str
     working_days: int
     calendar_days: float
+    responsible: str | None = None
+    responsible_kind: str | None = None
+    area: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """The run as the API shows it."""
@@ -95,6 +106,9 @@ class ClockRun:
             "working_days": self.working_days,
             "calendar_days": self.calendar_days,
             "agency": self.start.agency,
+            "responsible": self.responsible,
+            "responsible_kind": self.responsible_kind,
+            "area": self.area,
         }
 
     def row(self) -> RunRow:
@@ -111,6 +125,9 @@ class ClockRun:
             self.deadline,
             self.working_days,
             self.calendar_days,
+            self.responsible,
+            self.responsible_kind,
+            self.area,
         )
 
 

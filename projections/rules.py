@@ -25,13 +25,17 @@ from typing import Any
 
 from ledger.envelope import Event, parse_instant, utc_text
 from ledger.schemas import SchemaRegistry
+from projections import rule_kinds, rule_kinds_presence, rule_kinds_steps
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
 from projections.case_state import CaseState, project_all
 from projections.effective import effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
-from projections.rule_kinds import KINDS, NAMESPACE, Firing, Rule
+from projections.rule_kinds import NAMESPACE, Firing, Rule
 from projections.stats import nearest_rank
+
+# Every kind of rule a policy may name.
+KINDS = {**rule_kinds.KINDS, **rule_kinds_presence.KINDS, **rule_kinds_steps.KINDS}
 
 # Who records the alerts the ledger raises: the ledger itself, as a system agency.
 LEDGER_AGENCY = "safeguarding-ledger"

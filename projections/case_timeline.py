@@ -1,0 +1,78 @@
+"""Who led, which area was responsible and which agencies were involved, at any time in a
+case (pure): the spells of the case state, looked up by instant, for clocks and rules.
+
+Built once from the events of a case as known at the moment asked (in order of occurrence);
+each lookup is then a scan of a few spells. Times are when things happened (occurred_at, UTC).
+An agency's kind and whether it is statutory come from the registry as it stood at the
+instant asked about (on the recorded axis), so a renamed or re-kinded agency is judged as it
+was then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from ledger.envelope import Event, parse_instant, utc_text
+from projections.agencies import AgencyLookup, AgencyRecord
+from projections.case_state import CaseState, project_all
+
+
+class CaseTimeline:
+    """Lead, area and involvement of one case by instant."""
+
+    def __init__(self, events: Iterable[Event], agencies: AgencyLookup) -> None:
+        ordered = list(events)
+        self.state: CaseState = project_all(None, ordered)
+        self.agencies = agencies
+        self._leads = [(parse_instant(s.since), s.agency) for s in self.state.leads]
+        self._areas = [(parse_instant(s.since), s.area) for s in self.state.areas]
+        self._episodes = [
+            (
+                inv.agency,
+                None if ep.opened_at is None else parse_instant(ep.opened_at),
+                None if ep.closed_at is None else parse_instant(ep.closed_at),
+            )
+            for inv in self.state.involvements
+            for ep in inv.episodes
+        ]
+
+    def lead_at(self, at: datetime) -> str | None:
+        """The case's lead agency at the instant (None before the first lead)."""
+        return _spell_at(self._leads, at)
+
+    def area_at(self, at: datetime) -> str | None:
+        """The area responsible for the child at the instant (None before the first)."""
+        return _spell_at(self._areas, at)
+
+    def involved_at(self, at: datetime) -> list[str]:
+        """Agencies with an involvement open at the instant, by id (an episode whose opening
+        the ledger never heard of counts from the start)."""
+        found = {
+            agency
+            for agency, opened, closed in self._episodes
+            if (opened is None or opened <= at) and (closed is None or at < closed)
+        }
+        return sorted(found)
+
+    def record(self, agency: str, at: datetime) -> AgencyRecord | None:
+        """The agency as the registry held it at the instant (recorded axis)."""
+        return self.agencies.record(agency, utc_text(at))
+
+    def kind(self, agency: str, at: datetime) -> str | None:
+        """The agency's kind at the instant, or None if it was not registered."""
+        record = self.record(agency, at)
+        return None if record is None else record.kind
+
+    def statutory(self, agency: str, at: datetime) -> bool:
+        """Whether the agency was a statutory one at the instant (an unregistered one is not)."""
+        record = self.record(agency, at)
+        return record is not None and record.statutory
+
+
+def _spell_at(spells: list[tuple[datetime, str]], at: datetime) -> str | None:
+    found = None
+    for since, value in spells:
+        if since <= at:
+            found = value
+    return found
