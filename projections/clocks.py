@@ -139,8 +139,11 @@ def clock_runs(
     days: WorkingDays | None = None,
     *,
     agencies: AgencyLookup,
+    measured_to: datetime | None = None,
 ) -> list[ClockRun]:
-    """Every run of every clock of the policy in the case, as of the moment."""
+    """Every run of every clock of the policy in the case, as of the moment; an open run is
+    measured to `measured_to` (default: the moment), e.g. to when the case's data end."""
+    until = moment if measured_to is None else measured_to
     calendar_days = days or england_and_wales()
     current = effective_events(known_by(events, moment, basis))
     ordered = sorted(current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset))
@@ -152,10 +155,10 @@ def clock_runs(
                 started = _earliest_match(open_runs, event, clock.pair_on)
                 if started is not None:
                     open_runs.remove(started)
-                    runs.append(_run(clock, started, event, moment, calendar_days))
+                    runs.append(_run(clock, started, event, until, calendar_days))
             if clock.start.matches(event, agencies):
                 open_runs.append(event)
-        runs += [_run(clock, started, None, moment, calendar_days) for started in open_runs]
+        runs += [_run(clock, started, None, until, calendar_days) for started in open_runs]
     runs.sort(key=lambda r: (r.start.occurred_at, r.clock.name))
     return runs
 
