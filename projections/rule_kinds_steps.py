@@ -308,8 +308,9 @@ def _step_ended_without_contact(
 
     A contact is, by that agency, from a day before the step began (the contact that led to
     it) until it ended: a `contact.recorded` (with the child, a carer or whoever told it of
-    the child), or an exchange with a referrer (a referral or share between them, or a meeting
-    both attended), a referrer being an agency that referred the child to it in that time.
+    the child), or an exchange with a referrer (a referral or share from the agency to it, or
+    a meeting both attended), a referrer being an agency that referred the child to it in
+    that time.
     A spell the ledger never saw begin, or whose beginning or end its source did not date, is
     not judged. One finding per spell."""
     kinds = set(rule.params["agency_kinds"])
@@ -364,8 +365,7 @@ def _contact(event: Event, agency: str, referrers: set[str]) -> bool:
     if event.type == "contact.recorded":
         return event.agency == agency
     if event.type in _EXCHANGES:
-        pair = {_sender(event), p["to_agency"]}
-        return agency in pair and bool(pair & (referrers - {agency}))
+        return _sender(event) == agency and p["to_agency"] in referrers
     if event.type == "meeting.held":
         present = set(p["attending_agencies"])
         return agency in present and bool(present & (referrers - {agency}))
