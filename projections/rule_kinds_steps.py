@@ -119,9 +119,10 @@ def _suspicion_downgraded(
 
     - *denied*: an agency's referral or share (`referral.made`, `information.shared`) conveys
       that there is no child protection concern (`conveyed.concern` is `denied`) while the
-      agency knew of an injury observed as suspected non-accidental, and the injury is not
-      among the facts it passes on. The agency knew of it if, by then, it had recorded the
-      injury, had it referred or shared to it or tabled at a meeting it attended, or had
+      agency knew of an injury observed as suspected non-accidental, the injury is not among
+      the facts it passes on, and the recipient did not know of it already: what the
+      recipient is told is all it has. An agency knew of an injury if, by then, it had
+      recorded it, had it referred or shared to it or tabled at a meeting it attended, or had
       recorded a decision resting on it.
     - *unreasoned*: a decision resting on such an injury (its `rests_on` or `causation_id`
       names it) decides against acting (`no_further_action`, or an outcome of `decline`,
@@ -141,24 +142,26 @@ def _suspicion_downgraded(
             suspicions[event.event_id] = event
             knew.setdefault((event.agency, event.event_id), event)
             continue
-        passed_on = set(p.get("facts", ())) if event.type in _EXCHANGES else set()
-        named = _names(event) & suspicions.keys()
-        for agency in _receivers(event):
-            for injury in sorted(named):
-                knew.setdefault((agency, injury), event)
-        downgraded: list[tuple[Event, Event]] = []  # (injury, how it was known)
+        downgraded: list[tuple[Event, Event]] = []  # (injury, how the agency knew it)
         if event.type in _EXCHANGES and p["conveyed"]["concern"] == "denied":
-            at = _known_at(event)
+            at, to = _known_at(event), p["to_agency"]
+            passed_on = set(p.get("facts", ()))
             downgraded = [
                 (suspicions[i], how)
                 for (agency, i), how in knew.items()
-                if agency == _sender(event) and i not in passed_on and _known_at(how) <= at
+                if agency == _sender(event)
+                and _known_at(how) <= at
+                and i not in passed_on
+                and (to, i) not in knew
             ]
         elif event.type == "decision.recorded" and _against(p) and not _reasoned(p):
             basis = _names_as_basis(event) & suspicions.keys()
             downgraded = [(suspicions[i], suspicions[i]) for i in sorted(basis)]
         if downgraded:
             _join(found, event, downgraded)
+        for agency in _receivers(event):
+            for injury in sorted(_names(event) & suspicions.keys()):
+                knew.setdefault((agency, injury), event)
     for group in found:
         yield _downgrade_firing(rule, group)
 

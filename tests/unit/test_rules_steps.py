@@ -253,6 +253,18 @@ def test_a_denial_by_an_agency_that_did_not_know_of_the_suspicion_is_no_downgrad
     assert found.evidence == (injury, told, denial)
 
 
+def test_a_denial_to_an_agency_that_knew_of_the_suspicion_already_is_no_downgrade() -> None:
+    """Social care tells the hospital that observed the injury there is no concern: the
+    hospital has the injury already, so nothing is lost; told to the police, it fires."""
+    case = Case()
+    injury = case.injury(HOSPITAL, 0)
+    case.referral(HOSPITAL, CSC, 1, [injury])
+    case.share(CSC, HOSPITAL, 5, [case.contact(CSC, 4)], "denied")
+    assert case.found("suspicion_downgraded") == []
+    case.share(CSC, POLICE, 6, [case.contact(CSC, 4)], "denied")
+    assert len(case.found("suspicion_downgraded")) == 1
+
+
 def test_an_injury_not_suspected_non_accidental_is_never_downgraded() -> None:
     """Suspicion `not_known` or false: a denial and an unreasoned decline pass it by."""
     case = Case()
