@@ -379,7 +379,7 @@ def _step_words(spell: _Spell) -> str:
     p, end = spell.end.payload, _day(_occurred(spell.end))
     if spell.begin.type == "police_protection.taken":
         return f"police protection {p['protection_id']} ended on {end} ({p['outcome']})"
-    basis = spell.begin.payload.get("basis", "lead")
+    basis = spell.begin.payload.get("basis", "as lead")
     return f"involvement of {spell.agency} ({basis}) closed on {end} ({p['reason']})"
 
 

@@ -519,6 +519,7 @@ def test_the_lead_s_involvement_opens_with_the_case_and_a_case_closure_ends_it()
     close(case, POLICE, when=41)
     [found] = case.found("step_ended_without_contact")
     assert found.evidence == (opened, closed["event_id"])
+    assert found.summary.startswith(f"involvement of {CSC} (as lead) closed on 2007-02-10 (RC8) ")
 
 
 def test_a_closure_its_source_did_not_date_is_not_judged() -> None:
