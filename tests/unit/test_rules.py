@@ -201,7 +201,8 @@ def test_the_demo_as_of_25_july_2007_lists_unanswered_alerts_with_their_age() ->
             'send_to = ["lead"]\n',
             "rule[0].kind (rule 'x'): 'hunch' is not one of injury_on_plan, injuries_within, "
             "adult_unverified, invitee_absent, decision_without_followup, explanations_in_doubt, "
-            "assault_unreported, adult_unknown_to_lead, rereferral [enum]",
+            "assault_unreported, adult_unknown_to_lead, rereferral, unseen_by_statutory, "
+            "closed_while_open, unreferred_concern, injuries_across [enum]",
         ),
         (
             'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "injuries_within"\n'
@@ -277,7 +278,7 @@ def test_the_rule_policy_schema_knows_every_kind_the_ledger_implements() -> None
     import json
     from importlib.resources import files
 
-    from projections.rule_kinds import KINDS
+    from projections.rules import KINDS
 
     schema = json.loads((files("policies") / "rule-policy.schema.json").read_text())
     item = schema["properties"]["rule"]["items"]
