@@ -10,12 +10,14 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from ledger.envelope import parse_instant
 from projections.agencies import AgencyLookup, AgencyTable
+from projections.policy_file import PolicyError
 from projections.rules import Firing, Rule, RulePolicy, evaluate, load_rule_policy
 from sgl.demo.agencies import demo_registry
 from sgl.demo.child_a import child_a
@@ -120,6 +122,39 @@ def test_each_presence_rule_is_in_the_bundled_policy_with_its_source() -> None:
         assert rule.params["description"]
         source = rule.params["source"]
         assert source.startswith(("practice: ", "Working Together to Safeguard Children 2023"))
+
+
+@pytest.mark.parametrize(
+    ("kind", "params", "message"),
+    [
+        ("unseen_by_statutory", "", "'days' is missing: unseen_by_statutory takes days"),
+        ("unseen_by_statutory", "days = 0\n", "rule[0].days (rule 'x'): must be at least 1"),
+        (
+            "closed_while_open",
+            'closing_kinds = ["csc-t1"]\n',
+            "rule[0].closing_kinds[0] (rule 'x'): 'csc-t1' is not one of childrens_social_care",
+        ),
+        (
+            "unreferred_concern",
+            "days = 1\n",
+            "'days' not allowed here: unreferred_concern takes working_days "
+            "[additionalProperties]; rule[0] (rule 'x'): 'working_days' is missing",
+        ),
+        ("injuries_across", "count = 2\n", "'days' is missing: injuries_across takes count, days"),
+    ],
+)
+def test_a_presence_rule_with_a_wrong_parameter_is_refused(
+    tmp_path: Path, kind: str, params: str, message: str
+) -> None:
+    """A missing or wrong parameter, or an agency id where a kind belongs, is named."""
+    path = tmp_path / "rules.toml"
+    path.write_text(
+        f'version = "1"\ntitle = "t"\n[[rule]]\nname = "x"\nkind = "{kind}"\n{params}'
+        'send_to = ["lead"]\n'
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_rule_policy(path)
+    assert message in str(raised.value)
 
 
 # unseen_by_statutory_agency
