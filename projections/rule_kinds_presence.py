@@ -181,11 +181,12 @@ def _unseen_finding(
         and _statutory(e.agency, e, agencies)
     ]
     ended = "" if until is None else f" until {_day(until)}"
+    began = "last seen" if _seen_by_statutory(last, agencies) else "involved from"
     return Firing(
         rule,
         (last.event_id, *(e.event_id for e in during)),
         max(since + span, _at(last, "recorded_at")),
-        f"not seen by any statutory agency for {span.days} days or more: last seen "
+        f"not seen by any statutory agency for {span.days} days or more: {began} "
         f"{_day(since)}{ended}; {len(during)} records of statutory agencies meanwhile",
         raised_as=derived_id(rule.name, (last.event_id,)),
     )

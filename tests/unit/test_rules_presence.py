@@ -179,7 +179,7 @@ def test_unseen_fires_when_the_days_have_passed_and_not_a_moment_before() -> Non
     [finding] = found(documents, UNSEEN, as_of=57)
     assert finding.fired_at == at(1 + 56)
     assert finding.evidence == (documents[1]["event_id"], documents[2]["event_id"])
-    assert "not seen by any statutory agency for 56 days" in finding.summary
+    assert "for 56 days or more: last seen 2007-01-02" in finding.summary
 
 
 @pytest.mark.parametrize(("next_seen", "fires"), [(56, False), (57, False), (57.01, True)])
@@ -227,6 +227,15 @@ def test_a_stay_in_hospital_is_not_an_unseen_stretch() -> None:
     assert finding.fired_at == at(156)
     assert finding.evidence[0] == documents[-1]["event_id"]
     assert found([*unseen_case(None), admitted(10)], UNSEEN) == []
+
+
+def test_unseen_from_the_start_of_an_involvement_says_so() -> None:
+    """Social care involved from day 0 and never seeing her: a finding on day 56 whose
+    evidence starts with the opening of the involvement."""
+    opened = involved(CASE, "csc-t1", 0)
+    [finding] = found([opened], UNSEEN)
+    assert (finding.fired_at, finding.evidence) == (at(56), (opened["event_id"],))
+    assert "involved from 2007-01-01" in finding.summary
 
 
 def test_one_unseen_finding_per_stretch_its_evidence_growing_under_one_id() -> None:
