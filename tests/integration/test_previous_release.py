@@ -26,6 +26,20 @@ from sgl.queries.errors import NoSuchCase
 from sgl.registry import registration
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "previous_release"
+# The rules of the bundled policy of that release.
+PREVIOUS_RULES = frozenset(
+    {
+        "nai_on_plan",
+        "injury_cluster",
+        "adult_identity_unverified",
+        "key_agency_absent",
+        "threshold_met_no_step",
+        "explanations_in_doubt",
+        "assault_not_reported_to_police",
+        "adult_unknown_to_lead_agency",
+        "rereferral_after_nfa",
+    }
+)
 COLUMNS = ("position", "event_id", "case_id", "appended_ms", "digest", "type", "schema_version")
 # The agencies the old log names besides Child A's, all on CASE-PREV-0001 (the schema examples
 # of that release), registered with the kinds their names and roles there say: a police
@@ -42,20 +56,6 @@ OLD_EXAMPLE_AGENCIES = (
         "kind": "other",
         "statutory": False,
     },
-)
-# The rules that release's policy had: a finding of a rule added since is new, not a change.
-OLD_RULES = frozenset(
-    {
-        "nai_on_plan",
-        "injury_cluster",
-        "adult_identity_unverified",
-        "key_agency_absent",
-        "threshold_met_no_step",
-        "explanations_in_doubt",
-        "assault_not_reported_to_police",
-        "adult_unknown_to_lead_agency",
-        "rereferral_after_nfa",
-    }
 )
 
 
@@ -151,6 +151,18 @@ def _raised(container: Container) -> int:
     return sum(container.alerts_log.end_offsets().values())
 
 
+def _of_its_rules(document: Any) -> Any:
+    """A findings answer (one case's, or per rule across the ledger) with only the findings of
+    the rules that release had: rules added since find what they find, not a difference."""
+    plain = _plain(document)
+    if "rules" in plain:
+        return {**plain, "rules": [r for r in plain["rules"] if r["rule"] in PREVIOUS_RULES]}
+    alerts = [a for a in plain["alerts"] if a["rule"] in PREVIOUS_RULES]
+    raised = [r for r in plain["raised"] if r["rule"] in PREVIOUS_RULES]
+    unanswered = sum(not a["answered"] for a in alerts)
+    return {**plain, "alerts": alerts, "raised": raised, "unanswered": unanswered}
+
+
 def _plain(document: Any) -> Any:
     """A query's answer as the JSON an auditor reads."""
     return orjson.loads(orjson.dumps(document))
@@ -181,7 +193,7 @@ def test_the_previous_release_log_with_its_agencies_registered_keeps_its_clocks_
                     got: Any = {
                         "clocks": _plain(queries.clocks(stores, case_id, as_of)),
                         "latency": _plain(queries.latency(stores, case_id, as_of)),
-                        "alerts": _old_rules(_plain(queries.case_alerts(stores, case_id, as_of))),
+                        "alerts": _of_its_rules(queries.case_alerts(stores, case_id, as_of)),
                     }
                 except NoSuchCase:
                     got = {"error": "NoSuchCase"}
@@ -194,7 +206,7 @@ def test_the_previous_release_log_with_its_agencies_registered_keeps_its_clocks_
             got = {
                 "latency_by_clock": _plain(queries.latency(stores, None, as_of, by="clock")),
                 "latency_by_agency": _plain(queries.latency(stores, None, as_of, by="agency")),
-                "alerts": _old_rules(_plain(queries.ledger_alerts(stores, as_of))),
+                "alerts": _of_its_rules(queries.ledger_alerts(stores, as_of)),
             }
             differences += _subset_differences(
                 _comparable(_addressable(documents, stores)),
@@ -202,14 +214,13 @@ def test_the_previous_release_log_with_its_agencies_registered_keeps_its_clocks_
                 f"ledger@{as_of}",
             )
         for case_id, raised in expected["raised"].items():
+            again = [r for r in stores.raised(case_id) if r["rule"] in PREVIOUS_RULES]
             differences += _subset_differences(
                 {r["alert_id"]: _undecided(r) for r in raised},
-                {r["alert_id"]: _undecided(r) for r in stores.raised(case_id)},
+                {r["alert_id"]: _undecided(r) for r in again},
                 f"raised/{case_id}",
             )
-            extra = {r["alert_id"] for r in stores.raised(case_id) if r["rule"] in OLD_RULES} - {
-                r["alert_id"] for r in raised
-            }
+            extra = {r["alert_id"] for r in again} - {r["alert_id"] for r in raised}
             differences += [f"raised/{case_id}/{a}: raised, and not by that release" for a in extra]
     finally:
         container.close()
@@ -256,16 +267,6 @@ def _comparable(documents: Any) -> Any:
     if isinstance(documents, list):
         return [_comparable(d) for d in documents]
     return documents
-
-
-def _old_rules(document: dict[str, Any]) -> dict[str, Any]:
-    """A case's findings (`alerts`, `unanswered`) or the ledger's per rule (`rules`), of the
-    rules that release had only."""
-    if "rules" in document:
-        return {**document, "rules": [r for r in document["rules"] if r["rule"] in OLD_RULES]}
-    alerts = [a for a in document["alerts"] if a["rule"] in OLD_RULES]
-    unanswered = sum(not a["answered"] for a in alerts)
-    return {**document, "alerts": alerts, "unanswered": unanswered}
 
 
 def _undecided(raised: dict[str, Any]) -> dict[str, Any]:
