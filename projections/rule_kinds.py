@@ -108,6 +108,8 @@ def kind_of(agency: str, event: Event, agencies: AgencyLookup) -> str | None:
 def _injury_on_plan(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
+    """A suspected non-accidental injury while a plan is in force: one finding an injury,
+    dated when the ledger held both the injury and the plan."""
     plans: dict[str, Event] = {}
     for event in events:
         p = event.payload
@@ -120,7 +122,7 @@ def _injury_on_plan(
             yield Firing(
                 rule,
                 (plan.event_id, event.event_id),
-                _at(event, "recorded_at"),
+                max(_at(plan, "recorded_at"), _at(event, "recorded_at")),
                 f"suspected non-accidental {p['injury_type']} while plan {plan.payload['plan_id']}"
                 " is in force",
             )
@@ -195,7 +197,7 @@ def _adult_unverified(
             yield Firing(
                 rule,
                 (event.event_id,),
-                due,
+                max(due, _at(event, "recorded_at")),
                 f"{p['person_id']} ({p['role']}) in the household, identity not verified "
                 f"within {grace.days} days",
             )
@@ -247,7 +249,7 @@ def _decision_without_followup(
             yield Firing(
                 rule,
                 (event.event_id,),
-                due,
+                max(due, _at(event, "recorded_at")),
                 f"{p['decision_type']} {p['outcome']} with no {p['followup']} within "
                 f"{wait.days} days",
             )

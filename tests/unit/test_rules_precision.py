@@ -661,3 +661,38 @@ def test_child_a_by_25_july_2007_one_finding_a_situation() -> None:
     [cluster] = [f for f in findings if f.rule.name == "injury_cluster"]
     assert set(cluster.evidence) < set(injuries) and len(cluster.evidence) > 50
     assert cluster.fired_at.date().isoformat() == "2007-01-12"
+
+
+def test_a_finding_is_dated_when_the_ledger_held_its_evidence_not_before() -> None:
+    """A plan written up a week late: the NAI during it is known once both are. A link or a
+    threshold decision written up after its deadline: known when written up."""
+    case_id = new_case_id()
+    plan = event("plan.started", case_id, D, plan_id="PLAN-T-1")
+    plan["recorded_at"] = at(D + timedelta(days=7))
+    hurt = injury(case_id, D + timedelta(days=1), suspected_non_accidental=True)
+    [one] = found("nai_on_plan", [plan, hurt])
+    assert one.fired_at == cutoff(at(D + timedelta(days=7)))
+    link = event(
+        "person.linked",
+        case_id,
+        D,
+        person_id="PER-T-ADULT",
+        role="partner_of_parent",
+        is_adult=True,
+        identity_verified=False,
+        lives_in_household=True,
+    )
+    link["recorded_at"] = at(D + timedelta(days=30))
+    [late] = found("adult_identity_unverified", [link])
+    assert late.fired_at == cutoff(at(D + timedelta(days=30)))
+    met = event(
+        "decision.recorded",
+        case_id,
+        D,
+        "la-legal-services",
+        decision_type="threshold_care_proceedings",
+        outcome="met",
+    )
+    met["recorded_at"] = at(D + timedelta(days=20))
+    [unfollowed] = found("threshold_met_no_step", [met])
+    assert unfollowed.fired_at == cutoff(at(D + timedelta(days=20)))
