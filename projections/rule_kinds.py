@@ -21,6 +21,7 @@ from typing import Any
 
 from ledger.envelope import Event, parse_instant, utc_text
 from projections.agencies import AgencyLookup
+from projections.case_timeline import CaseTimeline
 from projections.working_days import england_and_wales
 
 NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
@@ -36,6 +37,9 @@ class Rule:
     kind: str
     send_to: tuple[str, ...]
     params: Mapping[str, Any] = field(default_factory=dict)
+    # What the rule finds, in a line, and where its threshold comes from (policy file).
+    description: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,12 @@ def _at(event: Event, name: str = "occurred_at") -> datetime:
     return parse_instant(getattr(event, name))
 
 
+def dated(event: Event) -> bool:
+    """Whether the event can be evidence of timing (an undated one only sorts by when it was
+    recorded)."""
+    return event.occurred_precision != "undated"
+
+
 def kind_of(agency: str, event: Event, agencies: AgencyLookup) -> str | None:
     """The kind of an agency as the registry held it when the event was recorded."""
     record = agencies.record(agency, event.recorded_at)
@@ -98,6 +108,8 @@ def kind_of(agency: str, event: Event, agencies: AgencyLookup) -> str | None:
 def _injury_on_plan(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
+    """A suspected non-accidental injury while a plan is in force: one finding an injury,
+    dated when the ledger held both the injury and the plan."""
     plans: dict[str, Event] = {}
     for event in events:
         p = event.payload
@@ -110,7 +122,7 @@ def _injury_on_plan(
             yield Firing(
                 rule,
                 (plan.event_id, event.event_id),
-                _at(event, "recorded_at"),
+                max(_at(plan, "recorded_at"), _at(event, "recorded_at")),
                 f"suspected non-accidental {p['injury_type']} while plan {plan.payload['plan_id']}"
                 " is in force",
             )
@@ -119,18 +131,47 @@ def _injury_on_plan(
 def _injuries_within(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
+    """`count` injury observations within `days` days: one finding per cluster. It fires on
+    the observation that completes the first `count` within `days` (and keeps the id that
+    evidence gives); every later observation within `days` of the cluster's last joins its
+    evidence. A gap of more than `days` ends the cluster; the next needs `count` anew.
+    Undated observations say nothing of when: they join no cluster."""
     count, span = int(rule.params["count"]), timedelta(days=int(rule.params["days"]))
     window: list[Event] = []
-    for event in (e for e in events if e.type == "injury.observed"):
+    cluster: list[Event] = []
+    first: tuple[str, ...] = ()
+    fired_at = moment
+    for event in (e for e in events if e.type == "injury.observed" and dated(e)):
+        if cluster and _at(event) - _at(cluster[-1]) <= span:
+            cluster.append(event)
+            continue
+        if cluster:
+            yield _cluster(rule, cluster, first, fired_at, span)
+            cluster, window = [], []
         window = [e for e in window if _at(event) - _at(e) <= span] + [event]
         if len(window) >= count:
-            yield Firing(
-                rule,
-                tuple(e.event_id for e in window),
-                max(_at(e, "recorded_at") for e in window),
-                f"{len(window)} injury observations within {span.days} days",
-            )
-            window = []  # the next finding needs `count` new observations
+            cluster, window = window, []
+            first = tuple(e.event_id for e in cluster)
+            fired_at = max(_at(e, "recorded_at") for e in cluster)
+    if cluster:
+        yield _cluster(rule, cluster, first, fired_at, span)
+
+
+def _cluster(
+    rule: Rule, cluster: list[Event], first: tuple[str, ...], fired_at: datetime, span: timedelta
+) -> Firing:
+    return Firing(
+        rule,
+        tuple(e.event_id for e in cluster),
+        fired_at,
+        f"{len(cluster)} injury observations from {_day(cluster[0])} to {_day(cluster[-1])}, "
+        f"none more than {span.days} days after the one before",
+        raised_as=derived_id(rule.name, first),
+    )
+
+
+def _day(event: Event) -> str:
+    return _at(event).astimezone(UTC).date().isoformat()
 
 
 def _adult_unverified(
@@ -156,7 +197,7 @@ def _adult_unverified(
             yield Firing(
                 rule,
                 (event.event_id,),
-                due,
+                max(due, _at(event, "recorded_at")),
                 f"{p['person_id']} ({p['role']}) in the household, identity not verified "
                 f"within {grace.days} days",
             )
@@ -208,7 +249,7 @@ def _decision_without_followup(
             yield Firing(
                 rule,
                 (event.event_id,),
-                due,
+                max(due, _at(event, "recorded_at")),
                 f"{p['decision_type']} {p['outcome']} with no {p['followup']} within "
                 f"{wait.days} days",
             )
@@ -218,7 +259,8 @@ def _explanations_in_doubt(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
     """`count` injuries whose explanation was judged inconsistent, or repeats an explanation
-    already given for an earlier injury."""
+    already given for an earlier injury: one finding per case, fired on the `count`th (and
+    keeping the id that evidence gives); every later doubtful explanation joins its evidence."""
     count = int(rule.params["count"])
     given: set[str] = set()
     doubtful: list[Event] = []
@@ -229,78 +271,135 @@ def _explanations_in_doubt(
             doubtful.append(event)
         if said:
             given.add(said)
-        if len(doubtful) >= count:
-            yield Firing(
-                rule,
-                tuple(e.event_id for e in doubtful),
-                max(_at(e, "recorded_at") for e in doubtful),
-                f"{len(doubtful)} injuries with an inconsistent or repeated explanation",
-            )
-            doubtful = []
+    if len(doubtful) < count:
+        return
+    first = doubtful[:count]
+    yield Firing(
+        rule,
+        tuple(e.event_id for e in doubtful),
+        max(_at(e, "recorded_at") for e in first),
+        f"{len(doubtful)} injuries with an inconsistent or repeated explanation",
+        raised_as=derived_id(rule.name, (e.event_id for e in first)),
+    )
 
 
 def _assault_unreported(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
-    """An observed assault (a concern of the given categories, or a suspected non-accidental
-    injury) not recorded by an agency of `notify_kinds` (the police) and not referred or
-    shared to one within N working days; fires when the last day has passed and the ledger
-    holds the observation."""
+    """An assault (a `concern.raised` or `allegation.made` of `concern_categories`; never an
+    injury observation, however suspicious: suspected non-accidental injuries are other
+    rules' business) recorded by an agency not of `notify_kinds`, the police not told by the
+    end of the `working_days`th working day after it; fires when that day has passed and the
+    ledger holds the assault. An undated record says nothing of when: it is not judged.
+
+    The police count as told, from the assault to the end of the last day, when an agency
+    of `notify_kinds` recorded an event naming it (its causation, `rests_on`, `facts`), it
+    was referred or shared to one (any referral or share to one then), or it was tabled at a
+    meeting one attended (`facts_tabled`). They count as told already when, at the assault,
+    one was investigating the child: its involvement open, or its `police_investigation`
+    decided `proceed` and not since ended (by its decision of another outcome, its
+    `no_further_action`, or its involvement closing). That holds for an assault on the child
+    only: one about another person (`about_person_id`: a sibling, an adult) is a new matter.
+    """
     categories, kinds = rule.params["concern_categories"], rule.params["notify_kinds"]
     days = england_and_wales()
-    told = [
-        e
-        for e in events
-        if e.type in ("referral.made", "information.shared")
-        and kind_of(e.payload["to_agency"], e, agencies) in kinds
-    ]
+
+    def police(agency: str, event: Event) -> bool:
+        return kind_of(agency, event, agencies) in kinds
+
+    investigating = _investigations(events, police)
     for event in events:
         p = event.payload
-        observed = (event.type == "concern.raised" and p["category"] in categories) or (
-            event.type == "injury.observed" and p["suspected_non_accidental"] is True
-        )
-        if not observed or kind_of(event.agency, event, agencies) in kinds:
+        if event.type not in ("concern.raised", "allegation.made") or not dated(event):
             continue
-        seen = _at(event).astimezone(UTC)
-        last = days.add(seen.date(), int(rule.params["working_days"]))
-        if any(seen <= _at(t) and _at(t).astimezone(UTC).date() <= last for t in told):
+        if p["category"] not in categories or police(event.agency, event):
             continue
+        seen = _at(event)
+        last = days.add(seen.astimezone(UTC).date(), int(rule.params["working_days"]))
         late = datetime.combine(last + timedelta(days=1), time(), UTC)
+        if "about_person_id" not in p and any(
+            a <= seen and (b is None or seen < b) for a, b in investigating
+        ):
+            continue
+        if any(_tells(t, event, police) for t in events if dated(t) and seen <= _at(t) < late):
+            continue
         yield Firing(
             rule,
             (event.event_id,),
             max(late, _at(event, "recorded_at")),
-            f"{event.type} ({p.get('category') or p.get('injury_type')}) with no police "
-            f"notification within {rule.params['working_days']} working day(s)",
+            f"{event.type} ({p['category']}) with no police notification within "
+            f"{rule.params['working_days']} working day(s)",
         )
+
+
+def _tells(event: Event, assault: Event, police: Callable[[str, Event], bool]) -> bool:
+    """Whether the event tells the police of the assault (see `_assault_unreported`)."""
+    p = event.payload
+    if event.type in ("referral.made", "information.shared"):
+        return police(p["to_agency"], event)
+    if event.type == "meeting.held":
+        return assault.event_id in p.get("facts_tabled", ()) and any(
+            police(a, event) for a in p["attending_agencies"]
+        )
+    named = {event.causation_id, *p.get("rests_on", ()), *p.get("facts", ())}
+    return assault.event_id in named and police(event.agency, event)
+
+
+def _investigations(
+    events: list[Event], police: Callable[[str, Event], bool]
+) -> list[tuple[datetime, datetime | None]]:
+    """When agencies of the police kinds were investigating the child: from an involvement
+    opened or a `police_investigation` decided `proceed`, to its closing, its decision of
+    another outcome or its `no_further_action` (None: still open)."""
+    spells: list[tuple[datetime, datetime | None]] = []
+    open_since: dict[str, datetime] = {}
+    for event in (e for e in events if dated(e) and police(e.agency, e)):
+        p, at = event.payload, _at(event)
+        starts = event.type == "involvement.opened" or (
+            event.type == "decision.recorded"
+            and p["decision_type"] == "police_investigation"
+            and p["outcome"] == "proceed"
+        )
+        ends = event.type in ("involvement.closed", "case.closed") or (
+            event.type == "decision.recorded"
+            and p["decision_type"] in ("police_investigation", "no_further_action")
+            and not starts
+        )
+        if starts:
+            open_since.setdefault(event.agency, at)
+        elif ends and event.agency in open_since:
+            spells.append((open_since.pop(event.agency), at))
+    return spells + [(since, None) for since in open_since.values()]
 
 
 def _adult_unknown_to_lead(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
-    """An adult in the household by another agency's record, not in the lead agency's own
-    record of the household within `days` days."""
+    """An adult in the household by another agency's record, not in the record of the agency
+    leading the case then (when that record happened; `lead.changed` moves it) within `days`
+    days of the ledger holding it; the finding names that lead. With no lead then, nothing."""
     grace = timedelta(days=int(rule.params["days"]))
-    lead = None
-    for event in events:
-        if event.type == "case.opened":
-            lead = event.payload.get("lead_agency") or event.agency
-    if lead is None:
+    if not any(e.type == "person.linked" for e in events):
         return
-    linked_by_lead: dict[str, datetime] = {}
+    timeline = CaseTimeline(events, agencies)
+    linked: dict[tuple[str, str], datetime] = {}
     for event in events:
-        if event.type == "person.linked" and event.agency == lead:
-            linked_by_lead.setdefault(event.payload["person_id"], _at(event, "recorded_at"))
+        if event.type == "person.linked":
+            key = (event.agency, event.payload["person_id"])
+            linked.setdefault(key, _at(event, "recorded_at"))
     seen: set[str] = set()
     for event in events:
         p = event.payload
-        if event.type != "person.linked" or event.agency == lead or p["person_id"] in seen:
+        if event.type != "person.linked" or p["person_id"] in seen:
             continue
         if not (p["is_adult"] and p.get("lives_in_household")):
             continue
+        lead = timeline.lead_at(_at(event))
+        if lead is None or event.agency == lead:
+            continue
         seen.add(p["person_id"])
         due = _at(event, "recorded_at") + grace
-        when = linked_by_lead.get(p["person_id"])
+        when = linked.get((lead, p["person_id"]))
         if when is None or when > due:
             yield Firing(
                 rule,
@@ -314,18 +413,30 @@ def _adult_unknown_to_lead(
 def _rereferral(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
-    """A referral within `days` days after a decision of no further action."""
+    """A referral within `days` days after a decision of `decision_types`. The decision on
+    the referral itself is not one it follows: a decision that names it (`rests_on`, its
+    causation), was made the same day, or was recorded after it. Events at the same instant
+    are ordered by when they were recorded, then by log position; undated ones are not
+    judged."""
     window = timedelta(days=int(rule.params["days"]))
+    order = {e.event_id: i for i, e in enumerate(sorted(events, key=_sequence))}
     closed = [
         e
         for e in events
         if e.type == "decision.recorded"
         and e.payload["decision_type"] in rule.params["decision_types"]
+        and dated(e)
     ]
-    for event in (e for e in events if e.type == "referral.made"):
-        earlier = [d for d in closed if _at(d) <= _at(event) <= _at(d) + window]
+    for event in (e for e in events if e.type == "referral.made" and dated(e)):
+        earlier = [
+            d
+            for d in closed
+            if order[d.event_id] < order[event.event_id]
+            and _at(event) <= _at(d) + window
+            and not _decides(d, event)
+        ]
         if earlier:
-            last = max(earlier, key=_at)
+            last = max(earlier, key=lambda d: order[d.event_id])
             yield Firing(
                 rule,
                 (last.event_id, event.event_id),
@@ -333,6 +444,20 @@ def _rereferral(
                 f"re-referral {(_at(event) - _at(last)).days} days after "
                 f"{last.payload['decision_type']}",
             )
+
+
+def _sequence(event: Event) -> tuple[datetime, datetime, int, int]:
+    """Occurred, then recorded, then log position."""
+    return (_at(event), _at(event, "recorded_at"), event.partition, event.offset)
+
+
+def _decides(decision: Event, referral: Event) -> bool:
+    """Whether the decision may be the one on the referral rather than before it."""
+    return (
+        referral.event_id in (decision.causation_id, *decision.payload.get("rests_on", ()))
+        or _at(decision).astimezone(UTC).date() == _at(referral).astimezone(UTC).date()
+        or _at(decision, "recorded_at") > _at(referral, "recorded_at")
+    )
 
 
 Kind = Callable[[Rule, list[Event], datetime, AgencyLookup], Iterator[Firing]]

@@ -9,8 +9,11 @@ checking the policy, evaluating it over a case, the `alert.raised` event the led
 publishes for a finding, and the ledger-wide report.
 
 A rule sends its alerts to roles, never to agency ids: `lead` (the case's lead agency as of
-the finding) and kinds of agency (every agency of that kind involved in the case, having
-recorded an event on it, by then), resolved through the agency registry.
+the finding) and kinds of agency (every agency of that kind involved in the case then),
+resolved through the agency registry; never to an agency not involved then.
+
+Each finding is one situation: a kind whose evidence grows (a cluster of injuries) yields one
+finding that keeps the id its first evidence gave it, so the alerter raises it once.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from ledger.schemas import SchemaRegistry
 from projections import rule_kinds, rule_kinds_presence, rule_kinds_steps
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_state import CaseState, project_all
+from projections.case_timeline import CaseTimeline
 from projections.effective import effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
 from projections.rule_kinds import NAMESPACE, Firing, Rule
@@ -42,6 +45,8 @@ LEDGER_AGENCY = "safeguarding-ledger"
 LEDGER_RECORDER = {"id": "P-SGL-RULES", "role": "other"}
 # The role that is no kind of agency: the case's lead agency.
 LEAD = "lead"
+# The keys of a rule in the policy file that are not parameters of its kind.
+_NOT_PARAMS = ("name", "kind", "send_to", "description", "source")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +68,17 @@ def load_rule_policy(path: Path | None = None) -> RulePolicy:
     for index, raw in enumerate(data["rule"]):
         if raw["name"] in {r.name for r in rules}:
             raise PolicyError(f"{source}: rule[{index}].name: {raw['name']!r} is used twice")
-        params = {k: v for k, v in raw.items() if k not in ("name", "kind", "send_to")}
-        rules.append(Rule(raw["name"], raw["kind"], tuple(raw["send_to"]), params))
+        params = {k: v for k, v in raw.items() if k not in _NOT_PARAMS}
+        rules.append(
+            Rule(
+                raw["name"],
+                raw["kind"],
+                tuple(raw["send_to"]),
+                params,
+                raw.get("description", ""),
+                raw.get("source", ""),
+            )
+        )
     policy = RulePolicy(data["version"], data["title"], tuple(rules))
     _check_alerts_publishable(source, policy)
     return policy
@@ -118,7 +132,16 @@ def _evaluate(
 ) -> tuple[list[Firing], datetime | None]:
     known = known_by(events, moment, basis)
     current = effective_events(known)
-    ordered = sorted(current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset))
+    # At the same instant, what was recorded first comes first, then the log's order.
+    ordered = sorted(
+        current,
+        key=lambda e: (
+            parse_instant(e.occurred_at),
+            parse_instant(e.recorded_at),
+            e.partition,
+            e.offset,
+        ),
+    )
     answers: dict[str, Event] = {}
     for event in ordered:
         if event.type == "alert.answered":
@@ -185,46 +208,57 @@ class Recipients:
         self.events = list(events)  # in log order
         self.agencies = agencies
         self.recorded = [parse_instant(e.recorded_at) for e in self.events]
-        # The case state folded over the events known at the last instant asked, by index.
-        self._folded: list[int] = []
-        self._state: CaseState | None = None
+        # The timeline of the events known at an instant, by which events those are.
+        self._timelines: dict[tuple[int, ...], CaseTimeline] = {}
 
     def resolve(self, roles: Sequence[str], finding: Firing) -> tuple[str, ...]:
         """The agencies a finding's alert goes to, role by role, as of the finding (or as of
-        its evidence's recording, if later): for `lead` the case's lead agency; for a kind,
-        every agency of that kind (by the registry then) that had recorded an event on the
-        case, by id. If no role resolves, every agency involved: never to no one."""
+        its evidence's recording, if later), from what the ledger held then: for `lead` the
+        case's lead agency then; for a kind, every agency of that kind (by the registry then)
+        involved then (`involved`), by id. Never an agency not involved then. If no role
+        resolves, the lead then; with no lead, every agency involved then."""
         evidence = set(finding.evidence)
         at = max(
             [finding.fired_at]
             + [t for e, t in zip(self.events, self.recorded, strict=True) if e.event_id in evidence]
         )
-        known = [i for i, t in enumerate(self.recorded) if t <= at]
-        involved = sorted({self.events[i].agency for i in known} - {LEDGER_AGENCY})
-        as_of = utc_text(at)
+        known = tuple(i for i, t in enumerate(self.recorded) if t <= at)
+        if known not in self._timelines:
+            self._timelines[known] = CaseTimeline((self.events[i] for i in known), self.agencies)
+        timeline = self._timelines[known]
+        lead = timeline.lead_at(at)
+        involved = involved_at(timeline, [self.events[i] for i in known], at)
         found: list[str] = []
         for role in roles:
             if role == LEAD:
-                lead = self._state_of(known).lead_agency
                 found += [] if lead is None else [lead]
                 continue
-            for agency in involved:
-                record = self.agencies.record(agency, as_of)
-                if record is not None and record.kind == role:
-                    found.append(agency)
-        return tuple(dict.fromkeys(found)) or tuple(involved)
+            found += [a for a in involved if timeline.kind(a, at) == role]
+        if found:
+            return tuple(dict.fromkeys(found))
+        return (lead,) if lead is not None else tuple(involved)
 
-    def _state_of(self, known: list[int]) -> CaseState:
-        """The case state of these events (indices in log order): folded on from the last
-        one asked when these only add events after it in the log, as findings in order of
-        time mostly do; folded afresh otherwise."""
-        done = self._folded
-        if self._state is not None and known[: len(done)] == done:
-            self._state = project_all(self._state, (self.events[i] for i in known[len(done) :]))
-        else:
-            self._state = project_all(None, (self.events[i] for i in known))
-        self._folded = known
-        return self._state
+
+def involved_at(timeline: CaseTimeline, events: Sequence[Event], at: datetime) -> list[str]:
+    """Agencies involved in the case at the instant, by id: an involvement open then, or an
+    event recorded on the case by then and no involvement of theirs closed since their last
+    one. The ledger's own alerts make it no agency involved."""
+    last: dict[str, datetime] = {}
+    for event in events:
+        when = parse_instant(event.occurred_at)
+        if event.agency != LEDGER_AGENCY and when <= at:
+            last[event.agency] = max(when, last.get(event.agency, when))
+    closed: dict[str, datetime] = {}
+    for involvement in timeline.state.involvements:
+        ends = [
+            parse_instant(ep.closed_at)
+            for ep in involvement.episodes
+            if ep.closed_at is not None and parse_instant(ep.closed_at) <= at
+        ]
+        if ends:
+            closed[involvement.agency] = max(ends)
+    recorded = {a for a, when in last.items() if a not in closed or when > closed[a]}
+    return sorted(recorded | set(timeline.involved_at(at)) - {LEDGER_AGENCY})
 
 
 def alert_event_id(alert_id: str) -> str:

@@ -268,3 +268,53 @@ def test_serve_raises_alerts_and_shows_them_with_the_case(
     finally:
         server.stop()
         container.close()
+
+
+def test_a_cluster_whose_evidence_grows_is_raised_once(
+    backend: str, make_settings: Callable[..., Settings]
+) -> None:
+    """Three injuries in a week raise one cluster alert; three more in the next ten days
+    (enough for a cluster of their own) join its evidence: the finding keeps its id and the
+    alerter raises nothing new."""
+    container = with_agencies(bootstrap(make_settings(backend)))
+    case_id = new_case_id()
+
+    def injury(day: int) -> dict[str, Any]:
+        made = make_event(
+            "injury.observed",
+            case_id,
+            occurred_at=f"2007-03-{day:02d}T10:00:00Z",
+            recorded_at=f"2007-03-{day:02d}T12:00:00Z",
+        )
+        made["payload"].update(
+            suspected_non_accidental=False,
+            explanation_given=f"said on day {day}",
+            explanation_consistent=None,
+        )
+        return made
+
+    try:
+        first = [injury(d) for d in (1, 3, 5)]
+        container.ledger.submit(first)
+        settle(container)
+        [alert] = raised(container.log)
+        assert alert["payload"]["rule"] == "injury_cluster"
+        assert alert["payload"]["evidence"] == [e["event_id"] for e in first]
+        later = [injury(d) for d in (9, 12, 15)]
+        container.ledger.submit(later)
+        settle(container)
+        assert raised(container.log) == [alert] and raised(container.alerts_log) == [alert]
+        [grown] = [
+            f
+            for f in evaluate(
+                container.view.events(case_id),
+                datetime.now(UTC),
+                container.rule_policy,
+                agencies=container.agencies,
+            )
+            if f.rule.name == "injury_cluster"
+        ]
+        assert grown.alert_id == alert["payload"]["alert_id"]
+        assert grown.evidence == tuple(e["event_id"] for e in [*first, *later])
+    finally:
+        container.close()

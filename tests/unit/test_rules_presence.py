@@ -119,8 +119,8 @@ def test_each_presence_rule_is_in_the_bundled_policy_with_its_source() -> None:
     )
     for rule in (UNSEEN, CLOSED, UNREFERRED, ACROSS):
         assert rule.send_to == ("lead", "childrens_social_care")
-        assert rule.params["description"]
-        source = rule.params["source"]
+        assert rule.description
+        source = rule.source
         assert source.startswith(("practice: ", "Working Together to Safeguard Children 2023"))
 
 

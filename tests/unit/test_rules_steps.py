@@ -182,10 +182,10 @@ def test_each_steps_rule_is_in_the_policy_with_its_description_and_source() -> N
     where its threshold comes from (statute, statutory guidance or a review theme)."""
     rules = {r.name: r for r in POLICY.rules}
     for name in STEPS:
-        params = rules[name].params
-        assert rules[name].kind == name
-        assert params["description"] and params["source"]
-        assert str(params["source"]).startswith(
+        rule = rules[name]
+        assert rule.kind == name
+        assert rule.description and rule.source
+        assert rule.source.startswith(
             ("Working Together to Safeguard Children 2023", "Children Act 1989", "practice: ")
         )
     assert rules["step_ended_without_contact"].params["agency_kinds"] == [
