@@ -1,7 +1,7 @@
 """The ledger-wide per-run audit, from the views, on the embedded store.
 
 Loads the demo's synthetic background cases (a referral, its decision, visits, assessments,
-conferences, other agencies' entries: about 19 events a case) until the ledger holds about
+conferences, other agencies' entries: about 18 events a case) until the ledger holds about
 TOTAL events, builds the case-state view and the clock view with their consumers, then times
 the ledger-wide audit as the API answers it (every clock run, one row each, as JSON bytes; as
 of now, so open runs are measured to where the data end) and the latency report grouped by
@@ -30,7 +30,7 @@ from sgl.demo.agencies import demo_registry
 from sgl.demo.background import background_events
 from sgl.logs import configure_logging
 
-EVENTS_PER_CASE = 19
+EVENTS_PER_CASE = 18
 REPEATS = 5
 
 

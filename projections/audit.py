@@ -8,16 +8,14 @@ years; measured to where the data end, an open run is judged on what the ledger 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
 from ledger.envelope import Event, parse_instant
 from projections.as_of import Basis, known_by
-from projections.clock_policy import ClockPolicy
 from projections.clocks import RunRow
 from projections.effective import effective_events
-from projections.working_days import WorkingDays
 
 # Written by the ledger about its own findings, not something that happened in the case.
 LEDGER_OWN = frozenset({"alert.raised"})
@@ -56,24 +54,6 @@ def data_end(
 def latest(ends: Iterable[datetime | None]) -> datetime | None:
     """The latest of several data ends (None when there is none)."""
     return max((e for e in ends if e is not None), default=None)
-
-
-def measured(
-    runs_by_case: Iterable[tuple[str, list[RunRow]]],
-    policy: ClockPolicy,
-    measured_to: datetime,
-    days: WorkingDays,
-) -> Iterator[tuple[str, list[RunRow]]]:
-    """The runs with each open one measured to `measured_to` (a stopped run is final)."""
-    clocks = {c.name: c for c in policy.clocks}
-    for case_id, runs in runs_by_case:
-        yield (
-            case_id,
-            [
-                r if r.stop_event is not None else r.at(clocks[r.clock], measured_to, days)
-                for r in runs
-            ],
-        )
 
 
 def audit_rows(

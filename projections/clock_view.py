@@ -160,14 +160,20 @@ class SQLiteClockView(SQLiteTrackedStore):
         return len(covered)
 
     def ledger_runs(
-        self, cases: SQLiteCaseView, moment: datetime, basis: Basis = "recorded"
+        self,
+        cases: SQLiteCaseView,
+        moment: datetime,
+        basis: Basis = "recorded",
+        measured_to: datetime | None = None,
     ) -> Iterator[tuple[str, list[RunRow]]]:
         """Every case's runs as of the moment, in case id order: stored rows where they hold,
-        a fold of the case's events where they do not.
+        a fold of the case's events where they do not; an open run is measured to
+        `measured_to` (default: the moment).
 
         When this view has taken in every log position the case view has, every stored case
         is current and the case view is not read at all (but for the cases to fold); otherwise
         each case's count of events is compared with the case view's."""
+        until = moment if measured_to is None else measured_to
         limit = micros(moment)
         instant = 2 if basis == "recorded" else 3
         with self.datastore.transaction(commit=False) as cursor:
@@ -191,12 +197,18 @@ class SQLiteClockView(SQLiteTrackedStore):
                 and (seen is None or mine[1] == seen[case_id])
                 and mine[instant] <= limit
             ):
-                runs = [self._at(row, moment) for row in by_case.get(case_id, ())]
+                runs = [self._at(row, until) for row in by_case.get(case_id, ())]
                 runs.sort(key=lambda r: (r.started_at, r.clock))
             else:
                 events = cases.events(case_id)
                 folded = clock_runs(
-                    events, moment, self.policy, basis, self.days, agencies=self.agencies
+                    events,
+                    moment,
+                    self.policy,
+                    basis,
+                    self.days,
+                    agencies=self.agencies,
+                    measured_to=until,
                 )
                 runs = [r.row() for r in folded]
             if runs:

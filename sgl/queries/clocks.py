@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ledger.envelope import parse_instant, utc_text
 from projections.as_of import Basis
-from projections.audit import AUDIT_COLUMNS, audit_rows, data_end, measured
+from projections.audit import AUDIT_COLUMNS, audit_rows, data_end
 from projections.clocks import RunRow, clock_runs
 from projections.latency import GroupBy, latency_report
 from projections.rules import alert_report, evaluate
@@ -153,10 +153,7 @@ def _measured_runs(
     if case_id is None:
         view = stores.clock_view()
         ends = _ends(as_of, moment, view.data_end(stores.view, moment, basis))
-        found = view.ledger_runs(stores.view, moment, basis)
-        if ends.measured_to == moment:
-            return ends, list(found)
-        return ends, list(measured(found, chosen, ends.measured_to, view.days))
+        return ends, list(view.ledger_runs(stores.view, moment, basis, ends.measured_to))
     events = known_case(stores, case_id, moment, basis)
     ends = _ends(as_of, moment, data_end(events, moment, basis))
     runs = clock_runs(

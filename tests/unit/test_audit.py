@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import uuid
-from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,7 +13,7 @@ from eventsourcing.persistence import Tracking
 
 from ledger.envelope import parse_instant
 from projections.as_of import cutoff
-from projections.audit import AUDIT_COLUMNS, audit_rows, data_end, latest, measured
+from projections.audit import AUDIT_COLUMNS, audit_rows, data_end, latest
 from projections.clock_view import open_clock_view
 from projections.clocks import RunRow, clock_runs
 from projections.latency import latency_report
@@ -108,29 +107,41 @@ def test_the_audit_is_one_row_per_run_with_its_outcome() -> None:
     assert audit_rows(runs, "first_core_group") == []
 
 
-def test_an_open_run_is_measured_to_where_the_data_end_not_to_now() -> None:
-    """A referral on Monday 5 March, undecided: open if the data end on its last day, breached
-    if they end the day after; a stopped run is unchanged."""
+def test_an_open_run_is_measured_to_where_the_data_end_not_to_now(tmp_path: Path) -> None:
+    """A referral on Monday 5 March, undecided, and one decided the next day: the open run is
+    open measured to its last day and breached measured to the day after, from stored rows as
+    from a fold; the stopped one is the same either way."""
     clock = next(c for c in POLICY.clocks if c.name == "referral_decision")
-    case_id = new_case_id()
-    [open_run] = [
-        r.row()
-        for r in clock_runs(
-            as_events([matching(clock, "start", case_id, date(2007, 3, 5))]),
-            datetime(2026, 11, 30, tzinfo=UTC),
-            POLICY,
-            agencies=AGENCIES,
-        )
-    ]
-    assert open_run.status == "breached", "measured to now, it is years late"
-    stopped = replace(run(), clock=clock.name)
-    for end, status, days in (
-        (cutoff("2007-03-06"), "open", 1),
-        (cutoff("2007-03-07"), "breached", 2),
-    ):
-        [(_, [again, same])] = list(measured([(case_id, [open_run, stopped])], POLICY, end, DAYS))
-        assert (again.status, again.working_days, again.stop_event) == (status, days, None)
-        assert same is stopped
+    waiting, decided = new_case_id(), new_case_id()
+    log = as_events(
+        [
+            matching(clock, "start", waiting, date(2007, 3, 5)),
+            matching(clock, "start", decided, date(2007, 3, 5)),
+            matching(clock, "stop", decided, date(2007, 3, 6)),
+        ]
+    )
+    view = open_case_view(tmp_path / "cases.sqlite")
+    view.apply(log, [Tracking("case_state:t:0", 2)])
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    [(_, [stale])] = [r for r in clocks.ledger_runs(view, now) if r[0] == waiting]
+    assert (stale.status, stale.working_days > 4000) == ("breached", True), "measured to now"
+    for refreshed in (False, True):
+        if refreshed:
+            clocks.refresh(view, [waiting, decided], [Tracking("clocks:t:0", 2)], now)
+        for end, status, days in (
+            (cutoff("2007-03-06"), "open", 1),
+            (cutoff("2007-03-07"), "breached", 2),
+        ):
+            found = dict(clocks.ledger_runs(view, now, measured_to=end))
+            [run] = found[waiting]
+            assert (run.status, run.working_days, run.stop_event) == (status, days, None)
+            assert [r.status for r in found[decided]] == ["met"]
+            for case_id, runs in found.items():
+                folded = clock_runs(
+                    view.events(case_id), now, POLICY, agencies=AGENCIES, measured_to=end
+                )
+                assert runs == [r.row() for r in folded], (refreshed, case_id)
 
 
 def test_the_data_end_leaves_out_alerts_amendments_and_undated_events() -> None:
