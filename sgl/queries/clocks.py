@@ -148,6 +148,7 @@ def _ends(as_of: str | None, moment: datetime, end: datetime | None) -> _Ends:
 def _measured_runs(
     stores: Stores, case_id: str | None, as_of: str | None, basis: Basis
 ) -> tuple[_Ends, list[tuple[str, list[RunRow]]]]:
+    """Where the data in scope end, and every run in scope measured accordingly."""
     moment = moment_of(as_of)
     chosen = stores.clock_policy
     if case_id is None:
