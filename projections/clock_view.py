@@ -3,8 +3,9 @@ reads stored rows instead of folding every case's events.
 
 The clock consumer (`consumers/follower.py`) follows the log behind the case-state view; for
 each case a batch touched it computes the case's runs from the case's events and stores them
-with the count of events they were computed from and the case's latest recorded_at and
-appended_at, in one transaction with the log position.
+with the count of events they were computed from, the case's latest recorded_at and
+appended_at, and where its data end (`projections.audit.data_end`), in one transaction with
+the log position.
 
 Stored runs answer "as of M" exactly when every event of the case was known by M (its latest
 instant on the basis asked is at or before M) and the row covers as many events as the case
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterator, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ from eventsourcing.sqlite import SQLiteDatastore
 from ledger.envelope import parse_instant
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis
+from projections.audit import data_end, latest
 from projections.case_view import SQLiteCaseView, micros
 from projections.clock_policy import ClockPolicy
 from projections.clocks import RunRow, clock_runs
@@ -42,7 +44,7 @@ from projections.working_days import WorkingDays, england_and_wales
 
 CLOCKS = "clocks"
 # The layout of the stored runs: a view stored under another is rebuilt, as for a new policy.
-LAYOUT = "runs-2"
+LAYOUT = "runs-3"
 
 
 def policy_fingerprint(policy: ClockPolicy) -> str:
@@ -76,8 +78,8 @@ class SQLiteClockView(SQLiteTrackedStore):
         """The runs, each case's coverage, and the policy."""
         return [
             f"CREATE TABLE IF NOT EXISTS {self.name}_cases (case_id TEXT PRIMARY KEY, "
-            "seen INTEGER NOT NULL, recorded_us INTEGER NOT NULL, appended_us INTEGER NOT NULL"
-            ") WITHOUT ROWID",
+            "seen INTEGER NOT NULL, recorded_us INTEGER NOT NULL, appended_us INTEGER NOT NULL, "
+            "occurred_us INTEGER) WITHOUT ROWID",
             f"CREATE TABLE IF NOT EXISTS {self.name}_runs (case_id TEXT NOT NULL, "
             "clock TEXT NOT NULL, limit_text TEXT NOT NULL, agency TEXT NOT NULL, "
             "status TEXT NOT NULL, start_event TEXT NOT NULL, started_at TEXT NOT NULL, "
@@ -125,7 +127,16 @@ class SQLiteClockView(SQLiteTrackedStore):
                 events, everything, self.policy, days=self.days, agencies=self.agencies
             )
             rows += [(case_id, *_stored(r.row())) for r in runs]
-            covered.append((case_id, len(events), micros(recorded), micros(appended)))
+            end = data_end(events, everything)
+            covered.append(
+                (
+                    case_id,
+                    len(events),
+                    micros(recorded),
+                    micros(appended),
+                    None if end is None else micros(end),
+                )
+            )
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 f"INSERT INTO {self.name}_meta VALUES ('policy', ?) "  # noqa: S608
@@ -139,23 +150,30 @@ class SQLiteClockView(SQLiteTrackedStore):
             marks = ", ".join("?" * 15)
             cursor.executemany(f"INSERT INTO {self.name}_runs VALUES ({marks})", rows)  # noqa: S608
             cursor.executemany(
-                f"INSERT INTO {self.name}_cases VALUES (?, ?, ?, ?) "  # noqa: S608
+                f"INSERT INTO {self.name}_cases VALUES (?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (case_id) DO UPDATE SET seen = excluded.seen, "
-                "recorded_us = excluded.recorded_us, appended_us = excluded.appended_us",
+                "recorded_us = excluded.recorded_us, appended_us = excluded.appended_us, "
+                "occurred_us = excluded.occurred_us",
                 covered,
             )
             self.track(cursor, tracking)
         return len(covered)
 
     def ledger_runs(
-        self, cases: SQLiteCaseView, moment: datetime, basis: Basis = "recorded"
+        self,
+        cases: SQLiteCaseView,
+        moment: datetime,
+        basis: Basis = "recorded",
+        measured_to: datetime | None = None,
     ) -> Iterator[tuple[str, list[RunRow]]]:
         """Every case's runs as of the moment, in case id order: stored rows where they hold,
-        a fold of the case's events where they do not.
+        a fold of the case's events where they do not; an open run is measured to
+        `measured_to` (default: the moment).
 
         When this view has taken in every log position the case view has, every stored case
         is current and the case view is not read at all (but for the cases to fold); otherwise
         each case's count of events is compared with the case view's."""
+        until = moment if measured_to is None else measured_to
         limit = micros(moment)
         instant = 2 if basis == "recorded" else 3
         with self.datastore.transaction(commit=False) as cursor:
@@ -179,16 +197,52 @@ class SQLiteClockView(SQLiteTrackedStore):
                 and (seen is None or mine[1] == seen[case_id])
                 and mine[instant] <= limit
             ):
-                runs = [self._at(row, moment) for row in by_case.get(case_id, ())]
+                runs = [self._at(row, until) for row in by_case.get(case_id, ())]
                 runs.sort(key=lambda r: (r.started_at, r.clock))
             else:
                 events = cases.events(case_id)
                 folded = clock_runs(
-                    events, moment, self.policy, basis, self.days, agencies=self.agencies
+                    events,
+                    moment,
+                    self.policy,
+                    basis,
+                    self.days,
+                    agencies=self.agencies,
+                    measured_to=until,
                 )
                 runs = [r.row() for r in folded]
             if runs:
                 yield case_id, runs
+
+    def data_end(
+        self, cases: SQLiteCaseView, moment: datetime, basis: Basis = "recorded"
+    ) -> datetime | None:
+        """Where the data of every case known by the moment end: the latest of each case's
+        stored end where its stored runs would hold (as `ledger_runs` decides), of its events
+        where they would not."""
+        limit = micros(moment)
+        instant = 2 if basis == "recorded" else 3
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.sqlite_cursor.row_factory = None
+            caught_up = not self.stale and _covers(
+                positions_in(cursor, self.name), cases.all_positions()
+            )
+            cursor.execute(f"SELECT * FROM {self.name}_cases")  # noqa: S608
+            stored = {row[0]: row for row in cursor.fetchall()}
+        seen = None if caught_up else {c: head[0] for c, head in cases.heads().items()}
+        ends: list[datetime | None] = []
+        for case_id in stored if seen is None else seen:
+            mine = stored.get(case_id)
+            if (
+                mine is not None
+                and not self.stale
+                and (seen is None or mine[1] == seen[case_id])
+                and mine[instant] <= limit
+            ):
+                ends.append(None if mine[4] is None else _instant(mine[4]))
+            else:
+                ends.append(data_end(cases.events(case_id), moment, basis))
+        return latest(ends)
 
     def _at(self, row: tuple[Any, ...], moment: datetime) -> RunRow:
         run = RunRow(*row[1:])
@@ -197,6 +251,11 @@ class SQLiteClockView(SQLiteTrackedStore):
             if run.stop_event is not None
             else run.at(self._clocks[run.clock], moment, self.days)
         )
+
+
+def _instant(count: int) -> datetime:
+    """The instant `micros` gave `count` for."""
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=count)
 
 
 def _covers(ours: dict[tuple[str, int], int], theirs: dict[tuple[str, int], int]) -> bool:

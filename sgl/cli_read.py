@@ -113,6 +113,14 @@ def _policy(kind: str, document: Document) -> str:
     return f"{kind} policy {document['policy']['version']}: {document['policy']['title']}"
 
 
+def _measures(document: Document) -> str:
+    """The clock policy, where the data end and what open runs are measured to."""
+    return (
+        f"{_policy('clock', document)}\n"
+        f"data end {document['data_end'] or '-'}; open runs measured to {document['measured_to']}"
+    )
+
+
 @click.command()
 @click.argument("case_id")
 @_as_of
@@ -285,17 +293,18 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt:
 
     found = _read(ctx, lambda s: queries.clocks(s, case_id, as_of, basis))
     columns = ("status", "clock", "started_at", "stopped_at", "deadline", "working_days", "limit")
-    _print(found, fmt, found["clocks"], columns, queries.clocks_csv, _policy("clock", found))
+    _print(found, fmt, found["clocks"], columns, queries.clocks_csv, _measures(found))
 
 
 @click.command()
 @click.argument("case_id", required=False)
 @click.option(
     "--by",
-    type=click.Choice(["clock", "agency", "case"]),
+    type=click.Choice(["clock", "agency", "kind", "area", "case"]),
     default="clock",
     show_default=True,
-    help="Group the clock runs by clock, by the agency that started them, or by case.",
+    help="Group the clock runs by clock, by the agency responsible for stopping them (as of "
+    "their start; `unassigned` when none), by its kind, by the case's area then, or by case.",
 )
 @_as_of
 @_basis
@@ -306,6 +315,7 @@ def latency(
 ) -> None:
     """Decision latency against the clocks: runs, met, breached, open, working days to stop
     (median, p90, max) and each breach, for one case or (without CASE_ID) the whole ledger.
+    Open runs are measured to the --as-of date, or without one to where the data end.
 
     Example: sgl latency --by agency --as-of 2007-07-25 --format csv
     """
@@ -313,7 +323,38 @@ def latency(
 
     found = _read(ctx, lambda s: queries.latency(s, case_id, as_of, basis, by))
     columns = (by, "runs", "met", "breached", "open", "median_working_days", "max_working_days")
-    _print(found, fmt, found["groups"], columns, queries.latency_csv, _policy("clock", found))
+    _print(found, fmt, found["groups"], columns, queries.latency_csv, _measures(found))
+
+
+@click.command()
+@click.argument("case_id", required=False)
+@click.option("--clock", default=None, help="Only this clock's runs (a name in the policy).")
+@_as_of
+@_basis
+@_output("table", "json", "csv")
+@click.pass_context
+def audit(
+    ctx: click.Context,
+    case_id: str | None,
+    clock: str | None,
+    as_of: str | None,
+    basis: Any,
+    fmt: str,
+) -> None:
+    """Every clock run, one row each, for one case or (without CASE_ID) the whole ledger:
+    the agency responsible for stopping it, its kind, the area, start, stop, deadline, working
+    days, limit and outcome (met, breached or open). Open runs are measured to the --as-of
+    date, or without one to where the data end.
+
+    Example: sgl audit --clock referral_decision --as-of 2007-07-25 --format csv
+    """
+    from sgl import queries
+
+    found = _read(ctx, lambda s: queries.audit(s, case_id, as_of, basis, clock))
+    columns = (
+        "case_id", "clock", "responsible", "started_at", "stopped_at", "working_days", "outcome",
+    )  # fmt: skip
+    _print(found, fmt, found["runs"], columns, queries.audit_csv, _measures(found))
 
 
 @click.command()
@@ -507,4 +548,6 @@ def _rows(state: Document) -> list[tuple[str, str]]:
     return rows
 
 
-COMMANDS = (case, sightings, history, changes, chronology, clocks, latency, alerts, who_knew)
+COMMANDS = (
+    case, sightings, history, changes, chronology, clocks, latency, audit, alerts, who_knew,
+)  # fmt: skip

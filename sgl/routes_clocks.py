@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from projections.latency import GroupBy
@@ -13,7 +13,28 @@ from sgl.bootstrap import Container
 from sgl.responses import JSONBytes
 from sgl.routes_read import AsOf, BasisQuery, Format, answer
 
-By = Annotated[GroupBy, Query(description="group by clock, agency or case")]
+By = Annotated[
+    GroupBy,
+    Query(
+        description="group by clock, by the agency responsible for stopping the run (as of "
+        "its start), by its kind, by the case's area then, or by case"
+    ),
+]
+ClockName = Annotated[str | None, Query(description="only this clock's runs")]
+Negotiated = Annotated[
+    str | None,
+    Query(
+        pattern="^(json|csv)$",
+        description="json or csv; default: csv if the Accept header asks for text/csv, else json",
+    ),
+]
+
+
+def _chosen(format: str | None, request: Request) -> str:
+    """The format asked for, or the one the Accept header prefers."""
+    if format is not None:
+        return format
+    return "csv" if "text/csv" in request.headers.get("accept", "") else "json"
 
 
 def clocks_router(container: Container) -> APIRouter:
@@ -41,7 +62,36 @@ def clocks_router(container: Container) -> APIRouter:
         """Per rule: findings, answered and not, days to answer, every unanswered one."""
         return answer(queries.ledger_alerts(stores, as_of, basis), format, queries.alerts_csv)
 
-    @router.get("/v1/latency", summary="Decision latency across the ledger, per clock or agency")
+    @router.get("/v1/audit", summary="Every clock run across the ledger, one row each")
+    def get_audit(
+        request: Request,
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        clock: ClockName = None,
+        format: Negotiated = None,
+    ) -> Response:
+        """One row per clock run: case, clock, responsible agency, its kind, area, start, stop,
+        deadline, working days, limit and outcome; open runs measured to `measured_to`."""
+        found = queries.audit(stores, None, as_of, basis, clock)
+        return answer(found, _chosen(format, request), queries.audit_csv)
+
+    @router.get("/v1/cases/{case_id}/audit", summary="Every clock run of one case, one row each")
+    def get_case_audit(
+        request: Request,
+        case_id: str,
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        clock: ClockName = None,
+        format: Negotiated = None,
+    ) -> Response:
+        """One row per clock run of the case, as `/v1/audit` gives them."""
+        found = queries.audit(stores, case_id, as_of, basis, clock)
+        return answer(found, _chosen(format, request), queries.audit_csv)
+
+    @router.get(
+        "/v1/latency",
+        summary="Decision latency across the ledger, per clock, responsible agency, kind or area",
+    )
     def get_latency(
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",

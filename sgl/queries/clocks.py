@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 
-from ledger.envelope import parse_instant
+from ledger.envelope import parse_instant, utc_text
 from projections.as_of import Basis
+from projections.audit import AUDIT_COLUMNS, audit_rows, data_end
 from projections.clocks import RunRow, clock_runs
 from projections.latency import GroupBy, latency_report
 from projections.rules import alert_report, evaluate
 from sgl.queries.common import Document, header, known_case, moment_of, policy, to_csv
+from sgl.queries.errors import NoSuchClock
 from sgl.queries.stores import Stores
 
 CLOCK_COLUMNS = (
@@ -23,6 +25,9 @@ CLOCK_COLUMNS = (
     "working_days",
     "calendar_days",
     "agency",
+    "responsible",
+    "responsible_kind",
+    "area",
     "start_event",
     "stop_event",
 )
@@ -53,9 +58,12 @@ def clocks(
     moment = moment_of(as_of)
     events = known_case(stores, case_id, moment, basis)
     chosen = stores.clock_policy
-    found = clock_runs(events, moment, chosen, basis, agencies=stores.agencies)
+    ends = _ends(as_of, moment, data_end(events, moment, basis))
+    found = clock_runs(
+        events, moment, chosen, basis, agencies=stores.agencies, measured_to=ends.measured_to
+    )
     runs = [r.as_dict() for r in found]
-    return {**header(case_id, as_of, basis), "policy": policy(chosen), "clocks": runs}
+    return {**ends.header(case_id, as_of, basis), "policy": policy(chosen), "clocks": runs}
 
 
 def clocks_csv(document: Document) -> str:
@@ -70,15 +78,14 @@ def latency(
     basis: Basis = "recorded",
     by: GroupBy = "clock",
 ) -> Document:
-    """Clock runs pooled per clock, agency or case, for one case or (no case_id) the ledger:
-    counts, working days to stop, breaches."""
-    moment = moment_of(as_of)
-    rows = latency_report(_runs(stores, case_id, moment, basis), by)
+    """Clock runs pooled per clock, responsible agency, its kind, area or case, for one case
+    or (no case_id) the ledger: counts, working days to stop, breaches."""
+    ends, runs = _measured_runs(stores, case_id, as_of, basis)
     return {
-        **header(case_id, as_of, basis),
+        **ends.header(case_id, as_of, basis),
         "by": by,
         "policy": policy(stores.clock_policy),
-        "groups": rows,
+        "groups": latency_report(runs, by),
     }
 
 
@@ -88,15 +95,72 @@ def latency_csv(document: Document) -> str:
     return to_csv([by, *(["limit"] if by == "clock" else []), *LATENCY_COLUMNS], document["groups"])
 
 
-def _runs(
-    stores: Stores, case_id: str | None, moment: datetime, basis: Basis
-) -> Iterator[tuple[str, list[RunRow]]]:
+def audit(
+    stores: Stores,
+    case_id: str | None = None,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    clock: str | None = None,
+) -> Document:
+    """One row per clock run (of `clock` only, if named), for one case or (no case_id) the
+    ledger: the responsible agency, its kind, the area, start, stop, deadline, working days,
+    limit and outcome."""
+    chosen = stores.clock_policy
+    if clock is not None and clock not in {c.name for c in chosen.clocks}:
+        raise NoSuchClock(clock, [c.name for c in chosen.clocks])
+    ends, runs = _measured_runs(stores, case_id, as_of, basis)
+    return {
+        **ends.header(case_id, as_of, basis),
+        "clock": clock,
+        "policy": policy(chosen),
+        "runs": audit_rows(runs, clock),
+    }
+
+
+def audit_csv(document: Document) -> str:
+    """An audit as CSV, one row per clock run."""
+    return to_csv(AUDIT_COLUMNS, document["runs"])
+
+
+@dataclass(frozen=True, slots=True)
+class _Ends:
+    """Where the data in scope end, and the moment open runs are measured to."""
+
+    data_end: datetime | None
+    measured_to: datetime
+
+    def header(self, case_id: str | None, as_of: str | None, basis: Basis) -> Document:
+        """The report's header: the moment asked about, where the data end and the moment
+        open runs are measured to."""
+        return {
+            **header(case_id, as_of, basis),
+            "data_end": None if self.data_end is None else utc_text(self.data_end),
+            "measured_to": utc_text(self.measured_to),
+        }
+
+
+def _ends(as_of: str | None, moment: datetime, end: datetime | None) -> _Ends:
+    """Open runs are measured to the moment asked about; with none asked, to where the data
+    end (or now, when nothing in scope is dated)."""
+    return _Ends(end, moment if as_of is not None or end is None else end)
+
+
+def _measured_runs(
+    stores: Stores, case_id: str | None, as_of: str | None, basis: Basis
+) -> tuple[_Ends, list[tuple[str, list[RunRow]]]]:
+    """Where the data in scope end, and every run in scope measured accordingly."""
+    moment = moment_of(as_of)
+    chosen = stores.clock_policy
     if case_id is None:
-        yield from stores.clock_view().ledger_runs(stores.view, moment, basis)
-        return
+        view = stores.clock_view()
+        ends = _ends(as_of, moment, view.data_end(stores.view, moment, basis))
+        return ends, list(view.ledger_runs(stores.view, moment, basis, ends.measured_to))
     events = known_case(stores, case_id, moment, basis)
-    found = clock_runs(events, moment, stores.clock_policy, basis, agencies=stores.agencies)
-    yield case_id, [r.row() for r in found]
+    ends = _ends(as_of, moment, data_end(events, moment, basis))
+    runs = clock_runs(
+        events, moment, chosen, basis, agencies=stores.agencies, measured_to=ends.measured_to
+    )
+    return ends, [(case_id, [r.row() for r in runs])]
 
 
 def case_alerts(

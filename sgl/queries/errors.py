@@ -12,6 +12,7 @@ QueryError
 │   ├── UnknownParameters query parameters the route does not take (HTTP only)
 │   ├── AgencyRequired    no agency named and the case has no lead agency by then
 │   ├── UnknownAgency     the agency never appears in the case
+│   ├── NoSuchClock       the clock policy has no clock of that name
 │   └── UnregisteredAgency the agency is not in the agency registry
 └── NoProof               the proof asked for cannot be made (its own HTTP status)
 """
@@ -167,6 +168,18 @@ class UnknownAgency(BadRequest):
         super().__init__(
             f"{agency!r} does not appear in the case",
             [Problem("/agency", "enum", f"{agency!r} is not one of: {', '.join(known)}")],
+        )
+
+
+class NoSuchClock(BadRequest):
+    """The clock named is not one of the clock policy's."""
+
+    title = "No such clock"
+
+    def __init__(self, clock: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"the clock policy has no clock {clock!r}",
+            [Problem("/clock", "enum", f"{clock!r} is not one of: {', '.join(known)}")],
         )
 
 

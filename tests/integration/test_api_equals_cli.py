@@ -95,6 +95,8 @@ def _pairs(container: Container) -> list[tuple[list[str], str, dict[str, Any]]]:
             {**at, "by": "agency"},
         ),
         (["latency", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/latency", at),
+        (["audit", "--json"], "/v1/audit", {}),
+        (["audit", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/audit", at),
         (["alerts", "--as-of", AS_OF, "--json"], "/v1/alerts", at),
         (["alerts", case, "--as-of", AS_OF, "--json"], f"/v1/cases/{case}/alerts", at),
         (
@@ -157,14 +159,15 @@ def test_every_read_command_prints_what_its_route_answers(
         assert orjson.loads(shown.stdout) == answer.json(), command
     commands = {c[0] if c[0] != "who-knew" else c[c.index("--show") + 1] for c, _, _ in pairs}
     assert commands >= {
-        "case", "history", "chronology", "changes", "clocks", "latency", "alerts", "knowledge",
-        "matrix", "gaps", "time-to-share", "proof", "checkpoints",
+        "case", "history", "chronology", "changes", "clocks", "latency", "audit", "alerts",
+        "knowledge", "matrix", "gaps", "time-to-share", "proof", "checkpoints",
     }  # fmt: skip
 
 
 def _option_pairs(container: Container) -> list[tuple[list[str], str, Any]]:
     """(command, route, query parameters) for the options of the reads: the appended basis,
-    every grouping of latency, and each chronology filter, alone and together."""
+    every grouping of latency, the audit's clock, and each chronology filter, alone and
+    together."""
     case, at = DEMO_CASE, {"as_of": AS_OF}
     state = container.view.get(case)
     assert state is not None
@@ -183,6 +186,17 @@ def _option_pairs(container: Container) -> list[tuple[list[str], str, Any]]:
         (["chronology", case, *later], chronology, appended),
         (["clocks", case, *later], f"/v1/cases/{case}/clocks", appended),
         (["latency", *later], "/v1/latency", appended),
+        (["audit", *later], "/v1/audit", appended),
+        (
+            ["audit", "--clock", "referral_decision", "--as-of", AS_OF, "--json"],
+            "/v1/audit",
+            {**at, "clock": "referral_decision"},
+        ),
+        (
+            ["audit", case, "--clock", "initial_cp_conference", "--json"],
+            f"/v1/cases/{case}/audit",
+            {"clock": "initial_cp_conference"},
+        ),
         (["alerts", case, *later], f"/v1/cases/{case}/alerts", appended),
         (["alerts", *later], "/v1/alerts", appended),
         (
@@ -210,7 +224,7 @@ def _option_pairs(container: Container) -> list[tuple[list[str], str, Any]]:
             {"agency": other, "type": recorded, "from": "2007-01-01", "to": AS_OF},
         ),
     ]
-    for by in ("clock", "agency", "case"):
+    for by in ("clock", "agency", "kind", "area", "case"):
         pairs.append(
             (["latency", "--by", by, "--as-of", AS_OF, "--json"], "/v1/latency", {**at, "by": by})
         )
@@ -250,6 +264,8 @@ def test_the_options_of_each_read_print_what_its_route_answers(
         (["latency"], "/v1/latency"),
         (["latency", "--by", "agency"], "/v1/latency"),
         (["latency", DEMO_CASE], f"/v1/cases/{DEMO_CASE}/latency"),
+        (["audit"], "/v1/audit"),
+        (["audit", DEMO_CASE], f"/v1/cases/{DEMO_CASE}/audit"),
         (["alerts"], "/v1/alerts"),
     ],
 )
@@ -272,8 +288,8 @@ def test_csv_from_the_command_is_the_csv_the_route_answers(
 
 
 def test_reads_refuse_alike(ledger: tuple[Container, httpx.Client]) -> None:
-    """No such case is a 404 and exit status 1; a bad date a 422 naming the parameter and a
-    usage error (exit status 2) naming the option."""
+    """No such case is a 404 and exit status 1; a bad date (or clock) a 422 naming the
+    parameter and a usage error (exit status 2) naming the option."""
     container, client = ledger
     runner = CliRunner()
     args = ["--data-dir", str(container.settings.data_dir)]
@@ -281,6 +297,7 @@ def test_reads_refuse_alike(ledger: tuple[Container, httpx.Client]) -> None:
         (["case", "CASE-NONE1"], "/v1/cases/CASE-NONE1"),
         (["history", "CASE-NONE1"], "/v1/cases/CASE-NONE1/history"),
         (["clocks", DEMO_CASE, "--as-of", "2001-01-01"], f"/v1/cases/{DEMO_CASE}/clocks"),
+        (["audit", DEMO_CASE, "--as-of", "2001-01-01"], f"/v1/cases/{DEMO_CASE}/audit"),
     ]:
         params = {"as_of": "2001-01-01"} if "--as-of" in command else {}
         answer = client.get(route, params=params)
@@ -299,6 +316,10 @@ def test_reads_refuse_alike(ledger: tuple[Container, httpx.Client]) -> None:
         cli, [*args, "who-knew", DEMO_CASE, "--show", "knowledge", "--agency", "no-such-agency"]
     )
     assert shown.exit_code == 2 and "--agency" in shown.output
+    no_clock = client.get("/v1/audit", params={"clock": "no_such_clock"})
+    assert no_clock.status_code == 422 and no_clock.json()["errors"][0]["pointer"] == "/clock"
+    shown = runner.invoke(cli, [*args, "audit", "--clock", "no_such_clock"])
+    assert shown.exit_code == 2 and "--clock: 'no_such_clock' is not one of" in shown.output
 
 
 def test_history_and_raised_alerts_honour_as_of(ledger: tuple[Container, httpx.Client]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 from click.testing import CliRunner
 
+from projections.audit import AUDIT_COLUMNS
 from sgl.bootstrap import Container
 from sgl.cli import cli
 from tests.conftest import wait_for
@@ -62,7 +63,7 @@ def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Contain
     shown = runner.invoke(cli, args)
     assert shown.exit_code == 0, shown.output
     assert "clock policy 2026.2" in shown.output
-    header, *rows = shown.output.splitlines()[1:]
+    header, *rows = shown.output.splitlines()[2:]
     assert header.split()[:3] == ["status", "clock", "started_at"]
     assert any(row.split()[:2] == ["met", "referral_decision"] for row in rows)
     csv_out = runner.invoke(cli, [*args, "--format", "csv", "--as-of", "2007-03-10"])
@@ -117,6 +118,89 @@ def test_latency_across_the_ledger_and_for_one_case(
     assert shown.exit_code == 0 and "legal_planning_meeting,10 working days,1,0,1,0,35" in (
         shown.output
     )
+
+
+def referral(case_id: str, occurred_at: str) -> dict[str, Any]:
+    """A referral to children's social care, recorded an hour after it was made."""
+    made = make_event(
+        "referral.made",
+        case_id,
+        occurred_at=occurred_at,
+        recorded_at=occurred_at.replace("T10:", "T11:"),
+    )
+    made["payload"]["to_agency"] = "la-childrens-social-care"
+    return made
+
+
+def test_the_audit_measures_open_runs_to_where_the_data_end(
+    http: httpx.Client, container: Container
+) -> None:
+    """A referral decided in time, and one undecided in a case whose data end the next day:
+    one audit row each; the undecided one is open measured to its case's end, breached
+    measured to the ledger's (the other case's decision), open as of the day after it."""
+    decided, undecided = new_case_id(), new_case_id()
+    first = referral(decided, "2007-03-09T10:00:00Z")
+    decision = make_event(
+        "decision.recorded",
+        decided,
+        occurred_at="2007-03-12T10:30:00Z",
+        recorded_at="2007-03-12T12:00:00Z",
+    )
+    decision["payload"]["decision_type"] = "referral_outcome"
+    published(http, decided, [first, decision])
+    second = referral(undecided, "2007-03-05T10:00:00Z")
+    contact = make_event(
+        "contact.recorded",
+        undecided,
+        occurred_at="2007-03-06T10:00:00Z",
+        recorded_at="2007-03-06T11:00:00Z",
+    )
+    published(http, undecided, [second, contact])
+
+    ledger = http.get("/v1/audit", params={"clock": "referral_decision"}).json()
+    assert (ledger["data_end"], ledger["measured_to"]) == ("2007-03-12T10:30:00Z",) * 2
+    rows = {r["case_id"]: r for r in ledger["runs"]}
+    assert set(rows) == {decided, undecided}
+    assert list(rows[decided]) == list(AUDIT_COLUMNS)
+    assert (rows[decided]["outcome"], rows[decided]["stop_event"]) == ("met", decision["event_id"])
+    late = rows[undecided]
+    assert (late["outcome"], late["working_days"], late["deadline"]) == (
+        "breached",
+        5,
+        "2007-03-06",
+    )
+    assert (late["start_event"], late["stop_event"]) == (second["event_id"], None)
+    one = http.get(f"/v1/cases/{undecided}/audit").json()
+    assert (one["case_id"], one["data_end"], one["measured_to"]) == (
+        undecided,
+        "2007-03-06T10:00:00Z",
+        "2007-03-06T10:00:00Z",
+    )
+    assert [(r["clock"], r["outcome"], r["working_days"]) for r in one["runs"]] == [
+        ("referral_decision", "open", 1)
+    ]
+    then = http.get("/v1/audit", params={"as_of": "2007-03-06"}).json()
+    assert then["measured_to"] == "2007-03-06T23:59:59.999999Z"
+    assert [(r["case_id"], r["outcome"]) for r in then["runs"]] == [(undecided, "open")]
+    latency = http.get("/v1/latency", params={"by": "kind"}).json()
+    assert latency["data_end"] == ledger["data_end"] and latency["by"] == "kind"
+    assert sum(g["runs"] for g in latency["groups"]) == len(http.get("/v1/audit").json()["runs"])
+
+    table = http.get(f"/v1/cases/{undecided}/audit", params={"format": "csv"})
+    assert table.headers["content-type"].startswith("text/csv")
+    assert table.text.splitlines()[0] == ",".join(AUDIT_COLUMNS)
+    accepted = http.get(f"/v1/cases/{undecided}/audit", headers={"Accept": "text/csv"})
+    assert accepted.headers["content-type"].startswith("text/csv") and accepted.text == table.text
+    asked = http.get(
+        f"/v1/cases/{undecided}/audit", params={"format": "json"}, headers={"Accept": "text/csv"}
+    )
+    assert asked.json() == one
+    shown = CliRunner().invoke(
+        cli, ["--data-dir", str(container.settings.data_dir), "audit", undecided, "--csv"]
+    )
+    assert shown.exit_code == 0 and shown.output == table.text
+    wrong = http.get("/v1/audit", params={"clock": "referral_decisions"})
+    assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == "/clock"
 
 
 def test_alerts_of_a_case_over_http_and_the_cli(http: httpx.Client, container: Container) -> None:

@@ -31,7 +31,14 @@ SEED = int(os.environ.get("SGL_TEST_RENAME_SEED") or random.SystemRandom().randr
 NAME_FIELDS = frozenset({"agency_name", "name"})
 # Lists the product orders by agency code: a row per agency (or pair of agencies).
 BY_AGENCY = frozenset(
-    {"involvements", "by_agency", "by_non_statutory_agency", "by_unregistered_agency", "pairs"}
+    {
+        "involvements",
+        "by_agency",
+        "by_non_statutory_agency",
+        "by_unregistered_agency",
+        "pairs",
+        "groups",
+    }
 )
 # A new code, wherever it stands in a text (a finding's summary may name an agency by code).
 NEW_CODE = re.compile(r"\bag-[0-9a-f]{12}\b")
@@ -257,6 +264,8 @@ def reads(case_id: str) -> dict[str, Read]:
         "lead's knowledge": lambda s, d: queries.agency_knowledge(s, case_id, None, d),
         "lead's gaps": lambda s, d: queries.gaps(s, case_id, None, d),
         "clocks": lambda s, d: queries.clocks(s, case_id, d),
+        "audit": lambda s, d: queries.audit(s, case_id, d),
+        "latency by agency": lambda s, d: queries.latency(s, case_id, d, by="agency"),
         "alerts": lambda s, d: queries.case_alerts(s, case_id, d),
         "time to share": lambda s, d: queries.case_time_to_share(s, case_id, d),
     }
@@ -311,7 +320,8 @@ def test_every_read_is_the_same_names_aside(
     ledgers: Ledgers, case_id: str, as_of: str | None
 ) -> None:
     """Case state, involvements, sightings, chronology, knowledge (the matrix, and each
-    agency's facts and gaps), clocks, findings and time to share agree, codes mapped back."""
+    agency's facts and gaps), clocks, the audit, latency by agency, findings and time to share
+    agree, codes mapped back."""
     for what, read in reads(case_id).items():
         original = read(ledgers.original, as_of)
         renamed = read(ledgers.renamed, as_of)
@@ -322,3 +332,21 @@ def test_every_read_is_the_same_names_aside(
             renamed = agency_read(ledgers.renamed, ledgers.codes[agency], as_of)
             label = f"{case_id} {agency}'s {what} as of {as_of or 'now'}"
             compare(ledgers, label, original, renamed)
+
+
+@pytest.mark.parametrize("as_of", ["2007-07-25", None])
+def test_the_ledger_wide_audit_and_latency_are_the_same_names_aside(
+    ledgers: Ledgers, as_of: str | None
+) -> None:
+    """Across both cases: every clock run's row, and latency by responsible agency, its kind
+    and the area, agree codes mapped back."""
+    for what, read in {
+        "audit": lambda s: queries.audit(s, None, as_of),
+        **{
+            f"latency by {by}": lambda s, by=by: queries.latency(s, None, as_of, by=by)
+            for by in ("agency", "kind", "area")
+        },
+    }.items():
+        original, renamed = read(ledgers.original), read(ledgers.renamed)
+        compare(ledgers, f"ledger-wide {what} as of {as_of or 'now'}", original, renamed)
+        assert original["groups" if "groups" in original else "runs"], what
