@@ -2,10 +2,11 @@
 
 Each clock of the policy starts at a matching event (agencies matched by kind, as the registry
 `agencies` held them when the event was recorded), or on a date its payload states (`at`),
-and stops at the next event matching any of its stops that happened at or after it (the
-earliest open start first; with `pair_on`, only a start with the same values; with
-`by = "responsible"`, only an event recorded by the run's responsible agency). An `unless`
-event ends a run as not due: it is not reported. Each run names the agency responsible for
+and stops at the next event matching any of its stops that happened at or after it: a stop
+closes every open run it answers (two referrals and then one decision: both are decided), with
+`pair_on` only those with the same values, and with `by = "responsible"` only those whose
+responsible agency recorded it. An `unless` event ends the runs it answers as not due: they are
+not reported. Each run names the agency responsible for
 stopping it (the clock's role resolved in the case as of the run's start), that agency's kind
 then and the case's area then. Times are when things happened (occurred_at, as corrected by
 then), counted in UTC calendar days; an undated event neither starts nor stops a clock. A
@@ -137,7 +138,7 @@ class ClockRun:
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class _Start:
     """An open run: its start event, when it began, and who must stop it."""
 
@@ -179,11 +180,10 @@ def clock_runs(
             if begun is not None and clock.start.at is not None:
                 open_runs.append(begun)
             stopped = _ended(clock.stops, open_runs, event, clock.pair_on, agencies)
-            if stopped is not None:
-                open_runs.remove(stopped)
-                runs.append(_run(clock, stopped, event, until, calendar_days))
-            elif (dropped := _ended(clock.unless, open_runs, event, (), agencies)) is not None:
-                open_runs.remove(dropped)
+            runs += [_run(clock, started, event, until, calendar_days) for started in stopped]
+            if not stopped:
+                stopped = _ended(clock.unless, open_runs, event, (), agencies)
+            open_runs = [r for r in open_runs if r not in stopped]
             if begun is not None and clock.start.at is None:
                 open_runs.append(begun)
         runs += [_run(clock, started, None, until, calendar_days) for started in open_runs]
@@ -208,6 +208,15 @@ class _Roles:
             self._timeline = CaseTimeline(self._events, self._agencies)
         return self._timeline
 
+    def area_at(self, at: datetime) -> str | None:
+        """The case's area at the instant; before the first area recorded, that first one
+        (a referral that opens a case comes before the case records where the child lives)."""
+        timeline = self.timeline
+        area = timeline.area_at(at)
+        if area is None and timeline.state.areas:
+            return timeline.state.areas[0].area
+        return area
+
     def resolve(self, responsible: Responsible, start: Event, at: datetime) -> str | None:
         """The agency the role names for a run starting at `at` with this event."""
         if responsible.role == RECIPIENT:
@@ -224,7 +233,7 @@ class _Roles:
         id); if none is registered for it, a police agency involved then; else None."""
         timeline = self.timeline
         involved = [a for a in timeline.involved_at(at) if timeline.kind(a, at) == "police"]
-        area = timeline.area_at(at)
+        area = self.area_at(at)
         if area is not None:
             of_area = [
                 a
@@ -260,7 +269,7 @@ def _begin(clock: Clock, event: Event, agencies: AgencyLookup, roles: _Roles) ->
         except ValueError:
             return None
         started_at = utc_text(began)
-    area = roles.timeline.area_at(began)
+    area = roles.area_at(began)
     if clock.responsible is None:
         return _Start(event, began, started_at, None, None, area)
     agency = roles.resolve(clock.responsible, event, began)
@@ -274,23 +283,22 @@ def _ended(
     event: Event,
     pair_on: tuple[str, ...],
     agencies: AgencyLookup,
-) -> _Start | None:
-    """The earliest open run (begun at or before the event) that the event ends through
-    any of the matches; a match `by = "responsible"` ends only a run its recorder must stop
-    (or a run no agency was found responsible for)."""
+) -> list[_Start]:
+    """The open runs (begun at or before the event) that the event ends through any of the
+    matches; a match `by = "responsible"` ends only the runs its recorder must stop (and
+    those no agency was found responsible for)."""
     found = [m for m in matches if m.matches(event, agencies)]
     if not found:
-        return None
+        return []
     by_anyone = any(m.by is None for m in found)
     at = parse_instant(event.occurred_at)
-    for started in open_runs:
-        if started.began > at:
-            continue
-        if not by_anyone and started.responsible not in (None, event.agency):
-            continue
-        if all(started.event.payload.get(f) == event.payload.get(f) for f in pair_on):
-            return started
-    return None
+    return [
+        started
+        for started in open_runs
+        if started.began <= at
+        and (by_anyone or started.responsible in (None, event.agency))
+        and all(started.event.payload.get(f) == event.payload.get(f) for f in pair_on)
+    ]
 
 
 def _run(

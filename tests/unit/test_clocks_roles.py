@@ -389,3 +389,78 @@ def test_every_bundled_clock_cites_its_source_and_names_who_must_stop_it() -> No
     for clock in POLICY.clocks:
         assert clock.source.startswith(("WT 2023, chapter", "Children Act 1989", "practice: "))
         assert clock.description and clock.responsible is not None, clock.name
+
+
+def test_one_decision_answers_every_open_referral_to_the_service() -> None:
+    """Two referrals, then one decision by social care: both are decided, the first late."""
+    documents = [
+        referral(SCHOOL, CSC, D + 0.4),
+        referral(POLICE_NORTH, CSC, D + 2.4),
+        decision(CSC, D + 3.4),
+    ]
+    found = runs(documents, "referral_decision")
+    assert [(r.status, r.working_days) for r in found] == [("breached", 3), ("met", 1)]
+    assert {r.stop.event_id for r in found if r.stop is not None} == {
+        as_events(documents)[2].event_id
+    }
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        lambda: decision(CSC, D + 1.4, "s47_enquiry"),
+        lambda: decision(CSC, D + 1.4, "strategy_discussion_outcome"),
+        lambda: decision(CSC, D + 1.4, "no_further_action"),
+        lambda: event(
+            "lead.changed", CASE, CSC, {"lead_agency": CSC, "reason": "accepted"}, D + 1.4
+        ),
+        lambda: event(
+            "meeting.held",
+            CASE,
+            CSC,
+            example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"},
+            D + 1.4,
+            version=2,
+        ),
+    ],
+    ids=["s47", "strategy_outcome", "nfa", "lead", "strategy_discussion"],
+)
+def test_a_referral_is_decided_by_any_response_social_care_records(response: Any) -> None:
+    """Each stop of the referral clock as loaded: a decision on the response, a strategy
+    discussion or taking the lead, the next working day; the same by the school does not."""
+    answered = response()
+    [run] = runs([referral(SCHOOL, CSC, D + 0.4), answered], "referral_decision")
+    assert (run.status, run.stop is not None) == ("met", True)
+    [unanswered] = runs(
+        [referral(SCHOOL, CSC, D + 0.4), answered | {"agency": SCHOOL}], "referral_decision"
+    )
+    assert unanswered.stop is None
+
+
+def test_a_run_before_the_case_records_its_area_names_the_first_area() -> None:
+    """The referral that opens a case comes before the case records the child's area."""
+    documents = [
+        referral(SCHOOL, CSC, D + 0.4),
+        opened(CASE, CSC, D + 0.5, responsible_area="E08000001"),
+    ]
+    [run] = runs(documents, "referral_decision")
+    assert run.area == "E08000001"
+
+
+def test_the_conference_is_the_leads_to_hold_unless_no_enquiry_follows() -> None:
+    """After a transfer, the new lead's conference answers its own strategy discussion, not
+    the old lead's; a strategy discussion decided `decline` needs no conference."""
+    discussion = example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"}
+    conference = discussion | {"meeting_type": "initial_cp_conference"}
+    transfer = {"lead_agency": CSC_EAST, "reason": "case_transferred"}
+    documents = [
+        opened(CASE, CSC, D - 10),
+        event("meeting.held", CASE, CSC, discussion, D, version=2),
+        event("lead.changed", CASE, CSC_EAST, transfer, D + 30),
+        event("meeting.held", CASE, CSC_EAST, discussion, D + 31, version=2),
+        event("meeting.held", CASE, CSC_EAST, conference, D + 38, version=2),
+    ]
+    found = {r.responsible: r for r in runs(documents, "initial_cp_conference")}
+    assert found[CSC_EAST].status == "met" and found[CSC].stop is None
+    declined = decision(CSC, D + 0.2, "strategy_discussion_outcome", outcome="decline")
+    assert runs([*documents[:2], declined], "initial_cp_conference") == []
