@@ -51,15 +51,14 @@ class WorkingDays:
         Counted, not walked: weekdays by arithmetic, less the weekday bank holidays in range
         (a clock open for years costs the same as one open for a day).
         """
-        if end <= start:
+        first = self.day_zero(start)
+        if end <= first:
             return 0
-        self._cover(start.year, end.year)
+        self._cover(first.year, end.year)
         holidays_in_range = bisect.bisect_right(self._weekday_holidays, end) - bisect.bisect_right(
-            self._weekday_holidays, start
+            self._weekday_holidays, first
         )
-        after = _weekdays_through(end) - _weekdays_through(start) - holidays_in_range
-        # A start on a non-working day: the first working day after it is day 0, not day 1.
-        return after if self.is_working_day(start) else max(after - 1, 0)
+        return _weekdays_through(end) - _weekdays_through(first) - holidays_in_range
 
     def _cover(self, first: int, last: int) -> None:
         missing = [y for y in range(first, last + 1) if y not in self._years]
