@@ -41,8 +41,10 @@ from projections.view_files import remove_database
 from projections.working_days import WorkingDays, england_and_wales
 
 CLOCKS = "clocks"
-# The layout of the stored runs: a view stored under another is rebuilt, as for a new policy.
-LAYOUT = "runs-2"
+# The layout of the stored runs and how they are worked out (runs-3: who is responsible, a
+# stop answering every open run, census working days): a view stored under another is
+# rebuilt, as for a new policy, even when the policy file is the same.
+LAYOUT = "runs-3"
 
 
 def policy_fingerprint(policy: ClockPolicy) -> str:

@@ -15,7 +15,7 @@ from ledger.envelope import parse_instant
 from projections.as_of import cutoff
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import load_clock_policy
-from projections.clock_view import open_clock_view
+from projections.clock_view import LAYOUT, open_clock_view, policy_fingerprint
 from projections.clocks import clock_runs
 from projections.latency import latency_report
 from projections.view_files import open_case_view
@@ -199,3 +199,22 @@ def test_events_recorded_ahead_and_moments_in_other_offsets(tmp_path: Path) -> N
         r for r in clock_runs([open_start], local, POLICY, agencies=AGENCIES) if r.clock == clock
     ]
     assert (late.status, late.working_days) == ("breached", 2)  # 7 March UTC, not 6 March
+
+
+def test_a_view_stored_under_an_earlier_layout_is_rebuilt_under_the_same_policy(
+    tmp_path: Path,
+) -> None:
+    """Runs worked out by an earlier release (another layout) are discarded on open, even
+    when the policy file has not changed: they would not name who is responsible."""
+    case_id = new_case_id()
+    log = as_events([matching(POLICY.clocks[0], "start", case_id, date(2007, 3, 5))])
+    view = open_case_view(tmp_path / "cases.sqlite")
+    view.apply(log, [Tracking("case_state:t:0", 0)])
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
+    clocks.refresh(view, [case_id], [Tracking("clocks:t:0", 0)], datetime.now(UTC))
+    earlier = policy_fingerprint(POLICY).replace(f":{LAYOUT}", ":runs-2")
+    with clocks.datastore.transaction(commit=True) as cursor:
+        cursor.execute("UPDATE clocks_meta SET value = ? WHERE key = 'policy'", (earlier,))
+    clocks.datastore.close()
+    reopened = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
+    assert reopened.built_under() is None and reopened.positions("t", [0]) == {}
