@@ -189,6 +189,13 @@ def _match(raw: dict[str, Any], where: str, schemas: SchemaRegistry) -> EventMat
                 f"{where}.where.{field}: {event_type}.{field} is an agency; match it by kind "
                 f'with where_kind = {{ {field} = "<agency kind>" }}'
             )
+        allowed = known[field].get("enum") if isinstance(known[field], dict) else None
+        if allowed is not None and conditions[field] not in allowed:
+            # A value the catalogue never holds would make the match silently never match.
+            raise PolicyError(
+                f"{where}.where.{field}: {conditions[field]!r} is not one of "
+                f"{event_type}.{field}'s values ({', '.join(map(str, allowed))})"
+            )
     for field in by_kind:
         if field not in known:
             raise PolicyError(f"{where}.where_kind: {event_type} has no payload field {field!r}")

@@ -324,7 +324,11 @@ def test_a_referral_on_a_saturday_is_decided_in_time_on_the_tuesday() -> None:
             'responsible = { field = "to_agenda" }\n',
             "clock[0] (c).responsible.field: referral.made has no payload field 'to_agenda'",
         ),
-        ('responsible = "social_worker"\n', "clock[0].responsible (clock 'c')"),
+        (
+            'responsible = "social_worker"\n',
+            "clock[0].responsible (clock 'c'): 'social_worker' is not one of lead, "
+            "police_of_area, recorder [enum]",
+        ),
         ("", 'clock[0] (c): a stop or unless `by = "responsible"` needs the clock\'s'),
     ],
 )
@@ -360,12 +364,12 @@ def test_a_clock_whose_responsible_cannot_be_resolved_is_refused(
         (
             '{ type = "incident.notified" }',
             '{ type = "incident.notified", at = "incident_date" }',
-            "clock[0].stop (clock 'c')",
+            "clock[0].stop (clock 'c'): 'at' not allowed here",
         ),
         (
             '{ type = "incident.notified" }',
             '[{ type = "incident.notified", by = "someone" }]',
-            "clock[0].stop (clock 'c')",
+            "clock[0].stop[0].by (clock 'c'): 'someone' is not one of responsible [enum]",
         ),
     ],
 )
@@ -464,3 +468,17 @@ def test_the_conference_is_the_leads_to_hold_unless_no_enquiry_follows() -> None
     assert found[CSC_EAST].status == "met" and found[CSC].stop is None
     declined = decision(CSC, D + 0.2, "strategy_discussion_outcome", outcome="decline")
     assert runs([*documents[:2], declined], "initial_cp_conference") == []
+
+
+def test_a_where_value_the_catalogue_never_holds_is_refused(tmp_path: Path) -> None:
+    """A misspelt coded value would never match: refused, naming the values allowed."""
+    path = tmp_path / "clocks.toml"
+    path.write_text(
+        'version = "1"\ntitle = "t"\n[[clock]]\nname = "c"\nstart = { type = "referral.made" }\n'
+        'unless = { type = "decision.recorded", where = { outcome = "declined" } }\n'
+        'stop = { type = "decision.recorded" }\nlimit = { value = 1, unit = "working_days" }\n'
+    )
+    with pytest.raises(PolicyError) as raised:
+        load_clock_policy(path)
+    assert "clock[0] (c).unless.where.outcome: 'declined' is not one of " in str(raised.value)
+    assert "decision.recorded.outcome's values (met, not_met, " in str(raised.value)
