@@ -165,12 +165,13 @@ def clock_runs(
     until = moment if measured_to is None else measured_to
     calendar_days = days or england_and_wales()
     current = effective_events(known_by(events, moment, basis))
-    # An undated event has no instant: it is never evidence of when a clock started or stopped.
-    ordered = sorted(
-        (e for e in current if e.occurred_precision != "undated"),
-        key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset),
+    everything = sorted(
+        current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset)
     )
-    roles = _Roles(ordered, agencies)
+    # An undated event has no instant: it is never evidence of when a clock started or stopped
+    # (it still counts for who led and who was involved, as the case state has it).
+    ordered = [e for e in everything if e.occurred_precision != "undated"]
+    roles = _Roles(everything, agencies)
     runs: list[ClockRun] = []
     for clock in policy.clocks:
         open_runs: list[_Start] = []

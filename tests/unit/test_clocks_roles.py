@@ -482,3 +482,17 @@ def test_a_where_value_the_catalogue_never_holds_is_refused(tmp_path: Path) -> N
         load_clock_policy(path)
     assert "clock[0] (c).unless.where.outcome: 'declined' is not one of " in str(raised.value)
     assert "decision.recorded.outcome's values (met, not_met, " in str(raised.value)
+
+
+def test_an_undated_change_of_lead_still_names_the_lead_as_the_case_state_has_it() -> None:
+    """An undated event is no evidence of timing for a clock, but the case state still takes
+    its lead from it (from when it was recorded): a later run is the new lead's."""
+    discussion = example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"}
+    change = event("lead.changed", CASE, CSC_EAST, {"lead_agency": CSC_EAST, "reason": "r"}, D)
+    documents = [
+        opened(CASE, CSC, D - 10),
+        _undated(change),
+        event("meeting.held", CASE, CSC_EAST, discussion, D + 1, version=2),
+    ]
+    [run] = runs(documents, "initial_cp_conference")
+    assert run.responsible == CSC_EAST
