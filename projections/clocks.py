@@ -175,7 +175,8 @@ def clock_runs(
     runs: list[ClockRun] = []
     for clock in policy.clocks:
         open_runs: list[_Start] = []
-        for event in ordered:
+        types = {clock.start.type, *(m.type for m in (*clock.stops, *clock.unless))}
+        for event in (e for e in ordered if e.type in types):
             # A start dated by its payload is stopped by the event itself: start it first.
             begun = _begin(clock, event, agencies, roles)
             if begun is not None and clock.start.at is not None:
@@ -192,27 +193,52 @@ def clock_runs(
     return runs
 
 
+# The events that make the case's lead, area and involvements (the case state's handlers for
+# them read nothing else): the timeline is folded from these alone, at a fraction of the cost
+# of the whole case.
+_SPELLS = frozenset(
+    {
+        "case.opened",
+        "case.closed",
+        "lead.changed",
+        "area.changed",
+        "involvement.opened",
+        "involvement.closed",
+    }
+)
+
+
 class _Roles:
-    """The agency a role names in the case at an instant (the timeline built when first
-    needed, once per case)."""
+    """The agency a role names in the case at an instant, from the case's lead, area and
+    involvement spells (folded when first needed, once per case)."""
 
     def __init__(self, events: list[Event], agencies: AgencyLookup) -> None:
         self._events = events
         self._agencies = agencies
         self._timeline: CaseTimeline | None = None
+        self._folded = False
         self._police: dict[str, list[str]] = {}
 
     @property
-    def timeline(self) -> CaseTimeline:
-        """The case's lead, area and involvement by instant."""
-        if self._timeline is None:
-            self._timeline = CaseTimeline(self._events, self._agencies)
+    def timeline(self) -> CaseTimeline | None:
+        """The case's lead, area and involvement by instant; None if nothing set them."""
+        if not self._folded:
+            spells = [e for e in self._events if e.type in _SPELLS]
+            self._timeline = CaseTimeline(spells, self._agencies) if spells else None
+            self._folded = True
         return self._timeline
+
+    def kind(self, agency: str, at: datetime) -> str | None:
+        """The agency's kind at the instant (None if not registered then)."""
+        record = self._agencies.record(agency, utc_text(at))
+        return None if record is None else record.kind
 
     def area_at(self, at: datetime) -> str | None:
         """The case's area at the instant; before the first area recorded, that first one
         (a referral that opens a case comes before the case records where the child lives)."""
         timeline = self.timeline
+        if timeline is None:
+            return None
         area = timeline.area_at(at)
         if area is None and timeline.state.areas:
             return timeline.state.areas[0].area
@@ -226,20 +252,23 @@ class _Roles:
         if responsible.role == "recorder":
             return start.agency
         if responsible.role == "lead":
-            return self.timeline.lead_at(at)
+            return None if self.timeline is None else self.timeline.lead_at(at)
         return self.police_of_area(at)
 
     def police_of_area(self, at: datetime) -> str | None:
         """The registered police agency of the case's area then (one involved then first, by
         id); if none is registered for it, a police agency involved then; else None."""
-        timeline = self.timeline
-        involved = [a for a in timeline.involved_at(at) if timeline.kind(a, at) == "police"]
+        involved = (
+            []
+            if self.timeline is None
+            else [a for a in self.timeline.involved_at(at) if self.kind(a, at) == "police"]
+        )
         area = self.area_at(at)
         if area is not None:
             of_area = [
                 a
                 for a in self._police_agencies(at)
-                if (r := timeline.record(a, at)) is not None and r.area == area
+                if (r := self._agencies.record(a, utc_text(at))) is not None and r.area == area
             ]
             if of_area:
                 return next((a for a in of_area if a in involved), of_area[0])
@@ -252,7 +281,7 @@ class _Roles:
             self._police[key] = [
                 r.agency_id
                 for r in self._agencies.records()
-                if self.timeline.kind(r.agency_id, at) == "police"
+                if self.kind(r.agency_id, at) == "police"
             ]
         return self._police[key]
 
@@ -274,7 +303,7 @@ def _begin(clock: Clock, event: Event, agencies: AgencyLookup, roles: _Roles) ->
     if clock.responsible is None:
         return _Start(event, began, started_at, None, None, area)
     agency = roles.resolve(clock.responsible, event, began)
-    kind = None if agency is None else roles.timeline.kind(agency, began)
+    kind = None if agency is None else roles.kind(agency, began)
     return _Start(event, began, started_at, agency, kind, area)
 
 

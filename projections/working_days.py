@@ -24,6 +24,8 @@ class WorkingDays:
         self._holidays = holidays.country_holidays("GB", subdiv="ENG")
         self._years: set[int] = set()
         self._weekday_holidays: list[date] = []  # sorted, for counting by bisection
+        # Working days already walked, by day 0 and count: many runs start on the same day.
+        self._added: dict[tuple[date, int], date] = {}
 
     def is_working_day(self, day: date) -> bool:
         """Monday to Friday and not a bank holiday."""
@@ -38,12 +40,15 @@ class WorkingDays:
 
     def add(self, start: date, count: int) -> date:
         """The `count`-th working day after day 0 of a start on `start`."""
-        day, left = self.day_zero(start), count
-        while left > 0:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                left -= 1
-        return day
+        key = (self.day_zero(start), count)
+        if key not in self._added:
+            day, left = key
+            while left > 0:
+                day += timedelta(days=1)
+                if self.is_working_day(day):
+                    left -= 1
+            self._added[key] = day
+        return self._added[key]
 
     def between(self, start: date, end: date) -> int:
         """Working days from day 0 of a start on `start` to `end` (0 when end is not later).
