@@ -17,8 +17,8 @@ from projections.agencies import AgencyLookup
 from projections.policy_file import PolicyError, check_policy, read_policy
 
 SCHEMA = "clock-policy.schema.json"
-# The roles a clock's `responsible` may name besides a start payload field (`recipient`).
-ROLES = ("lead", "police_of_area", "recorder")
+# The role of a clock's `responsible` given as a start payload field (`{ field = "..." }`);
+# the others (`lead`, `police_of_area`, `recorder`) are named as they are.
 RECIPIENT = "recipient"
 
 
@@ -30,7 +30,7 @@ class EventMatch:
     type: str
     where: tuple[tuple[str, Any], ...] = ()
     where_kind: tuple[tuple[str, str], ...] = ()
-    # `responsible`: only an event recorded by the run's responsible agency matches.
+    # `responsible`: the event answers only the runs whose responsible agency recorded it.
     by: str | None = None
     # A start's payload date field the run starts from, instead of when the event happened.
     at: str | None = None
@@ -66,9 +66,9 @@ class Responsible:
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """One clock: from a start event to the first of its stop events, within a limit; an
-    `unless` event ends a run as not due (e.g. a referral decided no further action needs
-    no assessment)."""
+    """One clock: from a start event to the first event matching any of its stops, within a
+    limit; an `unless` event ends a run as not due (e.g. a referral decided no further action
+    needs no assessment)."""
 
     name: str
     description: str
@@ -151,7 +151,7 @@ def _clock(item: dict[str, Any], where: str, schemas: SchemaRegistry) -> Clock:
 
 
 def _matches(raw: Any, where: str, schemas: SchemaRegistry) -> tuple[EventMatch, ...]:
-    """One match, or a list of them (the first of which any event matches)."""
+    """The match, or each match of a list."""
     if isinstance(raw, dict):
         return (_match(raw, where, schemas),)
     return tuple(_match(r, f"{where}[{i}]", schemas) for i, r in enumerate(raw))

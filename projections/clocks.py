@@ -2,16 +2,17 @@
 
 Each clock of the policy starts at a matching event (agencies matched by kind, as the registry
 `agencies` held them when the event was recorded), or on a date its payload states (`at`),
-and stops at the next event matching any of its stops that happened at or after it: a stop
-closes every open run it answers (two referrals and then one decision: both are decided), with
-`pair_on` only those with the same values, and with `by = "responsible"` only those whose
-responsible agency recorded it. An `unless` event ends the runs it answers as not due: they are
-not reported. Each run names the agency responsible for
-stopping it (the clock's role resolved in the case as of the run's start), that agency's kind
-then and the case's area then. Times are when things happened (occurred_at, as corrected by
-then), counted in UTC calendar days; an undated event neither starts nor stops a clock. A
-clock is `met` when it stopped within its limit, `breached` when it stopped late or is still
-open past its deadline at the moment asked about, and `open` otherwise.
+and stops at the next event matching any of its stops that happened at or after it. A stop
+closes every open run it answers (two referrals and then one decision: both are decided): with
+`pair_on`, only those with the same values; with `by = "responsible"`, only those whose
+responsible agency recorded it. An `unless` event ends the runs it answers as not due: they
+are not reported. Each run names the agency responsible for stopping it (the clock's role
+resolved in the case as of the run's start), that agency's kind then and the case's area then.
+
+Times are when things happened (occurred_at, as corrected by then), counted in UTC calendar
+days; an undated event neither starts nor stops a clock. A clock is `met` when it stopped
+within its limit, `breached` when it stopped late or is still open past its deadline at the
+moment asked about, and `open` otherwise.
 """
 
 from __future__ import annotations
