@@ -2,7 +2,8 @@
 (`policies/clock-policy.schema.json`, then against the event catalogue).
 
 A start or stop names agencies by kind (`where_kind`), never by id: which kind an agency is
-comes from the agency registry, as it stood when the event was recorded."""
+comes from the agency registry, as it stood when the event was recorded. Who must stop a
+clock is a role (`responsible`), resolved in the case when each run starts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ from projections.agencies import AgencyLookup
 from projections.policy_file import PolicyError, check_policy, read_policy
 
 SCHEMA = "clock-policy.schema.json"
+# The role of a clock's `responsible` given as a start payload field (`{ field = "..." }`);
+# the others (`lead`, `police_of_area`, `recorder`) are named as they are.
+RECIPIENT = "recipient"
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,10 @@ class EventMatch:
     type: str
     where: tuple[tuple[str, Any], ...] = ()
     where_kind: tuple[tuple[str, str], ...] = ()
+    # `responsible`: the event answers only the runs whose responsible agency recorded it.
+    by: str | None = None
+    # A start's payload date field the run starts from, instead of when the event happened.
+    at: str | None = None
 
     def matches(self, event: Event, agencies: AgencyLookup) -> bool:
         """Whether the event is one of these; an agency not in the registry when the event
@@ -47,16 +55,31 @@ def _kind_of(agency: object, as_of: str, agencies: AgencyLookup) -> str | None:
 
 
 @dataclass(frozen=True, slots=True)
+class Responsible:
+    """Who must stop a clock: `recipient` (the agency in the start's payload `field`),
+    `lead` (the case's lead), `police_of_area` (the police of the case's area) or
+    `recorder` (the agency that recorded the start), as of the run's start."""
+
+    role: str
+    field: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Clock:
-    """One clock: from a start event to a stop event, within a limit."""
+    """One clock: from a start event to the first event matching any of its stops, within a
+    limit; an `unless` event ends a run as not due (e.g. a referral decided no further action
+    needs no assessment)."""
 
     name: str
     description: str
     start: EventMatch
-    stop: EventMatch
+    stops: tuple[EventMatch, ...]
     limit: int
     unit: str
     pair_on: tuple[str, ...] = ()
+    responsible: Responsible | None = None
+    unless: tuple[EventMatch, ...] = ()
+    source: str = ""
 
     @property
     def limit_text(self) -> str:
@@ -97,24 +120,57 @@ def parse_clock_policy(data: dict[str, Any], source: str, schemas: SchemaRegistr
 
 def _clock(item: dict[str, Any], where: str, schemas: SchemaRegistry) -> Clock:
     start = _match(item["start"], f"{where}.start", schemas)
-    stop = _match(item["stop"], f"{where}.stop", schemas)
+    stops = _matches(item["stop"], f"{where}.stop", schemas)
+    unless = _matches(item.get("unless", []), f"{where}.unless", schemas)
+    responsible = _responsible(item.get("responsible"), start, f"{where}.responsible", schemas)
     pair_on = item.get("pair_on", [])
     for field in pair_on:
-        for side, match in (("start", start), ("stop", stop)):
+        for side, match in (("start", start), *(("stop", s) for s in stops)):
             if field not in _fields(match.type, schemas):
                 raise PolicyError(
                     f"{where}.pair_on: {match.type} ({side}) has no payload field {field!r}"
                 )
+    for match in (*stops, *unless):
+        if match.by is not None and responsible is None:
+            raise PolicyError(
+                f'{where}: a stop or unless `by = "responsible"` needs the clock\'s `responsible`'
+            )
     limit = item["limit"]
     return Clock(
         item["name"],
         item.get("description", ""),
         start,
-        stop,
+        stops,
         limit["value"],
         limit["unit"],
         tuple(pair_on),
+        responsible,
+        unless,
+        item.get("source", ""),
     )
+
+
+def _matches(raw: Any, where: str, schemas: SchemaRegistry) -> tuple[EventMatch, ...]:
+    """The match, or each match of a list."""
+    if isinstance(raw, dict):
+        return (_match(raw, where, schemas),)
+    return tuple(_match(r, f"{where}[{i}]", schemas) for i, r in enumerate(raw))
+
+
+def _responsible(
+    raw: Any, start: EventMatch, where: str, schemas: SchemaRegistry
+) -> Responsible | None:
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        return Responsible(raw)
+    field = raw["field"]
+    known = _fields(start.type, schemas)
+    if field not in known:
+        raise PolicyError(f"{where}.field: {start.type} has no payload field {field!r}")
+    if not _holds_agency(known[field]):
+        raise PolicyError(f"{where}.field: {start.type}.{field} is not an agency field")
+    return Responsible(RECIPIENT, field)
 
 
 def _match(raw: dict[str, Any], where: str, schemas: SchemaRegistry) -> EventMatch:
@@ -133,6 +189,13 @@ def _match(raw: dict[str, Any], where: str, schemas: SchemaRegistry) -> EventMat
                 f"{where}.where.{field}: {event_type}.{field} is an agency; match it by kind "
                 f'with where_kind = {{ {field} = "<agency kind>" }}'
             )
+        allowed = known[field].get("enum") if isinstance(known[field], dict) else None
+        if allowed is not None and conditions[field] not in allowed:
+            # A value the catalogue never holds would make the match silently never match.
+            raise PolicyError(
+                f"{where}.where.{field}: {conditions[field]!r} is not one of "
+                f"{event_type}.{field}'s values ({', '.join(map(str, allowed))})"
+            )
     for field in by_kind:
         if field not in known:
             raise PolicyError(f"{where}.where_kind: {event_type} has no payload field {field!r}")
@@ -140,7 +203,19 @@ def _match(raw: dict[str, Any], where: str, schemas: SchemaRegistry) -> EventMat
             raise PolicyError(
                 f"{where}.where_kind.{field}: {event_type}.{field} is not an agency field"
             )
-    return EventMatch(event_type, tuple(sorted(conditions.items())), tuple(sorted(by_kind.items())))
+    at = raw.get("at")
+    if at is not None:
+        if at not in known:
+            raise PolicyError(f"{where}.at: {event_type} has no payload field {at!r}")
+        if not _holds_date(known[at]):
+            raise PolicyError(f"{where}.at: {event_type}.{at} is not a date field")
+    return EventMatch(
+        event_type,
+        tuple(sorted(conditions.items())),
+        tuple(sorted(by_kind.items())),
+        raw.get("by"),
+        at,
+    )
 
 
 def _fields(event_type: str, schemas: SchemaRegistry) -> dict[str, Any]:
@@ -154,3 +229,9 @@ def _fields(event_type: str, schemas: SchemaRegistry) -> dict[str, Any]:
 def _holds_agency(field: Any) -> bool:
     """Whether a payload field's schema is one agency id (the envelope's `agency`)."""
     return isinstance(field, dict) and str(field.get("$ref", "")).endswith("#/$defs/agency")
+
+
+def _holds_date(field: Any) -> bool:
+    """Whether a payload field's schema is a date (alone, or among the forms it allows)."""
+    forms = field.get("anyOf", [field]) if isinstance(field, dict) else []
+    return any(isinstance(f, dict) and f.get("format") == "date" for f in forms)

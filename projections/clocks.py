@@ -1,12 +1,18 @@
 """Statutory and local clocks of a case, as of any date: open, met or breached (pure).
 
 Each clock of the policy starts at a matching event (agencies matched by kind, as the registry
-`agencies` held them when the event was recorded) and stops at the next matching event that
-happened at or after it (the earliest open start first; with `pair_on`, only a start with the
-same values). Times are when things happened (occurred_at, as corrected by then), counted in
-UTC calendar days. A clock is `met` when it stopped within its limit, `breached` when it
-stopped late or is still open past its deadline at the moment asked about, and `open`
-otherwise.
+`agencies` held them when the event was recorded), or on a date its payload states (`at`),
+and stops at the next event matching any of its stops that happened at or after it. A stop
+closes every open run it answers (two referrals and then one decision: both are decided): with
+`pair_on`, only those with the same values; with `by = "responsible"`, only those whose
+responsible agency recorded it. An `unless` event ends the runs it answers as not due: they
+are not reported. Each run names the agency responsible for stopping it (the clock's role
+resolved in the case as of the run's start), that agency's kind then and the case's area then.
+
+Times are when things happened (occurred_at, as corrected by then), counted in UTC calendar
+days; an undated event neither starts nor stops a clock. A clock is `met` when it stopped
+within its limit, `breached` when it stopped late or is still open past its deadline at the
+moment asked about, and `open` otherwise.
 """
 
 from __future__ import annotations
@@ -14,13 +20,14 @@ from __future__ import annotations
 import calendar
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from ledger.envelope import Event, parse_instant
+from ledger.envelope import Event, parse_instant, utc_text
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.clock_policy import Clock, ClockPolicy
+from projections.case_timeline import CaseTimeline
+from projections.clock_policy import RECIPIENT, Clock, ClockPolicy, EventMatch, Responsible
 from projections.effective import effective_events
 from projections.working_days import WorkingDays, england_and_wales
 
@@ -83,6 +90,7 @@ class ClockRun:
     clock: Clock
     start: Event
     stop: Event | None
+    started_at: str
     status: str
     deadline: str
     working_days: int
@@ -99,7 +107,7 @@ class ClockRun:
             "limit": self.clock.limit_text,
             "status": self.status,
             "start_event": self.start.event_id,
-            "started_at": self.start.occurred_at,
+            "started_at": self.started_at,
             "stop_event": None if self.stop is None else self.stop.event_id,
             "stopped_at": None if self.stop is None else self.stop.occurred_at,
             "deadline": self.deadline,
@@ -119,7 +127,7 @@ class ClockRun:
             self.start.agency,
             self.status,
             self.start.event_id,
-            self.start.occurred_at,
+            self.started_at,
             None if self.stop is None else self.stop.event_id,
             None if self.stop is None else self.stop.occurred_at,
             self.deadline,
@@ -129,6 +137,18 @@ class ClockRun:
             self.responsible_kind,
             self.area,
         )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class _Start:
+    """An open run: its start event, when it began, and who must stop it."""
+
+    event: Event
+    began: datetime
+    started_at: str
+    responsible: str | None
+    responsible_kind: str | None
+    area: str | None
 
 
 def clock_runs(
@@ -146,39 +166,186 @@ def clock_runs(
     until = moment if measured_to is None else measured_to
     calendar_days = days or england_and_wales()
     current = effective_events(known_by(events, moment, basis))
-    ordered = sorted(current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset))
+    everything = sorted(
+        current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset)
+    )
+    # An undated event has no instant: it is never evidence of when a clock started or stopped
+    # (it still counts for who led and who was involved, as the case state has it).
+    ordered = [e for e in everything if e.occurred_precision != "undated"]
+    roles = _Roles(everything, agencies)
     runs: list[ClockRun] = []
     for clock in policy.clocks:
-        open_runs: list[Event] = []
-        for event in ordered:
-            if clock.stop.matches(event, agencies):
-                started = _earliest_match(open_runs, event, clock.pair_on)
-                if started is not None:
-                    open_runs.remove(started)
-                    runs.append(_run(clock, started, event, until, calendar_days))
-            if clock.start.matches(event, agencies):
-                open_runs.append(event)
+        open_runs: list[_Start] = []
+        types = {clock.start.type, *(m.type for m in (*clock.stops, *clock.unless))}
+        for event in (e for e in ordered if e.type in types):
+            # A start dated by its payload is stopped by the event itself: start it first.
+            begun = _begin(clock, event, agencies, roles)
+            if begun is not None and clock.start.at is not None:
+                open_runs.append(begun)
+            stopped = _ended(clock.stops, open_runs, event, clock.pair_on, agencies)
+            runs += [_run(clock, started, event, until, calendar_days) for started in stopped]
+            if not stopped:
+                stopped = _ended(clock.unless, open_runs, event, (), agencies)
+            open_runs = [r for r in open_runs if r not in stopped]
+            if begun is not None and clock.start.at is None:
+                open_runs.append(begun)
         runs += [_run(clock, started, None, until, calendar_days) for started in open_runs]
-    runs.sort(key=lambda r: (r.start.occurred_at, r.clock.name))
+    runs.sort(key=lambda r: (r.started_at, r.clock.name))
     return runs
 
 
-def _earliest_match(open_runs: list[Event], stop: Event, pair_on: tuple[str, ...]) -> Event | None:
-    at = parse_instant(stop.occurred_at)
-    for started in open_runs:
-        if parse_instant(started.occurred_at) > at:
-            continue
-        if all(started.payload.get(f) == stop.payload.get(f) for f in pair_on):
-            return started
-    return None
+# The events that make the case's lead, area and involvements (the case state's handlers for
+# them read nothing else): the timeline is folded from these alone, at a fraction of the cost
+# of the whole case.
+_SPELLS = frozenset(
+    {
+        "case.opened",
+        "case.closed",
+        "lead.changed",
+        "area.changed",
+        "involvement.opened",
+        "involvement.closed",
+    }
+)
+
+
+class _Roles:
+    """The agency a role names in the case at an instant, from the case's lead, area and
+    involvement spells (folded when first needed, once per case)."""
+
+    def __init__(self, events: list[Event], agencies: AgencyLookup) -> None:
+        self._events = events
+        self._agencies = agencies
+        self._timeline: CaseTimeline | None = None
+        self._folded = False
+        self._police: dict[str, list[str]] = {}
+
+    @property
+    def timeline(self) -> CaseTimeline | None:
+        """The case's lead, area and involvement by instant; None if nothing set them."""
+        if not self._folded:
+            spells = [e for e in self._events if e.type in _SPELLS]
+            self._timeline = CaseTimeline(spells, self._agencies) if spells else None
+            self._folded = True
+        return self._timeline
+
+    def kind(self, agency: str, at: datetime) -> str | None:
+        """The agency's kind at the instant (None if not registered then)."""
+        record = self._agencies.record(agency, utc_text(at))
+        return None if record is None else record.kind
+
+    def area_at(self, at: datetime) -> str | None:
+        """The case's area at the instant; before the first area recorded, that first one
+        (a referral that opens a case comes before the case records where the child lives)."""
+        timeline = self.timeline
+        if timeline is None:
+            return None
+        area = timeline.area_at(at)
+        if area is None and timeline.state.areas:
+            return timeline.state.areas[0].area
+        return area
+
+    def resolve(self, responsible: Responsible, start: Event, at: datetime) -> str | None:
+        """The agency the role names for a run starting at `at` with this event."""
+        if responsible.role == RECIPIENT:
+            named = start.payload.get(responsible.field or "")
+            return named if isinstance(named, str) else None
+        if responsible.role == "recorder":
+            return start.agency
+        if responsible.role == "lead":
+            return None if self.timeline is None else self.timeline.lead_at(at)
+        return self.police_of_area(at)
+
+    def police_of_area(self, at: datetime) -> str | None:
+        """The registered police agency of the case's area then (one involved then first, by
+        id); if none is registered for it, a police agency involved then; else None."""
+        involved = (
+            []
+            if self.timeline is None
+            else [a for a in self.timeline.involved_at(at) if self.kind(a, at) == "police"]
+        )
+        area = self.area_at(at)
+        if area is not None:
+            of_area = [
+                a
+                for a in self._police_agencies(at)
+                if (r := self._agencies.record(a, utc_text(at))) is not None and r.area == area
+            ]
+            if of_area:
+                return next((a for a in of_area if a in involved), of_area[0])
+        return involved[0] if involved else None
+
+    def _police_agencies(self, at: datetime) -> list[str]:
+        """Agencies of the police kind then (the registry read once per instant asked about)."""
+        key = utc_text(at)
+        if key not in self._police:
+            self._police[key] = [
+                r.agency_id
+                for r in self._agencies.records()
+                if self.kind(r.agency_id, at) == "police"
+            ]
+        return self._police[key]
+
+
+def _begin(clock: Clock, event: Event, agencies: AgencyLookup, roles: _Roles) -> _Start | None:
+    """The run this event starts, if it starts one (a payload date not known starts none)."""
+    if not clock.start.matches(event, agencies):
+        return None
+    if clock.start.at is None:
+        began, started_at = parse_instant(event.occurred_at).astimezone(UTC), event.occurred_at
+    else:
+        stated = event.payload.get(clock.start.at)
+        try:
+            began = datetime.combine(date.fromisoformat(str(stated)), time(), UTC)
+        except ValueError:
+            return None
+        started_at = utc_text(began)
+    area = roles.area_at(began)
+    if clock.responsible is None:
+        return _Start(event, began, started_at, None, None, area)
+    agency = roles.resolve(clock.responsible, event, began)
+    kind = None if agency is None else roles.kind(agency, began)
+    return _Start(event, began, started_at, agency, kind, area)
+
+
+def _ended(
+    matches: tuple[EventMatch, ...],
+    open_runs: list[_Start],
+    event: Event,
+    pair_on: tuple[str, ...],
+    agencies: AgencyLookup,
+) -> list[_Start]:
+    """The open runs (begun at or before the event) that the event ends through any of the
+    matches; a match `by = "responsible"` ends only the runs its recorder must stop (and
+    those no agency was found responsible for)."""
+    found = [m for m in matches if m.matches(event, agencies)]
+    if not found:
+        return []
+    by_anyone = any(m.by is None for m in found)
+    at = parse_instant(event.occurred_at)
+    return [
+        started
+        for started in open_runs
+        if started.began <= at
+        and (by_anyone or started.responsible in (None, event.agency))
+        and all(started.event.payload.get(f) == event.payload.get(f) for f in pair_on)
+    ]
 
 
 def _run(
-    clock: Clock, start: Event, stop: Event | None, moment: datetime, days: WorkingDays
+    clock: Clock, start: _Start, stop: Event | None, moment: datetime, days: WorkingDays
 ) -> ClockRun:
-    began = parse_instant(start.occurred_at).astimezone(UTC)
     ended = (moment if stop is None else parse_instant(stop.occurred_at)).astimezone(UTC)
-    return ClockRun(clock, start, stop, *_measure(clock, began, ended, stop is not None, days))
+    return ClockRun(
+        clock,
+        start.event,
+        stop,
+        start.started_at,
+        *_measure(clock, start.began, ended, stop is not None, days),
+        start.responsible,
+        start.responsible_kind,
+        start.area,
+    )
 
 
 def _measure(

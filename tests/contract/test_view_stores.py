@@ -175,7 +175,7 @@ class ClockViewContract(ViewStoreContract):
         [(case_id, runs)] = store.ledger_runs(self.cases(), self.moment)
         events = self.cases().events(case_id)
         assert runs == [r.row() for r in clock_runs(events, self.moment, POLICY, agencies=AGENCIES)]
-        assert runs and runs[0].clock == POLICY.clocks[0].name
+        assert POLICY.clocks[0].name in {r.clock for r in runs}
 
     def test_the_store_records_the_policy_it_was_built_under(self) -> None:
         """Nothing refreshed: no policy; after a refresh, this policy's fingerprint."""

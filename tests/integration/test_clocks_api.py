@@ -28,7 +28,8 @@ def published(http: httpx.Client, case_id: str, events: list[dict[str, Any]]) ->
 
 
 def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Container) -> None:
-    """A referral on a Friday decided on the Monday: met in one working day."""
+    """A referral on a Friday decided on the Monday by the social care it went to: met in one
+    working day, and named as that service's clock."""
     case_id = new_case_id()
     referral = make_event(
         "referral.made",
@@ -42,6 +43,7 @@ def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Contain
         case_id,
         occurred_at="2007-03-12T11:00:00Z",
         recorded_at="2007-03-12T12:00:00Z",
+        agency="la-childrens-social-care",
     )
     decision["payload"]["decision_type"] = "referral_outcome"
     published(http, case_id, [referral, decision])
@@ -50,6 +52,10 @@ def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Contain
     [run] = [c for c in answer["clocks"] if c["clock"] == "referral_decision"]
     assert (run["status"], run["working_days"], run["deadline"]) == ("met", 1, "2007-03-12")
     assert run["stop_event"] == decision["event_id"]
+    assert (run["responsible"], run["responsible_kind"]) == (
+        "la-childrens-social-care",
+        "childrens_social_care",
+    )
     early = http.get(f"/v1/cases/{case_id}/clocks", params={"as_of": "2007-03-10"}).json()
     [running] = [c for c in early["clocks"] if c["clock"] == "referral_decision"]
     assert (running["status"], running["stop_event"]) == ("open", None)
@@ -62,7 +68,7 @@ def test_clocks_of_a_case_in_json_and_csv(http: httpx.Client, container: Contain
     args = ["--data-dir", str(container.settings.data_dir), "clocks", case_id]
     shown = runner.invoke(cli, args)
     assert shown.exit_code == 0, shown.output
-    assert "clock policy 2026.2" in shown.output
+    assert f"clock policy {container.clock_policy.version}" in shown.output
     header, *rows = shown.output.splitlines()[2:]
     assert header.split()[:3] == ["status", "clock", "started_at"]
     assert any(row.split()[:2] == ["met", "referral_decision"] for row in rows)

@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from ledger.envelope import parse_instant
 from ledger.settings import Settings
+from projections.working_days import WorkingDays
 from sgl import queries
 from sgl.bootstrap import Container, bootstrap
 from sgl.demo.agencies import CHILD_A
@@ -178,15 +180,23 @@ def _plain(document: Any) -> Any:
 
 
 def test_the_previous_release_log_with_its_agencies_registered_keeps_its_clocks_and_findings(
-    make_settings: Callable[..., Settings],
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Upgraded as docs/operations.md says (the agencies the old log names registered, stamped
     now, before any consumer of the new release runs over it), every clock, latency and
     finding that release answered, per case and across the ledger, as of 25 July 2007 and as
     of the instant it answered, comes out the same, but for the rules read differently by
     design (REGROUPED, NARROWED: fewer findings, each one that release found); and the alerts
-    its alerter raised are raised again, those rules' only if still found, nothing more."""
-    settings = make_settings("sqlite", alerter="on")
+    its alerter raised are raised again, those rules' only if still found, nothing more.
+
+    Clocks are judged under that release's clock policy (`clocks-2026.2.toml`; the bundled
+    one has more clocks since) and with working days counted as it counted them, a start on
+    a non-working day being day 0 (they are now counted as the children in need census
+    counts them, from the next working day: tests/unit/test_clocks_roles.py)."""
+    monkeypatch.setattr(WorkingDays, "day_zero", lambda self, start: start)
+    settings = make_settings(
+        "sqlite", alerter="on", clock_policy=str(FIXTURE / "clocks-2026.2.toml")
+    )
     records = _load(settings)
     expected = orjson.loads((FIXTURE / "clocks.json").read_bytes())
     container = bootstrap(settings)
@@ -287,7 +297,8 @@ def _addressable(documents: Any, stores: queries.Stores, case_id: str | None = N
 
 def _comparable(documents: Any) -> Any:
     """Documents without what legitimately changed: the policies' versions (the policy files
-    have been revised since: `where_kind` instead of agency ids, same clocks and rules), and
+    have been revised since: `where_kind` instead of agency ids, same clocks and rules; the
+    clock policy that release used is read from `clocks-2026.2.toml`), and
     the raised alerts listed in a case's findings, which are filtered by when this run's
     alerter decided them (compared on their own, from the alert store)."""
     if isinstance(documents, dict):

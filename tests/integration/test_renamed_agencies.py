@@ -350,3 +350,17 @@ def test_the_ledger_wide_audit_and_latency_are_the_same_names_aside(
         original, renamed = read(ledgers.original), read(ledgers.renamed)
         compare(ledgers, f"ledger-wide {what} as of {as_of or 'now'}", original, renamed)
         assert original["groups" if "groups" in original else "runs"], what
+
+
+def test_each_clock_run_names_the_same_responsible_agency_under_its_new_code(
+    ledgers: Ledgers,
+) -> None:
+    """Clocks resolve who is responsible by role and kind, never by code: every run of Child
+    B's clocks names an agency, its kind and the area, the same in both ledgers."""
+    original = queries.clocks(ledgers.original, CHILD_B_CASE, None)["clocks"]
+    renamed = queries.clocks(ledgers.renamed, CHILD_B_CASE, None)["clocks"]
+    assert original and all(run["responsible"] and run["area"] for run in original)
+    assert [(r["clock"], r["responsible"], r["responsible_kind"], r["area"]) for r in original] == [
+        (r["clock"], ledgers.back[r["responsible"]], r["responsible_kind"], r["area"])
+        for r in renamed
+    ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -112,6 +113,8 @@ def test_an_open_run_is_measured_to_where_the_data_end_not_to_now(tmp_path: Path
     open measured to its last day and breached measured to the day after, from stored rows as
     from a fold; the stopped one is the same either way."""
     clock = next(c for c in POLICY.clocks if c.name == "referral_decision")
+    # This clock alone: a referral starts others too (first contact, child seen, assessment).
+    policy = replace(POLICY, clocks=(clock,))
     waiting, decided = new_case_id(), new_case_id()
     log = as_events(
         [
@@ -122,7 +125,7 @@ def test_an_open_run_is_measured_to_where_the_data_end_not_to_now(tmp_path: Path
     )
     view = open_case_view(tmp_path / "cases.sqlite")
     view.apply(log, [Tracking("case_state:t:0", 2)])
-    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", policy, AGENCIES)
     now = datetime(2026, 11, 30, tzinfo=UTC)
     [(_, [stale])] = [r for r in clocks.ledger_runs(view, now) if r[0] == waiting]
     assert (stale.status, stale.working_days > 4000) == ("breached", True), "measured to now"
@@ -139,7 +142,7 @@ def test_an_open_run_is_measured_to_where_the_data_end_not_to_now(tmp_path: Path
             assert [r.status for r in found[decided]] == ["met"]
             for case_id, runs in found.items():
                 folded = clock_runs(
-                    view.events(case_id), now, POLICY, agencies=AGENCIES, measured_to=end
+                    view.events(case_id), now, policy, agencies=AGENCIES, measured_to=end
                 )
                 assert runs == [r.row() for r in folded], (refreshed, case_id)
 

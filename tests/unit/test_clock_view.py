@@ -15,22 +15,27 @@ from ledger.envelope import parse_instant
 from projections.as_of import cutoff
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import load_clock_policy
-from projections.clock_view import open_clock_view
+from projections.clock_view import LAYOUT, open_clock_view, policy_fingerprint
 from projections.clocks import clock_runs
 from projections.latency import latency_report
 from projections.view_files import open_case_view
 from tests.agencies import AGENCIES
 from tests.factories import as_events, make_event, new_case_id
-from tests.unit.test_clocks import POLICY, matching, stamp
+from tests.involvement_factory import opened
+from tests.unit.test_clocks import POLICY, RECORDER, matching, stamp
 
 
 def random_case(rng: random.Random) -> list[dict[str, Any]]:
     """A case with a few clocks started, most stopped after 0 to 30 days, and sometimes a
     stop corrected later to another day."""
     case_id = new_case_id()
-    documents: list[dict[str, Any]] = []
+    # Half the cases are opened with a lead and an area, which runs then name.
+    documents: list[dict[str, Any]] = (
+        [opened(case_id, RECORDER, responsible_area="E08000001")] if rng.random() < 0.5 else []
+    )
     for clock in rng.sample(POLICY.clocks, rng.randint(1, 4)):
-        pair = {f: f"MTG-T-{rng.randint(1, 3)}" for f in clock.pair_on}
+        prefix = {"protection_id": "PP"}
+        pair = {f: f"{prefix.get(f, 'MTG')}-T-{rng.randint(1, 3)}" for f in clock.pair_on}
         start = date(2007, 1, 1) + timedelta(days=rng.randint(0, 500))
         documents.append(matching(clock, "start", case_id, start, **pair))
         if rng.random() < 0.7:
@@ -94,11 +99,14 @@ def test_stored_runs_equal_folding_every_case_at_any_date(tmp_path: Path, seed: 
     clocks.refresh(view, list(view.all_case_ids()), [Tracking("clocks:t:0", split - 1)], now)
     # The case view moves on; the clock view has not caught up with those cases yet.
     view.apply(log[split:], [Tracking("case_state:t:0", len(log) - 1)])
+    named = {(r.responsible, r.area) for _, runs in clocks.ledger_runs(view, now) for r in runs}
+    assert (RECORDER, "E08000001") in named, "the view keeps who is responsible, and where"
     moments = [now, cutoff("2007-06-30"), cutoff("2008-01-15"), cutoff("2009-03-01")]
     for moment in moments:
         for basis in ("recorded", "appended"):
             stored = list(clocks.ledger_runs(view, moment, basis))
             assert stored == folded(view, moment, basis), (moment, basis)
+
             assert latency_report(stored, "clock") == latency_report(
                 folded(view, moment, basis), "clock"
             )
@@ -142,7 +150,7 @@ def test_a_view_built_under_another_policy_is_discarded(tmp_path: Path) -> None:
     clocks.datastore.close()
     source = (Path(__file__).parents[2] / "policies" / "clocks.toml").read_text()
     edited = tmp_path / "clocks.toml"
-    edited.write_text(source.replace('version = "2026.2"', 'version = "2026.9"'))
+    edited.write_text(source.replace('version = "2026.3"', 'version = "2026.9"'))
     # A reader under the new policy leaves the file alone and folds every case.
     reader = open_clock_view(
         tmp_path / "clocks.sqlite", load_clock_policy(edited), AGENCIES, discard=False
@@ -178,9 +186,35 @@ def test_events_recorded_ahead_and_moments_in_other_offsets(tmp_path: Path) -> N
         cutoff("2007-03-07T03:00:00+00:00"),
     ):
         assert list(clocks.ledger_runs(view, moment)) == folded(view, moment, "recorded")
-    [(_, [run])] = list(clocks.ledger_runs(view, cutoff("2007-03-06T18:00:30Z")))
+    [(_, runs)] = list(clocks.ledger_runs(view, cutoff("2007-03-06T18:00:30Z")))
+    [run] = [r for r in runs if r.clock == clock.name]
     assert (run.status, run.stop_event) == ("met", stop["event_id"])
+    assert (run.responsible, run.responsible_kind) == (
+        "la-childrens-social-care",
+        "childrens_social_care",
+    )
     open_start = as_events([matching(clock, "start", new_case_id(), date(2007, 3, 5))])[0]
     local = cutoff("2007-03-06T22:00:00-05:00")
-    [late] = clock_runs([open_start], local, POLICY, agencies=AGENCIES)
+    [late] = [
+        r for r in clock_runs([open_start], local, POLICY, agencies=AGENCIES) if r.clock == clock
+    ]
     assert (late.status, late.working_days) == ("breached", 2)  # 7 March UTC, not 6 March
+
+
+def test_a_view_stored_under_an_earlier_layout_is_rebuilt_under_the_same_policy(
+    tmp_path: Path,
+) -> None:
+    """Runs worked out by an earlier release (another layout) are discarded on open, even
+    when the policy file has not changed: they would not name who is responsible."""
+    case_id = new_case_id()
+    log = as_events([matching(POLICY.clocks[0], "start", case_id, date(2007, 3, 5))])
+    view = open_case_view(tmp_path / "cases.sqlite")
+    view.apply(log, [Tracking("case_state:t:0", 0)])
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
+    clocks.refresh(view, [case_id], [Tracking("clocks:t:0", 0)], datetime.now(UTC))
+    earlier = policy_fingerprint(POLICY).replace(f":{LAYOUT}", ":runs-2")
+    with clocks.datastore.transaction(commit=True) as cursor:
+        cursor.execute("UPDATE clocks_meta SET value = ? WHERE key = 'policy'", (earlier,))
+    clocks.datastore.close()
+    reopened = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
+    assert reopened.built_under() is None and reopened.positions("t", [0]) == {}

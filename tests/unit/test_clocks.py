@@ -3,7 +3,7 @@ pairing, a corrected stop event, and policy files that cannot be used."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,28 +11,84 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ledger.envelope import parse_instant
+from ledger.schemas import SchemaRegistry
 from projections.as_of import cutoff
 from projections.clock_policy import Clock, ClockPolicy, load_clock_policy
 from projections.clocks import _add_months, clock_runs
 from projections.policy_file import PolicyError
 from projections.working_days import england_and_wales
-from tests.agencies import AGENCIES, one_of_kind, registry, update_event
-from tests.factories import as_events, make_event, new_case_id
+from tests.agencies import AGENCIES, CHILD_A_KINDS, EXAMPLE_KINDS, registry, update_event
+from tests.factories import as_events, example, make_event, new_case_id
+from tests.involvement_factory import opened
 
 POLICY = load_clock_policy()
+SCHEMAS = SchemaRegistry()
 DAYS = england_and_wales()
+# Every agency the test registry knows, with its kind (Child A's first, then the examples').
+KIND_OF = {**CHILD_A_KINDS, **{a: k for a, k in EXAMPLE_KINDS.items() if a not in CHILD_A_KINDS}}
+# The agency that records a clock's start in these tests.
+RECORDER = "la-childrens-social-care"
+# Each clock's last day in time for a start at 10:00 on Monday 5 March 2007, worked out by
+# hand: Good Friday (6 April), Easter Monday (9 April) and the Early May bank holiday
+# (7 May) are not working days.
+LAST_DAY = {
+    "referral_decision": "2007-03-06",
+    "referral_first_contact": "2007-03-08",
+    "referral_child_seen": "2007-03-12",
+    "assessment": "2007-05-10",
+    "initial_cp_conference": "2007-03-26",
+    "first_core_group": "2007-03-19",
+    "first_review_conference": "2007-06-05",
+    "later_review_conference": "2007-09-05",
+    "police_protection": "2007-03-08T10:00:00Z",
+    "voluntary_allocation": "2007-03-19",
+    "serious_incident_notification": "2007-03-12",
+    "strategy_meeting": "2007-03-12",
+    "legal_planning_meeting": "2007-03-19",
+}
+
+
+def of_kind(kind: str) -> str:
+    """A registered agency of the kind."""
+    return next(a for a, k in KIND_OF.items() if k == kind)
 
 
 def stamp(day: date, hour: int = 10) -> str:
     return f"{day.isoformat()}T{hour:02d}:00:00Z"
 
 
-def matching(clock: Clock, side: str, case_id: str, day: date, **payload: Any) -> dict[str, Any]:
-    """An event that starts (or stops) the clock, on that day."""
-    match = clock.start if side == "start" else clock.stop
-    event = make_event(match.type, case_id, occurred_at=stamp(day), recorded_at=stamp(day, 18))
-    kinds = {field: one_of_kind(kind) for field, kind in match.where_kind}
-    event["payload"] = {**event["payload"], **dict(match.where), **kinds, **payload}
+def responsible_of(clock: Clock) -> str:
+    """The agency responsible for the clock's runs in these tests: the recipient the start
+    names, or else the recorder (no lead or area is recorded in a case of the tests)."""
+    if clock.responsible is not None and clock.responsible.field is not None:
+        return of_kind(dict(clock.start.where_kind)[clock.responsible.field])
+    return RECORDER
+
+
+def matching(
+    clock: Clock, side: str, case_id: str, day: date | datetime, **payload: Any
+) -> dict[str, Any]:
+    """An event that starts (or stops, by its first stop) the clock, on that day (or at that
+    instant); a stop is recorded by the agency responsible for the run."""
+    match = clock.start if side == "start" else clock.stops[0]
+    occurred = day if isinstance(day, datetime) else datetime.combine(day, time(10), UTC)
+    latest = SCHEMAS.latest(match.type)
+    event = make_event(
+        match.type,
+        case_id,
+        **{
+            k: v
+            for k, v in example(match.type, latest).items()
+            if k in ("schema_version", "payload")
+        },
+        occurred_at=occurred.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        recorded_at=(occurred + timedelta(hours=8)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        agency=RECORDER if side == "start" else responsible_of(clock),
+    )
+    kinds = {field: of_kind(kind) for field, kind in match.where_kind}
+    dated = {} if match.at is None else {match.at: occurred.date().isoformat()}
+    event["payload"] = {**event["payload"], **dict(match.where), **kinds, **dated, **payload}
     return event
 
 
@@ -41,28 +97,48 @@ def run_of(clock: Clock, documents: list[dict[str, Any]], moment: datetime) -> l
     return [r for r in runs if r.clock == clock]
 
 
+def test_every_clock_has_a_hand_checked_deadline() -> None:
+    """The table below covers exactly the bundled clocks."""
+    assert set(LAST_DAY) == {c.name for c in POLICY.clocks}
+
+
 @pytest.mark.parametrize("clock", POLICY.clocks, ids=lambda c: c.name)
 def test_each_clock_is_met_on_its_last_day_and_breached_the_day_after(clock: Clock) -> None:
-    """Derived from the policy itself: a stop on the deadline is met, a day later breached,
-    and no stop at all is open until the deadline passes, then breached."""
-    start_day = date(2007, 3, 5)  # a Monday, no bank holiday near
-    pair = {f: "MTG-T-1" for f in clock.pair_on}
-    probe = run_of(
-        clock, [matching(clock, "start", new_case_id(), start_day, **pair)], cutoff("2007-03-05")
-    )
-    assert [r.status for r in probe] == ["open"]
-    last = date.fromisoformat(probe[0].deadline[:10])
-    for stop_day, status in ((last, "met"), (last + timedelta(days=1), "breached")):
+    """Each clock as loaded from policies/clocks.toml: a stop on its last day (at its last
+    instant, for hours) is met, one a day (an hour) later is breached; no stop at all is open
+    up to the deadline and breached after it. A clock dated by its payload is stopped by the
+    event itself, notified on the last day or the day after."""
+    start_day = date(2007, 3, 5)  # a Monday
+    pair = {f: "PP-T-1" if f == "protection_id" else "MTG-T-1" for f in clock.pair_on}
+    expected = LAST_DAY[clock.name]
+    if clock.unit == "hours":
+        last: datetime = parse_instant(expected)
+        later, after = last + timedelta(hours=1), last + timedelta(seconds=1)
+    else:
+        last = datetime.combine(date.fromisoformat(expected), time(10), UTC)
+        later, after = last + timedelta(days=1), last + timedelta(days=1)
+    for stop_at, status in ((last, "met"), (later, "breached")):
         case_id = new_case_id()
-        documents = [
-            matching(clock, "start", case_id, start_day, **pair),
-            matching(clock, "stop", case_id, stop_day, **pair),
-        ]
+        # The case opened that morning, led by the recorder (for a clock the lead must stop).
+        documents = [opened(case_id, RECORDER, at=(start_day - date(2007, 1, 1)).days)]
+        if clock.start.at is not None:
+            dated = {clock.start.at: start_day.isoformat()}
+            documents.append(matching(clock, "start", case_id, stop_at, **dated))
+        else:
+            documents += [
+                matching(clock, "start", case_id, start_day, **pair),
+                matching(clock, "stop", case_id, stop_at, **pair),
+            ]
         runs = run_of(clock, documents, cutoff("2008-12-31"))
-        assert [(r.status, r.stop is not None) for r in runs][:1] == [(status, True)], stop_day
-    late = run_of(clock, documents[:1], cutoff((last + timedelta(days=1)).isoformat()))
-    assert [(r.status, r.stop) for r in late] == [("breached", None)]
-    assert [r.status for r in run_of(clock, documents[:1], cutoff(last.isoformat()))] == ["open"]
+        assert [(r.status, r.stop is not None, r.deadline) for r in runs][:1] == [
+            (status, True, expected)
+        ], stop_at
+        assert runs[0].responsible == responsible_of(clock)
+    if clock.start.at is None:
+        start = documents[:2]
+        assert [(r.status, r.stop) for r in run_of(clock, start, after)] == [("breached", None)]
+        last_moment = last if clock.unit == "hours" else cutoff(expected)
+        assert [r.status for r in run_of(clock, start, last_moment)] == ["open"]
 
 
 def referral_clock() -> Clock:
@@ -268,9 +344,9 @@ def test_a_policy_that_cannot_be_used_is_refused_naming_the_field(
 
 def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> None:
     """Reports carry the version; a clock in hours compares instants, not days."""
-    assert POLICY.version == "2026.2" and len(POLICY.clocks) == 7
+    assert POLICY.version == "2026.3" and len(POLICY.clocks) == 13
     base = referral_clock()
-    hourly = ClockPolicy("t", "t", (Clock("hourly", "", base.start, base.stop, 72, "hours"),))
+    hourly = ClockPolicy("t", "t", (Clock("hourly", "", base.start, base.stops, 72, "hours"),))
     case_id = new_case_id()
     start = matching(base, "start", case_id, date(2007, 3, 5))
     for hours, status in ((71, "met"), (73, "breached")):
@@ -320,9 +396,13 @@ def test_the_latency_report_pools_runs_per_clock_and_agency() -> None:
 @settings(max_examples=300, deadline=None)
 @given(st.dates(date(2004, 1, 1), date(2030, 12, 31)), st.integers(-10, 2000))
 def test_counting_working_days_equals_walking_them(start: date, span: int) -> None:
-    """The counted `between` equals a day-by-day walk with the library's own holiday test."""
+    """The counted `between` equals a day-by-day walk with the library's own holiday test,
+    from day 0: the start, or the first working day after it (as the census counts)."""
     end = start + timedelta(days=span)
-    walked, day = 0, start
+    day = start
+    while not DAYS.is_working_day(day):
+        day += timedelta(days=1)
+    walked = 0
     while day < end:
         day += timedelta(days=1)
         walked += DAYS.is_working_day(day)
@@ -338,12 +418,12 @@ def test_policy_files_named_in_the_settings_replace_the_bundled_ones(tmp_path: P
 
     clocks, rules = tmp_path / "clocks.toml", tmp_path / "rules.toml"
     bundled = files("policies")
-    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.2"', '"local-1"'))
+    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.3"', '"local-1"'))
     rules.write_text((bundled / "rules.toml").read_text().replace('"2026.3"', '"local-2"'))
     settings = Settings.from_env({"SGL_CLOCK_POLICY": str(clocks), "SGL_RULE_POLICY": str(rules)})
     assert clock_policy_of(settings).version == "local-1"
     assert rule_policy_of(settings).version == "local-2"
-    assert clock_policy_of(Settings()).version == "2026.2"
+    assert clock_policy_of(Settings()).version == "2026.3"
 
 
 def test_the_referral_clock_starts_on_a_referral_to_any_childrens_social_care() -> None:

@@ -530,12 +530,14 @@ def test_child_b_fires_on_the_unseen_winter_the_closure_and_the_concerns_kept() 
     """Child B, as of 31 August 2023: unseen by any statutory agency from 18 November 2022
     (fired 13 January 2023); the charity's April and May concerns and the faith group's not
     passed on; Millford's closure for no engagement while the charity, which had told it of
-    a concern, was still involved. No injuries seen apart (each run is one agency's)."""
+    a concern, was still involved (the faith group's Sunday concern counts from Tuesday 2 May,
+    the next working day after the bank holiday, so it fires on 4 May). No injuries seen apart
+    (each run is one agency's)."""
     assert demo_findings(child_b(), "2023-08-31") == [
         ("unseen_by_statutory_agency", "2023-01-13"),
         ("concern_not_referred", "2023-04-21"),
         ("closed_while_concerns_open", "2023-04-24"),
-        ("concern_not_referred", "2023-05-03"),
+        ("concern_not_referred", "2023-05-04"),
     ]
 
 
