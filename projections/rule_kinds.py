@@ -108,24 +108,60 @@ def kind_of(agency: str, event: Event, agencies: AgencyLookup) -> str | None:
 def _injury_on_plan(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
-    """A suspected non-accidental injury while a plan is in force: one finding an injury,
-    dated when the ledger held both the injury and the plan."""
+    """Suspected non-accidental injuries while a plan is in force: one finding a plan, fired
+    on the first injury (dated when the ledger held both it and the plan), every later one
+    joining its evidence, until the plan ends or the finding is answered: an injury after the
+    answer starts a new finding. Undated injuries say nothing of when: they are not judged."""
+    answered: dict[str, datetime] = {}
+    for event in events:
+        if event.type == "alert.answered" and dated(event):
+            answered.setdefault(event.payload["alert_id"], _at(event))
     plans: dict[str, Event] = {}
+    runs: dict[str, list[Event]] = {}
     for event in events:
         p = event.payload
         if event.type == "plan.started":
             plans[p["plan_id"]] = event
-        elif event.type == "plan.ended":
-            plans.pop(p["plan_id"], None)
-        elif event.type == "injury.observed" and p["suspected_non_accidental"] is True and plans:
-            plan = next(iter(plans.values()))
-            yield Firing(
-                rule,
-                (plan.event_id, event.event_id),
-                max(_at(plan, "recorded_at"), _at(event, "recorded_at")),
-                f"suspected non-accidental {p['injury_type']} while plan {plan.payload['plan_id']}"
-                " is in force",
-            )
+        elif event.type == "plan.ended" and p["plan_id"] in plans:
+            plan = plans.pop(p["plan_id"])
+            if p["plan_id"] in runs:
+                yield _on_plan(rule, plan, runs.pop(p["plan_id"]))
+        elif (
+            event.type == "injury.observed"
+            and p["suspected_non_accidental"] is True
+            and plans
+            and dated(event)
+        ):
+            plan_id, plan = next(iter(plans.items()))
+            run = runs.get(plan_id)
+            if run is not None:
+                when = answered.get(derived_id(rule.name, (run[0].event_id,)))
+                if when is not None and when <= _at(event):
+                    yield _on_plan(rule, plan, run)
+                    run = None
+            if run is None:
+                runs[plan_id] = [event]
+            else:
+                run.append(event)
+    for plan_id, run in runs.items():
+        yield _on_plan(rule, plans[plan_id], run)
+
+
+def _on_plan(rule: Rule, plan: Event, injuries: list[Event]) -> Firing:
+    """The finding of suspected non-accidental injuries during one plan: its id is the first
+    injury's, whatever joins it (the plan is named in the summary, not the evidence, so a
+    new finding on the same plan shares no evidence with the last)."""
+    first = injuries[0]
+    kinds = ", ".join(dict.fromkeys(e.payload["injury_type"] for e in injuries))
+    spell = f"from {_day(first)} to {_day(injuries[-1])}" if len(injuries) > 1 else _day(first)
+    return Firing(
+        rule,
+        tuple(e.event_id for e in injuries),
+        max(_at(plan, "recorded_at"), _at(first, "recorded_at")),
+        f"{len(injuries)} suspected non-accidental injur{'y' if len(injuries) == 1 else 'ies'}"
+        f" ({kinds}) {spell} while plan {plan.payload['plan_id']} is in force",
+        raised_as=derived_id(rule.name, (first.event_id,)),
+    )
 
 
 def _injuries_within(
@@ -288,7 +324,8 @@ def _assault_unreported(
 ) -> Iterator[Firing]:
     """An assault (a `concern.raised` or `allegation.made` of `concern_categories`; never an
     injury observation, however suspicious: suspected non-accidental injuries are other
-    rules' business) recorded by an agency not of `notify_kinds`, the police not told by the
+    rules' business) recorded by a statutory agency not of `notify_kinds`, the police not
+    told by the
     end of the `working_days`th working day after it; fires when that day has passed and the
     ledger holds the assault. An undated record says nothing of when: it is not judged.
 
@@ -300,6 +337,10 @@ def _assault_unreported(
     decided `proceed` and not since ended (by its decision of another outcome, its
     `no_further_action`, or its involvement closing). That holds for an assault on the child
     only: one about another person (`about_person_id`: a sibling, an adult) is a new matter.
+
+    A concern recorded by an agency that is not statutory (a charity, a faith group) is not
+    judged here: such an agency is expected to refer to children's social care, and not doing
+    so is `unreferred_concern`'s finding.
     """
     categories, kinds = rule.params["concern_categories"], rule.params["notify_kinds"]
     days = england_and_wales()
@@ -313,6 +354,9 @@ def _assault_unreported(
         if event.type not in ("concern.raised", "allegation.made") or not dated(event):
             continue
         if p["category"] not in categories or police(event.agency, event):
+            continue
+        observer = agencies.record(event.agency, event.recorded_at)
+        if observer is None or not observer.statutory:
             continue
         seen = _at(event)
         last = days.add(seen.astimezone(UTC).date(), int(rule.params["working_days"]))

@@ -118,11 +118,44 @@ def test_nai_on_plan_fires_on_a_suspected_nai_from_the_plans_start_and_not_after
     same_time = injury(case_id, D, suspected_non_accidental=True)
     same_time["occurred_at"] = same_time["recorded_at"] = at(datetime(2007, 3, 1, 10, 0, 1))
     [one] = found("nai_on_plan", [plan, same_time, ended])
-    assert one.evidence == (plan["event_id"], same_time["event_id"])
+    assert one.evidence == (same_time["event_id"],)
     before = injury(case_id, datetime(2007, 3, 1, 9, 59, 59), suspected_non_accidental=True)
     after = injury(case_id, datetime(2007, 3, 31, 10, 0, 1), suspected_non_accidental=True)
     unsure = injury(case_id, D + timedelta(days=2), suspected_non_accidental=False)
     assert found("nai_on_plan", [before, plan, unsure, ended, after]) == []
+
+
+def test_nai_on_plan_is_one_growing_finding_a_plan_until_it_is_answered() -> None:
+    """Three suspected NAIs on one plan are one finding, its id and date the first's; once
+    answered, the next injury is a new finding (sharing no evidence with the last), and an
+    injury on a later plan is another."""
+    case_id = new_case_id()
+    plan = event("plan.started", case_id, D, plan_id="PLAN-T-1")
+    hurt = [
+        injury(case_id, D + timedelta(days=n), suspected_non_accidental=True) for n in (3, 17, 30)
+    ]
+    [one] = found("nai_on_plan", [plan, *hurt])
+    [first] = found("nai_on_plan", [plan, hurt[0]])
+    assert one.evidence == tuple(h["event_id"] for h in hurt)
+    assert (one.alert_id, one.fired_at) == (first.alert_id, first.fired_at)
+    assert "3 suspected non-accidental injuries" in one.summary
+    answer = event(
+        "alert.answered",
+        case_id,
+        D + timedelta(days=20),
+        alert_id=first.alert_id,
+        response="action_taken",
+    )
+    before, after = found("nai_on_plan", [plan, *hurt, answer])
+    assert before.alert_id == first.alert_id
+    assert before.evidence == (hurt[0]["event_id"], hurt[1]["event_id"])
+    assert after.evidence == (hurt[2]["event_id"],)
+    assert after.alert_id != first.alert_id
+    ended = event("plan.ended", case_id, D + timedelta(days=40), plan_id="PLAN-T-1")
+    again = event("plan.started", case_id, D + timedelta(days=60), plan_id="PLAN-T-2")
+    later = injury(case_id, D + timedelta(days=70), suspected_non_accidental=True)
+    runs = found("nai_on_plan", [plan, *hurt, ended, again, later])
+    assert [f.evidence for f in runs] == [tuple(h["event_id"] for h in hurt), (later["event_id"],)]
 
 
 def test_injury_cluster_fires_on_count_injuries_within_days_and_not_one_day_wider() -> None:
@@ -305,6 +338,19 @@ def test_an_injury_observation_is_never_an_assault_however_suspicious() -> None:
     case_id = new_case_id()
     suspected = injury(case_id, D, suspected_non_accidental=True, explanation_consistent=False)
     assert found("assault_not_reported_to_police", [suspected]) == []
+
+
+def test_an_assault_seen_by_an_agency_that_is_not_statutory_is_left_to_its_own_rule() -> None:
+    """A charity's physical-abuse concern is not judged for the police (the charity refers to
+    children's social care: `concern_not_referred`); the same concern by a school is."""
+    case_id = new_case_id()
+    charity = concern(case_id, D)
+    charity["agency"] = "example-voluntary"  # registered as voluntary: not statutory
+    assert found("assault_not_reported_to_police", [charity]) == []
+    school = concern(case_id, D)
+    assert [f.evidence for f in found("assault_not_reported_to_police", [school])] == [
+        (school["event_id"],)
+    ]
 
 
 def test_an_allegation_of_the_categories_is_an_assault() -> None:
@@ -642,7 +688,7 @@ def test_child_a_by_25_july_2007_one_finding_a_situation() -> None:
     documents = child_a()
     findings = evaluate(as_events(documents), cutoff("2007-07-25"), POLICY, agencies=AGENCIES)
     assert Counter(f.rule.name for f in findings) == {
-        "nai_on_plan": 10,
+        "nai_on_plan": 1,
         "injury_cluster": 1,
         "explanations_in_doubt": 1,
         "assault_not_reported_to_police": 1,
