@@ -304,7 +304,11 @@ def _begin(clock: Clock, event: Event, agencies: AgencyLookup, roles: _Roles) ->
     if clock.responsible is None:
         return _Start(event, began, started_at, None, None, area)
     agency = roles.resolve(clock.responsible, event, began)
-    kind = None if agency is None else roles.kind(agency, began)
+    record = None if agency is None else agencies.record(agency, utc_text(began))
+    kind = None if record is None else record.kind
+    if area is None and record is not None:
+        # A case that never records its area is in the area of the agency responsible.
+        area = record.area
     return _Start(event, began, started_at, agency, kind, area)
 
 

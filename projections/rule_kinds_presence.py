@@ -135,7 +135,27 @@ def _statutory_spells(events: list[Event], agencies: AgencyLookup) -> list[_Spel
             dated[0],
         )
         spells.append(_Spell(opened, opener, closed))
-    return spells
+    died = _death(dated)
+    if died is None:
+        return spells
+    # Nobody sees a child who has died: every spell ends there.
+    return [
+        _Spell(s.start, s.opener, died if s.end is None or s.end > died else s.end)
+        for s in spells
+        if s.start < died
+    ]
+
+
+def _death(events: list[Event]) -> datetime | None:
+    """When the record first says the child died (an involvement or a case closed for that
+    reason), if it does."""
+    for event in events:
+        p = event.payload
+        if (event.type == "involvement.closed" and p["reason"] == "child_died") or (
+            event.type == "case.closed" and p["reason"] == "RC2"
+        ):
+            return _at(event)
+    return None
 
 
 def _unseen_by_statutory(

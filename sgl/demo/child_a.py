@@ -135,6 +135,7 @@ def child_a() -> list[dict[str, Any]]:
     _contacts_and_injuries(s)
     _sibling_slap(s)
     _legal(s)
+    _death(s)
     return s.events
 
 
@@ -562,4 +563,18 @@ def _legal(s: Script) -> None:
         },
         lag=timedelta(hours=5),
         name="legal_decision",
+    )
+
+
+def _death(s: Script) -> None:
+    """3 August 2007: the child dies; children's social care closes the case (RC2). The
+    record holds no more about him after that day."""
+    s.add(
+        "case.closed",
+        SOCIAL_CARE,
+        TM,
+        _at("2007-08-03", 17),
+        {"reason": "RC2", "closed_on": "2007-08-03"},
+        lag=timedelta(days=1),
+        name="death",
     )

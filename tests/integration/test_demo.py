@@ -159,7 +159,7 @@ def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
     seven weeks; as of 24 July it is still running, and already past its deadline."""
     base = f"{live_server.url}/v1/cases/{DEMO_CASE}/clocks"
     answer = httpx.get(base, params={"as_of": "2007-07-25"}).json()
-    assert answer["policy"]["version"] == "2026.3"
+    assert answer["policy"]["version"] == "2026.4"
     legal = next(c for c in answer["clocks"] if c["clock"] == "legal_planning_meeting")
     assert (legal["status"], legal["deadline"], legal["working_days"]) == (
         "breached",
@@ -184,7 +184,7 @@ def test_the_alerts_unanswered_as_of_25_july_with_their_age(
     answer = httpx.get(
         f"{live_server.url}/v1/cases/{DEMO_CASE}/alerts", params={"as_of": "2007-07-25"}
     ).json()
-    assert answer["policy"]["version"] == "2026.3"
+    assert answer["policy"]["version"] == "2026.4"
     assert answer["unanswered"] == len(answer["alerts"]) > 10
     absent = next(a for a in answer["alerts"] if a["rule"] == "key_agency_absent")
     assert absent["days_unanswered"] > 200 and len(absent["evidence"]) == 1

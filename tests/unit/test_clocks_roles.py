@@ -451,6 +451,31 @@ def test_a_run_before_the_case_records_its_area_names_the_first_area() -> None:
     assert run.area == "E08000001"
 
 
+def test_a_case_that_never_records_its_area_is_in_the_responsible_agencys() -> None:
+    """No area recorded at all: the run is in the area the responsible agency is registered
+    for; one with no area registered leaves it unknown."""
+    documents = [referral(SCHOOL, CSC, D + 0.4)]
+    [run] = runs(documents, "referral_decision", registry=agencies(**{CSC: "E06000099"}))
+    assert (run.responsible, run.area) == (CSC, "E06000099")
+    [unknown] = runs(documents, "referral_decision")
+    assert unknown.area is None
+
+
+def test_an_initial_conference_concludes_the_assessment_of_a_section_47_enquiry() -> None:
+    """Social care's initial conference stops the assessment clock: the enquiry's outcome."""
+    conference = {
+        **example("meeting.held", 2)["payload"],
+        "meeting_type": "initial_cp_conference",
+    }
+    documents = [
+        referral(SCHOOL, CSC, D + 0.4),
+        event("meeting.held", CASE, SCHOOL, conference, D + 9),
+        event("meeting.held", CASE, CSC, conference, D + 11),
+    ]
+    [run] = runs(documents, "assessment")
+    assert run.stop is not None and run.stop.agency == CSC and run.status == "met"
+
+
 def test_the_conference_is_the_leads_to_hold_unless_no_enquiry_follows() -> None:
     """After a transfer, the new lead's conference answers its own strategy discussion, not
     the old lead's; a strategy discussion decided `decline` needs no conference."""
