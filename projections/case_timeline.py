@@ -10,7 +10,7 @@ was then.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from ledger.envelope import Event, parse_instant, utc_text
@@ -68,6 +68,52 @@ class CaseTimeline:
         """Whether the agency was a statutory one at the instant (an unregistered one is not)."""
         record = self.record(agency, at)
         return record is not None and record.statutory
+
+
+class RememberedAgencies:
+    """An AgencyLookup that asks the registry each question once: for one evaluation of a
+    case, where clocks and rules ask the same agency's record at the same instants many
+    times (each question to the registry's store is a read of SQLite). It also keeps the
+    case's timelines (`timeline_of`) for as long as it lives."""
+
+    def __init__(self, agencies: AgencyLookup) -> None:
+        self.agencies = agencies
+        self._records: dict[tuple[str, str | None], AgencyRecord | None] = {}
+        self._all: dict[str | None, list[AgencyRecord]] = {}
+        self.timelines: dict[int, tuple[Sequence[Event], CaseTimeline]] = {}
+
+    def record(self, agency_id: str, as_of: str | None = None) -> AgencyRecord | None:
+        """See AgencyLookup.record (asked of the registry once per agency and instant)."""
+        key = (agency_id, as_of)
+        try:
+            return self._records[key]
+        except KeyError:
+            found = self._records[key] = self.agencies.record(agency_id, as_of)
+            return found
+
+    def records(self, as_of: str | None = None) -> list[AgencyRecord]:
+        """See AgencyLookup.records (asked of the registry once per instant)."""
+        if as_of not in self._all:
+            self._all[as_of] = self.agencies.records(as_of)
+        return list(self._all[as_of])
+
+
+def remembered(agencies: AgencyLookup) -> RememberedAgencies:
+    """The lookup, remembering its answers (itself if it already does)."""
+    return agencies if isinstance(agencies, RememberedAgencies) else RememberedAgencies(agencies)
+
+
+def timeline_of(events: Sequence[Event], agencies: AgencyLookup) -> CaseTimeline:
+    """`CaseTimeline(events, agencies)`, built once per list of events while `agencies` is
+    the same RememberedAgencies (one evaluation of a case, whose rule kinds all receive the
+    same list): the case state is folded once, not once per kind."""
+    if not isinstance(agencies, RememberedAgencies):
+        return CaseTimeline(events, agencies)
+    # The list itself is kept beside its timeline, so its id is not reused while remembered.
+    held = agencies.timelines.get(id(events))
+    if held is None or held[0] is not events:
+        held = agencies.timelines[id(events)] = (events, CaseTimeline(events, agencies))
+    return held[1]
 
 
 def _spell_at(spells: list[tuple[datetime, str]], at: datetime) -> str | None:

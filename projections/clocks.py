@@ -26,7 +26,7 @@ from typing import Any
 from ledger.envelope import Event, parse_instant, utc_text
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_timeline import CaseTimeline
+from projections.case_timeline import CaseTimeline, remembered
 from projections.clock_policy import RECIPIENT, Clock, ClockPolicy, EventMatch, Responsible
 from projections.effective import effective_events
 from projections.working_days import WorkingDays, england_and_wales
@@ -164,6 +164,8 @@ def clock_runs(
     """Every run of every clock of the policy in the case, as of the moment; an open run is
     measured to `measured_to` (default: the moment), e.g. to when the case's data end."""
     until = moment if measured_to is None else measured_to
+    # Starts, stops and roles ask the registry about the same agencies at the same instants.
+    agencies = remembered(agencies)
     calendar_days = days or england_and_wales()
     current = effective_events(known_by(events, moment, basis))
     everything = sorted(

@@ -21,7 +21,7 @@ from typing import Any
 
 from ledger.envelope import Event, parse_instant, utc_text
 from projections.agencies import AgencyLookup
-from projections.case_timeline import CaseTimeline
+from projections.case_timeline import timeline_of
 from projections.working_days import england_and_wales
 
 NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
@@ -425,7 +425,7 @@ def _adult_unknown_to_lead(
     grace = timedelta(days=int(rule.params["days"]))
     if not any(e.type == "person.linked" for e in events):
         return
-    timeline = CaseTimeline(events, agencies)
+    timeline = timeline_of(events, agencies)
     linked: dict[tuple[str, str], datetime] = {}
     for event in events:
         if event.type == "person.linked":

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, time, timedelta
 
 from ledger.envelope import Event, parse_instant
 from projections.agencies import AgencyLookup, AgencyRecord
-from projections.case_timeline import CaseTimeline
+from projections.case_timeline import CaseTimeline, timeline_of
 from projections.rule_kinds import Firing, Kind, Rule, derived_id, kind_of
 from projections.working_days import england_and_wales
 
@@ -107,7 +107,7 @@ def _statutory_spells(events: list[Event], agencies: AgencyLookup) -> list[_Spel
     dated = [e for e in events if _dated(e)]
     if not dated:
         return []
-    timeline = CaseTimeline(events, agencies)
+    timeline = timeline_of(events, agencies)
     first = _at(dated[0])
     episodes: list[tuple[datetime, str, datetime | None]] = []
     for involvement in timeline.state.involvements:
@@ -253,7 +253,7 @@ def _closed_while_open(
         if not _closure(closure) or kind_of(agency, closure, agencies) not in kinds:
             continue
         before = [e for e in events if _dated(e) and _at(e) <= at and e is not closure]
-        timeline = timeline or CaseTimeline(events, agencies)
+        timeline = timeline or timeline_of(events, agencies)
         involved = set(timeline.involved_at(at))
         items = [
             *_in_hospital(before),
@@ -415,7 +415,7 @@ def _injuries_across(
         record = _record(event.agency, event, agencies)
         if record is not None and record.area is not None:
             return record.area
-        timeline = timeline or CaseTimeline(events, agencies)
+        timeline = timeline or timeline_of(events, agencies)
         return timeline.area_at(_at(event))
 
     runs: list[list[Event]] = []

@@ -31,7 +31,7 @@ from ledger.schemas import SchemaRegistry
 from projections import rule_kinds, rule_kinds_presence, rule_kinds_steps
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_timeline import CaseTimeline
+from projections.case_timeline import CaseTimeline, remembered
 from projections.effective import effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
 from projections.rule_kinds import NAMESPACE, Firing, Rule
@@ -130,6 +130,9 @@ def _evaluate(
     basis: Basis,
     agencies: AgencyLookup,
 ) -> tuple[list[Firing], datetime | None]:
+    # Every kind asks the registry about the same agencies at the same instants, and several
+    # need the case's timeline: both are worked out once for this evaluation.
+    agencies = remembered(agencies)
     known = known_by(events, moment, basis)
     current = effective_events(known)
     # At the same instant, what was recorded first comes first, then the log's order.
