@@ -104,6 +104,12 @@ class RegistryGate:
             raise _still_reading({agency_id})
         return found
 
+    def snapshot(self) -> _Snapshot:
+        """The gate with the store read once: an agency the store holds is answered from
+        memory, any other as `record` answers it (for a caller about to ask many questions
+        at once: one evaluation of a case)."""
+        return _Snapshot(self, self.views.current().agencies.snapshot())
+
     def records(self, as_of: str | None = None) -> list[AgencyRecord]:
         """See projections.agencies.AgencyLookup.records (the store's, and any read past it)."""
         found = {r.agency_id: r for r in self.views.current().agencies.records(as_of)}
@@ -183,3 +189,19 @@ def _still_reading(agency_ids: set[str]) -> LedgerUnavailable:
 
 def _by_id(record: AgencyRecord) -> str:
     return record.agency_id
+
+
+class _Snapshot:
+    """A RegistryGate's answers with the registry store's table read once."""
+
+    def __init__(self, gate: RegistryGate, table: AgencyTable) -> None:
+        self.gate, self.table = gate, table
+
+    def record(self, agency_id: str, as_of: str | None = None) -> AgencyRecord | None:
+        """See projections.agencies.AgencyLookup.record."""
+        found = self.table.record(agency_id, as_of)
+        return found if found is not None else self.gate.record(agency_id, as_of)
+
+    def records(self, as_of: str | None = None) -> list[AgencyRecord]:
+        """See projections.agencies.AgencyLookup.records."""
+        return self.gate.records(as_of)

@@ -49,6 +49,11 @@ class SQLiteAgencyRegistry:
         """See projections.agencies.AgencyLookup.records."""
         return self._table().records(as_of)
 
+    def snapshot(self) -> AgencyTable:
+        """The registry as the store holds it now, in memory (one read of the store), for a
+        caller about to ask many questions at once."""
+        return self._table()
+
     def known(self, agency_ids: Collection[str]) -> set[str]:
         """Those of the ids registered now."""
         table = self._table()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Protocol, runtime_checkable
 
 from ledger.envelope import Event, parse_instant, utc_text
 from projections.agencies import AgencyLookup, AgencyRecord
@@ -70,6 +71,16 @@ class CaseTimeline:
         return record is not None and record.statutory
 
 
+@runtime_checkable
+class Snapshots(Protocol):
+    """A registry that can be read once into memory for many questions (its store's
+    table), as the live registry can."""
+
+    def snapshot(self) -> AgencyLookup:
+        """The registry as held now, answering in memory."""
+        ...
+
+
 class RememberedAgencies:
     """An AgencyLookup that asks the registry each question once: for one evaluation of a
     case, where clocks and rules ask the same agency's record at the same instants many
@@ -77,7 +88,8 @@ class RememberedAgencies:
     case's timelines (`timeline_of`) for as long as it lives."""
 
     def __init__(self, agencies: AgencyLookup) -> None:
-        self.agencies = agencies
+        # The registry's store read once for the whole evaluation, where it can be.
+        self.agencies = agencies.snapshot() if isinstance(agencies, Snapshots) else agencies
         self._records: dict[tuple[str, str | None], AgencyRecord | None] = {}
         self._all: dict[str | None, list[AgencyRecord]] = {}
         self.timelines: dict[int, tuple[Sequence[Event], CaseTimeline]] = {}

@@ -175,15 +175,25 @@ def clock_runs(
     # (it still counts for who led and who was involved, as the case state has it).
     ordered = [e for e in everything if e.occurred_precision != "undated"]
     roles = _Roles(everything, agencies)
+    # Each clock reads only the events of its types: positions by type, taken once.
+    by_type: dict[str, list[int]] = {}
+    for index, event in enumerate(ordered):
+        by_type.setdefault(event.type, []).append(index)
     runs: list[ClockRun] = []
     for clock in policy.clocks:
         open_runs: list[_Start] = []
         types = {clock.start.type, *(m.type for m in (*clock.stops, *clock.unless))}
-        for event in (e for e in ordered if e.type in types):
+        for index in sorted(i for t in types for i in by_type.get(t, ())):
+            event = ordered[index]
             # A start dated by its payload is stopped by the event itself: start it first.
             begun = _begin(clock, event, agencies, roles)
             if begun is not None and clock.start.at is not None:
                 open_runs.append(begun)
+            if not open_runs:
+                # No run to stop: a start (of a clock started when it happens) opens one.
+                if begun is not None:
+                    open_runs.append(begun)
+                continue
             stopped = _ended(clock.stops, open_runs, event, clock.pair_on, agencies)
             runs += [_run(clock, started, event, until, calendar_days) for started in stopped]
             if not stopped:
