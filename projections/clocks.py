@@ -26,7 +26,7 @@ from typing import Any
 from ledger.envelope import Event, parse_instant, utc_text
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_timeline import CaseTimeline, remembered
+from projections.case_timeline import SPELLS, CaseTimeline, remembered
 from projections.clock_policy import RECIPIENT, Clock, ClockPolicy, EventMatch, Responsible
 from projections.effective import effective_events
 from projections.working_days import WorkingDays, england_and_wales
@@ -206,21 +206,6 @@ def clock_runs(
     return runs
 
 
-# The events that make the case's lead, area and involvements (the case state's handlers for
-# them read nothing else): the timeline is folded from these alone, at a fraction of the cost
-# of the whole case.
-_SPELLS = frozenset(
-    {
-        "case.opened",
-        "case.closed",
-        "lead.changed",
-        "area.changed",
-        "involvement.opened",
-        "involvement.closed",
-    }
-)
-
-
 class _Roles:
     """The agency a role names in the case at an instant, from the case's lead, area and
     involvement spells (folded when first needed, once per case)."""
@@ -236,7 +221,7 @@ class _Roles:
     def timeline(self) -> CaseTimeline | None:
         """The case's lead, area and involvement by instant; None if nothing set them."""
         if not self._folded:
-            spells = [e for e in self._events if e.type in _SPELLS]
+            spells = [e for e in self._events if e.type in SPELLS]
             self._timeline = CaseTimeline(spells, self._agencies) if spells else None
             self._folded = True
         return self._timeline
