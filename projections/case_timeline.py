@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Protocol, runtime_checkable
 
 from ledger.envelope import Event, parse_instant, utc_text
 from projections.agencies import AgencyLookup, AgencyRecord
 from projections.case_state import CaseState, project_all
+
+# `parse_instant`, remembering the instants it parsed: clocks and every rule kind read the same
+# events' instants again and again (a datetime is immutable, so sharing one is safe).
+instant = lru_cache(maxsize=1 << 16)(parse_instant)
 
 # The events that make the case's lead, area and involvements (the case state's handlers for
 # them read nothing else, and no other handler writes those fields): the timeline is folded

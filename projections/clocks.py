@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from ledger.envelope import Event, parse_instant, utc_text
+from ledger.envelope import Event, utc_text
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_timeline import SPELLS, CaseTimeline, remembered
+from projections.case_timeline import SPELLS, CaseTimeline, instant, remembered
 from projections.clock_policy import RECIPIENT, Clock, ClockPolicy, EventMatch, Responsible
 from projections.effective import effective_events
 from projections.working_days import WorkingDays, england_and_wales
@@ -59,9 +59,9 @@ class RunRow:
         if self.stop_event is not None:
             return self
         # The deadline does not depend on the moment: only lateness and the days so far do.
-        began = parse_instant(self.started_at).astimezone(UTC)
+        began = instant(self.started_at).astimezone(UTC)
         if clock.unit == "hours":
-            late = moment > parse_instant(self.deadline)
+            late = moment > instant(self.deadline)
         else:
             late = moment.astimezone(UTC).date() > date.fromisoformat(self.deadline)
         ended = moment.astimezone(UTC)
@@ -168,9 +168,7 @@ def clock_runs(
     agencies = remembered(agencies)
     calendar_days = days or england_and_wales()
     current = effective_events(known_by(events, moment, basis))
-    everything = sorted(
-        current, key=lambda e: (parse_instant(e.occurred_at), e.partition, e.offset)
-    )
+    everything = sorted(current, key=lambda e: (instant(e.occurred_at), e.partition, e.offset))
     # An undated event has no instant: it is never evidence of when a clock started or stopped
     # (it still counts for who led and who was involved, as the case state has it).
     ordered = [e for e in everything if e.occurred_precision != "undated"]
@@ -289,7 +287,7 @@ def _begin(clock: Clock, event: Event, agencies: AgencyLookup, roles: _Roles) ->
     if not clock.start.matches(event, agencies):
         return None
     if clock.start.at is None:
-        began, started_at = parse_instant(event.occurred_at).astimezone(UTC), event.occurred_at
+        began, started_at = instant(event.occurred_at).astimezone(UTC), event.occurred_at
     else:
         stated = event.payload.get(clock.start.at)
         try:
@@ -323,7 +321,7 @@ def _ended(
     if not found:
         return []
     by_anyone = any(m.by is None for m in found)
-    at = parse_instant(event.occurred_at)
+    at = instant(event.occurred_at)
     return [
         started
         for started in open_runs
@@ -336,7 +334,7 @@ def _ended(
 def _run(
     clock: Clock, start: _Start, stop: Event | None, moment: datetime, days: WorkingDays
 ) -> ClockRun:
-    ended = (moment if stop is None else parse_instant(stop.occurred_at)).astimezone(UTC)
+    ended = (moment if stop is None else instant(stop.occurred_at)).astimezone(UTC)
     return ClockRun(
         clock,
         start.event,

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from ledger.envelope import Event, parse_instant, utc_text
+from ledger.envelope import Event, utc_text
 from projections.agencies import AgencyLookup
-from projections.case_timeline import timeline_of
+from projections.case_timeline import instant, timeline_of
 from projections.working_days import england_and_wales
 
 NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
@@ -65,7 +65,7 @@ class Firing:
 
     def as_dict(self, moment: datetime) -> dict[str, Any]:
         """The finding as the API shows it, with its age or its time to answer."""
-        answered = None if self.answer is None else parse_instant(self.answer.occurred_at)
+        answered = None if self.answer is None else instant(self.answer.occurred_at)
         waited = (answered or moment) - self.fired_at
         return {
             "alert_id": self.alert_id,
@@ -90,7 +90,7 @@ def derived_id(rule: str, evidence: Iterable[str]) -> str:
 
 
 def _at(event: Event, name: str = "occurred_at") -> datetime:
-    return parse_instant(getattr(event, name))
+    return instant(getattr(event, name))
 
 
 def dated(event: Event) -> bool:

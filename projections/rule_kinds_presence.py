@@ -15,9 +15,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from ledger.envelope import Event, parse_instant
+from ledger.envelope import Event
 from projections.agencies import AgencyLookup, AgencyRecord
-from projections.case_timeline import CaseTimeline, timeline_of
+from projections.case_timeline import CaseTimeline, instant, timeline_of
 from projections.rule_kinds import Firing, Kind, Rule, derived_id, kind_of
 from projections.working_days import england_and_wales
 
@@ -33,7 +33,7 @@ _SEEN_TYPES = frozenset({"injury.observed", "hospital.admitted", "hospital.disch
 
 
 def _at(event: Event, name: str = "occurred_at") -> datetime:
-    return parse_instant(getattr(event, name))
+    return instant(getattr(event, name))
 
 
 def _dated(event: Event) -> bool:
@@ -112,8 +112,8 @@ def _statutory_spells(events: list[Event], agencies: AgencyLookup) -> list[_Spel
     episodes: list[tuple[datetime, str, datetime | None]] = []
     for involvement in timeline.state.involvements:
         for episode in involvement.episodes:
-            opened = first if episode.opened_at is None else parse_instant(episode.opened_at)
-            closed = None if episode.closed_at is None else parse_instant(episode.closed_at)
+            opened = first if episode.opened_at is None else instant(episode.opened_at)
+            closed = None if episode.closed_at is None else instant(episode.closed_at)
             if timeline.statutory(involvement.agency, opened):
                 episodes.append((opened, involvement.agency, closed))
     episodes.sort(key=lambda x: x[0])

@@ -22,8 +22,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from ledger.envelope import Event, parse_instant
+from ledger.envelope import Event
 from projections.agencies import AgencyLookup
+from projections.case_timeline import instant
 from projections.rule_kinds import Firing, Kind, Rule, derived_id, kind_of
 from projections.working_days import england_and_wales
 
@@ -42,11 +43,11 @@ DIED = frozenset({"child_died", "RC2"})
 
 
 def _occurred(event: Event) -> datetime:
-    return parse_instant(event.occurred_at)
+    return instant(event.occurred_at)
 
 
 def _recorded(event: Event) -> datetime:
-    return parse_instant(event.recorded_at)
+    return instant(event.recorded_at)
 
 
 def _known_at(event: Event) -> datetime:

@@ -26,12 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ledger.envelope import Event, parse_instant, utc_text
+from ledger.envelope import Event, utc_text
 from ledger.schemas import SchemaRegistry
 from projections import rule_kinds, rule_kinds_presence, rule_kinds_steps
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_timeline import CaseTimeline, remembered
+from projections.case_timeline import CaseTimeline, instant, remembered
 from projections.effective import effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
 from projections.rule_kinds import NAMESPACE, Firing, Rule
@@ -117,7 +117,7 @@ def evaluate_with_due(
     meanwhile, or None: a rule's deadline on what is known now, or an event already held but
     recorded a little ahead of the moment (the ledger allows some clock skew)."""
     found, due = _evaluate(events, moment, policy, "recorded", agencies)
-    ahead = [at for at in (parse_instant(e.recorded_at) for e in events) if at > moment]
+    ahead = [at for at in (instant(e.recorded_at) for e in events) if at > moment]
     if ahead:
         due = min([*ahead, *([due] if due else [])])
     return found, due
@@ -139,8 +139,8 @@ def _evaluate(
     ordered = sorted(
         current,
         key=lambda e: (
-            parse_instant(e.occurred_at),
-            parse_instant(e.recorded_at),
+            instant(e.occurred_at),
+            instant(e.recorded_at),
             e.partition,
             e.offset,
         ),
@@ -210,7 +210,7 @@ class Recipients:
     def __init__(self, events: Sequence[Event], agencies: AgencyLookup) -> None:
         self.events = list(events)  # in log order
         self.agencies = agencies
-        self.recorded = [parse_instant(e.recorded_at) for e in self.events]
+        self.recorded = [instant(e.recorded_at) for e in self.events]
         # The timeline of the events known at an instant, by which events those are.
         self._timelines: dict[tuple[int, ...], CaseTimeline] = {}
 
@@ -248,15 +248,15 @@ def involved_at(timeline: CaseTimeline, events: Sequence[Event], at: datetime) -
     one. The ledger's own alerts make it no agency involved."""
     last: dict[str, datetime] = {}
     for event in events:
-        when = parse_instant(event.occurred_at)
+        when = instant(event.occurred_at)
         if event.agency != LEDGER_AGENCY and when <= at:
             last[event.agency] = max(when, last.get(event.agency, when))
     closed: dict[str, datetime] = {}
     for involvement in timeline.state.involvements:
         ends = [
-            parse_instant(ep.closed_at)
+            instant(ep.closed_at)
             for ep in involvement.episodes
-            if ep.closed_at is not None and parse_instant(ep.closed_at) <= at
+            if ep.closed_at is not None and instant(ep.closed_at) <= at
         ]
         if ends:
             closed[involvement.agency] = max(ends)
@@ -307,7 +307,7 @@ def alert_report(
     rows = []
     for rule, members in sorted(groups.items()):
         waits = sorted(
-            (parse_instant(f.answer.occurred_at) - f.fired_at).total_seconds() / 86400
+            (instant(f.answer.occurred_at) - f.fired_at).total_seconds() / 86400
             for _, f in members
             if f.answer is not None
         )
