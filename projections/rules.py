@@ -31,7 +31,7 @@ from ledger.schemas import SchemaRegistry
 from projections import rule_kinds, rule_kinds_presence, rule_kinds_steps
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
-from projections.case_timeline import CaseTimeline, instant, remembered
+from projections.case_timeline import SPELLS, CaseTimeline, instant, remembered
 from projections.effective import effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
 from projections.rule_kinds import NAMESPACE, Firing, Rule
@@ -211,7 +211,9 @@ class Recipients:
         self.events = list(events)  # in log order
         self.agencies = agencies
         self.recorded = [instant(e.recorded_at) for e in self.events]
-        # The timeline of the events known at an instant, by which events those are.
+        self._spells = [i for i, e in enumerate(self.events) if e.type in SPELLS]
+        # The timeline of the events known at an instant, by which of the events that make
+        # its spells those are (the others do not change it).
         self._timelines: dict[tuple[int, ...], CaseTimeline] = {}
 
     def resolve(self, roles: Sequence[str], finding: Firing) -> tuple[str, ...]:
@@ -225,12 +227,14 @@ class Recipients:
             [finding.fired_at]
             + [t for e, t in zip(self.events, self.recorded, strict=True) if e.event_id in evidence]
         )
-        known = tuple(i for i, t in enumerate(self.recorded) if t <= at)
-        if known not in self._timelines:
-            self._timelines[known] = CaseTimeline((self.events[i] for i in known), self.agencies)
-        timeline = self._timelines[known]
+        known = [e for e, t in zip(self.events, self.recorded, strict=True) if t <= at]
+        spells = tuple(i for i in self._spells if self.recorded[i] <= at)
+        if spells not in self._timelines:
+            making = [self.events[i] for i in spells] or known[:1]
+            self._timelines[spells] = CaseTimeline(making, self.agencies)
+        timeline = self._timelines[spells]
         lead = timeline.lead_at(at)
-        involved = involved_at(timeline, [self.events[i] for i in known], at)
+        involved = involved_at(timeline, known, at)
         found: list[str] = []
         for role in roles:
             if role == LEAD:
