@@ -180,11 +180,12 @@ def clock_runs(
     runs: list[ClockRun] = []
     for clock in policy.clocks:
         open_runs: list[_Start] = []
-        types = {clock.start.type, *(m.type for m in (*clock.stops, *clock.unless))}
+        start_type = clock.start.type
+        types = {start_type, *(m.type for m in (*clock.stops, *clock.unless))}
         for index in sorted(i for t in types for i in by_type.get(t, ())):
             event = ordered[index]
             # A start dated by its payload is stopped by the event itself: start it first.
-            begun = _begin(clock, event, agencies, roles)
+            begun = _begin(clock, event, agencies, roles) if event.type == start_type else None
             if begun is not None and clock.start.at is not None:
                 open_runs.append(begun)
             if not open_runs:
