@@ -35,6 +35,7 @@ from ledger.envelope import parse_instant
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis
 from projections.audit import data_end, latest
+from projections.case_timeline import remembered
 from projections.case_view import SQLiteCaseView, micros
 from projections.clock_policy import ClockPolicy
 from projections.clocks import RunRow, clock_runs
@@ -115,6 +116,8 @@ class SQLiteClockView(SQLiteTrackedStore):
         in one transaction. Returns the number of cases refreshed."""
         rows: list[tuple[Any, ...]] = []
         covered: list[tuple[Any, ...]] = []
+        # The registry read once for the batch, its answers shared by every case in it.
+        agencies = remembered(self.agencies)
         for case_id in case_ids:
             events = cases.events(case_id)
             if not events:
@@ -126,7 +129,7 @@ class SQLiteClockView(SQLiteTrackedStore):
             # at or after the case's latest instants, which is when a report uses them.
             everything = max(moment, recorded, appended)
             runs = clock_runs(
-                events, everything, self.policy, days=self.days, agencies=self.agencies
+                events, everything, self.policy, days=self.days, agencies=agencies
             )
             rows += [(case_id, *_stored(r.row())) for r in runs]
             end = data_end(events, everything)
