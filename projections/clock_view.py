@@ -128,9 +128,7 @@ class SQLiteClockView(SQLiteTrackedStore):
             # of this clock (the ledger allows some skew): the rows then hold for any moment
             # at or after the case's latest instants, which is when a report uses them.
             everything = max(moment, recorded, appended)
-            runs = clock_runs(
-                events, everything, self.policy, days=self.days, agencies=agencies
-            )
+            runs = clock_runs(events, everything, self.policy, days=self.days, agencies=agencies)
             rows += [(case_id, *_stored(r.row())) for r in runs]
             end = data_end(events, everything)
             covered.append(
