@@ -325,18 +325,15 @@ def _assault_unreported(
     """An assault (a `concern.raised` or `allegation.made` of `concern_categories`; never an
     injury observation, however suspicious: suspected non-accidental injuries are other
     rules' business) recorded by a statutory agency not of `notify_kinds`, the police not
-    told by the
-    end of the `working_days`th working day after it; fires when that day has passed and the
-    ledger holds the assault. An undated record says nothing of when: it is not judged.
+    told by the end of the `working_days`th working day after it; fires when that day has
+    passed and the ledger holds the assault. An undated record says nothing of when: it is
+    not judged.
 
     The police count as told, from the assault to the end of the last day, when an agency
     of `notify_kinds` recorded an event naming it (its causation, `rests_on`, `facts`), it
     was referred or shared to one (any referral or share to one then), or it was tabled at a
-    meeting one attended (`facts_tabled`). They count as told already when, at the assault,
-    one was investigating the child: its involvement open, or its `police_investigation`
-    decided `proceed` and not since ended (by its decision of another outcome, its
-    `no_further_action`, or its involvement closing). That holds for an assault on the child
-    only: one about another person (`about_person_id`: a sibling, an adult) is a new matter.
+    meeting one attended (`facts_tabled`). An investigation the police already have open on
+    the child does not count: they learn of a new assault only when someone tells them.
 
     A concern recorded by an agency that is not statutory (a charity, a faith group) is not
     judged here: such an agency is expected to refer to children's social care, and not doing
@@ -348,7 +345,6 @@ def _assault_unreported(
     def police(agency: str, event: Event) -> bool:
         return kind_of(agency, event, agencies) in kinds
 
-    investigating = _investigations(events, police)
     for event in events:
         p = event.payload
         if event.type not in ("concern.raised", "allegation.made") or not dated(event):
@@ -361,18 +357,14 @@ def _assault_unreported(
         seen = _at(event)
         last = days.add(seen.astimezone(UTC).date(), int(rule.params["working_days"]))
         late = datetime.combine(last + timedelta(days=1), time(), UTC)
-        if "about_person_id" not in p and any(
-            a <= seen and (b is None or seen < b) for a, b in investigating
-        ):
-            continue
         if any(_tells(t, event, police) for t in events if dated(t) and seen <= _at(t) < late):
             continue
         yield Firing(
             rule,
             (event.event_id,),
             max(late, _at(event, "recorded_at")),
-            f"{event.type} ({p['category']}) with no police notification within "
-            f"{rule.params['working_days']} working day(s)",
+            f"{event.type} ({p['category']}) by {event.agency} on {_day(event)} with no police "
+            f"notification within {rule.params['working_days']} working day(s)",
         )
 
 
@@ -387,33 +379,6 @@ def _tells(event: Event, assault: Event, police: Callable[[str, Event], bool]) -
         )
     named = {event.causation_id, *p.get("rests_on", ()), *p.get("facts", ())}
     return assault.event_id in named and police(event.agency, event)
-
-
-def _investigations(
-    events: list[Event], police: Callable[[str, Event], bool]
-) -> list[tuple[datetime, datetime | None]]:
-    """When agencies of the police kinds were investigating the child: from an involvement
-    opened or a `police_investigation` decided `proceed`, to its closing, its decision of
-    another outcome or its `no_further_action` (None: still open)."""
-    spells: list[tuple[datetime, datetime | None]] = []
-    open_since: dict[str, datetime] = {}
-    for event in (e for e in events if dated(e) and police(e.agency, e)):
-        p, at = event.payload, _at(event)
-        starts = event.type == "involvement.opened" or (
-            event.type == "decision.recorded"
-            and p["decision_type"] == "police_investigation"
-            and p["outcome"] == "proceed"
-        )
-        ends = event.type in ("involvement.closed", "case.closed") or (
-            event.type == "decision.recorded"
-            and p["decision_type"] in ("police_investigation", "no_further_action")
-            and not starts
-        )
-        if starts:
-            open_since.setdefault(event.agency, at)
-        elif ends and event.agency in open_since:
-            spells.append((open_since.pop(event.agency), at))
-    return spells + [(since, None) for since in open_since.values()]
 
 
 def _adult_unknown_to_lead(

@@ -405,9 +405,10 @@ def test_the_police_are_told_when_they_record_an_event_resting_on_it() -> None:
     assert len(found("assault_not_reported_to_police", [seen, unrelated])) == 1
 
 
-def test_an_investigation_already_open_covers_an_assault_on_the_child_not_on_another() -> None:
-    """Police investigating since before: the child's assault counts as told; a sibling's is
-    a new matter; once the police took no further action, the child's is one again."""
+def test_an_investigation_already_open_is_not_being_told_of_a_new_assault() -> None:
+    """Police investigating the child since before: a new assault on the child, or on a
+    sibling, is still to be reported to them; telling them (a share to them then) is what
+    counts."""
     case_id = new_case_id()
     investigating = event(
         "decision.recorded",
@@ -417,25 +418,23 @@ def test_an_investigation_already_open_covers_an_assault_on_the_child_not_on_ano
         decision_type="police_investigation",
         outcome="proceed",
     )
+    involved = event("involvement.opened", case_id, D, "met-police", basis="police_investigation")
     on_child = concern(case_id, D + timedelta(days=10))
     on_sibling = concern(case_id, D + timedelta(days=10), about_person_id="PER-T-SIB")
-    [one] = found("assault_not_reported_to_police", [investigating, on_child, on_sibling])
-    assert one.evidence == (on_sibling["event_id"],)
-    ended = event(
-        "decision.recorded",
+    every = [investigating, involved, on_child, on_sibling]
+    found_now = found("assault_not_reported_to_police", every)
+    assert sorted(f.evidence for f in found_now) == sorted(
+        [(on_child["event_id"],), (on_sibling["event_id"],)]
+    )
+    told = event(
+        "information.shared",
         case_id,
-        D + timedelta(days=5),
-        "met-police",
-        decision_type="no_further_action",
-        outcome="other",
+        D + timedelta(days=10),
+        "school-north-primary",
+        to_agency="met-police",
+        facts=[on_child["event_id"]],
     )
-    assert len(found("assault_not_reported_to_police", [investigating, ended, on_child])) == 1
-    involved = event("involvement.opened", case_id, D, "met-police", basis="police_investigation")
-    assert found("assault_not_reported_to_police", [involved, on_child]) == []
-    closed = event(
-        "involvement.closed", case_id, D + timedelta(days=5), "met-police", reason="other"
-    )
-    assert len(found("assault_not_reported_to_police", [involved, closed, on_child])) == 1
+    assert found("assault_not_reported_to_police", [*every, told]) == []
 
 
 def test_the_police_are_recognised_by_kind_whatever_their_id() -> None:
@@ -677,10 +676,10 @@ def test_events_at_the_same_instant_are_ordered_by_when_they_were_recorded() -> 
 
 
 def test_child_a_by_25_july_2007_one_finding_a_situation() -> None:
-    """Child A: one injury cluster and one set of doubtful explanations, growing; the slap of
-    a sibling the only assault not reported (the family centre's concern about the child
-    came while the police investigation of December 2006 was open); a suspected NAI on the
-    plan each; the absent GP and paediatrician; the partner unknown to social care."""
+    """Child A: one injury cluster, one set of doubtful explanations and one run of suspected
+    NAIs on the plan, growing; two assaults not reported to the police (the family centre's
+    "pummelling" concern of 16 May 2007 and the slap of a sibling); the absent GP and
+    paediatrician; the partner unknown to social care; injuries seen by several agencies."""
     from collections import Counter
 
     from sgl.demo.child_a import POLICE, SIBLING_1, SOCIAL_CARE, child_a
@@ -691,18 +690,23 @@ def test_child_a_by_25_july_2007_one_finding_a_situation() -> None:
         "nai_on_plan": 1,
         "injury_cluster": 1,
         "explanations_in_doubt": 1,
-        "assault_not_reported_to_police": 1,
+        "assault_not_reported_to_police": 2,
         "key_agency_absent": 1,
         "adult_unknown_to_lead_agency": 1,
         "injuries_seen_apart": 1,
     }
-    [assault] = [f for f in findings if f.rule.name == "assault_not_reported_to_police"]
+    pummelling, assault = [f for f in findings if f.rule.name == "assault_not_reported_to_police"]
     [slap] = [
         d
         for d in documents
         if d["type"] == "concern.raised" and d["payload"].get("about_person_id") == SIBLING_1
     ]
-    assert assault.evidence == (slap["event_id"],)
+    [centre] = [
+        d
+        for d in documents
+        if d["type"] == "concern.raised" and d["payload"].get("about_person_id") is None
+    ]
+    assert (pummelling.evidence, assault.evidence) == ((centre["event_id"],), (slap["event_id"],))
     assert assault.sent_to == (SOCIAL_CARE, POLICE)
     injuries = [d["event_id"] for d in documents if d["type"] == "injury.observed"]
     [cluster] = [f for f in findings if f.rule.name == "injury_cluster"]
