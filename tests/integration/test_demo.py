@@ -187,8 +187,8 @@ def test_the_alerts_unanswered_as_of_25_july_with_their_age(
     assert answer["policy"]["version"] == "2026.4"
     # One finding a situation: the absent GP and paediatrician, the injuries (one cluster, one
     # run of doubtful explanations, one of suspected NAIs on the plan, one seen apart), the
-    # slap and the partner.
-    assert answer["unanswered"] == len(answer["alerts"]) == 7
+    # family centre's concern and the slap, and the partner.
+    assert answer["unanswered"] == len(answer["alerts"]) == 8
     absent = next(a for a in answer["alerts"] if a["rule"] == "key_agency_absent")
     assert absent["days_unanswered"] > 200 and len(absent["evidence"]) == 1
     ids = {e["event_id"] for e in loaded}
