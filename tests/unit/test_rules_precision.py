@@ -837,3 +837,101 @@ def test_a_backdated_injury_joins_a_cluster_without_changing_id_or_date() -> Non
     [grown] = found("injury_cluster", [earlier, *weekly])
     assert grown.evidence == (earlier["event_id"], *(e["event_id"] for e in weekly))
     assert (grown.alert_id, grown.fired_at) == (first.alert_id, first.fired_at)
+
+
+# Recipients: effective records, fixed at the finding's date, recent records only.
+
+
+def child_b_findings(documents: list[dict[str, Any]], as_of: str) -> list[Firing]:
+    """Every finding of the bundled policy in Child B's events as of the end of the day."""
+    from projections.agencies import AgencyTable
+    from sgl.demo.agencies import demo_registry
+
+    agencies = AgencyTable(as_events(demo_registry()))
+    return evaluate(as_events(documents), cutoff(as_of), POLICY, agencies=agencies)
+
+
+def test_an_entry_retracted_makes_its_agency_no_recipient() -> None:
+    """A police force records a contact on Child B's case by mistake and retracts it: it is
+    sent none of the case's alerts."""
+    from sgl.demo.child_b import CASE, child_b
+
+    stray = event("contact.recorded", CASE, date(2022, 3, 1), "met-police")
+    retracted = event("entry.retracted", CASE, date(2022, 3, 2), "met-police", reason="wrong case")
+    retracted["amends"] = stray["event_id"]
+    findings = child_b_findings([*child_b(), stray, retracted], "2023-08-31")
+    assert {f.rule.name for f in findings} >= {
+        "step_ended_without_contact",
+        "allegation_closed_uninvestigated",
+    }
+    assert [f.rule.name for f in findings if "met-police" in f.sent_to] == []
+
+
+def test_a_findings_recipients_do_not_change_as_its_evidence_grows() -> None:
+    """Child B's unseen winter, dated 13 January 2023, goes to the social care leading then,
+    whether asked the next day or after the family moved on and the evidence grew."""
+    from sgl.demo.child_b import child_b
+
+    def unseen(as_of: str) -> Firing:
+        [one] = [
+            f
+            for f in child_b_findings(child_b(), as_of)
+            if f.rule.name == "unseen_by_statutory_agency"
+        ]
+        return one
+
+    early, late = unseen("2023-01-14"), unseen("2023-02-20")
+    assert len(late.evidence) > len(early.evidence)
+    assert early.alert_id == late.alert_id
+    assert early.sent_to == late.sent_to == ("castlebury-childrens-services",)
+
+
+def test_an_agency_silent_beyond_the_window_is_no_longer_involved() -> None:
+    """A police force that recorded once, two years before a meeting, is sent none of its
+    alerts (the lead is, no police being involved); one that recorded within the window, or
+    whose involvement is still open, is."""
+    from projections.rules import RECORD_WINDOW
+
+    case_id = new_case_id()
+    opened = event("case.opened", case_id, D - timedelta(days=800), "example-childrens-social-care")
+    opened["payload"]["lead_agency"] = "example-childrens-social-care"
+    to_police = RulePolicy(
+        "t",
+        "t",
+        (
+            Rule(
+                "absent",
+                "invitee_absent",
+                ("police",),
+                {"meeting_types": ["core_group"], "agency_kinds": ["gp"]},
+            ),
+        ),
+    )
+    meeting = event(
+        "meeting.held",
+        case_id,
+        D,
+        "example-childrens-social-care",
+        meeting_type="core_group",
+        invited_agencies=["example-gp"],
+        attending_agencies=[],
+    )
+
+    def sent(*more: dict[str, Any]) -> tuple[str, ...]:
+        [one] = found("absent", [opened, *more, meeting], policy=to_police)
+        return one.sent_to
+
+    long_ago = event("contact.recorded", case_id, D - timedelta(days=730), "example-police")
+    assert sent(long_ago) == ("example-childrens-social-care",)
+    edge = D - RECORD_WINDOW
+    assert sent(event("contact.recorded", case_id, edge, "example-police")) == ("example-police",)
+    beyond = event("contact.recorded", case_id, edge - timedelta(days=1), "example-police")
+    assert sent(beyond) == ("example-childrens-social-care",)
+    still_open = event(
+        "involvement.opened",
+        case_id,
+        D - timedelta(days=730),
+        "example-police",
+        basis="police_investigation",
+    )
+    assert sent(still_open) == ("example-police",)
