@@ -79,12 +79,14 @@ def _seen_by_statutory(event: Event, agencies: AgencyLookup) -> bool:
     return event.occurred_stated and event.type in _SEEN_TYPES
 
 
-def _seen_out_of_hospital(event: Event) -> bool:
-    """A contact in person seeing the child somewhere other than a hospital (at home, at
-    school, at a visit), on a date its source stated."""
+def _seen_out_of_hospital(event: Event, admission: Event) -> bool:
+    """A contact in person by an agency other than the admitting hospital seeing the child
+    somewhere other than a hospital (at home, at school, at a visit), on a date its source
+    stated."""
     p = event.payload
     return (
         event.type == "contact.recorded"
+        and event.agency != admission.agency
         and event.occurred_stated
         and p["child_seen"] == "yes"
         and p.get("source") is None
@@ -95,7 +97,8 @@ def _seen_out_of_hospital(event: Event) -> bool:
 def _stay(admission: Event, events: list[Event]) -> tuple[datetime, Event | None]:
     """When a stay in hospital ended, and the discharge it ended with (None if it ended
     otherwise): its discharge; with none recorded, the first sighting of the child out of
-    hospital after the admission, or `MAX_STAY` after it, whichever comes first."""
+    hospital by another agency after the admission, or `MAX_STAY` after it, whichever comes
+    first."""
     episode, start = admission.payload["episode_id"], _at(admission)
     left = [
         e
@@ -107,7 +110,7 @@ def _stay(admission: Event, events: list[Event]) -> tuple[datetime, Event | None
     ]
     if left:
         return _at(left[0]), left[0]
-    out = (_at(e) for e in events if _seen_out_of_hospital(e) and _at(e) > start)
+    out = (_at(e) for e in events if _seen_out_of_hospital(e, admission) and _at(e) > start)
     return min([start + MAX_STAY, *out]), None
 
 

@@ -232,14 +232,16 @@ def test_a_stay_in_hospital_is_not_an_unseen_stretch() -> None:
 def test_an_admission_with_no_discharge_ends_at_a_sighting_elsewhere_or_after_max_stay() -> None:
     """Admitted on day 10, no discharge recorded: in hospital for 28 days at most, so unseen
     from day 38 and found on day 94; seen at home by the school on day 20 (a phone call does
-    not count), the stay ended there and the finding comes on day 76."""
+    not count, nor the hospital's own contact), the stay ended there and the finding comes on
+    day 76."""
     stay = admitted(10)
     documents = [*unseen_case(None), stay]
     assert found(documents, UNSEEN, as_of=94 - 1 / 86400) == []
     [finding] = found(documents, UNSEEN, as_of=94)
     assert (finding.fired_at, finding.evidence[0]) == (at(94), stay["event_id"])
     call = seen(CASE, "gp-t1", 15, contact_type="phone")
-    assert [f.fired_at for f in found([*documents, call], UNSEEN)] == [at(94)]
+    own = seen(CASE, "hosp-t1", 16, contact_type="other")
+    assert [f.fired_at for f in found([*documents, call, own], UNSEEN)] == [at(94)]
     home = seen(CASE, "school-t1", 20)
     [sooner] = found([*documents, home], UNSEEN)
     assert (sooner.fired_at, sooner.evidence[0]) == (at(76), home["event_id"])
