@@ -168,10 +168,13 @@ class SQLiteClockView(SQLiteTrackedStore):
         moment: datetime,
         basis: Basis = "recorded",
         measured_to: datetime | None = None,
+        *,
+        to_case_end: bool = False,
     ) -> Iterator[tuple[str, list[RunRow]]]:
         """Every case's runs as of the moment, in case id order: stored rows where they hold,
         a fold of the case's events where they do not; an open run is measured to
-        `measured_to` (default: the moment).
+        `measured_to` (default: the moment), or with `to_case_end` to where its own case's
+        data end (a case with no dated event, to `measured_to`).
 
         When this view has taken in every log position the case view has, every stored case
         is current and the case view is not read at all (but for the cases to fold); otherwise
@@ -200,10 +203,12 @@ class SQLiteClockView(SQLiteTrackedStore):
                 and (seen is None or mine[1] == seen[case_id])
                 and mine[instant] <= limit
             ):
-                runs = [self._at(row, until) for row in by_case.get(case_id, ())]
+                end = _instant(mine[4]) if to_case_end and mine[4] is not None else until
+                runs = [self._at(row, end) for row in by_case.get(case_id, ())]
                 runs.sort(key=lambda r: (r.started_at, r.clock))
             else:
                 events = cases.events(case_id)
+                own = data_end(events, moment, basis) if to_case_end else None
                 folded = clock_runs(
                     events,
                     moment,
@@ -211,7 +216,7 @@ class SQLiteClockView(SQLiteTrackedStore):
                     basis,
                     self.days,
                     agencies=self.agencies,
-                    measured_to=until,
+                    measured_to=until if own is None else own,
                 )
                 runs = [r.row() for r in folded]
             if runs:

@@ -98,10 +98,13 @@ def _print(
     as_csv: Callable[[Document], str] | None = None,
     title: str | None = None,
 ) -> None:
-    """The document as JSON, as CSV, or the rows as a table under an optional title line."""
+    """The document as JSON, as CSV (the title on standard error, so that standard output
+    is the CSV alone), or the rows as a table under an optional title line."""
     if fmt == "json":
         _json(document)
     elif fmt == "csv" and as_csv is not None:
+        if title is not None:
+            click.echo(title, err=True)
         click.echo(as_csv(document), nl=False)
     else:
         if title is not None:
@@ -115,9 +118,10 @@ def _policy(kind: str, document: Document) -> str:
 
 def _measures(document: Document) -> str:
     """The clock policy, where the data end and what open runs are measured to."""
+    measured_to = document["measured_to"] or "each case's own data end"
     return (
         f"{_policy('clock', document)}\n"
-        f"data end {document['data_end'] or '-'}; open runs measured to {document['measured_to']}"
+        f"data end {document['data_end'] or '-'}; open runs measured to {measured_to}"
     )
 
 
