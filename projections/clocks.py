@@ -205,13 +205,15 @@ def clock_runs(
             if not stopped:
                 stopped = _ended(clock.unless, open_runs, event, (), agencies)
                 # A run already past its deadline when found not due stays breached: it ends
-                # there, late; one still in time is not due and not reported.
-                runs += [
-                    run
-                    for started in stopped
-                    if (run := _run(clock, started, event, until, calendar_days)).status
-                    == "breached"
-                ]
+                # there, late; one still in time is not due and not reported. A clock whose
+                # every run depends on what the unless event decides was never due.
+                if clock.unless_when_late == "breached":
+                    runs += [
+                        run
+                        for started in stopped
+                        if (run := _run(clock, started, event, until, calendar_days)).status
+                        == "breached"
+                    ]
             open_runs = [r for r in open_runs if r not in stopped]
             if begun is not None and clock.start.at is None:
                 open_runs.append(begun)

@@ -583,3 +583,16 @@ def test_the_responsible_kind_is_the_registrys_when_the_start_was_recorded() -> 
     )
     [run] = runs([taken], "police_protection", registry=table)
     assert (run.responsible, run.responsible_kind) == (POLICE_NORTH, "police")
+
+
+def test_an_enquiry_concluding_no_conference_late_leaves_no_conference_due() -> None:
+    """The conference is due only if the enquiry finds it is (`unless_when_late = not_due`):
+    the lead concluding the section 47 enquiry with no conference 22 working days after the
+    strategy discussion leaves no run, as one concluding on day 5 does."""
+    discussion = example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"}
+    held = [opened(CASE, CSC, D - 10), event("meeting.held", CASE, CSC, discussion, D, version=2)]
+    for days in (5, 30):
+        concluded = decision(CSC, D + days, "s47_enquiry", outcome="not_met")
+        assert runs([*held, concluded], "initial_cp_conference") == [], days
+    [still] = runs(held, "initial_cp_conference")
+    assert still.status == "breached"
