@@ -289,7 +289,8 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt:
     """Statutory and local clocks of a case, as of a date: open, met or breached.
 
     The clocks come from the policy file (SGL_CLOCK_POLICY, default policies/clocks.toml),
-    whose version is printed with them.
+    whose version is printed with them, with where the case's data end and what open runs
+    are measured to (on standard error with --format csv).
 
     Example: sgl clocks CASE-A0001 --as-of 2007-07-25
     """
@@ -319,7 +320,9 @@ def latency(
 ) -> None:
     """Decision latency against the clocks: runs, met, breached, open, working days to stop
     (median, p90, max) and each breach, for one case or (without CASE_ID) the whole ledger.
-    Open runs are measured to the --as-of date, or without one to where the data end.
+    Open runs are measured to the --as-of date, or without one to where their own case's data
+    end; where the data end and what open runs are measured to are printed first (on
+    standard error with --format csv, so that standard output is the CSV alone).
 
     Example: sgl latency --by agency --as-of 2007-07-25 --format csv
     """
@@ -348,7 +351,9 @@ def audit(
     """Every clock run, one row each, for one case or (without CASE_ID) the whole ledger:
     the agency responsible for stopping it, its kind, the area, start, stop, deadline, working
     days, limit and outcome (met, breached or open). Open runs are measured to the --as-of
-    date, or without one to where the data end.
+    date, or without one to where their own case's data end; where the data end and what open
+    runs are measured to are printed first (on standard error with --format csv, so that
+    standard output is the CSV alone).
 
     Example: sgl audit --clock referral_decision --as-of 2007-07-25 --format csv
     """

@@ -596,3 +596,28 @@ def test_an_enquiry_concluding_no_conference_late_leaves_no_conference_due() -> 
         assert runs([*held, concluded], "initial_cp_conference") == [], days
     [still] = runs(held, "initial_cp_conference")
     assert still.status == "breached"
+
+
+def test_the_documented_local_strategy_meeting_clock_loads_and_runs(tmp_path: Path) -> None:
+    """docs/operations.md's example local clock, added to a copy of the bundled policy: a
+    strategy meeting 5 working days after the discussion is met; a discussion the lead
+    decides needs no enquiry leaves no run; none is bundled."""
+    root = Path(__file__).parents[2]
+    docs = (root / "docs" / "operations.md").read_text()
+    [example_clock] = [
+        block.split("```")[0]
+        for block in docs.split("```toml\n")[1:]
+        if 'name = "strategy_meeting"' in block
+    ]
+    path = tmp_path / "clocks.toml"
+    path.write_text((root / "policies" / "clocks.toml").read_text() + "\n" + example_clock)
+    local = load_clock_policy(path)
+    assert "strategy_meeting" not in {c.name for c in POLICY.clocks}
+    discussion = example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"}
+    meeting = discussion | {"meeting_type": "strategy_meeting"}
+    held = [opened(CASE, CSC, D - 10), event("meeting.held", CASE, CSC, discussion, D, version=2)]
+    followed = [*held, event("meeting.held", CASE, CSC, meeting, D + 7, version=2)]
+    [run] = runs(followed, "strategy_meeting", policy=local)
+    assert (run.status, run.working_days, run.responsible) == ("met", 5, CSC)
+    declined = decision(CSC, D + 1, "strategy_discussion_outcome", outcome="decline")
+    assert runs([*held, declined], "strategy_meeting", policy=local) == []
