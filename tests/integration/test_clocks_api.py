@@ -252,6 +252,14 @@ def test_the_audit_measures_open_runs_to_where_the_data_end(
     assert ledger_csv.stderr.splitlines()[-1] == (
         "data end 2007-03-12T10:30:00Z; open runs measured to each case's own data end"
     )
+    spec = http.get("/openapi.json").json()["paths"]
+    for path in ("/v1/audit", "/v1/latency", "/v1/cases/{case_id}/clocks"):
+        documented = spec[path]["get"]["responses"]["200"]["headers"]
+        assert set(documented) == {
+            "X-SGL-Data-End",
+            "X-SGL-Measured-To",
+            "X-SGL-Open-Runs-Measured-To",
+        }, path
     wrong = http.get("/v1/audit", params={"clock": "referral_decisions"})
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == "/clock"
 

@@ -326,6 +326,12 @@ def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() ->
             'stop = { type = "meeting.held" }\nlimit = { value = 2, unit = "weeks" }\n' * 2,
             "clock[1].name: 'x' is used twice",
         ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'unless_when_late = "ignored"\nlimit = { value = 1, unit = "hours" }\n',
+            "clock[0].unless_when_late (clock 'x'): 'ignored' is not one of breached, not_due",
+        ),
         ("version = ", "clocks.toml"),
     ],
 )
