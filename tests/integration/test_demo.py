@@ -159,7 +159,7 @@ def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
     seven weeks; as of 24 July it is still running, and already past its deadline."""
     base = f"{live_server.url}/v1/cases/{DEMO_CASE}/clocks"
     answer = httpx.get(base, params={"as_of": "2007-07-25"}).json()
-    assert answer["policy"]["version"] == "2026.4"
+    assert answer["policy"]["version"] == "2026.5"
     legal = next(c for c in answer["clocks"] if c["clock"] == "legal_planning_meeting")
     assert (legal["status"], legal["deadline"], legal["working_days"]) == (
         "breached",
