@@ -17,7 +17,7 @@ which of its findings are already there and records them as raised without publi
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +30,7 @@ from ledger.errors import EventConflict
 from projections.agencies import AgencyLookup
 from projections.alert_store import SQLiteAlertStore
 from projections.case_view import SQLiteCaseView
+from projections.rule_kinds import Firing
 from projections.rules import RulePolicy, alert_document, alert_event_id, evaluate_with_due
 
 log = structlog.get_logger("consumers.alerter")
@@ -78,7 +79,7 @@ class Alerter:
         moment: datetime,
     ) -> int:
         """Evaluate the cases, commit what to raise with the positions, then publish it."""
-        findings: list[tuple[str, Any]] = []
+        findings: list[tuple[str, Firing]] = []
         due: dict[str, datetime | None] = {}
         for case_id in case_ids:
             events = cases.events(case_id)
@@ -88,16 +89,11 @@ class Alerter:
                 events, moment, self.policy, agencies=self.agencies
             )
             findings += [(case_id, f) for f in fired]
-        raised = self.store.known({f.alert_id for _, f in findings})
-        # A finding sharing evidence with an alert already raised for the same rule is that
-        # alert, regrouped by an event recorded since (see rules._as_raised): not new.
-        earlier = self.store.evidence_raised({c for c, _ in findings})
-        fresh = [
-            (c, f)
-            for c, f in findings
-            if f.alert_id not in raised
-            and not any(e & set(f.evidence) for e in earlier.get((c, f.rule.name), []))
-        ]
+        fresh = new_findings(
+            findings,
+            self.store.known({f.alert_id for _, f in findings}),
+            self.store.evidence_raised({c for c, _ in findings}),
+        )
         # Findings already in the ledger (a rebuilt store, or another alerter got there first)
         # are recorded as raised, not raised again.
         in_log = self.record.log.lookup({alert_event_id(f.alert_id) for _, f in fresh})
@@ -144,6 +140,28 @@ class Alerter:
         return confirmed
 
 
+def new_findings(
+    findings: list[tuple[str, Firing]],
+    raised: Collection[str],
+    earlier: Mapping[tuple[str, str], list[tuple[str, set[str]]]],
+) -> list[tuple[str, Firing]]:
+    """The findings (case, finding) not raised before: not raised under their id, and not an
+    alert already raised for the same rule in the case, regrouped by an event recorded since
+    (see rules._as_raised): one sharing evidence with it. A finding sharing evidence with an
+    alert that is itself among the case's findings is another situation (a second closure
+    while the same admission is open), and new."""
+    current = {(c, f.alert_id) for c, f in findings}
+    return [
+        (c, f)
+        for c, f in findings
+        if f.alert_id not in raised
+        and not any(
+            (c, alert_id) not in current and evidence & set(f.evidence)
+            for alert_id, evidence in earlier.get((c, f.rule.name), [])
+        )
+    ]
+
+
 def _submit(ledger: Ledger, documents: list[dict[str, Any]]) -> None:
     """Append; an event_id already there with other bytes (recorded at another moment by a
     store since lost) is the same alert, already raised: leave it and append the rest."""
@@ -157,7 +175,7 @@ def _submit(ledger: Ledger, documents: list[dict[str, Any]]) -> None:
             documents = [d for d in documents if d["event_id"] not in there]
 
 
-def _first_of_each(findings: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+def _first_of_each(findings: list[tuple[str, Firing]]) -> list[tuple[str, Firing]]:
     seen: set[str] = set()
     out = []
     for case_id, firing in findings:

@@ -99,18 +99,22 @@ class SQLiteAlertStore(SQLiteTrackedStore):
             )
             self.track(cursor, tracking)
 
-    def evidence_raised(self, case_ids: Collection[str]) -> dict[tuple[str, str], list[set[str]]]:
-        """The evidence of every alert raised in these cases, per (case, rule)."""
-        found: dict[tuple[str, str], list[set[str]]] = {}
+    def evidence_raised(
+        self, case_ids: Collection[str]
+    ) -> dict[tuple[str, str], list[tuple[str, set[str]]]]:
+        """Every alert raised in these cases, per (case, rule): its id and its evidence."""
+        found: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
         with self.datastore.transaction(commit=False) as cursor:
             for marks, chunk in in_chunks(list(case_ids)):
                 cursor.execute(
-                    f"SELECT case_id, rule, evidence FROM {self.name}_raised "  # noqa: S608
-                    f"WHERE case_id IN ({marks})",
+                    f"SELECT case_id, rule, alert_id, evidence FROM {self.name}_raised "  # noqa: S608
+                    f"WHERE case_id IN ({marks}) ORDER BY alert_id",
                     chunk,
                 )
-                for case_id, rule, evidence in cursor.fetchall():
-                    found.setdefault((case_id, rule), []).append(set(orjson.loads(evidence)))
+                for case_id, rule, alert_id, evidence in cursor.fetchall():
+                    found.setdefault((case_id, rule), []).append(
+                        (alert_id, set(orjson.loads(evidence)))
+                    )
         return found
 
     def outbox(self, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:

@@ -68,7 +68,8 @@ class Responsible:
 class Clock:
     """One clock: from a start event to the first event matching any of its stops, within a
     limit; an `unless` event ends a run as not due (e.g. a referral decided no further action
-    needs no assessment)."""
+    needs no assessment), or, once past its deadline, as breached (unless `unless_when_late`
+    is `not_due`)."""
 
     name: str
     description: str
@@ -80,6 +81,10 @@ class Clock:
     responsible: Responsible | None = None
     unless: tuple[EventMatch, ...] = ()
     source: str = ""
+    # What an `unless` event does to a run already past its deadline: `breached` (it ends
+    # there, still breached) or `not_due` (it was never due: the clock was conditional on
+    # what the unless event decides).
+    unless_when_late: str = "breached"
 
     @property
     def limit_text(self) -> str:
@@ -147,6 +152,7 @@ def _clock(item: dict[str, Any], where: str, schemas: SchemaRegistry) -> Clock:
         responsible,
         unless,
         item.get("source", ""),
+        item.get("unless_when_late", "breached"),
     )
 
 

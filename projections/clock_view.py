@@ -44,10 +44,11 @@ from projections.view_files import remove_database
 from projections.working_days import WorkingDays, england_and_wales
 
 CLOCKS = "clocks"
-# The layout of the stored runs and how they are worked out (runs-4: who is responsible, a
-# stop answering every open run, census working days, each case's data end): a view stored
-# under another is rebuilt, as for a new policy, even when the policy file is the same.
-LAYOUT = "runs-4"
+# The layout of the stored runs and how they are worked out (runs-5: who is responsible, a
+# stop answering every open run, census working days, each case's data end, starts before
+# stops at one instant, a late run kept breached by `unless`): a view stored under another
+# is rebuilt, as for a new policy, even when the policy file is the same.
+LAYOUT = "runs-5"
 
 
 def policy_fingerprint(policy: ClockPolicy) -> str:
@@ -168,10 +169,13 @@ class SQLiteClockView(SQLiteTrackedStore):
         moment: datetime,
         basis: Basis = "recorded",
         measured_to: datetime | None = None,
+        *,
+        to_case_end: bool = False,
     ) -> Iterator[tuple[str, list[RunRow]]]:
         """Every case's runs as of the moment, in case id order: stored rows where they hold,
         a fold of the case's events where they do not; an open run is measured to
-        `measured_to` (default: the moment).
+        `measured_to` (default: the moment), or with `to_case_end` to where its own case's
+        data end (a case with no dated event, to `measured_to`).
 
         When this view has taken in every log position the case view has, every stored case
         is current and the case view is not read at all (but for the cases to fold); otherwise
@@ -200,10 +204,12 @@ class SQLiteClockView(SQLiteTrackedStore):
                 and (seen is None or mine[1] == seen[case_id])
                 and mine[instant] <= limit
             ):
-                runs = [self._at(row, until) for row in by_case.get(case_id, ())]
+                end = _instant(mine[4]) if to_case_end and mine[4] is not None else until
+                runs = [self._at(row, end) for row in by_case.get(case_id, ())]
                 runs.sort(key=lambda r: (r.started_at, r.clock))
             else:
                 events = cases.events(case_id)
+                own = data_end(events, moment, basis) if to_case_end else None
                 folded = clock_runs(
                     events,
                     moment,
@@ -211,7 +217,7 @@ class SQLiteClockView(SQLiteTrackedStore):
                     basis,
                     self.days,
                     agencies=self.agencies,
-                    measured_to=until,
+                    measured_to=until if own is None else own,
                 )
                 runs = [r.row() for r in folded]
             if runs:

@@ -5,9 +5,13 @@ Each clock of the policy starts at a matching event (agencies matched by kind, a
 and stops at the next event matching any of its stops that happened at or after it. A stop
 closes every open run it answers (two referrals and then one decision: both are decided): with
 `pair_on`, only those with the same values; with `by = "responsible"`, only those whose
-responsible agency recorded it. An `unless` event ends the runs it answers as not due: they
-are not reported. Each run names the agency responsible for stopping it (the clock's role
-resolved in the case as of the run's start), that agency's kind then and the case's area then.
+responsible agency recorded it. At one instant, starts come before stops, then events in the
+order the ledger learnt of them (recorded_at, then log position). An `unless` event ends the
+runs it answers as not due: they are not reported, but for a run already past its deadline,
+which ends there, still breached. Each run names the agency responsible for stopping it (the
+clock's role resolved in the case as of the run's start), that agency's kind and the case's
+area then; the registry (kinds, police areas) is read as it stood when the start was
+recorded, as for matching the start.
 
 Times are when things happened (occurred_at, as corrected by then), counted in UTC calendar
 days; an undated event neither starts nor stops a clock. A clock is `met` when it stopped
@@ -168,7 +172,11 @@ def clock_runs(
     agencies = remembered(agencies)
     calendar_days = days or england_and_wales()
     current = effective_events(known_by(events, moment, basis))
-    everything = sorted(current, key=lambda e: (instant(e.occurred_at), e.partition, e.offset))
+    # Same-instant events in the order the ledger learnt of them, as the rules order them.
+    everything = sorted(
+        current,
+        key=lambda e: (instant(e.occurred_at), instant(e.recorded_at), e.partition, e.offset),
+    )
     # An undated event has no instant: it is never evidence of when a clock started or stopped
     # (it still counts for who led and who was involved, as the case state has it).
     ordered = [e for e in everything if e.occurred_precision != "undated"]
@@ -182,8 +190,12 @@ def clock_runs(
         open_runs: list[_Start] = []
         start_type = clock.start.type
         types = {start_type, *(m.type for m in (*clock.stops, *clock.unless))}
-        for index in sorted(i for t in types for i in by_type.get(t, ())):
-            event = ordered[index]
+        relevant = [ordered[i] for i in sorted(i for t in types for i in by_type.get(t, ()))]
+        # At one instant, starts before stops: a decision at the very instant of its
+        # referral (both dated to the day) decides it, whichever the log holds first. The
+        # sort is stable, so ties keep the order above.
+        relevant.sort(key=lambda e: (instant(e.occurred_at), not clock.start.matches(e, agencies)))
+        for event in relevant:
             # A start dated by its payload is stopped by the event itself: start it first.
             begun = _begin(clock, event, agencies, roles) if event.type == start_type else None
             if begun is not None and clock.start.at is not None:
@@ -197,6 +209,16 @@ def clock_runs(
             runs += [_run(clock, started, event, until, calendar_days) for started in stopped]
             if not stopped:
                 stopped = _ended(clock.unless, open_runs, event, (), agencies)
+                # A run already past its deadline when found not due stays breached: it ends
+                # there, late; one still in time is not due and not reported. A clock whose
+                # every run depends on what the unless event decides was never due.
+                if clock.unless_when_late == "breached":
+                    runs += [
+                        run
+                        for started in stopped
+                        if (run := _run(clock, started, event, until, calendar_days)).status
+                        == "breached"
+                    ]
             open_runs = [r for r in open_runs if r not in stopped]
             if begun is not None and clock.start.at is None:
                 open_runs.append(begun)
@@ -225,9 +247,9 @@ class _Roles:
             self._folded = True
         return self._timeline
 
-    def kind(self, agency: str, at: datetime) -> str | None:
-        """The agency's kind at the instant (None if not registered then)."""
-        record = self._agencies.record(agency, utc_text(at))
+    def kind(self, agency: str, known: str) -> str | None:
+        """The agency's kind as the registry held it at `known` (None if not registered)."""
+        record = self._agencies.record(agency, known)
         return None if record is None else record.kind
 
     def area_at(self, at: datetime) -> str | None:
@@ -250,37 +272,37 @@ class _Roles:
             return start.agency
         if responsible.role == "lead":
             return None if self.timeline is None else self.timeline.lead_at(at)
-        return self.police_of_area(at)
+        return self.police_of_area(at, start.recorded_at)
 
-    def police_of_area(self, at: datetime) -> str | None:
-        """The registered police agency of the case's area then (one involved then first, by
-        id); if none is registered for it, a police agency involved then; else None."""
+    def police_of_area(self, at: datetime, known: str) -> str | None:
+        """The police agency of the case's area at `at`, as the registry held them at `known`
+        (one involved then first, by id); if none is registered for it, a police agency
+        involved then; else None."""
         involved = (
             []
             if self.timeline is None
-            else [a for a in self.timeline.involved_at(at) if self.kind(a, at) == "police"]
+            else [a for a in self.timeline.involved_at(at) if self.kind(a, known) == "police"]
         )
         area = self.area_at(at)
         if area is not None:
             of_area = [
                 a
-                for a in self._police_agencies(at)
-                if (r := self._agencies.record(a, utc_text(at))) is not None and r.area == area
+                for a in self._police_agencies(known)
+                if (r := self._agencies.record(a, known)) is not None and r.area == area
             ]
             if of_area:
                 return next((a for a in of_area if a in involved), of_area[0])
         return involved[0] if involved else None
 
-    def _police_agencies(self, at: datetime) -> list[str]:
-        """Agencies of the police kind then (the registry read once per instant asked about)."""
-        key = utc_text(at)
-        if key not in self._police:
-            self._police[key] = [
+    def _police_agencies(self, known: str) -> list[str]:
+        """Agencies of the police kind at `known` (the registry read once per instant)."""
+        if known not in self._police:
+            self._police[known] = [
                 r.agency_id
                 for r in self._agencies.records()
-                if self.kind(r.agency_id, at) == "police"
+                if self.kind(r.agency_id, known) == "police"
             ]
-        return self._police[key]
+        return self._police[known]
 
 
 def _begin(clock: Clock, event: Event, agencies: AgencyLookup, roles: _Roles) -> _Start | None:
@@ -300,7 +322,9 @@ def _begin(clock: Clock, event: Event, agencies: AgencyLookup, roles: _Roles) ->
     if clock.responsible is None:
         return _Start(event, began, started_at, None, None, area)
     agency = roles.resolve(clock.responsible, event, began)
-    record = None if agency is None else agencies.record(agency, utc_text(began))
+    # The registry as the ledger held it when it learnt of the start, as a start's
+    # `where_kind` reads it: who is responsible comes from the case as of the start.
+    record = None if agency is None else agencies.record(agency, event.recorded_at)
     kind = None if record is None else record.kind
     if area is None and record is not None:
         # A case that never records its area is in the area of the agency responsible.

@@ -112,10 +112,7 @@ def _injury_on_plan(
     on the first injury (dated when the ledger held both it and the plan), every later one
     joining its evidence, until the plan ends or the finding is answered: an injury after the
     answer starts a new finding. Undated injuries say nothing of when: they are not judged."""
-    answered: dict[str, datetime] = {}
-    for event in events:
-        if event.type == "alert.answered" and dated(event):
-            answered.setdefault(event.payload["alert_id"], _at(event))
+    answered = _answers(events)
     plans: dict[str, Event] = {}
     runs: dict[str, list[Event]] = {}
     for event in events:
@@ -164,45 +161,88 @@ def _on_plan(rule: Rule, plan: Event, injuries: list[Event]) -> Firing:
     )
 
 
+def _answers(events: list[Event]) -> dict[str, datetime]:
+    """When each alert was first answered (dated answers only), by alert id."""
+    answered: dict[str, datetime] = {}
+    for event in events:
+        if event.type == "alert.answered" and dated(event):
+            answered.setdefault(event.payload["alert_id"], _at(event))
+    return answered
+
+
+def _first_held(
+    members: list[Event], count: int, span: timedelta | None = None
+) -> tuple[datetime, list[Event]]:
+    """When the ledger first held `count` of the members (within `span` of each other, if
+    given), and those `count`, in order of occurrence: a member recorded late (backdated)
+    joins the situation without changing its date or its id."""
+    held: list[Event] = []
+    for member in sorted(members, key=lambda e: (_at(e, "recorded_at"), *_sequence(e))):
+        held.append(member)
+        if len(held) < count:
+            continue
+        ordered = sorted(held, key=_sequence)
+        for i in range(len(ordered) - count + 1):
+            first = ordered[i : i + count]
+            if span is None or _at(first[-1]) - _at(first[0]) <= span:
+                return _at(member, "recorded_at"), first
+    raise ValueError(f"fewer than {count} members held together")
+
+
+def _answered_before(
+    rule: Rule,
+    run: list[Event],
+    count: int,
+    answered: dict[str, datetime],
+    when: datetime,
+    span: timedelta | None = None,
+) -> bool:
+    """Whether the finding on the run was answered at or before the instant."""
+    if not answered:
+        return False
+    first = _first_held(run, count, span)[1]
+    at = answered.get(derived_id(rule.name, (e.event_id for e in first)))
+    return at is not None and at <= when
+
+
 def _injuries_within(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
-    """`count` injury observations within `days` days: one finding per cluster. It fires on
-    the observation that completes the first `count` within `days` (and keeps the id that
-    evidence gives); every later observation within `days` of the cluster's last joins its
-    evidence. A gap of more than `days` ends the cluster; the next needs `count` anew.
-    Undated observations say nothing of when: they join no cluster."""
+    """`count` injury observations within `days` days: one finding per cluster, dated when
+    the ledger first held `count` of them within `days` of each other, its id from those; every
+    later observation within `days` of the cluster's last joins its evidence. A gap of more
+    than `days` ends the cluster, and so does an observation after the finding was answered;
+    the next needs `count` anew. Undated observations say nothing of when: they join no
+    cluster."""
     count, span = int(rule.params["count"]), timedelta(days=int(rule.params["days"]))
+    answered = _answers(events)
     window: list[Event] = []
     cluster: list[Event] = []
-    first: tuple[str, ...] = ()
-    fired_at = moment
     for event in (e for e in events if e.type == "injury.observed" and dated(e)):
-        if cluster and _at(event) - _at(cluster[-1]) <= span:
-            cluster.append(event)
-            continue
         if cluster:
-            yield _cluster(rule, cluster, first, fired_at, span)
+            if _at(event) - _at(cluster[-1]) <= span and not _answered_before(
+                rule, cluster, count, answered, _at(event), span
+            ):
+                cluster.append(event)
+                continue
+            yield _cluster(rule, cluster, count, span)
             cluster, window = [], []
         window = [e for e in window if _at(event) - _at(e) <= span] + [event]
         if len(window) >= count:
             cluster, window = window, []
-            first = tuple(e.event_id for e in cluster)
-            fired_at = max(_at(e, "recorded_at") for e in cluster)
     if cluster:
-        yield _cluster(rule, cluster, first, fired_at, span)
+        yield _cluster(rule, cluster, count, span)
 
 
-def _cluster(
-    rule: Rule, cluster: list[Event], first: tuple[str, ...], fired_at: datetime, span: timedelta
-) -> Firing:
+def _cluster(rule: Rule, cluster: list[Event], count: int, span: timedelta) -> Firing:
+    fired_at, first = _first_held(cluster, count, span)
     return Firing(
         rule,
         tuple(e.event_id for e in cluster),
         fired_at,
         f"{len(cluster)} injury observations from {_day(cluster[0])} to {_day(cluster[-1])}, "
         f"none more than {span.days} days after the one before",
-        raised_as=derived_id(rule.name, first),
+        raised_as=derived_id(rule.name, (e.event_id for e in first)),
     )
 
 
@@ -295,26 +335,35 @@ def _explanations_in_doubt(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
     """`count` injuries whose explanation was judged inconsistent, or repeats an explanation
-    already given for an earlier injury: one finding per case, fired on the `count`th (and
-    keeping the id that evidence gives); every later doubtful explanation joins its evidence."""
+    already given for an earlier injury: one finding per case, dated when the ledger first
+    held `count` of them (its id from those), every later doubtful explanation joining its
+    evidence; one after the finding was answered starts a new finding, which needs `count`
+    anew."""
     count = int(rule.params["count"])
+    answered = _answers(events)
     given: set[str] = set()
-    doubtful: list[Event] = []
+    run: list[Event] = []
     for event in (e for e in events if e.type == "injury.observed"):
         p = event.payload
         said = " ".join(str(p.get("explanation_given") or "").lower().split())
         if p.get("explanation_consistent") is False or (said and said in given):
-            doubtful.append(event)
+            if len(run) >= count and _answered_before(rule, run, count, answered, _at(event)):
+                yield _doubtful(rule, run, count)
+                run = []
+            run.append(event)
         if said:
             given.add(said)
-    if len(doubtful) < count:
-        return
-    first = doubtful[:count]
-    yield Firing(
+    if len(run) >= count:
+        yield _doubtful(rule, run, count)
+
+
+def _doubtful(rule: Rule, run: list[Event], count: int) -> Firing:
+    fired_at, first = _first_held(run, count)
+    return Firing(
         rule,
-        tuple(e.event_id for e in doubtful),
-        max(_at(e, "recorded_at") for e in first),
-        f"{len(doubtful)} injuries with an inconsistent or repeated explanation",
+        tuple(e.event_id for e in run),
+        fired_at,
+        f"{len(run)} injuries with an inconsistent or repeated explanation",
         raised_as=derived_id(rule.name, (e.event_id for e in first)),
     )
 
@@ -325,18 +374,15 @@ def _assault_unreported(
     """An assault (a `concern.raised` or `allegation.made` of `concern_categories`; never an
     injury observation, however suspicious: suspected non-accidental injuries are other
     rules' business) recorded by a statutory agency not of `notify_kinds`, the police not
-    told by the
-    end of the `working_days`th working day after it; fires when that day has passed and the
-    ledger holds the assault. An undated record says nothing of when: it is not judged.
+    told by the end of the `working_days`th working day after it; fires when that day has
+    passed and the ledger holds the assault. An undated record says nothing of when: it is
+    not judged.
 
     The police count as told, from the assault to the end of the last day, when an agency
     of `notify_kinds` recorded an event naming it (its causation, `rests_on`, `facts`), it
     was referred or shared to one (any referral or share to one then), or it was tabled at a
-    meeting one attended (`facts_tabled`). They count as told already when, at the assault,
-    one was investigating the child: its involvement open, or its `police_investigation`
-    decided `proceed` and not since ended (by its decision of another outcome, its
-    `no_further_action`, or its involvement closing). That holds for an assault on the child
-    only: one about another person (`about_person_id`: a sibling, an adult) is a new matter.
+    meeting one attended (`facts_tabled`). An investigation the police already have open on
+    the child does not count: they learn of a new assault only when someone tells them.
 
     A concern recorded by an agency that is not statutory (a charity, a faith group) is not
     judged here: such an agency is expected to refer to children's social care, and not doing
@@ -348,7 +394,6 @@ def _assault_unreported(
     def police(agency: str, event: Event) -> bool:
         return kind_of(agency, event, agencies) in kinds
 
-    investigating = _investigations(events, police)
     for event in events:
         p = event.payload
         if event.type not in ("concern.raised", "allegation.made") or not dated(event):
@@ -361,18 +406,14 @@ def _assault_unreported(
         seen = _at(event)
         last = days.add(seen.astimezone(UTC).date(), int(rule.params["working_days"]))
         late = datetime.combine(last + timedelta(days=1), time(), UTC)
-        if "about_person_id" not in p and any(
-            a <= seen and (b is None or seen < b) for a, b in investigating
-        ):
-            continue
         if any(_tells(t, event, police) for t in events if dated(t) and seen <= _at(t) < late):
             continue
         yield Firing(
             rule,
             (event.event_id,),
             max(late, _at(event, "recorded_at")),
-            f"{event.type} ({p['category']}) with no police notification within "
-            f"{rule.params['working_days']} working day(s)",
+            f"{event.type} ({p['category']}) by {event.agency} on {_day(event)} with no police "
+            f"notification within {rule.params['working_days']} working day(s)",
         )
 
 
@@ -387,33 +428,6 @@ def _tells(event: Event, assault: Event, police: Callable[[str, Event], bool]) -
         )
     named = {event.causation_id, *p.get("rests_on", ()), *p.get("facts", ())}
     return assault.event_id in named and police(event.agency, event)
-
-
-def _investigations(
-    events: list[Event], police: Callable[[str, Event], bool]
-) -> list[tuple[datetime, datetime | None]]:
-    """When agencies of the police kinds were investigating the child: from an involvement
-    opened or a `police_investigation` decided `proceed`, to its closing, its decision of
-    another outcome or its `no_further_action` (None: still open)."""
-    spells: list[tuple[datetime, datetime | None]] = []
-    open_since: dict[str, datetime] = {}
-    for event in (e for e in events if dated(e) and police(e.agency, e)):
-        p, at = event.payload, _at(event)
-        starts = event.type == "involvement.opened" or (
-            event.type == "decision.recorded"
-            and p["decision_type"] == "police_investigation"
-            and p["outcome"] == "proceed"
-        )
-        ends = event.type in ("involvement.closed", "case.closed") or (
-            event.type == "decision.recorded"
-            and p["decision_type"] in ("police_investigation", "no_further_action")
-            and not starts
-        )
-        if starts:
-            open_since.setdefault(event.agency, at)
-        elif ends and event.agency in open_since:
-            spells.append((open_since.pop(event.agency), at))
-    return spells + [(since, None) for since in open_since.values()]
 
 
 def _adult_unknown_to_lead(
@@ -459,9 +473,10 @@ def _rereferral(
 ) -> Iterator[Firing]:
     """A referral within `days` days after a decision of `decision_types`. The decision on
     the referral itself is not one it follows: a decision that names it (`rests_on`, its
-    causation), was made the same day, or was recorded after it. Events at the same instant
-    are ordered by when they were recorded, then by log position; undated ones are not
-    judged."""
+    causation) or was made the same day. When a decision was written up says nothing of
+    which referral it decided: one made before the referral and recorded after it is still
+    before it. Events at the same instant are ordered by when they were recorded, then by log
+    position; undated ones are not judged."""
     window = timedelta(days=int(rule.params["days"]))
     order = {e.event_id: i for i, e in enumerate(sorted(events, key=_sequence))}
     closed = [
@@ -496,11 +511,11 @@ def _sequence(event: Event) -> tuple[datetime, datetime, int, int]:
 
 
 def _decides(decision: Event, referral: Event) -> bool:
-    """Whether the decision may be the one on the referral rather than before it."""
+    """Whether the decision, made before the referral, may be the one on it: it names the
+    referral, or it was made the same day."""
     return (
         referral.event_id in (decision.causation_id, *decision.payload.get("rests_on", ()))
         or _at(decision).astimezone(UTC).date() == _at(referral).astimezone(UTC).date()
-        or _at(decision, "recorded_at") > _at(referral, "recorded_at")
     )
 
 

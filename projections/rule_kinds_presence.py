@@ -30,6 +30,16 @@ _HANDOVER_CODES = frozenset({"RC2", "RC5", "RC6"})
 _NOT_INVOLVEMENT = frozenset({"alert.raised", "alert.answered"})
 # Besides a contact seeing her: records of a statutory agency that saw the child itself.
 _SEEN_TYPES = frozenset({"injury.observed", "hospital.admitted", "hospital.discharged"})
+# The longest an admission with no discharge recorded counts as a stay in hospital once the
+# record goes on past it: four weeks, far beyond most children's stays (a few days; a long
+# stay has its discharge recorded). Past that, with statutory agencies still recording and no
+# one seeing the child, a missing discharge is a gap in the record, not a child in hospital;
+# where the record simply ends, the ledger cannot tell, and the stay goes on.
+MAX_STAY = timedelta(days=28)
+# Contacts that see the child somewhere other than in hospital, or not in person.
+_IN_HOSPITAL_OR_REMOTE = frozenset(
+    {"a_and_e", "hospital_admission", "hospital_ward", "phone", "video_call"}
+)
 
 
 def _at(event: Event, name: str = "occurred_at") -> datetime:
@@ -71,22 +81,58 @@ def _seen_by_statutory(event: Event, agencies: AgencyLookup) -> bool:
     return event.occurred_stated and event.type in _SEEN_TYPES
 
 
+def _seen_out_of_hospital(event: Event, admission: Event) -> bool:
+    """A contact in person by an agency other than the admitting hospital seeing the child
+    somewhere other than a hospital (at home, at school, at a visit), on a date its source
+    stated."""
+    p = event.payload
+    return (
+        event.type == "contact.recorded"
+        and event.agency != admission.agency
+        and event.occurred_stated
+        and p["child_seen"] == "yes"
+        and p.get("source") is None
+        and p.get("contact_type") not in _IN_HOSPITAL_OR_REMOTE
+    )
+
+
+def _stay(
+    admission: Event, events: list[Event], agencies: AgencyLookup
+) -> tuple[datetime | None, Event | None]:
+    """When a stay in hospital ended, and the discharge it ended with (None if it ended
+    otherwise): its discharge; with none recorded, the first sighting of the child out of
+    hospital by another agency after the admission, or `MAX_STAY` after it if a statutory
+    agency recorded anything then or later, whichever comes first; else not yet (None)."""
+    episode, start = admission.payload["episode_id"], _at(admission)
+    left = [
+        e
+        for e in events
+        if e.type == "hospital.discharged"
+        and e.payload["episode_id"] == episode
+        and _dated(e)
+        and _at(e) >= start
+    ]
+    if left:
+        return _at(left[0]), left[0]
+    ends = [_at(e) for e in events if _seen_out_of_hospital(e, admission) and _at(e) > start]
+    cap = start + MAX_STAY
+    if any(_dated(e) and _at(e) >= cap and _statutory(e.agency, e, agencies) for e in events):
+        ends.append(cap)
+    return (min(ends) if ends else None), None
+
+
 def _seen_stretches(
     events: list[Event], agencies: AgencyLookup
 ) -> list[tuple[datetime, datetime | None, Event]]:
     """When statutory agencies saw the child, in order of the start: an instant for a contact
-    or an injury, from admission to discharge (None: not yet) for a stay in hospital, where
-    she is seen every day. Each with the event it ends on (a stay's discharge, if known)."""
-    discharges = {
-        e.payload["episode_id"]: e
-        for e in events
-        if e.type == "hospital.discharged" and _seen_by_statutory(e, agencies)
-    }
+    or an injury, from admission to its end (`_stay`; None while it goes on) for a stay in
+    hospital, where she is seen every day. Each with the event it ends on (a stay's
+    discharge, if recorded, else its admission)."""
     out: list[tuple[datetime, datetime | None, Event]] = []
     for event in (e for e in events if _seen_by_statutory(e, agencies)):
         if event.type == "hospital.admitted":
-            left = discharges.get(event.payload["episode_id"])
-            out.append((_at(event), None if left is None else _at(left), left or event))
+            end, left = _stay(event, events, agencies)
+            out.append((_at(event), end, left or event))
         else:
             out.append((_at(event), _at(event), event))
     return sorted(out, key=lambda x: x[0])
@@ -178,6 +224,7 @@ def _unseen_by_statutory(
             if start > since + span:
                 yield _unseen_finding(rule, events, agencies, last, since, start, span)
             since, last = end, event
+        # A stay in hospital that goes on (None) leaves her seen to the end of the spell.
         if since is not None and (spell.end is None or spell.end > since + span):
             yield _unseen_finding(rule, events, agencies, last, since, spell.end, span)
 
@@ -238,9 +285,11 @@ def _closed_while_open(
     rule: Rule, events: list[Event], moment: datetime, agencies: AgencyLookup
 ) -> Iterator[Firing]:
     """An agency of `closing_kinds` (default children's social care) closes its involvement,
-    other than to hand the child on, while the child is in hospital (an admission with no
-    discharge), while an alert sent to it is unanswered, or while an agency that told it of a
-    concern since its last closure is still involved and it has not seen the child since."""
+    other than to hand the child on, while the child is in hospital (a stay not ended by then:
+    `_stay`), while an alert sent to it is unanswered, or while an agency that told it of a
+    concern since its last closure is still involved and it has not seen the child since.
+    One finding a closure, its id the closure's, dated when the ledger held the closure and
+    something open at it."""
     kinds = rule.params.get("closing_kinds", ["childrens_social_care"])
     timeline: CaseTimeline | None = None
     previous: dict[str, datetime] = {}
@@ -256,7 +305,7 @@ def _closed_while_open(
         timeline = timeline or timeline_of(events, agencies)
         involved = set(timeline.involved_at(at))
         items = [
-            *_in_hospital(before),
+            *_in_hospital(before, events, at, agencies),
             *_unanswered_alerts(before, agency),
             *_concerns_left(before, agency, after, involved),
         ]
@@ -266,18 +315,22 @@ def _closed_while_open(
         yield Firing(
             rule,
             (closure.event_id, *(e.event_id for e in items)),
-            max(_at(e, "recorded_at") for e in [closure, *items]),
+            max(_at(closure, "recorded_at"), min(_at(e, "recorded_at") for e in items)),
             f"{agency} closed its involvement ({reason}) while open: "
             + "; ".join(_describe(items)),
+            raised_as=derived_id(rule.name, (closure.event_id,)),
         )
 
 
-def _in_hospital(before: list[Event]) -> list[Event]:
-    discharged = {e.payload["episode_id"] for e in before if e.type == "hospital.discharged"}
+def _in_hospital(
+    before: list[Event], events: list[Event], at: datetime, agencies: AgencyLookup
+) -> list[Event]:
+    """Admissions whose stay had not ended by the instant."""
     return [
         e
         for e in before
-        if e.type == "hospital.admitted" and e.payload["episode_id"] not in discharged
+        if e.type == "hospital.admitted"
+        and ((end := _stay(e, events, agencies)[0]) is None or end > at)
     ]
 
 

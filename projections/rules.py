@@ -10,7 +10,9 @@ publishes for a finding, and the ledger-wide report.
 
 A rule sends its alerts to roles, never to agency ids: `lead` (the case's lead agency as of
 the finding) and kinds of agency (every agency of that kind involved in the case then),
-resolved through the agency registry; never to an agency not involved then.
+resolved through the agency registry; never to an agency not involved then. Who that is is
+worked out from the case as the ledger held it when the finding was dated, so a finding's
+recipients do not change as its evidence grows.
 
 Each finding is one situation: a kind whose evidence grows (a cluster of injuries) yields one
 finding that keeps the id its first evidence gave it, so the alerter raises it once.
@@ -22,7 +24,7 @@ import statistics
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,7 @@ from projections import rule_kinds, rule_kinds_presence, rule_kinds_steps
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis, known_by
 from projections.case_timeline import SPELLS, CaseTimeline, instant, remembered
-from projections.effective import effective_events
+from projections.effective import CORRECTION, RETRACTION, effective_events
 from projections.policy_file import PolicyError, check_policy, read_policy
 from projections.rule_kinds import NAMESPACE, Firing, Rule
 from projections.stats import nearest_rank
@@ -47,6 +49,14 @@ LEDGER_RECORDER = {"id": "P-SGL-RULES", "role": "other"}
 LEAD = "lead"
 # The keys of a rule in the policy file that are not parameters of its kind.
 _NOT_PARAMS = ("name", "kind", "send_to", "description", "source")
+# How long an agency with no involvement open counts as involved after its last record on
+# the case: a quarter, about the span of a child in need review (Working Together 2023 ch. 3
+# sets no figure; an agency silent longer than that is taken to have stopped working with the
+# child, as the police of an area the child has left).
+RECORD_WINDOW = timedelta(days=90)
+# Events that amend another rather than say something of the child: recording one is no
+# involvement.
+_AMENDING = frozenset({CORRECTION, RETRACTION})
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +169,7 @@ def _evaluate(
                 due = firing.fired_at
     found = _as_raised(found, ordered)
     found.sort(key=lambda f: (f.fired_at, f.rule.name))
-    recipients = Recipients(known, agencies)
+    recipients = Recipients(current, agencies)
     found = [
         replace(f, answer=answers.get(f.alert_id), sent_to=recipients.resolve(f.rule.send_to, f))
         for f in found
@@ -208,7 +218,7 @@ class Recipients:
     """Resolves rules' roles to the agencies of one case as of each finding (`resolve`)."""
 
     def __init__(self, events: Sequence[Event], agencies: AgencyLookup) -> None:
-        self.events = list(events)  # in log order
+        self.events = list(events)  # effective (amendments applied), in log order
         self.agencies = agencies
         self.recorded = [instant(e.recorded_at) for e in self.events]
         self._spells = [i for i, e in enumerate(self.events) if e.type in SPELLS]
@@ -217,16 +227,27 @@ class Recipients:
         self._timelines: dict[tuple[int, ...], CaseTimeline] = {}
 
     def resolve(self, roles: Sequence[str], finding: Firing) -> tuple[str, ...]:
-        """The agencies a finding's alert goes to, role by role, as of the finding (or as of
-        its evidence's recording, if later), from what the ledger held then: for `lead` the
-        case's lead agency then; for a kind, every agency of that kind (by the registry then)
-        involved then (`involved`), by id. Never an agency not involved then. If no role
-        resolves, the lead then; with no lead, every agency involved then."""
-        evidence = set(finding.evidence)
-        at = max(
-            [finding.fired_at]
-            + [t for e, t in zip(self.events, self.recorded, strict=True) if e.event_id in evidence]
-        )
+        """The agencies a finding's alert goes to, role by role, as of the finding, from what
+        the ledger held then: for `lead` the case's lead agency then; for a kind, every agency
+        of that kind (by the registry then) involved then (`involved_at`), by id. Never an
+        agency not involved then. If no role resolves, the lead then; with no lead, every
+        agency involved then.
+
+        A finding that keeps its id as evidence joins it (`raised_as`) is dated no earlier
+        than the recording of the evidence its id comes from: it is resolved at its date,
+        so what joins later never changes where it went. Any other is resolved once all its
+        evidence was recorded."""
+        at = finding.fired_at
+        if finding.raised_as is None:
+            evidence = set(finding.evidence)
+            at = max(
+                [at]
+                + [
+                    t
+                    for e, t in zip(self.events, self.recorded, strict=True)
+                    if e.event_id in evidence
+                ]
+            )
         known = [e for e, t in zip(self.events, self.recorded, strict=True) if t <= at]
         spells = tuple(i for i in self._spells if self.recorded[i] <= at)
         if spells not in self._timelines:
@@ -248,12 +269,13 @@ class Recipients:
 
 def involved_at(timeline: CaseTimeline, events: Sequence[Event], at: datetime) -> list[str]:
     """Agencies involved in the case at the instant, by id: an involvement open then, or an
-    event recorded on the case by then and no involvement of theirs closed since their last
-    one. The ledger's own alerts make it no agency involved."""
+    event on the case by then, the last within `RECORD_WINDOW` before it, and no involvement
+    of theirs closed since. The ledger's own alerts, and corrections and retractions (which
+    amend a record rather than add one), make no agency involved."""
     last: dict[str, datetime] = {}
     for event in events:
         when = instant(event.occurred_at)
-        if event.agency != LEDGER_AGENCY and when <= at:
+        if event.agency != LEDGER_AGENCY and event.type not in _AMENDING and when <= at:
             last[event.agency] = max(when, last.get(event.agency, when))
     closed: dict[str, datetime] = {}
     for involvement in timeline.state.involvements:
@@ -264,7 +286,11 @@ def involved_at(timeline: CaseTimeline, events: Sequence[Event], at: datetime) -
         ]
         if ends:
             closed[involvement.agency] = max(ends)
-    recorded = {a for a, when in last.items() if a not in closed or when > closed[a]}
+    recorded = {
+        a
+        for a, when in last.items()
+        if at - when <= RECORD_WINDOW and (a not in closed or when > closed[a])
+    }
     return sorted(recorded | set(timeline.involved_at(at)) - {LEDGER_AGENCY})
 
 

@@ -98,10 +98,13 @@ def _print(
     as_csv: Callable[[Document], str] | None = None,
     title: str | None = None,
 ) -> None:
-    """The document as JSON, as CSV, or the rows as a table under an optional title line."""
+    """The document as JSON, as CSV (the title on standard error, so that standard output
+    is the CSV alone), or the rows as a table under an optional title line."""
     if fmt == "json":
         _json(document)
     elif fmt == "csv" and as_csv is not None:
+        if title is not None:
+            click.echo(title, err=True)
         click.echo(as_csv(document), nl=False)
     else:
         if title is not None:
@@ -115,9 +118,10 @@ def _policy(kind: str, document: Document) -> str:
 
 def _measures(document: Document) -> str:
     """The clock policy, where the data end and what open runs are measured to."""
+    measured_to = document["measured_to"] or "each case's own data end"
     return (
         f"{_policy('clock', document)}\n"
-        f"data end {document['data_end'] or '-'}; open runs measured to {document['measured_to']}"
+        f"data end {document['data_end'] or '-'}; open runs measured to {measured_to}"
     )
 
 
@@ -285,7 +289,8 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt:
     """Statutory and local clocks of a case, as of a date: open, met or breached.
 
     The clocks come from the policy file (SGL_CLOCK_POLICY, default policies/clocks.toml),
-    whose version is printed with them.
+    whose version is printed with them, with where the case's data end and what open runs
+    are measured to (on standard error with --format csv).
 
     Example: sgl clocks CASE-A0001 --as-of 2007-07-25
     """
@@ -315,7 +320,9 @@ def latency(
 ) -> None:
     """Decision latency against the clocks: runs, met, breached, open, working days to stop
     (median, p90, max) and each breach, for one case or (without CASE_ID) the whole ledger.
-    Open runs are measured to the --as-of date, or without one to where the data end.
+    Open runs are measured to the --as-of date, or without one to where their own case's data
+    end; where the data end and what open runs are measured to are printed first (on
+    standard error with --format csv, so that standard output is the CSV alone).
 
     Example: sgl latency --by agency --as-of 2007-07-25 --format csv
     """
@@ -344,7 +351,9 @@ def audit(
     """Every clock run, one row each, for one case or (without CASE_ID) the whole ledger:
     the agency responsible for stopping it, its kind, the area, start, stop, deadline, working
     days, limit and outcome (met, breached or open). Open runs are measured to the --as-of
-    date, or without one to where the data end.
+    date, or without one to where their own case's data end; where the data end and what open
+    runs are measured to are printed first (on standard error with --format csv, so that
+    standard output is the CSV alone).
 
     Example: sgl audit --clock referral_decision --as-of 2007-07-25 --format csv
     """

@@ -13,6 +13,15 @@ from sgl.responses import MEDIA_TYPE as PROBLEM_MEDIA
 
 REF = "#/components/schemas/"
 CSV_MEDIA = "text/csv"
+# A clock report's header fields, sent as response headers with its CSV (left out when null).
+CLOCK_REPORT_HEADERS: dict[str, Any] = {
+    name: {"description": f"With CSV: the report's `{field}`", "schema": {"type": "string"}}
+    for field, name in (
+        ("data_end", "X-SGL-Data-End"),
+        ("measured_to", "X-SGL-Measured-To"),
+        ("open_runs_measured_to", "X-SGL-Open-Runs-Measured-To"),
+    )
+}
 _URN = "urn:sgl:schema:"
 
 PROBLEM_ERROR: dict[str, Any] = {
@@ -150,6 +159,8 @@ def _problem_responses(path: str, operation: dict[str, Any]) -> None:
     if any(p.get("name") == "format" for p in operation.get("parameters", [])):
         ok = responses.get("200", {}).setdefault("content", {})
         ok[CSV_MEDIA] = {"schema": {"type": "string", "description": "CSV with a header row"}}
+        if path.endswith(("/clocks", "/latency", "/audit")):
+            responses["200"]["headers"] = CLOCK_REPORT_HEADERS
 
 
 def _document_append(post: dict[str, Any]) -> None:

@@ -71,7 +71,8 @@ def clocks_router(container: Container) -> APIRouter:
         format: Negotiated = None,
     ) -> Response:
         """One row per clock run: case, clock, responsible agency, its kind, area, start, stop,
-        deadline, working days, limit and outcome; open runs measured to `measured_to`."""
+        deadline, working days, limit and outcome; open runs measured to `as_of`, or each to
+        its own case's data end."""
         found = queries.audit(stores, None, as_of, basis, clock)
         return answer(found, _chosen(format, request), queries.audit_csv)
 

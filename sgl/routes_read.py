@@ -27,10 +27,25 @@ SCHEMA_MEDIA = "application/schema+json"
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json or csv")]
 
 
+# A report's header fields that its CSV rows cannot carry, sent as response headers instead
+# (a null field is left out): where the data end and what open runs are measured to.
+REPORT_HEADERS = {
+    "data_end": "X-SGL-Data-End",
+    "measured_to": "X-SGL-Measured-To",
+    "open_runs_measured_to": "X-SGL-Open-Runs-Measured-To",
+}
+
+
 def answer(document: Document, format: str, as_csv: Callable[[Document], str]) -> Response:
-    """The document as JSON, or as CSV when asked."""
+    """The document as JSON, or as CSV when asked, with the report's header fields as
+    response headers."""
     if format == "csv":
-        return Response(as_csv(document), media_type="text/csv; charset=utf-8")
+        headers = {
+            name: str(document[field])
+            for field, name in REPORT_HEADERS.items()
+            if document.get(field) is not None
+        }
+        return Response(as_csv(document), media_type="text/csv; charset=utf-8", headers=headers)
     return JSONBytes(document)
 
 

@@ -122,27 +122,41 @@ def audit_csv(document: Document) -> str:
     return to_csv(AUDIT_COLUMNS, document["runs"])
 
 
+# What open runs are measured to: the date asked about, or each case's own data end.
+AS_OF, CASE_DATA_END = "as_of", "case_data_end"
+
+
 @dataclass(frozen=True, slots=True)
 class _Ends:
-    """Where the data in scope end, and the moment open runs are measured to."""
+    """Where the data in scope end, and what open runs are measured to: one instant (as_of
+    asked, or one case's data end), or None when each case's own data end applies."""
 
     data_end: datetime | None
-    measured_to: datetime
+    measured_to: datetime | None
 
     def header(self, case_id: str | None, as_of: str | None, basis: Basis) -> Document:
-        """The report's header: the moment asked about, where the data end and the moment
-        open runs are measured to."""
+        """The report's header: the moment asked about, where the data end, and what open
+        runs are measured to (`measured_to`: the instant, null when each case is measured to
+        its own data end; `open_runs_measured_to`: `as_of` or `case_data_end`)."""
         return {
             **header(case_id, as_of, basis),
             "data_end": None if self.data_end is None else utc_text(self.data_end),
-            "measured_to": utc_text(self.measured_to),
+            "measured_to": None if self.measured_to is None else utc_text(self.measured_to),
+            "open_runs_measured_to": AS_OF if as_of is not None else CASE_DATA_END,
         }
 
 
-def _ends(as_of: str | None, moment: datetime, end: datetime | None) -> _Ends:
-    """Open runs are measured to the moment asked about; with none asked, to where the data
-    end (or now, when nothing in scope is dated)."""
-    return _Ends(end, moment if as_of is not None or end is None else end)
+def _ends(
+    as_of: str | None, moment: datetime, end: datetime | None, one_case: bool = True
+) -> _Ends:
+    """Open runs are measured to the moment asked about; with none asked, to where their own
+    case's data end: for one case that instant (now, when nothing in it is dated), across the
+    ledger each case's own (None here)."""
+    if as_of is not None:
+        return _Ends(end, moment)
+    if not one_case:
+        return _Ends(end, None)
+    return _Ends(end, moment if end is None else end)
 
 
 def _measured_runs(
@@ -153,8 +167,11 @@ def _measured_runs(
     chosen = stores.clock_policy
     if case_id is None:
         view = stores.clock_view()
-        ends = _ends(as_of, moment, view.data_end(stores.view, moment, basis))
-        return ends, list(view.ledger_runs(stores.view, moment, basis, ends.measured_to))
+        ends = _ends(as_of, moment, view.data_end(stores.view, moment, basis), one_case=False)
+        rows = view.ledger_runs(
+            stores.view, moment, basis, ends.measured_to, to_case_end=ends.measured_to is None
+        )
+        return ends, list(rows)
     events = known_case(stores, case_id, moment, basis)
     ends = _ends(as_of, moment, data_end(events, moment, basis))
     runs = clock_runs(

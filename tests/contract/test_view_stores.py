@@ -210,7 +210,7 @@ class AlertStoreContract(ViewStoreContract):
             ("A-2", True),
         ]
         assert store.evidence_raised(["CASE-AL-1"]) == {
-            ("CASE-AL-1", "rule-1"): [{"EV-1"}, {"EV-1"}]
+            ("CASE-AL-1", "rule-1"): [("A-1", {"EV-1"}), ("A-2", {"EV-1"})]
         }
 
     def test_due_cases_are_those_due_by_the_moment(self) -> None:

@@ -318,3 +318,53 @@ def test_a_cluster_whose_evidence_grows_is_raised_once(
         assert grown.evidence == tuple(e["event_id"] for e in [*first, *later])
     finally:
         container.close()
+
+
+def test_a_second_closure_sharing_evidence_with_the_first_is_raised(
+    backend: str, make_settings: Callable[..., Settings]
+) -> None:
+    """Social care closes while the child is in hospital (no discharge), reopens and closes
+    again: two findings, both with the admission; the second is a new situation, raised,
+    not taken for the first regrouped."""
+    container = with_agencies(bootstrap(make_settings(backend)))
+    case_id = new_case_id()
+
+    def made(event_type: str, day: int, agency: str, **payload: Any) -> dict[str, Any]:
+        event = make_event(
+            event_type,
+            case_id,
+            agency=agency,
+            occurred_at=f"2007-03-{day:02d}T10:00:00Z",
+            recorded_at=f"2007-03-{day:02d}T12:00:00Z",
+        )
+        event["payload"] = payload
+        return event
+
+    def closures(log: EventLog) -> list[dict[str, Any]]:
+        return [a for a in raised(log) if a["payload"]["rule"] == "closed_while_concerns_open"]
+
+    social_care = "la-childrens-social-care"
+    try:
+        container.ledger.submit(
+            [
+                made("involvement.opened", 1, social_care, basis="assessment"),
+                made(
+                    "hospital.admitted", 2, "nhs-hospital-north", episode_id="EP-T-1", via="a_and_e"
+                ),
+                made("involvement.closed", 5, social_care, reason="no_engagement"),
+            ]
+        )
+        settle(container)
+        [first] = closures(container.log)
+        container.ledger.submit(
+            [
+                made("involvement.opened", 8, social_care, basis="assessment"),
+                made("involvement.closed", 12, social_care, reason="no_engagement"),
+            ]
+        )
+        settle(container)
+        again, second = closures(container.log)
+        assert again == first and second["payload"]["alert_id"] != first["payload"]["alert_id"]
+        assert set(first["payload"]["evidence"]) & set(second["payload"]["evidence"])
+    finally:
+        container.close()

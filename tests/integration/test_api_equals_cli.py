@@ -285,6 +285,12 @@ def test_csv_from_the_command_is_the_csv_the_route_answers(
     assert shown.exit_code == 0, shown.output
     assert shown.stdout == answer.text
     assert len(answer.text.splitlines()) > 1, "a header and at least one row"
+    if route.endswith(("/clocks", "/latency", "/audit")):
+        # Where the data end and what open runs are measured to: response headers over
+        # HTTP, standard error from the command.
+        end, to = answer.headers["x-sgl-data-end"], answer.headers["x-sgl-measured-to"]
+        assert answer.headers["x-sgl-open-runs-measured-to"] == "as_of"
+        assert f"data end {end}; open runs measured to {to}" in shown.stderr.splitlines()
 
 
 def test_reads_refuse_alike(ledger: tuple[Container, httpx.Client]) -> None:

@@ -142,8 +142,10 @@ def test_the_audit_measures_open_runs_to_where_the_data_end(
     http: httpx.Client, container: Container
 ) -> None:
     """A referral decided in time, and one undecided in a case whose data end the next day:
-    one audit row each; the undecided one is open measured to its case's end, breached
-    measured to the ledger's (the other case's decision), open as of the day after it."""
+    one audit row each; across the ledger as in its case's own audit, the undecided one is
+    open, measured to its own case's end (not to the other case's later decision), and
+    breached as of a date past its deadline. CSV answers carry where the data end and what
+    open runs are measured to as response headers; the command prints them on stderr."""
     decided, undecided = new_case_id(), new_case_id()
     first = referral(decided, "2007-03-09T10:00:00Z")
     decision = make_event(
@@ -153,6 +155,8 @@ def test_the_audit_measures_open_runs_to_where_the_data_end(
         recorded_at="2007-03-12T12:00:00Z",
     )
     decision["payload"]["decision_type"] = "referral_outcome"
+    # Decided by the social care the referral went to: only its decision stops the clock.
+    decision["agency"] = "la-childrens-social-care"
     published(http, decided, [first, decision])
     second = referral(undecided, "2007-03-05T10:00:00Z")
     contact = make_event(
@@ -164,36 +168,69 @@ def test_the_audit_measures_open_runs_to_where_the_data_end(
     published(http, undecided, [second, contact])
 
     ledger = http.get("/v1/audit", params={"clock": "referral_decision"}).json()
-    assert (ledger["data_end"], ledger["measured_to"]) == ("2007-03-12T10:30:00Z",) * 2
+    assert (ledger["data_end"], ledger["measured_to"], ledger["open_runs_measured_to"]) == (
+        "2007-03-12T10:30:00Z",
+        None,
+        "case_data_end",
+    )
     rows = {r["case_id"]: r for r in ledger["runs"]}
     assert set(rows) == {decided, undecided}
     assert list(rows[decided]) == list(AUDIT_COLUMNS)
     assert (rows[decided]["outcome"], rows[decided]["stop_event"]) == ("met", decision["event_id"])
-    late = rows[undecided]
-    assert (late["outcome"], late["working_days"], late["deadline"]) == (
-        "breached",
-        5,
+    waiting = rows[undecided]
+    assert (waiting["outcome"], waiting["working_days"], waiting["deadline"]) == (
+        "open",
+        1,
         "2007-03-06",
     )
-    assert (late["start_event"], late["stop_event"]) == (second["event_id"], None)
+    assert (waiting["start_event"], waiting["stop_event"]) == (second["event_id"], None)
     one = http.get(f"/v1/cases/{undecided}/audit").json()
     assert (one["case_id"], one["data_end"], one["measured_to"]) == (
         undecided,
         "2007-03-06T10:00:00Z",
         "2007-03-06T10:00:00Z",
     )
-    assert [(r["clock"], r["outcome"], r["working_days"]) for r in one["runs"]] == [
-        ("referral_decision", "open", 1)
-    ]
-    then = http.get("/v1/audit", params={"as_of": "2007-03-06"}).json()
-    assert then["measured_to"] == "2007-03-06T23:59:59.999999Z"
+    # A referral to social care starts its decision, first contact, child seen and
+    # assessment clocks: all open, measured to the case's end.
+    assert {(r["clock"], r["outcome"], r["working_days"]) for r in one["runs"]} == {
+        (name, "open", 1)
+        for name in (
+            "referral_decision",
+            "referral_first_contact",
+            "referral_child_seen",
+            "assessment",
+        )
+    }
+    assert [r for r in one["runs"] if r["clock"] == "referral_decision"] == [waiting]
+    then = http.get(
+        "/v1/audit", params={"as_of": "2007-03-06", "clock": "referral_decision"}
+    ).json()
+    assert (then["measured_to"], then["open_runs_measured_to"]) == (
+        "2007-03-06T23:59:59.999999Z",
+        "as_of",
+    )
     assert [(r["case_id"], r["outcome"]) for r in then["runs"]] == [(undecided, "open")]
+    past = http.get("/v1/audit", params={"as_of": "2007-03-07", "clock": "referral_decision"})
+    late = {r["case_id"]: r for r in past.json()["runs"]}[undecided]
+    assert (late["outcome"], late["working_days"]) == ("breached", 2)
     latency = http.get("/v1/latency", params={"by": "kind"}).json()
     assert latency["data_end"] == ledger["data_end"] and latency["by"] == "kind"
     assert sum(g["runs"] for g in latency["groups"]) == len(http.get("/v1/audit").json()["runs"])
 
     table = http.get(f"/v1/cases/{undecided}/audit", params={"format": "csv"})
     assert table.headers["content-type"].startswith("text/csv")
+    assert (table.headers["x-sgl-data-end"], table.headers["x-sgl-measured-to"]) == (
+        "2007-03-06T10:00:00Z",
+        "2007-03-06T10:00:00Z",
+    )
+    whole = http.get("/v1/audit", params={"format": "csv"})
+    assert whole.headers["x-sgl-data-end"] == "2007-03-12T10:30:00Z"
+    assert "x-sgl-measured-to" not in whole.headers
+    assert whole.headers["x-sgl-open-runs-measured-to"] == "case_data_end"
+    for route in ("/v1/latency", f"/v1/cases/{undecided}/clocks"):
+        dated = http.get(route, params={"format": "csv", "as_of": "2007-03-07"})
+        assert dated.headers["x-sgl-measured-to"] == "2007-03-07T23:59:59.999999Z", route
+        assert dated.headers["x-sgl-open-runs-measured-to"] == "as_of", route
     assert table.text.splitlines()[0] == ",".join(AUDIT_COLUMNS)
     accepted = http.get(f"/v1/cases/{undecided}/audit", headers={"Accept": "text/csv"})
     assert accepted.headers["content-type"].startswith("text/csv") and accepted.text == table.text
@@ -204,7 +241,25 @@ def test_the_audit_measures_open_runs_to_where_the_data_end(
     shown = CliRunner().invoke(
         cli, ["--data-dir", str(container.settings.data_dir), "audit", undecided, "--csv"]
     )
-    assert shown.exit_code == 0 and shown.output == table.text
+    assert shown.exit_code == 0 and shown.stdout == table.text
+    assert shown.stderr.splitlines()[-1] == (
+        "data end 2007-03-06T10:00:00Z; open runs measured to 2007-03-06T10:00:00Z"
+    )
+    ledger_csv = CliRunner().invoke(
+        cli, ["--data-dir", str(container.settings.data_dir), "audit", "--csv"]
+    )
+    assert ledger_csv.exit_code == 0 and ledger_csv.stdout == whole.text
+    assert ledger_csv.stderr.splitlines()[-1] == (
+        "data end 2007-03-12T10:30:00Z; open runs measured to each case's own data end"
+    )
+    spec = http.get("/openapi.json").json()["paths"]
+    for path in ("/v1/audit", "/v1/latency", "/v1/cases/{case_id}/clocks"):
+        documented = spec[path]["get"]["responses"]["200"]["headers"]
+        assert set(documented) == {
+            "X-SGL-Data-End",
+            "X-SGL-Measured-To",
+            "X-SGL-Open-Runs-Measured-To",
+        }, path
     wrong = http.get("/v1/audit", params={"clock": "referral_decisions"})
     assert wrong.status_code == 422 and wrong.json()["errors"][0]["pointer"] == "/clock"
 

@@ -147,6 +147,46 @@ def test_an_open_run_is_measured_to_where_the_data_end_not_to_now(tmp_path: Path
                 assert runs == [r.row() for r in folded], (refreshed, case_id)
 
 
+def test_across_the_ledger_each_case_is_measured_to_its_own_data_end(tmp_path: Path) -> None:
+    """One case's data end on Friday 3 August 2007, another's in June 2023, each with an
+    undecided referral two working days before. Across the ledger, with no date asked, each
+    open run is measured to its own case's end (2 working days), not to the latest case's
+    (thousands), from stored rows as from a fold."""
+    clock = next(c for c in POLICY.clocks if c.name == "referral_decision")
+    policy = replace(POLICY, clocks=(clock,))
+    early, late = new_case_id(), new_case_id()
+    documents = []
+    for case_id, referred, ends in (
+        (early, date(2007, 8, 1), "2007-08-03T10:00:00Z"),
+        (late, date(2023, 6, 5), "2023-06-07T10:00:00Z"),
+    ):
+        documents += [
+            matching(clock, "start", case_id, referred),
+            make_event("contact.recorded", case_id, occurred_at=ends, recorded_at=ends),
+        ]
+    log = as_events(documents)
+    view = open_case_view(tmp_path / "cases.sqlite")
+    view.apply(log, [Tracking("case_state:t:0", len(log) - 1)])
+    clocks = open_clock_view(tmp_path / "clocks.sqlite", policy, AGENCIES)
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    ends = {c: data_end(view.events(c), now) for c in (early, late)}
+    assert clocks.data_end(view, now) == ends[late]
+    for refreshed in (False, True):
+        if refreshed:
+            clocks.refresh(view, [early, late], [Tracking("clocks:t:0", len(log) - 1)], now)
+        found = dict(clocks.ledger_runs(view, now, to_case_end=True))
+        for case_id in (early, late):
+            [run] = found[case_id]
+            assert (run.status, run.working_days) == ("breached", 2), (refreshed, case_id)
+            folded = clock_runs(
+                view.events(case_id), now, policy, agencies=AGENCIES, measured_to=ends[case_id]
+            )
+            assert [run] == [r.row() for r in folded], (refreshed, case_id)
+        # Measured to the ledger's end instead, the 2007 referral would be years late.
+        [stretched] = dict(clocks.ledger_runs(view, now, ends[late]))[early]
+        assert stretched.working_days > 4000
+
+
 def test_the_data_end_leaves_out_alerts_amendments_and_undated_events() -> None:
     """The latest instant anything happened in the case, as amended and as known then."""
     case_id = new_case_id()

@@ -150,7 +150,7 @@ def test_a_view_built_under_another_policy_is_discarded(tmp_path: Path) -> None:
     clocks.datastore.close()
     source = (Path(__file__).parents[2] / "policies" / "clocks.toml").read_text()
     edited = tmp_path / "clocks.toml"
-    edited.write_text(source.replace('version = "2026.4"', 'version = "2026.9"'))
+    edited.write_text(source.replace('version = "2026.5"', 'version = "2026.9"'))
     # A reader under the new policy leaves the file alone and folds every case.
     reader = open_clock_view(
         tmp_path / "clocks.sqlite", load_clock_policy(edited), AGENCIES, discard=False

@@ -326,6 +326,12 @@ def test_the_demo_legal_meeting_breaches_the_local_clock_as_of_25_july_2007() ->
             'stop = { type = "meeting.held" }\nlimit = { value = 2, unit = "weeks" }\n' * 2,
             "clock[1].name: 'x' is used twice",
         ),
+        (
+            'version = "1"\ntitle = "t"\n[[clock]]\nname = "x"\n'
+            'start = { type = "meeting.held" }\nstop = { type = "meeting.held" }\n'
+            'unless_when_late = "ignored"\nlimit = { value = 1, unit = "hours" }\n',
+            "clock[0].unless_when_late (clock 'x'): 'ignored' is not one of breached, not_due",
+        ),
         ("version = ", "clocks.toml"),
     ],
 )
@@ -343,7 +349,7 @@ def test_a_policy_that_cannot_be_used_is_refused_naming_the_field(
 
 def test_the_bundled_policy_names_its_version_and_hours_run_on_instants() -> None:
     """Reports carry the version; a clock in hours compares instants, not days."""
-    assert POLICY.version == "2026.4" and len(POLICY.clocks) == 12
+    assert POLICY.version == "2026.5" and len(POLICY.clocks) == 12
     base = referral_clock()
     hourly = ClockPolicy("t", "t", (Clock("hourly", "", base.start, base.stops, 72, "hours"),))
     case_id = new_case_id()
@@ -417,12 +423,12 @@ def test_policy_files_named_in_the_settings_replace_the_bundled_ones(tmp_path: P
 
     clocks, rules = tmp_path / "clocks.toml", tmp_path / "rules.toml"
     bundled = files("policies")
-    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.4"', '"local-1"'))
+    clocks.write_text((bundled / "clocks.toml").read_text().replace('"2026.5"', '"local-1"'))
     rules.write_text((bundled / "rules.toml").read_text().replace('"2026.4"', '"local-2"'))
     settings = Settings.from_env({"SGL_CLOCK_POLICY": str(clocks), "SGL_RULE_POLICY": str(rules)})
     assert clock_policy_of(settings).version == "local-1"
     assert rule_policy_of(settings).version == "local-2"
-    assert clock_policy_of(Settings()).version == "2026.4"
+    assert clock_policy_of(Settings()).version == "2026.5"
 
 
 def test_the_referral_clock_starts_on_a_referral_to_any_childrens_social_care() -> None:

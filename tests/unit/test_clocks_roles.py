@@ -17,8 +17,9 @@ from projections.clock_policy import load_clock_policy
 from projections.clocks import ClockRun, clock_runs
 from projections.policy_file import PolicyError
 from projections.working_days import england_and_wales
+from tests.agencies import update_event
 from tests.factories import as_events, example
-from tests.involvement_factory import event, involved, opened, registered, seen
+from tests.involvement_factory import day, event, involved, opened, registered, seen
 
 POLICY = load_clock_policy()
 DAYS = england_and_wales()
@@ -521,3 +522,102 @@ def test_an_undated_change_of_lead_still_names_the_lead_as_the_case_state_has_it
     ]
     [run] = runs(documents, "initial_cp_conference")
     assert run.responsible == CSC_EAST
+
+
+@pytest.mark.parametrize("decision_first", [False, True])
+def test_a_decision_at_the_instant_of_its_referral_decides_it_in_either_log_order(
+    decision_first: bool,
+) -> None:
+    """A referral and social care's decision on it, both dated to the same day (00:00Z): the
+    decision stops the referral's run whichever the log holds first; met, day 0."""
+    made = referral(SCHOOL, CSC, D) | {"occurred_precision": "day"}
+    decided = decision(CSC, D) | {"occurred_precision": "day"}
+    documents = [decided, made] if decision_first else [made, decided]
+    [run] = runs(documents, "referral_decision")
+    assert (run.status, run.working_days) == ("met", 0)
+    assert run.stop is not None and run.stop.event_id == decided["event_id"]
+
+
+def test_only_the_lead_declining_the_enquiry_or_plan_makes_a_conference_not_due() -> None:
+    """A school recording `decline` on the strategy discussion or the plan leaves the lead's
+    conference and core group runs due (and breached without them); the lead's own decline
+    makes them not due."""
+    discussion = example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"}
+    conference = discussion | {"meeting_type": "initial_cp_conference"}
+    for name, start, decision_type in (
+        ("initial_cp_conference", discussion, "strategy_discussion_outcome"),
+        ("first_core_group", conference, "cp_plan"),
+    ):
+        held = [opened(CASE, CSC, D - 10), event("meeting.held", CASE, CSC, start, D, version=2)]
+        by_school = [*held, decision(SCHOOL, D + 0.5, decision_type, outcome="decline")]
+        by_lead = [*held, decision(CSC, D + 0.5, decision_type, outcome="decline")]
+        [run] = runs(by_school, name)
+        assert (run.status, run.stop, run.responsible) == ("breached", None, CSC), name
+        assert runs(by_lead, name) == [], name
+
+
+def test_a_run_past_its_deadline_stays_breached_when_later_found_not_due() -> None:
+    """No contact after a referral, then no further action on day 20: the first contact run
+    (due in 3 working days) ends there, breached; decided on day 2 it would not be due."""
+    made = referral(SCHOOL, CSC, D + 0.4)
+    late = decision(CSC, D + 28.4, outcome="decline")
+    [run] = runs([made, late], "referral_first_contact")
+    assert (run.status, run.working_days, run.deadline) == ("breached", 20, "2007-03-08")
+    assert run.stop is not None and run.stop.event_id == late["event_id"]
+    assert runs([made, decision(CSC, D + 2.4, outcome="decline")], "referral_first_contact") == []
+    # On the deadline itself the run is still in time, so not due.
+    on_time = decision(CSC, D + 3.4, outcome="decline")
+    assert runs([made, on_time], "referral_first_contact") == []
+
+
+def test_the_responsible_kind_is_the_registrys_when_the_start_was_recorded() -> None:
+    """A force registered as `other` and updated to `police` two days after it took a child
+    into protection, which it recorded on the third day: the run's responsible kind is the
+    registry's when the ledger learnt of the start (`police`), as `where_kind` reads it, not
+    the registry's at the instant the protection began."""
+    table = AgencyTable()
+    table.apply(registered(POLICE_NORTH, True, kind="other"))
+    table.apply(update_event(POLICE_NORTH, day(D + 2), kind="police"))
+    taken = event(
+        "police_protection.taken", CASE, POLICE_NORTH, {"protection_id": "PP-T-1"}, D, D + 3
+    )
+    [run] = runs([taken], "police_protection", registry=table)
+    assert (run.responsible, run.responsible_kind) == (POLICE_NORTH, "police")
+
+
+def test_an_enquiry_concluding_no_conference_late_leaves_no_conference_due() -> None:
+    """The conference is due only if the enquiry finds it is (`unless_when_late = not_due`):
+    the lead concluding the section 47 enquiry with no conference 22 working days after the
+    strategy discussion leaves no run, as one concluding on day 5 does."""
+    discussion = example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"}
+    held = [opened(CASE, CSC, D - 10), event("meeting.held", CASE, CSC, discussion, D, version=2)]
+    for days in (5, 30):
+        concluded = decision(CSC, D + days, "s47_enquiry", outcome="not_met")
+        assert runs([*held, concluded], "initial_cp_conference") == [], days
+    [still] = runs(held, "initial_cp_conference")
+    assert still.status == "breached"
+
+
+def test_the_documented_local_strategy_meeting_clock_loads_and_runs(tmp_path: Path) -> None:
+    """docs/operations.md's example local clock, added to a copy of the bundled policy: a
+    strategy meeting 5 working days after the discussion is met; a discussion the lead
+    decides needs no enquiry leaves no run; none is bundled."""
+    root = Path(__file__).parents[2]
+    docs = (root / "docs" / "operations.md").read_text()
+    [example_clock] = [
+        block.split("```")[0]
+        for block in docs.split("```toml\n")[1:]
+        if 'name = "strategy_meeting"' in block
+    ]
+    path = tmp_path / "clocks.toml"
+    path.write_text((root / "policies" / "clocks.toml").read_text() + "\n" + example_clock)
+    local = load_clock_policy(path)
+    assert "strategy_meeting" not in {c.name for c in POLICY.clocks}
+    discussion = example("meeting.held", 2)["payload"] | {"meeting_type": "strategy_discussion"}
+    meeting = discussion | {"meeting_type": "strategy_meeting"}
+    held = [opened(CASE, CSC, D - 10), event("meeting.held", CASE, CSC, discussion, D, version=2)]
+    followed = [*held, event("meeting.held", CASE, CSC, meeting, D + 7, version=2)]
+    [run] = runs(followed, "strategy_meeting", policy=local)
+    assert (run.status, run.working_days, run.responsible) == ("met", 5, CSC)
+    declined = decision(CSC, D + 1, "strategy_discussion_outcome", outcome="decline")
+    assert runs([*held, declined], "strategy_meeting", policy=local) == []

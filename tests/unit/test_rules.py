@@ -428,8 +428,8 @@ def test_a_referral_within_12_months_of_no_further_action() -> None:
 
 def test_a_raised_finding_keeps_its_id_when_a_late_entry_regroups_its_evidence() -> None:
     """Three injuries raise a cluster alert; an injury written up later but dated earlier
-    regroups the window. The finding keeps the id it was raised under, and the answer to
-    that id still matches."""
+    joins it and one of the three is retracted, which regroups the window. The finding keeps
+    the id it was raised under, and the answer to that id still matches."""
     from projections.rules import alert_document, evaluate_with_due
 
     case_id = new_case_id()
@@ -443,12 +443,15 @@ def test_a_raised_finding_keeps_its_id_when_a_late_entry_regroups_its_evidence()
     late["recorded_at"] = "2007-03-20T10:00:00Z"
     answer = event("alert.answered", case_id, D + timedelta(days=25), alert_id=first.alert_id)
     answer["payload"].update(response="action_taken")
-    documents = [*injuries, raised, late, answer]
+    retracted = event("entry.retracted", case_id, D + timedelta(days=20), reason="wrong case")
+    retracted["amends"] = injuries[2]["event_id"]
+    documents = [*injuries, raised, late, retracted, answer]
     [regrouped] = fired(documents)["injury_cluster"]
     assert late["event_id"] in regrouped.evidence and set(regrouped.evidence) != set(first.evidence)
     assert regrouped.alert_id == first.alert_id and regrouped.answer is not None
     # Without the raised alert it would be a new id: the adoption is what keeps it.
-    assert fired([*injuries, late])["injury_cluster"][0].alert_id != first.alert_id
+    regroup = [*injuries, late, retracted]
+    assert fired(regroup)["injury_cluster"][0].alert_id != first.alert_id
     # An event recorded a little ahead of the moment asked about is looked at again then.
     ahead = event("contact.recorded", case_id, D)
     ahead["recorded_at"] = "2007-03-01T10:00:20Z"

@@ -8,7 +8,7 @@ agencies involved then; the decision on a referral is not one it follows."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib.resources import files
 from typing import Any
 
@@ -405,9 +405,10 @@ def test_the_police_are_told_when_they_record_an_event_resting_on_it() -> None:
     assert len(found("assault_not_reported_to_police", [seen, unrelated])) == 1
 
 
-def test_an_investigation_already_open_covers_an_assault_on_the_child_not_on_another() -> None:
-    """Police investigating since before: the child's assault counts as told; a sibling's is
-    a new matter; once the police took no further action, the child's is one again."""
+def test_an_investigation_already_open_is_not_being_told_of_a_new_assault() -> None:
+    """Police investigating the child since before: a new assault on the child, or on a
+    sibling, is still to be reported to them; telling them (a share to them then) is what
+    counts."""
     case_id = new_case_id()
     investigating = event(
         "decision.recorded",
@@ -417,25 +418,23 @@ def test_an_investigation_already_open_covers_an_assault_on_the_child_not_on_ano
         decision_type="police_investigation",
         outcome="proceed",
     )
+    involved = event("involvement.opened", case_id, D, "met-police", basis="police_investigation")
     on_child = concern(case_id, D + timedelta(days=10))
     on_sibling = concern(case_id, D + timedelta(days=10), about_person_id="PER-T-SIB")
-    [one] = found("assault_not_reported_to_police", [investigating, on_child, on_sibling])
-    assert one.evidence == (on_sibling["event_id"],)
-    ended = event(
-        "decision.recorded",
+    every = [investigating, involved, on_child, on_sibling]
+    found_now = found("assault_not_reported_to_police", every)
+    assert sorted(f.evidence for f in found_now) == sorted(
+        [(on_child["event_id"],), (on_sibling["event_id"],)]
+    )
+    told = event(
+        "information.shared",
         case_id,
-        D + timedelta(days=5),
-        "met-police",
-        decision_type="no_further_action",
-        outcome="other",
+        D + timedelta(days=10),
+        "school-north-primary",
+        to_agency="met-police",
+        facts=[on_child["event_id"]],
     )
-    assert len(found("assault_not_reported_to_police", [investigating, ended, on_child])) == 1
-    involved = event("involvement.opened", case_id, D, "met-police", basis="police_investigation")
-    assert found("assault_not_reported_to_police", [involved, on_child]) == []
-    closed = event(
-        "involvement.closed", case_id, D + timedelta(days=5), "met-police", reason="other"
-    )
-    assert len(found("assault_not_reported_to_police", [involved, closed, on_child])) == 1
+    assert found("assault_not_reported_to_police", [*every, told]) == []
 
 
 def test_the_police_are_recognised_by_kind_whatever_their_id() -> None:
@@ -633,9 +632,9 @@ def test_the_adult_unknown_to_the_lead_names_the_lead_then() -> None:
 
 
 def test_the_decision_on_a_referral_is_not_one_it_follows() -> None:
-    """An NFA the same day as the referral (even dated earlier that day), one resting on the
-    referral, or one recorded after the referral: no re-referral. An NFA decided on an
-    earlier day and recorded before it: a re-referral."""
+    """An NFA the same day as the referral (even dated earlier that day, or written up days
+    later), or one resting on the referral: no re-referral. An NFA decided on an earlier day,
+    recorded before it or after it: a re-referral."""
     case_id = new_case_id()
     referral = event("referral.made", case_id, datetime(2007, 3, 10, 15))
 
@@ -653,10 +652,14 @@ def test_the_decision_on_a_referral_is_not_one_it_follows() -> None:
         return made
 
     same_day = nfa(datetime(2007, 3, 10, 9))
+    same_day_written_up_late = nfa(datetime(2007, 3, 10, 16), recorded=datetime(2007, 3, 14))
     resting = nfa(datetime(2007, 3, 9, 9), rests_on=[referral["event_id"]])
-    recorded_after = nfa(datetime(2007, 3, 9, 9), recorded=datetime(2007, 3, 11, 9))
-    for decision in (same_day, resting, recorded_after):
+    for decision in (same_day, same_day_written_up_late, resting):
         assert found("rereferral_after_nfa", [decision, referral]) == []
+    written_up_after = nfa(datetime(2007, 3, 1, 9), recorded=datetime(2007, 3, 15, 9))
+    [late] = found("rereferral_after_nfa", [referral, written_up_after])
+    assert late.evidence == (written_up_after["event_id"], referral["event_id"])
+    assert late.fired_at == datetime(2007, 3, 15, 9, tzinfo=UTC)
     earlier = nfa(datetime(2007, 2, 1, 9))
     [one] = found("rereferral_after_nfa", [earlier, referral])
     assert one.evidence == (earlier["event_id"], referral["event_id"])
@@ -677,10 +680,10 @@ def test_events_at_the_same_instant_are_ordered_by_when_they_were_recorded() -> 
 
 
 def test_child_a_by_25_july_2007_one_finding_a_situation() -> None:
-    """Child A: one injury cluster and one set of doubtful explanations, growing; the slap of
-    a sibling the only assault not reported (the family centre's concern about the child
-    came while the police investigation of December 2006 was open); a suspected NAI on the
-    plan each; the absent GP and paediatrician; the partner unknown to social care."""
+    """Child A: one injury cluster, one set of doubtful explanations and one run of suspected
+    NAIs on the plan, growing; two assaults not reported to the police (the family centre's
+    "pummelling" concern of 16 May 2007 and the slap of a sibling); the absent GP and
+    paediatrician; the partner unknown to social care; injuries seen by several agencies."""
     from collections import Counter
 
     from sgl.demo.child_a import POLICE, SIBLING_1, SOCIAL_CARE, child_a
@@ -691,18 +694,23 @@ def test_child_a_by_25_july_2007_one_finding_a_situation() -> None:
         "nai_on_plan": 1,
         "injury_cluster": 1,
         "explanations_in_doubt": 1,
-        "assault_not_reported_to_police": 1,
+        "assault_not_reported_to_police": 2,
         "key_agency_absent": 1,
         "adult_unknown_to_lead_agency": 1,
         "injuries_seen_apart": 1,
     }
-    [assault] = [f for f in findings if f.rule.name == "assault_not_reported_to_police"]
+    pummelling, assault = [f for f in findings if f.rule.name == "assault_not_reported_to_police"]
     [slap] = [
         d
         for d in documents
         if d["type"] == "concern.raised" and d["payload"].get("about_person_id") == SIBLING_1
     ]
-    assert assault.evidence == (slap["event_id"],)
+    [centre] = [
+        d
+        for d in documents
+        if d["type"] == "concern.raised" and d["payload"].get("about_person_id") is None
+    ]
+    assert (pummelling.evidence, assault.evidence) == ((centre["event_id"],), (slap["event_id"],))
     assert assault.sent_to == (SOCIAL_CARE, POLICE)
     injuries = [d["event_id"] for d in documents if d["type"] == "injury.observed"]
     [cluster] = [f for f in findings if f.rule.name == "injury_cluster"]
@@ -743,3 +751,191 @@ def test_a_finding_is_dated_when_the_ledger_held_its_evidence_not_before() -> No
     met["recorded_at"] = at(D + timedelta(days=20))
     [unfollowed] = found("threshold_met_no_step", [met])
     assert unfollowed.fired_at == cutoff(at(D + timedelta(days=20)))
+
+
+def test_an_nfa_made_before_a_referral_and_written_up_after_it_is_one_it_follows() -> None:
+    """Decided 10 January, written up 25 January; a new referral on 20 January follows it."""
+    case_id = new_case_id()
+    decision = event(
+        "decision.recorded",
+        case_id,
+        datetime(2022, 1, 10, 11),
+        "la-childrens-social-care",
+        decision_type="no_further_action",
+        outcome="other",
+    )
+    decision["recorded_at"] = at(date(2022, 1, 25))
+    referral = event("referral.made", case_id, datetime(2022, 1, 20, 11))
+    [one] = found("rereferral_after_nfa", [referral, decision], as_of="2022-12-31")
+    assert "re-referral 10 days after no_further_action" in one.summary
+
+
+def answer(case_id: str, alert_id: str, when: date) -> dict[str, Any]:
+    """An answer to the alert by social care on the day."""
+    return event(
+        "alert.answered",
+        case_id,
+        when,
+        "la-childrens-social-care",
+        alert_id=alert_id,
+        response="action_taken",
+    )
+
+
+def test_a_cluster_answered_ends_there_and_later_injuries_need_count_anew() -> None:
+    count = int(rule("injury_cluster").params["count"])
+    case_id = new_case_id()
+    weekly = [injury(case_id, D + timedelta(days=7 * n)) for n in range(count + 1)]
+    [first] = found("injury_cluster", weekly[:count])
+    answered = answer(case_id, first.alert_id, D + timedelta(days=7 * count - 1))
+    [still] = found("injury_cluster", [*weekly, answered])
+    assert still.evidence == tuple(e["event_id"] for e in weekly[:count])
+    later = [injury(case_id, D + timedelta(days=7 * n)) for n in range(count + 1, 2 * count)]
+    [same, new] = found("injury_cluster", [*weekly, answered, *later])
+    assert same.alert_id == first.alert_id
+    assert new.evidence == tuple(e["event_id"] for e in [weekly[count], *later])
+    assert new.alert_id != first.alert_id
+
+
+def test_doubtful_explanations_after_the_answer_are_a_new_finding_at_count_anew() -> None:
+    count = int(rule("explanations_in_doubt").params["count"])
+    case_id = new_case_id()
+    doubtful = [
+        injury(case_id, D + timedelta(days=14 * n), explanation_consistent=False)
+        for n in range(3 * count)
+    ]
+    [first] = found("explanations_in_doubt", doubtful[:count])
+    answered = answer(case_id, first.alert_id, D + timedelta(days=14 * count - 7))
+    [one] = found("explanations_in_doubt", [*doubtful[: 2 * count - 1], answered])
+    assert one.evidence == tuple(e["event_id"] for e in doubtful[:count])
+    old, new = found("explanations_in_doubt", [*doubtful, answered])
+    assert old.alert_id == first.alert_id
+    assert new.evidence == tuple(e["event_id"] for e in doubtful[count:])
+
+
+def test_a_backdated_doubtful_explanation_joins_without_changing_id_or_date() -> None:
+    """Three doubtful explanations; a fourth that happened before them all, recorded on day
+    60: the finding grows, dated and named by the three the ledger held first."""
+    count = int(rule("explanations_in_doubt").params["count"])
+    case_id = new_case_id()
+    doubtful = [
+        injury(case_id, D + timedelta(days=14 * n), explanation_consistent=False)
+        for n in range(count)
+    ]
+    [first] = found("explanations_in_doubt", doubtful)
+    earlier = injury(case_id, D - timedelta(days=30), explanation_consistent=False)
+    earlier["recorded_at"] = at(D + timedelta(days=60))
+    [grown] = found("explanations_in_doubt", [earlier, *doubtful])
+    assert grown.evidence[0] == earlier["event_id"] and len(grown.evidence) == count + 1
+    assert (grown.alert_id, grown.fired_at) == (first.alert_id, first.fired_at)
+    assert first.fired_at == cutoff(at(D + timedelta(days=14 * (count - 1))))
+
+
+def test_a_backdated_injury_joins_a_cluster_without_changing_id_or_date() -> None:
+    count = int(rule("injury_cluster").params["count"])
+    case_id = new_case_id()
+    weekly = [injury(case_id, D + timedelta(days=7 * n)) for n in range(count)]
+    [first] = found("injury_cluster", weekly)
+    earlier = injury(case_id, D - timedelta(days=3))
+    earlier["recorded_at"] = at(D + timedelta(days=60))
+    [grown] = found("injury_cluster", [earlier, *weekly])
+    assert grown.evidence == (earlier["event_id"], *(e["event_id"] for e in weekly))
+    assert (grown.alert_id, grown.fired_at) == (first.alert_id, first.fired_at)
+
+
+# Recipients: effective records, fixed at the finding's date, recent records only.
+
+
+def child_b_findings(documents: list[dict[str, Any]], as_of: str) -> list[Firing]:
+    """Every finding of the bundled policy in Child B's events as of the end of the day."""
+    from projections.agencies import AgencyTable
+    from sgl.demo.agencies import demo_registry
+
+    agencies = AgencyTable(as_events(demo_registry()))
+    return evaluate(as_events(documents), cutoff(as_of), POLICY, agencies=agencies)
+
+
+def test_an_entry_retracted_makes_its_agency_no_recipient() -> None:
+    """A police force records a contact on Child B's case by mistake and retracts it: it is
+    sent none of the case's alerts."""
+    from sgl.demo.child_b import CASE, child_b
+
+    stray = event("contact.recorded", CASE, date(2022, 3, 1), "met-police")
+    retracted = event("entry.retracted", CASE, date(2022, 3, 2), "met-police", reason="wrong case")
+    retracted["amends"] = stray["event_id"]
+    findings = child_b_findings([*child_b(), stray, retracted], "2023-08-31")
+    assert {f.rule.name for f in findings} >= {
+        "step_ended_without_contact",
+        "allegation_closed_uninvestigated",
+    }
+    assert [f.rule.name for f in findings if "met-police" in f.sent_to] == []
+
+
+def test_a_findings_recipients_do_not_change_as_its_evidence_grows() -> None:
+    """Child B's unseen winter, dated 13 January 2023, goes to the social care leading then,
+    whether asked the next day or after the family moved on and the evidence grew."""
+    from sgl.demo.child_b import child_b
+
+    def unseen(as_of: str) -> Firing:
+        [one] = [
+            f
+            for f in child_b_findings(child_b(), as_of)
+            if f.rule.name == "unseen_by_statutory_agency"
+        ]
+        return one
+
+    early, late = unseen("2023-01-14"), unseen("2023-02-20")
+    assert len(late.evidence) > len(early.evidence)
+    assert early.alert_id == late.alert_id
+    assert early.sent_to == late.sent_to == ("castlebury-childrens-services",)
+
+
+def test_an_agency_silent_beyond_the_window_is_no_longer_involved() -> None:
+    """A police force that recorded once, two years before a meeting, is sent none of its
+    alerts (the lead is, no police being involved); one that recorded within the window, or
+    whose involvement is still open, is."""
+    from projections.rules import RECORD_WINDOW
+
+    case_id = new_case_id()
+    opened = event("case.opened", case_id, D - timedelta(days=800), "example-childrens-social-care")
+    opened["payload"]["lead_agency"] = "example-childrens-social-care"
+    to_police = RulePolicy(
+        "t",
+        "t",
+        (
+            Rule(
+                "absent",
+                "invitee_absent",
+                ("police",),
+                {"meeting_types": ["core_group"], "agency_kinds": ["gp"]},
+            ),
+        ),
+    )
+    meeting = event(
+        "meeting.held",
+        case_id,
+        D,
+        "example-childrens-social-care",
+        meeting_type="core_group",
+        invited_agencies=["example-gp"],
+        attending_agencies=[],
+    )
+
+    def sent(*more: dict[str, Any]) -> tuple[str, ...]:
+        [one] = found("absent", [opened, *more, meeting], policy=to_police)
+        return one.sent_to
+
+    long_ago = event("contact.recorded", case_id, D - timedelta(days=730), "example-police")
+    assert sent(long_ago) == ("example-childrens-social-care",)
+    edge = D - RECORD_WINDOW
+    assert sent(event("contact.recorded", case_id, edge, "example-police")) == ("example-police",)
+    beyond = event("contact.recorded", case_id, edge - timedelta(days=1), "example-police")
+    assert sent(beyond) == ("example-childrens-social-care",)
+    still_open = event(
+        "involvement.opened",
+        case_id,
+        D - timedelta(days=730),
+        "example-police",
+        basis="police_investigation",
+    )
+    assert sent(still_open) == ("example-police",)

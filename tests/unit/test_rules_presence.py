@@ -18,6 +18,7 @@ import pytest
 from ledger.envelope import parse_instant
 from projections.agencies import AgencyLookup, AgencyTable
 from projections.policy_file import PolicyError
+from projections.rule_kinds import derived_id
 from projections.rules import Firing, Rule, RulePolicy, evaluate, load_rule_policy
 from sgl.demo.agencies import demo_registry
 from sgl.demo.child_a import child_a
@@ -226,7 +227,26 @@ def test_a_stay_in_hospital_is_not_an_unseen_stretch() -> None:
     [finding] = found(documents, UNSEEN, as_of=157)
     assert finding.fired_at == at(156)
     assert finding.evidence[0] == documents[-1]["event_id"]
-    assert found([*unseen_case(None), admitted(10)], UNSEEN) == []
+
+
+def test_an_admission_with_no_discharge_ends_at_a_sighting_elsewhere_or_after_max_stay() -> None:
+    """Admitted on day 10, no discharge recorded, social care visiting on day 60 without
+    seeing her: in hospital for 28 days at most, so unseen from day 38 and found on day 94;
+    seen at home by the school on day 20 (a phone call does not count, nor the hospital's own
+    contact), the stay ended there and the finding comes on day 76. Where the record simply
+    ends after the admission, the ledger cannot tell she left: no finding."""
+    stay = admitted(10)
+    assert found([*unseen_case(None), stay], UNSEEN, as_of=400) == []
+    documents = [*unseen_case(None), stay, seen(CASE, "csc-t1", 60, child_seen="no")]
+    assert found(documents, UNSEEN, as_of=94 - 1 / 86400) == []
+    [finding] = found(documents, UNSEEN, as_of=94)
+    assert (finding.fired_at, finding.evidence[0]) == (at(94), stay["event_id"])
+    call = seen(CASE, "gp-t1", 15, contact_type="phone")
+    own = seen(CASE, "hosp-t1", 16, contact_type="other")
+    assert [f.fired_at for f in found([*documents, call, own], UNSEEN)] == [at(94)]
+    home = seen(CASE, "school-t1", 20)
+    [sooner] = found([*documents, home], UNSEEN)
+    assert (sooner.fired_at, sooner.evidence[0]) == (at(76), home["event_id"])
 
 
 def test_unseen_from_the_start_of_an_involvement_says_so() -> None:
@@ -272,6 +292,33 @@ def test_closing_while_the_child_is_in_hospital_fires() -> None:
     assert "hospital admission EP-T-1" in finding.summary
     for left in (29, 30):
         assert found([opened, stay, discharged(left), closing()], CLOSED) == []
+
+
+def test_an_admission_with_no_discharge_is_no_stay_after_a_sighting_at_home_or_28_days() -> None:
+    """Admitted on day 20 with no discharge: social care closing on day 30 fires; not if the
+    school saw the child at home on day 25; admitted on day 2, 28 days before the closure
+    (social care still recording then), not either."""
+    opened, closure = involved(CASE, "csc-t1", 0), closing()
+    assert len(found([opened, admitted(20), closure], CLOSED)) == 1
+    home = seen(CASE, "school-t1", 25)
+    assert found([opened, admitted(20), home, closure], CLOSED) == []
+    assert len(found([opened, admitted(2.01), closure], CLOSED)) == 1
+    assert found([opened, admitted(2), closure], CLOSED) == []
+
+
+def test_each_closure_while_open_is_its_own_finding_named_by_the_closure() -> None:
+    """Social care closes while the child is in hospital, reopens and closes again: two
+    findings, both with the admission, each with the id of its closure, the first unchanged
+    by the second."""
+    stay, first_closure = admitted(20), uninvolved(CASE, "csc-t1", 22, reason="no_engagement")
+    base = [involved(CASE, "csc-t1", 0), stay, first_closure]
+    [alone] = found(base, CLOSED)
+    documents = [*base, involved(CASE, "csc-t1", 24), closing()]
+    first, second = found(documents, CLOSED)
+    assert first.alert_id == alone.alert_id != second.alert_id
+    assert stay["event_id"] in first.evidence and stay["event_id"] in second.evidence
+    assert second.evidence[0] == documents[-1]["event_id"]
+    assert second.alert_id == derived_id(CLOSED.name, (documents[-1]["event_id"],))
 
 
 def test_closing_with_an_alert_to_it_unanswered_fires() -> None:
