@@ -181,29 +181,13 @@ class SQLiteClockView(SQLiteTrackedStore):
         is current and the case view is not read at all (but for the cases to fold); otherwise
         each case's count of events is compared with the case view's."""
         until = moment if measured_to is None else measured_to
-        limit = micros(moment)
-        instant = 2 if basis == "recorded" else 3
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.sqlite_cursor.row_factory = None
-            caught_up = not self.stale and _covers(
-                positions_in(cursor, self.name), cases.all_positions()
-            )
-            cursor.execute(f"SELECT * FROM {self.name}_cases")  # noqa: S608
-            stored = {row[0]: row for row in cursor.fetchall()}
-            cursor.execute(f"SELECT * FROM {self.name}_runs")  # noqa: S608
-            table = cursor.fetchall()
+        stored, seen, table = self._read(cases, with_runs=True)
         by_case: dict[str, list[tuple[Any, ...]]] = {}
         for row in table:
             by_case.setdefault(row[0], []).append(row)
-        seen = None if caught_up else {c: head[0] for c, head in cases.heads().items()}
         for case_id in sorted(stored if seen is None else seen):
-            mine = stored.get(case_id)
-            if (
-                mine is not None
-                and not self.stale
-                and (seen is None or mine[1] == seen[case_id])
-                and mine[instant] <= limit
-            ):
+            mine = self._current(stored, seen, case_id, moment, basis)
+            if mine is not None:
                 end = _instant(mine[4]) if to_case_end and mine[4] is not None else until
                 runs = [self._at(row, end) for row in by_case.get(case_id, ())]
                 runs.sort(key=lambda r: (r.started_at, r.clock))
@@ -229,8 +213,22 @@ class SQLiteClockView(SQLiteTrackedStore):
         """Where the data of every case known by the moment end: the latest of each case's
         stored end where its stored runs would hold (as `ledger_runs` decides), of its events
         where they would not."""
-        limit = micros(moment)
-        instant = 2 if basis == "recorded" else 3
+        stored, seen, _ = self._read(cases, with_runs=False)
+        ends: list[datetime | None] = []
+        for case_id in stored if seen is None else seen:
+            mine = self._current(stored, seen, case_id, moment, basis)
+            if mine is not None:
+                ends.append(None if mine[4] is None else _instant(mine[4]))
+            else:
+                ends.append(data_end(cases.events(case_id), moment, basis))
+        return latest(ends)
+
+    def _read(
+        self, cases: SQLiteCaseView, *, with_runs: bool
+    ) -> tuple[dict[str, tuple[Any, ...]], dict[str, int] | None, list[tuple[Any, ...]]]:
+        """In one read: each stored case's coverage, the stored runs if asked, and each case's
+        count of events in the case view, or None when this view has taken in every log
+        position the case view has (every stored case is then current)."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.sqlite_cursor.row_factory = None
             caught_up = not self.stale and _covers(
@@ -238,20 +236,34 @@ class SQLiteClockView(SQLiteTrackedStore):
             )
             cursor.execute(f"SELECT * FROM {self.name}_cases")  # noqa: S608
             stored = {row[0]: row for row in cursor.fetchall()}
+            table: list[tuple[Any, ...]] = []
+            if with_runs:
+                cursor.execute(f"SELECT * FROM {self.name}_runs")  # noqa: S608
+                table = cursor.fetchall()
         seen = None if caught_up else {c: head[0] for c, head in cases.heads().items()}
-        ends: list[datetime | None] = []
-        for case_id in stored if seen is None else seen:
-            mine = stored.get(case_id)
-            if (
-                mine is not None
-                and not self.stale
-                and (seen is None or mine[1] == seen[case_id])
-                and mine[instant] <= limit
-            ):
-                ends.append(None if mine[4] is None else _instant(mine[4]))
-            else:
-                ends.append(data_end(cases.events(case_id), moment, basis))
-        return latest(ends)
+        return stored, seen, table
+
+    def _current(
+        self,
+        stored: dict[str, tuple[Any, ...]],
+        seen: dict[str, int] | None,
+        case_id: str,
+        moment: datetime,
+        basis: Basis,
+    ) -> tuple[Any, ...] | None:
+        """The case's stored coverage if its stored rows answer for the moment (stored under
+        this policy, over as many events as the case view holds, all of them known by the
+        moment), else None: the case is folded from its events."""
+        mine = stored.get(case_id)
+        instant = 2 if basis == "recorded" else 3
+        if (
+            mine is None
+            or self.stale
+            or (seen is not None and mine[1] != seen[case_id])
+            or mine[instant] > micros(moment)
+        ):
+            return None
+        return mine
 
     def _at(self, row: tuple[Any, ...], moment: datetime) -> RunRow:
         run = RunRow(*row[1:])
