@@ -22,6 +22,19 @@ from tests.factories import as_events, example, make_event, new_case_id
 
 POLICY = load_rule_policy()
 D = date(2007, 3, 1)
+# A rule whose alerts go to the police alone: a GP absent from a core group.
+ABSENT_TO_POLICE = RulePolicy(
+    "t",
+    "t",
+    (
+        Rule(
+            "absent",
+            "invitee_absent",
+            ("police",),
+            {"meeting_types": ["core_group"], "agency_kinds": ["gp"]},
+        ),
+    ),
+)
 FAR = "2009-12-31"
 
 
@@ -567,18 +580,7 @@ def test_with_no_role_resolved_the_lead_then_is_sent_it() -> None:
     opened = event("case.opened", case_id, D, "example-childrens-social-care")
     opened["payload"]["lead_agency"] = "example-childrens-social-care"
     school = event("contact.recorded", case_id, D, "example-school")
-    only_police = RulePolicy(
-        "t",
-        "t",
-        (
-            Rule(
-                "absent",
-                "invitee_absent",
-                ("police",),
-                {"meeting_types": ["core_group"], "agency_kinds": ["gp"]},
-            ),
-        ),
-    )
+    only_police = ABSENT_TO_POLICE
     meeting = event(
         "meeting.held",
         case_id,
@@ -899,18 +901,7 @@ def test_an_agency_silent_beyond_the_window_is_no_longer_involved() -> None:
     case_id = new_case_id()
     opened = event("case.opened", case_id, D - timedelta(days=800), "example-childrens-social-care")
     opened["payload"]["lead_agency"] = "example-childrens-social-care"
-    to_police = RulePolicy(
-        "t",
-        "t",
-        (
-            Rule(
-                "absent",
-                "invitee_absent",
-                ("police",),
-                {"meeting_types": ["core_group"], "agency_kinds": ["gp"]},
-            ),
-        ),
-    )
+    to_police = ABSENT_TO_POLICE
     meeting = event(
         "meeting.held",
         case_id,
