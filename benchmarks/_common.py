@@ -127,3 +127,24 @@ def server(env: dict[str, str], port: int) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def load_background(container: Container, cases: int, batch: int = 5000) -> int:
+    """Append the demo registry and `cases` synthetic background cases in batches; returns
+    how many case events were appended."""
+    from sgl.demo.agencies import demo_registry
+    from sgl.demo.background import background_events
+
+    container.ledger.submit(demo_registry())  # the agencies the background cases name
+    count = 0
+    pending: list[dict[str, Any]] = []
+    for event in background_events(cases):
+        pending.append(event)
+        if len(pending) == batch:
+            container.ledger.submit(pending)
+            count += len(pending)
+            pending = []
+    if pending:
+        container.ledger.submit(pending)
+        count += len(pending)
+    return count

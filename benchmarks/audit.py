@@ -20,14 +20,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
-from _common import machine, rate
+from _common import load_background, machine, rate
 
 from consumers.follower import CaseFollower
 from ledger.settings import Settings
 from sgl import queries
 from sgl.bootstrap import bootstrap, tune_gc
-from sgl.demo.agencies import demo_registry
-from sgl.demo.background import background_events
 from sgl.logs import configure_logging
 
 EVENTS_PER_CASE = 18
@@ -41,20 +39,9 @@ def main() -> None:
     )
     configure_logging(settings)
     container = bootstrap(settings)
-    container.ledger.submit(demo_registry())  # the agencies the background cases name
     cases = max(1, total // EVENTS_PER_CASE)
-    count = 0
-    batch = []
     started = time.perf_counter()
-    for event in background_events(cases):
-        batch.append(event)
-        if len(batch) == 5000:
-            container.ledger.submit(batch)
-            count += len(batch)
-            batch = []
-    if batch:
-        container.ledger.submit(batch)
-        count += len(batch)
+    count = load_background(container, cases)
     print(f"machine: {machine()}; {count:,} events over {cases:,} cases")
     print(f"append: {rate(count, time.perf_counter() - started)}")
     started = time.perf_counter()

@@ -17,15 +17,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from _common import machine, rate
+from _common import load_background, machine, rate
 
 from consumers.follower import CaseFollower
 from ledger.settings import Settings
 from projections.clocks import clock_runs
 from projections.latency import latency_report
 from sgl.bootstrap import bootstrap, tune_gc
-from sgl.demo.agencies import demo_registry
-from sgl.demo.background import background_events
 from sgl.logs import configure_logging
 
 
@@ -36,19 +34,8 @@ def main() -> None:
     )
     configure_logging(settings)
     container = bootstrap(settings)
-    container.ledger.submit(demo_registry())  # the agencies the background cases name
     cases = max(1, total // 15)
-    count = 0
-    batch = []
-    for event in background_events(cases):
-        batch.append(event)
-        if len(batch) == 5000:
-            container.ledger.submit(batch)
-            count += len(batch)
-            batch = []
-    if batch:
-        container.ledger.submit(batch)
-        count += len(batch)
+    count = load_background(container, cases)
     print(f"machine: {machine()}; {count:,} events over {cases:,} cases")
     started = time.perf_counter()
     container.runner().run_until_caught_up(timeout=7200)
