@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 import uuid
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,7 @@ from projections.view_files import open_case_view
 from projections.working_days import england_and_wales
 from tests.agencies import AGENCIES
 from tests.factories import as_events, example, make_event, new_case_id
-from tests.unit.test_clock_view import interleaved, random_case
+from tests.unit.test_clock_view import REFRESHED, half_caught_up
 from tests.unit.test_clocks import POLICY, matching
 
 DAYS = england_and_wales()
@@ -249,25 +249,14 @@ def test_the_clock_views_data_end_equals_a_fold_of_every_case(
     """Stored ends where the stored runs hold, the case's events where they do not (a case
     the clock view has not caught up with, or one changed after the date), on either basis;
     caught up, it reads no events."""
-    rng = random.Random(seed)
-    log = as_events(interleaved(rng, [random_case(rng) for _ in range(15)]))
-    log = [
-        e._replace(appended_at=parse_instant(e.recorded_at) + timedelta(hours=rng.randint(1, 4000)))
-        for e in log
-    ]
-    view = open_case_view(tmp_path / "cases.sqlite", snapshot_every=3)
-    clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
-    split = int(len(log) * 0.7)
-    view.apply(log[:split], [Tracking("case_state:t:0", split - 1)])
-    now = datetime(2026, 11, 26, tzinfo=UTC)
-    clocks.refresh(view, list(view.all_case_ids()), [Tracking("clocks:t:0", split - 1)], now)
-    view.apply(log[split:], [Tracking("case_state:t:0", len(log) - 1)])
+    view, clocks, last = half_caught_up(tmp_path, random.Random(seed), 15)
+    now = REFRESHED
     for moment in (now, cutoff("2007-06-30"), cutoff("2008-01-15"), cutoff("2006-01-01")):
         for basis in ("recorded", "appended"):
             folded = latest(data_end(view.events(c), moment, basis) for c in view.all_case_ids())
             assert clocks.data_end(view, moment, basis) == folded, (moment, basis)
     expected = latest(data_end(view.events(c), now) for c in view.all_case_ids())
-    clocks.refresh(view, list(view.all_case_ids()), [Tracking("clocks:t:0", len(log) - 1)], now)
+    clocks.refresh(view, list(view.all_case_ids()), [Tracking("clocks:t:0", last)], now)
 
     def no_reads(*_: object) -> object:
         raise AssertionError("read the case's events")

@@ -15,7 +15,7 @@ from ledger.envelope import parse_instant
 from projections.as_of import cutoff
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import load_clock_policy
-from projections.clock_view import LAYOUT, open_clock_view, policy_fingerprint
+from projections.clock_view import LAYOUT, SQLiteClockView, open_clock_view, policy_fingerprint
 from projections.clocks import clock_runs
 from projections.latency import latency_report
 from projections.view_files import open_case_view
@@ -82,10 +82,17 @@ def folded(view: SQLiteCaseView, moment: datetime, basis: Any) -> list[tuple[str
     return found
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_stored_runs_equal_folding_every_case_at_any_date(tmp_path: Path, seed: int) -> None:
-    rng = random.Random(seed)
-    log = as_events(interleaved(rng, [random_case(rng) for _ in range(25)]))
+# The moment a half-caught-up clock view was last refreshed.
+REFRESHED = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def half_caught_up(
+    tmp_path: Path, rng: random.Random, count: int
+) -> tuple[SQLiteCaseView, SQLiteClockView, int]:
+    """`count` random cases in a case view, and a clock view refreshed (at REFRESHED) with
+    the first 70% of their events only: the case view has moved on since. With the offset
+    of the last event."""
+    log = as_events(interleaved(rng, [random_case(rng) for _ in range(count)]))
     # Appended from hours to months after recording (a late import), so the bases differ.
     log = [
         e._replace(appended_at=parse_instant(e.recorded_at) + timedelta(hours=rng.randint(1, 4000)))
@@ -95,10 +102,15 @@ def test_stored_runs_equal_folding_every_case_at_any_date(tmp_path: Path, seed: 
     clocks = open_clock_view(tmp_path / "clocks.sqlite", POLICY, AGENCIES)
     split = int(len(log) * 0.7)
     view.apply(log[:split], [Tracking("case_state:t:0", split - 1)])
-    now = datetime(2026, 11, 26, tzinfo=UTC)
-    clocks.refresh(view, list(view.all_case_ids()), [Tracking("clocks:t:0", split - 1)], now)
-    # The case view moves on; the clock view has not caught up with those cases yet.
+    clocks.refresh(view, list(view.all_case_ids()), [Tracking("clocks:t:0", split - 1)], REFRESHED)
     view.apply(log[split:], [Tracking("case_state:t:0", len(log) - 1)])
+    return view, clocks, len(log) - 1
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_stored_runs_equal_folding_every_case_at_any_date(tmp_path: Path, seed: int) -> None:
+    view, clocks, _ = half_caught_up(tmp_path, random.Random(seed), 25)
+    now = REFRESHED
     named = {(r.responsible, r.area) for _, runs in clocks.ledger_runs(view, now) for r in runs}
     assert (RECORDER, "E08000001") in named, "the view keeps who is responsible, and where"
     moments = [now, cutoff("2007-06-30"), cutoff("2008-01-15"), cutoff("2009-03-01")]
