@@ -12,7 +12,8 @@ from sgl.demo.background import background_events
 ROOT = Path(__file__).resolve().parent.parent
 # Where a demo agency may be named: the demo data, the tests, and the demo's walkthrough.
 ALLOWED_DIRECTORIES = ("sgl/demo/", "tests/")
-ALLOWED_FILES = ("docs/demo.md",)
+# The demo guide, and the rules guide whose examples are the demo cases' real findings.
+ALLOWED_FILES = ("docs/demo.md", "docs/rules.md")
 
 
 def demo_agency_ids() -> set[str]:
@@ -22,11 +23,11 @@ def demo_agency_ids() -> set[str]:
 
 
 def test_no_file_outside_the_demo_names_a_demo_agency() -> None:
-    """No tracked file outside sgl/demo/, tests/ and docs/demo.md contains the id of an agency
-    of either demo case or of the background cases, as a whole id (not inside a longer one
-    such as `example-...`). The rule, exactly: every file `git ls-files` lists, read as bytes,
-    whatever its type; README.md and the other docs may name the demo cases (`CASE-A0001`,
-    `CASE-B0001`) but not their agencies, and show the example agencies
+    """No tracked file outside sgl/demo/, tests/, docs/demo.md and docs/rules.md contains the id
+    of an agency of either demo case or of the background cases, as a whole id (not inside a
+    longer one such as `example-...`). The rule, exactly: every file `git ls-files` lists, read as
+    bytes, whatever its type; README.md and the other docs may name the demo cases
+    (`CASE-A0001`, `CASE-B0001`) but not their agencies, and show the example agencies
     (docs/examples/agencies.json) instead; code, policies and schema examples name kinds or
     example agencies, never a demo one."""
     listed = subprocess.run(
