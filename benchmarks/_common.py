@@ -129,6 +129,23 @@ def server(env: dict[str, str], port: int) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
+def background_ledger(cases: int) -> tuple[Container, int]:
+    """An embedded ledger in a fresh directory holding the demo registry and `cases` synthetic
+    background cases; with how many case events it holds."""
+    import tempfile
+
+    from ledger.settings import Settings
+    from sgl.bootstrap import bootstrap
+    from sgl.logs import configure_logging
+
+    settings = Settings.from_env(
+        {}, data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")), log_level="warning"
+    )
+    configure_logging(settings)
+    container = bootstrap(settings)
+    return container, load_background(container, cases)
+
+
 def load_background(container: Container, cases: int, batch: int = 5000) -> int:
     """Append the demo registry and `cases` synthetic background cases in batches; returns
     how many case events were appended."""

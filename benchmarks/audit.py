@@ -14,19 +14,15 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import orjson
-from _common import load_background, machine, rate
+from _common import background_ledger, machine, rate
 
 from consumers.follower import CaseFollower
-from ledger.settings import Settings
 from sgl import queries
-from sgl.bootstrap import bootstrap, tune_gc
-from sgl.logs import configure_logging
+from sgl.bootstrap import tune_gc
 
 EVENTS_PER_CASE = 18
 REPEATS = 5
@@ -34,16 +30,11 @@ REPEATS = 5
 
 def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    settings = Settings.from_env(
-        {}, data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")), log_level="warning"
-    )
-    configure_logging(settings)
-    container = bootstrap(settings)
     cases = max(1, total // EVENTS_PER_CASE)
     started = time.perf_counter()
-    count = load_background(container, cases)
+    container, count = background_ledger(cases)
     print(f"machine: {machine()}; {count:,} events over {cases:,} cases")
-    print(f"append: {rate(count, time.perf_counter() - started)}")
+    print(f"open the ledger and append: {rate(count, time.perf_counter() - started)}")
     started = time.perf_counter()
     container.runner().run_until_caught_up(timeout=7200)
     print(f"case-state consumer: {rate(count, time.perf_counter() - started)}")

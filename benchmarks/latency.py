@@ -12,30 +12,21 @@ from __future__ import annotations
 
 import statistics
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-from _common import load_background, machine, rate
+from _common import background_ledger, machine, rate
 
 from consumers.follower import CaseFollower
-from ledger.settings import Settings
 from projections.clocks import clock_runs
 from projections.latency import latency_report
-from sgl.bootstrap import bootstrap, tune_gc
-from sgl.logs import configure_logging
+from sgl.bootstrap import tune_gc
 
 
 def main() -> None:
     total = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    settings = Settings.from_env(
-        {}, data_dir=Path(tempfile.mkdtemp(prefix="sgl-bench-")), log_level="warning"
-    )
-    configure_logging(settings)
-    container = bootstrap(settings)
     cases = max(1, total // 15)
-    count = load_background(container, cases)
+    container, count = background_ledger(cases)
     print(f"machine: {machine()}; {count:,} events over {cases:,} cases")
     started = time.perf_counter()
     container.runner().run_until_caught_up(timeout=7200)

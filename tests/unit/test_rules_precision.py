@@ -80,6 +80,20 @@ def injury(case_id: str, when: datetime | date, **payload: Any) -> dict[str, Any
     return event("injury.observed", case_id, when, "gp-practice-east", **{**plain, **payload})
 
 
+def unverified_adult(case_id: str) -> dict[str, Any]:
+    """An adult partner linked as living in the household, identity not verified, on D."""
+    return event(
+        "person.linked",
+        case_id,
+        D,
+        person_id="PER-T-ADULT",
+        role="partner_of_parent",
+        is_adult=True,
+        identity_verified=False,
+        lives_in_household=True,
+    )
+
+
 def concern(case_id: str, when: datetime | date, **payload: Any) -> dict[str, Any]:
     """A physical-abuse concern about the child (no other person named) by a school."""
     made = event("concern.raised", case_id, when, "school-north-primary", category="PHY", **payload)
@@ -188,16 +202,7 @@ def test_injury_cluster_fires_on_count_injuries_within_days_and_not_one_day_wide
 def test_adult_identity_unverified_fires_on_the_day_the_grace_ends_not_before() -> None:
     days = int(rule("adult_identity_unverified").params["days"])
     case_id = new_case_id()
-    link = event(
-        "person.linked",
-        case_id,
-        D,
-        person_id="PER-T-ADULT",
-        role="partner_of_parent",
-        is_adult=True,
-        identity_verified=False,
-        lives_in_household=True,
-    )
+    link = unverified_adult(case_id)
     due = datetime(2007, 3, 1, 10) + timedelta(days=days)
     [one] = found("adult_identity_unverified", [link], at(due))
     assert one.fired_at == cutoff(at(due))
@@ -729,16 +734,7 @@ def test_a_finding_is_dated_when_the_ledger_held_its_evidence_not_before() -> No
     hurt = injury(case_id, D + timedelta(days=1), suspected_non_accidental=True)
     [one] = found("nai_on_plan", [plan, hurt])
     assert one.fired_at == cutoff(at(D + timedelta(days=7)))
-    link = event(
-        "person.linked",
-        case_id,
-        D,
-        person_id="PER-T-ADULT",
-        role="partner_of_parent",
-        is_adult=True,
-        identity_verified=False,
-        lives_in_household=True,
-    )
+    link = unverified_adult(case_id)
     link["recorded_at"] = at(D + timedelta(days=30))
     [late] = found("adult_identity_unverified", [link])
     assert late.fired_at == cutoff(at(D + timedelta(days=30)))
