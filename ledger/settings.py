@@ -256,6 +256,11 @@ class Settings:
         return self.data_dir / "checkpoints-receipts.sqlite"
 
     @property
+    def tokens_db(self) -> Path:
+        """SQLite file holding the API's bearer tokens (hashes only)."""
+        return self.data_dir / "access" / "tokens.sqlite"
+
+    @property
     def signing_key_path(self) -> Path:
         """The checkpoint signing key (Ed25519, PEM); its verifier key is beside it (.pub)."""
         return (

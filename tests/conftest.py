@@ -9,6 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +19,9 @@ from ledger.settings import Settings
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli_serve import KEEP_ALIVE_SECONDS
+from sgl.identity import Role
 from tests.agencies import registrations
+from tests.credentials import Credentials
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -220,6 +223,7 @@ class LiveServer:
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self.credentials = Credentials(container.settings)
 
     def start(self) -> LiveServer:
         """Start serving and wait until /healthz answers."""
@@ -238,12 +242,18 @@ class LiveServer:
             base_url=self.url,
             timeout=timeout,
             transport=IdempotentRetry(limits=httpx.Limits(keepalive_expiry=1.0)),
+            auth=self.credentials.auth(),
         )
+
+    def headers(self, role: Role, agency: str | None = None, **more: Any) -> dict[str, str]:
+        """The headers of a request to this server by a role (`Credentials.headers`)."""
+        return self.credentials.headers(role, agency, **more)
 
     def stop(self) -> None:
         """Shut the server down and wait for its thread."""
         self._server.should_exit = True
         self._thread.join(timeout=15)
+        self.credentials.close()
 
     def _healthy(self) -> bool:
         try:
