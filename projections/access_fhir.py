@@ -26,7 +26,7 @@ BALP_ENTITY = "https://profiles.ihe.net/ITI/BALP/CodeSystem/BasicAuditEntityType
 PURPOSE_SYSTEM = "urn:sgl:purpose"
 ROLE_SYSTEM = "urn:sgl:role"
 AGENCY_SYSTEM = "urn:sgl:agency"
-TOKEN_SYSTEM = "urn:sgl:token"
+TOKEN_SYSTEM = "urn:sgl:token"  # noqa: S105 -- a naming system, not a secret
 CASE_SYSTEM = "urn:sgl:case"
 
 
@@ -164,7 +164,5 @@ def audit_bundle(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "resourceType": "Bundle",
         "type": "collection",
         "total": len(events),
-        "entry": [
-            {"fullUrl": f"urn:uuid:{e['id']}", "resource": e} for e in events
-        ],
+        "entry": [{"fullUrl": f"urn:uuid:{e['id']}", "resource": e} for e in events],
     }

@@ -78,7 +78,7 @@ def request_id_of(scope: Scope) -> str:
     """The caller's X-Request-Id when it is a plain token, else a new one."""
     for name, value in scope.get("headers", ()):
         if name == b"x-request-id":
-            sent = value.decode("latin-1")
+            sent: str = value.decode("latin-1")
             if _REQUEST_ID.match(sent):
                 return sent
     return str(uuid.uuid4())
@@ -137,7 +137,7 @@ class AccessRecorder:
         pending = record.pending()
         try:
             await anyio.to_thread.run_sync(self.access_log.append, [pending])
-        except Exception as exc:  # noqa: BLE001 -- any failure means the read is unrecorded
+        except Exception as exc:
             log.error(
                 "access.unrecorded",
                 route=record.route,

@@ -153,7 +153,9 @@ def _lags(container: Container) -> dict[str, Callable[[], int]]:
     if container.settings.alerter == "on":
         views.append((container.alerts.name, container.alerts.current))
     views.append((container.seal.name, lambda: container.seal))
-    lags = {name: partial(_lag, container.log, view) for name, view in views}
+    lags: dict[str, Callable[[], int]] = {
+        name: partial(_lag, container.log, view) for name, view in views
+    }
     # The access log's seal and index follow the access log.
     for store in (container.access_seal, container.access_index):
         lags[store.name] = partial(_lag, container.access_log, store.current)

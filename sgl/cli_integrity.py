@@ -174,7 +174,8 @@ def _split_trusted(notes: list[str], access_topic: str) -> tuple[list[str], list
     from ledger.checkpoint import CheckpointError, origin_of, parse
 
     access_prefix = origin_of(access_topic, 0).rsplit("/", 1)[0] + "/"
-    ledger, access = [], []
+    ledger: list[str] = []
+    access: list[str] = []
     for note in notes:
         try:
             origin = parse(note).origin

@@ -42,13 +42,9 @@ def access_router(container: Container) -> APIRouter:
         """Every read of the case's data on the record (no cap), oldest first: the caller
         (agency, role, person, token id), purpose, route, parameters, as_of, status and
         time; a case never read has none. This report's own reads are recorded too."""
-        report = access_report.access_report(
-            container.access_index, container.access_log, case_id
-        )
+        report = access_report.access_report(container.access_index, container.access_log, case_id)
         if format == "csv":
-            return Response(
-                access_report.access_csv(report), media_type="text/csv; charset=utf-8"
-            )
+            return Response(access_report.access_csv(report), media_type="text/csv; charset=utf-8")
         if format == "fhir":
             return Response(
                 dumps(access_report.access_fhir(report)), media_type=access_report.FHIR_MEDIA

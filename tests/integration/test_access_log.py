@@ -19,10 +19,10 @@ from click.testing import CliRunner
 from ledger.settings import Settings
 from sgl.bootstrap import Container, build_log
 from sgl.cli import cli
-from tests.agencies import with_agencies
 from sgl.identity import PURPOSE_HEADER, Access
 from sgl.tokens import TokenStore
 from tests import conftest
+from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.credentials import INQUIRY_AGENCY, PURPOSE
 from tests.factories import case_events, new_case_id
