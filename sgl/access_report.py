@@ -12,6 +12,8 @@ from typing import Any
 from ledger.log import EventLog
 from projections.access_fhir import audit_bundle
 from projections.access_index import SQLiteAccessIndex
+from sgl.bootstrap import Container
+from sgl.queries import ContainerStores, Document, inclusion_proof
 
 FORMATS = ("json", "csv", "fhir")
 FHIR_MEDIA = "application/fhir+json"
@@ -92,3 +94,12 @@ def access_csv(report: dict[str, Any]) -> str:
 def access_fhir(report: dict[str, Any]) -> dict[str, Any]:
     """The report as a FHIR R4 Bundle of BALP AuditEvents."""
     return audit_bundle(report["records"])
+
+
+def access_proof(container: Container, access_id: str, size: int | None) -> Document:
+    """The inclusion proof bundle of an access record in a checkpoint of the access log's
+    partition (default: the latest), checked like an event's (`sgl proof verify`)."""
+    stores = ContainerStores(container)
+    stores.log = container.access_log
+    stores.seal = container.access_seal
+    return inclusion_proof(stores, access_id, size)

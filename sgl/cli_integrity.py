@@ -238,12 +238,29 @@ def proof() -> None:
 @proof.command("get")
 @click.argument("event_id")
 @click.option("--checkpoint", type=int, default=None, help="Tree size of the checkpoint.")
+@click.option(
+    "--access",
+    is_flag=True,
+    help="EVENT_ID is an access record's access_id: prove it is in the access log.",
+)
 @click.pass_context
-def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None) -> None:
-    """Print the inclusion proof bundle of an event (JSON), to save and check offline.
+def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None, access: bool) -> None:
+    """Print the inclusion proof bundle of an event, or with --access of an access record
+    (JSON), to save and check offline.
 
     Example: sgl proof get ee11598f-115f-564b-9a92-1ad9d38e6ade > proof.json
     """
+    if access:
+        from sgl.access_report import access_proof
+        from sgl.bootstrap import bootstrap
+
+        container = bootstrap(settings_of(ctx))
+        try:
+            bundle = access_proof(container, event_id, checkpoint)
+        finally:
+            container.close()
+        click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
+        return
     from sgl.queries import inclusion_proof
 
     _print_bundle(ctx, lambda stores: inclusion_proof(stores, event_id, checkpoint))

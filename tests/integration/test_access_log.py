@@ -6,7 +6,8 @@ checkpoints and catches a tampered access record."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from pathlib import Path
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -208,7 +209,7 @@ def _env(settings: Settings) -> dict[str, str]:
 
 @pytest.mark.parametrize("backend", ["sqlite"])
 def test_verify_verifies_the_access_log_and_catches_a_tampered_record(
-    server: LiveServer, ledger: Container, make_settings: Callable[..., Settings]
+    server: LiveServer, ledger: Container, tmp_path: Path
 ) -> None:
     case_id, _ = a_case(server)
     with server.client() as http:
@@ -222,6 +223,20 @@ def test_verify_verifies_the_access_log_and_catches_a_tampered_record(
     ok = CliRunner().invoke(cli, ["verify"], env=env)
     assert ok.exit_code == 0, ok.output
     assert "access log verified:" in ok.output
+    # An access record's inclusion proof holds offline, like an event's.
+    reader = ledger.access_log.reader({})
+    try:
+        (first,) = reader.poll(1, 5)
+    finally:
+        reader.close()
+    access_id = orjson.loads(first.value or b"")["access_id"]
+    saved = tmp_path / "proof.json"
+    proof = CliRunner().invoke(cli, ["proof", "get", access_id, "--access"], env=env)
+    assert proof.exit_code == 0, proof.output
+    saved.write_text(proof.stdout)
+    key = str(ledger.settings.signing_key_path.with_suffix(".pub"))
+    held = CliRunner().invoke(cli, ["proof", "verify", str(saved), "--key", key], env=env)
+    assert held.exit_code == 0 and "holds" in held.output, held.output
     sealed = sum(ledger.access_log.end_offsets().values())
     with sqlite3.connect(ledger.settings.access_log_db) as db:
         (position, value) = db.execute(
