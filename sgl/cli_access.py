@@ -25,7 +25,7 @@ def access_log(ctx: click.Context, case_id: str, fmt: str) -> None:
     access-log route answers. Reads this data directory's access log index; the records it
     has not taken in yet are counted on standard error.
 
-    Example: sgl access-log 5a3c9e1f-0b7d-4e2a-9c61-2f8d0e4b7a13 --format csv
+    Example: sgl access-log CASE-A0001 --format csv
     """
     from sgl.access_report import access_csv, access_fhir, access_report
     from sgl.bootstrap import access_index_of, build_log
