@@ -132,6 +132,7 @@ def main() -> None:
         print(f"machine: {machine()}; backend {backend}; {len(batch):,} events, {cases} cases")
         for route in ("", "/history"):
             measure(container, case_ids, route, reads, headers)
+        concurrent(container, case_ids, reads, headers)
     finally:
         container.close()
         if backend == "kafka":
@@ -181,6 +182,48 @@ def measure(
         )
     ratio = statistics.fmean(times["bare"]) / statistics.fmean(times["recorded"])
     print(f"{what:<34} reads/s recorded / bare: {ratio:.2f} (goal >= 0.7)")
+
+
+CLIENTS = 8
+
+
+def concurrent(
+    container: Container, case_ids: list[str], reads: int, headers: dict[str, str]
+) -> None:
+    """READS case reads by CLIENTS clients at once against each app in turn (twice, in both
+    orders); print each app's reads per second and their ratio."""
+    done: dict[str, list[float]] = {"recorded": [], "bare": []}
+    with (
+        served(authorized(container)) as recorded_url,
+        served(create_app(container, run_consumer=False)) as bare_url,
+    ):
+        urls = {"recorded": recorded_url, "bare": bare_url}
+        for name in ["recorded", "bare", "bare", "recorded"]:
+            done[name].append(burst(urls[name], case_ids, reads, headers))
+    rates = {name: statistics.fmean(values) for name, values in done.items()}
+    for name, value in rates.items():
+        print(f"GET /v1/cases/{{case_id}}, {CLIENTS} clients   {name:<9} {value:7.0f} reads/s")
+    ratio = rates["recorded"] / rates["bare"]
+    print(f"GET /v1/cases/{{case_id}}, {CLIENTS} clients   reads/s recorded / bare: {ratio:.2f}")
+
+
+def burst(url: str, case_ids: list[str], reads: int, headers: dict[str, str]) -> float:
+    """Reads per second of `reads` case reads sent by CLIENTS threads at once."""
+    share = reads // CLIENTS
+
+    def client(seed: int) -> None:
+        rng = random.Random(seed)
+        with httpx.Client(headers=headers) as http:
+            for _ in range(share):
+                http.get(f"{url}/v1/cases/{rng.choice(case_ids)}").raise_for_status()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(CLIENTS)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return share * CLIENTS / (time.perf_counter() - began)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,20 @@ only then lets the start and the body go. When the append fails the caller gets 
 
 from __future__ import annotations
 
+import asyncio
 import re
+import threading
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
-import anyio.to_thread
 import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.access import AccessRecord
-from ledger.log import EventLog
+from ledger.log import EventLog, PendingRecord
 from sgl.identity import Access
 from sgl.metrics import route_template
 from sgl.responses import problem_response
@@ -33,6 +34,9 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # anything else is replaced (it is written to a sealed log and echoed back).
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "5"
+# How long the access log's writer thread waits for a record before it ends (a new one
+# starts with the next record).
+WRITER_IDLE_SECONDS = 1.0
 
 
 def is_recorded(scope: Scope) -> bool:
@@ -84,13 +88,71 @@ def request_id_of(scope: Scope) -> str:
     return str(uuid.uuid4())
 
 
+# A record waiting to be appended, with the request's event loop and what it awaits.
+_Waiting = tuple[PendingRecord, asyncio.AbstractEventLoop, asyncio.Future[None]]
+
+
+class GroupAppender:
+    """Appends the access records of concurrent requests together, on a thread of its own:
+    every record that arrives while an append is under way goes in the next one, so many
+    reads share one transaction (one disk sync) or one producer batch, and no request waits
+    on the log on the event loop."""
+
+    def __init__(self, access_log: EventLog) -> None:
+        self.log = access_log
+        self._ready = threading.Condition()
+        self._waiting: list[_Waiting] = []
+        self._writer: threading.Thread | None = None
+
+    async def append(self, record: PendingRecord) -> None:
+        """Append the record; raise what the append raised."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        with self._ready:
+            self._waiting.append((record, loop, done))
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write, name="access-writer")
+                self._writer.daemon = True
+                self._writer.start()
+            self._ready.notify()
+        await done
+
+    def _write(self) -> None:
+        """Append what is waiting, batch after batch, until nothing comes for a while."""
+        while True:
+            with self._ready:
+                if not self._waiting:
+                    self._ready.wait(WRITER_IDLE_SECONDS)
+                if not self._waiting:
+                    self._writer = None
+                    return
+                batch, self._waiting = self._waiting, []
+            error: BaseException | None = None
+            try:
+                self.log.append([record for record, _, _ in batch])
+            except Exception as exc:  # noqa: BLE001 -- handed to every request of the batch
+                error = exc
+            for _, loop, done in batch:
+                loop.call_soon_threadsafe(_settle, done, error)
+
+
+def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
+    """Resolve a request's wait (unless the request has gone)."""
+    if done.cancelled():
+        return
+    if error is None:
+        done.set_result(None)
+    else:
+        done.set_exception(error)
+
+
 class AccessRecorder:
     """ASGI middleware: appends each recorded request's access record before its response
     starts; refuses the response (503 `access-unrecorded`) when the append fails."""
 
     def __init__(self, app: ASGIApp, access_log: EventLog) -> None:
         self.app = app
-        self.access_log = access_log
+        self.appender = GroupAppender(access_log)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, holding a recorded response's start until its record is in."""
@@ -134,9 +196,8 @@ class AccessRecorder:
     async def _append(self, record: AccessRecord) -> bool:
         """Append the record (off the event loop: the log may wait on a disk or a broker);
         whether it is in the access log."""
-        pending = record.pending()
         try:
-            await anyio.to_thread.run_sync(self.access_log.append, [pending])
+            await self.appender.append(record.pending())
         except Exception as exc:
             log.error(
                 "access.unrecorded",

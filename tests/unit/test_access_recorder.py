@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import time
+
 import anyio
 import httpx
 import orjson
@@ -39,11 +41,16 @@ class Journal:
         self.events = events
         self.records: list[dict[str, Any]] = []
         self.fail = False
+        self.appends = 0
+        # How long an append takes (a disk sync, a broker's acknowledgement).
+        self.takes = 0.0
 
     def append(self, records: Sequence[PendingRecord]) -> list[Any]:
         """Append, noting when (or fail as an unwritable store does)."""
         if self.fail:
             raise LedgerUnavailable("the access log is read-only")
+        self.appends += 1
+        time.sleep(self.takes)
         self.events.append("appended")
         self.records += [orjson.loads(r.value) for r in records]
         return []
@@ -103,6 +110,25 @@ class Client:
                 return await http.get(path, **options)
 
         return anyio.run(send)
+
+    def get_together(self, paths: list[str]) -> list[httpx.Response]:
+        """The app's answers to GETs sent all at once."""
+        answers: list[httpx.Response] = []
+
+        async def send() -> None:
+            async with (
+                httpx.AsyncClient(transport=self.transport, base_url="http://t") as http,
+                anyio.create_task_group() as group,
+            ):
+                for path in paths:
+
+                    async def one(path: str = path) -> None:
+                        answers.append(await http.get(path))
+
+                    group.start_soon(one)
+
+        anyio.run(send)
+        return answers
 
 
 def client(journal: Journal) -> Client:
@@ -190,3 +216,14 @@ def test_a_read_renders_as_a_balp_patient_read_and_a_query_as_a_patient_query() 
     assert patient["role"]["code"] == "1"
     assert any(e.get("role", {}).get("code") == "24" for e in query["entity"])
     assert read["source"]["observer"]["display"] == "safeguarding-ledger"
+
+
+def test_concurrent_reads_share_appends_and_each_is_recorded() -> None:
+    journal = Journal([])
+    journal.takes = 0.05
+    cases = [f"CASE-{i:03d}" for i in range(20)]
+    answers = client(journal).get_together([f"/v1/cases/{case}" for case in cases])
+    assert [a.status_code for a in answers] == [200] * 20
+    assert sorted(r["case_id"] for r in journal.records) == cases
+    # While one append is under way the others wait for the next: far fewer than 20.
+    assert journal.appends < 10
