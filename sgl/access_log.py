@@ -130,7 +130,7 @@ class GroupAppender:
             error: BaseException | None = None
             try:
                 self.log.append([record for record, _, _ in batch])
-            except Exception as exc:  # noqa: BLE001 -- handed to every request of the batch
+            except Exception as exc:
                 error = exc
             for _, loop, done in batch:
                 loop.call_soon_threadsafe(_settle, done, error)

@@ -3,11 +3,10 @@ read whose record cannot be appended is refused (503) and its body never leaves.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import time
 
 import anyio
 import httpx
