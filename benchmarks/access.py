@@ -162,7 +162,7 @@ def measure(
         httpx.Client(headers=headers) as http,
     ):
         urls = {"recorded": recorded_url, "bare": bare_url}
-        for name, url in urls.items():  # warm each server's connection and caches
+        for url in urls.values():  # warm each server's connection and caches
             for case_id in case_ids[:20]:
                 http.get(f"{url}/v1/cases/{case_id}{route}").raise_for_status()
         for _ in range(reads):
