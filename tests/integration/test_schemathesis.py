@@ -10,8 +10,6 @@ from collections.abc import Callable
 from itertools import groupby
 from pathlib import Path
 
-import orjson
-
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.demo.child_a import child_a
@@ -42,7 +40,7 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
         with server.client(timeout=60) as client:
             # Each agency publishes its own events, in the case's order.
             for _, run in groupby(child_a(), key=lambda event: event["agency"]):
-                loaded = client.post("/v1/events", content=orjson.dumps(list(run)))
+                loaded = client.post("/v1/events", json=list(run))
                 assert loaded.status_code == 201, loaded.text
             wait_for(
                 lambda: client.get("/v1/cases/CASE-A0001").status_code == 200,
