@@ -5,12 +5,15 @@ revocation and expiry on the next request; the rate limit; the operator's admin 
 from __future__ import annotations
 
 import re
+import sys
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import structlog
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from ledger.settings import Settings
@@ -18,6 +21,7 @@ from sgl.access_rules import RULES, MissingRules, Rule
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.identity import PURPOSE_HEADER, ROLES, Role
+from sgl.logs import configure_logging
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import new_case_id
@@ -238,3 +242,48 @@ def test_the_operators_admin_token_from_the_environment(
     finally:
         server.stop()
         container.close()
+
+
+@pytest.fixture
+def debug_logs(make_settings: Callable[..., Settings]) -> Iterator[Settings]:
+    """JSON logs at debug level, with module loggers made to take the configuration afresh."""
+    settings = make_settings("sqlite", log_format="json", log_level="debug")
+    configure_logging(settings)
+    for module in list(sys.modules.values()):
+        proxy = getattr(module, "log", None)
+        if isinstance(proxy, structlog._config.BoundLoggerLazyProxy):
+            proxy.__dict__.pop("bind", None)
+    yield settings
+    structlog.reset_defaults()
+
+
+def test_no_token_is_ever_logged(debug_logs: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    """Granted, refused, revoked and rate-limited calls log the token's public id at most,
+    never its text, even at debug level."""
+    container = with_agencies(bootstrap(replace(debug_logs, rate_burst=2)))
+    server = LiveServer(container, run_consumer=False).start()
+    try:
+        with plain_client(server) as client:
+            publisher = server.headers("publisher", PUBLISHER_AGENCY)
+            inquiry = server.headers("inquiry")
+            calls = [
+                ("/v1/agencies", inquiry),
+                ("/v1/alerts", publisher),
+                ("/v1/agencies", inquiry),
+                ("/v1/agencies", inquiry),
+            ]
+            statuses = [client.get(path, headers=headers).status_code for path, headers in calls]
+            server.credentials.store.revoke(inquiry["Authorization"][len("Bearer sgl_") :][:12])
+            statuses.append(client.get("/v1/agencies", headers=inquiry).status_code)
+    finally:
+        server.stop()
+        container.close()
+    assert statuses == [200, 403, 200, 429, 401]
+    logged = capsys.readouterr()
+    output = logged.out + logged.err
+    assert "access.refused" in output and "access.rate_limited" in output
+    for headers in (publisher, inquiry):
+        text = headers["Authorization"].removeprefix("Bearer ")
+        token_id = text[len("sgl_") :][:12]
+        assert token_id in output
+        assert text not in output and text[len("sgl_") + 13 :] not in output
