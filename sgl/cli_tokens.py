@@ -81,7 +81,7 @@ def revoke(ctx: click.Context, token_id: str) -> None:
     """Revoke a token by its id: refused from the next request on (exits 1 if there is no
     such token, or it was already revoked).
 
-    Example: sgl token revoke 3f9a0c1d2e4b
+    Example: sgl token revoke $(sgl token create --agency example-police --role admin | cut -c5-16)
     """
     store = TokenStore(settings_of(ctx).tokens_db)
     try:
