@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from ledger.private import private_dir
 from ledger.settings import Settings
 from sgl.demo.child_a import SOCIAL_CARE
 from sgl.identity import Role
@@ -96,7 +97,7 @@ def _read(path: Path) -> list[DemoToken]:
 def _write(path: Path, tokens: list[DemoToken]) -> None:
     """Write the file with mode 0600 from its creation (never readable by others, even
     briefly)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     body = orjson.dumps({"tokens": [t.as_dict() for t in tokens]}, option=orjson.OPT_INDENT_2)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(descriptor, 0o600)

@@ -34,7 +34,10 @@ def test_the_demo_makes_one_working_token_per_role(tmp_path: Path) -> None:
     output, tokens = run_demo(data)
     assert [(t["role"], t["agency"]) for t in tokens] == list(AGENCIES)
     assert sorted(t["role"] for t in tokens) == sorted(ROLES)
-    store = TokenStore(Settings.from_env({}, data_dir=data).tokens_db)
+    settings = Settings.from_env({}, data_dir=data)
+    assert stat.S_IMODE(settings.tokens_db.stat().st_mode) == 0o600
+    assert stat.S_IMODE(settings.tokens_db.parent.stat().st_mode) == 0o700
+    store = TokenStore(settings.tokens_db)
     try:
         for token in tokens:
             assert token["token"] in output
