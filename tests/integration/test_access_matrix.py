@@ -40,13 +40,16 @@ PUBLISHER_AGENCY = "test-matrix-agency"
 REFUSED = (401, 403, 429)
 
 
-def routes(container: Container) -> list[tuple[str, str]]:
-    """Every (method, path template) the app answers through an API route."""
+def routes(container: Container, documented: bool = False) -> list[tuple[str, str]]:
+    """Every (method, path template) the app answers through an API route (or only those in
+    its OpenAPI document)."""
     app = create_app(container, run_consumer=False)
     found = set()
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if isinstance(route, APIRoute) and context.path is not None:
+            if documented and not route.include_in_schema:
+                continue
             found.update((method, context.path) for method in route.methods or ())
     return sorted(found)
 
@@ -287,3 +290,30 @@ def test_no_token_is_ever_logged(debug_logs: Settings, capsys: pytest.CaptureFix
         token_id = text[len("sgl_") :][:12]
         assert token_id in output
         assert text not in output and text[len("sgl_") + 13 :] not in output
+
+
+def test_the_api_document_declares_who_may_call(server: LiveServer) -> None:
+    """The bearer scheme; on every route needing a token its security and its 401, 403 and
+    429 problems (Retry-After), and the purpose where one is taken; public routes need none."""
+    spec = httpx.get(server.url + "/openapi.json").json()
+    assert spec["components"]["securitySchemes"]["bearer"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["bearer"]["description"],
+    }
+    documented = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            rule = RULES[(method.upper(), path)]
+            documented.append((method.upper(), path))
+            if rule.scope == "public":
+                assert operation["security"] == [], path
+                assert "401" not in operation["responses"], path
+                continue
+            assert operation["security"] == [{"bearer": []}], path
+            assert {"401", "403", "429"} <= set(operation["responses"]), path
+            assert "Retry-After" in operation["responses"]["429"]["headers"]
+            named = {(p["in"], p["name"]) for p in operation.get("parameters", [])}
+            takes = {("query", "purpose"), ("header", PURPOSE_HEADER)} <= named
+            assert takes == rule.takes_purpose(), path
+    assert sorted(documented) == routes(server.container, documented=True)
