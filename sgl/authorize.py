@@ -170,6 +170,8 @@ class Authorize:
                 f"this credential's limit is spent; retry after {math.ceil(wait)} s",
                 headers={"Retry-After": str(math.ceil(wait))},
             )
+        # Set before any refusal below, so a refused read is on the access log too.
+        request.state.access = Access(caller)
         purpose = self._stated_purpose(request)
         request.state.access = Access(caller, purpose)
         where = f"{request.method} {route.path}"

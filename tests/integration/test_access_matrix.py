@@ -4,12 +4,14 @@ revocation and expiry on the next request; the rate limit; the operator's admin 
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sys
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -24,6 +26,7 @@ from sgl.identity import PURPOSE_HEADER, ROLES, Role
 from sgl.logs import configure_logging
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
+from tests.credentials import Credentials
 from tests.factories import new_case_id
 
 PROBLEM = "application/problem+json"
@@ -317,3 +320,54 @@ def test_the_api_document_declares_who_may_call(server: LiveServer) -> None:
             takes = {("query", "purpose"), ("header", PURPOSE_HEADER)} <= named
             assert takes == rule.takes_purpose(), path
     assert sorted(documented) == routes(server.container, documented=True)
+
+
+class StateRecorder:
+    """ASGI middleware keeping the request state each request left (what the access log sees)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.states: list[dict[str, Any]] = []
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the app, then keep the request's state."""
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            self.states.append(dict(scope.get("state", {})))
+
+
+def test_a_refusal_for_role_or_purpose_carries_the_caller_and_rule_others_do_not(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """A 403 leaves the caller (purpose None unless a known one was stated) and the rule on
+    the request, so the access log records the refused read; a 401 or 429 leaves no caller."""
+    container = bootstrap(make_settings("sqlite", rate_burst=1))
+    recorder = StateRecorder(create_app(container, run_consumer=False))
+    credentials = Credentials(container.settings)
+    case = f"/v1/cases/{new_case_id()}"
+    calls = [
+        (credentials.headers("publisher", PUBLISHER_AGENCY), 403),  # role
+        (credentials.headers("inquiry", purpose=None), 403),  # no purpose
+        (credentials.headers("auditor", purpose="curiosity"), 403),  # unknown purpose
+        ({}, 401),
+        (credentials.headers("publisher", PUBLISHER_AGENCY), 429),
+    ]
+
+    async def make_calls() -> list[int]:
+        transport = httpx.ASGITransport(app=recorder)
+        async with httpx.AsyncClient(transport=transport, base_url="http://ledger.test") as client:
+            return [(await client.get(case, headers=headers)).status_code for headers, _ in calls]
+
+    try:
+        assert asyncio.run(make_calls()) == [status for _, status in calls]
+    finally:
+        credentials.close()
+        container.close()
+    refused, missing, unknown, anonymous, limited = recorder.states
+    assert (
+        refused["access"].caller.role == "publisher"
+        and refused["rule"] is RULES[("GET", "/v1/cases/{case_id}")]
+    )
+    assert (missing["access"].caller.role, missing["access"].purpose) == ("inquiry", None)
+    assert (unknown["access"].caller.role, unknown["access"].purpose) == ("auditor", None)
+    assert "access" not in anonymous and "access" not in limited
