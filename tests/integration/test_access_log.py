@@ -8,7 +8,6 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,47 +19,10 @@ from click.testing import CliRunner
 from ledger.settings import Settings
 from sgl.bootstrap import Container, build_log
 from sgl.cli import cli
-from sgl.identity import PURPOSE_HEADER, Access
-from sgl.tokens import TokenStore
-from tests import conftest
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.credentials import INQUIRY_AGENCY, PURPOSE
 from tests.factories import case_events, new_case_id
-
-
-@dataclass(frozen=True)
-class StandInRule:
-    """A case route's rule as the authorization step leaves it: recorded."""
-
-    recorded: bool = True
-
-
-@pytest.fixture(autouse=True)
-def authorizing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serve the app behind a stand-in of the authorization step for case routes: the caller
-    the bearer token names, the purpose it states, and a recorded rule in the request state."""
-    create = conftest.create_app
-
-    def create_authorized(container: Container, **options: Any) -> Any:
-        app = create(container, **options)
-        tokens = TokenStore(container.settings.tokens_db)
-
-        async def authorized(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] == "http" and scope["path"].startswith("/v1/cases/"):
-                headers = dict(scope["headers"])
-                token = headers.get(b"authorization", b"").decode().removeprefix("Bearer ")
-                caller = tokens.verify(token)
-                purpose = headers.get(PURPOSE_HEADER.lower().encode(), b"").decode() or None
-                state = scope.setdefault("state", {})
-                if caller is not None:
-                    state["access"] = Access(caller, purpose)
-                state["rule"] = StandInRule()
-            await app(scope, receive, send)
-
-        return authorized
-
-    monkeypatch.setattr(conftest, "create_app", create_authorized)
 
 
 @pytest.fixture
@@ -91,9 +53,13 @@ def a_case(server: LiveServer) -> tuple[str, list[dict[str, Any]]]:
     return case_id, events
 
 
-def report(http: httpx.Client, case_id: str, **params: str) -> httpx.Response:
-    """The case's access report."""
-    answer = http.get(f"/v1/cases/{case_id}/access-log", params=params)
+def report(server: LiveServer, http: httpx.Client, case_id: str, **params: str) -> httpx.Response:
+    """The case's access report, asked by an auditor."""
+    answer = http.get(
+        f"/v1/cases/{case_id}/access-log",
+        params=params,
+        headers=server.headers("auditor", purpose="audit"),
+    )
     assert answer.status_code == 200, answer.text
     return answer
 
@@ -108,27 +74,37 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
         (f"/v1/cases/{new_case_id()}", {}),  # another case: not in this one's report
     ]
     with server.client() as http:
-        before = report(http, case_id).json()["records"]
+        before = report(server, http, case_id).json()["records"]
         answered = []
         for path, params in reads:
             answer = http.get(path, params=params)
             answered.append(answer)
-        found = report(http, case_id).json()
+        # Refused reads are on the record too: no purpose stated (403), no credentials (401).
+        unstated = http.get(
+            f"/v1/cases/{case_id}/history", headers=server.headers("inquiry", purpose=None)
+        )
+        anonymous = httpx.get(f"{server.url}/v1/cases/{case_id}/history", timeout=30)
+        found = report(server, http, case_id).json()
         # The report's own read (the one before these) is on the record too.
-        later = report(http, case_id).json()
+        later = report(server, http, case_id).json()
     made = [(r.request.url.path, r) for r in answered[:-1]]
     records = found["records"][len(before) :]
     assert found["behind"] == 0
     assert found["count"] == len(found["records"])
-    # The first report read, then each read of this case in order, then the second report.
+    # The first report read, then each read of this case in order, then the refused ones.
     assert [r["route"] for r in records] == [
         "/v1/cases/{case_id}/access-log",
         "/v1/cases/{case_id}",
         "/v1/cases/{case_id}/history",
         "/v1/cases/{case_id}/chronology",
         "/v1/cases/{case_id}/sightings",
+        "/v1/cases/{case_id}/history",
+        "/v1/cases/{case_id}/history",
     ]
-    for record, (path, answer) in zip(records[1:], made, strict=True):
+    assert [a.status_code for _, a in made] == [200, 200, 200, 200]
+    asked = records[0]
+    assert (asked["caller"]["role"], asked["purpose"]) == ("auditor", "audit")
+    for record, (path, answer) in zip(records[1:5], made, strict=True):
         assert record["case_id"] == case_id
         assert record["outcome"]["status"] == answer.status_code
         assert record["request_id"] == answer.headers["X-Request-Id"]
@@ -139,6 +115,11 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
         assert path.startswith(f"/v1/cases/{case_id}")
     history, chronology = records[2], records[3]
     assert history["as_of"] == "2031-01-31"
+    assert (unstated.status_code, anonymous.status_code) == (403, 401)
+    assert records[5]["outcome"]["status"] == 403
+    assert (records[5]["caller"]["role"], records[5]["purpose"]) == ("inquiry", None)
+    assert records[6]["outcome"]["status"] == 401
+    assert records[6]["caller"]["token_id"] is None
     assert ["type", "injury.observed"] in chronology["query"]
     assert len(later["records"]) == len(found["records"]) + 1
 
@@ -147,9 +128,9 @@ def test_the_report_renders_as_csv_and_as_a_fhir_bundle(server: LiveServer) -> N
     case_id, _ = a_case(server)
     with server.client() as http:
         http.get(f"/v1/cases/{case_id}/history")
-        document = report(http, case_id).json()
-        table = report(http, case_id, format="csv")
-        bundle = report(http, case_id, format="fhir")
+        document = report(server, http, case_id).json()
+        table = report(server, http, case_id, format="csv")
+        bundle = report(server, http, case_id, format="fhir")
     assert table.headers["content-type"].startswith("text/csv")
     rows = table.text.splitlines()
     assert rows[0].startswith("recorded_at,agency,role,person,token_id")
@@ -260,7 +241,7 @@ def test_sgl_access_log_prints_the_report(server: LiveServer, ledger: Container)
     case_id, _ = a_case(server)
     with server.client() as http:
         http.get(f"/v1/cases/{case_id}/sightings")
-        expected = report(http, case_id).json()["count"] + 1
+        expected = report(server, http, case_id).json()["count"] + 1
     server.stop()
     ledger.access_indexer().run_until_caught_up(30)
     env = _env(ledger.settings)
