@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import anyio
@@ -18,17 +17,15 @@ from ledger.errors import LedgerUnavailable
 from ledger.log import PendingRecord
 from projections.access_fhir import audit_event
 from sgl.access_log import AccessRecorder
+from sgl.access_rules import Rule
 from sgl.identity import Access, Caller
 
 CASE = "3f1c2a9e-5b7d-4c1e-8a2f-6d0b9e4c7a15"
 SECRET = "the case's data"
 
 
-@dataclass(frozen=True)
-class Rule:
-    """The rule shape the authorization step leaves in the request state."""
-
-    recorded: bool
+CASE_RULE = Rule("case", frozenset({"inquiry"}), recorded=True)
+OPEN_RULE = Rule("public", frozenset(), recorded=False)
 
 
 class Journal:
@@ -61,7 +58,7 @@ def app_with(journal: Journal) -> FastAPI:
     async def authorize(request: Request) -> None:
         caller = Caller("tok123", "test-inquiry-panel", "inquiry", person="reader-7")
         request.state.access = Access(caller, "practice-review")
-        request.state.rule = Rule(recorded=request.url.path.startswith("/v1/cases/"))
+        request.state.rule = CASE_RULE if request.url.path.startswith("/v1/cases/") else OPEN_RULE
 
     app = FastAPI(dependencies=[Depends(authorize)])
 
