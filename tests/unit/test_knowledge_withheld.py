@@ -20,14 +20,15 @@ from projections.case_state import CaseState, project_all
 from projections.chronology import chronology, summary
 from projections.knowledge import knowledge
 from projections.rules import evaluate, load_rule_policy
-from tests.agencies import AGENCIES
+from tests.agencies import registry
 from tests.factories import as_events, make_event, new_case_id
 
-# Pseudonymous agencies of this test's own, of kinds tests/agencies.py knows.
-SC = "la-childrens-social-care"
-POLICE = "met-police"
-SCHOOL = "school-north-primary"
-GP = "gp-practice-east"
+# Agencies of this test's own, of the kinds the policies read.
+SC = "wh-childrens-social-care"
+POLICE = "wh-police"
+SCHOOL = "wh-primary-school"
+GP = "wh-gp-practice"
+KINDS = {SC: "childrens_social_care", POLICE: "police", SCHOOL: "education", GP: "gp"}
 DAY0 = datetime(2007, 3, 1, 9, tzinfo=UTC)
 REASON = "would_prejudice_investigation"
 EXPLANATION = "Joint enquiry under way; the school is to be told after the interviews."
@@ -254,7 +255,7 @@ def test_withholding_an_assault_from_the_police_is_not_telling_them() -> None:
     )
 
     def fired(documents: list[dict[str, Any]]) -> list[str]:
-        found = evaluate(as_events(documents), cutoff("2009-12-31"), policy, agencies=AGENCIES)
+        found = evaluate(as_events(documents), cutoff("2009-12-31"), policy, agencies=registry(KINDS))
         return [f.rule.name for f in found if f.rule.name == "assault_not_reported_to_police"]
 
     assert fired([concern]) == ["assault_not_reported_to_police"]
