@@ -7,8 +7,10 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+from click.testing import CliRunner
 
 from sgl.bootstrap import Container
+from sgl.cli import cli
 from tests.agencies import registrations
 from tests.conftest import wait_for
 from tests.factories import make_event, new_case_id
@@ -52,12 +54,8 @@ def _settled(http: httpx.Client, case_id: str, count: int) -> None:
     )
 
 
-def test_a_withheld_fact_shows_withheld_until_shared(
-    container: Container, http: httpx.Client
-) -> None:
-    """Police withhold their enquiry from the school (day 3) and tell it later (day 10): the
-    school's gaps mark it withheld, with the decision, until the share; then it is known, and
-    the matrix keeps the withholding beside the share."""
+def _publish_case(container: Container, http: httpx.Client) -> dict[str, dict[str, Any]]:
+    """Police withhold their enquiry from the school (day 3) and tell it later (day 10)."""
     _register(container)
     case_id = new_case_id()
     opened = _event("case.opened", case_id, SC, 1)
@@ -90,7 +88,17 @@ def test_a_withheld_fact_shows_withheld_until_shared(
     )
     _publish(http, opened, enquiry, contact, withheld, share)
     _settled(http, case_id, 5)
-    base = f"/v1/cases/{case_id}/knowledge"
+    return {"opened": opened, "enquiry": enquiry, "withheld": withheld}
+
+
+def test_a_withheld_fact_shows_withheld_until_shared(
+    container: Container, http: httpx.Client
+) -> None:
+    """The school's gaps mark the enquiry withheld, with the decision, until the share; then
+    it is known, and the matrix keeps the withholding beside the share."""
+    events = _publish_case(container, http)
+    opened, enquiry, withheld = events["opened"], events["enquiry"], events["withheld"]
+    base = f"/v1/cases/{opened['case_id']}/knowledge"
 
     gaps = http.get(f"{base}/gaps", params={"agency": SCHOOL, "as_of": "2007-03-05"})
     assert gaps.status_code == 200, gaps.text
@@ -121,6 +129,27 @@ def test_a_withheld_fact_shows_withheld_until_shared(
     assert [w["through"] for w in row["withholdings"][SCHOOL]] == [withheld["event_id"]]
     summary = {f["event_id"]: f for f in matrix["facts"]}[withheld["event_id"]]["summary"]
     assert summary == f"1 fact(s) withheld from {SCHOOL}: would prejudice investigation"
+
+
+def test_sgl_who_knew_marks_withheld_cells_and_gaps(
+    container: Container, http: httpx.Client
+) -> None:
+    """The matrix table marks the school's withheld cell W; the gaps table says withheld."""
+    events = _publish_case(container, http)
+    runner = CliRunner()
+    args = ["--data-dir", str(container.settings.data_dir), "who-knew", events["opened"]["case_id"]]
+    matrix = runner.invoke(cli, [*args, "--show", "matrix", "--as-of", "2007-03-05"])
+    assert matrix.exit_code == 0, matrix.output
+    codes = dict(line.strip().split(" = ") for line in matrix.output.splitlines() if " = " in line)
+    columns = {agency: i for i, agency in enumerate(codes.values())}
+    [row] = [line for line in matrix.output.splitlines() if " involvement.opened " in line]
+    marks = row.split()[2:]
+    assert marks[columns[SCHOOL]] == "W" and marks[columns[POLICE]] == "R"
+    assert "W withheld (not known)" in matrix.output
+    gaps = runner.invoke(cli, [*args, "--agency", SCHOOL, "--as-of", "2007-03-05"])
+    assert gaps.exit_code == 0, gaps.output
+    [gap] = [line for line in gaps.output.splitlines() if "involvement.opened" in line]
+    assert "True" in gap.split()
 
 
 def test_withholding_a_fact_the_ledger_does_not_hold_is_refused(
