@@ -124,6 +124,20 @@ def test_a_fact_withheld_then_shared_is_withheld_until_the_share_and_history_aft
     assert {g["event_id"]: g for g in case.at_day(9).gaps(SCHOOL)}[enquiry]["withheld"] is True
 
 
+def test_a_decision_not_to_share_what_the_agency_already_knew_changes_no_knowledge() -> None:
+    """Told on day 2, withheld from on day 3 (the withholder did not know it had been told):
+    known since day 2, no gap, the decision in the matrix only."""
+    case = Case()
+    concern = case.add("concern.raised", SCHOOL, 1)
+    case.share(SC, GP, 2, [concern])
+    decision = case.withhold(SCHOOL, 3, [concern], [GP])
+    k = case.at_day(5)
+    assert k.known[concern][GP].since == cutoff(at(2))
+    assert concern not in {g["event_id"] for g in k.gaps(GP)}
+    row = {r["event_id"]: r for r in k.matrix()["facts"]}[concern]
+    assert [w["through"] for w in row["withholdings"][GP]] == [decision]
+
+
 def test_withheld_from_one_agency_and_shared_with_another() -> None:
     """The school's concern is shared with social care and withheld from the GP: the GP's gap
     is withheld, social care knows it with no withholding, the police's gap is plain unknown."""
@@ -255,7 +269,9 @@ def test_withholding_an_assault_from_the_police_is_not_telling_them() -> None:
     )
 
     def fired(documents: list[dict[str, Any]]) -> list[str]:
-        found = evaluate(as_events(documents), cutoff("2009-12-31"), policy, agencies=registry(KINDS))
+        found = evaluate(
+            as_events(documents), cutoff("2009-12-31"), policy, agencies=registry(KINDS)
+        )
         return [f.rule.name for f in found if f.rule.name == "assault_not_reported_to_police"]
 
     assert fired([concern]) == ["assault_not_reported_to_police"]
