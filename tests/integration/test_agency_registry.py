@@ -113,7 +113,9 @@ def test_a_registration_counts_at_once_without_the_consumer(container: Container
     assert found is not None and found.kind == "other"
 
 
-def test_the_registry_routes_and_as_of(live_server: LiveServer, container: Container) -> None:
+def test_the_registry_routes_and_as_of(
+    http: httpx.Client, live_server: LiveServer, container: Container
+) -> None:
     """GET /v1/agencies lists the registry (as of a date too), /v1/agencies/{id} shows one
     or answers 404, and the registry's case is never a case."""
     update = make_event("agency.updated", "SGL-REGISTRY", recorded_at="2010-01-01T00:00:00Z")
@@ -123,11 +125,11 @@ def test_the_registry_routes_and_as_of(live_server: LiveServer, container: Conta
     url = live_server.url
 
     def renamed() -> bool:
-        shown = httpx.get(f"{url}/v1/agencies/example-police").json()
+        shown = http.get(f"{url}/v1/agencies/example-police").json()
         return bool(shown.get("name") == "Example Police (renamed)")
 
     wait_for(renamed, what="the update in the registry")
-    listed = httpx.get(f"{url}/v1/agencies").json()["agencies"]
+    listed = http.get(f"{url}/v1/agencies").json()["agencies"]
     assert {"example-hospital", "example-faith"} <= {a["agency_id"] for a in listed}
     faith = next(a for a in listed if a["agency_id"] == "example-faith")
     assert faith == {
@@ -138,13 +140,13 @@ def test_the_registry_routes_and_as_of(live_server: LiveServer, container: Conta
         "area": "E08000001",
         "parent": None,
     }
-    before = httpx.get(f"{url}/v1/agencies/example-police", params={"as_of": "2009-12-31"})
+    before = http.get(f"{url}/v1/agencies/example-police", params={"as_of": "2009-12-31"})
     assert before.json()["name"] == "Example Police Child Protection Team"
-    assert httpx.get(f"{url}/v1/agencies", params={"as_of": "1999-12-31"}).json()["agencies"] == []
-    missing = httpx.get(f"{url}/v1/agencies/no-such-agency")
+    assert http.get(f"{url}/v1/agencies", params={"as_of": "1999-12-31"}).json()["agencies"] == []
+    missing = http.get(f"{url}/v1/agencies/no-such-agency")
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
-    assert httpx.get(f"{url}/v1/cases/SGL-REGISTRY").status_code == 404
+    assert http.get(f"{url}/v1/cases/SGL-REGISTRY").status_code == 404
     assert "SGL-REGISTRY" not in container.view.case_ids()
 
 
@@ -186,10 +188,13 @@ def test_sgl_agencies_import_list_and_show(live_server: LiveServer, container: C
     payloads: list[dict[str, Any]] = [agency("example-police"), agency("test-imported")]
     path = settings.data_dir / "agencies.json"
     path.write_bytes(orjson.dumps(payloads))
-    first = runner.invoke(cli, [*args, "agencies", "import", str(path), "--url", live_server.url])
+    token = live_server.credentials.token("admin")
+    command = [*args, "agencies", "import", str(path), "--url", live_server.url]
+    first = runner.invoke(cli, command, env={"SGL_TOKEN": token})
     assert first.exit_code == 0, first.output
     assert "1 agencies registered, 1 already registered" in first.output
-    again = runner.invoke(cli, [*args, "agencies", "import", str(path), "--url", live_server.url])
+    assert token not in first.output
+    again = runner.invoke(cli, [*command, "--token", token])
     assert "0 agencies registered, 2 already registered" in again.output
     wait_for(
         lambda: container.view.agencies.record("test-imported") is not None,
@@ -211,7 +216,7 @@ def test_sgl_agencies_update_changes_the_record_from_now_on(
     runner = CliRunner()
     settings = container.settings
     args = ["--data-dir", str(settings.data_dir), "--backend", settings.backend]
-    url = ["--url", live_server.url]
+    url = ["--url", live_server.url, "--token", live_server.credentials.token("admin")]
     before = container.log.end_offsets()
     nothing = runner.invoke(cli, [*args, "agencies", "update", "example-police", *url])
     assert nothing.exit_code == 2 and "nothing to change" in nothing.output
