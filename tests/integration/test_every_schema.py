@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import orjson
 import pytest
 
@@ -18,6 +17,7 @@ from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
 from tests.agencies import with_agencies
 from tests.conftest import BACKENDS, LiveServer
+from tests.credentials import REGISTRY_TYPES
 from tests.schema_variants import Variant, all_variants
 
 REGISTRY = SchemaRegistry()
@@ -83,11 +83,12 @@ def test_every_example_is_accepted_over_http(
             batch = [_fresh_example(example)]
             if "amends" in example:
                 batch.insert(0, EXAMPLES_BY_ID[example["amends"]])
-            response = httpx.post(
-                server.url + "/v1/events",
-                content=orjson.dumps(batch),
-                headers={"content-type": "application/json"},
-            )
+            with server.client() as http:
+                response = http.post(
+                    "/v1/events",
+                    content=orjson.dumps(batch),
+                    headers={"content-type": "application/json"},
+                )
             assert response.status_code == 201, response.text
 
 
@@ -100,11 +101,12 @@ def test_invalid_variant_is_rejected_over_http(
     """422 problem+json naming the spoiled field and its rule; the log is unchanged."""
     container, server = served
     ends = container.log.end_offsets()
-    response = httpx.post(
-        server.url + "/v1/events",
-        content=orjson.dumps(_fresh(variant.event)),
-        headers={"content-type": "application/json"},
-    )
+    with server.client() as http:
+        response = http.post(
+            "/v1/events",
+            content=orjson.dumps(_fresh(variant.event)),
+            headers={"content-type": "application/json"},
+        )
     assert response.status_code == 422, response.text
     assert (variant.pointer, variant.rule) in _names(response.json()["errors"])
     assert container.log.end_offsets() == ends
@@ -117,26 +119,35 @@ def test_invalid_variant_is_rejected_by_the_client(
     served: tuple[Container, LiveServer],
     schema: str,
     variant: Variant,
-    client_for: Callable[[str], LedgerClient],
+    client_for: Callable[[LiveServer, dict[str, Any]], LedgerClient],
 ) -> None:
     """The client raises InvalidEvent carrying the same pointer and rule."""
     container, server = served
     ends = container.log.end_offsets()
+    event = _fresh(variant.event)
     with pytest.raises(InvalidEvent) as caught:
-        client_for(server.url).publish(_fresh(variant.event))
+        client_for(server, event).publish(event)
     assert (variant.pointer, variant.rule) in {(p.pointer, p.rule) for p in caught.value.problems}
     assert container.log.end_offsets() == ends
 
 
 @pytest.fixture(scope="module")
-def client_for() -> Iterator[Callable[[str], LedgerClient]]:
-    """One client per server URL for the module."""
-    clients: dict[str, LedgerClient] = {}
+def client_for() -> Iterator[Callable[[LiveServer, dict[str, Any]], LedgerClient]]:
+    """One client per server and caller for the module: the publisher of the event's agency
+    (any publisher for an event naming none; the admin for a registry event)."""
+    clients: dict[tuple[str, str], LedgerClient] = {}
 
-    def get(url: str) -> LedgerClient:
-        if url not in clients:
-            clients[url] = LedgerClient(url, retries=0)
-        return clients[url]
+    def get(server: LiveServer, event: dict[str, Any]) -> LedgerClient:
+        agency = event.get("agency")
+        if event.get("type") in REGISTRY_TYPES:
+            token = server.credentials.token("admin")
+        else:
+            token = server.credentials.token(
+                "publisher", agency if isinstance(agency, str) else None
+            )
+        if (server.url, token) not in clients:
+            clients[server.url, token] = LedgerClient(server.url, token, retries=0)
+        return clients[server.url, token]
 
     yield get
     for client in clients.values():
