@@ -128,3 +128,9 @@ def by_caller(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The events as the requests their callers would send, in order: each run of one
     caller's events is one batch, as a real publisher never sends another agency's events."""
     return [list(run) for _, run in groupby(events, key=caller_of)]
+
+
+def post_by_caller(http: httpx.Client, events: list[dict[str, Any]]) -> list[httpx.Response]:
+    """POST the events in order, each caller's run of them as one batch (`by_caller`), with a
+    client that picks each batch's caller (`Credentials.auth`); the answers in order."""
+    return [http.post("/v1/events", json=batch) for batch in by_caller(events)]

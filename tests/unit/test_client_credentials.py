@@ -89,15 +89,15 @@ def test_a_token_that_cannot_be_a_header_is_refused_without_echoing_it(token: st
 
 
 def test_refusals_raise_their_own_errors() -> None:
-    """401 is NotAuthorized, 403 Forbidden (with the problems naming the rule); both are
-    RequestRejected and neither is retried."""
+    """401 is NotAuthorized, a refused read's 403 Forbidden (with the problems naming the
+    rule); both are RequestRejected and neither is retried."""
     answers = {
         "/v1/agencies": problem(401, "unauthenticated", detail="no bearer token"),
-        "/v1/events": problem(
+        "/v1/cases/CASE-X": problem(
             403,
             "forbidden",
-            detail="nothing was appended",
-            errors=[{"pointer": "/agency", "rule": "own-agency", "detail": "not yours"}],
+            detail="state a purpose",
+            errors=[{"pointer": "/purpose", "rule": "purpose-required", "detail": "none"}],
         ),
     }
     client, sent = client_of(lambda r: answers[r.url.path], token=TOKEN, retries=3)
@@ -105,11 +105,13 @@ def test_refusals_raise_their_own_errors() -> None:
         with pytest.raises(NotAuthorized) as unauthenticated:
             client.agencies()
         with pytest.raises(Forbidden) as forbidden:
-            client.publish(make_event())
+            client.case("CASE-X")
     assert unauthenticated.value.status == 401 and isinstance(
         unauthenticated.value, RequestRejected
     )
-    assert [(p.pointer, p.rule) for p in forbidden.value.problems] == [("/agency", "own-agency")]
+    assert [(p.pointer, p.rule) for p in forbidden.value.problems] == [
+        ("/purpose", "purpose-required")
+    ]
     assert len(sent) == 2
 
 

@@ -48,8 +48,8 @@ class NotAuthorized(RequestRejected):
 
 
 class Forbidden(RequestRejected):
-    """The caller may not do this (HTTP 403): its role, a missing or unknown purpose, or
-    publishing for another agency; `problems` name the rule. Nothing was appended."""
+    """The caller may not make this request (HTTP 403): its role may not, or it stated no
+    purpose or one not on the ledger's list; `problems` name the rule."""
 
 
 class RateLimited(RequestRejected):
