@@ -4,6 +4,7 @@ commands, and queries that name an agency."""
 from __future__ import annotations
 
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import orjson
@@ -19,6 +20,8 @@ from tests.agencies import REGISTERED_AT, agency
 from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, new_case_id
 
+SOCIAL_CARE = "example-childrens-social-care"
+
 
 def _problems(response: httpx.Response) -> list[tuple[str, str, int | None]]:
     return [(e["pointer"], e["rule"], e.get("item")) for e in response.json()["errors"]]
@@ -31,12 +34,13 @@ def _log_size(container: Container) -> int:
 def test_an_unregistered_agency_anywhere_refuses_the_batch_naming_each_field(
     http: httpx.Client, container: Container
 ) -> None:
-    """The envelope agency, a payload agency and an agency in a list: each named by pointer
-    and item, with the rule; nothing of the batch is appended."""
+    """A payload agency and an agency in a list, then the envelope agency itself (an adapter
+    whose token was issued for a misspelt id): each named by pointer and item, with the rule;
+    nothing of either batch is appended."""
     case_id = new_case_id()
     before = _log_size(container)
-    referral = make_event("referral.made", case_id, agency="exampel-hospital")
-    referral["payload"]["to_agency"] = "no-such-agency"
+    referral = make_event("referral.made", case_id, agency=SOCIAL_CARE)
+    referral["payload"] |= {"from_agency": SOCIAL_CARE, "to_agency": "no-such-agency"}
     meeting = make_event("meeting.held", case_id)
     meeting["payload"]["invited_agencies"] = ["example-police", "nobody-registered"]
     fine = make_event("contact.recorded", case_id)
@@ -44,27 +48,30 @@ def test_an_unregistered_agency_anywhere_refuses_the_batch_naming_each_field(
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert sorted(_problems(response)) == [
-        ("/agency", "unregistered-agency", 1),
         ("/payload/invited_agencies/1", "unregistered-agency", 2),
         ("/payload/to_agency", "unregistered-agency", 1),
+    ]
+    misspelt = make_event("contact.recorded", case_id, agency="exampel-hospital")
+    response = http.post("/v1/events", json=[misspelt, {**misspelt, "event_id": str(uuid4())}])
+    assert response.status_code == 422, response.text
+    assert _problems(response) == [
+        ("/agency", "unregistered-agency", 0),
+        ("/agency", "unregistered-agency", 1),
     ]
     assert "'exampel-hospital'" in response.text
     assert _log_size(container) == before
 
 
-def test_an_agency_registered_earlier_in_the_batch_counts(
-    http: httpx.Client, container: Container
-) -> None:
-    """A registration and an event naming the new agency, in one batch, are both accepted;
-    the same batch again is two duplicates."""
+def test_an_agency_registered_earlier_in_the_batch_counts(container: Container) -> None:
+    """A registration and an event naming the new agency, in one batch of the ledger's append
+    path (as the demo loads its agencies and cases), are both accepted; the same batch again
+    is two duplicates. (Over HTTP no one caller sends both: the admin registers, the agency's
+    publisher publishes.)"""
     new = agency(f"test-{new_case_id().lower()}")
     contact = make_event("contact.recorded", agency=new["agency_id"])
     batch = [registration(new, REGISTERED_AT), contact]
-    first = http.post("/v1/events", json=batch)
-    assert first.status_code == 201, first.text
-    again = http.post("/v1/events", json=batch)
-    assert again.status_code == 200, again.text
-    assert [r["status"] for r in again.json()["receipts"]] == ["duplicate", "duplicate"]
+    assert [r.status for r in container.ledger.submit(batch)] == ["accepted", "accepted"]
+    assert [r.status for r in container.ledger.submit(batch)] == ["duplicate", "duplicate"]
 
 
 def test_registry_rules_refuse_with_the_rule_named(
@@ -78,14 +85,12 @@ def test_registry_rules_refuse_with_the_rule_named(
     update = make_event("agency.updated", "SGL-REGISTRY")
     update["payload"]["agency_id"] = "never-registered"
     on_registry = make_event("contact.recorded", "SGL-REGISTRY")
-    response = http.post("/v1/events", json=[twice, update, on_registry])
+    response = http.post("/v1/events", json=[on_registry])
     assert response.status_code == 422, response.text
-    found = set(_problems(response))
-    assert ("/case_id", "reserved-case", 2) in found
+    assert ("/case_id", "reserved-case", 0) in set(_problems(response))
     off_registry = make_event("agency.updated", new_case_id())
     refused = http.post("/v1/events", json=[off_registry])
     assert refused.status_code == 422 and _problems(refused)[0][0] == "/case_id"
-    # The rules of the registry come after the schema's: check them on their own.
     registry_only = http.post("/v1/events", json=[twice, update])
     assert registry_only.status_code == 422
     assert sorted(_problems(registry_only)) == [
