@@ -23,6 +23,11 @@ def publisher(server: LiveServer) -> str:
     return server.credentials.token("publisher", AGENCY)
 
 
+def reader(server: LiveServer) -> LedgerClient:
+    """A client reading as an inquiry team, stating its purpose."""
+    return LedgerClient(server.url, server.credentials.token("inquiry"), PURPOSE)
+
+
 def own(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events as the agency's own records."""
     return [{**event, "agency": AGENCY} for event in events]
@@ -48,7 +53,8 @@ def test_publish_many_batches_and_keeps_order(live_server: LiveServer) -> None:
     events = own(case_events(case_id, contacts=20, injuries=10))
     with LedgerClient(live_server.url, publisher(live_server), batch_size=7) as client:
         receipts = client.publish_many(events)
-        assert [r.event_id for r in receipts] == [e["event_id"] for e in events]
+    assert [r.event_id for r in receipts] == [e["event_id"] for e in events]
+    with reader(live_server) as client:
         wait_for(
             lambda: client_case_events(client, case_id) == len(events),
             timeout=5,
@@ -154,7 +160,7 @@ def test_a_reader_states_its_purpose(live_server: LiveServer) -> None:
     token = live_server.credentials.token("inquiry")
     with LedgerClient(live_server.url, token) as client, pytest.raises(Forbidden):
         client.case(event["case_id"])
-    with LedgerClient(live_server.url, token, PURPOSE) as client:
+    with reader(live_server) as client:
         wait_for(
             lambda: client_case_events(client, event["case_id"]) == 1,
             timeout=5,
