@@ -30,7 +30,8 @@ from tests.factories import make_event, new_case_id
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 30
-PUBLISHERS = 3
+# One adapter per agency, each with its own token (and so its own rate limit).
+PUBLISHERS = ("example-childrens-social-care", "example-police", "example-hospital")
 PER_PUBLISHER = 3000
 
 
@@ -103,8 +104,8 @@ class Server:
 
 @dataclass
 class Publishers:
-    """Threads posting events one by one, each retrying the same event_id until it gets a
-    receipt; they record every receipt and how long each 503 took."""
+    """Threads posting events one by one, one per agency's adapter, each retrying the same
+    event_id until it gets a receipt; they record every receipt and how long each 503 took."""
 
     url: str
     auth: httpx.Auth
@@ -119,8 +120,8 @@ class Publishers:
 
     def start(self) -> None:
         """Start them."""
-        for _ in range(PUBLISHERS):
-            thread = threading.Thread(target=self._publish, daemon=True)
+        for agency in PUBLISHERS:
+            thread = threading.Thread(target=self._publish, args=(agency,), daemon=True)
             thread.start()
             self.threads.append(thread)
 
@@ -131,13 +132,13 @@ class Publishers:
             thread.join(timeout=60)
         assert not any(t.is_alive() for t in self.threads)
 
-    def _publish(self) -> None:
+    def _publish(self, agency: str) -> None:
         case_id = new_case_id()
         with httpx.Client(base_url=self.url, timeout=30, auth=self.auth) as client:
             for _ in range(PER_PUBLISHER):
                 if self.stop.is_set():
                     return
-                event = make_event("contact.recorded", case_id)
+                event = make_event("contact.recorded", case_id, agency=agency)
                 self._until_receipt(client, event)
                 # Paced: a steady stream, not a benchmark.
                 self.stop.wait(0.05)
