@@ -37,6 +37,10 @@ def served(
     values: dict[str, Any] = {
         "backend": request.param,
         "data_dir": tmp_path_factory.mktemp(request.param),
+        # One publisher sends every schema's examples and broken variants in seconds: a bulk
+        # load's rate limit, not an adapter's everyday one.
+        "rate_limit": 10_000.0,
+        "rate_burst": 10_000,
     }
     if request.param == "kafka":
         values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
