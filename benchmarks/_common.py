@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,11 @@ import orjson
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sgl.bootstrap import Container  # noqa: E402 -- after the path is set
+from ledger.settings import Settings  # noqa: E402 -- after the path is set
+from sgl.bootstrap import Container  # noqa: E402
+from sgl.identity import Role  # noqa: E402
 from sgl.registry import registration  # noqa: E402
+from sgl.tokens import TokenStore  # noqa: E402
 from tests.factories import example  # noqa: E402
 
 TYPES = ("contact.recorded", "injury.observed", "decision.recorded")
@@ -70,9 +74,23 @@ def wait_known(ids: Iterable[str], known: Callable[[str], bool], timeout: float 
             time.sleep(0.05)
 
 
-def known_over_http(url: str) -> Callable[[str], bool]:
-    """Whether the server at `url` has an agency in its registry."""
-    return lambda agency_id: httpx.get(f"{url}/v1/agencies/{agency_id}", timeout=30).is_success
+def known_over_http(url: str, token: str) -> Callable[[str], bool]:
+    """Whether the server at `url` has an agency in its registry (asked with the token)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    return lambda agency_id: (
+        httpx.get(f"{url}/v1/agencies/{agency_id}", headers=headers, timeout=30).is_success
+    )
+
+
+def token(data_dir: Path, role: Role, agency: str) -> str:
+    """A day's token for the role and agency, made in the token store of the data directory
+    a server serves."""
+    store = TokenStore(Settings.from_env({}, data_dir=data_dir).tokens_db)
+    try:
+        expires = datetime.now(UTC) + timedelta(days=1)
+        return store.create(agency, role, expires, label="benchmark").token
+    finally:
+        store.close()
 
 
 def events(count: int, cases: int) -> list[dict[str, Any]]:

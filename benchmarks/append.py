@@ -17,7 +17,16 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from _common import events, known_over_http, machine, rate, register, server, wait_known
+from _common import (
+    events,
+    known_over_http,
+    machine,
+    rate,
+    register,
+    server,
+    token,
+    wait_known,
+)
 from kafka import KafkaProducer
 
 from ledger.client import LedgerClient
@@ -28,6 +37,7 @@ from sgl.bootstrap import bootstrap
 from sgl.logs import configure_logging
 
 BATCH = 2000
+AGENCY = "example-childrens-social-care"
 CASES = 1_000
 CONCURRENCY = 4
 
@@ -89,7 +99,9 @@ def main() -> None:
     )
     print(f"baseline kafka-python producer: {rate(count, base)}")
 
-    client_events = events(count, CASES)
+    # One agency's adapter, publishing its own events with its own token.
+    client_events = [{**e, "agency": AGENCY} for e in events(count, CASES)]
+    publisher = token(data / "http", "publisher", AGENCY)
     env = {
         "SGL_BACKEND": "kafka",
         "SGL_DATA_DIR": str(data / "http"),
@@ -98,9 +110,9 @@ def main() -> None:
     }
     with (
         server(env, free_port()) as url,
-        LedgerClient(url, batch_size=BATCH, concurrency=CONCURRENCY) as client,
+        LedgerClient(url, publisher, batch_size=BATCH, concurrency=CONCURRENCY) as client,
     ):
-        wait_known(agencies, known_over_http(url))
+        wait_known(agencies, known_over_http(url, publisher))
         started = time.perf_counter()
         receipts = client.publish_many(client_events)
         took = time.perf_counter() - started

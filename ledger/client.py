@@ -5,6 +5,12 @@ the `safeguarding-ledger-client` distribution is it alone, for adapters (httpx a
 none of the server's dependencies).
 """
 
-from ledger_client.client import LedgerClient, RequestRejected
+from ledger_client.client import (
+    Forbidden,
+    LedgerClient,
+    NotAuthorized,
+    RateLimited,
+    RequestRejected,
+)
 
-__all__ = ["LedgerClient", "RequestRejected"]
+__all__ = ["Forbidden", "LedgerClient", "NotAuthorized", "RateLimited", "RequestRejected"]

@@ -11,7 +11,7 @@ import click
 import orjson
 
 from ledger.agency_rules import KINDS
-from sgl.cli_context import settings_of
+from sgl.cli_context import settings_of, token_option
 from sgl.cli_read import _as_of, _json, _output, _read, table
 
 
@@ -63,10 +63,12 @@ def show(ctx: click.Context, agency_id: str, as_of: str | None, fmt: str) -> Non
 @agencies.command("import")
 @click.argument("file", type=click.File("rb"))
 @click.option("--url", default=None, help="The ledger's base URL (default: SGL_URL).")
+@token_option
 @click.pass_context
-def import_agencies(ctx: click.Context, file: Any, url: str | None) -> None:
+def import_agencies(ctx: click.Context, file: Any, url: str | None, token: str | None) -> None:
     """Register the agencies of a JSON list of `agency.registered` payloads, in one batch
-    (all or none); agencies already registered are skipped, so importing again is safe.
+    (all or none); agencies already registered are skipped, so importing again is safe. The
+    token (SGL_TOKEN) is an admin's: only the admin keeps the registry.
 
     Example: SGL_URL=http://127.0.0.1:8000 sgl agencies import docs/examples/agencies.json
     """
@@ -83,7 +85,7 @@ def import_agencies(ctx: click.Context, file: Any, url: str | None) -> None:
     if url is not None:
         settings = replace(settings, url=url)
         settings.check()
-    with LedgerClient(settings.url) as client:
+    with LedgerClient(settings.url, token or None) as client:
         known = {a["agency_id"] for a in client.agencies()}
         fresh = unregistered(payloads, known.__contains__)
         fresh = _publish(client, fresh)
@@ -103,6 +105,7 @@ def import_agencies(ctx: click.Context, file: Any, url: str | None) -> None:
 @click.option("--parent", default=None, help="Its parent organisation now.")
 @click.option("--by", "by", default="P-SGL-REGISTRAR", show_default=True, help="Who records it.")
 @click.option("--url", default=None, help="The ledger's base URL (default: SGL_URL).")
+@token_option
 @click.pass_context
 def update(
     ctx: click.Context,
@@ -114,9 +117,11 @@ def update(
     parent: str | None,
     by: str,
     url: str | None,
+    token: str | None,
 ) -> None:
     """Record a change to a registered agency (`agency.updated`, effective now): what it
-    was before stays on the record, and reads as of an earlier date still see it.
+    was before stays on the record, and reads as of an earlier date still see it. The token
+    (SGL_TOKEN) is an admin's.
 
     Example: SGL_URL=http://127.0.0.1:8000 sgl agencies update example-police --area E08000002
     """
@@ -142,7 +147,7 @@ def update(
     if url is not None:
         settings = replace(settings, url=url)
         settings.check()
-    with LedgerClient(settings.url) as client:
+    with LedgerClient(settings.url, token or None) as client:
         receipt = client.publish_batch([change(agency_id, changes, by)])[0]
     click.echo(
         f"{agency_id} updated ({receipt.status} at {receipt.partition}:{receipt.offset})", err=True

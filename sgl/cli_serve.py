@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from sgl.cli_context import settings_of
+from sgl.cli_context import settings_of, token_option
 
 if TYPE_CHECKING:
     from ledger.settings import Settings
@@ -364,15 +364,23 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
 @click.option("--atomic", is_flag=True, help="All lines or none: one batch, nothing if any is bad.")
 @click.option("--batch-size", type=int, default=500, show_default=True, help="Lines per request.")
 @click.option("--json", "as_json", is_flag=True, help="Print each line's result as JSON.")
+@token_option
 @click.pass_context
 def publish(
-    ctx: click.Context, file: Any, url: str | None, atomic: bool, batch_size: int, as_json: bool
+    ctx: click.Context,
+    file: Any,
+    url: str | None,
+    atomic: bool,
+    batch_size: int,
+    as_json: bool,
+    token: str | None,
 ) -> None:
     """Publish a JSON-lines file of events: a result per line, then a summary naming the
     ledger written to.
 
     Without --atomic, invalid lines are reported and every valid line is appended; with it,
-    one invalid line means nothing is appended. Exits 1 if any line was not appended.
+    one invalid line means nothing is appended. Exits 1 if any line was not appended. The
+    token (SGL_TOKEN) is a publisher's, and every line's agency must be its agency.
 
     Example: SGL_URL=http://127.0.0.1:8000 sgl publish events.jsonl --atomic
     """
@@ -393,7 +401,7 @@ def publish(
         ]
     else:
         with (
-            LedgerClient(target) as client,
+            LedgerClient(target, token or None) as client,
             click.progressbar(length=len(events), label="publishing", file=sys.stderr) as bar,
         ):
             results = bad + publish_events(

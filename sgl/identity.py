@@ -11,9 +11,11 @@ A caller is an agency's system or person with one role:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from fastapi import Request
+# Only for a type: the CLI reads roles and callers (sgl token) without loading a web framework.
+if TYPE_CHECKING:
+    from fastapi import Request
 
 Role = Literal["publisher", "practitioner", "inquiry", "auditor", "admin"]
 ROLES: tuple[Role, ...] = ("publisher", "practitioner", "inquiry", "auditor", "admin")

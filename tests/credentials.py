@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Generator
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import Any
 
 import httpx
@@ -116,3 +117,20 @@ class CallerAuth(httpx.Auth):
             return self._credentials.headers("admin")
         agency = first.get("agency")
         return self._credentials.headers("publisher", agency if isinstance(agency, str) else None)
+
+
+def caller_of(event: dict[str, Any]) -> str:
+    """Who publishes the event: the admin for a registry event, else its agency's publisher."""
+    return "admin" if event.get("type") in REGISTRY_TYPES else str(event.get("agency"))
+
+
+def by_caller(events: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The events as the requests their callers would send, in order: each run of one
+    caller's events is one batch, as a real publisher never sends another agency's events."""
+    return [list(run) for _, run in groupby(events, key=caller_of)]
+
+
+def post_by_caller(http: httpx.Client, events: list[dict[str, Any]]) -> list[httpx.Response]:
+    """POST the events in order, each caller's run of them as one batch (`by_caller`), with a
+    client that picks each batch's caller (`Credentials.auth`); the answers in order."""
+    return [http.post("/v1/events", json=batch) for batch in by_caller(events)]

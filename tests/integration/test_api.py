@@ -323,16 +323,19 @@ def test_a_log_that_fails_is_a_503_problem_and_the_client_says_unavailable(
     server = LiveServer(container, run_consumer=False).start()
     try:
         container.log.close()  # the embedded log's file handle is gone: every append fails
-        response = httpx.post(
-            server.url + "/v1/events",
-            content=orjson.dumps(make_event()),
-            headers={"content-type": "application/json"},
-        )
+        event = make_event()
+        with server.client() as http:
+            response = http.post(
+                "/v1/events",
+                content=orjson.dumps(event),
+                headers={"content-type": "application/json"},
+            )
         assert response.status_code == 503
         assert response.headers["content-type"] == PROBLEM
         assert response.headers["retry-after"] == "1"
+        token = server.credentials.token("publisher", event["agency"])
         with (
-            LedgerClient(server.url, retries=1, backoff=0.01) as client,
+            LedgerClient(server.url, token, retries=1, backoff=0.01) as client,
             pytest.raises(LedgerUnavailable),
         ):
             client.publish(make_event())

@@ -201,6 +201,7 @@ BAD: list[tuple[str, Any, str, str, str]] = [
     ("label", "build", "pointer", "rule", "words"), BAD, ids=[b[0] for b in BAD]
 )
 def test_a_bad_new_event_is_refused_naming_the_field(
+    http: httpx.Client,
     live_server: LiveServer,
     container: Container,
     label: str,
@@ -213,7 +214,7 @@ def test_a_bad_new_event_is_refused_naming_the_field(
     that says what was wanted, repeating none of the payload's text; nothing appended."""
     ends = container.log.end_offsets()
     event = build(new_case_id())
-    response = httpx.post(
+    response = http.post(
         live_server.url + "/v1/events",
         content=orjson.dumps(event),
         headers={"content-type": "application/json"},
@@ -229,7 +230,7 @@ def test_a_bad_new_event_is_refused_naming_the_field(
 
 
 def test_a_downgraded_suspicion_is_visible_in_state_chronology_and_who_knew(
-    live_server: LiveServer, container: Container
+    http: httpx.Client, live_server: LiveServer, container: Container
 ) -> None:
     """A hospital admits the child, records an injury it suspects non-accidental, and tells the
     GP it has no concerns: the case state keeps the denial, the chronology line shows the
@@ -249,12 +250,12 @@ def test_a_downgraded_suspicion_is_visible_in_state_chronology_and_who_knew(
         "No child protection concerns.",
     )
 
-    rows = httpx.get(f"{live_server.url}/v1/cases/{case_id}/chronology").json()["events"]
+    rows = http.get(f"{live_server.url}/v1/cases/{case_id}/chronology").json()["events"]
     line = next(r["summary"] for r in rows if r["event_id"] == share["event_id"])
     assert "concern denied - 'No child protection concerns.'" in line
     assert "1 injury record(s) suspected non-accidental" in line
 
-    known = httpx.get(
+    known = http.get(
         f"{live_server.url}/v1/cases/{case_id}/knowledge", params={"agency": GP}
     ).json()
     cell = next(f for f in known["facts"] if f["event_id"] == injury["event_id"])

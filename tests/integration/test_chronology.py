@@ -47,12 +47,12 @@ def case_with_history(server: LiveServer, container: Container) -> dict[str, Any
 
 
 def test_the_chronology_is_ordered_by_occurrence_with_lags_and_marks(
-    live_server: LiveServer, container: Container
+    http: httpx.Client, live_server: LiveServer, container: Container
 ) -> None:
     """Rows by occurred_at; approximate dates marked; lags in days; amendments marked."""
     c = case_with_history(live_server, container)
     url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
-    rows = httpx.get(url).json()["events"]
+    rows = http.get(url).json()["events"]
     ids = [r["event_id"] for r in rows]
     assert ids == [
         c["vague"]["event_id"],
@@ -68,29 +68,31 @@ def test_the_chronology_is_ordered_by_occurrence_with_lags_and_marks(
 
 
 def test_the_chronology_as_of_a_date_and_with_filters(
-    live_server: LiveServer, container: Container
+    http: httpx.Client, live_server: LiveServer, container: Container
 ) -> None:
     """As of 10 March the correction is not yet known; filters narrow the rows."""
     c = case_with_history(live_server, container)
     url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
-    then = httpx.get(url, params={"as_of": "2007-03-10"}).json()["events"]
+    then = http.get(url, params={"as_of": "2007-03-10"}).json()["events"]
     injury = next(r for r in then if r["event_id"] == c["injury"]["event_id"])
     assert injury["status"] == "as-recorded" and "x2" in injury["summary"]
     assert len(then) == 3
-    schools = httpx.get(url, params={"agency": "school-north-primary"}).json()["events"]
+    schools = http.get(url, params={"agency": "school-north-primary"}).json()["events"]
     assert [r["event_id"] for r in schools] == [c["vague"]["event_id"]]
-    injuries = httpx.get(url, params={"type": "injury.observed"}).json()["events"]
+    injuries = http.get(url, params={"type": "injury.observed"}).json()["events"]
     assert [r["type"] for r in injuries] == ["injury.observed"]
-    march = httpx.get(url, params={"from": "2007-03-02", "to": "2007-03-06"}).json()["events"]
+    march = http.get(url, params={"from": "2007-03-02", "to": "2007-03-06"}).json()["events"]
     assert [r["event_id"] for r in march] == [c["injury"]["event_id"]]
-    bad = httpx.get(url, params={"from": "soon"})
+    bad = http.get(url, params={"from": "soon"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/from"
 
 
-def test_the_chronology_as_csv(live_server: LiveServer, container: Container) -> None:
+def test_the_chronology_as_csv(
+    http: httpx.Client, live_server: LiveServer, container: Container
+) -> None:
     """format=csv gives a header and one row per event."""
     c = case_with_history(live_server, container)
-    response = httpx.get(
+    response = http.get(
         f"{live_server.url}/v1/cases/{c['case_id']}/chronology", params={"format": "csv"}
     )
     assert response.headers["content-type"].startswith("text/csv")
@@ -100,12 +102,14 @@ def test_the_chronology_as_csv(live_server: LiveServer, container: Container) ->
     assert rows[2]["status"] == "corrected"
 
 
-def test_changes_between_two_dates(live_server: LiveServer, container: Container) -> None:
+def test_changes_between_two_dates(
+    http: httpx.Client, live_server: LiveServer, container: Container
+) -> None:
     """What was added by 9 March, and what was corrected after it: each entry says what it
     is, who recorded it and when, and a correction what it amends, before and after."""
     c = case_with_history(live_server, container)
     url = f"{live_server.url}/v1/cases/{c['case_id']}/changes"
-    early = httpx.get(url, params={"from": "2007-03-01", "to": "2007-03-09"}).json()
+    early = http.get(url, params={"from": "2007-03-01", "to": "2007-03-09"}).json()
     assert sorted(e["event_id"] for e in early["added"]) == sorted(
         c[k]["event_id"] for k in ("injury", "vague", "late")
     )
@@ -117,7 +121,7 @@ def test_changes_between_two_dates(live_server: LiveServer, container: Container
     )
     assert vague["summary"].startswith(c["vague"]["payload"]["contact_type"])
     assert early["corrected"] == [] and early["retracted"] == []
-    later = httpx.get(url, params={"from": "2007-03-09", "to": "2007-03-31"}).json()
+    later = http.get(url, params={"from": "2007-03-09", "to": "2007-03-31"}).json()
     assert later["added"] == []
     [fixed] = later["corrected"]
     assert (fixed["event_id"], fixed["amends"]) == (c["fix"]["event_id"], c["injury"]["event_id"])
@@ -127,14 +131,14 @@ def test_changes_between_two_dates(live_server: LiveServer, container: Container
     assert fixed["amended"]["event_id"] == c["injury"]["event_id"]
     assert " x5" not in fixed["amended"]["summary"]
     assert " x5" in fixed["amended"]["summary_as_corrected"]
-    unknown = httpx.get(
+    unknown = http.get(
         f"{live_server.url}/v1/cases/{new_case_id()}/changes",
         params={"from": "2007-03-01", "to": "2007-03-09"},
     )
     assert unknown.status_code == 404
-    bad = httpx.get(url, params={"from": "March", "to": "2007-03-09"})
+    bad = http.get(url, params={"from": "March", "to": "2007-03-09"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/from"
-    backwards = httpx.get(url, params={"from": "2007-03-09", "to": "2007-03-01"})
+    backwards = http.get(url, params={"from": "2007-03-09", "to": "2007-03-01"})
     assert backwards.status_code == 422
     assert [(e["pointer"], e["rule"]) for e in backwards.json()["errors"]] == [
         ("/from", "not-after-to")
@@ -142,7 +146,7 @@ def test_changes_between_two_dates(live_server: LiveServer, container: Container
 
 
 def test_the_chronology_and_changes_name_agencies_by_their_registered_names(
-    live_server: LiveServer, container: Container
+    http: httpx.Client, live_server: LiveServer, container: Container
 ) -> None:
     """A referral's line names both agencies as registered, in JSON, CSV and the change list;
     the code stays beside the name in JSON."""
@@ -156,13 +160,13 @@ def test_the_chronology_and_changes_name_agencies_by_their_registered_names(
     publish(live_server, [make_event("case.opened", case_id), referral])
     settled(container, case_id, referral)
     url = f"{live_server.url}/v1/cases/{case_id}/chronology"
-    (row,) = [r for r in httpx.get(url).json()["events"] if r["type"] == "referral.made"]
+    (row,) = [r for r in http.get(url).json()["events"] if r["type"] == "referral.made"]
     assert row["summary"].startswith("referral Example Hospital -> Example GP Practice")
     assert (row["agency"], row["agency_name"]) == ("example-hospital", "Example Hospital")
-    table = httpx.get(url, params={"format": "csv"}).text
+    table = http.get(url, params={"format": "csv"}).text
     assert "referral Example Hospital -> Example GP Practice" in table
     assert "example-hospital" not in table.split("\n", 1)[1].replace(referral["event_id"], "")
-    found = httpx.get(
+    found = http.get(
         f"{live_server.url}/v1/cases/{case_id}/changes",
         params={"from": "2000-01-01", "to": "2030-01-01"},
     ).json()

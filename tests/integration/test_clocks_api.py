@@ -11,12 +11,13 @@ from projections.audit import AUDIT_COLUMNS
 from sgl.bootstrap import Container
 from sgl.cli import cli
 from tests.conftest import wait_for
+from tests.credentials import post_by_caller
 from tests.factories import make_event, meeting_held, new_case_id
 
 
 def published(http: httpx.Client, case_id: str, events: list[dict[str, Any]]) -> None:
     """Append the events (all to case_id) and wait until the view has every one of them."""
-    assert http.post("/v1/events", json=events).status_code == 201
+    assert {r.status_code for r in post_by_caller(http, events)} == {201}
     wait_for(
         lambda: (
             http.get(f"/v1/cases/{case_id}").status_code == 200

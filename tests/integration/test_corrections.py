@@ -13,17 +13,21 @@ from consumers.runner import ProjectionRunner
 from projections.case_view import SQLiteCaseView
 from sgl.bootstrap import Container
 from tests.conftest import LiveServer, wait_for
+from tests.credentials import by_caller
 from tests.factories import make_event, new_case_id
 from tests.integration.test_amendments import correction, retraction
 
 
 def publish(server: LiveServer, events: list[dict[str, Any]]) -> None:
-    response = httpx.post(
-        server.url + "/v1/events",
-        content=orjson.dumps(events),
-        headers={"content-type": "application/json"},
-    )
-    assert response.status_code == 201, response.text
+    """Publish the events in order, each agency's run of them by that agency's publisher."""
+    with server.client() as http:
+        for batch in by_caller(events):
+            response = http.post(
+                "/v1/events",
+                content=orjson.dumps(batch),
+                headers={"content-type": "application/json"},
+            )
+            assert response.status_code == 201, response.text
 
 
 def settled(container: Container, case_id: str, last: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +45,7 @@ def settled(container: Container, case_id: str, last: dict[str, Any]) -> dict[st
 
 
 def test_a_correction_replaces_the_original_in_state_and_history_keeps_both(
+    http: httpx.Client,
     live_server: LiveServer,
     container: Container,
 ) -> None:
@@ -53,7 +58,7 @@ def test_a_correction_replaces_the_original_in_state_and_history_keeps_both(
     publish(live_server, [fix])
     state = settled(container, case_id, fix)
     assert (state["injuries"], state["injury_observations"], state["corrections"]) == (3, 1, 1)
-    entries = httpx.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"]
+    entries = http.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"]
     original = next(e for e in entries if e["event_id"] == injury["event_id"])
     assert original["status"] == "corrected"
     assert original["payload"]["count"] == 2, "the record as recorded is unchanged"
@@ -64,6 +69,7 @@ def test_a_correction_replaces_the_original_in_state_and_history_keeps_both(
 
 
 def test_a_retraction_removes_the_event_from_state_but_not_from_history(
+    http: httpx.Client,
     live_server: LiveServer,
     container: Container,
 ) -> None:
@@ -76,7 +82,7 @@ def test_a_retraction_removes_the_event_from_state_but_not_from_history(
     state = settled(container, case_id, withdrawal)
     assert (state["contacts"], state["retractions"]) == (2, 1)
     assert state["events"] == 3, "the retracted contact is no longer in effect"
-    entries = httpx.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"]
+    entries = http.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"]
     assert [e["status"] for e in entries] == [
         "as-recorded",
         "retracted",
@@ -86,6 +92,7 @@ def test_a_retraction_removes_the_event_from_state_but_not_from_history(
 
 
 def test_the_latest_correction_wins_and_a_corrected_date_is_used(
+    http: httpx.Client,
     live_server: LiveServer,
     container: Container,
 ) -> None:
@@ -97,7 +104,7 @@ def test_the_latest_correction_wins_and_a_corrected_date_is_used(
     second["payload"]["corrected_occurred_at"] = "2006-12-10T08:00:00Z"
     publish(live_server, [injury, first, second])
     assert settled(container, case_id, second)["injuries"] == 4
-    entries = httpx.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"]
+    entries = http.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"]
     assert entries[0]["as_corrected"] == {
         "occurred_at": "2006-12-10T08:00:00Z",
         "payload": {**injury["payload"], "count": 4},
@@ -105,6 +112,7 @@ def test_the_latest_correction_wins_and_a_corrected_date_is_used(
 
 
 def test_history_shows_recording_and_submission_lags(
+    http: httpx.Client,
     live_server: LiveServer,
     container: Container,
 ) -> None:
@@ -118,7 +126,7 @@ def test_history_shows_recording_and_submission_lags(
     )
     publish(live_server, [late])
     settled(container, case_id, late)
-    entry = httpx.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"][0]
+    entry = http.get(f"{live_server.url}/v1/cases/{case_id}/history").json()["entries"][0]
     assert entry["recording_lag_seconds"] == 7 * 86400 + 19 * 3600
     assert entry["submission_lag_seconds"] > 19 * 365 * 86400
 
@@ -149,6 +157,7 @@ def test_a_rebuild_with_amendments_equals_the_live_view(
 
 
 def test_as_of_before_a_correction_shows_the_entry_as_it_was_recorded(
+    http: httpx.Client,
     live_server: LiveServer,
     container: Container,
 ) -> None:
@@ -165,10 +174,10 @@ def test_as_of_before_a_correction_shows_the_entry_as_it_was_recorded(
     publish(live_server, [injury, fix])
     settled(container, case_id, fix)
     url = f"{live_server.url}/v1/cases/{case_id}"
-    assert httpx.get(url, params={"as_of": "2007-03-05"}).json()["injuries"] == 2
-    assert httpx.get(url, params={"as_of": "2007-03-10"}).json()["injuries"] == 4
-    assert httpx.get(url, params={"as_of": "2007-02-28"}).status_code == 404
-    held = httpx.get(url, params={"as_of": "2007-03-05", "basis": "appended"})
+    assert http.get(url, params={"as_of": "2007-03-05"}).json()["injuries"] == 2
+    assert http.get(url, params={"as_of": "2007-03-10"}).json()["injuries"] == 4
+    assert http.get(url, params={"as_of": "2007-02-28"}).status_code == 404
+    held = http.get(url, params={"as_of": "2007-03-05", "basis": "appended"})
     assert held.status_code == 404, "the ledger held nothing of it in 2007"
-    bad = httpx.get(url, params={"as_of": "last week"})
+    bad = http.get(url, params={"as_of": "last week"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["pointer"] == "/as_of"

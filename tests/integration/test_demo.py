@@ -24,26 +24,28 @@ from tests.conftest import LiveServer, wait_for
 
 
 @pytest.fixture
-def loaded(live_server: LiveServer, container: Container) -> list[dict[str, Any]]:
+def loaded(
+    http: httpx.Client, live_server: LiveServer, container: Container
+) -> list[dict[str, Any]]:
     """Child A and 20 background cases loaded, and the case's history once the view has it."""
     receipts = load_demo(container.ledger, background_cases=20)
     assert all(r.status == "accepted" for r in receipts)
     url = f"{live_server.url}/v1/cases/{DEMO_CASE}/history"
     child_a_total = len(child_a())
     wait_for(
-        lambda: len(httpx.get(url).json().get("entries", [])) == child_a_total,
+        lambda: len(http.get(url).json().get("entries", [])) == child_a_total,
         timeout=90,
         what="Child A in the view",
     )
-    entries: list[dict[str, Any]] = httpx.get(url).json()["entries"]
+    entries: list[dict[str, Any]] = http.get(url).json()["entries"]
     return entries
 
 
 def test_counts_of_contacts_injuries_and_agencies(
-    loaded: list[dict[str, Any]], live_server: LiveServer
+    http: httpx.Client, loaded: list[dict[str, Any]], live_server: LiveServer
 ) -> None:
     """About sixty contacts, more than fifty injury observations, eleven agencies."""
-    case = httpx.get(f"{live_server.url}/v1/cases/{DEMO_CASE}").json()
+    case = http.get(f"{live_server.url}/v1/cases/{DEMO_CASE}").json()
     assert 55 <= case["contacts"] <= 65
     assert case["injury_observations"] > 50
     assert sorted(case["agencies"]) == sorted(AGENCIES) and len(AGENCIES) == 11
@@ -51,10 +53,10 @@ def test_counts_of_contacts_injuries_and_agencies(
 
 
 def test_the_partner_is_known_to_police_and_absent_from_social_cares_record(
-    loaded: list[dict[str, Any]], live_server: LiveServer
+    http: httpx.Client, loaded: list[dict[str, Any]], live_server: LiveServer
 ) -> None:
     """Police link him to the household; no social care entry ever names him."""
-    case = httpx.get(f"{live_server.url}/v1/cases/{DEMO_CASE}").json()
+    case = http.get(f"{live_server.url}/v1/cases/{DEMO_CASE}").json()
     partner = next(p for p in case["people"] if p["person_id"] == PARTNER)
     assert (partner["linked_by"], partner["in_household"]) == (POLICE, True)
     about_partner = [e for e in loaded if e["payload"].get("person_id") == PARTNER]
@@ -127,7 +129,7 @@ def test_loading_twice_leaves_the_log_unchanged(container: Container) -> None:
 
 
 def test_who_knew_the_slap_and_the_partner(
-    loaded: list[dict[str, Any]], live_server: LiveServer
+    http: httpx.Client, loaded: list[dict[str, Any]], live_server: LiveServer
 ) -> None:
     """Asked directly: the slap was known to social care alone; the police knew the partner,
     whom social care never recorded; both are gaps as of the legal meeting."""
@@ -137,28 +139,28 @@ def test_who_knew_the_slap_and_the_partner(
         for e in loaded
         if e["type"] == "concern.raised" and e["payload"].get("about_person_id") == SIBLING_1
     )
-    matrix = httpx.get(f"{base}/matrix", params={"as_of": "2007-07-25"}).json()
+    matrix = http.get(f"{base}/matrix", params={"as_of": "2007-07-25"}).json()
     row = next(f for f in matrix["facts"] if f["event_id"] == slap)
     assert list(row["known"]) == [SOCIAL_CARE] and row["known"][SOCIAL_CARE]["via"] == "recorded"
     assert sorted(matrix["agencies"]) == sorted(AGENCIES)
-    police = httpx.get(f"{base}/gaps", params={"agency": POLICE, "as_of": "2007-07-25"}).json()
+    police = http.get(f"{base}/gaps", params={"agency": POLICE, "as_of": "2007-07-25"}).json()
     gap = next(g for g in police["facts"] if g["event_id"] == slap)
     assert gap["first_known_by"] == SOCIAL_CARE and gap["known_elsewhere_days"] > 60
-    lead = httpx.get(f"{base}/gaps", params={"as_of": "2007-07-25"}).json()
+    lead = http.get(f"{base}/gaps", params={"as_of": "2007-07-25"}).json()
     assert lead["agency"] == SOCIAL_CARE, "the lead agency by default"
     partner = next(p for p in lead["people"] if p["person_id"] == PARTNER)
     assert partner["known_to"] == [POLICE] and partner["told_at"] is None
-    before = httpx.get(f"{base}/gaps", params={"agency": POLICE, "as_of": "2007-05-01"}).json()
+    before = http.get(f"{base}/gaps", params={"agency": POLICE, "as_of": "2007-05-01"}).json()
     assert slap not in {g["event_id"] for g in before["facts"]}, "not yet recorded then"
 
 
 def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
-    loaded: list[dict[str, Any]], live_server: LiveServer
+    http: httpx.Client, loaded: list[dict[str, Any]], live_server: LiveServer
 ) -> None:
     """Requested 6 June, held 25 July: the local 10 working day clock, breached by about
     seven weeks; as of 24 July it is still running, and already past its deadline."""
     base = f"{live_server.url}/v1/cases/{DEMO_CASE}/clocks"
-    answer = httpx.get(base, params={"as_of": "2007-07-25"}).json()
+    answer = http.get(base, params={"as_of": "2007-07-25"}).json()
     assert answer["policy"]["version"] == "2026.5"
     legal = next(c for c in answer["clocks"] if c["clock"] == "legal_planning_meeting")
     assert (legal["status"], legal["deadline"], legal["working_days"]) == (
@@ -168,7 +170,7 @@ def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
     )
     assert legal["started_at"].startswith("2007-06-06")
     assert legal["stopped_at"].startswith("2007-07-25")
-    before = httpx.get(base, params={"as_of": "2007-07-24"}).json()
+    before = http.get(base, params={"as_of": "2007-07-24"}).json()
     running = next(c for c in before["clocks"] if c["clock"] == "legal_planning_meeting")
     assert (running["status"], running["stop_event"]) == ("breached", None)
     # No core group and no review conference in the demo's record: open, and past due.
@@ -178,10 +180,10 @@ def test_the_legal_meeting_breaches_its_local_clock_as_of_25_july(
 
 
 def test_the_alerts_unanswered_as_of_25_july_with_their_age(
-    loaded: list[dict[str, Any]], live_server: LiveServer
+    http: httpx.Client, loaded: list[dict[str, Any]], live_server: LiveServer
 ) -> None:
     """The rules' findings as of 25 July 2007: none answered, each with evidence and its age."""
-    answer = httpx.get(
+    answer = http.get(
         f"{live_server.url}/v1/cases/{DEMO_CASE}/alerts", params={"as_of": "2007-07-25"}
     ).json()
     assert answer["policy"]["version"] == "2026.4"

@@ -8,6 +8,11 @@ private directory whose `var/` holds the default demo (what `make run` loads), s
 `sgl serve` on a free port: the documented
 address http://127.0.0.1:8000 becomes that server's, and `sgl` is this checkout's. An example
 first runs the earlier examples of its file it may build on, so any one can be selected alone.
+
+Each example calls with the token a reader would use for it, made in the ledger's token store:
+`SGL_TOKEN` is the admin's for a command that keeps the agency registry, the publisher's of
+the events' agency for one that publishes, and an inquiry's for a read (which states its
+purpose); Python examples also have `TOKENS`, each example agency's publisher token.
 """
 
 from __future__ import annotations
@@ -35,11 +40,13 @@ import yaml
 
 from ledger.builders import Envelope
 from ledger.event_types import contact_recorded
+from ledger.settings import Settings
 from sgl.cli import cli
 from sgl.demo.child_a import child_a
 from sgl.demo.child_b import CASE as CHILD_B
 from tests.agencies import EXAMPLE_AGENCIES, registrations
 from tests.conftest import free_port, wait_for
+from tests.credentials import REGISTRY_TYPES, Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTED_URL = "http://127.0.0.1:8000"
@@ -276,6 +283,8 @@ class Reader:
         self.server: subprocess.Popen[bytes] | None = None
         self.demo_case: dict[str, object] = {}
         self.child_b: dict[str, Any] = {}
+        # Tokens in the store of the ledger's data directory, which its server reads.
+        self.credentials = Credentials(Settings.from_env(self.env))
 
     def start(self) -> None:
         """Load the default demo and serve it, then wait until its consumers have caught up."""
@@ -303,19 +312,49 @@ class Reader:
         examples.mkdir(parents=True, exist_ok=True)
         (examples / "agencies.json").write_bytes(orjson.dumps(EXAMPLE_AGENCIES))
         registered = httpx.post(
-            f"{self.url}/v1/events", json=registrations(EXAMPLE_AGENCIES), timeout=30
+            f"{self.url}/v1/events",
+            json=registrations(EXAMPLE_AGENCIES),
+            headers=self.credentials.headers("admin"),
+            timeout=30,
         )
         assert registered.status_code in (200, 201), registered.text
         self.settle()
         # The demo case as a reader first sees it, before the examples add to it.
-        self.demo_case = httpx.get(f"{self.url}/v1/cases/CASE-A0001", timeout=10).json()
-        self.child_b = httpx.get(f"{self.url}/v1/cases/{CHILD_B}", timeout=10).json()
+        self.demo_case = demo_get(self, "/v1/cases/CASE-A0001")
+        self.child_b = demo_get(self, f"/v1/cases/{CHILD_B}")
 
     def stop(self) -> None:
         """Stop the server; it must exit cleanly."""
+        self.credentials.close()
         if self.server is not None:
             self.server.send_signal(signal.SIGTERM)
             assert self.server.wait(timeout=10) in CLEAN_STOP, self.log_tail()
+
+    def reads(self) -> dict[str, str]:
+        """The headers of a reader's read: an inquiry token and its purpose."""
+        return self.credentials.headers("inquiry")
+
+    def publishers(self) -> dict[str, str]:
+        """Each example agency's publisher token, as its adapter holds it."""
+        return {
+            a["agency_id"]: self.credentials.token("publisher", a["agency_id"])
+            for a in (EXAMPLE_AGENCIES)
+        }
+
+    def token_for(self, command: str, cwd: Path) -> str:
+        """The token a reader runs the command with: the admin's to keep the agency registry,
+        the publisher's of the agency whose events it publishes, else an inquiry's."""
+        registry = "|".join(re.escape(t) for t in REGISTRY_TYPES)
+        if re.search(rf'\bsgl agencies (import|update)\b|"type":\s*"({registry})"', command):
+            return self.credentials.token("admin")
+        agency = re.search(r'\bagency(?:": |=)"([\w-]+)"', command)
+        published = re.search(r"\bsgl publish ((?:-\S+ )*)([^-\s]\S*)", command)
+        if published:
+            first = (cwd / published.group(2)).read_bytes().splitlines()[0]
+            agency = re.search(r'"agency":\s*"([\w-]+)"', first.decode())
+        if agency:
+            return self.credentials.token("publisher", agency.group(1))
+        return self.credentials.token("inquiry")
 
     def log_tail(self) -> str:
         """The end of the server's log, for a failure message."""
@@ -416,17 +455,26 @@ def run_one(reader: Reader, example: Example, request: pytest.FixtureRequest) ->
     where = f"{example.file} line {example.line}"
     if example.kind == "python":
         namespace = reader.namespaces.setdefault(
-            example.file, {"LEDGER_URL": reader.url, "__name__": "__doc_example__"}
+            example.file,
+            {
+                "LEDGER_URL": reader.url,
+                "TOKENS": reader.publishers(),
+                "__name__": "__doc_example__",
+            },
         )
         source = example.text.replace(DOCUMENTED_URL, reader.url)
-        exec(compile(source, where, "exec"), namespace)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("SGL_TOKEN", reader.token_for(example.text, reader.home))
+            exec(compile(source, where, "exec"), namespace)
     elif example.kind == "json":
         orjson.loads(example.text)
     elif example.kind == "toml":
         tomllib.loads(example.text)
     elif example.kind == "inline" and example.text.startswith("GET "):
         reader.settle()
-        answer = httpx.get(reader.url + example.text.removeprefix("GET "), timeout=30)
+        answer = httpx.get(
+            reader.url + example.text.removeprefix("GET "), headers=reader.reads(), timeout=30
+        )
         assert answer.status_code == 200, f"{where}: {example.text}: {answer.text[:2000]}"
     elif example.kind in ("cli", "inline"):
         run_step(reader, Step(example.text), request)
@@ -500,7 +548,7 @@ def run_to_completion(reader: Reader, step: Step, env: dict[str, str], cwd: Path
     done = subprocess.run(
         ["bash", "-o", "pipefail", "-c", command],
         cwd=cwd,
-        env=env,
+        env={**env, "SGL_TOKEN": reader.token_for(command, cwd)},
         capture_output=True,
         text=True,
         timeout=300,
@@ -702,7 +750,7 @@ def day(text: str) -> str:
 
 def demo_get(reader: Reader, path: str, **params: str) -> Any:
     """A GET on the demo ledger, answered 200."""
-    response = httpx.get(f"{reader.url}{path}", params=params, timeout=10)
+    response = httpx.get(f"{reader.url}{path}", params=params, headers=reader.reads(), timeout=10)
     assert response.status_code == 200, response.text
     return response.json()
 

@@ -378,6 +378,12 @@ CORPUS: dict[str, Hostile] = {
 }
 
 
+def call(server: LiveServer, method: str, path: str, **options: Any) -> httpx.Response:
+    """One request to the server by the caller that may make it (`LiveServer.client`)."""
+    with server.client() as http:
+        return http.request(method, path, **options)
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def served(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -387,14 +393,16 @@ def served(
     settings = private_settings(backend, tmp_path_factory.mktemp("hostile"), request)
     container = with_agencies(bootstrap(settings))
     server = LiveServer(container, run_consumer=True).start()
-    opening = httpx.post(
-        server.url + "/v1/events",
+    opening = call(
+        server,
+        "POST",
+        "/v1/events",
         content=orjson.dumps(make_event("case.opened", CASE)),
         headers={"content-type": "application/json"},
     )
     assert opening.status_code == 201
     wait_for(
-        lambda: httpx.get(f"{server.url}/v1/cases/{CASE}").status_code == 200,
+        lambda: call(server, "GET", f"/v1/cases/{CASE}").status_code == 200,
         what="the attacked case in the view",
     )
     yield container, server
@@ -413,9 +421,7 @@ def test_hostile_input_is_a_4xx_problem_and_appends_nothing(
     container, server = served
     ends = container.log.end_offsets()
     headers = {} if case.content_type is None else {"content-type": case.content_type}
-    response = httpx.request(
-        case.method, server.url + case.path, content=case.body(), headers=headers, timeout=30
-    )
+    response = call(server, case.method, case.path, content=case.body(), headers=headers)
     assert response.status_code < 500, response.text
     assert response.status_code == case.status, response.text
     assert response.headers["content-type"] == PROBLEM
@@ -435,13 +441,15 @@ def test_text_that_looks_like_nesting_or_escapes_is_accepted(
     _, server = served
     hostile_looking = '[[[[{{{{"\\"}}]]' * 30
     body = orjson.dumps(injury(explanation_given=hostile_looking[:500]))
-    response = httpx.post(
-        server.url + "/v1/events", content=body, headers={"content-type": "application/json"}
+    response = call(
+        server, "POST", "/v1/events", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 201, response.text
     spaced_body = orjson.dumps(injury(), option=orjson.OPT_INDENT_2)
-    response = httpx.post(
-        server.url + "/v1/events",
+    response = call(
+        server,
+        "POST",
+        "/v1/events",
         content=spaced_body,
         headers={"content-type": "application/json; charset=UTF-8"},
     )
@@ -457,19 +465,19 @@ def test_a_whole_number_stored_stays_a_whole_number(served: tuple[Container, Liv
         observed = make_event("injury.observed", case_id)
         observed["payload"]["count"] = count
         events.append(observed)
-    response = httpx.post(
-        server.url + "/v1/events",
+    response = call(
+        server,
+        "POST",
+        "/v1/events",
         content=orjson.dumps(events),
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 201
     wait_for(
-        lambda: (
-            httpx.get(f"{server.url}/v1/cases/{case_id}").json().get("injury_observations") == 2
-        ),
+        lambda: call(server, "GET", f"/v1/cases/{case_id}").json().get("injury_observations") == 2,
         what="both injuries in the view",
     )
-    text = httpx.get(f"{server.url}/v1/cases/{case_id}").content
+    text = call(server, "GET", f"/v1/cases/{case_id}").content
     assert b'"injuries":3,' in text
 
 
@@ -486,8 +494,12 @@ def test_refusals_before_parsing_are_counted_in_metrics(
         return 0.0
 
     before = rejected_400()
-    response = httpx.post(
-        server.url + "/v1/events", content=nested(500), headers={"content-type": "application/json"}
+    response = call(
+        server,
+        "POST",
+        "/v1/events",
+        content=nested(500),
+        headers={"content-type": "application/json"},
     )
     assert response.status_code == 400
     assert rejected_400() == before + 1
@@ -505,8 +517,10 @@ def test_an_unexpected_failure_is_a_counted_problem_500(
             raise RuntimeError("an unexpected failure")
 
         monkeypatch.setattr(container.ledger, "submit_one", broken)
-        response = httpx.post(
-            server.url + "/v1/events",
+        response = call(
+            server,
+            "POST",
+            "/v1/events",
             content=orjson.dumps(make_event()),
             headers={"content-type": "application/json"},
         )
@@ -529,9 +543,11 @@ def test_a_body_that_arrives_too_slowly_is_cut_off_with_408(
     server = LiveServer(container, run_consumer=False).start()
     try:
         ends = container.log.end_offsets()
+        token = server.credentials.token("publisher").encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=15) as conn:
             conn.sendall(
                 b"POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Authorization: Bearer " + token + b"\r\n"
                 b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"
             )
             started = time.monotonic()

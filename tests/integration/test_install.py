@@ -136,11 +136,12 @@ def test_the_client_installs_alone_and_publishes_to_a_live_ledger(
             "import json, sys\n"
             "from ledger_client import LedgerClient\n"
             "event = json.loads(sys.argv[2])\n"
-            "with LedgerClient(sys.argv[1]) as client:\n"
+            "with LedgerClient(sys.argv[1], token=sys.argv[3]) as client:\n"
             "    print(json.dumps([client.publish(event).status for _ in range(2)]))\n"
         )
         event = make_event()
-        out = run([bin_dir / "python", script, server.url, json.dumps(event)], tmp_path)
+        token = server.credentials.token("publisher", event["agency"])
+        out = run([bin_dir / "python", script, server.url, json.dumps(event), token], tmp_path)
     finally:
         server.stop()
         container.close()

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 from sgl.bootstrap import Container
 from sgl.cli import cli
 from tests.conftest import wait_for
+from tests.credentials import post_by_caller
 from tests.factories import make_event, new_case_id
 
 SC, POLICE, GP = "la-childrens-social-care", "police-north", "nhs-gp-north"
@@ -55,7 +56,7 @@ def publish_case(http: httpx.Client) -> tuple[str, dict[str, str]]:
         recorded_at="2007-03-06T09:00:00Z",
     )
     events = [opened, injury, share, contact]
-    assert http.post("/v1/events", json=events).status_code == 201
+    assert {r.status_code for r in post_by_caller(http, events)} == {201}
     wait_for(
         lambda: http.get(f"/v1/cases/{case_id}").json().get("events") == len(events),
         timeout=20,

@@ -21,14 +21,17 @@ import orjson
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from ledger.settings import Settings
 from tests.agencies import registrations
 from tests.brokers import PrivateBroker
 from tests.conftest import free_port, wait_for
+from tests.credentials import Credentials
 from tests.factories import make_event, new_case_id
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTAGE_SECONDS = 30
-PUBLISHERS = 3
+# One adapter per agency, each with its own token (and so its own rate limit).
+PUBLISHERS = ("example-childrens-social-care", "example-police", "example-hospital")
 PER_PUBLISHER = 3000
 
 
@@ -65,6 +68,8 @@ class Server:
         }
         self.log = data.parent / "serve.log"
         self.process: subprocess.Popen[bytes] | None = None
+        # Tokens made in the store the server reads, under its data directory.
+        self.credentials = Credentials(Settings.from_env(self.env))
 
     def start(self) -> None:
         """Start the process and wait until it is ready."""
@@ -99,10 +104,11 @@ class Server:
 
 @dataclass
 class Publishers:
-    """Threads posting events one by one, each retrying the same event_id until it gets a
-    receipt; they record every receipt and how long each 503 took."""
+    """Threads posting events one by one, one per agency's adapter, each retrying the same
+    event_id until it gets a receipt; they record every receipt and how long each 503 took."""
 
     url: str
+    auth: httpx.Auth
     stop: threading.Event = field(default_factory=threading.Event)
     receipts: dict[str, dict[str, Any]] = field(default_factory=dict)
     cases: dict[str, str] = field(default_factory=dict)
@@ -114,8 +120,8 @@ class Publishers:
 
     def start(self) -> None:
         """Start them."""
-        for _ in range(PUBLISHERS):
-            thread = threading.Thread(target=self._publish, daemon=True)
+        for agency in PUBLISHERS:
+            thread = threading.Thread(target=self._publish, args=(agency,), daemon=True)
             thread.start()
             self.threads.append(thread)
 
@@ -126,13 +132,13 @@ class Publishers:
             thread.join(timeout=60)
         assert not any(t.is_alive() for t in self.threads)
 
-    def _publish(self) -> None:
+    def _publish(self, agency: str) -> None:
         case_id = new_case_id()
-        with httpx.Client(base_url=self.url, timeout=30) as client:
+        with httpx.Client(base_url=self.url, timeout=30, auth=self.auth) as client:
             for _ in range(PER_PUBLISHER):
                 if self.stop.is_set():
                     return
-                event = make_event("contact.recorded", case_id)
+                event = make_event("contact.recorded", case_id, agency=agency)
                 self._until_receipt(client, event)
                 # Paced: a steady stream, not a benchmark.
                 self.stop.wait(0.05)
@@ -162,10 +168,12 @@ class Publishers:
             self.stop.wait(0.05)
 
 
-def post_timed(url: str, event: dict[str, Any]) -> tuple[int, float, httpx.Response]:
-    """POST one event: its status, the seconds it took, the response."""
+def post_timed(server: Server, event: dict[str, Any]) -> tuple[int, float, httpx.Response]:
+    """POST one event as its agency's publisher: its status, the seconds it took, the
+    response."""
+    headers = server.credentials.headers("publisher", event["agency"])
     started = time.monotonic()
-    answer = httpx.post(url + "/v1/events", json=event, timeout=30)
+    answer = httpx.post(server.url + "/v1/events", json=event, headers=headers, timeout=30)
     return answer.status_code, time.monotonic() - started, answer
 
 
@@ -200,9 +208,14 @@ def test_the_api_comes_back_by_itself_after_each_broker_outage(
     every receipt given is on the log exactly once, where it says, and in the view."""
     server = Server(broker, tmp_path / "data")
     server.start()
-    registered = httpx.post(f"{server.url}/v1/events", json=registrations(), timeout=30)
+    registered = httpx.post(
+        f"{server.url}/v1/events",
+        json=registrations(),
+        headers=server.credentials.headers("admin"),
+        timeout=30,
+    )
     assert registered.status_code == 201, registered.text
-    publishers = Publishers(server.url)
+    publishers = Publishers(server.url, server.credentials.auth())
     publishers.start()
     down_posts: list[float] = []
     recoveries: list[float] = []
@@ -219,7 +232,7 @@ def test_the_api_comes_back_by_itself_after_each_broker_outage(
             assert time.monotonic() - ready_started < 1.0, "/readyz answers within a second"
             probe = make_event("contact.recorded", new_case_id())
             probes.append(probe)
-            status, took, answer = post_timed(server.url, probe)
+            status, took, answer = post_timed(server, probe)
             assert status == 503, answer.text
             assert answer.headers["retry-after"] == "1"
             down_posts.append(took)
@@ -228,7 +241,7 @@ def test_the_api_comes_back_by_itself_after_each_broker_outage(
             broker.start()
             back = time.monotonic()
             wait_for(
-                lambda p=probe: post_timed(server.url, p)[0] in (200, 201),
+                lambda p=probe: post_timed(server, p)[0] in (200, 201),
                 timeout=10,
                 every=0.1,
                 what="the API to accept again",
@@ -284,9 +297,13 @@ def _check_view(broker: PrivateBroker, server: Server, publishers: Publishers) -
         for event_id, case_id in publishers.cases.items():
             expected.setdefault(case_id, set()).add(event_id)
 
+        reader = server.credentials.headers("inquiry")
+
         def in_view() -> bool:
             for case_id, event_ids in expected.items():
-                answer = httpx.get(f"{server.url}/v1/cases/{case_id}/history", timeout=10)
+                answer = httpx.get(
+                    f"{server.url}/v1/cases/{case_id}/history", headers=reader, timeout=10
+                )
                 if answer.status_code != 200:
                     return False
                 shown = [e["event_id"] for e in answer.json()["entries"]]
@@ -297,3 +314,4 @@ def _check_view(broker: PrivateBroker, server: Server, publishers: Publishers) -
         wait_for(in_view, timeout=90, every=1.0, what="every receipted event in the view")
     finally:
         assert server.terminate() < 10
+        server.credentials.close()

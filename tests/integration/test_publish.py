@@ -13,10 +13,16 @@ from sgl.cli import cli
 from tests.conftest import LiveServer
 from tests.factories import make_event
 
+# The agency whose adapter publishes the files (every event make_event makes is its).
+AGENCY = "example-childrens-social-care"
+
 
 def run(server: LiveServer, path: Path, *extra: str) -> tuple[int, list[dict[str, Any]]]:
+    """`sgl publish` of the file by the agency's publisher: its exit code and line results."""
     result = CliRunner().invoke(
-        cli, ["publish", str(path), "--url", server.url, "--json", "--batch-size", "3", *extra]
+        cli,
+        ["publish", str(path), "--url", server.url, "--json", "--batch-size", "3", *extra],
+        env={"SGL_TOKEN": server.credentials.token("publisher", AGENCY)},
     )
     lines = [orjson.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
     return result.exit_code, lines

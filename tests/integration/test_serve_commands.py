@@ -22,6 +22,7 @@ import pytest
 from click.testing import CliRunner
 
 from consumers.runner import ProjectionRunner
+from ledger.client import NotAuthorized
 from ledger.errors import SettingsError
 from ledger.settings import Settings
 from sgl.api import create_app
@@ -166,11 +167,16 @@ def test_publish_writes_to_sgl_url_and_names_the_ledger(
     live_server: LiveServer, container: Container, tmp_path: Path
 ) -> None:
     """Without --url, `sgl publish` uses SGL_URL, and says which ledger it wrote to."""
+    event = make_event()
     path = tmp_path / "events.jsonl"
-    path.write_text(orjson.dumps(make_event()).decode() + "\n")
-    result = CliRunner().invoke(cli, ["publish", str(path)], env={"SGL_URL": live_server.url})
+    path.write_text(orjson.dumps(event).decode() + "\n")
+    token = live_server.credentials.token("publisher", event["agency"])
+    result = CliRunner().invoke(
+        cli, ["publish", str(path)], env={"SGL_URL": live_server.url, "SGL_TOKEN": token}
+    )
     assert result.exit_code == 0, result.output
     assert "line 1: accepted" in result.stdout
+    assert token not in result.output
     settings = container.settings
     assert (
         f"ledger: {live_server.url} ({settings.backend} backend, topic {settings.topic})"
@@ -254,3 +260,20 @@ def test_the_port_check_tries_every_address_of_the_host(
     )
     with pytest.raises(click.ClickException, match=f"cannot listen on two-homed:{busy_port}"):
         _check_port("two-homed", busy_port)
+
+
+def test_publish_without_a_valid_token_appends_nothing_and_prints_no_token(
+    live_server: LiveServer, container: Container, tmp_path: Path
+) -> None:
+    """`sgl publish` with a token the ledger does not know is refused as not authorized, with
+    nothing appended, and the token is in neither its output nor its error."""
+    path = tmp_path / "events.jsonl"
+    path.write_text(orjson.dumps(make_event()).decode() + "\n")
+    unknown = "sgl_0123456789ab_" + "B" * 43
+    ends = container.log.end_offsets()
+    result = CliRunner().invoke(
+        cli, ["publish", str(path), "--url", live_server.url, "--token", unknown]
+    )
+    assert isinstance(result.exception, NotAuthorized), result.output
+    assert unknown not in result.output and unknown not in str(result.exception)
+    assert container.log.end_offsets() == ends

@@ -12,6 +12,7 @@ from sgl import queries
 from sgl.bootstrap import Container
 from sgl.cli import cli
 from tests.conftest import wait_for
+from tests.credentials import post_by_caller
 from tests.factories import new_case_id
 from tests.involvement_factory import closed, day, involved, opened, registry, seen
 
@@ -29,7 +30,7 @@ def publish_case(http: httpx.Client) -> str:
         seen(case_id, CHARITY, 8, role="volunteer", source={"kind": "relative"}),
         closed(case_id, POLICE, 9),
     ]
-    assert http.post("/v1/events", json=events).status_code == 201
+    assert {r.status_code for r in post_by_caller(http, events)} == {201}
     wait_for(
         lambda: http.get(f"/v1/cases/{case_id}").json().get("events") == len(events),
         timeout=20,

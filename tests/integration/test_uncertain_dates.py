@@ -136,14 +136,19 @@ REFUSALS = [
     ("dates", "pointer", "rule"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS]
 )
 def test_an_inconsistent_date_is_refused_by_field_and_rule(
-    live_server: LiveServer, container: Container, dates: dict[str, Any], pointer: str, rule: str
+    http: httpx.Client,
+    live_server: LiveServer,
+    container: Container,
+    dates: dict[str, Any],
+    pointer: str,
+    rule: str,
 ) -> None:
     """422 problem+json naming the field (JSON pointer, item 0) and the rule, with a specific
     message rather than JSON Schema's; nothing of the batch is appended."""
     case_id = new_case_id()
     fine = make_event("case.opened", case_id)
     ends = container.log.end_offsets()
-    response = httpx.post(
+    response = http.post(
         live_server.url + "/v1/events",
         content=orjson.dumps([fine, dated(case_id, **dates)]),
         headers={"content-type": "application/json"},
@@ -218,14 +223,14 @@ def test_uncertain_dates_are_stored_as_sent_in_utc_without_an_invented_instant(
 
 
 def test_the_chronology_shows_each_dates_uncertainty(
-    live_server: LiveServer, container: Container
+    http: httpx.Client, live_server: LiveServer, container: Container
 ) -> None:
     """Ordered by the derived instant, each row says its date in words and carries the
     structured fields; the CSV has the words too."""
     c = uncertain_case(live_server, container)
     url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
-    rows = {r["event_id"]: r for r in httpx.get(url).json()["events"]}
-    order = [r["event_id"] for r in httpx.get(url).json()["events"]][1:]
+    rows = {r["event_id"]: r for r in http.get(url).json()["events"]}
+    order = [r["event_id"] for r in http.get(url).json()["events"]][1:]
     keys = ("ranged", "disputed", "undated", "evening")
     assert order == [c[k]["event_id"] for k in keys]
     ranged, disputed = rows[c["ranged"]["event_id"]], rows[c["disputed"]["event_id"]]
@@ -242,34 +247,32 @@ def test_the_chronology_shows_each_dates_uncertainty(
     assert undated["occurred_precision"] == "undated" and undated["recording_lag_days"] is None
     assert evening["occurred"] == "22 May 2007, evening"
     assert evening["occurred_part_of_day"] == "evening" and evening["occurred_stated"]
-    table = list(csv.DictReader(io.StringIO(httpx.get(url, params={"format": "csv"}).text)))
+    table = list(csv.DictReader(io.StringIO(http.get(url, params={"format": "csv"}).text)))
     assert [r["occurred"] for r in table][1:] == [rows[c[k]["event_id"]]["occurred"] for k in keys]
 
 
 def test_as_of_stays_on_the_recorded_axis_for_uncertain_dates(
-    live_server: LiveServer, container: Container
+    http: httpx.Client, live_server: LiveServer, container: Container
 ) -> None:
     """As of 1 May 2007 the undated event (recorded 5 May) is not known; the range (recorded
     10 Jan) is. A window by occurrence keeps what may have happened in it."""
     c = uncertain_case(live_server, container)
     url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
-    then = [r["event_id"] for r in httpx.get(url, params={"as_of": "2007-05-01"}).json()["events"]]
+    then = [r["event_id"] for r in http.get(url, params={"as_of": "2007-05-01"}).json()["events"]]
     assert c["ranged"]["event_id"] in then and c["disputed"]["event_id"] in then
     assert c["undated"]["event_id"] not in then
-    before = [
-        r["event_id"] for r in httpx.get(url, params={"as_of": "2007-01-09"}).json()["events"]
-    ]
+    before = [r["event_id"] for r in http.get(url, params={"as_of": "2007-01-09"}).json()["events"]]
     assert c["ranged"]["event_id"] not in before
     window = {"from": "2007-01-05", "to": "2007-03-05"}
-    within = [r["event_id"] for r in httpx.get(url, params=window).json()["events"]]
+    within = [r["event_id"] for r in http.get(url, params=window).json()["events"]]
     assert within == [c[k]["event_id"] for k in ("ranged", "disputed", "undated")]
-    history = httpx.get(f"{live_server.url}/v1/cases/{c['case_id']}/history").json()["entries"]
+    history = http.get(f"{live_server.url}/v1/cases/{c['case_id']}/history").json()["entries"]
     undated = next(e for e in history if e["event_id"] == c["undated"]["event_id"])
     assert undated["occurred_precision"] == "undated" and undated["recording_lag_seconds"] is None
 
 
 def test_a_day_window_keeps_what_happened_that_day(
-    live_server: LiveServer, container: Container
+    http: httpx.Client, live_server: LiveServer, container: Container
 ) -> None:
     """`from` and `to` given as the same day keep the events of that day: "from" a day is its
     start, "to" a day its end (the evening of 22 May; the relative's account of 6 March)."""
@@ -277,7 +280,7 @@ def test_a_day_window_keeps_what_happened_that_day(
     url = f"{live_server.url}/v1/cases/{c['case_id']}/chronology"
 
     def window(day: str) -> list[str]:
-        rows = httpx.get(url, params={"from": day, "to": day}).json()["events"]
+        rows = http.get(url, params={"from": day, "to": day}).json()["events"]
         return [r["event_id"] for r in rows]
 
     assert c["evening"]["event_id"] in window("2007-05-22")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 import time
 from collections.abc import Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from types import TracebackType
 from typing import Any
 
@@ -24,6 +26,11 @@ from ledger_client.errors import (
 from ledger_client.receipt import Receipt
 
 _RETRY_STATUS = frozenset({502, 503, 504})
+_RATE_LIMITED = 429
+# How a reader states why it reads (inquiry and auditor tokens must, on every request).
+PURPOSE_HEADER = "X-SGL-Purpose"
+# A token or purpose goes into a header as it is: visible ASCII only, no spaces or line breaks.
+_HEADER_WORD = re.compile(r"^[\x21-\x7e]+$")
 
 
 class RequestRejected(LedgerError):
@@ -32,19 +39,43 @@ class RequestRejected(LedgerError):
     def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
         self.status = status
         self.problem = dict(problem)
+        self.problems = [_problem(e) for e in self.problem.get("errors", [])]
         super().__init__(f"HTTP {status}: {problem.get('title')}: {problem.get('detail')}")
+
+
+class NotAuthorized(RequestRejected):
+    """No valid credentials (HTTP 401): no token, or one unknown, revoked or expired."""
+
+
+class Forbidden(RequestRejected):
+    """The caller may not make this request (HTTP 403): its role may not, or it stated no
+    purpose or one not on the ledger's list; `problems` name the rule."""
+
+
+class RateLimited(RequestRejected):
+    """The caller's token sent more requests than its rate limit allows (HTTP 429), and
+    still did after the client's retries; `retry_after` is the server's wait in seconds."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any], retry_after: float | None) -> None:
+        self.retry_after = retry_after
+        super().__init__(status, problem)
 
 
 class LedgerClient:
     """Publishes events to a ledger's HTTP API and returns receipts.
 
-    Every request is safe to repeat: a retry sends the same event_ids, and the ledger answers
-    `duplicate` with the original receipt for any it already holds.
+    Every request carries the caller's bearer token (`token`: a publisher's for its own
+    agency's events) and, where given, the purpose it reads for (`purpose`: inquiry and
+    auditor tokens must state one). Every request is safe to repeat: a retry sends the same
+    event_ids, and the ledger answers `duplicate` with the original receipt for any it already
+    holds; a 429 is retried after the wait its `Retry-After` asks for.
     """
 
     def __init__(
         self,
         base_url: str,
+        token: str | None = None,
+        purpose: str | None = None,
         *,
         batch_size: int = 500,
         concurrency: int = 4,
@@ -57,6 +88,11 @@ class LedgerClient:
         self.concurrency = concurrency
         self.retries = retries
         self.backoff = backoff
+        headers = {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {_header_word('token', token)}"
+        if purpose is not None:
+            headers[PURPOSE_HEADER] = _header_word("purpose", purpose)
         # The ledger closes a connection idle for 5 s; letting go of it sooner means a
         # request is never sent on a connection the server is closing.
         self._http = httpx.Client(
@@ -64,6 +100,7 @@ class LedgerClient:
             timeout=timeout,
             transport=transport,
             limits=httpx.Limits(keepalive_expiry=2.0),
+            headers=headers,
         )
 
     def publish(self, event: Mapping[str, Any]) -> Receipt:
@@ -148,11 +185,45 @@ class LedgerClient:
                 if attempt == self.retries:
                     raise LedgerUnavailable(f"ledger unreachable: {exc}") from exc
             else:
-                if response.status_code not in _RETRY_STATUS or attempt == self.retries:
+                retried = response.status_code in _RETRY_STATUS | {_RATE_LIMITED}
+                if not retried or attempt == self.retries:
                     _raise_for_problem(response)
                     return response
+                # A rate-limited request was not taken: wait as long as the server asks.
+                asked = _retry_after(response) if response.status_code == _RATE_LIMITED else None
+                if asked is not None:
+                    time.sleep(asked)
+                    continue
             time.sleep(self.backoff * (2**attempt) * (0.5 + random.random()))  # noqa: S311 -- jitter, not crypto
         raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _header_word(name: str, value: str) -> str:
+    """The value, if it can go into a header as it is; a clear error naming only the field
+    (never the value: it may be a secret) if not."""
+    if not _HEADER_WORD.match(value):
+        raise ValueError(f"the {name} must be visible ASCII with no spaces (and not empty)")
+    return value
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    """The seconds a 429's Retry-After asks to wait (delay seconds or an HTTP date), if any."""
+    value = response.headers.get("retry-after", "").strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+def _problem(entry: Mapping[str, Any]) -> Problem:
+    return Problem(
+        entry.get("pointer", ""), entry.get("rule", ""), entry.get("detail", ""), entry.get("item")
+    )
 
 
 def _receipt(data: Mapping[str, Any]) -> Receipt:
@@ -173,10 +244,7 @@ def _raise_for_problem(response: httpx.Response) -> None:
         problem: dict[str, Any] = response.json()
     except ValueError:
         problem = {"title": response.reason_phrase, "detail": response.text[:500]}
-    problems = [
-        Problem(e.get("pointer", ""), e.get("rule", ""), e.get("detail", ""), e.get("item"))
-        for e in problem.get("errors", [])
-    ]
+    problems = [_problem(e) for e in problem.get("errors", [])]
     kind = str(problem.get("type", ""))
     if status == 422 and kind.endswith("invalid-batch"):
         raise BatchRejected(problems, title=str(problem.get("title")))
@@ -186,4 +254,10 @@ def _raise_for_problem(response: httpx.Response) -> None:
         raise EventConflict([p.detail.split(" ")[0] for p in problems])
     if status in _RETRY_STATUS:
         raise LedgerUnavailable(f"HTTP {status}: {problem.get('detail')}")
+    if status == 401:
+        raise NotAuthorized(status, problem)
+    if status == 403:
+        raise Forbidden(status, problem)
+    if status == _RATE_LIMITED:
+        raise RateLimited(status, problem, _retry_after(response))
     raise RequestRejected(status, problem)
