@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 
@@ -234,3 +235,63 @@ def test_reads_beyond_one_agency_are_refused_to_a_practitioner(container: Contai
     with pytest.raises(queries.Forbidden) as refused:
         queries.agency_knowledge(stores, new_case_id(), GP, viewer=Viewer(SC))
     assert refused.value.problems[0].pointer == "/agency"
+
+
+REFUSED_PATHS = (
+    "/knowledge/matrix",
+    "/knowledge/gaps",
+    "/knowledge/time-to-share",
+    "/audit",
+    "/latency",
+)
+LEDGER_PATHS = ("/v1/alerts", "/v1/audit", "/v1/latency", "/v1/knowledge/time-to-share")
+
+
+def test_over_http_a_practitioner_reads_what_its_agency_knew(live_server: LiveServer) -> None:
+    """With a practitioner's token: no route names the GP's injury before it reached social
+    care, every one it may call names it after where its history would, none ever names the
+    police's unshared contact; a never-touched case answers byte for byte as before it
+    existed; the reads it may not make are 403; inquiry sees everything."""
+    case_id = new_case_id()
+    social_care = live_server.headers("practitioner", SC)
+    housing = live_server.headers("practitioner", HOUSING)
+    with live_server.client() as http:
+
+        def get(path: str, headers: dict[str, str], as_of: str | None) -> httpx.Response:
+            return http.get(
+                f"/v1/cases/{case_id}{path}", params=params_of(path, as_of), headers=headers
+            )
+
+        absent = {(path, t): get(path, housing, t) for _, _, path in READS for t in (NOW, AT_SHARE)}
+        ids = publish(live_server, case_id)
+        for name, _, path in READS:
+            before = get(path, social_care, BEFORE_SHARE)
+            assert before.status_code == 200, (name, before.text)
+            assert ids["injury"] not in before.text and ids["contact"] not in before.text, name
+            after = get(path, social_care, AT_SHARE)
+            assert after.status_code == 200, (name, after.text)
+            assert ids["contact"] not in after.text and ids["correction"] not in after.text, name
+            if name in ("history", "chronology", "knowledge"):
+                assert ids["injury"] in after.text, name
+            for as_of in (NOW, AT_SHARE):
+                untouched = get(path, housing, as_of)
+                expected = absent[(path, as_of)]
+                assert untouched.status_code == expected.status_code == 404, name
+                assert untouched.content == expected.content, name
+                assert untouched.headers["content-type"] == expected.headers["content-type"]
+            everything = get(path, {}, NOW)
+            assert everything.status_code == 200, (name, everything.text)
+        assert ids["contact"] in get("/history", {}, NOW).text
+        for path in REFUSED_PATHS:
+            refused = get(path, social_care, NOW)
+            assert refused.status_code == 403, (path, refused.text)
+            assert refused.json()["type"] == "urn:sgl:problem:forbidden"
+        for path in LEDGER_PATHS:
+            assert http.get(path, headers=social_care).status_code == 403, path
+        other = get("/knowledge", social_care, NOW)
+        assert other.status_code == 200 and other.json()["agency"] == SC
+        refused = http.get(
+            f"/v1/cases/{case_id}/knowledge", params={"agency": GP}, headers=social_care
+        )
+        assert refused.status_code == 403
+        assert refused.json()["errors"][0]["pointer"] == "/agency"
