@@ -54,7 +54,7 @@ from sgl.queries.proofs import (
     latest_checkpoints,
     trusted_export,
 )
-from sgl.queries.scope import Viewer
+from sgl.queries.scope import Viewer, involved
 from sgl.queries.stores import ContainerStores, LocalStores, Stores
 
 __all__ = [
@@ -100,6 +100,7 @@ __all__ = [
     "consistency_proof",
     "gaps",
     "inclusion_proof",
+    "involved",
     "latency",
     "latency_csv",
     "latest_checkpoints",

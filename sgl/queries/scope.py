@@ -32,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from ledger.envelope import Event, parse_instant
 from ledger.errors import Problem
@@ -40,6 +40,7 @@ from projections.as_of import Basis, known_by
 from projections.effective import CORRECTION
 from projections.knowledge import knowledge
 from sgl.queries.errors import Forbidden
+from sgl.queries.stores import Stores
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +81,13 @@ def _told_with(event: Event, since: dict[str, datetime]) -> bool:
         and target in since
         and parse_instant(event.recorded_at) <= since[target]
     )
+
+
+def involved(stores: Stores, case_id: str, viewer: Viewer) -> bool:
+    """Whether the viewer's agency is or was involved in the case by now: it recorded an event
+    in it, or a fact of it reached it (who may read the case's access log)."""
+    found = visible(stores.view.events(case_id), viewer.agency, datetime.now(UTC), "recorded")
+    return bool(found)
 
 
 def case_events_of(

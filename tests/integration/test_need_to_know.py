@@ -182,6 +182,8 @@ def test_a_practitioner_sees_a_shared_fact_only_from_when_it_was_shared(
     assert {f["event_id"]: f["since"] for f in known["facts"]}[ids["injury"]] == (
         "2007-03-05T09:00:00Z"
     )
+    assert queries.involved(stores, case_id, social_care)
+    assert not queries.involved(stores, case_id, Viewer(HOUSING))
     state = queries.case_document(stores, case_id, viewer=social_care)
     assert state["events"] == 3  # opened, injury, share: not the contact or correction
     everything = orjson.dumps(queries.case_history(stores, case_id))
