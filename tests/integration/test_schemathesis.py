@@ -63,17 +63,15 @@ def scope_of(
     if role != "practitioner":
         return None, [CHILD_A, case_id], [e.event_id for e in events] + untouched_ids
     elsewhere = {SC, GP, POLICE}
-    moments = [*sorted({parse_instant(e.recorded_at) for e in events}), datetime.now(UTC)]
-
-    def ever_known(agency: str) -> set[str]:
-        return {e.event_id for m in moments for e in visible(events, agency, m, "recorded")}
-
+    now = datetime.now(UTC)
     told = {
-        agency: len(ever_known(agency)) - sum(e.agency == agency for e in events)
+        agency: sum(e.agency != agency for e in visible(events, agency, now, "recorded"))
         for agency in sorted({e.agency for e in events} - elsewhere - {LEDGER_AGENCY})
     }
     agency = max(told, key=lambda a: (told[a], a))
-    known = ever_known(agency)
+    # What it knew at any moment: a fact later retracted was in scope while it stood.
+    moments = {parse_instant(e.recorded_at) for e in events} | {now}
+    known = {e.event_id for m in moments for e in visible(events, agency, m, "recorded")}
     assert told[agency] > 0 and len(known) < len(events)
     outside = [e.event_id for e in events if e.event_id not in known]
     return agency, [case_id], outside + untouched_ids
