@@ -65,6 +65,13 @@ def viewer_of(request: Request) -> Viewer | None:
     )
 
 
+def knower_of(request: Request) -> Viewer | None:
+    """Whose knowledge bounds what a request may see of a case's events: nobody's for an
+    inquiry or auditor (None), the caller's agency's for every other role."""
+    caller = access_of(request).caller
+    return None if caller.role in READS_ALL else Viewer(caller.agency)
+
+
 def read_router(container: Container) -> APIRouter:
     """Case state and schema routes over a wired container."""
     router = APIRouter()

@@ -96,9 +96,13 @@ def post_by_agency(http: httpx.Client, events: list[dict[str, Any]]) -> None:
         assert posted.status_code == 201, posted.text
 
 
-def publish(server: LiveServer, case_id: str) -> dict[str, str]:
-    """The case on the ledger and in the view; its event ids by name."""
-    events, ids = case_events(case_id)
+def publish(
+    server: LiveServer,
+    case_id: str,
+    built: tuple[list[dict[str, Any]], dict[str, str]] | None = None,
+) -> dict[str, str]:
+    """The case (as built, or a new one) on the ledger and in the view; its event ids by name."""
+    events, ids = built or case_events(case_id)
     with server.client() as http:
         post_by_agency(http, events)
     wait_for(
@@ -273,7 +277,18 @@ def test_over_http_a_practitioner_reads_what_its_agency_knew(live_server: LiveSe
             )
 
         absent = {(path, t): get(path, housing, t) for _, _, path in READS for t in (NOW, AT_SHARE)}
-        ids = publish(live_server, case_id)
+        built = case_events(case_id)
+        contact_id = built[1]["contact"]
+        unheld = http.get(f"/v1/events/{contact_id}/proof", headers=social_care)
+        ids = publish(live_server, case_id, built)
+        # The proof of an event carries its record: to social care the police's contact is
+        # still an event the ledger does not hold; its own case.opened is not.
+        unknown = http.get(f"/v1/events/{contact_id}/proof", headers=social_care)
+        assert unheld.status_code == unknown.status_code == 404
+        assert unknown.content == unheld.content
+        own = http.get(f"/v1/events/{ids['opened']}/proof", headers=social_care)
+        assert own.status_code in (200, 409), own.text
+        assert http.get(f"/v1/events/{contact_id}/proof").status_code in (200, 409)
         for name, _, path in READS:
             before = get(path, social_care, BEFORE_SHARE)
             assert before.status_code == 200, (name, before.text)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import orjson
 import pytest
 
 from ledger.envelope import parse_instant
@@ -105,9 +106,13 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
         agency, cases, facts = scope_of(role, (untouched_id, list(ids.values())), container)
         headers = [] if role is None else server.headers(role, agency).items()
         config = tmp_path / "schemathesis.toml"
+        # Event ids drawn from both cases, in scope or not, for the proof route.
+        drawn = [e.event_id for e in container.view.events(CHILD_A)[:4]] + list(ids.values())
         config.write_text(
             f'[dictionaries.cases]\nvalues = ["{CHILD_A}", "{untouched_id}"]\n\n'
+            f"[dictionaries.events]\nvalues = {orjson.dumps(drawn).decode()}\n\n"
             '[parameters]\n"path.case_id" = { dictionary = "cases", probability = 0.7 }\n'
+            '"path.event_id" = { dictionary = "events", probability = 0.7 }\n'
         )
         examples = dict(RUNS)[role]
         run = subprocess.run(
