@@ -23,6 +23,7 @@ from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
 from ledger.input_rules import field_problems, nul_problems
 from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
 from ledger.schemas import SchemaRegistry
+from ledger.withheld_rules import withheld_facts, withheld_problems
 
 log = structlog.get_logger("ledger.append")
 
@@ -69,6 +70,7 @@ class Ledger:
         pending = [record for _, _, record in prepared]
         with self._lock:
             self._check_amendments(prepared)
+            self._check_withheld(prepared)
             plan = classify(pending, self.log.lookup({p.event_id for p in pending}), self._inflight)
             handle = self._queue(plan.fresh)
         try:
@@ -159,6 +161,24 @@ class Ledger:
         if problems:
             raise BatchRejected(
                 problems, title="The batch has invalid amendments; nothing was appended"
+            )
+
+    def _check_withheld(self, prepared: list[Prepared]) -> None:
+        """Refuse the batch if a withholding names a fact not (yet) in its case."""
+        facts = withheld_facts(prepared)
+        if not facts:
+            return
+        found = self.log.lookup(facts)
+
+        def find(event_id: str) -> Receipt | PendingRecord | None:
+            if event_id in found:
+                return found[event_id]
+            return self._inflight[event_id][0] if event_id in self._inflight else None
+
+        problems = withheld_problems(prepared, find)
+        if problems:
+            raise BatchRejected(
+                problems, title="The batch has invalid withholdings; nothing was appended"
             )
 
     def _prepare(self, documents: Sequence[Any]) -> list[Prepared]:

@@ -72,7 +72,9 @@ def _inclusion(bundle: dict[str, Any], verifier: str) -> list[str]:
             f"{checkpoint.size}, not partition {bundle['partition']} at {size}"
         )
     event = orjson.loads(record)
-    if not isinstance(event, dict) or event.get("event_id") != bundle["event_id"]:
+    # An event names itself by event_id; an access record (of the access log) by access_id.
+    named = (event.get("event_id"), event.get("access_id")) if isinstance(event, dict) else ()
+    if bundle["event_id"] not in named:
         problems.append(f"the record is not event {bundle['event_id']}")
     proof = [_unb64(h) for h in bundle["proof"]]
     if not verify_inclusion(leaf_hash(record), index, size, proof, checkpoint.root):

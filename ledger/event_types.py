@@ -448,6 +448,27 @@ def information_shared(envelope: Envelope, payload: InformationSharedPayload) ->
     return envelope.event("information.shared", 2, payload)
 
 
+class InformationWithheldPayload(TypedDict):
+    """The payload of `information.withheld` v1."""
+
+    facts: list[str]
+    withheld_from: list[str]
+    reason: Literal[
+        "would_place_child_at_greater_risk",
+        "would_prejudice_investigation",
+        "not_relevant_to_recipient",
+        "consent_refused_not_overridden",
+        "restricted_by_court_order",
+        "other",
+    ]
+    explanation: str
+
+
+def information_withheld(envelope: Envelope, payload: InformationWithheldPayload) -> dict[str, Any]:
+    """Information withheld (`information.withheld` v1)."""
+    return envelope.event("information.withheld", 1, payload)
+
+
 class InjuryObservedPayload(TypedDict):
     """The payload of `injury.observed` v2."""
 
@@ -831,6 +852,7 @@ __all__ = [
     "HouseholdChangedPayload",
     "IncidentNotifiedPayload",
     "InformationSharedPayload",
+    "InformationWithheldPayload",
     "InjuryObservedPayload",
     "InvolvementClosedPayload",
     "InvolvementOpenedPayload",
@@ -873,6 +895,7 @@ __all__ = [
     "household_changed",
     "incident_notified",
     "information_shared",
+    "information_withheld",
     "injury_observed",
     "involvement_closed",
     "involvement_opened",

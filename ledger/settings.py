@@ -202,6 +202,8 @@ class Settings:
     dead_letter_topic: str = "sgl.ledger.deadletter.v1"
     alerts_topic: str = "sgl.alerts.v1"
     checkpoints_topic: str = "sgl.checkpoints.v1"
+    access_topic: str = "sgl.access.v1"
+    access_checkpoints_topic: str = "sgl.access.checkpoints.v1"
     partitions: int = 3
     replication_factor: int = 1
     min_insync_replicas: int = 1
@@ -276,6 +278,26 @@ class Settings:
     def checkpoints_receipts_db(self) -> Path:
         """SQLite file indexing the checkpoints topic's receipts for the Kafka backend."""
         return self.data_dir / "checkpoints-receipts.sqlite"
+
+    @property
+    def access_log_db(self) -> Path:
+        """SQLite file holding the embedded access log (the access topic's stand-in)."""
+        return self.data_dir / "access.sqlite"
+
+    @property
+    def access_receipts_db(self) -> Path:
+        """SQLite file indexing the access topic's receipts for the Kafka backend."""
+        return self.data_dir / "access-receipts.sqlite"
+
+    @property
+    def access_checkpoints_log_db(self) -> Path:
+        """SQLite file holding the embedded access log's checkpoints."""
+        return self.data_dir / "access-checkpoints.sqlite"
+
+    @property
+    def access_checkpoints_receipts_db(self) -> Path:
+        """SQLite file indexing the access checkpoints topic's receipts for the Kafka backend."""
+        return self.data_dir / "access-checkpoints-receipts.sqlite"
 
     @property
     def tokens_db(self) -> Path:

@@ -201,6 +201,7 @@ class CaseState:
     concerns: int = 0
     referrals: int = 0
     information_shared: int = 0
+    information_withheld: int = 0
     acknowledgements: int = 0
     meetings_held: int = 0
     decisions: int = 0
@@ -696,6 +697,11 @@ def _conveying(counter: str, kind: str) -> Callable[[dict[str, Any], Event], Non
     return handler
 
 
+def _information_withheld(draft: dict[str, Any], _: Event) -> None:
+    # A state stored before withholdings were recorded has no count of them yet.
+    draft["information_withheld"] = draft.get("information_withheld", 0) + 1
+
+
 def _hospital_admitted(draft: dict[str, Any], event: Event) -> None:
     p = event.payload
     draft["hospital_admissions"] += 1
@@ -842,6 +848,8 @@ HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "concern.raised": _concern_raised,
     "referral.made": _conveying("referrals", "referral"),
     "information.shared": _conveying("information_shared", "share"),
+    # A decision not to share conveys nothing: counted, never a conveyance.
+    "information.withheld": _information_withheld,
     "acknowledged": _count("acknowledgements"),
     "meeting.requested": _meeting_requested,
     "meeting.held": _meeting_held,

@@ -76,6 +76,10 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     "information.shared": lambda p: (
         f"{len(p['facts'])} fact(s) {p['from_agency']} -> {p['to_agency']} by {p['channel']}"
     ),
+    "information.withheld": lambda p: (
+        f"{len(p['facts'])} fact(s) withheld from {', '.join(p['withheld_from'])}: "
+        f"{_words(p['reason'])}"
+    ),
     "meeting.requested": lambda p: f"{p['meeting_type']} requested",
     "meeting.held": lambda p: (
         f"{p['meeting_type']}: {len(p['attending_agencies'])} of "
@@ -126,6 +130,7 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
     ),
 }
 _CONVEYING = ("referral.made", "information.shared")
+WITHHELD = "information.withheld"
 
 
 def _words(code: str) -> str:
@@ -160,23 +165,28 @@ def _conveyed(p: dict[str, Any], facts: Mapping[str, Event]) -> str:
     if conveyed.get("urgency") == "urgent":
         text += "; urgent"
     if concern == "denied":
-        suspected = sum(
-            1
-            for fact in p.get("facts", [])
-            if (named := facts.get(fact.lower())) is not None
-            and named.type == "injury.observed"
-            and named.payload["suspected_non_accidental"] is True
-        )
-        if suspected:
-            text += (
-                f"; the facts named include {suspected} injury record(s) suspected non-accidental"
-            )
+        text += _suspected(p, facts)
     return text
+
+
+def _suspected(p: dict[str, Any], facts: Mapping[str, Event]) -> str:
+    """How many of the facts named are injuries their recorder suspected non-accidental."""
+    suspected = sum(
+        1
+        for fact in p.get("facts", [])
+        if (named := facts.get(fact.lower())) is not None
+        and named.type == "injury.observed"
+        and named.payload["suspected_non_accidental"] is True
+    )
+    if not suspected:
+        return ""
+    return f"; the facts named include {suspected} injury record(s) suspected non-accidental"
 
 
 # Payload fields that hold one agency, shown by name; and parties that may be one.
 _AGENCY_FIELDS = ("from_agency", "to_agency", "lead_agency", "responsible_agency", "owner_agency")
 _PARTY_FIELDS = ("made_by", "withdrawn_by")
+_AGENCY_LIST_FIELDS = ("withheld_from",)
 
 
 def _named(payload: dict[str, Any], name_of: Callable[[str], str]) -> dict[str, Any]:
@@ -189,6 +199,9 @@ def _named(payload: dict[str, Any], name_of: Callable[[str], str]) -> dict[str, 
         party = out.get(field)
         if isinstance(party, dict) and isinstance(party.get("agency"), str):
             out[field] = {**party, "agency": name_of(party["agency"])}
+    for field in _AGENCY_LIST_FIELDS:
+        if isinstance(out.get(field), list):
+            out[field] = [name_of(agency) for agency in out[field]]
     return out
 
 
@@ -196,8 +209,8 @@ def summary(
     event: Event, facts: Mapping[str, Event] | None = None, name_of: Callable[[str], str] = str
 ) -> str:
     """A one-line summary of the event, naming no person; agencies as `name_of` shows them
-    (by default their ids); `facts` (the case's events by id, as corrected) lets a share or
-    referral line say what the facts it named held."""
+    (by default their ids); `facts` (the case's events by id, as corrected) lets a share,
+    referral or withholding line say what the facts it named held."""
     if event.type == CORRECTION:
         return f"corrects {event.amends}: {event.payload['reason']}"
     if event.type == RETRACTION:
@@ -207,6 +220,9 @@ def summary(
     text = make(payload) if make else event.type.replace(".", " ")
     if event.type in _CONVEYING:
         text += _conveyed(payload, facts or {})
+    elif event.type == WITHHELD:
+        # Withholding a suspected non-accidental injury is worth seeing in the line itself.
+        text += _suspected(payload, facts or {})
     return text
 
 

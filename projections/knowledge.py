@@ -15,6 +15,12 @@ A cell reached through a share or referral carries what the sender said it conve
 (`conveyed`: a concern stated or denied, its own words): the facts known are the ledger's, the
 sender's account of them stands beside them.
 
+A decision not to share (`information.withheld`) conveys nothing. For each agency it names, each
+fact it names is marked withheld (by whom, when it was decided, the reason and explanation, and
+since when the ledger shows the withholder knowing the fact, if it does): unknown to that
+agency, not forgotten. Knowledge always wins: a fact shared anyway is known from the share,
+and the withholding stays beside it as history.
+
 The share, referral, meeting or alert is itself a fact, known to its recipients the same way.
 Nobody knows a fact before it was recorded: a conveyance earlier than the fact's recorded_at
 counts from the recorded_at. An acknowledgement by the agency of the fact, or of the event that
@@ -38,6 +44,7 @@ from projections.effective import effective_events
 from projections.stats import nearest_rank
 
 ACKNOWLEDGED = "acknowledged"
+WITHHELD = "information.withheld"
 # When two routes give the same moment, the first of these is shown.
 ROUTES = ("recorded", "shared", "referral", "meeting", "alert", "acknowledged")
 RANK = {route: rank for rank, route in enumerate(ROUTES)}
@@ -69,6 +76,32 @@ class Knowing:
 
 
 @dataclass(frozen=True, slots=True)
+class Withholding:
+    """One agency's decision not to share one fact with another."""
+
+    by: str
+    at: datetime
+    # `at` as text (when it was decided, or recorded if that is earlier).
+    at_text: str
+    through: str
+    reason: str
+    explanation: str
+
+    def as_dict(self, cells: dict[str, Knowing]) -> dict[str, Any]:
+        """The withholding as the API shows it; `cells` is who knew the fact, to say since
+        when the withholder did (null: the ledger does not show it knowing the fact)."""
+        knew = cells.get(self.by)
+        return {
+            "by": self.by,
+            "at": self.at_text,
+            "reason": self.reason,
+            "explanation": self.explanation,
+            "through": self.through,
+            "withholder_knew_since": None if knew is None else knew.since_text,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class Knowledge:
     """A case's facts and who knew each, as of a moment."""
 
@@ -79,9 +112,14 @@ class Knowledge:
     known: dict[str, dict[str, Knowing]]  # fact id -> agency -> first knowledge
     agencies: tuple[str, ...]
     people: tuple[Event, ...]  # person.linked and household.changed, as of the moment
+    # fact id -> agency withheld from -> the decisions not to share it, earliest first
+    withheld: dict[str, dict[str, list[Withholding]]]
 
     def of_agency(self, agency: str) -> list[dict[str, Any]]:
-        """What one agency knew: each fact with since when and how, earliest first."""
+        """What one agency knew: each fact with since when and how, earliest first.
+
+        Withholdings are left out: a decision not to share with the agency is the
+        withholder's record, which the agency never learned (the matrix and gaps show it)."""
         rows = [
             {**_fact(self.facts[fact], self.facts), **cells[agency].as_dict()}
             for fact, cells in self.known.items()
@@ -91,20 +129,31 @@ class Knowledge:
         return rows
 
     def matrix(self) -> dict[str, Any]:
-        """Facts x agencies: for each fact, each agency that knew it and since when."""
+        """Facts x agencies: for each fact, each agency that knew it and since when, and each
+        agency it was withheld from (known to it since, or not: a withheld cell)."""
         return {
             "agencies": list(self.agencies),
             "facts": [
                 {
                     **_fact(event, self.facts),
                     "known": {a: k.as_dict() for a, k in sorted(self.known[fact].items())},
+                    "withholdings": {
+                        agency: self._withholdings(fact, agency)
+                        for agency in sorted(self.withheld.get(fact, {}))
+                    },
                 }
                 for fact, event in self.facts.items()
             ],
         }
 
+    def _withholdings(self, fact: str, agency: str) -> list[dict[str, Any]]:
+        """The decisions not to share the fact with the agency, earliest first."""
+        cells = self.known[fact]
+        return [w.as_dict(cells) for w in self.withheld.get(fact, {}).get(agency, [])]
+
     def gaps(self, agency: str) -> list[dict[str, Any]]:
-        """Facts some agency knew and this one did not, with how long they had been known."""
+        """Facts some agency knew and this one did not, with how long they had been known,
+        each marked withheld from it (with the decisions) or not."""
         rows = []
         for fact, cells in self.known.items():
             if agency in cells:
@@ -120,6 +169,8 @@ class Knowledge:
                     "first_known_by": first_agency,
                     "first_known_at": first.since_text,
                     "known_elsewhere_days": _days(self.moment - first.since),
+                    "withheld": agency in self.withheld.get(fact, {}),
+                    "withholdings": self._withholdings(fact, agency),
                 }
             )
         rows.sort(key=lambda r: (r["first_known_at"], r["event_id"]))
@@ -200,6 +251,7 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
     facts = {e.event_id: e for e in current if e.amends is None and e.type != ACKNOWLEDGED}
     known: dict[str, dict[str, Knowing]] = {fact: {} for fact in facts}
     acks: dict[tuple[str, str], tuple[datetime, str]] = {}
+    withheld: dict[str, dict[str, list[Withholding]]] = {}
     agencies: set[str] = set()
     lead = None
 
@@ -247,6 +299,14 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
             for agency in recipients:
                 for fact in (*named, event.event_id):
                     offer(fact, agency, happened, text, route, event.event_id, conveyed)
+        if event.type == WITHHELD:
+            agencies.update(p["withheld_from"])  # an agency withheld from is a column too
+            _withhold(
+                withheld,
+                facts,
+                event,
+                min(parse_instant(event.occurred_at), recorded_at[event.event_id]),
+            )
         if event.type == ACKNOWLEDGED:
             target, at = p["acknowledges"].lower(), recorded_at[event.event_id]
             offer(target, event.agency, at, event.recorded_at, "acknowledged", event.event_id)
@@ -256,7 +316,35 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
     _mark_acknowledgements(known, acks)
     people = tuple(e for e in current if e.type in ("person.linked", "household.changed"))
     case_id = current[0].case_id if current else ""
-    return Knowledge(case_id, moment, lead, facts, known, tuple(sorted(agencies)), people)
+    _in_time_order(withheld)
+    return Knowledge(case_id, moment, lead, facts, known, tuple(sorted(agencies)), people, withheld)
+
+
+def _in_time_order(withheld: dict[str, dict[str, list[Withholding]]]) -> None:
+    """Each cell's decisions, earliest first (the log may hold them in another order)."""
+    for by_agency in withheld.values():
+        for decisions in by_agency.values():
+            decisions.sort(key=lambda w: (w.at, w.through))
+
+
+def _withhold(
+    withheld: dict[str, dict[str, list[Withholding]]],
+    facts: dict[str, Event],
+    event: Event,
+    at: datetime,
+) -> None:
+    """Mark each fact a withholding names (and that is a fact by then) withheld from each
+    agency it names."""
+    p = event.payload
+    decision = Withholding(
+        event.agency, at, utc_text(at), event.event_id, p["reason"], p["explanation"]
+    )
+    for fact in _ids(p["facts"]):
+        if fact not in facts:
+            continue  # not a fact of this case by then (retracted, or an amendment)
+        by_agency = withheld.setdefault(fact, {})
+        for agency in p["withheld_from"]:
+            by_agency.setdefault(agency, []).append(decision)
 
 
 def _mark_acknowledgements(

@@ -18,11 +18,13 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from consumers.access_indexer import AccessIndexer
 from consumers.follower import CaseFollower
 from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
 from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnavailable, Problem
 from ledger.log import EventLog
+from sgl.access_log import AccessRecorder
 from sgl.access_rules import RULES, Rule, check_covered
 from sgl.authorize import (
     PURPOSE_PARAMETER,
@@ -38,6 +40,7 @@ from sgl.metrics import Metrics, RequestMetrics, route_template
 from sgl.openapi import DocumentedApp
 from sgl.queries import QueryError, UnknownParameters
 from sgl.responses import JSONBytes, problem_response
+from sgl.routes_access import access_router
 from sgl.routes_clocks import clocks_router
 from sgl.routes_events import events_router
 from sgl.routes_knowledge import knowledge_router
@@ -80,10 +83,12 @@ def create_app(
             runner = container.runner()
             runners.append(runner)
             followers.extend(container.followers())
-            loops: list[ProjectionRunner | CaseFollower | Sealer] = [
+            loops: list[ProjectionRunner | CaseFollower | Sealer | AccessIndexer] = [
                 runner,
                 *followers,
                 container.sealer(),
+                container.access_sealer(),
+                container.access_indexer(),
             ]
             for loop in loops:
                 thread = threading.Thread(
@@ -125,6 +130,8 @@ def create_app(
         dependencies=[Depends(authorize), Depends(_known_parameters_only)],
     )
     _install_error_handlers(app)
+    # Inside the metrics: a read refused for want of its record is timed as the 503 it is.
+    app.add_middleware(AccessRecorder, access_log=container.access_log)
     app.add_middleware(RequestMetrics, metrics=metrics)
     install_docs(app)
     app.include_router(events_router(container, metrics))
@@ -132,6 +139,7 @@ def create_app(
     app.include_router(knowledge_router(container))
     app.include_router(clocks_router(container))
     app.include_router(proofs_router(container))
+    app.include_router(access_router(container))
     app.include_router(ops_router(container, metrics, consumer))
     check_covered(_api_routes(app), rules)
     return app
@@ -183,7 +191,13 @@ def _lags(container: Container) -> dict[str, Callable[[], int]]:
     if container.settings.alerter == "on":
         views.append((container.alerts.name, container.alerts.current))
     views.append((container.seal.name, lambda: container.seal))
-    return {name: partial(_lag, container.log, view) for name, view in views}
+    lags: dict[str, Callable[[], int]] = {
+        name: partial(_lag, container.log, view) for name, view in views
+    }
+    # The access log's seal and index follow the access log.
+    for store in (container.access_seal, container.access_index):
+        lags[store.name] = partial(_lag, container.access_log, store.current)
+    return lags
 
 
 def _lag(log: EventLog, view: Callable[[], Tracked]) -> int:
@@ -200,7 +214,9 @@ class Tracked(Protocol):
         ...
 
 
-def _consume(loop: ProjectionRunner | CaseFollower | Sealer, stop: threading.Event) -> None:
+def _consume(
+    loop: ProjectionRunner | CaseFollower | Sealer | AccessIndexer, stop: threading.Event
+) -> None:
     """Run a consumer until stop; a failure ends its thread, logged once with its traceback,
     and /readyz and sgl_consumer_up report it stopped."""
     try:

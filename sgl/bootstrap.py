@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from consumers.access_indexer import AccessIndexer
 from consumers.alerter import Alerter
 from consumers.follower import CaseFollower
 from consumers.rebuild import RebuildReport, rebuild_follower, rebuild_view
@@ -24,6 +25,7 @@ from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
+from projections.access_index import SQLiteAccessIndex, open_access_index
 from projections.agencies import AgencyLookup
 from projections.alert_store import ALERTS, open_alert_store
 from projections.case_view import SQLiteCaseView
@@ -34,6 +36,7 @@ from projections.seal_view import SQLiteSealView, open_seal_view
 from projections.view_files import ViewFiles, ViewHandle, open_case_view
 
 CASE_STATE = "case_state"
+ACCESS_SEAL = "access_seal"
 log = structlog.get_logger("sgl.bootstrap")
 
 
@@ -55,6 +58,10 @@ class Container:
     checkpoints_log: EventLog
     seal: SQLiteSealView
     agencies: AgencyLookup
+    access_log: EventLog
+    access_checkpoints_log: EventLog
+    access_seal: SQLiteSealView
+    access_index: SQLiteAccessIndex
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -83,6 +90,17 @@ class Container:
     def sealer(self) -> Sealer:
         """The sealer, signing with the key the settings name (created on first use, with
         its verifier key beside it, if there is none yet)."""
+        return self._sealer(self.log, self.seal, self.checkpoints_log)
+
+    def access_sealer(self) -> Sealer:
+        """The access log's sealer: its own seal and checkpoints, the ledger's signing key."""
+        return self._sealer(self.access_log, self.access_seal, self.access_checkpoints_log)
+
+    def access_indexer(self) -> AccessIndexer:
+        """The consumer that keeps the access log's index by case."""
+        return AccessIndexer(self.access_log, self.access_index, self.settings.consumer_batch)
+
+    def _sealer(self, event_log: EventLog, seal: SQLiteSealView, checkpoints: EventLog) -> Sealer:
         path = self.settings.signing_key_path
         if not path.exists():
             if path != self.settings.data_dir / "keys" / "checkpoint.key":
@@ -104,10 +122,10 @@ class Container:
                 "history",
             )
         return Sealer(
-            self.log,
-            self.seal,
+            event_log,
+            seal,
             load_private_key(path),
-            self.checkpoints_log,
+            checkpoints,
             every=self.settings.checkpoint_every,
             seconds=self.settings.checkpoint_seconds,
             batch_size=self.settings.consumer_batch,
@@ -143,6 +161,10 @@ class Container:
         self.alerts_log.close()
         self.checkpoints_log.close()
         self.seal.datastore.close()
+        self.access_log.close()
+        self.access_checkpoints_log.close()
+        self.access_seal.datastore.close()
+        self.access_index.datastore.close()
         self.views.close()
         self.clocks.close()
         self.alerts.close()
@@ -173,8 +195,9 @@ def verifier_key_of(settings: Settings) -> str | None:
 
 def build_log(settings: Settings, which: str = "ledger") -> Any:
     """The EventLog (also the DeadLetterSink) that the settings choose for the ledger topic,
-    the alerts topic (`alerts`) or the checkpoints topic (`checkpoints`): same settings, each
-    with its own receipts (Kafka) or file (embedded)."""
+    the alerts topic (`alerts`), the checkpoints topic (`checkpoints`), the access log
+    (`access`) or its checkpoints (`access_checkpoints`): same settings, each with its own
+    receipts (Kafka) or file (embedded)."""
     topic, embedded, receipts = {
         "ledger": (settings.topic, settings.log_db, settings.receipts_db),
         "alerts": (settings.alerts_topic, settings.alerts_log_db, settings.alerts_receipts_db),
@@ -182,6 +205,12 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             settings.checkpoints_topic,
             settings.checkpoints_log_db,
             settings.checkpoints_receipts_db,
+        ),
+        "access": (settings.access_topic, settings.access_log_db, settings.access_receipts_db),
+        "access_checkpoints": (
+            settings.access_checkpoints_topic,
+            settings.access_checkpoints_log_db,
+            settings.access_checkpoints_receipts_db,
         ),
     }[which]
     if settings.backend == "kafka":
@@ -294,4 +323,18 @@ def bootstrap(settings: Settings) -> Container:
         checkpoints_log,
         open_seal_view(settings.views_dir / "seal.sqlite"),
         registry,
+        build_log(settings, "access"),
+        build_log(settings, "access_checkpoints"),
+        open_access_seal(settings),
+        access_index_of(settings),
     )
+
+
+def access_index_of(settings: Settings) -> SQLiteAccessIndex:
+    """The access log's index by case, in the views folder."""
+    return open_access_index(settings.views_dir / "access-index.sqlite")
+
+
+def open_access_seal(settings: Settings) -> SQLiteSealView:
+    """The access log's seal: its Merkle trees and checkpoints, beside the ledger's."""
+    return SQLiteSealView.open(settings.views_dir / "access-seal.sqlite", name=ACCESS_SEAL)

@@ -116,6 +116,7 @@ def main() -> None:
 
 
 def _add_commands() -> None:
+    from sgl.cli_access import access_log
     from sgl.cli_agencies import agencies
     from sgl.cli_integrity import checkpoints, keys, proof, verify
     from sgl.cli_read import COMMANDS
@@ -133,6 +134,7 @@ def _add_commands() -> None:
         verify,
         proof,
         checkpoints,
+        access_log,
         token,
     ):
         cli.add_command(command)

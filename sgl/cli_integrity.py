@@ -6,12 +6,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import orjson
 
 from sgl.cli_context import settings_of
+
+if TYPE_CHECKING:
+    from consumers.verify import VerifyReport
 
 
 def _print_bundle(ctx: click.Context, make: Callable[[Any], dict[str, Any]]) -> None:
@@ -83,10 +86,11 @@ def verify(
     grace: int | None,
     as_json: bool,
 ) -> None:
-    """Recompute every partition's Merkle tree from the log, check every checkpoint's
-    signature and root, compare each record with the seal, and prove the log extends each
-    trusted checkpoint; name the first record that disagrees. Exit status 1 when anything
-    disagrees, or when there is nothing to verify (no records, no checkpoints, no seal).
+    """Recompute every partition's Merkle tree from the log and from the access log, check
+    every checkpoint's signature and root, compare each record with its seal, and prove each
+    log extends the trusted checkpoints of it; name the first record that disagrees. Exit
+    status 1 when anything disagrees, or when the ledger has nothing to verify (no records, no
+    checkpoints, no seal); an access log nobody has read yet is empty, and that holds.
 
     Example: sgl verify --trusted trusted.json --key var/keys/checkpoint.pub
     """
@@ -95,10 +99,14 @@ def verify(
 
     settings = settings_of(ctx)
     file_key, trusted = _read_trusted(trusted_files)
+    ledger_notes, access_notes = _split_trusted(trusted, settings.access_topic)
+    allowed = settings.checkpoint_every if grace is None else grace
     container = bootstrap(settings)
     try:
         vkey = _verifier_key(key_file, file_key, container.verifier_key())
-        total = sum(container.log.end_offsets().values())
+        total = sum(container.log.end_offsets().values()) + sum(
+            container.access_log.end_offsets().values()
+        )
         with click.progressbar(length=total, label="verifying", file=sys.stderr) as bar:
             report = verify_ledger(
                 container.log,
@@ -106,37 +114,75 @@ def verify(
                 vkey,
                 container.seal,
                 bar.update,
-                trusted=trusted,
-                grace=settings.checkpoint_every if grace is None else grace,
+                trusted=ledger_notes,
+                grace=allowed,
+            )
+            access = verify_ledger(
+                container.access_log,
+                container.access_checkpoints_log,
+                vkey,
+                container.access_seal,
+                bar.update,
+                trusted=access_notes,
+                grace=allowed,
+                may_be_empty=True,
             )
     finally:
         container.close()
+    ok = report.ok and access.ok
     if as_json:
         click.echo(
-            orjson.dumps(
-                {
-                    "ok": report.ok,
-                    "records": report.records,
-                    "partitions": report.partitions,
-                    "checkpoints": report.checkpoints,
-                    "trusted": report.trusted,
-                    "first": None if report.first is None else str(report.first),
-                    "problems": [str(p) for p in sorted(report.problems)],
-                }
-            ).decode()
-        )
-    elif report.ok:
-        also = f" and {report.trusted:,} trusted checkpoint(s)" if report.trusted else ""
-        click.echo(
-            f"verified: {report.records:,} records in {report.partitions} partition(s) "
-            f"against {report.checkpoints:,} signed checkpoint(s){also}; nothing disagrees"
+            orjson.dumps({**_report_json(report), "ok": ok, "access_log": _report_json(access)})
         )
     else:
-        click.echo(f"FIRST DISAGREEMENT: {report.first}")
-        for problem in sorted(report.problems)[1:]:
-            click.echo(f"also: {problem}")
-    if not report.ok:
+        _print_report("", report)
+        _print_report("access log ", access)
+    if not ok:
         sys.exit(1)
+
+
+def _report_json(report: VerifyReport) -> dict[str, Any]:
+    """The report as the JSON `--json` prints."""
+    return {
+        "ok": report.ok,
+        "records": report.records,
+        "partitions": report.partitions,
+        "checkpoints": report.checkpoints,
+        "trusted": report.trusted,
+        "first": None if report.first is None else str(report.first),
+        "problems": [str(p) for p in sorted(report.problems)],
+    }
+
+
+def _print_report(prefix: str, report: VerifyReport) -> None:
+    """The report's lines, each after the prefix naming the log (none for the ledger's)."""
+    if report.ok:
+        also = f" and {report.trusted:,} trusted checkpoint(s)" if report.trusted else ""
+        click.echo(
+            f"{prefix}verified: {report.records:,} records in {report.partitions} partition(s) "
+            f"against {report.checkpoints:,} signed checkpoint(s){also}; nothing disagrees"
+        )
+        return
+    click.echo(f"{prefix}FIRST DISAGREEMENT: {report.first}")
+    for problem in sorted(report.problems)[1:]:
+        click.echo(f"{prefix}also: {problem}")
+
+
+def _split_trusted(notes: list[str], access_topic: str) -> tuple[list[str], list[str]]:
+    """The trusted checkpoints of the ledger, and those of the access log (by their origin);
+    one that cannot be read goes with the ledger's, whose check names it."""
+    from ledger.checkpoint import CheckpointError, origin_of, parse
+
+    access_prefix = origin_of(access_topic, 0).rsplit("/", 1)[0] + "/"
+    ledger: list[str] = []
+    access: list[str] = []
+    for note in notes:
+        try:
+            origin = parse(note).origin
+        except CheckpointError:
+            origin = ""
+        (access if origin.startswith(access_prefix) else ledger).append(note)
+    return ledger, access
 
 
 def _read_trusted(files: tuple[str, ...]) -> tuple[str | None, list[str]]:
@@ -192,12 +238,29 @@ def proof() -> None:
 @proof.command("get")
 @click.argument("event_id")
 @click.option("--checkpoint", type=int, default=None, help="Tree size of the checkpoint.")
+@click.option(
+    "--access",
+    is_flag=True,
+    help="EVENT_ID is an access record's access_id: prove it is in the access log.",
+)
 @click.pass_context
-def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None) -> None:
-    """Print the inclusion proof bundle of an event (JSON), to save and check offline.
+def proof_get(ctx: click.Context, event_id: str, checkpoint: int | None, access: bool) -> None:
+    """Print the inclusion proof bundle of an event, or with --access of an access record
+    (JSON), to save and check offline.
 
     Example: sgl proof get ee11598f-115f-564b-9a92-1ad9d38e6ade > proof.json
     """
+    if access:
+        from sgl.access_report import access_proof
+        from sgl.bootstrap import bootstrap
+
+        container = bootstrap(settings_of(ctx))
+        try:
+            bundle = access_proof(container, event_id, checkpoint)
+        finally:
+            container.close()
+        click.echo(orjson.dumps(bundle, option=orjson.OPT_INDENT_2).decode())
+        return
     from sgl.queries import inclusion_proof
 
     _print_bundle(ctx, lambda stores: inclusion_proof(stores, event_id, checkpoint))

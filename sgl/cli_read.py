@@ -469,7 +469,14 @@ def who_knew(
         click.echo(f"Known elsewhere but not to {found['agency']}:")
         table(
             found["facts"],
-            ("first_known_at", "first_known_by", "known_elsewhere_days", "type", "summary"),
+            (
+                "first_known_at",
+                "first_known_by",
+                "known_elsewhere_days",
+                "withheld",
+                "type",
+                "summary",
+            ),
         )
         click.echo(f"People in the household never recorded by {found['agency']}:")
         table(
@@ -495,11 +502,19 @@ def _print_matrix(matrix: Document) -> None:
         click.echo(f"  {code} = {name}")
     click.echo(f"{'recorded':10} {'type':22} " + " ".join(codes.values()))
     for fact in matrix["facts"]:
-        marks = " ".join(
-            (_VIA[fact["known"][a]["via"]] if a in fact["known"] else ".") for a in codes
-        )
+        marks = " ".join(_mark(fact, a) for a in codes)
         click.echo(f"{fact['recorded_at'][:10]} {fact['type']:22} {marks}")
-    click.echo(", ".join(f"{mark} {via}" for via, mark in _VIA.items()) + ", . not known")
+    click.echo(
+        ", ".join(f"{mark} {via}" for via, mark in _VIA.items())
+        + ", W withheld (not known), . not known"
+    )
+
+
+def _mark(fact: dict[str, Any], agency: str) -> str:
+    """How the agency knew the fact; W when it was withheld from it and not known."""
+    if agency in fact["known"]:
+        return _VIA[fact["known"][agency]["via"]]
+    return "W" if agency in fact["withholdings"] else "."
 
 
 _VIA = {

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
     from sgl.bootstrap import Container
 
 PROJECTIONS = ("case_state", "clocks", "alerts")
-CONSUMERS = (*PROJECTIONS, "seal")
+# The access log's consumers: its seal and its index by case.
+ACCESS_CONSUMERS = ("access_seal", "access_index")
+CONSUMERS = (*PROJECTIONS, "seal", *ACCESS_CONSUMERS)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -57,7 +59,8 @@ def _check_port(host: str, port: int) -> None:
     "--consumer/--no-consumer",
     default=True,
     help="Also run the consumers in this process (default on): the case-state view, the clock "
-    "view, the alerter (unless SGL_ALERTER=off) and the sealer.",
+    "view, the alerter (unless SGL_ALERTER=off), the sealer, and the access log's sealer and "
+    "index.",
 )
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool) -> None:
@@ -290,6 +293,8 @@ def _catch_up(container: Container, timeout: float = 900.0) -> None:
         f"Sealed {sealed} records and signed a checkpoint in {time.monotonic() - started:.1f} s.",
         err=True,
     )
+    container.access_sealer().run_until_caught_up(timeout)
+    container.access_indexer().run_until_caught_up(timeout)
 
 
 @click.command()
@@ -302,7 +307,8 @@ def _catch_up(container: Container, timeout: float = 900.0) -> None:
 @click.pass_context
 def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
-    behind it, the clock view and the alerter (unless SGL_ALERTER=off), and the sealer. Each
+    behind it, the clock view and the alerter (unless SGL_ALERTER=off), the sealer, and the
+    access log's sealer and index by case. Each
     has its own tracked position, so each may run in a process of its own. When one stops on
     an error, the others are stopped and the command exits 1 naming it.
 
@@ -319,6 +325,10 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     loops += [f for f in container.followers() if not only or f.name in only]
     if not only or "seal" in only:
         loops.append(container.sealer())
+    if not only or "access_seal" in only:
+        loops.append(container.access_sealer())
+    if not only or "access_index" in only:
+        loops.append(container.access_indexer())
     failed: list[str] = []
 
     def run(loop: Any) -> None:

@@ -118,7 +118,14 @@ def make_settings(
             [
                 name
                 for s in made
-                for name in (s.topic, s.dead_letter_topic, s.alerts_topic, s.checkpoints_topic)
+                for name in (
+                    s.topic,
+                    s.dead_letter_topic,
+                    s.alerts_topic,
+                    s.checkpoints_topic,
+                    s.access_topic,
+                    s.access_checkpoints_topic,
+                )
             ],
         )
 
@@ -135,6 +142,8 @@ def private_settings(
         "dead_letter_topic": f"sgl.test.{suffix}.dlq",
         "alerts_topic": f"sgl.test.{suffix}.alerts",
         "checkpoints_topic": f"sgl.test.{suffix}.checkpoints",
+        "access_topic": f"sgl.test.{suffix}.access",
+        "access_checkpoints_topic": f"sgl.test.{suffix}.access.checkpoints",
         # The alerter appends alert.raised events on its own schedule; tests of other
         # things count a case's events exactly, so only the alerter's tests turn it on.
         "alerter": "off",

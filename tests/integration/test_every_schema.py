@@ -73,7 +73,8 @@ def test_every_example_is_accepted_over_http(
 ) -> None:
     """Each schema's examples are appended (with fresh ids) and answered with a receipt.
 
-    An example amendment goes after the example it amends, which is appended as it stands.
+    An example amendment goes after the example it amends, and an example withholding after
+    the examples it withholds, which are appended as they stand.
     """
     _, server = served
     for version in REGISTRY.event_types[name]:
@@ -83,6 +84,8 @@ def test_every_example_is_accepted_over_http(
             batch = [_fresh_example(example)]
             if "amends" in example:
                 batch.insert(0, EXAMPLES_BY_ID[example["amends"]])
+            if example["type"] == "information.withheld":
+                batch[:0] = [EXAMPLES_BY_ID[fact] for fact in example["payload"]["facts"]]
             response = httpx.post(
                 server.url + "/v1/events",
                 content=orjson.dumps(batch),

@@ -121,6 +121,7 @@ def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
     try:
         monkeypatch.setattr(container.log, "end_offsets", down)
         monkeypatch.setattr(container.alerts_log, "end_offsets", down)
+        monkeypatch.setattr(container.access_log, "end_offsets", down)
         with server.client(timeout=10) as http:
             assert http.get("/metrics").status_code == 200
             found = samples(http)
@@ -128,7 +129,13 @@ def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
         server.stop()
         container.close()
     lags = {k: v for k, v in found.items() if k[0] == "sgl_consumer_lag_records"}
-    assert {dict(labels)["view"] for _, labels in lags} >= {"case_state", "clocks", "seal"}
+    assert {dict(labels)["view"] for _, labels in lags} >= {
+        "case_state",
+        "clocks",
+        "seal",
+        "access_seal",
+        "access_index",
+    }
     assert all(math.isnan(v) for v in lags.values())
     assert math.isnan(found[("sgl_alerts_raised_total", ())])
     assert found[("sgl_dead_letters_total", ())] == 0

@@ -1,0 +1,27 @@
+"""The consumer that keeps the access log's index by case (`projections.access_index`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from consumers.loop import TrackedLoop
+from ledger.log import EventLog, LogRecord
+from projections.access_index import SQLiteAccessIndex
+
+
+class AccessIndexer(TrackedLoop[SQLiteAccessIndex]):
+    """Follows the access log into the index by case. `applied` counts records indexed."""
+
+    def __init__(self, access_log: EventLog, index: SQLiteAccessIndex, batch_size: int) -> None:
+        super().__init__(access_log, index, batch_size)
+        self.index = index
+
+    def take(
+        self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None
+    ) -> None:
+        """Index the batch with its positions."""
+        last: dict[int, int] = {}
+        for record in records:
+            last[record.partition] = record.offset
+        self.applied += self.index.take(records, self.tracking(last))

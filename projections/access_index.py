@@ -1,0 +1,83 @@
+"""The access log's index by case: every access record's exact JSON, under the case it read,
+in the order the log holds them; the per-child report reads it (`sgl.access_report`).
+
+It follows the access log like every view (positions tracked in the rows' own transaction),
+so it can be deleted and rebuilt from the log. A record that is not an access record's JSON
+object is kept out, and counted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import orjson
+from eventsourcing.persistence import Tracking
+
+from ledger.access import ACCESS_RECORD
+from ledger.log import LogRecord
+from projections.tracking import SQLiteTrackedStore
+
+ACCESS_INDEX = "access_index"
+
+
+class SQLiteAccessIndex(SQLiteTrackedStore):
+    """Access records by case, with the log position of each."""
+
+    def __init__(self, datastore: Any, name: str = ACCESS_INDEX) -> None:
+        super().__init__(datastore, name)
+
+    def tables(self) -> list[str]:
+        """The records, keyed by case then log position."""
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.name} (case_id TEXT NOT NULL, "
+            "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_at TEXT NOT NULL, "
+            "record BLOB NOT NULL, PRIMARY KEY (case_id, partition, offset)) WITHOUT ROWID",
+        ]
+
+    def take(self, records: Sequence[LogRecord], tracking: Sequence[Tracking]) -> int:
+        """Index the access records of a batch with its positions; returns how many."""
+        rows = [row for row in map(_row, records) if row is not None]
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?)",  # noqa: S608
+                rows,
+            )
+            self.track(cursor, tracking)
+        return len(rows)
+
+    def records(self, case_id: str) -> Iterator[dict[str, Any]]:
+        """Every access record of the case, oldest first, with its log position."""
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT partition, offset, record FROM {self.name} WHERE case_id = ? "  # noqa: S608
+                "ORDER BY partition, offset",
+                (case_id,),
+            )
+            rows = cursor.fetchall()
+        for partition, offset, record in rows:
+            found: dict[str, Any] = orjson.loads(record)
+            found["log_position"] = {"partition": partition, "offset": offset}
+            yield found
+
+
+def _row(record: LogRecord) -> tuple[str, int, int, str, bytes] | None:
+    """The index row of an access record of one case; None for anything else."""
+    if record.value is None:
+        return None
+    try:
+        found = orjson.loads(record.value)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(found, dict) or found.get("type") != ACCESS_RECORD:
+        return None
+    case_id = found.get("case_id")
+    if not isinstance(case_id, str) or not case_id:
+        return None
+    return case_id, record.partition, record.offset, str(found.get("recorded_at")), record.value
+
+
+def open_access_index(path: Path) -> SQLiteAccessIndex:
+    """The index in the given file, its table created if new."""
+    return SQLiteAccessIndex.open(path)

@@ -1,0 +1,54 @@
+"""The per-child access report over HTTP: `GET /v1/cases/{case_id}/access-log`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from sgl import access_report
+from sgl.bootstrap import Container
+from sgl.encoding import dumps
+from sgl.responses import JSONBytes
+
+ReportFormat = Annotated[
+    str,
+    Query(
+        pattern="^(json|csv|fhir)$",
+        description="json, csv, or fhir (a FHIR R4 Bundle of IHE BALP AuditEvents)",
+    ),
+]
+
+
+def access_router(container: Container) -> APIRouter:
+    """The access report route over a wired container."""
+    router = APIRouter()
+
+    @router.get(
+        "/v1/cases/{case_id}/access-log",
+        summary="Who read this child's record, when, why, and with what outcome",
+        responses={
+            200: {
+                "description": "Every access record of the case, oldest first",
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    access_report.FHIR_MEDIA: {"schema": {"type": "object"}},
+                },
+            }
+        },
+    )
+    def get_access_log(case_id: str, format: ReportFormat = "json") -> Response:
+        """Every read of the case's data on the record (no cap), oldest first: the caller
+        (agency, role, person, token id), purpose, route, parameters, as_of, status and
+        time; a case never read has none. This report's own reads are recorded too."""
+        report = access_report.access_report(container.access_index, container.access_log, case_id)
+        if format == "csv":
+            return Response(access_report.access_csv(report), media_type="text/csv; charset=utf-8")
+        if format == "fhir":
+            return Response(
+                dumps(access_report.access_fhir(report)), media_type=access_report.FHIR_MEDIA
+            )
+        return JSONBytes(report)
+
+    return router

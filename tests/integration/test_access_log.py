@@ -1,0 +1,253 @@
+"""Every read on the record: each read of case data the tests make is found in the access log,
+with its caller, purpose, route, parameters and outcome; a read whose record cannot be
+appended is refused (503) with no case data; `sgl verify` verifies the access log's trees and
+checkpoints and catches a tampered access record."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from click.testing import CliRunner
+
+from ledger.settings import Settings
+from sgl.bootstrap import Container, build_log
+from sgl.cli import cli
+from tests.agencies import with_agencies
+from tests.conftest import LiveServer, wait_for
+from tests.credentials import INQUIRY_AGENCY, PURPOSE
+from tests.factories import case_events, new_case_id
+
+
+@pytest.fixture
+def ledger(container: Container) -> Container:
+    """A ledger with the test agencies."""
+    return with_agencies(container)
+
+
+@pytest.fixture
+def server(ledger: Container) -> Iterator[LiveServer]:
+    """The real app on loopback, its consumers running."""
+    served = LiveServer(ledger).start()
+    yield served
+    served.stop()
+
+
+def a_case(server: LiveServer) -> tuple[str, list[dict[str, Any]]]:
+    """A case published over HTTP, its events in the case view."""
+    case_id = new_case_id()
+    events = case_events(case_id)
+    with server.client() as http:
+        assert http.post("/v1/events", json=events).status_code in (200, 201, 207)
+        # The case view follows the log: wait until the case answers.
+        wait_for(
+            lambda: http.get(f"/v1/cases/{case_id}").status_code == 200,
+            what="the case to be in the case view",
+        )
+    return case_id, events
+
+
+def report(server: LiveServer, http: httpx.Client, case_id: str, **params: str) -> httpx.Response:
+    """The case's access report, asked by an auditor."""
+    answer = http.get(
+        f"/v1/cases/{case_id}/access-log",
+        params=params,
+        headers=server.headers("auditor", purpose="audit"),
+    )
+    assert answer.status_code == 200, answer.text
+    return answer
+
+
+def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
+    case_id, _ = a_case(server)
+    reads = [
+        (f"/v1/cases/{case_id}", {}),
+        (f"/v1/cases/{case_id}/history", {"as_of": "2031-01-31"}),
+        (f"/v1/cases/{case_id}/chronology", {"format": "csv", "type": "injury.observed"}),
+        (f"/v1/cases/{case_id}/sightings", {}),
+        (f"/v1/cases/{new_case_id()}", {}),  # another case: not in this one's report
+    ]
+    with server.client() as http:
+        before = report(server, http, case_id).json()["records"]
+        answered = []
+        for path, params in reads:
+            answer = http.get(path, params=params)
+            answered.append(answer)
+        # Refused reads are on the record too: no purpose stated (403), no credentials (401).
+        unstated = http.get(
+            f"/v1/cases/{case_id}/history", headers=server.headers("inquiry", purpose=None)
+        )
+        anonymous = httpx.get(f"{server.url}/v1/cases/{case_id}/history", timeout=30)
+        found = report(server, http, case_id).json()
+        # The report's own read (the one before these) is on the record too.
+        later = report(server, http, case_id).json()
+    made = [(r.request.url.path, r) for r in answered[:-1]]
+    records = found["records"][len(before) :]
+    assert found["behind"] == 0
+    assert found["count"] == len(found["records"])
+    # The first report read, then each read of this case in order, then the refused ones.
+    assert [r["route"] for r in records] == [
+        "/v1/cases/{case_id}/access-log",
+        "/v1/cases/{case_id}",
+        "/v1/cases/{case_id}/history",
+        "/v1/cases/{case_id}/chronology",
+        "/v1/cases/{case_id}/sightings",
+        "/v1/cases/{case_id}/history",
+        "/v1/cases/{case_id}/history",
+    ]
+    assert [a.status_code for _, a in made] == [200, 200, 200, 200]
+    asked = records[0]
+    assert (asked["caller"]["role"], asked["purpose"]) == ("auditor", "audit")
+    for record, (path, answer) in zip(records[1:5], made, strict=True):
+        assert record["case_id"] == case_id
+        assert record["outcome"]["status"] == answer.status_code
+        assert record["request_id"] == answer.headers["X-Request-Id"]
+        assert record["method"] == "GET"
+        assert record["caller"]["agency"] == INQUIRY_AGENCY
+        assert record["caller"]["role"] == "inquiry"
+        assert record["purpose"] == PURPOSE
+        assert path.startswith(f"/v1/cases/{case_id}")
+    history, chronology = records[2], records[3]
+    assert history["as_of"] == "2031-01-31"
+    assert (unstated.status_code, anonymous.status_code) == (403, 401)
+    assert records[5]["outcome"]["status"] == 403
+    assert (records[5]["caller"]["role"], records[5]["purpose"]) == ("inquiry", None)
+    assert records[6]["outcome"]["status"] == 401
+    assert records[6]["caller"]["token_id"] is None
+    assert ["type", "injury.observed"] in chronology["query"]
+    assert len(later["records"]) == len(found["records"]) + 1
+
+
+def test_the_report_renders_as_csv_and_as_a_fhir_bundle(server: LiveServer) -> None:
+    case_id, _ = a_case(server)
+    with server.client() as http:
+        http.get(f"/v1/cases/{case_id}/history")
+        document = report(server, http, case_id).json()
+        table = report(server, http, case_id, format="csv")
+        bundle = report(server, http, case_id, format="fhir")
+    assert table.headers["content-type"].startswith("text/csv")
+    rows = table.text.splitlines()
+    assert rows[0].startswith("recorded_at,agency,role,person,token_id")
+    assert len(rows) == 1 + len(document["records"]) + 1  # and the JSON report's own read
+    assert bundle.headers["content-type"] == "application/fhir+json"
+    fhir = bundle.json()
+    assert fhir["resourceType"] == "Bundle"
+    assert fhir["total"] == len(rows) - 1 + 1  # and the CSV report's own read
+    events = [e["resource"] for e in fhir["entry"]]
+    assert {e["resourceType"] for e in events} == {"AuditEvent"}
+    for event in events:
+        assert event["entity"][0]["what"]["identifier"]["value"] == case_id
+        assert event["type"]["code"] == "rest"
+        assert [a["requestor"] for a in event["agent"]] == [True, False]
+
+
+@contextmanager
+def unwritable(ledger: Container) -> Iterator[None]:
+    """The access log's store made unwritable: the embedded file's connection closed, or the
+    Kafka log's producer stopped; a working one is put back after."""
+    ledger.access_log.close()
+    try:
+        yield
+    finally:
+        ledger.access_log = build_log(ledger.settings, "access")
+
+
+def test_a_read_whose_record_cannot_be_appended_is_refused(ledger: Container) -> None:
+    served = LiveServer(ledger).start()
+    try:
+        case_id, events = a_case(served)
+        with unwritable(ledger), served.client() as http:
+            answer = http.get(f"/v1/cases/{case_id}/history")
+            health = http.get("/healthz")
+    finally:
+        served.stop()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
+    assert answer.json()["type"] == "urn:sgl:problem:access-unrecorded"
+    assert not any(e["event_id"] in answer.text for e in events)
+    assert case_id not in answer.text
+    assert health.status_code == 200  # a route not recorded is not held up
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    """The environment of a command on this ledger's data directory and topics."""
+    return {
+        "SGL_DATA_DIR": str(settings.data_dir),
+        "SGL_TOPIC": settings.topic,
+        "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "SGL_ALERTS_TOPIC": settings.alerts_topic,
+        "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": settings.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
+    }
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_verify_verifies_the_access_log_and_catches_a_tampered_record(
+    server: LiveServer, ledger: Container, tmp_path: Path
+) -> None:
+    case_id, _ = a_case(server)
+    with server.client() as http:
+        for _ in range(3):
+            http.get(f"/v1/cases/{case_id}/history")
+    server.stop()
+    # Whatever the server's sealers left unsigned is signed now.
+    ledger.sealer().run_until_caught_up(30)
+    ledger.access_sealer().run_until_caught_up(30)
+    env = _env(ledger.settings)
+    ok = CliRunner().invoke(cli, ["verify"], env=env)
+    assert ok.exit_code == 0, ok.output
+    assert "access log verified:" in ok.output
+    # An access record's inclusion proof holds offline, like an event's.
+    reader = ledger.access_log.reader({})
+    try:
+        (first,) = reader.poll(1, 5)
+    finally:
+        reader.close()
+    access_id = orjson.loads(first.value or b"")["access_id"]
+    saved = tmp_path / "proof.json"
+    proof = CliRunner().invoke(cli, ["proof", "get", access_id, "--access"], env=env)
+    assert proof.exit_code == 0, proof.output
+    saved.write_text(proof.stdout)
+    key = str(ledger.settings.signing_key_path.with_suffix(".pub"))
+    held = CliRunner().invoke(cli, ["proof", "verify", str(saved), "--key", key], env=env)
+    assert held.exit_code == 0 and "holds" in held.output, held.output
+    sealed = sum(ledger.access_log.end_offsets().values())
+    with sqlite3.connect(ledger.settings.access_log_db) as db:
+        (position, value) = db.execute(
+            "SELECT position, value FROM log ORDER BY position DESC LIMIT 1"
+        ).fetchone()
+        forged = orjson.loads(value)
+        forged["purpose"] = "complaint"
+        db.execute("UPDATE log SET value = ? WHERE position = ?", (orjson.dumps(forged), position))
+    assert position == sealed - 1
+    bad = CliRunner().invoke(cli, ["verify", "--json"], env=env)
+    assert bad.exit_code == 1
+    result = orjson.loads(bad.stdout)
+    assert result["access_log"]["first"] == (
+        f"partition 0, offset {position}: differs from the record as sealed"
+    )
+    assert result["problems"] == []  # the ledger itself holds
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_sgl_access_log_prints_the_report(server: LiveServer, ledger: Container) -> None:
+    case_id, _ = a_case(server)
+    with server.client() as http:
+        http.get(f"/v1/cases/{case_id}/sightings")
+        expected = report(server, http, case_id).json()["count"] + 1
+    server.stop()
+    ledger.access_indexer().run_until_caught_up(30)
+    env = _env(ledger.settings)
+    table = CliRunner().invoke(cli, ["access-log", case_id, "--format", "csv"], env=env)
+    assert table.exit_code == 0, table.output
+    assert len(table.stdout.splitlines()) == 1 + expected
+    document = CliRunner().invoke(cli, ["access-log", case_id, "--format", "json"], env=env)
+    assert orjson.loads(document.stdout)["count"] == expected
+    assert "not yet indexed" not in document.stderr

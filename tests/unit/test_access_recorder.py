@@ -1,0 +1,225 @@
+"""The access recorder: a recorded read's record is appended before its response starts; a
+read whose record cannot be appended is refused (503) and its body never leaves."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+import httpx
+import orjson
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import StreamingResponse
+
+from ledger.errors import LedgerUnavailable
+from ledger.log import PendingRecord
+from projections.access_fhir import audit_event
+from sgl.access_log import AccessRecorder
+from sgl.access_rules import Rule
+from sgl.identity import Access, Caller
+
+CASE = "3f1c2a9e-5b7d-4c1e-8a2f-6d0b9e4c7a15"
+SECRET = "the case's data"
+
+
+CASE_RULE = Rule("case", frozenset({"inquiry"}), recorded=True)
+OPEN_RULE = Rule("public", frozenset(), recorded=False)
+
+
+class Journal:
+    """An access log standing in for the real one: keeps what is appended, or fails."""
+
+    topic = "access"
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+        self.records: list[dict[str, Any]] = []
+        self.fail = False
+        self.appends = 0
+        # How long an append takes (a disk sync, a broker's acknowledgement).
+        self.takes = 0.0
+
+    def append(self, records: Sequence[PendingRecord]) -> list[Any]:
+        """Append, noting when (or fail as an unwritable store does)."""
+        if self.fail:
+            raise LedgerUnavailable("the access log is read-only")
+        self.appends += 1
+        time.sleep(self.takes)
+        self.events.append("appended")
+        self.records += [orjson.loads(r.value) for r in records]
+        return []
+
+
+def app_with(journal: Journal) -> FastAPI:
+    """A small app whose authorization stand-in grants an inquiry team, recording case reads."""
+
+    async def authorize(request: Request) -> None:
+        caller = Caller("tok123", "test-inquiry-panel", "inquiry", person="reader-7")
+        request.state.access = Access(caller, "practice-review")
+        request.state.rule = CASE_RULE if request.url.path.startswith("/v1/cases/") else OPEN_RULE
+
+    app = FastAPI(dependencies=[Depends(authorize)])
+
+    @app.get("/v1/cases/{case_id}")
+    def case(case_id: str, as_of: str | None = None) -> dict[str, str]:
+        return {"case_id": case_id, "secret": SECRET}
+
+    @app.get("/v1/cases/{case_id}/stream")
+    def stream(case_id: str) -> StreamingResponse:
+        return StreamingResponse(iter([SECRET.encode(), b"!"]))
+
+    @app.get("/v1/cases/{case_id}/broken")
+    def broken(case_id: str) -> None:
+        raise RuntimeError("a bug")
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(AccessRecorder, access_log=journal)
+    return app
+
+
+class Client:
+    """Sends requests to the app in process, noting in the journal when each response starts."""
+
+    def __init__(self, journal: Journal) -> None:
+        app = app_with(journal)
+
+        async def noted(scope: Any, receive: Any, send: Any) -> None:
+            async def noting(message: Any) -> None:
+                if message["type"] == "http.response.start":
+                    journal.events.append("response started")
+                await send(message)
+
+            await app(scope, receive, noting)
+
+        self.transport = httpx.ASGITransport(app=noted, raise_app_exceptions=False)
+
+    def get(self, path: str, **options: Any) -> httpx.Response:
+        """The app's answer to a GET."""
+
+        async def send() -> httpx.Response:
+            async with httpx.AsyncClient(transport=self.transport, base_url="http://t") as http:
+                return await http.get(path, **options)
+
+        return anyio.run(send)
+
+    def get_together(self, paths: list[str]) -> list[httpx.Response]:
+        """The app's answers to GETs sent all at once."""
+        answers: list[httpx.Response] = []
+
+        async def send() -> None:
+            async with (
+                httpx.AsyncClient(transport=self.transport, base_url="http://t") as http,
+                anyio.create_task_group() as group,
+            ):
+                for path in paths:
+
+                    async def one(path: str = path) -> None:
+                        answers.append(await http.get(path))
+
+                    group.start_soon(one)
+
+        anyio.run(send)
+        return answers
+
+
+def client(journal: Journal) -> Client:
+    """A client of a small app recording into the journal."""
+    return Client(journal)
+
+
+def test_a_recorded_read_is_appended_before_its_response_starts() -> None:
+    journal = Journal([])
+    answer = client(journal).get(
+        f"/v1/cases/{CASE}", params={"as_of": "2025-01-31"}, headers={"X-Request-Id": "req-1"}
+    )
+    assert answer.status_code == 200
+    assert answer.json()["secret"] == SECRET
+    assert journal.events == ["appended", "response started"]
+    (record,) = journal.records
+    assert record["case_id"] == CASE
+    assert record["route"] == "/v1/cases/{case_id}"
+    assert record["query"] == [["as_of", "2025-01-31"]]
+    assert record["as_of"] == "2025-01-31"
+    assert record["outcome"] == {"status": 200}
+    assert record["purpose"] == "practice-review"
+    assert record["request_id"] == "req-1" == answer.headers["X-Request-Id"]
+    assert record["caller"] == {
+        "token_id": "tok123",
+        "agency": "test-inquiry-panel",
+        "role": "inquiry",
+        "person": "reader-7",
+        "via": "token",
+        "address": "127.0.0.1",
+    }
+
+
+def test_an_unrecorded_read_is_refused_503_without_its_body() -> None:
+    journal = Journal([])
+    journal.fail = True
+    for path in (f"/v1/cases/{CASE}", f"/v1/cases/{CASE}/stream"):
+        answer = client(journal).get(path)
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"]
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"] == "urn:sgl:problem:access-unrecorded"
+        assert SECRET not in answer.text
+        assert CASE not in answer.text
+
+
+def test_a_route_not_recorded_is_not_appended() -> None:
+    journal = Journal([])
+    journal.fail = True
+    assert client(journal).get("/healthz").status_code == 200
+    assert journal.records == []
+
+
+def test_a_failed_read_is_recorded_as_a_500() -> None:
+    journal = Journal([])
+    assert client(journal).get(f"/v1/cases/{CASE}/broken").status_code == 500
+    assert [r["outcome"] for r in journal.records] == [{"status": 500}]
+
+
+def test_a_request_id_that_is_not_a_plain_token_is_replaced() -> None:
+    journal = Journal([])
+    answer = client(journal).get(f"/v1/cases/{CASE}", headers={"X-Request-Id": "a b\x7f<"})
+    (record,) = journal.records
+    assert record["request_id"] != "a b\x7f<"
+    assert answer.headers["X-Request-Id"] == record["request_id"]
+
+
+def test_a_read_renders_as_a_balp_patient_read_and_a_query_as_a_patient_query() -> None:
+    journal = Journal([])
+    client(journal).get(f"/v1/cases/{CASE}")
+    client(journal).get(f"/v1/cases/{CASE}", params={"as_of": "2025-01-31"})
+    read, query = (audit_event(r) for r in journal.records)
+    assert read["meta"]["profile"][0].endswith("IHE.BasicAudit.PatientRead")
+    assert (read["subtype"][0]["code"], read["action"]) == ("read", "R")
+    assert query["meta"]["profile"][0].endswith("IHE.BasicAudit.PatientQuery")
+    assert (query["subtype"][0]["code"], query["action"]) == ("search-type", "E")
+    assert read["type"]["code"] == "rest"
+    assert read["outcome"] == "0"
+    (requestor,) = [a for a in read["agent"] if a["requestor"]]
+    assert requestor["who"]["identifier"]["value"] == "reader-7"
+    assert requestor["purposeOfUse"][0]["coding"][0]["code"] == "practice-review"
+    assert requestor["network"] == {"address": "127.0.0.1", "type": "2"}
+    patient = read["entity"][0]
+    assert patient["what"]["identifier"]["value"] == CASE
+    assert patient["role"]["code"] == "1"
+    assert any(e.get("role", {}).get("code") == "24" for e in query["entity"])
+    assert read["source"]["observer"]["display"] == "safeguarding-ledger"
+
+
+def test_concurrent_reads_share_appends_and_each_is_recorded() -> None:
+    journal = Journal([])
+    journal.takes = 0.05
+    cases = [f"CASE-{i:03d}" for i in range(20)]
+    answers = client(journal).get_together([f"/v1/cases/{case}" for case in cases])
+    assert [a.status_code for a in answers] == [200] * 20
+    assert sorted(r["case_id"] for r in journal.records) == cases
+    # While one append is under way the others wait for the next: far fewer than 20.
+    assert journal.appends < 10
