@@ -55,7 +55,8 @@ CASE = Rule("case", frozenset({"inquiry", "auditor"}), recorded=True)
 # knew, and stay inquiry's and auditor's.
 NEED_TO_KNOW = Rule("case", frozenset({"inquiry", "auditor", "practitioner"}), recorded=True)
 LEDGER = Rule("ledger", frozenset({"inquiry", "auditor"}), recorded=True)
-ACCESS_LOG = Rule("access_log", frozenset({"auditor"}), recorded=True)
+# A practitioner only of an agency involved in the case (the route decides: sgl.queries.involved).
+ACCESS_LOG = Rule("access_log", frozenset({"auditor", "practitioner"}), recorded=True)
 
 RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,

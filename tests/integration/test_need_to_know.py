@@ -277,6 +277,7 @@ def test_over_http_a_practitioner_reads_what_its_agency_knew(live_server: LiveSe
             )
 
         absent = {(path, t): get(path, housing, t) for _, _, path in READS for t in (NOW, AT_SHARE)}
+        no_log = get("/access-log", housing, NOW)
         built = case_events(case_id)
         contact_id = built[1]["contact"]
         unheld = http.get(f"/v1/events/{contact_id}/proof", headers=social_care)
@@ -313,6 +314,11 @@ def test_over_http_a_practitioner_reads_what_its_agency_knew(live_server: LiveSe
             assert refused.json()["type"] == "urn:sgl:problem:forbidden"
         for path in LEDGER_PATHS:
             assert http.get(path, headers=social_care).status_code == 403, path
+        # Who read the child's record: for the child's agencies, not for one never involved.
+        assert get("/access-log", social_care, NOW).json()["count"] > 0
+        untouched_log = get("/access-log", housing, NOW)
+        assert untouched_log.status_code == no_log.status_code == 404
+        assert untouched_log.content == no_log.content
         other = get("/knowledge", social_care, NOW)
         assert other.status_code == 200 and other.json()["agency"] == SC
         refused = http.get(
