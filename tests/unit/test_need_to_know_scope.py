@@ -114,3 +114,14 @@ def test_an_agency_sees_its_own_acknowledgement_not_anothers() -> None:
     events = as_events([injury, share, ack])
     assert ack["event_id"] in seen(events, POLICE, "10:30")
     assert ack["event_id"] not in seen(events, HOSPITAL, "10:30")
+
+
+def test_a_decision_not_to_share_reaches_nobody() -> None:
+    """The police's decision to withhold their contact from social care conveys neither the
+    contact nor the decision to social care."""
+    contact = event("contact.recorded", POLICE, "09:00")
+    withheld = event("information.withheld", POLICE, "10:00")
+    withheld["payload"].update(facts=[contact["event_id"]], withheld_from=[SC])
+    events = as_events([contact, withheld])
+    assert seen(events, SC, "10:00") == set()
+    assert seen(events, POLICE, "10:00") == {contact["event_id"], withheld["event_id"]}
