@@ -16,7 +16,8 @@ when it knew it. For a case, an agency and a moment (on a basis), the events it 
 Nothing else: not a later correction by another agency (it was never told), not another
 agency's retraction (a fact retracted by the moment is no longer a fact of the case, so it
 has reached nobody but its recorder, who sees its own retraction), not another agency's
-acknowledgement, and nothing recorded or appended after the moment. The case is visible to
+acknowledgement or decision not to share (it conveys nothing), and nothing recorded or
+appended after the moment. The case is visible to
 the agency at the moment exactly when that set is not empty: it recorded something in the
 case (an involvement it opened, a contact, a share...) or a fact of the case reached it.
 Otherwise every read answers as for a case that does not exist.
