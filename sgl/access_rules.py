@@ -50,8 +50,13 @@ PUBLIC = Rule("public", frozenset(), recorded=False)
 ANY_CALLER = Rule("authenticated", frozenset(ROLES), recorded=False)
 PUBLISH = Rule("publish", frozenset({"publisher", "admin"}), recorded=False)
 CASE = Rule("case", frozenset({"inquiry", "auditor"}), recorded=True)
+# The case reads a practitioner may make too: each answers from what its agency knew
+# (sgl/queries/scope.py); the other case reads compare agencies or pool what no one agency
+# knew, and stay inquiry's and auditor's.
+NEED_TO_KNOW = Rule("case", frozenset({"inquiry", "auditor", "practitioner"}), recorded=True)
 LEDGER = Rule("ledger", frozenset({"inquiry", "auditor"}), recorded=True)
-ACCESS_LOG = Rule("access_log", frozenset({"auditor"}), recorded=True)
+# A practitioner only of an agency involved in the case (the route decides: sgl.queries.involved).
+ACCESS_LOG = Rule("access_log", frozenset({"auditor", "practitioner"}), recorded=True)
 
 RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/healthz"): PUBLIC,
@@ -69,17 +74,17 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/v1/checkpoints/consistency"): ANY_CALLER,
     ("GET", "/v1/events/{event_id}/proof"): ANY_CALLER,
     ("POST", "/v1/events"): PUBLISH,
-    ("GET", "/v1/cases/{case_id}"): CASE,
-    ("GET", "/v1/cases/{case_id}/sightings"): CASE,
-    ("GET", "/v1/cases/{case_id}/history"): CASE,
-    ("GET", "/v1/cases/{case_id}/chronology"): CASE,
-    ("GET", "/v1/cases/{case_id}/changes"): CASE,
-    ("GET", "/v1/cases/{case_id}/knowledge"): CASE,
+    ("GET", "/v1/cases/{case_id}"): NEED_TO_KNOW,
+    ("GET", "/v1/cases/{case_id}/sightings"): NEED_TO_KNOW,
+    ("GET", "/v1/cases/{case_id}/history"): NEED_TO_KNOW,
+    ("GET", "/v1/cases/{case_id}/chronology"): NEED_TO_KNOW,
+    ("GET", "/v1/cases/{case_id}/changes"): NEED_TO_KNOW,
+    ("GET", "/v1/cases/{case_id}/knowledge"): NEED_TO_KNOW,
     ("GET", "/v1/cases/{case_id}/knowledge/matrix"): CASE,
     ("GET", "/v1/cases/{case_id}/knowledge/gaps"): CASE,
     ("GET", "/v1/cases/{case_id}/knowledge/time-to-share"): CASE,
-    ("GET", "/v1/cases/{case_id}/clocks"): CASE,
-    ("GET", "/v1/cases/{case_id}/alerts"): CASE,
+    ("GET", "/v1/cases/{case_id}/clocks"): NEED_TO_KNOW,
+    ("GET", "/v1/cases/{case_id}/alerts"): NEED_TO_KNOW,
     ("GET", "/v1/cases/{case_id}/audit"): CASE,
     ("GET", "/v1/cases/{case_id}/latency"): CASE,
     ("GET", "/v1/cases/{case_id}/access-log"): ACCESS_LOG,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from sgl import access_report
+from sgl import access_report, queries
 from sgl.bootstrap import Container
 from sgl.encoding import dumps
 from sgl.responses import JSONBytes
+from sgl.routes_read import viewer_of
 
 ReportFormat = Annotated[
     str,
@@ -24,6 +25,7 @@ ReportFormat = Annotated[
 def access_router(container: Container) -> APIRouter:
     """The access report route over a wired container."""
     router = APIRouter()
+    stores = queries.ContainerStores(container)
 
     @router.get(
         "/v1/cases/{case_id}/access-log",
@@ -38,10 +40,15 @@ def access_router(container: Container) -> APIRouter:
             }
         },
     )
-    def get_access_log(case_id: str, format: ReportFormat = "json") -> Response:
+    def get_access_log(request: Request, case_id: str, format: ReportFormat = "json") -> Response:
         """Every read of the case's data on the record (no cap), oldest first: the caller
         (agency, role, person, token id), purpose, route, parameters, as_of, status and
-        time; a case never read has none. This report's own reads are recorded too."""
+        time; a case never read has none. This report's own reads are recorded too. To a
+        practitioner, only for a case its agency is or was involved in (any other is, to it,
+        no such case)."""
+        viewer = viewer_of(request)
+        if viewer is not None and not queries.involved(stores, case_id, viewer):
+            raise queries.NoSuchCase(case_id)
         report = access_report.access_report(container.access_index, container.access_log, case_id)
         if format == "csv":
             return Response(access_report.access_csv(report), media_type="text/csv; charset=utf-8")

@@ -11,7 +11,7 @@ from projections.latency import GroupBy
 from sgl import queries
 from sgl.bootstrap import Container
 from sgl.responses import JSONBytes
-from sgl.routes_read import AsOf, BasisQuery, Format, answer
+from sgl.routes_read import AsOf, BasisQuery, Format, answer, viewer_of
 
 By = Annotated[
     GroupBy,
@@ -44,23 +44,37 @@ def clocks_router(container: Container) -> APIRouter:
 
     @router.get("/v1/cases/{case_id}/clocks", summary="Clocks of a case: open, met or breached")
     def get_clocks(
-        case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded", format: Format = "json"
+        request: Request,
+        case_id: str,
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        format: Format = "json",
     ) -> Response:
-        """Every run of every clock of the policy, with its start, stop, deadline and length."""
-        return answer(queries.clocks(stores, case_id, as_of, basis), format, queries.clocks_csv)
+        """Every run of every clock of the policy, with its start, stop, deadline and length
+        (a practitioner: the runs its agency was responsible for)."""
+        found = queries.clocks(stores, case_id, as_of, basis, viewer_of(request))
+        return answer(found, format, queries.clocks_csv)
 
     @router.get("/v1/cases/{case_id}/alerts", summary="What the threshold rules find in a case")
-    def get_alerts(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
+    def get_alerts(
+        request: Request, case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded"
+    ) -> Response:
         """Every finding of every rule as of as_of: evidence, when it fired, and its answer or
-        how long it has gone unanswered; and the alerts the ledger had raised by then."""
-        return JSONBytes(queries.case_alerts(stores, case_id, as_of, basis))
+        how long it has gone unanswered; and the alerts the ledger had raised by then (a
+        practitioner: those sent to its agency)."""
+        viewer = viewer_of(request)
+        return JSONBytes(queries.case_alerts(stores, case_id, as_of, basis, viewer))
 
     @router.get("/v1/alerts", summary="What the rules find across the ledger, per rule")
     def get_ledger_alerts(
-        as_of: AsOf = None, basis: BasisQuery = "recorded", format: Format = "json"
+        request: Request,
+        as_of: AsOf = None,
+        basis: BasisQuery = "recorded",
+        format: Format = "json",
     ) -> Response:
         """Per rule: findings, answered and not, days to answer, every unanswered one."""
-        return answer(queries.ledger_alerts(stores, as_of, basis), format, queries.alerts_csv)
+        found = queries.ledger_alerts(stores, as_of, basis, viewer_of(request))
+        return answer(found, format, queries.alerts_csv)
 
     @router.get("/v1/audit", summary="Every clock run across the ledger, one row each")
     def get_audit(
@@ -73,7 +87,7 @@ def clocks_router(container: Container) -> APIRouter:
         """One row per clock run: case, clock, responsible agency, its kind, area, start, stop,
         deadline, working days, limit and outcome; open runs measured to `as_of`, or each to
         its own case's data end."""
-        found = queries.audit(stores, None, as_of, basis, clock)
+        found = queries.audit(stores, None, as_of, basis, clock, viewer_of(request))
         return answer(found, _chosen(format, request), queries.audit_csv)
 
     @router.get("/v1/cases/{case_id}/audit", summary="Every clock run of one case, one row each")
@@ -86,7 +100,7 @@ def clocks_router(container: Container) -> APIRouter:
         format: Negotiated = None,
     ) -> Response:
         """One row per clock run of the case, as `/v1/audit` gives them."""
-        found = queries.audit(stores, case_id, as_of, basis, clock)
+        found = queries.audit(stores, case_id, as_of, basis, clock, viewer_of(request))
         return answer(found, _chosen(format, request), queries.audit_csv)
 
     @router.get(
@@ -94,17 +108,19 @@ def clocks_router(container: Container) -> APIRouter:
         summary="Decision latency across the ledger, per clock, responsible agency, kind or area",
     )
     def get_latency(
+        request: Request,
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",
         by: By = "clock",
         format: Format = "json",
     ) -> Response:
         """Every case's clock runs pooled: counts, working days to stop, breaches."""
-        found = queries.latency(stores, None, as_of, basis, by)
+        found = queries.latency(stores, None, as_of, basis, by, viewer_of(request))
         return answer(found, format, queries.latency_csv)
 
     @router.get("/v1/cases/{case_id}/latency", summary="Decision latency of one case")
     def get_case_latency(
+        request: Request,
         case_id: str,
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",
@@ -112,7 +128,7 @@ def clocks_router(container: Container) -> APIRouter:
         format: Format = "json",
     ) -> Response:
         """One case's clock runs pooled: counts, working days to stop, breaches."""
-        found = queries.latency(stores, case_id, as_of, basis, by)
+        found = queries.latency(stores, case_id, as_of, basis, by, viewer_of(request))
         return answer(found, format, queries.latency_csv)
 
     return router

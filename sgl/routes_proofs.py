@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from sgl import queries
 from sgl.bootstrap import Container
 from sgl.openapi import problem
 from sgl.responses import JSONBytes
+from sgl.routes_read import knower_of
 
 UNAVAILABLE = problem("The log is unavailable; retry (see Retry-After)")
 
@@ -45,6 +46,7 @@ def proofs_router(container: Container) -> APIRouter:
         },
     )
     def get_proof(
+        request: Request,
         event_id: str,
         checkpoint: Annotated[
             int | None,
@@ -54,8 +56,10 @@ def proofs_router(container: Container) -> APIRouter:
         ] = None,
     ) -> Response:
         """A bundle proving the event's exact bytes are at its offset in the tree the
-        checkpoint signs (default: the partition's latest checkpoint)."""
-        return JSONBytes(queries.inclusion_proof(stores, event_id, checkpoint))
+        checkpoint signs (default: the partition's latest checkpoint); to any role but inquiry
+        and auditor, only of a registry event or one its agency knew."""
+        viewer = knower_of(request)
+        return JSONBytes(queries.inclusion_proof(stores, event_id, checkpoint, viewer))
 
     @router.get(
         "/v1/checkpoints/consistency",

@@ -7,13 +7,15 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
+from ledger.errors import Problem
 from projections.as_of import Basis
 from sgl import queries
 from sgl.bootstrap import Container
-from sgl.queries import Document
+from sgl.identity import READS_ALL, access_of
+from sgl.queries import Document, Viewer
 from sgl.responses import JSONBytes
 
 AsOf = Annotated[
@@ -49,33 +51,64 @@ def answer(document: Document, format: str, as_csv: Callable[[Document], str]) -
     return JSONBytes(document)
 
 
+def viewer_of(request: Request) -> Viewer | None:
+    """Whom a read of case data answers: a practitioner sees what its agency knew (a Viewer),
+    an inquiry or auditor everything (None); no other role reads case data (Forbidden)."""
+    caller = access_of(request).caller
+    if caller.role in READS_ALL:
+        return None
+    if caller.role == "practitioner":
+        return Viewer(caller.agency)
+    raise queries.Forbidden(
+        f"a {caller.role} does not read case data",
+        [Problem("/role", "reads-case-data", "practitioner, inquiry or auditor only")],
+    )
+
+
+def knower_of(request: Request) -> Viewer | None:
+    """Whose knowledge bounds what a request may see of a case's events: nobody's for an
+    inquiry or auditor (None), the caller's agency's for every other role."""
+    caller = access_of(request).caller
+    return None if caller.role in READS_ALL else Viewer(caller.agency)
+
+
 def read_router(container: Container) -> APIRouter:
     """Case state and schema routes over a wired container."""
     router = APIRouter()
     stores = queries.ContainerStores(container)
 
     @router.get("/v1/cases/{case_id}", summary="The state of a case, now or as of a date")
-    def get_case(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
+    def get_case(
+        request: Request, case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded"
+    ) -> Response:
         """The case-state view for one case, or its state as of a moment, with whether a
         statutory agency's involvement was open then; 404 if none."""
-        return JSONBytes(queries.case_document(stores, case_id, as_of, basis))
+        viewer = viewer_of(request)
+        return JSONBytes(queries.case_document(stores, case_id, as_of, basis, viewer=viewer))
 
     @router.get("/v1/cases/{case_id}/sightings", summary="Who last saw the child, and when")
-    def get_sightings(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
+    def get_sightings(
+        request: Request, case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded"
+    ) -> Response:
         """When each agency and each source last saw the child, the latest sighting by a
         statutory agency, and whole days unseen since, as of a moment; 404 if no case."""
-        return JSONBytes(queries.case_sightings(stores, case_id, as_of, basis))
+        viewer = viewer_of(request)
+        return JSONBytes(queries.case_sightings(stores, case_id, as_of, basis, viewer=viewer))
 
     @router.get(
         "/v1/cases/{case_id}/history", summary="A case's events as recorded and as corrected"
     )
-    def get_history(case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded") -> Response:
+    def get_history(
+        request: Request, case_id: str, as_of: AsOf = None, basis: BasisQuery = "recorded"
+    ) -> Response:
         """Every event known by as_of in log order with its lags, its status and what amended
         it by then."""
-        return JSONBytes(queries.case_history(stores, case_id, as_of, basis))
+        viewer = viewer_of(request)
+        return JSONBytes(queries.case_history(stores, case_id, as_of, basis, viewer))
 
     @router.get("/v1/cases/{case_id}/chronology", summary="The multi-agency chronology")
     def get_chronology(
+        request: Request,
         case_id: str,
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",
@@ -88,19 +121,22 @@ def read_router(container: Container) -> APIRouter:
         format: Format = "json",
     ) -> Response:
         """Events known by as_of, as then corrected, ordered by occurred_at; JSON or CSV."""
+        viewer = viewer_of(request)
         found = queries.case_chronology(
-            stores, case_id, as_of, basis, agency or (), type or (), start, end
+            stores, case_id, as_of, basis, agency or (), type or (), start, end, viewer
         )
         return answer(found, format, queries.chronology_csv)
 
     @router.get("/v1/cases/{case_id}/changes", summary="What was added, corrected, retracted")
     def get_changes(
+        request: Request,
         case_id: str,
         start: Annotated[str, Query(alias="from", description="recorded after this")],
         end: Annotated[str, Query(alias="to", description="and on or before this")],
     ) -> Response:
         """Entries recorded in (from, to]: added, corrected and retracted, with what changed."""
-        return JSONBytes(queries.case_changes(stores, case_id, start, end))
+        viewer = viewer_of(request)
+        return JSONBytes(queries.case_changes(stores, case_id, start, end, viewer))
 
     @router.get("/v1/agencies", summary="The agency registry, now or as of a date")
     def list_agencies(as_of: AsOf = None) -> Response:

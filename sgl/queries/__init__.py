@@ -28,6 +28,7 @@ from sgl.queries.errors import (
     BadDate,
     BadRequest,
     DatesOutOfOrder,
+    Forbidden,
     NoProof,
     NoSuchAgency,
     NoSuchCase,
@@ -53,6 +54,7 @@ from sgl.queries.proofs import (
     latest_checkpoints,
     trusted_export,
 )
+from sgl.queries.scope import Viewer, involved
 from sgl.queries.stores import ContainerStores, LocalStores, Stores
 
 __all__ = [
@@ -64,6 +66,7 @@ __all__ = [
     "ContainerStores",
     "DatesOutOfOrder",
     "Document",
+    "Forbidden",
     "LocalStores",
     "NoProof",
     "NoSuchAgency",
@@ -76,6 +79,7 @@ __all__ = [
     "UnknownAgency",
     "UnknownParameters",
     "UnregisteredAgency",
+    "Viewer",
     "agencies",
     "agency",
     "agency_knowledge",
@@ -96,6 +100,7 @@ __all__ = [
     "consistency_proof",
     "gaps",
     "inclusion_proof",
+    "involved",
     "latency",
     "latency_csv",
     "latest_checkpoints",

@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from ledger.envelope import utc_text
 from projections.agencies import AgencyLookup
-from projections.as_of import Basis, known_by, opening
+from projections.as_of import Basis, known_by, opening, state_as_of
 from projections.case_state import CaseState
 from projections.chronology import COLUMNS, changes, chronology
 from projections.effective import history
@@ -24,14 +24,24 @@ from sgl.queries.common import (
     to_csv,
 )
 from sgl.queries.errors import DatesOutOfOrder, NoSuchCase
+from sgl.queries.scope import Viewer, visible
 from sgl.queries.stores import Stores
 
 
 def case(
-    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+    stores: Stores,
+    case_id: str,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    viewer: Viewer | None = None,
 ) -> CaseState:
-    """The case's state now, or as it stood at `as_of`; NoSuchCase when none was known."""
-    if as_of is None:
+    """The case's state now, or as it stood at `as_of` (for a viewer: the replay of what its
+    agency knew by then); NoSuchCase when none was known."""
+    if viewer is not None:
+        moment = moment_of(as_of)
+        seen = visible(stores.view.events(case_id), viewer.agency, moment, basis)
+        state = state_as_of(seen, moment, basis)
+    elif as_of is None:
         state = stores.view.get(case_id)
     else:
         state = stores.view.state_as_of(case_id, moment_of(as_of), basis)
@@ -46,10 +56,11 @@ def case_document(
     as_of: str | None = None,
     basis: Basis = "recorded",
     agencies: AgencyLookup | None = None,
+    viewer: Viewer | None = None,
 ) -> Document:
     """The case's state now or at `as_of` (its involvements, lead and responsible area then),
     and whether an agency registered as statutory then had an open involvement."""
-    state = case(stores, case_id, as_of, basis)
+    state = case(stores, case_id, as_of, basis, viewer)
     registry = stores.agencies if agencies is None else agencies
     statutory = any_statutory_involvement_open(state, registry, registry_moment(as_of))
     return {**asdict(state), "any_statutory_involvement_open": statutory}
@@ -61,12 +72,16 @@ def registry_moment(as_of: str | None) -> str | None:
 
 
 def case_history(
-    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+    stores: Stores,
+    case_id: str,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    viewer: Viewer | None = None,
 ) -> Document:
     """Every event known by `as_of` (default now) in log order, with its lags, its status and
     the amendments known by then."""
     moment = moment_of(as_of)
-    known = known_by(known_case(stores, case_id, moment, basis), moment, basis)
+    known = known_by(known_case(stores, case_id, moment, basis, viewer), moment, basis)
     return {**header(case_id, as_of, basis), "entries": [e.as_dict() for e in history(known)]}
 
 
@@ -79,6 +94,7 @@ def case_chronology(
     types: Collection[str] = (),
     start: str | None = None,
     end: str | None = None,
+    viewer: Viewer | None = None,
 ) -> Document:
     """The events known by `as_of`, as then corrected, ordered by when they happened,
     optionally only some agencies' or types, and only those that occurred in [start, end];
@@ -90,7 +106,7 @@ def case_chronology(
     start_at = None if start is None else opening(start)
     name_of = namer(stores, as_of)
     rows = chronology(
-        known_case(stores, case_id, moment, basis),
+        known_case(stores, case_id, moment, basis, viewer),
         moment,
         basis,
         agencies,
@@ -108,14 +124,16 @@ def chronology_csv(document: Document) -> str:
     return to_csv(COLUMNS, [{**row, "agency": row["agency_name"]} for row in document["events"]])
 
 
-def case_changes(stores: Stores, case_id: str, start: str, end: str) -> Document:
+def case_changes(
+    stores: Stores, case_id: str, start: str, end: str, viewer: Viewer | None = None
+) -> Document:
     """What was recorded after `start` and by `end`: entries added, corrected and retracted,
     each with its type, agency (and its name), times and summary (amendments with what they
-    amend)."""
+    amend); for a viewer, among what its agency knew by `end`."""
     found = dates({"/from": start, "/to": end})
     start_at, end_at = found["/from"], found["/to"]
     if start_at > end_at:
         raise DatesOutOfOrder(start, end)
-    events = case_events(stores, case_id)
+    events = case_events(stores, case_id, viewer, end_at)
     found_changes = changes(events, start_at, end_at, namer(stores, end))
     return {"case_id": case_id, "from": start, "to": end, **found_changes}

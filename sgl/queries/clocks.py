@@ -13,6 +13,7 @@ from projections.latency import GroupBy, latency_report
 from projections.rules import alert_report, evaluate
 from sgl.queries.common import Document, header, known_case, moment_of, policy, to_csv
 from sgl.queries.errors import NoSuchClock
+from sgl.queries.scope import Viewer, refuse
 from sgl.queries.stores import Stores
 
 CLOCK_COLUMNS = (
@@ -52,17 +53,22 @@ ALERT_COLUMNS = (
 
 
 def clocks(
-    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+    stores: Stores,
+    case_id: str,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    viewer: Viewer | None = None,
 ) -> Document:
-    """Every run of every clock of the policy as of `as_of`: start, stop, deadline, length."""
+    """Every run of every clock of the policy as of `as_of`: start, stop, deadline, length;
+    for a viewer, the runs its agency was responsible for, as what it knew made them."""
     moment = moment_of(as_of)
-    events = known_case(stores, case_id, moment, basis)
+    events = known_case(stores, case_id, moment, basis, viewer)
     chosen = stores.clock_policy
     ends = _ends(as_of, moment, data_end(events, moment, basis))
     found = clock_runs(
         events, moment, chosen, basis, agencies=stores.agencies, measured_to=ends.measured_to
     )
-    runs = [r.as_dict() for r in found]
+    runs = [r.as_dict() for r in found if viewer is None or r.responsible == viewer.agency]
     return {**ends.header(case_id, as_of, basis), "policy": policy(chosen), "clocks": runs}
 
 
@@ -77,9 +83,12 @@ def latency(
     as_of: str | None = None,
     basis: Basis = "recorded",
     by: GroupBy = "clock",
+    viewer: Viewer | None = None,
 ) -> Document:
     """Clock runs pooled per clock, responsible agency, its kind, area or case, for one case
-    or (no case_id) the ledger: counts, working days to stop, breaches."""
+    or (no case_id) the ledger: counts, working days to stop, breaches (refused to a
+    viewer)."""
+    refuse(viewer, "decision latency")
     ends, runs = _measured_runs(stores, case_id, as_of, basis)
     return {
         **ends.header(case_id, as_of, basis),
@@ -101,10 +110,12 @@ def audit(
     as_of: str | None = None,
     basis: Basis = "recorded",
     clock: str | None = None,
+    viewer: Viewer | None = None,
 ) -> Document:
     """One row per clock run (of `clock` only, if named), for one case or (no case_id) the
     ledger: the responsible agency, its kind, the area, start, stop, deadline, working days,
-    limit and outcome."""
+    limit and outcome (refused to a viewer)."""
+    refuse(viewer, "the audit of clock runs")
     chosen = stores.clock_policy
     if clock is not None and clock not in {c.name for c in chosen.clocks}:
         raise NoSuchClock(clock, [c.name for c in chosen.clocks])
@@ -181,18 +192,29 @@ def _measured_runs(
 
 
 def case_alerts(
-    stores: Stores, case_id: str, as_of: str | None = None, basis: Basis = "recorded"
+    stores: Stores,
+    case_id: str,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    viewer: Viewer | None = None,
 ) -> Document:
     """Every finding of every rule as of `as_of` (evidence, when it fired, its answer or how
-    long it has gone unanswered), and the alerts the ledger had raised by then."""
+    long it has gone unanswered), and the alerts the ledger had raised by then; for a viewer,
+    the rules' findings in what its agency knew that go to it, and the raised alerts that
+    reached it."""
     moment = moment_of(as_of)
-    events = known_case(stores, case_id, moment, basis)
+    events = known_case(stores, case_id, moment, basis, viewer)
     chosen = stores.rule_policy
     found = evaluate(events, moment, chosen, basis, agencies=stores.agencies)
-    alerts = [f.as_dict(moment) for f in found]
+    alerts = [f.as_dict(moment) for f in found if viewer is None or viewer.agency in f.sent_to]
+    seen = {e.event_id for e in events}
     # The ledger raises an alert when it decides to: that instant, not a recorded one, is
     # when the ledger had raised it, whatever the basis.
-    raised = [r for r in stores.raised(case_id) if parse_instant(r["decided_at"]) <= moment]
+    raised = [
+        r
+        for r in stores.raised(case_id)
+        if parse_instant(r["decided_at"]) <= moment and (viewer is None or r["event_id"] in seen)
+    ]
     return {
         **header(case_id, as_of, basis),
         "policy": policy(chosen),
@@ -202,9 +224,15 @@ def case_alerts(
     }
 
 
-def ledger_alerts(stores: Stores, as_of: str | None = None, basis: Basis = "recorded") -> Document:
+def ledger_alerts(
+    stores: Stores,
+    as_of: str | None = None,
+    basis: Basis = "recorded",
+    viewer: Viewer | None = None,
+) -> Document:
     """Per rule across the ledger: findings, answered and not, days to answer, and every
-    unanswered one."""
+    unanswered one (refused to a viewer)."""
+    refuse(viewer, "the ledger-wide alert report")
     moment = moment_of(as_of)
     view, chosen, agencies = stores.view, stores.rule_policy, stores.agencies
     rows = alert_report(

@@ -14,6 +14,7 @@ from projections.as_of import Basis, cutoff, known_by
 from projections.clock_policy import ClockPolicy
 from projections.rules import RulePolicy
 from sgl.queries.errors import BadDate, DateOutOfRange, NoSuchCase
+from sgl.queries.scope import Viewer, case_events_of
 from sgl.queries.stores import Stores
 
 Document = dict[str, Any]
@@ -49,17 +50,27 @@ def moment_of(as_of: str | None) -> datetime:
     return moments({"/as_of": as_of})["/as_of"] or datetime.now(UTC)
 
 
-def case_events(stores: Stores, case_id: str) -> list[Event]:
-    """The case's events in log order; NoSuchCase when the view has none."""
-    events = stores.view.events(case_id)
+def case_events(
+    stores: Stores,
+    case_id: str,
+    viewer: Viewer | None = None,
+    moment: datetime | None = None,
+    basis: Basis = "recorded",
+) -> list[Event]:
+    """The case's events in log order (those the viewer knew by the moment, default now);
+    NoSuchCase when there are none, as for a case the ledger does not hold."""
+    events = case_events_of(stores.view.events(case_id), viewer, moment or datetime.now(UTC), basis)
     if not events:
         raise NoSuchCase(case_id)
     return events
 
 
-def known_case(stores: Stores, case_id: str, moment: datetime, basis: Basis) -> list[Event]:
-    """All the case's events, once some were known by the moment; NoSuchCase otherwise."""
-    events = case_events(stores, case_id)
+def known_case(
+    stores: Stores, case_id: str, moment: datetime, basis: Basis, viewer: Viewer | None = None
+) -> list[Event]:
+    """All the case's events (the viewer's, as it knew them by the moment), once some were
+    known by the moment; NoSuchCase otherwise."""
+    events = case_events(stores, case_id, viewer, moment, basis)
     if not known_by(events, moment, basis):
         raise NoSuchCase(case_id, by_then=True)
     return events

@@ -1,6 +1,7 @@
 """Why a read cannot be answered as asked: one tree, mapped once to HTTP and once to the CLI.
 
 QueryError
+├── Forbidden             a practitioner asking beyond its agency's need to know (HTTP 403)
 ├── NotFound              nothing to answer about (HTTP 404; the CLI exits 1)
 │   ├── NoSuchCase        no such case, or none known by the date asked about
 │   ├── NoSuchSchema      no such schema version
@@ -36,6 +37,15 @@ class QueryError(LedgerError):
         super().__init__(detail)
         self.detail = detail
         self.problems = tuple(problems)
+
+
+class Forbidden(QueryError):
+    """A practitioner asked for what its agency's knowledge cannot answer, or for another
+    agency's; each problem names the parameter or the rule."""
+
+    status = 403
+    kind = "forbidden"
+    title = "Forbidden"
 
 
 class NotFound(QueryError):

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
+
+from ledger.agency_rules import REGISTRY_CASE
 from ledger.bundles import CONSISTENCY, INCLUSION, TRUSTED, b64
 from ledger.merkle import sealed_bytes
 from sgl.queries.common import Document
 from sgl.queries.errors import NoProof
+from sgl.queries.scope import Viewer, visible
 from sgl.queries.stores import Stores
 
 
@@ -26,12 +30,19 @@ def record_at(stores: Stores, partition: int, offset: int) -> bytes:
     raise NoProof(404, f"record {partition}:{offset} could not be read from the log")
 
 
-def inclusion_proof(stores: Stores, event_id: str, size: int | None) -> Document:
-    """Inclusion of the event's record in a checkpoint of its partition (default: latest)."""
+def inclusion_proof(
+    stores: Stores, event_id: str, size: int | None, viewer: Viewer | None = None
+) -> Document:
+    """Inclusion of the event's record in a checkpoint of its partition (default: latest);
+    a viewer is answered only for a registry event or an event its agency knew (any other
+    is, to it, an event the ledger does not hold: the bundle carries the whole record)."""
     receipt = stores.log.lookup([event_id]).get(event_id)
+    unknown = NoProof(404, f"the ledger holds no event {event_id}")
     if receipt is None:
-        raise NoProof(404, f"the ledger holds no event {event_id}")
+        raise unknown
     partition, offset = receipt.partition, receipt.offset
+    if viewer is not None and not _knew(stores, viewer, record_at(stores, partition, offset)):
+        raise unknown
     checkpoint = stores.seal.checkpoint(partition, size)
     if checkpoint is None:
         which = "no checkpoint yet" if size is None else f"no checkpoint at size {size}"
@@ -60,6 +71,20 @@ def inclusion_proof(stores: Stores, event_id: str, size: int | None) -> Document
         "checkpoint": checkpoint["note"],
         "verifier_key": stores.verifier_key(),
     }
+
+
+def _knew(stores: Stores, viewer: Viewer, record: bytes) -> bool:
+    """Whether the record is a registry event, or an event of a case the viewer's agency knew
+    by now."""
+    try:
+        event = orjson.loads(record)
+        case_id, event_id = str(event["case_id"]), str(event["event_id"]).lower()
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return False  # not an event anyone can be said to have known
+    if case_id == REGISTRY_CASE:
+        return True
+    seen = visible(stores.view.events(case_id), viewer.agency, datetime.now(UTC), "recorded")
+    return any(e.event_id == event_id for e in seen)
 
 
 def consistency_proof(stores: Stores, partition: int, size1: int, size2: int) -> Document:
