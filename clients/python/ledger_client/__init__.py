@@ -11,6 +11,7 @@ from ledger_client.errors import (
     InvalidEvent,
     LedgerError,
     LedgerUnavailable,
+    NotPermitted,
     Problem,
 )
 from ledger_client.receipt import Receipt
@@ -25,6 +26,7 @@ __all__ = [
     "LedgerClient",
     "LedgerError",
     "LedgerUnavailable",
+    "NotPermitted",
     "Problem",
     "Receipt",
     "RequestRejected",
