@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from ledger.agency_rules import LEDGER_AGENCY
 from ledger.append import Ledger
+from ledger.client import LedgerClient
 from ledger.envelope import Event, canonicalise, event_from_document
 from ledger.errors import BatchRejected, InvalidEvent, NotPermitted, Problem
 from ledger.publish_rules import (
@@ -207,3 +209,20 @@ def test_an_invalid_event_is_a_mistake_before_it_is_a_refusal(
     with pytest.raises(InvalidEvent) as caught:
         ledger.submit([broken])
     assert not isinstance(caught.value, NotPermitted)
+
+
+def test_the_client_raises_not_permitted_for_a_refused_publish() -> None:
+    """A 403 `forbidden` answering a publish is NotPermitted, with the problems named."""
+    body = {
+        "type": "urn:sgl:problem:forbidden",
+        "title": "The caller may not publish these events; nothing was appended",
+        "status": 403,
+        "detail": "1 event(s) the sender may not publish; nothing was appended",
+        "errors": [{"pointer": "/agency", "rule": "own-agency", "detail": "...", "item": 1}],
+    }
+    transport = httpx.MockTransport(lambda _: httpx.Response(403, json=body))
+    client = LedgerClient("http://127.0.0.1:9", transport=transport, retries=0)
+    with client, pytest.raises(NotPermitted) as caught:
+        client.publish_batch([make_event(), make_event()])
+    assert named(caught.value.problems) == {("/agency", "own-agency", 1)}
+    assert caught.value.title == body["title"]
