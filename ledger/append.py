@@ -33,7 +33,7 @@ from ledger.errors import (
 )
 from ledger.input_rules import field_problems, nul_problems
 from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
-from ledger.publish_rules import Target, permission_problems, reserved_problems, wanted_targets
+from ledger.publish_rules import Target, permission_problems, reserved_problems, wanted_target
 from ledger.schemas import SchemaRegistry
 
 log = structlog.get_logger("ledger.append")
@@ -171,7 +171,7 @@ class Ledger:
     def _targets(self, prepared: list[Prepared]) -> dict[str, Target]:
         """The events the publish rules must see (amended events, answered alerts) that are
         in the batch or the log; those still being appended are looked for under the lock."""
-        wanted = {w for _, doc, _ in prepared if (w := wanted_targets(doc)) is not None}
+        wanted = {w for _, doc, _ in prepared if (w := wanted_target(doc)) is not None}
         if not wanted:
             return {}
         found = {
@@ -219,7 +219,7 @@ class Ledger:
         """Refuse the batch if a sender amends another agency's record or answers an alert
         not sent to it; an answer to an alert not in the ledger is a mistake (under the
         lock, so an append still under way counts as there)."""
-        wanted = {w for _, doc, _ in prepared if (w := wanted_targets(doc)) is not None}
+        wanted = {w for _, doc, _ in prepared if (w := wanted_target(doc)) is not None}
         for event_id in wanted - targets.keys():
             if event_id in self._inflight:
                 targets[event_id] = Target.of(orjson.loads(self._inflight[event_id][0].value))

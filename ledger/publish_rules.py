@@ -69,7 +69,7 @@ def reserved_problems(document: Mapping[str, Any]) -> list[Problem]:
     return problems
 
 
-def wanted_targets(document: Mapping[str, Any]) -> str | None:
+def wanted_target(document: Mapping[str, Any]) -> str | None:
     """The event_id of the event the rules must find for this one (an amendment's target, an
     answer's alert), or None."""
     if document["type"] in AMENDMENT_TYPES and "amends" in document:
@@ -90,7 +90,7 @@ def permission_problems(
     refused: list[Problem] = []
     mistaken: list[Problem] = []
     for index, document in documents:
-        wanted = wanted_targets(document)
+        wanted = wanted_target(document)
         if wanted is None:
             continue
         target = targets.get(wanted)

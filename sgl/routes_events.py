@@ -38,8 +38,7 @@ def events_router(container: Container, metrics: Metrics) -> APIRouter:
 
     @router.post("/v1/events", status_code=201, summary="Append one event or a batch (JSON array)")
     async def post_events(request: Request) -> Response:
-        """Check the caller may publish the events, validate and append; a batch is
-        all-or-nothing at validation."""
+        """Refuse what the caller may not publish, then validate and append (all or nothing)."""
         parsed = await _read_json(request, container.settings)
         if isinstance(parsed, Response):
             return parsed
