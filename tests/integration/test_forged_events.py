@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from ledger.agency_rules import LEDGER_AGENCY, REGISTRY_CASE
+from ledger.errors import NotPermitted
 from ledger.publish_rules import alert_event_id
 from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
@@ -33,10 +34,8 @@ KINDS = {
 FORBIDDEN = "urn:sgl:problem:forbidden"
 
 
-@pytest.fixture
-def served(backend: str, make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
-    """A server with the alerter on, over a ledger that has registered this file's agencies."""
-    container = bootstrap(make_settings(backend, alerter="on"))
+def registered(container: Container) -> Container:
+    """The container with this file's agencies registered."""
     container.ledger.submit(
         [
             registration(
@@ -46,6 +45,13 @@ def served(backend: str, make_settings: Callable[..., Settings]) -> Iterator[Liv
             for a, kind in KINDS.items()
         ]
     )
+    return container
+
+
+@pytest.fixture
+def served(backend: str, make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
+    """A server with the alerter on, over a ledger that has registered this file's agencies."""
+    container = registered(bootstrap(make_settings(backend, alerter="on")))
     server = LiveServer(container).start()
     yield server
     server.stop()
@@ -226,3 +232,27 @@ def test_recorded_by_must_be_the_person_the_token_names(served: LiveServer) -> N
     mine = {**theirs, "recorded_by": {"id": "P-T-0042", "role": "social_worker"}}
     with served.client() as http:
         assert http.post("/v1/events", json=mine, headers=person).status_code == 201
+
+
+def test_a_target_no_view_has_read_yet_is_read_from_the_log(container: Container) -> None:
+    """With no consumer running, the append path reads the amended event from the log itself
+    (on Kafka, by its receipt's position) to see who recorded it."""
+    registered(container)
+    injury = make_event("injury.observed", new_case_id(), agency=HOSPITAL)
+    container.ledger.submit([injury])
+    assert container.view.applied_digests([injury["event_id"]]) == {}
+    forged = make_event(
+        "entry.retracted",
+        injury["case_id"],
+        agency=SCHOOL,
+        amends=injury["event_id"],
+        payload={"reason": "entered on the wrong case"},
+    )
+    with pytest.raises(NotPermitted) as caught:
+        container.ledger.submit([forged])
+    assert {(p.pointer, p.rule) for p in caught.value.problems} == {
+        ("/agency", "amends-own-record")
+    }
+    assert container.log.lookup({forged["event_id"]}) == {}
+    own = {**forged, "agency": HOSPITAL}
+    assert container.ledger.submit([own])[0].status == "accepted"
