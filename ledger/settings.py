@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -25,6 +26,8 @@ _MECHANISMS = ("SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "PLAIN")
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+_PURPOSE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_ADMIN_TOKEN_LENGTH = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,16 +174,20 @@ def _one_secret(security: KafkaSecurity, name: str, needed_by: str) -> None:
 
 def _check_token_url(url: str) -> None:
     """An https token endpoint, or http on loopback (a local token helper)."""
+    _check_secure_url("SGL_KAFKA_OAUTH_TOKEN_URL", url)
+
+
+def _check_secure_url(variable: str, url: str) -> None:
+    """An https address, or http on loopback (a local helper)."""
     try:
         parts = urlsplit(url)
     except ValueError as exc:
-        raise SettingsError(f"SGL_KAFKA_OAUTH_TOKEN_URL is not a valid URL: {exc}") from None
+        raise SettingsError(f"{variable} is not a valid URL: {exc}") from None
     if not parts.hostname or not (
         parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in _LOOPBACK)
     ):
         raise SettingsError(
-            "SGL_KAFKA_OAUTH_TOKEN_URL must be an https:// address (http:// only on loopback), "
-            f"not {url!r}"
+            f"{variable} must be an https:// address (http:// only on loopback), not {url!r}"
         )
 
 
@@ -224,6 +231,21 @@ class Settings:
     log_level: str = "info"
     kafka_security: KafkaSecurity = KafkaSecurity()
     shutdown_seconds: int = 8
+    # The purposes an inquiry or audit request may state, comma-separated ("" for the
+    # defaults in sgl.identity).
+    purposes: str = ""
+    # Each token's rate limit: requests per second sustained, and the burst it may spend first.
+    rate_limit: float = 50.0
+    rate_burst: int = 200
+    # An operator's admin token from the environment (the first admin, before any token exists).
+    admin_token: str = field(default="", repr=False)
+    # An agency's OpenID Connect provider: access tokens verified against its JWKS.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_agency_claim: str = "sgl_agency"
+    oidc_role_claim: str = "sgl_role"
+    oidc_person_claim: str = "sgl_person"
 
     @property
     def log_db(self) -> Path:
@@ -334,6 +356,36 @@ class Settings:
             )
         _check_url(self.url)
         self.kafka_security.check()
+        self._check_access()
+
+    def _check_access(self) -> None:
+        """Raise SettingsError for a rate limit, purpose list, admin token or OIDC provider
+        that cannot work."""
+        if self.rate_limit <= 0:
+            raise SettingsError("SGL_RATE_LIMIT must be a number of requests per second above 0")
+        if self.rate_burst < 1:
+            raise SettingsError("SGL_RATE_BURST must be at least 1")
+        for purpose in self.purposes.split(","):
+            if self.purposes and not _PURPOSE.match(purpose.strip()):
+                raise SettingsError(
+                    "SGL_PURPOSES must be comma-separated names of lower-case letters, digits "
+                    f"and hyphens, not {purpose.strip()!r}"
+                )
+        if self.admin_token and len(self.admin_token) < _ADMIN_TOKEN_LENGTH:
+            raise SettingsError(
+                f"SGL_ADMIN_TOKEN must be at least {_ADMIN_TOKEN_LENGTH} characters "
+                "(e.g. `openssl rand -base64 32`)"
+            )
+        oidc = {
+            "SGL_OIDC_ISSUER": self.oidc_issuer,
+            "SGL_OIDC_AUDIENCE": self.oidc_audience,
+            "SGL_OIDC_JWKS_URL": self.oidc_jwks_url,
+        }
+        if any(oidc.values()) and not all(oidc.values()):
+            missing = ", ".join(name for name, value in oidc.items() if not value)
+            raise SettingsError(f"OpenID Connect needs all of {', '.join(oidc)}; missing {missing}")
+        if self.oidc_jwks_url:
+            _check_secure_url("SGL_OIDC_JWKS_URL", self.oidc_jwks_url)
 
 
 def _check_url(url: str) -> None:
@@ -357,10 +409,13 @@ def _coerce(variable: str, annotation: object, raw: str) -> Any:
     try:
         if kind == "int":
             return int(raw)
+        if kind == "float":
+            return float(raw)
         if kind == "Path":
             return Path(raw)
     except ValueError as exc:
-        raise SettingsError(f"{variable} must be a whole number, not {raw!r}") from exc
+        number = "a number" if kind == "float" else "a whole number"
+        raise SettingsError(f"{variable} must be {number}, not {raw!r}") from exc
     if kind == "bool":
         if raw.strip().lower() in _TRUE:
             return True

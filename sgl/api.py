@@ -15,7 +15,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
-from fastapi.routing import APIRoute
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from consumers.follower import CaseFollower
@@ -30,6 +30,15 @@ from ledger.errors import (
     Problem,
 )
 from ledger.log import EventLog
+from sgl.access_rules import RULES, Rule, check_covered
+from sgl.authorize import (
+    PURPOSE_PARAMETER,
+    Authorize,
+    Credentials,
+    RateLimiter,
+    Refused,
+    purposes_of,
+)
 from sgl.bootstrap import Container
 from sgl.docs_pages import install_docs
 from sgl.metrics import Metrics, RequestMetrics, route_template
@@ -49,12 +58,24 @@ log = structlog.get_logger("sgl.api")
 CONSUMER_STOP_SECONDS = 2.0
 
 
-def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
+def create_app(
+    container: Container,
+    *,
+    run_consumer: bool = True,
+    rules: Mapping[tuple[str, str], Rule] = RULES,
+) -> FastAPI:
     """The FastAPI app over a wired container; optionally runs the consumers in-process too.
 
     The consumer loops are built when the app starts, and only if it runs them: building the
-    app writes nothing (the sealer would create a signing key).
+    app writes nothing (the sealer would create a signing key). Every request passes the
+    authorization step under the routes' `rules`; a route without one is a MissingRules here.
     """
+    settings = container.settings
+    credentials = Credentials.from_settings(settings)
+    purposes = purposes_of(settings)
+    authorize = Authorize(
+        credentials, RateLimiter(settings.rate_limit, settings.rate_burst), purposes, rules
+    )
     consumer_stop = threading.Event()
     consumer: dict[str, threading.Thread] = {}
     runners: list[ProjectionRunner] = []
@@ -86,6 +107,7 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
         deadline = time.monotonic() + CONSUMER_STOP_SECONDS
         for thread in consumer.values():
             thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        credentials.close()
 
     metrics = Metrics(
         _lags(container),
@@ -97,6 +119,8 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     app = DocumentedApp(
         container.schemas,
         container.settings.max_batch_items,
+        rules=rules,
+        purposes=purposes,
         title="Safeguarding Ledger",
         version="0.1.0",
         description="Append safeguarding events; read case state. Errors are RFC 9457 problems.",
@@ -104,7 +128,8 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
-        dependencies=[Depends(_known_parameters_only)],
+        # Authorization first: a caller without credentials learns nothing of the parameters.
+        dependencies=[Depends(authorize), Depends(_known_parameters_only)],
     )
     _install_error_handlers(app)
     app.add_middleware(RequestMetrics, metrics=metrics)
@@ -115,7 +140,17 @@ def create_app(container: Container, *, run_consumer: bool = True) -> FastAPI:
     app.include_router(clocks_router(container))
     app.include_router(proofs_router(container))
     app.include_router(ops_router(container, metrics, consumer))
+    check_covered(_api_routes(app), rules)
     return app
+
+
+def _api_routes(app: FastAPI) -> Iterator[tuple[str, str]]:
+    """Every (method, path template) the app's API routes answer."""
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, APIRoute) and context.path is not None:
+            for method in route.methods or ():
+                yield method, context.path
 
 
 async def _known_parameters_only(request: Request) -> None:
@@ -126,6 +161,9 @@ async def _known_parameters_only(request: Request) -> None:
     if not isinstance(route, APIRoute) or not route.include_in_schema:
         return
     known = _query_parameters(route)
+    rule = getattr(request.state, "rule", None)
+    if isinstance(rule, Rule) and rule.takes_purpose():
+        known = (*known, PURPOSE_PARAMETER)
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
     if unknown:
         raise UnknownParameters(unknown, known)
@@ -222,6 +260,12 @@ def _install_error_handlers(app: FastAPI) -> None:
             "The ledger is unavailable",
             "retry with the same event_ids; nothing is applied twice",
             headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(Refused)
+    async def refused(_: Request, exc: Refused) -> Response:
+        return problem_response(
+            exc.status, exc.kind, exc.title, exc.detail, exc.problems, headers=exc.headers
         )
 
     @app.exception_handler(QueryError)

@@ -120,6 +120,7 @@ def _add_commands() -> None:
     from sgl.cli_integrity import checkpoints, keys, proof, verify
     from sgl.cli_read import COMMANDS
     from sgl.cli_serve import consume, demo, publish, serve
+    from sgl.cli_tokens import token
 
     for command in (
         serve,
@@ -132,6 +133,7 @@ def _add_commands() -> None:
         verify,
         proof,
         checkpoints,
+        token,
     ):
         cli.add_command(command)
 

@@ -18,6 +18,7 @@ import click
 from sgl.cli_context import settings_of
 
 if TYPE_CHECKING:
+    from ledger.settings import Settings
     from sgl.bootstrap import Container
 
 PROJECTIONS = ("case_state", "clocks", "alerts")
@@ -83,9 +84,15 @@ MAX_HEADER_BYTES = 16 * 1024
 
 
 def _serve(
-    container: Container, host: str, port: int, consumer: bool, also: tuple[str, ...] = ()
+    container: Container,
+    host: str,
+    port: int,
+    consumer: bool,
+    also: tuple[str, ...] = (),
+    notes: tuple[str, ...] = (),
 ) -> None:
-    """Serve until interrupted; the addresses are printed once the server listens."""
+    """Serve until interrupted; the addresses (and any notes) are printed once the server
+    listens."""
     import uvicorn
 
     from sgl.api import create_app
@@ -98,6 +105,7 @@ def _serve(
         f"  API:      http://{host}:{port}/v1/events (POST), /v1/cases/CASE_ID (GET)",
         f"  API docs: http://{host}:{port}/docs (OpenAPI: /openapi.json)",
         *(f"  Look at:  http://{host}:{port}{path}" for path in also),
+        *notes,
         "Stop with Ctrl-C.",
     ]
 
@@ -217,6 +225,9 @@ def demo(
         )
         # Caught up either way: `sgl case` and the other reads answer from the views.
         _catch_up(container)
+        notes = _token_lines(settings, f"http://{host}:{port}")
+        if not serve:
+            click.echo("\n".join(notes), err=True)
         if serve:
             _serve(
                 container,
@@ -231,9 +242,28 @@ def demo(
                     "/v1/latency?as_of=2007-07-25",
                     "/v1/checkpoints/latest",
                 ),
+                notes=notes,
             )
     finally:
         container.close()
+
+
+def _token_lines(settings: Settings, url: str) -> tuple[str, ...]:
+    """The demo's token per role, where they are kept, and a read that uses one."""
+    from sgl.authorize import purposes_of
+    from sgl.demo import DEMO_CASE
+    from sgl.demo.tokens import demo_tokens, tokens_file
+    from sgl.identity import PURPOSE_HEADER
+
+    tokens = demo_tokens(settings)
+    purpose = purposes_of(settings)[0]
+    inquiry = next(t for t in tokens if t.role == "inquiry")
+    return (
+        f"  Tokens:   one per role, also in {tokens_file(settings).resolve()} (mode 0600)",
+        *(f"    {t.role:<12} {t.agency:<28} {t.token}" for t in tokens),
+        f"  Try:      curl -H 'Authorization: Bearer {inquiry.token}' "
+        f"-H '{PURPOSE_HEADER}: {purpose}' {url}/v1/cases/{DEMO_CASE}",
+    )
 
 
 def _catch_up(container: Container, timeout: float = 900.0) -> None:

@@ -4,11 +4,14 @@ RFC 9457 problems every route answers with."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 
 from ledger.schemas import SchemaRegistry
+from sgl.access_rules import Rule, Scope
+from sgl.identity import PURPOSE_HEADER
 from sgl.responses import MEDIA_TYPE as PROBLEM_MEDIA
 
 REF = "#/components/schemas/"
@@ -23,6 +26,18 @@ CLOCK_REPORT_HEADERS: dict[str, Any] = {
     )
 }
 _URN = "urn:sgl:schema:"
+SECURITY_SCHEME = "bearer"
+_FORBIDDEN: dict[Scope, str] = {
+    "public": "",
+    "authenticated": "The purpose stated is unknown, or an inquiry or auditor stated none",
+    "publish": "Only a publisher (its own agency's events) or the admin (the registry's) may "
+    "publish; nothing was appended",
+    "case": "The caller's role may not read this case, or an inquiry or auditor stated no "
+    "purpose or an unknown one (the refusal is on the access log)",
+    "ledger": "Only inquiry and auditor read across the ledger, stating a known purpose",
+    "access_log": "The caller may not read this case's access log, or stated no purpose or an "
+    "unknown one",
+}
 
 PROBLEM_ERROR: dict[str, Any] = {
     "type": "object",
@@ -87,17 +102,26 @@ _EVENTS_PROBLEMS = {
 class DocumentedApp(FastAPI):
     """A FastAPI app whose OpenAPI document carries the event schemas and the problems."""
 
-    def __init__(self, schemas: SchemaRegistry, max_batch_items: int, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        schemas: SchemaRegistry,
+        max_batch_items: int,
+        *,
+        rules: Mapping[tuple[str, str], Rule],
+        purposes: Sequence[str],
+        **kwargs: Any,
+    ) -> None:
         self.event_schemas = schemas
         self.max_batch_items = max_batch_items
+        self.access_rules = rules
+        self.purposes = tuple(purposes)
         super().__init__(**kwargs)
 
     def openapi(self) -> dict[str, Any]:
         """The document, completed once and then cached."""
         if self.openapi_schema is None:
-            self.openapi_schema = complete(
-                super().openapi(), self.event_schemas, self.max_batch_items
-            )
+            spec = complete(super().openapi(), self.event_schemas, self.max_batch_items)
+            self.openapi_schema = document_access(spec, self.access_rules, self.purposes)
         return self.openapi_schema
 
 
@@ -136,6 +160,66 @@ def complete(spec: dict[str, Any], schemas: SchemaRegistry, max_batch_items: int
     if post is not None:
         _document_append(post)
     return spec
+
+
+def document_access(
+    spec: dict[str, Any], rules: Mapping[tuple[str, str], Rule], purposes: Sequence[str]
+) -> dict[str, Any]:
+    """Declare the bearer scheme, each route's security (none where public), the purpose a
+    route takes, and the 401, 403 and 429 problems of every route that needs a token."""
+    schemes = spec.setdefault("components", {}).setdefault("securitySchemes", {})
+    schemes[SECURITY_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A ledger token (`sgl token create`), the operator's SGL_ADMIN_TOKEN, "
+        "or an access token from the agency's OpenID Connect provider",
+    }
+    for path, operations in spec.get("paths", {}).items():
+        for method, operation in operations.items():
+            rule = rules.get((method.upper(), path))
+            if rule is None or rule.scope == "public":
+                operation["security"] = []
+                continue
+            operation["security"] = [{SECURITY_SCHEME: []}]
+            responses = operation.setdefault("responses", {})
+            responses["401"] = problem(
+                "No valid credentials: the token is missing, malformed, unknown, revoked or "
+                "expired (WWW-Authenticate: Bearer)"
+            )
+            responses["403"] = problem(_FORBIDDEN[rule.scope])
+            responses["429"] = problem("This credential's rate limit is spent (see Retry-After)")
+            responses["429"]["headers"] = {
+                "Retry-After": {
+                    "description": "Seconds until the credential may call again",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
+            if rule.takes_purpose():
+                operation.setdefault("parameters", []).extend(_purpose_parameters(purposes))
+    return spec
+
+
+def _purpose_parameters(purposes: Sequence[str]) -> list[dict[str, Any]]:
+    """The purpose of a request: the header or the query parameter (inquiry and auditor
+    state one with every request)."""
+    schema = {"type": "string", "enum": list(purposes)}
+    said = "The purpose of the request; inquiry and auditor must state one (here or in {})"
+    return [
+        {
+            "name": PURPOSE_HEADER,
+            "in": "header",
+            "required": False,
+            "description": said.format("the `purpose` parameter"),
+            "schema": schema,
+        },
+        {
+            "name": "purpose",
+            "in": "query",
+            "required": False,
+            "description": said.format(PURPOSE_HEADER),
+            "schema": schema,
+        },
+    ]
 
 
 def problem(description: str) -> dict[str, Any]:

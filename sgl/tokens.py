@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from ledger.envelope import utc_text
+from ledger.private import private_database
 from sgl.identity import ROLES, Caller, Role
 
 PREFIX = "sgl_"
@@ -81,7 +82,8 @@ class TokenStore:
     """The tokens of one ledger, in a SQLite file of their own."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only, as every file of the data directory: hashes, but of every credential.
+        private_database(path)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(_SCHEMA)

@@ -147,10 +147,12 @@ def test_an_unavailable_log_answers_the_documented_503(
     try:
         spec = httpx.get(server.url + "/openapi.json").json()
         container.log.close()
+        event = make_event()
         response = httpx.post(
             server.url + "/v1/events",
-            content=orjson.dumps(make_event()),
-            headers={"content-type": "application/json"},
+            content=orjson.dumps(event),
+            headers={"content-type": "application/json"}
+            | server.headers("publisher", event["agency"]),
         )
         assert response.status_code == 503
         check_response(spec, "/v1/events", "post", response)
@@ -206,7 +208,7 @@ def test_a_bad_choice_in_a_query_names_every_allowed_value(offline_server: LiveS
         (f"{case}?basis=sideways", "/basis", ("'recorded'", "'appended'")),
         (f"{case}/chronology?format=xml", "/format", ("'json'", "'csv'")),
     ):
-        response = httpx.get(address)
+        response = httpx.get(address, headers=offline_server.headers("inquiry"))
         assert response.status_code == 422
         (error,) = response.json()["errors"]
         assert error["pointer"] == pointer

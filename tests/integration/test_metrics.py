@@ -170,7 +170,8 @@ def test_rejected_events_are_logged_by_id_and_rule_never_content(
         response = httpx.post(
             server.url + "/v1/events",
             content=orjson.dumps([good, bad, extra]),
-            headers={"content-type": "application/json"},
+            headers={"content-type": "application/json"}
+            | server.headers("publisher", good["agency"]),
         )
         assert response.status_code == 422
         # The publisher is told which field broke which rule (its own field names included),

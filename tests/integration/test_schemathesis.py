@@ -7,16 +7,16 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from itertools import groupby
 from pathlib import Path
-
-import httpx
-import orjson
 
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.demo.child_a import child_a
+from sgl.identity import PURPOSE_HEADER
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
+from tests.credentials import PURPOSE
 
 CHECKS = (
     "not_a_server_error",
@@ -37,17 +37,17 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
     server = LiveServer(container).start()
     try:
         # Child A's case gives the reads something to answer about.
-        loaded = httpx.post(
-            server.url + "/v1/events",
-            content=orjson.dumps(child_a()),
-            headers={"content-type": "application/json"},
-            timeout=60,
-        )
-        assert loaded.status_code == 201
-        wait_for(
-            lambda: httpx.get(server.url + "/v1/cases/CASE-A0001").status_code == 200,
-            what="Child A in the view",
-        )
+        with server.client(timeout=60) as client:
+            # Each agency publishes its own events, in the case's order.
+            for _, run in groupby(child_a(), key=lambda event: event["agency"]):
+                loaded = client.post("/v1/events", json=list(run))
+                assert loaded.status_code == 201, loaded.text
+            wait_for(
+                lambda: client.get("/v1/cases/CASE-A0001").status_code == 200,
+                what="Child A in the view",
+            )
+        # Called as an inquiry team (every read; publishing is refused, as documented).
+        token = server.credentials.token("inquiry")
         run = subprocess.run(
             [
                 sys.executable,
@@ -69,6 +69,10 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
                 "10",
                 "--suppress-health-check",
                 "all",
+                "--header",
+                f"Authorization: Bearer {token}",
+                "--header",
+                f"{PURPOSE_HEADER}: {PURPOSE}",
             ],
             cwd=tmp_path,
             capture_output=True,

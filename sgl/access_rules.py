@@ -1,0 +1,110 @@
+"""Who may call each route: one rule per method and path template, and the app refuses to
+build while a route has none (so a new route cannot be reached before someone decides).
+
+Scopes:
+
+- `public`: no token (liveness, metrics, the API's documents and the event schemas);
+- `authenticated`: any valid token (the agency registry, checkpoints and proofs);
+- `publish`: POST /v1/events, by a publisher (its own agency's events) or the admin (the
+  registry's events); what the body may say is the append path's to check;
+- `case`: one child's data, recorded on the access log;
+- `ledger`: reports across every case, recorded on the access log;
+- `access_log`: who read a child's record, recorded too.
+
+Inquiry and auditor see every case and so state a purpose with every request they make.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+from sgl.identity import READS_ALL, ROLES, Role
+
+Scope = Literal["public", "authenticated", "publish", "case", "ledger", "access_log"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """Who may call a route, and whether a call is put on the access log."""
+
+    scope: Scope
+    roles: frozenset[Role]
+    recorded: bool
+
+    def takes_purpose(self) -> bool:
+        """Whether a caller may state a purpose here: wherever a role that must may call."""
+        return self.scope != "public" and bool(self.roles & READS_ALL)
+
+    def needs_purpose(self, role: Role) -> bool:
+        """Whether a caller of this role must state a purpose here."""
+        return self.scope != "public" and role in READS_ALL
+
+
+class MissingRules(RuntimeError):
+    """Routes of the app that no rule covers."""
+
+
+PUBLIC = Rule("public", frozenset(), recorded=False)
+ANY_CALLER = Rule("authenticated", frozenset(ROLES), recorded=False)
+PUBLISH = Rule("publish", frozenset({"publisher", "admin"}), recorded=False)
+CASE = Rule("case", frozenset({"inquiry", "auditor"}), recorded=True)
+LEDGER = Rule("ledger", frozenset({"inquiry", "auditor"}), recorded=True)
+ACCESS_LOG = Rule("access_log", frozenset({"auditor"}), recorded=True)
+
+RULES: Mapping[tuple[str, str], Rule] = {
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/metrics"): PUBLIC,
+    ("GET", "/docs"): PUBLIC,
+    ("GET", "/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/redoc"): PUBLIC,
+    ("GET", "/openapi.json"): PUBLIC,
+    ("GET", "/v1/schemas"): PUBLIC,
+    ("GET", "/v1/schemas/{name}/{version}"): PUBLIC,
+    ("GET", "/v1/agencies"): ANY_CALLER,
+    ("GET", "/v1/agencies/{agency_id}"): ANY_CALLER,
+    ("GET", "/v1/checkpoints/latest"): ANY_CALLER,
+    ("GET", "/v1/checkpoints/consistency"): ANY_CALLER,
+    ("GET", "/v1/events/{event_id}/proof"): ANY_CALLER,
+    ("POST", "/v1/events"): PUBLISH,
+    ("GET", "/v1/cases/{case_id}"): CASE,
+    ("GET", "/v1/cases/{case_id}/sightings"): CASE,
+    ("GET", "/v1/cases/{case_id}/history"): CASE,
+    ("GET", "/v1/cases/{case_id}/chronology"): CASE,
+    ("GET", "/v1/cases/{case_id}/changes"): CASE,
+    ("GET", "/v1/cases/{case_id}/knowledge"): CASE,
+    ("GET", "/v1/cases/{case_id}/knowledge/matrix"): CASE,
+    ("GET", "/v1/cases/{case_id}/knowledge/gaps"): CASE,
+    ("GET", "/v1/cases/{case_id}/knowledge/time-to-share"): CASE,
+    ("GET", "/v1/cases/{case_id}/clocks"): CASE,
+    ("GET", "/v1/cases/{case_id}/alerts"): CASE,
+    ("GET", "/v1/cases/{case_id}/audit"): CASE,
+    ("GET", "/v1/cases/{case_id}/latency"): CASE,
+    ("GET", "/v1/cases/{case_id}/access-log"): ACCESS_LOG,
+    ("GET", "/v1/alerts"): LEDGER,
+    ("GET", "/v1/audit"): LEDGER,
+    ("GET", "/v1/latency"): LEDGER,
+    ("GET", "/v1/knowledge/time-to-share"): LEDGER,
+}
+
+
+def rule_for(method: str, path: str, rules: Mapping[tuple[str, str], Rule] = RULES) -> Rule:
+    """The rule of a route by its method and path template."""
+    found = rules.get((method, path))
+    if found is None:
+        raise MissingRules(f"no access rule for {method} {path}")
+    return found
+
+
+def check_covered(
+    routes: Iterable[tuple[str, str]], rules: Mapping[tuple[str, str], Rule] = RULES
+) -> None:
+    """Raise MissingRules naming every (method, path) of the app without a rule."""
+    missing = sorted({route for route in routes if route not in rules})
+    if missing:
+        named = ", ".join(f"{method} {path}" for method, path in missing)
+        raise MissingRules(
+            f"routes without an access rule (add them to sgl/access_rules.py): {named}"
+        )
