@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 import httpx
@@ -17,8 +18,10 @@ from tests.factories import make_event, meeting_held, new_case_id
 
 
 def published(http: httpx.Client, case_id: str, events: list[dict[str, Any]]) -> None:
-    """Append the events (all to case_id) and wait until the view has every one of them."""
-    assert http.post("/v1/events", json=events).status_code == 201
+    """Append the events (all to case_id), each run of one agency's as that agency's
+    publisher, and wait until the view has every one of them."""
+    for _, run in groupby(events, key=lambda e: e["agency"]):
+        assert http.post("/v1/events", json=list(run)).status_code == 201
     wait_for(
         lambda: (
             http.get(f"/v1/cases/{case_id}").status_code == 200
