@@ -27,11 +27,12 @@ from eventsourcing.persistence import Tracking
 from ledger.append import Ledger
 from ledger.envelope import utc_text
 from ledger.errors import EventConflict
+from ledger.publish_rules import alert_event_id
 from projections.agencies import AgencyLookup
 from projections.alert_store import SQLiteAlertStore
 from projections.case_view import SQLiteCaseView
 from projections.rule_kinds import Firing
-from projections.rules import RulePolicy, alert_document, alert_event_id, evaluate_with_due
+from projections.rules import RulePolicy, alert_document, evaluate_with_due
 
 log = structlog.get_logger("consumers.alerter")
 

@@ -24,6 +24,8 @@ REGISTRY_CASE = "SGL-REGISTRY"
 REGISTERED = "agency.registered"
 UPDATED = "agency.updated"
 REGISTRY_TYPES = frozenset({REGISTERED, UPDATED})
+# The ledger's own agency id: it records the alerts the ledger raises, and is no adapter's.
+LEDGER_AGENCY = "safeguarding-ledger"
 _AGENCY_ID: FieldPath = ("payload", "agency_id")
 # The kinds of agency (envelope version 2's `agency_kind`): what rules and clocks speak of.
 KINDS: tuple[str, ...] = tuple(

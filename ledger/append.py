@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 import structlog
 
 from ledger.agency_rules import (
@@ -18,17 +20,32 @@ from ledger.agency_rules import (
     reserved_case_problems,
 )
 from ledger.amendments import amendment_problems
-from ledger.envelope import canonical_bytes, canonicalise, event_from_document
-from ledger.errors import BatchRejected, EventConflict, InvalidEvent, Problem
+from ledger.decode import decode_record
+from ledger.envelope import Event, canonical_bytes, canonicalise, event_from_document
+from ledger.errors import (
+    BatchRejected,
+    EventConflict,
+    InvalidEvent,
+    InvalidRecord,
+    LedgerUnavailable,
+    NotPermitted,
+    Problem,
+)
 from ledger.input_rules import field_problems, nul_problems
 from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
+from ledger.publish_rules import Target, permission_problems, reserved_problems, wanted_target
 from ledger.schemas import SchemaRegistry
 from ledger.withheld_rules import withheld_facts, withheld_problems
 
 log = structlog.get_logger("ledger.append")
+_REFUSED = "The batch holds events its sender may not publish; nothing was appended"
 
 Prepared = tuple[int, dict[str, Any], PendingRecord]
 """A valid item of a batch: its index, its canonical document and its record."""
+CaseEvents = Callable[[str], Sequence[Event]]
+"""One case's events as a view holds them (perhaps behind the log)."""
+# How long the append path reads the log for an event it knows is there (by its receipt).
+READ_SECONDS = 10.0
 
 
 def digest_of(value: bytes) -> str:
@@ -44,6 +61,11 @@ class Ledger:
     different content, nothing in it is appended. If the log fails part-way through
     appending, the receipts already confirmed stand and a retry of the same batch is safe,
     because event_ids already in the log come back as `duplicate`.
+
+    The adapters' append path (`adapters=True`) also applies the publish rules
+    (`ledger.publish_rules`): a batch with an event its sender may not publish is refused
+    whole (NotPermitted). `case_events`, when given, is where it looks first for an event
+    those rules name (a view's copy of the case), before reading the log.
     """
 
     def __init__(
@@ -52,10 +74,15 @@ class Ledger:
         schemas: SchemaRegistry,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         agencies: AgencyRegister | None = None,
+        *,
+        adapters: bool = False,
+        case_events: CaseEvents | None = None,
     ) -> None:
         self.log = event_log
         self.schemas = schemas
         self.agencies = agencies
+        self.adapters = adapters
+        self._case_events = case_events
         self._clock = clock
         # Lookups and queuing happen under the lock, so one process never queues an event_id
         # twice; waiting for the log happens outside it, so concurrent appends overlap. Across
@@ -66,11 +93,16 @@ class Ledger:
     def submit(self, documents: Sequence[Any]) -> list[Receipt]:
         """Append a batch; raise BatchRejected or EventConflict and append nothing on bad input."""
         prepared = self._prepare(documents)
+        if self.adapters:
+            self._check_reserved(prepared)
         self._check_agencies(prepared)
+        targets = self._targets(prepared) if self.adapters else {}
         pending = [record for _, _, record in prepared]
         with self._lock:
             self._check_amendments(prepared)
             self._check_withheld(prepared)
+            if self.adapters:
+                self._check_permissions(prepared, targets)
             plan = classify(pending, self.log.lookup({p.event_id for p in pending}), self._inflight)
             handle = self._queue(plan.fresh)
         try:
@@ -120,11 +152,86 @@ class Ledger:
                     self._inflight.pop(record.event_id, None)
 
     def submit_one(self, document: Any) -> Receipt:
-        """Append one event; raise InvalidEvent (not BatchRejected) when it is invalid."""
+        """Append one event; raise InvalidEvent (not BatchRejected) when it is invalid, and
+        NotPermitted (its problems naming no item) when its sender may not publish it."""
         try:
             return self.submit([document])[0]
         except BatchRejected as exc:
             raise InvalidEvent([_without_item(p) for p in exc.problems]) from None
+        except NotPermitted as exc:
+            raise NotPermitted([_without_item(p) for p in exc.problems], exc.title) from None
+
+    def _check_reserved(self, prepared: list[Prepared]) -> None:
+        """Refuse the batch if it holds an alert or speaks as (or of) the ledger's agency:
+        before the registry is asked, which would only call the ledger unregistered."""
+        problems = [
+            _in_item(p, index) for index, doc, _ in prepared for p in reserved_problems(doc)
+        ]
+        if problems:
+            raise NotPermitted(problems, title=_REFUSED)
+
+    def _targets(self, prepared: list[Prepared]) -> dict[str, Target]:
+        """The events the publish rules must see (amended events, answered alerts) that are
+        in the batch or the log; those still being appended are looked for under the lock."""
+        wanted = {w for _, doc, _ in prepared if (w := wanted_target(doc)) is not None}
+        if not wanted:
+            return {}
+        found = {
+            record.event_id: Target.of(doc)
+            for _, doc, record in prepared
+            if record.event_id in wanted
+        }
+        receipts = self.log.lookup(wanted - found.keys())
+        by_case: dict[str, set[str]] = {}
+        for event_id, receipt in receipts.items():
+            by_case.setdefault(receipt.case_id, set()).add(event_id)
+        if self._case_events is not None:
+            for case_id, ids in by_case.items():
+                for event in self._case_events(case_id):
+                    if event.event_id in ids:
+                        found[event.event_id] = Target.of(event._asdict())
+        for event_id, receipt in receipts.items():
+            if event_id not in found:
+                found[event_id] = Target.of(self._read(receipt)._asdict())
+        return found
+
+    def _read(self, receipt: Receipt) -> Event:
+        """The event at a receipt's position, read from the log."""
+        start = dict.fromkeys(self.log.partitions(), 0) | self.log.end_offsets()
+        start[receipt.partition] = receipt.offset
+        reader = self.log.reader(start)
+        deadline = time.monotonic() + READ_SECONDS
+        try:
+            while time.monotonic() < deadline:
+                for record in reader.poll(1, 1.0):
+                    if (record.partition, record.offset) == (receipt.partition, receipt.offset):
+                        return decode_record(record, self.schemas)
+        except InvalidRecord as exc:
+            raise LedgerUnavailable(
+                f"the record of event {receipt.event_id} at {receipt.partition}:"
+                f"{receipt.offset} cannot be read as an event: {exc}"
+            ) from exc
+        finally:
+            reader.close()
+        raise LedgerUnavailable(
+            f"event {receipt.event_id} could not be read from the log in time; retry shortly"
+        )
+
+    def _check_permissions(self, prepared: list[Prepared], targets: dict[str, Target]) -> None:
+        """Refuse the batch if a sender amends another agency's record or answers an alert
+        not sent to it; an answer to an alert not in the ledger is a mistake (under the
+        lock, so an append still under way counts as there)."""
+        wanted = {w for _, doc, _ in prepared if (w := wanted_target(doc)) is not None}
+        for event_id in wanted - targets.keys():
+            if event_id in self._inflight:
+                targets[event_id] = Target.of(orjson.loads(self._inflight[event_id][0].value))
+        refused, mistaken = permission_problems([(i, doc) for i, doc, _ in prepared], targets)
+        if refused:
+            raise NotPermitted(refused, title=_REFUSED)
+        if mistaken:
+            raise BatchRejected(
+                mistaken, title="The batch answers alerts not raised; nothing was appended"
+            )
 
     def _check_agencies(self, prepared: list[Prepared]) -> None:
         """Refuse the batch if it names an agency not registered (or registers one twice).

@@ -3,7 +3,8 @@
 LedgerError
 ├── SettingsError          a setting is missing or out of range
 ├── InvalidEvent           one event broke its schema or a ledger rule (HTTP 422)
-│   └── BatchRejected      a batch had invalid items; nothing in it was appended
+│   ├── BatchRejected      a batch had invalid items; nothing in it was appended
+│   └── NotPermitted       the sender may not publish an event it sent (HTTP 403)
 ├── EventConflict          an event_id was reused for different content (HTTP 409)
 ├── InvalidRecord          a record read from the log is not a valid event (dead-lettered)
 └── LedgerUnavailable      the log cannot be reached or did not confirm (HTTP 503)
@@ -20,6 +21,7 @@ from ledger_client.errors import (
     InvalidEvent,
     LedgerError,
     LedgerUnavailable,
+    NotPermitted,
     Problem,
 )
 
@@ -30,6 +32,7 @@ __all__ = [
     "InvalidRecord",
     "LedgerError",
     "LedgerUnavailable",
+    "NotPermitted",
     "Problem",
     "SettingsError",
 ]

@@ -20,11 +20,12 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from ledger.envelope import Event, utc_text
+from ledger.publish_rules import ALERT_NAMESPACE
 from projections.agencies import AgencyLookup
 from projections.case_timeline import instant, timeline_of
 from projections.working_days import england_and_wales
 
-NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
+NAMESPACE = ALERT_NAMESPACE
 """The UUID namespace of alert ids and of the event ids of the alerts the ledger raises."""
 
 

@@ -28,7 +28,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ledger.agency_rules import LEDGER_AGENCY
 from ledger.envelope import Event, utc_text
+from ledger.publish_rules import alert_event_id
 from ledger.schemas import SchemaRegistry
 from projections import rule_kinds, rule_kinds_presence, rule_kinds_steps
 from projections.agencies import AgencyLookup
@@ -42,8 +44,8 @@ from projections.stats import nearest_rank
 # Every kind of rule a policy may name.
 KINDS = {**rule_kinds.KINDS, **rule_kinds_presence.KINDS, **rule_kinds_steps.KINDS}
 
-# Who records the alerts the ledger raises: the ledger itself, as a system agency.
-LEDGER_AGENCY = "safeguarding-ledger"
+# Who records the alerts the ledger raises: the ledger itself, as a system agency
+# (LEDGER_AGENCY, reserved at the append path).
 LEDGER_RECORDER = {"id": "P-SGL-RULES", "role": "other"}
 # The role that is no kind of agency: the case's lead agency.
 LEAD = "lead"
@@ -292,12 +294,6 @@ def involved_at(timeline: CaseTimeline, events: Sequence[Event], at: datetime) -
         if at - when <= RECORD_WINDOW and (a not in closed or when > closed[a])
     }
     return sorted(recorded | set(timeline.involved_at(at)) - {LEDGER_AGENCY})
-
-
-def alert_event_id(alert_id: str) -> str:
-    """The event_id of the `alert.raised` event of an alert: fixed by its alert id, so that
-    raising it again is a duplicate the ledger refuses to append twice."""
-    return str(uuid.uuid5(NAMESPACE, f"alert.raised:{alert_id}"))
 
 
 def alert_document(

@@ -22,7 +22,14 @@ from consumers.access_indexer import AccessIndexer
 from consumers.follower import CaseFollower
 from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
-from ledger.errors import BatchRejected, EventConflict, InvalidEvent, LedgerUnavailable, Problem
+from ledger.errors import (
+    BatchRejected,
+    EventConflict,
+    InvalidEvent,
+    LedgerUnavailable,
+    NotPermitted,
+    Problem,
+)
 from ledger.log import EventLog
 from sgl.access_log import AccessRecorder
 from sgl.access_rules import RULES, Rule, check_covered
@@ -234,6 +241,16 @@ def _install_error_handlers(app: FastAPI) -> None:
             kind,
             exc.title,
             f"{len(exc.problems)} rule(s) broken; nothing was appended",
+            exc.problems,
+        )
+
+    @app.exception_handler(NotPermitted)
+    async def not_permitted(_: Request, exc: NotPermitted) -> Response:
+        return problem_response(
+            403,
+            "forbidden",
+            exc.title,
+            f"{len(exc.problems)} event(s) the sender may not publish; nothing was appended",
             exc.problems,
         )
 

@@ -21,9 +21,9 @@ import structlog
 from fastapi import Request
 from fastapi.routing import APIRoute
 
+from ledger.agency_rules import LEDGER_AGENCY
 from ledger.errors import Problem
 from ledger.settings import Settings
-from projections.rules import LEDGER_AGENCY
 from sgl.access_rules import Rule, rule_for
 from sgl.identity import DEFAULT_PURPOSES, PURPOSE_HEADER, Access, Caller
 from sgl.oidc import OidcVerifier

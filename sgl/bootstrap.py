@@ -295,9 +295,18 @@ def bootstrap(settings: Settings) -> Container:
     # The registry as the append path, the clocks and the alerter read it: the case view's
     # registry store, and the log past it (a consumer may be behind another's registration).
     registry = RegistryGate(event_log, views, schemas)
-    ledger = Ledger(event_log, schemas, agencies=registry)
+    # The adapters' append path: the publish rules look for the events they name in the case
+    # view first (a read of the log only for one it has not taken in yet).
+    ledger = Ledger(
+        event_log,
+        schemas,
+        agencies=registry,
+        adapters=True,
+        case_events=lambda case_id: views.current().events(case_id),
+    )
     # The ledger's own alerts name the ledger and the rule policy's recipients, not an
-    # adapter's input: checked against the schema when the policy loads, not the registry.
+    # adapter's input: checked against the schema when the policy loads, not the registry,
+    # and appended by the alerter alone (adapters may not send alert.raised).
     record = Ledger(event_log, schemas)
     feed = Ledger(alerts_log, schemas)
     clocks = ViewHandle(

@@ -11,12 +11,14 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from ledger.errors import EventConflict, InvalidEvent, Problem
+from ledger.errors import EventConflict, InvalidEvent, NotPermitted, Problem
 from ledger.limits import JSONRefused, loads_strict
 from ledger.log import Receipt
 from ledger.settings import Settings
 from sgl.bootstrap import Container
+from sgl.identity import access_of
 from sgl.metrics import Metrics
+from sgl.publishers import caller_problems
 from sgl.responses import JSONBytes, problem_response
 
 log = structlog.get_logger("sgl.events")
@@ -36,14 +38,20 @@ def events_router(container: Container, metrics: Metrics) -> APIRouter:
 
     @router.post("/v1/events", status_code=201, summary="Append one event or a batch (JSON array)")
     async def post_events(request: Request) -> Response:
-        """Validate and append; a batch is all-or-nothing at validation."""
+        """Refuse what the caller may not publish, then validate and append (all or nothing)."""
         parsed = await _read_json(request, container.settings)
         if isinstance(parsed, Response):
             return parsed
+        refused = caller_problems(access_of(request).caller, parsed)
+        if refused:
+            _log_rejected(parsed, 403, refused)
+            raise NotPermitted(
+                refused, title="The caller may not publish these events; nothing was appended"
+            )
         try:
             return await _append(parsed)
         except InvalidEvent as exc:
-            _log_rejected(parsed, 422, exc.problems)
+            _log_rejected(parsed, 403 if isinstance(exc, NotPermitted) else 422, exc.problems)
             raise
         except EventConflict as exc:
             _log_rejected(parsed, 409, [Problem("/event_id", "unique-content", "")], exc.event_ids)

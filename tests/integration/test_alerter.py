@@ -14,12 +14,14 @@ import pytest
 
 from consumers.alerter import Alerter
 from consumers.follower import CaseFollower
+from ledger.agency_rules import LEDGER_AGENCY
 from ledger.append import Ledger
 from ledger.errors import LedgerUnavailable
 from ledger.log import EventLog
+from ledger.publish_rules import alert_event_id
 from ledger.settings import Settings
 from projections.alert_store import open_alert_store
-from projections.rules import LEDGER_AGENCY, alert_event_id, evaluate
+from projections.rules import evaluate
 from sgl.bootstrap import Container, bootstrap
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for

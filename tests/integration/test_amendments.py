@@ -16,6 +16,7 @@ def correction(target: dict[str, Any], **payload: Any) -> dict[str, Any]:
     return make_event(
         "correction.recorded",
         target["case_id"],
+        agency=target["agency"],
         amends=target["event_id"],
         payload={"corrected_payload": corrected, "reason": "recount"},
     )
@@ -25,6 +26,7 @@ def retraction(target: dict[str, Any]) -> dict[str, Any]:
     return make_event(
         "entry.retracted",
         target["case_id"],
+        agency=target["agency"],
         amends=target["event_id"],
         payload={"reason": "entered on the wrong case"},
     )

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from itertools import groupby
 from typing import Any
 
 import httpx
 from click.testing import CliRunner
 
+from ledger.append import Ledger
+from ledger.publish_rules import alert_event_id
 from projections.audit import AUDIT_COLUMNS
 from sgl.bootstrap import Container
 from sgl.cli import cli
@@ -278,6 +281,10 @@ def test_alerts_of_a_case_over_http_and_the_cli(http: httpx.Client, container: C
     found = http.get(f"/v1/cases/{case_id}/alerts").json()
     [alert] = [a for a in found["alerts"] if a["rule"] == "key_agency_absent"]
     assert found["unanswered"] == 1 and alert["evidence"] == [meeting["event_id"]]
+    # Raised as the alerter raises it (this ledger runs none): an answer follows its alert.
+    raised = make_event("alert.raised", case_id, event_id=alert_event_id(alert["alert_id"]))
+    raised["payload"].update({k: alert[k] for k in ("alert_id", "rule", "evidence", "sent_to")})
+    Ledger(container.log, container.schemas).submit([raised])
     answer = make_event(
         "alert.answered",
         case_id,

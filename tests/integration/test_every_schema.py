@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
+from ledger.append import Ledger
 from ledger.client import LedgerClient
 from ledger.errors import InvalidEvent
+from ledger.publish_rules import alert_event_id
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
@@ -46,8 +48,7 @@ def served(
         values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
         suffix = uuid.uuid4().hex[:12]
         values |= {"topic": f"sgl.test.{suffix}", "dead_letter_topic": f"sgl.test.{suffix}.dlq"}
-    # The alert examples name the ledger's own agency, which adapters never register.
-    container = with_agencies(bootstrap(Settings.from_env({}, **values)), "safeguarding-ledger")
+    container = with_agencies(bootstrap(Settings.from_env({}, **values)))
     server = LiveServer(container, run_consumer=False).start()
     yield container, server
     server.stop()
@@ -78,9 +79,11 @@ def test_every_example_is_accepted_over_http(
     """Each schema's examples are appended (with fresh ids) and answered with a receipt.
 
     An example amendment goes after the example it amends, and an example withholding after
-    the examples it withholds, which are appended as they stand.
+    the examples it withholds, which are appended as they stand; an example answer after its
+    alert, raised as the ledger raises alerts. The alert examples are the ledger's own: an
+    adapter sending one is refused (403).
     """
-    _, server = served
+    container, server = served
     for version in REGISTRY.event_types[name]:
         doc = REGISTRY.schema(name, version)
         assert doc is not None
@@ -90,11 +93,30 @@ def test_every_example_is_accepted_over_http(
                 batch.insert(0, EXAMPLES_BY_ID[example["amends"]])
             if example["type"] == "information.withheld":
                 batch[:0] = [EXAMPLES_BY_ID[fact] for fact in example["payload"]["facts"]]
+            if example["type"] == "alert.answered":
+                _raise_alert(container, example)
             # Each agency's events by its publisher; the example itself is in the last batch.
             with server.client() as http:
                 *earlier, response = post_by_caller(http, batch)
             assert all(r.status_code in (200, 201) for r in earlier), [r.text for r in earlier]
-            assert response.status_code == 201, response.text
+            if example["type"] == "alert.raised":
+                assert response.status_code == 403, response.text
+                assert ("/type", "ledger-raises-alerts") in _names(response.json()["errors"])
+            else:
+                assert response.status_code == 201, response.text
+
+
+def _raise_alert(container: Container, answer: dict[str, Any]) -> None:
+    """The alert an example answer answers, raised on its case through the alerter's own
+    append path (again: nothing new)."""
+    raised = max(
+        (e for e in EXAMPLES_BY_ID.values() if e["type"] == "alert.raised"),
+        key=lambda e: int(e["schema_version"]),
+    )
+    alert_id = answer["payload"]["alert_id"]
+    alert = {**raised, "event_id": alert_event_id(alert_id), "case_id": answer["case_id"]}
+    alert["payload"] = {**raised["payload"], "alert_id": alert_id}
+    Ledger(container.log, container.schemas).submit([alert])
 
 
 @pytest.mark.parametrize(

@@ -45,19 +45,12 @@ PREVIOUS_RULES = frozenset(
 COLUMNS = ("position", "event_id", "case_id", "appended_ms", "digest", "type", "schema_version")
 # The agencies the old log names besides Child A's, all on CASE-PREV-0001 (the schema examples
 # of that release), registered with the kinds their names and roles there say: a police
-# force (`police-north`, invited to a conference and sent an alert), a school (`school-north`,
-# raising a concern and sharing information), and the ledger itself, which records the
-# alerts it raises (`safeguarding-ledger`): no organisation, so `other`, the kind no policy
-# names.
+# force (`police-north`, invited to a conference and sent an alert) and a school
+# (`school-north`, raising a concern and sharing information). The ledger itself, which
+# records the alerts it raises, is no agency of the registry (its id is reserved).
 OLD_EXAMPLE_AGENCIES = (
     {"agency_id": "police-north", "name": "North Police", "kind": "police", "statutory": True},
     {"agency_id": "school-north", "name": "North School", "kind": "education", "statutory": True},
-    {
-        "agency_id": "safeguarding-ledger",
-        "name": "Safeguarding Ledger",
-        "kind": "other",
-        "statutory": False,
-    },
 )
 
 

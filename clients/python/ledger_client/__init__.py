@@ -11,6 +11,7 @@ from ledger_client.errors import (
     InvalidEvent,
     LedgerError,
     LedgerUnavailable,
+    NotPermitted,
     Problem,
 )
 from ledger_client.receipt import Receipt
@@ -33,6 +34,7 @@ __all__ = [
     "LedgerError",
     "LedgerUnavailable",
     "NotAuthorized",
+    "NotPermitted",
     "Problem",
     "RateLimited",
     "Receipt",

@@ -21,6 +21,7 @@ from ledger_client.errors import (
     InvalidEvent,
     LedgerError,
     LedgerUnavailable,
+    NotPermitted,
     Problem,
 )
 from ledger_client.receipt import Receipt
@@ -250,6 +251,9 @@ def _raise_for_problem(response: httpx.Response) -> None:
         raise BatchRejected(problems, title=str(problem.get("title")))
     if status == 422 and kind.endswith("invalid-event"):
         raise InvalidEvent(problems, title=str(problem.get("title")))
+    # A publish refused for who sent it; any other 403 (a read) is the request's refusal.
+    if status == 403 and kind.endswith("forbidden") and response.request.method == "POST":
+        raise NotPermitted(problems, title=str(problem.get("title")))
     if status == 409:
         raise EventConflict([p.detail.split(" ")[0] for p in problems])
     if status in _RETRY_STATUS:

@@ -2,7 +2,8 @@
 
 LedgerError
 ├── InvalidEvent           one event broke its schema or a ledger rule (HTTP 422)
-│   └── BatchRejected      a batch had invalid items; nothing in it was appended
+│   ├── BatchRejected      a batch had invalid items; nothing in it was appended
+│   └── NotPermitted       the sender may not publish an event it sent (HTTP 403)
 ├── EventConflict          an event_id was reused for different content (HTTP 409)
 ├── LedgerUnavailable      the log cannot be reached or did not confirm (HTTP 503)
 └── RequestRejected        the server refused the request itself (ledger_client.client)
@@ -48,6 +49,11 @@ class InvalidEvent(LedgerError):
 
 class BatchRejected(InvalidEvent):
     """At least one item of a batch was invalid, so nothing in the batch was appended."""
+
+
+class NotPermitted(InvalidEvent):
+    """The sender may not publish an event it sent (another agency's, an alert, an amendment
+    of another agency's record...); nothing in the request was appended."""
 
 
 class EventConflict(LedgerError):
