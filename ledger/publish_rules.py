@@ -5,6 +5,8 @@ events that are valid, and whose breach is a refusal (HTTP 403), not a mistake i
   alerter appends through a Ledger of its own).
 - The ledger's own agency id is reserved: no adapter event is recorded as the ledger, and no
   agency registers it or is updated to it.
+- An agency conveys only as itself: a share's or a referral's `from_agency` is the agency
+  that records it (a correction of one, too), so no agency records another's share.
 - Only the agency that recorded an event may correct or retract it.
 - Only an agency an alert was sent to may answer it (the alert must be in the ledger, raised
   on the same case, before its answer).
@@ -25,6 +27,12 @@ from ledger.errors import Problem
 
 ALERT_RAISED = "alert.raised"
 ALERT_ANSWERED = "alert.answered"
+CORRECTION = "correction.recorded"
+# The payload fields that name the agency conveying facts, by event type.
+SENDER_FIELDS: dict[str, tuple[str, ...]] = {
+    "information.shared": ("from_agency",),
+    "referral.made": ("from_agency",),
+}
 ALERT_NAMESPACE = uuid.UUID("6f1d3c1e-5b7a-4c1e-9d55-2a7e0c6b9a10")
 """The UUID namespace of alert ids and of the event ids of the alerts the ledger raises."""
 
@@ -50,8 +58,9 @@ def alert_event_id(alert_id: str) -> str:
 
 
 def reserved_problems(document: Mapping[str, Any]) -> list[Problem]:
-    """What an adapter may never send, whoever it is: an alert, or the ledger's own agency
-    (as the event's agency, or as the agency a registry event registers or updates)."""
+    """What an adapter may never send, whoever it is: an alert, the ledger's own agency (as
+    the event's agency, or as the agency a registry event registers or updates), or a share
+    or referral that names another agency as its sender."""
     problems = []
     if document["type"] == ALERT_RAISED:
         problems.append(
@@ -66,7 +75,29 @@ def reserved_problems(document: Mapping[str, Any]) -> list[Problem]:
         problems.append(_reserved("/agency"))
     if document["type"] in REGISTRY_TYPES and document["payload"]["agency_id"] == LEDGER_AGENCY:
         problems.append(_reserved("/payload/agency_id"))
+    problems.extend(sender_problems(document["type"], document["payload"], document["agency"]))
     return problems
+
+
+def sender_problems(
+    type_: str,
+    payload: Mapping[str, Any],
+    agency: str,
+    at: str = "/payload",
+    item: int | None = None,
+) -> list[Problem]:
+    """A payload of this type naming as its sender (SENDER_FIELDS) an agency other than the
+    one recording it: a conveyance recorded in another agency's name."""
+    return [
+        Problem(
+            f"{at}/{field}",
+            "sender-is-agency",
+            f"an agency records only what it conveyed itself: {field} must be the event's agency",
+            item,
+        )
+        for field in SENDER_FIELDS.get(type_, ())
+        if field in payload and payload[field] != agency
+    ]
 
 
 def wanted_target(document: Mapping[str, Any]) -> str | None:
@@ -83,8 +114,9 @@ def permission_problems(
     documents: Sequence[tuple[int, Mapping[str, Any]]], targets: Mapping[str, Target]
 ) -> tuple[list[Problem], list[Problem]]:
     """(refusals, mistakes) of valid documents (with their index in the batch), given the
-    events they name that were found: an amendment by an agency other than its target's, an
-    answer by an agency the alert was not sent to (refusals); an answer to an alert not in
+    events they name that were found: an amendment by an agency other than its target's, a
+    correction naming another agency as its target's sender, an answer by an agency the
+    alert was not sent to (refusals); an answer to an alert not in
     the ledger on that case (a mistake). An amendment's missing target is the amendment
     rules' to report."""
     refused: list[Problem] = []
@@ -119,7 +151,16 @@ def permission_problems(
                         index,
                     )
                 )
-        elif target is not None and target.agency != document["agency"]:
+        elif target is not None and target.agency == document["agency"]:
+            if document["type"] == CORRECTION:
+                refused += sender_problems(
+                    target.type,
+                    document["payload"]["corrected_payload"],
+                    document["agency"],
+                    "/payload/corrected_payload",
+                    index,
+                )
+        elif target is not None:
             refused.append(
                 Problem(
                     "/agency",

@@ -4,6 +4,7 @@ lets it publish over HTTP (sgl.publishers)."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -162,6 +163,7 @@ def test_the_adapters_append_path_refuses_forged_events_and_appends_nothing(
         [make_event("contact.recorded", case_id, agency=HOSPITAL), retraction(injury, SCHOOL)],
         [answer(case_id, "ALERT-T-3", SCHOOL)],
         [alert(case_id, "ALERT-T-4", [SCHOOL])],
+        [share(case_id, SCHOOL, HOSPITAL, [injury["event_id"]])],
     ]
     for batch in forged:
         with pytest.raises(NotPermitted):
@@ -226,3 +228,57 @@ def test_the_client_raises_not_permitted_for_a_refused_publish() -> None:
         client.publish_batch([make_event(), make_event()])
     assert named(caught.value.problems) == {("/agency", "own-agency", 1)}
     assert caught.value.title == body["title"]
+
+
+def share(case_id: str, agency: str, sender: str, facts: list[str]) -> dict[str, Any]:
+    """An information.shared recorded by the agency, naming the sender as from_agency."""
+    shared = make_event("information.shared", case_id, agency=agency)
+    shared["payload"].update(from_agency=sender, to_agency=POLICE, facts=facts)
+    return shared
+
+
+def test_a_share_or_referral_names_its_recorder_as_sender() -> None:
+    case_id = new_case_id()
+    fact = str(uuid.uuid4())
+    assert reserved_problems(share(case_id, SCHOOL, SCHOOL, [fact])) == []
+    assert named(reserved_problems(share(case_id, SCHOOL, HOSPITAL, [fact]))) == {
+        ("/payload/from_agency", "sender-is-agency", None)
+    }
+    referral = make_event("referral.made", case_id, agency=SCHOOL)
+    referral["payload"].update(from_agency=HOSPITAL, to_agency=POLICE)
+    assert named(reserved_problems(referral)) == {
+        ("/payload/from_agency", "sender-is-agency", None)
+    }
+    # A referral a person made (no from_agency) is any agency's to record.
+    referral["payload"].pop("from_agency")
+    referral["payload"]["source"] = {"kind": "neighbour"}
+    assert reserved_problems(referral) == []
+    # The refusal does not name the agency forged as the sender.
+    assert all(
+        HOSPITAL not in p.detail
+        for p in reserved_problems(share(case_id, SCHOOL, HOSPITAL, [fact]))
+    )
+
+
+def test_a_correction_keeps_its_targets_sender() -> None:
+    case_id = new_case_id()
+    original = share(case_id, SCHOOL, SCHOOL, [str(uuid.uuid4())])
+    targets = {original["event_id"]: Target.of(original)}
+
+    def correction(sender: str) -> dict[str, Any]:
+        return make_event(
+            "correction.recorded",
+            case_id,
+            agency=SCHOOL,
+            amends=original["event_id"],
+            payload={
+                "corrected_payload": {**original["payload"], "from_agency": sender},
+                "reason": "wrong channel",
+            },
+        )
+
+    refused, mistaken = permission_problems(
+        [(0, correction(SCHOOL)), (1, correction(HOSPITAL))], targets
+    )
+    assert named(refused) == {("/payload/corrected_payload/from_agency", "sender-is-agency", 1)}
+    assert mistaken == []
