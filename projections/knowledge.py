@@ -242,13 +242,7 @@ class Knowledge:
 
 def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorded") -> Knowledge:
     """Who knew each fact of the case by the moment, since when and through what."""
-    # Each recorded_at parsed once, for the as-of filter and for the facts' own times.
-    recorded_at = {e.event_id: parse_instant(e.recorded_at) for e in events}
-    if basis == "recorded":
-        current = effective_events([e for e in events if recorded_at[e.event_id] <= moment])
-    else:
-        current = effective_events(known_by(events, moment, basis))
-    facts = {e.event_id: e for e in current if e.amends is None and e.type != ACKNOWLEDGED}
+    recorded_at, current, facts = _current(events, moment, basis)
     known: dict[str, dict[str, Knowing]] = {fact: {} for fact in facts}
     acks: dict[tuple[str, str], tuple[datetime, str]] = {}
     withheld: dict[str, dict[str, list[Withholding]]] = {}
@@ -318,6 +312,60 @@ def knowledge(events: Sequence[Event], moment: datetime, basis: Basis = "recorde
     case_id = current[0].case_id if current else ""
     _in_time_order(withheld)
     return Knowledge(case_id, moment, lead, facts, known, tuple(sorted(agencies)), people, withheld)
+
+
+def _current(
+    events: Sequence[Event], moment: datetime, basis: Basis
+) -> tuple[dict[str, datetime], list[Event], dict[str, Event]]:
+    """(each event's recorded_at, the events in effect by the moment, the facts among them)."""
+    # Each recorded_at parsed once, for the as-of filter and for the facts' own times.
+    recorded_at = {e.event_id: parse_instant(e.recorded_at) for e in events}
+    if basis == "recorded":
+        current = effective_events([e for e in events if recorded_at[e.event_id] <= moment])
+    else:
+        current = effective_events(known_by(events, moment, basis))
+    facts = {e.event_id: e for e in current if e.amends is None and e.type != ACKNOWLEDGED}
+    return recorded_at, current, facts
+
+
+def told(
+    events: Sequence[Event], moment: datetime, basis: Basis = "recorded"
+) -> dict[str, dict[str, datetime]]:
+    """For each fact of the case by the moment, the agencies that knew it by their own record
+    or another agency's word, and since when: its recorder, and each agency a share,
+    referral, meeting or alert recorded by another agency conveyed it to, provided that
+    agency knew it so by then (the ledger, which alone raises alerts, knows every fact).
+
+    The who-knew view reports every conveyance as recorded; this is what need to know may
+    rely on: an agency's own account of a share, meeting or acknowledgement that reached it
+    tells it nothing, nor does one agency's account of conveying what it never knew."""
+    recorded_at, current, facts = _current(events, moment, basis)
+    known = {fact: {event.agency: recorded_at[fact]} for fact, event in facts.items()}
+    steps = []
+    for event in current:
+        route, recipients, named = _conveys(event)
+        others = [a for a in recipients if a != event.agency]
+        if others:
+            happened = min(parse_instant(event.occurred_at), recorded_at[event.event_id])
+            conveyed = [f for f in (*named, event.event_id) if f in facts]
+            steps.append((happened, route == "alert", event.agency, others, conveyed))
+    steps.sort(key=lambda step: step[0])
+    # Time order settles a chain of relays in one pass; relays at one instant may need more.
+    changed = True
+    while changed:
+        changed = False
+        for happened, by_ledger, sender, recipients, conveyed in steps:
+            for fact in conveyed:
+                since = max(happened, recorded_at[fact])
+                cells = known[fact]
+                knew = cells.get(sender)
+                if not by_ledger and (knew is None or knew > since):
+                    continue
+                for agency in recipients:
+                    if agency not in cells or since < cells[agency]:
+                        cells[agency] = since
+                        changed = True
+    return known
 
 
 def _in_time_order(withheld: dict[str, dict[str, list[Withholding]]]) -> None:

@@ -5,21 +5,24 @@ when it knew it. For a case, an agency and a moment (on a basis), the events it 
 
 - every event the agency recorded itself, known by the moment (its own facts, shares,
   acknowledgements, answers, corrections and retractions);
-- every fact of the case that reached it by the moment, as the who-knew view
-  (`projections.knowledge`) has it on that basis: shared with it, referred to it, tabled at a
-  meeting it attended, named as evidence in an alert sent to it, or acknowledged by it (a
-  fact's `since` no later than the moment); the share, referral, meeting or alert that
-  conveyed them is itself such a fact;
+- every fact of the case that reached it by the moment on another agency's word
+  (`projections.knowledge.told`, on that basis): shared with it, referred to it, tabled at a
+  meeting it attended, or named as evidence in an alert sent to it, by a share, referral,
+  meeting or alert another agency recorded (the ledger raises alerts), when that agency knew
+  the fact so by then; the share, referral, meeting or alert itself is such a fact;
 - a correction recorded by another agency of such a fact, only when it was recorded by the
   time the agency came to know the fact (what it was told was the fact as then corrected).
 
-Nothing else: not a later correction by another agency (it was never told), not another
-agency's retraction (a fact retracted by the moment is no longer a fact of the case, so it
-has reached nobody but its recorder, who sees its own retraction), not another agency's
-acknowledgement or decision not to share (it conveys nothing), and nothing recorded or
-appended after the moment. The case is visible to
-the agency at the moment exactly when that set is not empty: it recorded something in the
-case (an involvement it opened, a contact, a share...) or a fact of the case reached it.
+Nothing else: not what the agency says reached it (its own record of a share or referral
+to it, a meeting it attended, or its acknowledgement unlocks nothing: the who-knew view
+reports such accounts, need to know does not take them as telling), not what another agency
+says it conveyed without knowing it by then, not a later correction by another agency (it
+was never told), not another agency's retraction (a fact retracted by the moment is no
+longer a fact of the case, so it has reached nobody but its recorder, who sees its own
+retraction), not another agency's acknowledgement or decision not to share (it conveys
+nothing), and nothing recorded or appended after the moment. The case is visible to the
+agency at the moment exactly when that set is not empty: it recorded something in the case
+(an involvement it opened, a contact, a share...) or a fact of the case reached it.
 Otherwise every read answers as for a case that does not exist.
 
 Every case read is then the same query run over these events: state, history, chronology,
@@ -39,7 +42,7 @@ from ledger.envelope import Event, parse_instant
 from ledger.errors import Problem
 from projections.as_of import Basis, known_by
 from projections.effective import CORRECTION
-from projections.knowledge import knowledge
+from projections.knowledge import told
 from sgl.queries.errors import Forbidden
 from sgl.queries.stores import Stores
 
@@ -58,11 +61,10 @@ def visible(events: Sequence[Event], agency: str, moment: datetime, basis: Basis
     if not known:
         return []
     known_ids = {e.event_id for e in known}
-    found = knowledge(events, moment, basis)
     since = {
-        fact: cells[agency].since
-        for fact, cells in found.known.items()
-        if agency in cells and cells[agency].since <= moment
+        fact: cells[agency]
+        for fact, cells in told(events, moment, basis).items()
+        if agency in cells and cells[agency] <= moment
     }
     return [
         e

@@ -53,18 +53,73 @@ def test_a_referral_reaches_its_recipient_from_when_it_was_made() -> None:
     assert seen(events, HOSPITAL, "10:00") == {e.event_id for e in events}
 
 
+def share(agency: str, hhmm: str, to: str, facts: list[str]) -> dict[str, Any]:
+    """A share the agency recorded of these facts with another agency."""
+    shared = event("information.shared", agency, hhmm)
+    shared["payload"].update(from_agency=agency, to_agency=to, facts=facts)
+    return shared
+
+
 def test_a_meeting_reaches_those_who_attended_not_those_only_invited() -> None:
-    """Facts tabled at a meeting reach its attendees from when it was held."""
+    """Facts its recorder knew, tabled at a meeting, reach the other attendees from when it
+    was held."""
     injury = event("injury.observed", HOSPITAL, "09:00")
+    told = share(HOSPITAL, "10:00", SC, [injury["event_id"]])
     meeting = event("meeting.held", SC, "11:00")
     meeting["payload"].update(
         invited_agencies=[SC, LEGAL, POLICE],
         attending_agencies=[SC, LEGAL],
         facts_tabled=[injury["event_id"]],
     )
-    events = as_events([injury, meeting])
+    events = as_events([injury, told, meeting])
     assert seen(events, LEGAL, "11:00") == {injury["event_id"], meeting["event_id"]}
     assert seen(events, POLICE, "11:00") == set()
+
+
+def test_an_agencys_own_account_of_being_told_unlocks_nothing() -> None:
+    """Social care's own meeting, share and referral to itself, and acknowledgement naming
+    the hospital's injury show it only its own records, never the injury."""
+    injury = event("injury.observed", HOSPITAL, "09:00")
+    meeting = event("meeting.held", SC, "10:00")
+    meeting["payload"].update(
+        invited_agencies=[SC, HOSPITAL],
+        attending_agencies=[SC, HOSPITAL],
+        facts_tabled=[injury["event_id"]],
+    )
+    to_itself = share(SC, "10:10", SC, [injury["event_id"]])
+    referral = event("referral.made", SC, "10:20")
+    referral["payload"].update(from_agency=SC, to_agency=SC, facts=[injury["event_id"]])
+    ack = event("acknowledged", SC, "10:30")
+    ack["payload"].update(acknowledges=injury["event_id"])
+    events = as_events([injury, meeting, to_itself, referral, ack])
+    own = {e["event_id"] for e in (meeting, to_itself, referral, ack)}
+    assert seen(events, SC, "12:00") == own
+    # The hospital, listed as attending social care's meeting, learns of the meeting.
+    assert seen(events, HOSPITAL, "12:00") == {injury["event_id"], meeting["event_id"]}
+
+
+def test_an_agency_conveys_only_what_it_knew_by_then() -> None:
+    """The police table the hospital's injury at their meeting before the hospital told
+    them: the legal team learns of the meeting, not the injury; relayed after the police
+    were told, it reaches social care from the relay on."""
+    injury = event("injury.observed", HOSPITAL, "09:00")
+    meeting = event("meeting.held", POLICE, "09:30")
+    meeting["payload"].update(
+        invited_agencies=[POLICE, LEGAL],
+        attending_agencies=[POLICE, LEGAL],
+        facts_tabled=[injury["event_id"]],
+    )
+    told = share(HOSPITAL, "10:00", POLICE, [injury["event_id"]])
+    early = share(POLICE, "09:45", SC, [injury["event_id"]])
+    relay = share(POLICE, "11:00", SC, [injury["event_id"]])
+    events = as_events([injury, meeting, early, told, relay])
+    assert seen(events, LEGAL, "12:00") == {meeting["event_id"]}
+    assert seen(events, SC, "10:59") == {early["event_id"]}
+    assert seen(events, SC, "11:00") == {
+        early["event_id"],
+        relay["event_id"],
+        injury["event_id"],
+    }
 
 
 def test_an_alert_reaches_the_agencies_it_was_sent_to_with_its_evidence() -> None:
