@@ -34,6 +34,9 @@ log = structlog.get_logger("sgl.authorize")
 PURPOSE_PARAMETER = "purpose"
 # The public id written for a request made with the operator's admin token.
 ENVIRONMENT_ADMIN_ID = "environment"
+# The agency of the operator's admin token: its own, never the ledger's (which the ledger's
+# alerts are recorded as, and so would be told every alert).
+ADMIN_AGENCY = "ledger-admin"
 _BEARER = "bearer"
 
 
@@ -110,15 +113,18 @@ class Credentials:
         return cls(settings.tokens_db, settings.admin_token, OidcVerifier.from_settings(settings))
 
     def caller(self, presented: str) -> Caller | None:
-        """The caller a bearer credential stands for, or None when it stands for no one."""
+        """The caller a bearer credential stands for, or None when it stands for no one (nor
+        for the ledger's own agency)."""
         if presented.startswith(PREFIX):
             return self._tokens().verify(presented)
         if self._admin_token and hmac.compare_digest(
             presented.encode(), self._admin_token.encode()
         ):
-            return Caller(ENVIRONMENT_ADMIN_ID, LEDGER_AGENCY, "admin", via="environment")
+            return Caller(ENVIRONMENT_ADMIN_ID, ADMIN_AGENCY, "admin", via="environment")
         if self._oidc is not None and presented.count(".") == 2:
-            return self._oidc.verify(presented)
+            found = self._oidc.verify(presented)
+            # No credential acts for the ledger's own agency (ledger tokens cannot name it).
+            return None if found is not None and found.agency == LEDGER_AGENCY else found
         return None
 
     def close(self) -> None:

@@ -64,6 +64,8 @@ def create(
         issued = store.create(
             agency, role, datetime.now(UTC) + timedelta(days=days), person=person, label=label
         )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--agency") from None
     finally:
         store.close()
     click.echo(issued.token)

@@ -67,9 +67,12 @@ def viewer_of(request: Request) -> Viewer | None:
 
 def knower_of(request: Request) -> Viewer | None:
     """Whose knowledge bounds what a request may see of a case's events: nobody's for an
-    inquiry or auditor (None), the caller's agency's for every other role."""
+    inquiry or auditor (None), the caller's agency's for a practitioner or publisher; an
+    admin knows no case (it keeps the registry)."""
     caller = access_of(request).caller
-    return None if caller.role in READS_ALL else Viewer(caller.agency)
+    if caller.role in READS_ALL:
+        return None
+    return Viewer(caller.agency, cases=caller.role != "admin")
 
 
 def read_router(container: Container) -> APIRouter:

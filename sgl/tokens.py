@@ -4,7 +4,9 @@ A token reads `sgl_<id>_<secret>`: the id is public (listed, revoked, written on
 log), the secret is 256 random bits shown once when the token is made. The store keeps the
 SHA-256 of the whole token (a fast hash suffices for a secret that long), the agency, the
 role, the person it names if any, and its expiry. Every request looks its token up again, so a
-revocation or an expiry takes effect on the next request.
+revocation or an expiry takes effect on the next request. No token acts for the ledger's own
+agency (`safeguarding-ledger`): it records the ledger's alerts, and a caller of it would be
+told every alert.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+from ledger.agency_rules import LEDGER_AGENCY
 from ledger.envelope import utc_text
 from ledger.private import private_database
 from sgl.identity import ROLES, Caller, Role
@@ -99,7 +102,13 @@ class TokenStore:
         label: str | None = None,
         now: datetime | None = None,
     ) -> IssuedToken:
-        """Make a token for an agency and role, valid until `expires_at`."""
+        """Make a token for an agency and role, valid until `expires_at` (ValueError for the
+        ledger's own agency, an unknown role, or an expiry already past)."""
+        if agency == LEDGER_AGENCY:
+            raise ValueError(
+                f"{LEDGER_AGENCY!r} is the ledger's own agency id (it records the ledger's "
+                "alerts): a token acts for a caller's agency, never for it"
+            )
         if role not in ROLES:
             raise ValueError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
         made = now or datetime.now(UTC)
@@ -128,14 +137,15 @@ class TokenStore:
 
     def verify(self, token: str, now: datetime | None = None) -> Caller | None:
         """The caller a presented token stands for, or None when it is malformed, unknown,
-        revoked or expired (the caller is told only that its credentials are not valid)."""
+        revoked or expired, or stands for the ledger's own agency (the caller is told only
+        that its credentials are not valid)."""
         token_id = token_id_of(token)
         if token_id is None:
             return None
         info, stored = self._row(token_id)
         if info is None or not hmac.compare_digest(stored, token_hash(token)):
             return None
-        if not info.active(now or datetime.now(UTC)):
+        if not info.active(now or datetime.now(UTC)) or info.agency == LEDGER_AGENCY:
             return None
         return Caller(info.token_id, info.agency, info.role, info.person, "token")
 

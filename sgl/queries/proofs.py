@@ -75,7 +75,7 @@ def inclusion_proof(
 
 def _knew(stores: Stores, viewer: Viewer, record: bytes) -> bool:
     """Whether the record is a registry event, or an event of a case the viewer's agency knew
-    by now."""
+    by now (never, for a viewer who sees no case)."""
     try:
         event = orjson.loads(record)
         case_id, event_id = str(event["case_id"]), str(event["event_id"]).lower()
@@ -83,6 +83,8 @@ def _knew(stores: Stores, viewer: Viewer, record: bytes) -> bool:
         return False  # not an event anyone can be said to have known
     if case_id == REGISTRY_CASE:
         return True
+    if not viewer.cases:
+        return False
     seen = visible(stores.view.events(case_id), viewer.agency, datetime.now(UTC), "recorded")
     return any(e.event_id == event_id for e in seen)
 

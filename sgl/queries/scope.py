@@ -49,9 +49,11 @@ from sgl.queries.stores import Stores
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """A reader who sees only what one agency knew: a practitioner of that agency."""
+    """A reader who sees only what one agency knew: a practitioner of that agency (or, for
+    proofs, a publisher); an admin (`cases` false) sees no case's events at all."""
 
     agency: str
+    cases: bool = True
 
 
 def visible(events: Sequence[Event], agency: str, moment: datetime, basis: Basis) -> list[Event]:

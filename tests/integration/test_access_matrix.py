@@ -232,8 +232,8 @@ def test_a_token_over_its_rate_is_told_when_to_return(
 def test_the_operators_admin_token_from_the_environment(
     make_settings: Callable[..., Settings],
 ) -> None:
-    """SGL_ADMIN_TOKEN is an admin of the ledger's own agency, before any token is made;
-    another text is refused like any unknown token."""
+    """SGL_ADMIN_TOKEN is an admin of an agency of its own (never the ledger's), before any
+    token is made; another text is refused like any unknown token."""
     secret = "operator-" + uuid.uuid4().hex + uuid.uuid4().hex
     container = bootstrap(make_settings("sqlite", admin_token=secret))
     server = LiveServer(container, run_consumer=False).start()

@@ -326,3 +326,23 @@ def test_over_http_a_practitioner_reads_what_its_agency_knew(live_server: LiveSe
         )
         assert refused.status_code == 403
         assert refused.json()["errors"][0]["pointer"] == "/agency"
+
+
+def test_an_admin_proves_no_case_event(live_server: LiveServer) -> None:
+    """An admin keeps the registry and knows no case, whatever its agency: the proof of social
+    care's contact is, to an admin of social care, an event the ledger does not hold, while
+    social care's publisher has it."""
+    case_id = new_case_id()
+    contact = make_event("contact.recorded", case_id, agency=SC)
+    path = f"/v1/events/{contact['event_id']}/proof"
+    publisher = live_server.headers("publisher", SC)
+    with live_server.client() as http:
+        post_by_agency(http, [contact])
+        wait_for(
+            lambda: http.get(path, headers=publisher).status_code in (200, 409),
+            timeout=20,
+            what="the contact known to social care's view",
+        )
+        refused = http.get(path, headers=live_server.headers("admin", SC))
+    assert refused.status_code == 404, refused.text
+    assert "holds no event" in refused.json()["detail"]
