@@ -256,3 +256,49 @@ def test_a_target_no_view_has_read_yet_is_read_from_the_log(container: Container
     assert container.log.lookup({forged["event_id"]}) == {}
     own = {**forged, "agency": HOSPITAL}
     assert container.ledger.submit([own])[0].status == "accepted"
+
+
+def history_ids(server: LiveServer, case_id: str, headers: dict[str, str]) -> set[str]:
+    """The ids of the events the caller reads in the case's history (none: 404)."""
+    with server.client() as http:
+        response = http.get(f"/v1/cases/{case_id}/history", headers=headers)
+    if response.status_code == 404:
+        return set()
+    assert response.status_code == 200, response.text
+    return {entry["event_id"] for entry in response.json()["entries"]}
+
+
+def test_an_agencys_own_account_of_being_told_shows_it_nothing(served: LiveServer) -> None:
+    """A school cannot record a hospital's share of the hospital's injury with it (403, nothing
+    appended); its own share to itself, meeting with the hospital and acknowledgement naming
+    the injury are accepted, and its practitioner still reads only those, not the injury,
+    until the hospital shares it."""
+    case_id = new_case_id()
+    injury = make_event("injury.observed", case_id, agency=HOSPITAL)
+    published(served, [injury])
+    facts = [injury["event_id"]]
+    forged = make_event("information.shared", case_id, agency=SCHOOL)
+    forged["payload"].update(from_agency=HOSPITAL, to_agency=SCHOOL, facts=facts)
+    assert refused(served, forged) == {("/payload/from_agency", "sender-is-agency", None)}
+    to_itself = {**forged, "payload": {**forged["payload"], "from_agency": SCHOOL}}
+    meeting = meeting_held(case_id, "professionals_meeting", [SCHOOL, HOSPITAL], [SCHOOL, HOSPITAL])
+    meeting["agency"] = SCHOOL
+    meeting["payload"]["facts_tabled"] = facts
+    acknowledgement = make_event("acknowledged", case_id, agency=SCHOOL)
+    acknowledgement["payload"]["acknowledges"] = injury["event_id"]
+    own = [to_itself, meeting, acknowledgement]
+    published(served, own)
+    case_state(served, case_id, acknowledgement)
+    school = served.headers("practitioner", SCHOOL)
+    assert history_ids(served, case_id, school) == {e["event_id"] for e in own}
+    with served.client() as http:
+        for path in (f"/v1/cases/{case_id}/chronology", f"/v1/cases/{case_id}/knowledge"):
+            response = http.get(path, headers=school)
+            assert response.status_code == 200, response.text
+            assert injury["event_id"] not in response.text
+    # Told by the hospital, the school reads the injury.
+    shared = make_event("information.shared", case_id, agency=HOSPITAL)
+    shared["payload"].update(from_agency=HOSPITAL, to_agency=SCHOOL, facts=facts)
+    published(served, [shared])
+    case_state(served, case_id, shared)
+    assert {injury["event_id"], shared["event_id"]} <= history_ids(served, case_id, school)
