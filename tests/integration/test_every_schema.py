@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
+from ledger.agency_rules import LEDGER_AGENCY
 from ledger.append import Ledger
 from ledger.client import LedgerClient
 from ledger.errors import InvalidEvent
@@ -19,7 +20,7 @@ from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
 from tests.agencies import with_agencies
 from tests.conftest import BACKENDS, LiveServer
-from tests.credentials import REGISTRY_TYPES, post_by_caller
+from tests.credentials import ANY_PUBLISHER, REGISTRY_TYPES, post_by_caller
 from tests.schema_variants import Variant, all_variants
 
 REGISTRY = SchemaRegistry()
@@ -56,7 +57,12 @@ def served(
 
 
 def _fresh(event: dict[str, Any]) -> dict[str, Any]:
-    return {**event, "event_id": str(uuid.uuid4())}
+    """The event with a new event id; one the ledger records (an alert), as an adapter would
+    send it: no credential acts for the ledger's own agency."""
+    fresh = {**event, "event_id": str(uuid.uuid4())}
+    if event.get("agency") == LEDGER_AGENCY:
+        fresh["agency"] = ANY_PUBLISHER
+    return fresh
 
 
 def _fresh_example(event: dict[str, Any]) -> dict[str, Any]:

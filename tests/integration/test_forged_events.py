@@ -170,8 +170,8 @@ def open_alerts(http: httpx.Client, case_id: str) -> list[str]:
 
 
 def test_an_alert_forged_as_the_ledger_is_refused(served: LiveServer) -> None:
-    """Only the ledger's rules raise alerts: one sent by an adapter, even with a credential for
-    the ledger's own agency id, is refused; so is registering that id."""
+    """Only the ledger's rules raise alerts: one sent by an adapter is refused, and no
+    credential acts for the ledger's own agency id; registering that id is refused too."""
     case_id = new_case_id()
     evidence = make_event("contact.recorded", case_id, agency=SCHOOL)
     published(served, [evidence])
@@ -180,10 +180,10 @@ def test_an_alert_forged_as_the_ledger_is_refused(served: LiveServer) -> None:
         alert_id="ALERT-T-FORGED-1", evidence=[evidence["event_id"]], sent_to=[SCHOOL]
     )
     assert forged["agency"] == LEDGER_AGENCY
-    assert refused(served, forged) == {
-        ("/type", "ledger-raises-alerts", None),
-        ("/agency", "reserved-agency", None),
-    }
+    with pytest.raises(ValueError, match="the ledger's own agency id"):
+        served.headers("publisher", LEDGER_AGENCY)
+    school = served.headers("publisher", SCHOOL)
+    assert refused(served, forged, school) == {("/agency", "own-agency", None)}
     # As the school itself, it is still an alert.
     as_school = {**forged, "agency": SCHOOL}
     assert refused(served, as_school) == {("/type", "ledger-raises-alerts", None)}
