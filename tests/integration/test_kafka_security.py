@@ -324,8 +324,9 @@ def test_oauthbearer_with_a_client_credentials_token_endpoint(
             _append_and_read_back(container)
         finally:
             container.close()
-        # One token per log (ledger, alerts, checkpoints), reused by each log's clients.
-        assert len(endpoint.requests) == 3
+        # One token per log (ledger, alerts, checkpoints, access log, its checkpoints), reused
+        # by each log's clients.
+        assert len(endpoint.requests) == 5
 
 
 def test_oauthbearer_with_a_token_file(broker: SecureBroker, tmp_path: Path) -> None:
