@@ -137,11 +137,18 @@ def clock_cases(container: Container) -> set[str]:
 
 
 def all_sealed(container: Container) -> bool:
-    """Every record of every partition is in the partition's latest signed checkpoint."""
-    for partition, end in container.log.end_offsets().items():
-        latest = container.seal.checkpoint(partition)
-        if end and (latest is None or latest["size"] != end):
+    """Every record of every partition of the ledger and of the access log is in the
+    partition's latest signed checkpoint, and every checkpoint is on its topic."""
+    for log, seal in (
+        (container.log, container.seal),
+        (container.access_log, container.access_seal),
+    ):
+        if seal.checkpoints(unpublished=True):
             return False
+        for partition, end in log.end_offsets().items():
+            latest = seal.checkpoint(partition)
+            if end and (latest is None or latest["size"] != end):
+                return False
     return True
 
 
@@ -334,6 +341,8 @@ def _env(settings: Settings) -> dict[str, str]:
         "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         "SGL_ALERTS_TOPIC": settings.alerts_topic,
         "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": settings.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
         "SGL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "SGL_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "SGL_MAX_RECORD_BYTES": str(settings.max_record_bytes),

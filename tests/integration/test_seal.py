@@ -153,6 +153,8 @@ def _env(container: Container) -> dict[str, str]:
         "SGL_DEAD_LETTER_TOPIC": s.dead_letter_topic,
         "SGL_ALERTS_TOPIC": s.alerts_topic,
         "SGL_CHECKPOINTS_TOPIC": s.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": s.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": s.access_checkpoints_topic,
         "SGL_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
     }
 
