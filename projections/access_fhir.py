@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from projections.rules import LEDGER_AGENCY as LEDGER
+from ledger.agency_rules import LEDGER_AGENCY as LEDGER
 
 BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
 EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"

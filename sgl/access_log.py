@@ -56,7 +56,9 @@ def access_record(
     params: dict[str, Any] = scope.get("path_params") or {}
     query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
     client = scope.get("client")
-    case_id = params.get("case_id")
+    # A route whose case is not in its path (an event's proof) names it in the state.
+    named = state.get("case_id") if isinstance(state, Mapping) else None
+    case_id = named if named is not None else params.get("case_id")
     return AccessRecord(
         access_id=str(uuid.uuid4()),
         request_id=request_id,

@@ -21,7 +21,7 @@ from sgl.bootstrap import Container, build_log
 from sgl.cli import cli
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
-from tests.credentials import INQUIRY_AGENCY, PURPOSE
+from tests.credentials import INQUIRY_AGENCY, PURPOSE, post_by_caller
 from tests.factories import case_events, new_case_id
 
 
@@ -44,7 +44,8 @@ def a_case(server: LiveServer) -> tuple[str, list[dict[str, Any]]]:
     case_id = new_case_id()
     events = case_events(case_id)
     with server.client() as http:
-        assert http.post("/v1/events", json=events).status_code in (200, 201, 207)
+        for posted in post_by_caller(http, events):
+            assert posted.status_code in (200, 201, 207), posted.text
         # The case view follows the log: wait until the case answers.
         wait_for(
             lambda: http.get(f"/v1/cases/{case_id}").status_code == 200,
@@ -251,3 +252,24 @@ def test_sgl_access_log_prints_the_report(server: LiveServer, ledger: Container)
     document = CliRunner().invoke(cli, ["access-log", case_id, "--format", "json"], env=env)
     assert orjson.loads(document.stdout)["count"] == expected
     assert "not yet indexed" not in document.stderr
+
+
+def test_a_proof_read_is_in_its_case_report(server: LiveServer) -> None:
+    case_id, events = a_case(server)
+    event_id = events[0]["event_id"]
+    proofs: list[httpx.Response] = []
+    with server.client() as http:
+
+        def proved() -> bool:
+            proofs.append(http.get(f"/v1/events/{event_id}/proof"))
+            return proofs[-1].status_code == 200
+
+        # The bundle is answered once the sealer's next checkpoint covers the event.
+        wait_for(proved, timeout=30, every=0.5, what="the event to be in a checkpoint")
+        records = report(server, http, case_id).json()["records"]
+    read = [r for r in records if r["request_id"] == proofs[-1].headers["X-Request-Id"]]
+    assert len(read) == 1
+    assert read[0]["route"] == "/v1/events/{event_id}/proof"
+    assert read[0]["case_id"] == case_id
+    assert read[0]["path_params"] == {"event_id": event_id}
+    assert read[0]["outcome"]["status"] == 200
