@@ -80,11 +80,18 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
         for path, params in reads:
             answer = http.get(path, params=params)
             answered.append(answer)
-        # Refused reads are on the record too: no purpose stated (403), no credentials (401).
+        # A read refused for its purpose is on the record too (403); a request with no valid
+        # credential (401) is not: anyone could flood the sealed log with them.
         unstated = http.get(
             f"/v1/cases/{case_id}/history", headers=server.headers("inquiry", purpose=None)
         )
         anonymous = httpx.get(f"{server.url}/v1/cases/{case_id}/history", timeout=30)
+        forged = httpx.get(
+            f"{server.url}/v1/cases/{case_id}/history",
+            headers={"Authorization": "Bearer sgl_000000000000_" + "x" * 43},
+            timeout=30,
+        )
+        metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
         found = report(server, http, case_id).json()
         # The report's own read (the one before these) is on the record too.
         later = report(server, http, case_id).json()
@@ -92,14 +99,13 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
     records = found["records"][len(before) :]
     assert found["behind"] == 0
     assert found["count"] == len(found["records"])
-    # The first report read, then each read of this case in order, then the refused ones.
+    # The first report read, then each read of this case in order, then the refused one.
     assert [r["route"] for r in records] == [
         "/v1/cases/{case_id}/access-log",
         "/v1/cases/{case_id}",
         "/v1/cases/{case_id}/history",
         "/v1/cases/{case_id}/chronology",
         "/v1/cases/{case_id}/sightings",
-        "/v1/cases/{case_id}/history",
         "/v1/cases/{case_id}/history",
     ]
     assert [a.status_code for _, a in made] == [200, 200, 200, 200]
@@ -116,11 +122,11 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
         assert path.startswith(f"/v1/cases/{case_id}")
     history, chronology = records[2], records[3]
     assert history["as_of"] == "2031-01-31"
-    assert (unstated.status_code, anonymous.status_code) == (403, 401)
+    assert (unstated.status_code, anonymous.status_code, forged.status_code) == (403, 401, 401)
     assert records[5]["outcome"]["status"] == 403
     assert (records[5]["caller"]["role"], records[5]["purpose"]) == ("inquiry", None)
-    assert records[6]["outcome"]["status"] == 401
-    assert records[6]["caller"]["token_id"] is None
+    assert all(r["outcome"]["status"] != 401 for r in found["records"])
+    assert 'sgl_unadmitted_total{status="401"} 2.0' in metrics
     assert ["type", "injury.observed"] in chronology["query"]
     assert len(later["records"]) == len(found["records"]) + 1
 
