@@ -63,6 +63,18 @@ def access_report(
     return {"case_id": case_id, "count": len(records), "behind": missing, "records": records}
 
 
+def agency_report(report: dict[str, Any], agency: str) -> dict[str, Any]:
+    """The report as a practitioner of the agency sees it: its own agency's reads only (who in
+    it read the record, when, why), without any caller's network address or token id; being
+    involved in a case is no ground to see who else read it."""
+    records = [
+        {**record, "caller": {**record["caller"], "token_id": None, "address": None}}
+        for record in report["records"]
+        if (record.get("caller") or {}).get("agency") == agency
+    ]
+    return {**report, "count": len(records), "records": records}
+
+
 def access_csv(report: dict[str, Any]) -> str:
     """The report's records as CSV, one row per read, with a header row."""
     out = io.StringIO()

@@ -45,11 +45,14 @@ def access_router(container: Container) -> APIRouter:
         (agency, role, person, token id), purpose, route, parameters, as_of, status and
         time; a case never read has none. This report's own reads are recorded too. To a
         practitioner, only for a case its agency is or was involved in (any other is, to it,
-        no such case)."""
+        no such case), and only its own agency's reads, without token ids or network
+        addresses; an auditor sees every read."""
         viewer = viewer_of(request)
         if viewer is not None and not queries.involved(stores, case_id, viewer):
             raise queries.NoSuchCase(case_id)
         report = access_report.access_report(container.access_index, container.access_log, case_id)
+        if viewer is not None:
+            report = access_report.agency_report(report, viewer.agency)
         if format == "csv":
             return Response(access_report.access_csv(report), media_type="text/csv; charset=utf-8")
         if format == "fhir":

@@ -279,3 +279,40 @@ def test_a_proof_read_is_in_its_case_report(server: LiveServer) -> None:
     assert read[0]["case_id"] == case_id
     assert read[0]["path_params"] == {"event_id": event_id}
     assert read[0]["outcome"]["status"] == 200
+
+
+def test_a_practitioner_sees_only_its_own_agencys_reads(server: LiveServer) -> None:
+    case_id, events = a_case(server)
+    care, hospital = events[0]["agency"], events[4]["agency"]
+    assert care != hospital
+    as_care = server.headers("practitioner", care)
+    as_hospital = server.headers("practitioner", hospital)
+    path = f"/v1/cases/{case_id}/history"
+    with server.client() as http:
+        reads = [
+            http.get(path, headers=as_care),
+            http.get(path, headers=as_hospital),
+            http.get(path),  # the inquiry's
+        ]
+        assert [r.status_code for r in reads] == [200, 200, 200]
+        seen = http.get(f"/v1/cases/{case_id}/access-log", headers=as_care)
+        table = http.get(
+            f"/v1/cases/{case_id}/access-log", params={"format": "csv"}, headers=as_care
+        )
+        everything = report(server, http, case_id).json()["records"]
+    assert seen.status_code == 200, seen.text
+    own = seen.json()["records"]
+    assert {r["caller"]["agency"] for r in own} == {care}
+    assert {r["request_id"] for r in own} >= {reads[0].headers["X-Request-Id"]}
+    assert seen.json()["count"] == len(own)
+    for record in own:
+        assert record["caller"]["token_id"] is None and record["caller"]["address"] is None
+    assert reads[1].headers["X-Request-Id"] not in seen.text
+    assert reads[2].headers["X-Request-Id"] not in seen.text
+    assert hospital not in table.text and INQUIRY_AGENCY not in table.text
+    # The auditor sees every read, with its token id and network address.
+    callers = {r["request_id"]: r["caller"] for r in everything}
+    for read in reads:
+        caller = callers[read.headers["X-Request-Id"]]
+        assert caller["token_id"] and caller["address"] == "127.0.0.1"
+    assert {care, hospital, INQUIRY_AGENCY} <= {c["agency"] for c in callers.values()}
