@@ -4,8 +4,6 @@ and `sgl access-log CASE`)."""
 
 from __future__ import annotations
 
-import csv
-import io
 import time
 from typing import Any
 
@@ -14,6 +12,7 @@ from projections.access_fhir import audit_bundle
 from projections.access_index import SQLiteAccessIndex
 from sgl.bootstrap import Container
 from sgl.queries import ContainerStores, Document, inclusion_proof
+from sgl.queries.common import to_csv
 
 FORMATS = ("json", "csv", "fhir")
 FHIR_MEDIA = "application/fhir+json"
@@ -76,31 +75,30 @@ def agency_report(report: dict[str, Any], agency: str) -> dict[str, Any]:
 
 
 def access_csv(report: dict[str, Any]) -> str:
-    """The report's records as CSV, one row per read, with a header row."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    """The report's records as CSV, one row per read, with a header row (`to_csv`: no cell
+    can be taken for a spreadsheet formula)."""
+    rows = []
     for record in report["records"]:
         caller = record.get("caller") or {}
-        writer.writerow(
-            [
-                record["recorded_at"],
-                caller.get("agency"),
-                caller.get("role"),
-                caller.get("person"),
-                caller.get("token_id"),
-                caller.get("via"),
-                record.get("purpose"),
-                record["method"],
-                record["route"],
-                "&".join(f"{k}={v}" for k, v in record.get("query") or ()),
-                record.get("as_of"),
-                record["outcome"]["status"],
-                record["request_id"],
-                record["access_id"],
-            ]
+        rows.append(
+            {
+                "recorded_at": record["recorded_at"],
+                "agency": caller.get("agency"),
+                "role": caller.get("role"),
+                "person": caller.get("person"),
+                "token_id": caller.get("token_id"),
+                "via": caller.get("via"),
+                "purpose": record.get("purpose"),
+                "method": record["method"],
+                "route": record["route"],
+                "query": "&".join(f"{k}={v}" for k, v in record.get("query") or ()),
+                "as_of": record.get("as_of"),
+                "status": record["outcome"]["status"],
+                "request_id": record["request_id"],
+                "access_id": record["access_id"],
+            }
         )
-    return out.getvalue()
+    return to_csv(CSV_COLUMNS, rows)
 
 
 def access_fhir(report: dict[str, Any]) -> dict[str, Any]:

@@ -223,3 +223,32 @@ def test_concurrent_reads_share_appends_and_each_is_recorded() -> None:
     assert sorted(r["case_id"] for r in journal.records) == cases
     # While one append is under way the others wait for the next: far fewer than 20.
     assert journal.appends < 10
+
+
+def test_a_record_keeps_declared_query_values_only_and_never_a_token() -> None:
+    journal = Journal([])
+    client(journal).get(
+        f"/v1/cases/{CASE}",
+        params=[
+            ("as_of", "2025-01-31"),
+            ("access_token", "sgl_abcdef123456_secret"),
+            ("colour", "blue"),
+            ("purpose", "practice-review"),
+        ],
+    )
+    (record,) = journal.records
+    assert record["query"] == [
+        ["as_of", "2025-01-31"],
+        ["access_token", "[redacted]"],
+        ["colour", "[redacted]"],
+        ["purpose", "practice-review"],
+    ]
+    assert "secret" not in orjson.dumps(record).decode()
+
+
+def test_a_declared_parameter_named_like_a_token_is_redacted_and_as_of_only_when_declared() -> None:
+    journal = Journal([])
+    client(journal).get(f"/v1/cases/{CASE}/stream", params={"as_of": "2025-01-31"})
+    (record,) = journal.records
+    assert record["query"] == [["as_of", "[redacted]"]]
+    assert record["as_of"] is None
