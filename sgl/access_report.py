@@ -33,9 +33,22 @@ CSV_COLUMNS = (
     "access_id",
 )
 # How long a report waits for the index to take in the access records already appended (the
-# reads just answered); past it, the report says how many it has not yet taken in.
+# reads just answered); past it, there is no report (`AccessLogBehind`): one missing reads
+# would look complete.
 CATCH_UP_SECONDS = 5.0
 _POLL_SECONDS = 0.02
+
+
+class AccessLogBehind(Exception):
+    """The access index has not taken in every access record yet: a report now would miss
+    reads."""
+
+    def __init__(self, missing: int) -> None:
+        super().__init__(
+            f"{missing} access record(s) are not yet indexed: the report would miss reads "
+            "(is the access index consumer running?)"
+        )
+        self.missing = missing
 
 
 def behind(index: SQLiteAccessIndex, access_log: EventLog) -> int:
@@ -52,14 +65,16 @@ def access_report(
     wait: float = CATCH_UP_SECONDS,
 ) -> dict[str, Any]:
     """Every access record of the case, oldest first, once the index holds every record
-    appended before now (or `wait` seconds have passed: `behind` then counts the rest)."""
+    appended before now; AccessLogBehind when it still does not after `wait` seconds."""
     deadline = time.monotonic() + wait
     missing = behind(index, access_log)
     while missing and time.monotonic() < deadline:
         time.sleep(_POLL_SECONDS)
         missing = behind(index, access_log)
+    if missing:
+        raise AccessLogBehind(missing)
     records = list(index.records(case_id))
-    return {"case_id": case_id, "count": len(records), "behind": missing, "records": records}
+    return {"case_id": case_id, "count": len(records), "behind": 0, "records": records}
 
 
 def agency_report(report: dict[str, Any], agency: str) -> dict[str, Any]:

@@ -316,3 +316,28 @@ def test_a_practitioner_sees_only_its_own_agencys_reads(server: LiveServer) -> N
         caller = callers[read.headers["X-Request-Id"]]
         assert caller["token_id"] and caller["address"] == "127.0.0.1"
     assert {care, hospital, INQUIRY_AGENCY} <= {c["agency"] for c in callers.values()}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_no_report_while_the_access_index_is_behind(ledger: Container) -> None:
+    # No consumers: the access index takes in nothing, so the read below stays unindexed.
+    served = LiveServer(ledger, run_consumer=False).start()
+    case_id = new_case_id()
+    try:
+        with served.client() as http:
+            http.get(f"/v1/cases/{case_id}")
+            answer = http.get(
+                f"/v1/cases/{case_id}/access-log",
+                headers=served.headers("auditor", purpose="audit"),
+            )
+    finally:
+        served.stop()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
+    assert answer.json()["type"] == "urn:sgl:problem:access-log-behind"
+    printed = CliRunner().invoke(cli, ["access-log", case_id], env=_env(ledger.settings))
+    assert printed.exit_code == 1
+    assert "not yet indexed" in printed.output
+    ledger.access_indexer().run_until_caught_up(30)
+    caught_up = CliRunner().invoke(cli, ["access-log", case_id], env=_env(ledger.settings))
+    assert caught_up.exit_code == 0, caught_up.output
