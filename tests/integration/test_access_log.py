@@ -151,7 +151,11 @@ def test_the_report_renders_as_csv_and_as_a_fhir_bundle(server: LiveServer) -> N
     for event in events:
         assert event["entity"][0]["what"]["identifier"]["value"] == case_id
         assert event["type"]["code"] == "rest"
-        assert [a["requestor"] for a in event["agent"]] == [True, False]
+        assert [a["requestor"] for a in event["agent"]] == [False, True, False]
+        assert [a["type"]["coding"][0]["code"] for a in event["agent"] if "type" in a] == [
+            "110153",
+            "110152",
+        ]
 
 
 @contextmanager

@@ -203,10 +203,16 @@ def test_a_read_renders_as_a_balp_patient_read_and_a_query_as_a_patient_query() 
     assert (query["subtype"][0]["code"], query["action"]) == ("search-type", "E")
     assert read["type"]["code"] == "rest"
     assert read["outcome"] == "0"
-    (requestor,) = [a for a in read["agent"] if a["requestor"]]
-    assert requestor["who"]["identifier"]["value"] == "reader-7"
-    assert requestor["purposeOfUse"][0]["coding"][0]["code"] == "practice-review"
-    assert requestor["network"] == {"address": "127.0.0.1", "type": "2"}
+    client_agent, user, server = read["agent"]
+    assert [a["requestor"] for a in read["agent"]] == [False, True, False]
+    assert client_agent["type"]["coding"][0]["code"] == "110153"
+    assert client_agent["who"]["identifier"]["value"] == "tok123"
+    assert client_agent["network"] == {"address": "127.0.0.1", "type": "2"}
+    assert user["who"]["identifier"]["value"] == "reader-7"
+    assert user["purposeOfUse"][0]["coding"][0]["code"] == "practice-review"
+    assert "network" not in user and "type" not in user
+    assert server["type"]["coding"][0]["code"] == "110152"
+    assert server["who"]["display"] == "safeguarding-ledger"
     patient = read["entity"][0]
     assert patient["what"]["identifier"]["value"] == CASE
     assert patient["role"]["code"] == "1"
@@ -252,3 +258,19 @@ def test_a_declared_parameter_named_like_a_token_is_redacted_and_as_of_only_when
     (record,) = journal.records
     assert record["query"] == [["as_of", "[redacted]"]]
     assert record["as_of"] is None
+
+
+def test_only_a_successful_read_of_a_case_claims_a_balp_patient_profile() -> None:
+    journal = Journal([])
+    client(journal).get(f"/v1/cases/{CASE}/broken")
+    (failed,) = (audit_event(r) for r in journal.records)
+    assert "meta" not in failed
+    assert failed["outcome"] == "8"
+    refused = {**journal.records[0], "outcome": {"status": 403}}
+    assert "meta" not in audit_event(refused)
+    ledger_wide = {**journal.records[0], "case_id": None, "outcome": {"status": 200}}
+    assert "meta" not in audit_event(ledger_wide)
+    searched = audit_event({**ledger_wide, "query": [["as_of", "2025-01-31"]]})
+    assert searched["meta"]["profile"] == [
+        "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Query"
+    ]
