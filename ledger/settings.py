@@ -248,6 +248,13 @@ class Settings:
     oidc_agency_claim: str = "sgl_agency"
     oidc_role_claim: str = "sgl_role"
     oidc_person_claim: str = "sgl_person"
+    # What the provider may speak for: the roles it may grant and the agencies (required with
+    # SGL_OIDC_ISSUER: a provider speaks for no agency until it is named here).
+    oidc_roles: str = "publisher,practitioner"
+    oidc_agencies: str = ""
+    # Accept tokens without the RFC 9068 access-token `typ` (`at+jwt`), for a provider that
+    # cannot mark them (its ID tokens must then never carry the ledger's audience).
+    oidc_accept_untyped: bool = False
 
     @property
     def log_db(self) -> Path:
@@ -408,6 +415,11 @@ class Settings:
             raise SettingsError(f"OpenID Connect needs all of {', '.join(oidc)}; missing {missing}")
         if self.oidc_jwks_url:
             _check_secure_url("SGL_OIDC_JWKS_URL", self.oidc_jwks_url)
+        if self.oidc_issuer and not self.oidc_agencies.strip():
+            raise SettingsError(
+                "SGL_OIDC_AGENCIES must name the agencies (comma-separated ids) the OpenID "
+                "Connect provider speaks for"
+            )
 
 
 def _check_url(url: str) -> None:

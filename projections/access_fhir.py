@@ -2,8 +2,13 @@
 RESTful read or query of one patient's data: the child is the patient, by the ledger's
 pseudonymous case id (no name, no birth date), and the ledger is the observer.
 
-A read without query parameters is a BALP PatientRead (subtype `read`, action R); one with
-parameters a PatientQuery (subtype `search-type`, action E, the query as an entity).
+Only a successful (2xx) read claims a BALP profile: of one child's case, without query
+parameters a PatientRead (subtype `read`, action R), with them a PatientQuery (subtype
+`search-type`, action E, the query as an entity); a ledger-wide report (no case) with query
+parameters a Query, never a PatientQuery. A refused or failed read is a base AuditEvent. The
+agents are the client (DICOM 110153, the credential and its network address), the user (the
+requestor: the person the credential names, else its public id) and the server (110152, the
+ledger).
 """
 
 from __future__ import annotations
@@ -46,7 +51,6 @@ def audit_event(record: Mapping[str, Any]) -> dict[str, Any]:
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": record["access_id"],
-        "meta": {"profile": [BALP + ("PatientQuery" if searched else "PatientRead")]},
         "type": {"system": EVENT_TYPE, "code": "rest", "display": "Restful Operation"},
         "subtype": [
             {
@@ -59,7 +63,7 @@ def audit_event(record: Mapping[str, Any]) -> dict[str, Any]:
         "recorded": record["recorded_at"],
         "outcome": outcome_code(status),
         "outcomeDesc": f"HTTP {status}",
-        "agent": [*_requestor(record), _server()],
+        "agent": [*_client_and_user(record), _server()],
         "source": {
             "site": LEDGER,
             "observer": {"display": LEDGER},
@@ -67,47 +71,70 @@ def audit_event(record: Mapping[str, Any]) -> dict[str, Any]:
         },
         "entity": _entities(record, query),
     }
+    profile = balp_profile(status, bool(record.get("case_id")), searched)
+    if profile is not None:
+        event["meta"] = {"profile": [BALP + profile]}
     purpose = record.get("purpose")
     if purpose:
         event["purposeOfEvent"] = [_purpose(purpose)]
     return event
 
 
-def _requestor(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The caller, as the requestor: the person the credential names (else the token's
-    public id, never its secret), assigned by its agency, with its role and purpose."""
+def balp_profile(status: int, of_case: bool, searched: bool) -> str | None:
+    """The BALP profile a read claims: only a successful one, and a patient's only when it
+    read one child's case; None for a base AuditEvent."""
+    if not 200 <= status < 300:
+        return None
+    if of_case:
+        return "PatientQuery" if searched else "PatientRead"
+    return "Query" if searched else None
+
+
+def _client_and_user(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The client (the credential, from its network address) and the user, the requestor:
+    the person the credential names (else the token's public id, never its secret), assigned
+    by its agency, with its role and purpose. None when no caller was known."""
     caller = record.get("caller") or {}
-    if not caller.get("token_id"):
+    if not caller.get("token_id") and not caller.get("agency"):
         return []
-    person = caller.get("person")
-    identifier: dict[str, Any] = {
-        "value": person or caller["token_id"],
-        "assigner": {"identifier": {"system": AGENCY_SYSTEM, "value": caller["agency"]}},
-    }
-    if not person:
-        identifier["system"] = TOKEN_SYSTEM
-    agent: dict[str, Any] = {
+    agency = {"identifier": {"system": AGENCY_SYSTEM, "value": caller.get("agency")}}
+    token_id = caller.get("token_id")
+    client: dict[str, Any] = {
         "type": {"coding": [{"system": DCM, "code": "110153", "display": "Source Role ID"}]},
-        "role": [{"coding": [{"system": ROLE_SYSTEM, "code": caller["role"]}]}],
-        "who": {
-            "identifier": identifier,
-            "display": f"{identifier['value']} ({caller['role']}, {caller['agency']})",
-        },
-        "requestor": True,
-        "policy": [f"{TOKEN_SYSTEM}:{caller['token_id']}"],
+        "who": {"display": f"client of {caller.get('agency')}"},
+        "requestor": False,
     }
-    if record.get("purpose"):
-        agent["purposeOfUse"] = [_purpose(record["purpose"])]
+    if token_id:
+        client["who"]["identifier"] = {"system": TOKEN_SYSTEM, "value": token_id}
     if caller.get("address"):
-        agent["network"] = {"address": caller["address"], "type": "2"}
-    return [agent]
+        client["network"] = {"address": caller["address"], "type": "2"}
+    person = caller.get("person")
+    named = person or token_id
+    # A report that leaves token ids out (a practitioner's) names the user by role and agency.
+    who: dict[str, Any] = {
+        "display": f"{named or 'a user'} ({caller.get('role')}, {caller.get('agency')})"
+    }
+    if named:
+        who["identifier"] = {"value": named, "assigner": agency}
+        if not person:
+            who["identifier"]["system"] = TOKEN_SYSTEM
+    user: dict[str, Any] = {
+        "role": [{"coding": [{"system": ROLE_SYSTEM, "code": caller.get("role")}]}],
+        "who": who,
+        "requestor": True,
+    }
+    if token_id:
+        user["policy"] = [f"{TOKEN_SYSTEM}:{token_id}"]
+    if record.get("purpose"):
+        user["purposeOfUse"] = [_purpose(record["purpose"])]
+    return [client, user]
 
 
 def _server() -> dict[str, Any]:
     """The ledger, answering the read."""
     return {
         "type": {"coding": [{"system": DCM, "code": "110152", "display": "Destination Role ID"}]},
-        "who": {"display": LEDGER},
+        "who": {"identifier": {"system": AGENCY_SYSTEM, "value": LEDGER}, "display": LEDGER},
         "requestor": False,
     }
 

@@ -13,16 +13,19 @@ import asyncio
 import re
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
 import structlog
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ledger.access import AccessRecord
 from ledger.log import EventLog, PendingRecord
+from sgl.authorize import PURPOSE_PARAMETER
 from sgl.identity import Access
 from sgl.metrics import route_template
 from sgl.responses import problem_response
@@ -34,6 +37,8 @@ REQUEST_ID_HEADER = "X-Request-Id"
 # anything else is replaced (it is written to a sealed log and echoed back).
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 RETRY_AFTER_SECONDS = "5"
+# What an access record keeps of a query parameter's value it may not keep.
+REDACTED = "[redacted]"
 # How long the access log's writer thread waits for a record before it ends (a new one
 # starts with the next record).
 WRITER_IDLE_SECONDS = 1.0
@@ -54,9 +59,11 @@ def access_record(
     access = state.get("access") if isinstance(state, Mapping) else None
     caller = access.caller if isinstance(access, Access) else None
     params: dict[str, Any] = scope.get("path_params") or {}
-    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    query = recorded_query(scope)
     client = scope.get("client")
-    case_id = params.get("case_id")
+    # A route whose case is not in its path (an event's proof) names it in the state.
+    named = state.get("case_id") if isinstance(state, Mapping) else None
+    case_id = named if named is not None else params.get("case_id")
     return AccessRecord(
         access_id=str(uuid.uuid4()),
         request_id=request_id,
@@ -71,11 +78,38 @@ def access_record(
         route=route_template(scope),
         case_id=str(case_id) if case_id is not None else None,
         query=query,
-        as_of=next((value for name, value in query if name == "as_of"), None),
+        as_of=next((v for name, v in query if name == "as_of" and v != REDACTED), None),
         status=status,
         address=client[0] if client else None,
         path_params={str(k): str(v) for k, v in params.items()},
     )
+
+
+def declared_query_parameters(route: APIRoute) -> tuple[str, ...]:
+    """The query parameters a route declares, by the names clients send (their aliases)."""
+    return tuple(dict.fromkeys(_aliases(route.dependant)))
+
+
+def _aliases(dependant: Dependant) -> Iterator[str]:
+    """The query parameters of a dependant and of everything it depends on."""
+    yield from (field.alias for field in dependant.query_params)
+    for sub in dependant.dependencies:
+        yield from _aliases(sub)
+
+
+def recorded_query(scope: Scope) -> list[tuple[str, str]]:
+    """The request's query parameters as its access record keeps them: the values of those the
+    route declares (and the purpose), and only the name of any other; never the value of a
+    parameter named like a token (a credential sent in a URL stays out of the sealed log)."""
+    route = scope.get("route")
+    declared = {PURPOSE_PARAMETER}
+    if isinstance(route, APIRoute):
+        declared.update(declared_query_parameters(route))
+    sent = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    return [
+        (name, value if name in declared and "token" not in name.lower() else REDACTED)
+        for name, value in sent
+    ]
 
 
 def request_id_of(scope: Scope) -> str:

@@ -4,7 +4,8 @@ build while a route has none (so a new route cannot be reached before someone de
 Scopes:
 
 - `public`: no token (liveness, metrics, the API's documents and the event schemas);
-- `authenticated`: any valid token (the agency registry, checkpoints and proofs);
+- `authenticated`: any valid token (the agency registry and checkpoints; an event's proof,
+  which carries the event's record, is recorded in its case's report);
 - `publish`: POST /v1/events, by a publisher (its own agency's events) or the admin (the
   registry's events); what the body may say is the append path's to check;
 - `case`: one child's data, recorded on the access log;
@@ -54,6 +55,8 @@ CASE = Rule("case", frozenset({"inquiry", "auditor"}), recorded=True)
 # (sgl/queries/scope.py); the other case reads compare agencies or pool what no one agency
 # knew, and stay inquiry's and auditor's.
 NEED_TO_KNOW = Rule("case", frozenset({"inquiry", "auditor", "practitioner"}), recorded=True)
+# An inclusion proof carries the event's exact record (case data): recorded, in its case.
+PROOF = Rule("authenticated", frozenset(ROLES), recorded=True)
 LEDGER = Rule("ledger", frozenset({"inquiry", "auditor"}), recorded=True)
 # A practitioner only of an agency involved in the case (the route decides: sgl.queries.involved).
 ACCESS_LOG = Rule("access_log", frozenset({"auditor", "practitioner"}), recorded=True)
@@ -72,7 +75,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/v1/agencies/{agency_id}"): ANY_CALLER,
     ("GET", "/v1/checkpoints/latest"): ANY_CALLER,
     ("GET", "/v1/checkpoints/consistency"): ANY_CALLER,
-    ("GET", "/v1/events/{event_id}/proof"): ANY_CALLER,
+    ("GET", "/v1/events/{event_id}/proof"): PROOF,
     ("POST", "/v1/events"): PUBLISH,
     ("GET", "/v1/cases/{case_id}"): NEED_TO_KNOW,
     ("GET", "/v1/cases/{case_id}/sightings"): NEED_TO_KNOW,

@@ -12,7 +12,6 @@ from typing import Any, Protocol
 
 import structlog
 from fastapi import Depends, FastAPI, Request
-from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -31,7 +30,7 @@ from ledger.errors import (
     Problem,
 )
 from ledger.log import EventLog
-from sgl.access_log import AccessRecorder
+from sgl.access_log import AccessRecorder, declared_query_parameters
 from sgl.access_rules import RULES, Rule, check_covered
 from sgl.authorize import (
     PURPOSE_PARAMETER,
@@ -168,25 +167,13 @@ async def _known_parameters_only(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not route.include_in_schema:
         return
-    known = _query_parameters(route)
+    known = declared_query_parameters(route)
     rule = getattr(request.state, "rule", None)
     if isinstance(rule, Rule) and rule.takes_purpose():
         known = (*known, PURPOSE_PARAMETER)
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
     if unknown:
         raise UnknownParameters(unknown, known)
-
-
-def _query_parameters(route: APIRoute) -> tuple[str, ...]:
-    """The query parameters a route declares, by the names clients send (their aliases)."""
-    return tuple(dict.fromkeys(_aliases(route.dependant)))
-
-
-def _aliases(dependant: Dependant) -> Iterator[str]:
-    """The query parameters of a dependant and of everything it depends on."""
-    yield from (field.alias for field in dependant.query_params)
-    for sub in dependant.dependencies:
-        yield from _aliases(sub)
 
 
 def _lags(container: Container) -> dict[str, Callable[[], int]]:

@@ -3,9 +3,10 @@ operator's admin token, or an identity provider's access token), at what rate, i
 and for what purpose; then the route's rule decides.
 
 Refusals reveal nothing: a missing, malformed, unknown, revoked or expired credential is one
-401. A caller over its rate is told when to come back (429, Retry-After). A role the route is
-not for, or a purpose missing or unknown, is a 403 set on the request's access first, so the
-access log records a refused read as well as a granted one.
+401. A caller over its rate is told when to come back (429, Retry-After). Neither is on the
+access log: the route's rule is set on the request only once the caller is known and within
+its rate. A role the route is not for, or a purpose missing or unknown, is a 403 set on the
+request's access first, so the access log records a refused read as well as a granted one.
 """
 
 from __future__ import annotations
@@ -162,8 +163,8 @@ class Authorize:
         if not isinstance(route, APIRoute):
             return
         rule = rule_for(request.method, route.path, self._rules)
-        request.state.rule = rule
         if rule.scope == "public":
+            request.state.rule = rule
             return
         caller = self._caller(request)
         wait = self._limiter.take(f"{caller.via}:{caller.token_id}")
@@ -176,7 +177,10 @@ class Authorize:
                 f"this credential's limit is spent; retry after {math.ceil(wait)} s",
                 headers={"Retry-After": str(math.ceil(wait))},
             )
-        # Set before any refusal below, so a refused read is on the access log too.
+        # Set only now, so a 401 or a 429 is never on the access log (anyone could flood the
+        # sealed log with them; metrics and the logs count them), and before any refusal
+        # below, so a read refused by role or purpose is on the access log too.
+        request.state.rule = rule
         request.state.access = Access(caller)
         purpose = self._stated_purpose(request)
         request.state.access = Access(caller, purpose)
@@ -210,6 +214,7 @@ class Authorize:
         sent = scheme.lower() == _BEARER and bool(presented.strip())
         caller = self._credentials.caller(presented.strip()) if sent else None
         if caller is None:
+            log.info("access.unauthenticated", route=request.scope["route"].path, sent=sent)
             challenge = 'Bearer error="invalid_token"' if sent else "Bearer"
             raise Refused(
                 401,

@@ -22,12 +22,12 @@ from sgl.encoding import dumps
 def access_log(ctx: click.Context, case_id: str, fmt: str) -> None:
     """Print every read of the case's data on the record (no cap), oldest first: the caller
     (agency, role, person, token id), purpose, route, parameters and status, as the
-    access-log route answers. Reads this data directory's access log index; the records it
-    has not taken in yet are counted on standard error.
+    access-log route answers. Reads this data directory's access log index, and exits 1
+    without a report while the index has not taken in every access record.
 
     Example: sgl access-log CASE-A0001 --format csv
     """
-    from sgl.access_report import access_csv, access_fhir, access_report
+    from sgl.access_report import AccessLogBehind, access_csv, access_fhir, access_report
     from sgl.bootstrap import access_index_of, build_log
     from sgl.cli_read import table
 
@@ -36,15 +36,14 @@ def access_log(ctx: click.Context, case_id: str, fmt: str) -> None:
     log = build_log(settings, "access")
     try:
         report = access_report(index, log, case_id, wait=0.0)
+    except AccessLogBehind as behind:
+        raise click.ClickException(
+            f"no report: {behind.missing} access record(s) are not yet indexed, so it would "
+            "miss reads (run `sgl consume --only access_index`, or wait for `sgl serve`'s)"
+        ) from behind
     finally:
         log.close()
         index.datastore.close()
-    if report["behind"]:
-        click.echo(
-            f"note: {report['behind']} access record(s) not yet indexed (is `sgl consume` "
-            "running?)",
-            err=True,
-        )
     if fmt == "json":
         click.echo(dumps(report).decode())
     elif fmt == "fhir":

@@ -16,6 +16,8 @@ from ledger.errors import LedgerUnavailable
 from sgl.responses import MEDIA_TYPE as PROBLEM
 
 EVENTS_PATH = "/v1/events"
+# Refusals before a request is admitted to its route's rule: never on the access log.
+UNADMITTED = frozenset({401, 429})
 UNMATCHED = "unmatched"
 # A client may send any token as its method: only these become label values, so a label's
 # values stay few.
@@ -126,6 +128,13 @@ class Metrics:
             ["route"],
             registry=self.registry,
         )
+        self.unadmitted = Counter(
+            "sgl_unadmitted_total",
+            "Requests refused before the route's rule applies (401 no valid credential, 429 "
+            "over the rate limit), which are not on the access log, by HTTP status",
+            ["status"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "sgl_request_seconds",
             "Time to answer an HTTP request, by route template and method",
@@ -178,6 +187,8 @@ class RequestMetrics:
             self.metrics.latency.labels(route, method).observe(time.perf_counter() - started)
             if answer["status"] == 500:
                 self.metrics.server_errors.labels(route).inc()
+            if answer["status"] in UNADMITTED and answer["problem"]:
+                self.metrics.unadmitted.labels(str(answer["status"])).inc()
             if route == EVENTS_PATH and method == "POST" and answer["problem"]:
                 self.metrics.rejected.labels(str(answer["status"])).inc()
 

@@ -48,7 +48,9 @@ def _event_problems(caller: Caller, event: Any) -> list[Problem]:
 
 
 def _role_problems(caller: Caller, event: dict[str, Any]) -> list[Problem]:
-    registry = event.get("type") in REGISTRY_TYPES
+    kind = event.get("type")
+    # A type that is not a string (even an unhashable one) is validation's to name.
+    registry = isinstance(kind, str) and kind in REGISTRY_TYPES
     if caller.role == "admin":
         if registry:
             return []

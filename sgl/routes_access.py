@@ -8,9 +8,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
 from sgl import access_report, queries
+from sgl.access_log import RETRY_AFTER_SECONDS
 from sgl.bootstrap import Container
 from sgl.encoding import dumps
-from sgl.responses import JSONBytes
+from sgl.openapi import problem
+from sgl.responses import JSONBytes, problem_response
 from sgl.routes_read import viewer_of
 
 ReportFormat = Annotated[
@@ -37,7 +39,11 @@ def access_router(container: Container) -> APIRouter:
                     "text/csv": {"schema": {"type": "string"}},
                     access_report.FHIR_MEDIA: {"schema": {"type": "object"}},
                 },
-            }
+            },
+            503: problem(
+                "The access index has not taken in every read yet (a report now would miss "
+                "some): retry (see Retry-After)"
+            ),
         },
     )
     def get_access_log(request: Request, case_id: str, format: ReportFormat = "json") -> Response:
@@ -45,11 +51,25 @@ def access_router(container: Container) -> APIRouter:
         (agency, role, person, token id), purpose, route, parameters, as_of, status and
         time; a case never read has none. This report's own reads are recorded too. To a
         practitioner, only for a case its agency is or was involved in (any other is, to it,
-        no such case)."""
+        no such case), and only its own agency's reads, without token ids or network
+        addresses; an auditor sees every read."""
         viewer = viewer_of(request)
         if viewer is not None and not queries.involved(stores, case_id, viewer):
             raise queries.NoSuchCase(case_id)
-        report = access_report.access_report(container.access_index, container.access_log, case_id)
+        try:
+            report = access_report.access_report(
+                container.access_index, container.access_log, case_id
+            )
+        except access_report.AccessLogBehind as behind:
+            return problem_response(
+                503,
+                "access-log-behind",
+                "The access log is not yet all indexed",
+                str(behind),
+                headers={"Retry-After": RETRY_AFTER_SECONDS},
+            )
+        if viewer is not None:
+            report = access_report.agency_report(report, viewer.agency)
         if format == "csv":
             return Response(access_report.access_csv(report), media_type="text/csv; charset=utf-8")
         if format == "fhir":

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
@@ -19,6 +21,15 @@ UNAVAILABLE = problem("The log is unavailable; retry (see Retry-After)")
 # signed 32-bit integer in Kafka. Larger numbers are refused with a 422 before any look-up.
 MAX_SIZE = 2**63 - 1
 MAX_PARTITION = 2**31 - 1
+
+
+def case_of(bundle: queries.Document) -> str | None:
+    """The case of the event whose record a proof bundle carries (None for a registry event)."""
+    try:
+        case_id = orjson.loads(base64.b64decode(bundle["record"])).get("case_id")
+    except (ValueError, AttributeError):
+        return None
+    return str(case_id) if case_id else None
 
 
 def proofs_router(container: Container) -> APIRouter:
@@ -59,7 +70,10 @@ def proofs_router(container: Container) -> APIRouter:
         checkpoint signs (default: the partition's latest checkpoint); to any role but inquiry
         and auditor, only of a registry event or one its agency knew."""
         viewer = knower_of(request)
-        return JSONBytes(queries.inclusion_proof(stores, event_id, checkpoint, viewer))
+        bundle = queries.inclusion_proof(stores, event_id, checkpoint, viewer)
+        # The bundle carries the event's record: the read goes in that child's access report.
+        request.state.case_id = case_of(bundle)
+        return JSONBytes(bundle)
 
     @router.get(
         "/v1/checkpoints/consistency",

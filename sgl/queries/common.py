@@ -87,11 +87,27 @@ def policy(chosen: ClockPolicy | RulePolicy) -> Document:
     return {"version": chosen.version, "title": chosen.title}
 
 
+# A text cell a spreadsheet would take for a formula when it starts with one of these (OWASP
+# CSV injection): it gets a leading apostrophe, so it is shown as the text it is.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: None empty, text that would start a formula escaped with a
+    leading apostrophe; numbers (a negative lag among them) stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> str:
-    """Rows as CSV with a header row; None is an empty cell."""
+    """Rows as CSV with a header row; None is an empty cell, and no text cell can be taken
+    for a spreadsheet formula (`csv_cell`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(["" if row[c] is None else row[c] for c in columns])
+        writer.writerow([csv_cell(row[c]) for c in columns])
     return out.getvalue()

@@ -21,7 +21,7 @@ from sgl.bootstrap import Container, build_log
 from sgl.cli import cli
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
-from tests.credentials import INQUIRY_AGENCY, PURPOSE
+from tests.credentials import INQUIRY_AGENCY, PURPOSE, post_by_caller
 from tests.factories import case_events, new_case_id
 
 
@@ -44,7 +44,8 @@ def a_case(server: LiveServer) -> tuple[str, list[dict[str, Any]]]:
     case_id = new_case_id()
     events = case_events(case_id)
     with server.client() as http:
-        assert http.post("/v1/events", json=events).status_code in (200, 201, 207)
+        for posted in post_by_caller(http, events):
+            assert posted.status_code in (200, 201, 207), posted.text
         # The case view follows the log: wait until the case answers.
         wait_for(
             lambda: http.get(f"/v1/cases/{case_id}").status_code == 200,
@@ -79,11 +80,18 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
         for path, params in reads:
             answer = http.get(path, params=params)
             answered.append(answer)
-        # Refused reads are on the record too: no purpose stated (403), no credentials (401).
+        # A read refused for its purpose is on the record too (403); a request with no valid
+        # credential (401) is not: anyone could flood the sealed log with them.
         unstated = http.get(
             f"/v1/cases/{case_id}/history", headers=server.headers("inquiry", purpose=None)
         )
         anonymous = httpx.get(f"{server.url}/v1/cases/{case_id}/history", timeout=30)
+        forged = httpx.get(
+            f"{server.url}/v1/cases/{case_id}/history",
+            headers={"Authorization": "Bearer sgl_000000000000_" + "x" * 43},
+            timeout=30,
+        )
+        metrics = httpx.get(f"{server.url}/metrics", timeout=30).text
         found = report(server, http, case_id).json()
         # The report's own read (the one before these) is on the record too.
         later = report(server, http, case_id).json()
@@ -91,14 +99,13 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
     records = found["records"][len(before) :]
     assert found["behind"] == 0
     assert found["count"] == len(found["records"])
-    # The first report read, then each read of this case in order, then the refused ones.
+    # The first report read, then each read of this case in order, then the refused one.
     assert [r["route"] for r in records] == [
         "/v1/cases/{case_id}/access-log",
         "/v1/cases/{case_id}",
         "/v1/cases/{case_id}/history",
         "/v1/cases/{case_id}/chronology",
         "/v1/cases/{case_id}/sightings",
-        "/v1/cases/{case_id}/history",
         "/v1/cases/{case_id}/history",
     ]
     assert [a.status_code for _, a in made] == [200, 200, 200, 200]
@@ -115,11 +122,11 @@ def test_every_read_is_found_in_the_access_log(server: LiveServer) -> None:
         assert path.startswith(f"/v1/cases/{case_id}")
     history, chronology = records[2], records[3]
     assert history["as_of"] == "2031-01-31"
-    assert (unstated.status_code, anonymous.status_code) == (403, 401)
+    assert (unstated.status_code, anonymous.status_code, forged.status_code) == (403, 401, 401)
     assert records[5]["outcome"]["status"] == 403
     assert (records[5]["caller"]["role"], records[5]["purpose"]) == ("inquiry", None)
-    assert records[6]["outcome"]["status"] == 401
-    assert records[6]["caller"]["token_id"] is None
+    assert all(r["outcome"]["status"] != 401 for r in found["records"])
+    assert 'sgl_unadmitted_total{status="401"} 2.0' in metrics
     assert ["type", "injury.observed"] in chronology["query"]
     assert len(later["records"]) == len(found["records"]) + 1
 
@@ -144,7 +151,11 @@ def test_the_report_renders_as_csv_and_as_a_fhir_bundle(server: LiveServer) -> N
     for event in events:
         assert event["entity"][0]["what"]["identifier"]["value"] == case_id
         assert event["type"]["code"] == "rest"
-        assert [a["requestor"] for a in event["agent"]] == [True, False]
+        assert [a["requestor"] for a in event["agent"]] == [False, True, False]
+        assert [a["type"]["coding"][0]["code"] for a in event["agent"] if "type" in a] == [
+            "110153",
+            "110152",
+        ]
 
 
 @contextmanager
@@ -251,3 +262,86 @@ def test_sgl_access_log_prints_the_report(server: LiveServer, ledger: Container)
     document = CliRunner().invoke(cli, ["access-log", case_id, "--format", "json"], env=env)
     assert orjson.loads(document.stdout)["count"] == expected
     assert "not yet indexed" not in document.stderr
+
+
+def test_a_proof_read_is_in_its_case_report(server: LiveServer) -> None:
+    case_id, events = a_case(server)
+    event_id = events[0]["event_id"]
+    proofs: list[httpx.Response] = []
+    with server.client() as http:
+
+        def proved() -> bool:
+            proofs.append(http.get(f"/v1/events/{event_id}/proof"))
+            return proofs[-1].status_code == 200
+
+        # The bundle is answered once the sealer's next checkpoint covers the event.
+        wait_for(proved, timeout=30, every=0.5, what="the event to be in a checkpoint")
+        records = report(server, http, case_id).json()["records"]
+    read = [r for r in records if r["request_id"] == proofs[-1].headers["X-Request-Id"]]
+    assert len(read) == 1
+    assert read[0]["route"] == "/v1/events/{event_id}/proof"
+    assert read[0]["case_id"] == case_id
+    assert read[0]["path_params"] == {"event_id": event_id}
+    assert read[0]["outcome"]["status"] == 200
+
+
+def test_a_practitioner_sees_only_its_own_agencys_reads(server: LiveServer) -> None:
+    case_id, events = a_case(server)
+    care, hospital = events[0]["agency"], events[4]["agency"]
+    assert care != hospital
+    as_care = server.headers("practitioner", care)
+    as_hospital = server.headers("practitioner", hospital)
+    path = f"/v1/cases/{case_id}/history"
+    with server.client() as http:
+        reads = [
+            http.get(path, headers=as_care),
+            http.get(path, headers=as_hospital),
+            http.get(path),  # the inquiry's
+        ]
+        assert [r.status_code for r in reads] == [200, 200, 200]
+        seen = http.get(f"/v1/cases/{case_id}/access-log", headers=as_care)
+        table = http.get(
+            f"/v1/cases/{case_id}/access-log", params={"format": "csv"}, headers=as_care
+        )
+        everything = report(server, http, case_id).json()["records"]
+    assert seen.status_code == 200, seen.text
+    own = seen.json()["records"]
+    assert {r["caller"]["agency"] for r in own} == {care}
+    assert {r["request_id"] for r in own} >= {reads[0].headers["X-Request-Id"]}
+    assert seen.json()["count"] == len(own)
+    for record in own:
+        assert record["caller"]["token_id"] is None and record["caller"]["address"] is None
+    assert reads[1].headers["X-Request-Id"] not in seen.text
+    assert reads[2].headers["X-Request-Id"] not in seen.text
+    assert hospital not in table.text and INQUIRY_AGENCY not in table.text
+    # The auditor sees every read, with its token id and network address.
+    callers = {r["request_id"]: r["caller"] for r in everything}
+    for read in reads:
+        caller = callers[read.headers["X-Request-Id"]]
+        assert caller["token_id"] and caller["address"] == "127.0.0.1"
+    assert {care, hospital, INQUIRY_AGENCY} <= {c["agency"] for c in callers.values()}
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_no_report_while_the_access_index_is_behind(ledger: Container) -> None:
+    # No consumers: the access index takes in nothing, so the read below stays unindexed.
+    served = LiveServer(ledger, run_consumer=False).start()
+    case_id = new_case_id()
+    try:
+        with served.client() as http:
+            http.get(f"/v1/cases/{case_id}")
+            answer = http.get(
+                f"/v1/cases/{case_id}/access-log",
+                headers=served.headers("auditor", purpose="audit"),
+            )
+    finally:
+        served.stop()
+    assert answer.status_code == 503
+    assert answer.headers["Retry-After"]
+    assert answer.json()["type"] == "urn:sgl:problem:access-log-behind"
+    printed = CliRunner().invoke(cli, ["access-log", case_id], env=_env(ledger.settings))
+    assert printed.exit_code == 1
+    assert "not yet indexed" in printed.output
+    ledger.access_indexer().run_until_caught_up(30)
+    caught_up = CliRunner().invoke(cli, ["access-log", case_id], env=_env(ledger.settings))
+    assert caught_up.exit_code == 0, caught_up.output

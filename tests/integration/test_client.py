@@ -57,7 +57,7 @@ def test_publish_many_batches_and_keeps_order(live_server: LiveServer) -> None:
     with reader(live_server) as client:
         wait_for(
             lambda: client_case_events(client, case_id) == len(events),
-            timeout=5,
+            timeout=30,
             what="the case to show every event",
         )
 
@@ -163,6 +163,6 @@ def test_a_reader_states_its_purpose(live_server: LiveServer) -> None:
     with reader(live_server) as client:
         wait_for(
             lambda: client_case_events(client, event["case_id"]) == 1,
-            timeout=5,
+            timeout=30,
             what="the case to be read with a purpose",
         )

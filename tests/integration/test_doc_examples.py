@@ -520,6 +520,8 @@ def run_step(reader: Reader, step: Step, request: pytest.FixtureRequest) -> None
             "SGL_DEAD_LETTER_TOPIC": f"sgl.test.docs.{suffix}.dlq",
             "SGL_ALERTS_TOPIC": f"sgl.test.docs.{suffix}.alerts",
             "SGL_CHECKPOINTS_TOPIC": f"sgl.test.docs.{suffix}.checkpoints",
+            "SGL_ACCESS_TOPIC": f"sgl.test.docs.{suffix}.access",
+            "SGL_ACCESS_CHECKPOINTS_TOPIC": f"sgl.test.docs.{suffix}.access.checkpoints",
         }
     if long_running:
         run_until_ready(reader, step.command, env, cwd, serves=bool(subcommands - {"consume"}))

@@ -410,7 +410,8 @@ def served(
     container.close()
     if backend == "kafka":
         topics = (settings.topic, settings.dead_letter_topic, settings.alerts_topic)
-        delete_topics(settings.kafka_bootstrap, [*topics, settings.checkpoints_topic])
+        access = (settings.access_topic, settings.access_checkpoints_topic)
+        delete_topics(settings.kafka_bootstrap, [*topics, settings.checkpoints_topic, *access])
 
 
 @pytest.mark.parametrize("case", list(CORPUS.values()), ids=list(CORPUS))

@@ -295,6 +295,8 @@ def test_scram_over_sasl_ssl_every_client_path(broker: SecureBroker, tmp_path: P
         "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         "SGL_ALERTS_TOPIC": settings.alerts_topic,
         "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": settings.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
         "SGL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "SGL_KAFKA_SSL_CAFILE": str(broker.ca),
         "SGL_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
@@ -324,8 +326,9 @@ def test_oauthbearer_with_a_client_credentials_token_endpoint(
             _append_and_read_back(container)
         finally:
             container.close()
-        # One token per log (ledger, alerts, checkpoints), reused by each log's clients.
-        assert len(endpoint.requests) == 3
+        # One token per log (ledger, alerts, checkpoints, access log, its checkpoints), reused
+        # by each log's clients.
+        assert len(endpoint.requests) == 5
 
 
 def test_oauthbearer_with_a_token_file(broker: SecureBroker, tmp_path: Path) -> None:

@@ -62,6 +62,8 @@ class Server:
             "SGL_DEAD_LETTER_TOPIC": f"{self.topic}.dlq",
             "SGL_ALERTS_TOPIC": f"{self.topic}.alerts",
             "SGL_CHECKPOINTS_TOPIC": f"{self.topic}.checkpoints",
+            "SGL_ACCESS_TOPIC": f"{self.topic}.access",
+            "SGL_ACCESS_CHECKPOINTS_TOPIC": f"{self.topic}.access.checkpoints",
             "SGL_ALERTER": "off",
             "SGL_LOG_FORMAT": "json",
             "SGL_LOG_LEVEL": "warning",

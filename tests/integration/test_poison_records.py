@@ -116,7 +116,7 @@ def dead_letters(container: Container) -> list[DeadLetter]:
 def all_caught_up(http: httpx.Client) -> bool:
     """Every view has taken in every record on the log."""
     lags = [v for (name, _), v in samples(http).items() if name == "sgl_consumer_lag_records"]
-    return len(lags) == 4 and not any(lags)
+    return len(lags) == 6 and not any(lags)
 
 
 def consumers_up(http: httpx.Client) -> dict[str, float]:
@@ -137,11 +137,18 @@ def clock_cases(container: Container) -> set[str]:
 
 
 def all_sealed(container: Container) -> bool:
-    """Every record of every partition is in the partition's latest signed checkpoint."""
-    for partition, end in container.log.end_offsets().items():
-        latest = container.seal.checkpoint(partition)
-        if end and (latest is None or latest["size"] != end):
+    """Every record of every partition of the ledger and of the access log is in the
+    partition's latest signed checkpoint, and every checkpoint is on its topic."""
+    for log, seal in (
+        (container.log, container.seal),
+        (container.access_log, container.access_seal),
+    ):
+        if seal.checkpoints(unpublished=True):
             return False
+        for partition, end in log.end_offsets().items():
+            latest = seal.checkpoint(partition)
+            if end and (latest is None or latest["size"] != end):
+                return False
     return True
 
 
@@ -260,7 +267,14 @@ def test_poison_records_never_stop_a_consumer(
             assert found[("sgl_follower_cases_failing", (("view", "clocks"),))] == 1
             assert found[("sgl_follower_cases_failing", (("view", "alerts"),))] == 1
             assert found[("sgl_dead_letters_total", ())] == len(expected)
-            assert consumers_up(http) == {"case_state": 1, "clocks": 1, "alerts": 1, "seal": 1}
+            assert consumers_up(http) == {
+                "case_state": 1,
+                "clocks": 1,
+                "alerts": 1,
+                "seal": 1,
+                "access_seal": 1,
+                "access_index": 1,
+            }
             assert http.get("/readyz").status_code == 200
 
             report = verify_ledger(
@@ -296,7 +310,14 @@ def test_poison_records_never_stop_a_consumer(
             wait_for(lambda: all_caught_up(http), timeout=60, what="every view caught up again")
             wait_for(lambda: all_sealed(container), timeout=30, what="every record sealed again")
             assert len(dead_letters(container)) == len(expected)
-            assert consumers_up(http) == {"case_state": 1, "clocks": 1, "alerts": 1, "seal": 1}
+            assert consumers_up(http) == {
+                "case_state": 1,
+                "clocks": 1,
+                "alerts": 1,
+                "seal": 1,
+                "access_seal": 1,
+                "access_index": 1,
+            }
             assert http.get("/readyz").status_code == 200
             assert held(container, ordinary) >= {e["event_id"] for e in ordinary_events}
     finally:
@@ -320,6 +341,8 @@ def _env(settings: Settings) -> dict[str, str]:
         "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
         "SGL_ALERTS_TOPIC": settings.alerts_topic,
         "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": settings.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
         "SGL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "SGL_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "SGL_MAX_RECORD_BYTES": str(settings.max_record_bytes),
@@ -403,7 +426,14 @@ def test_a_stopped_consumer_is_named_by_readyz_and_shown_down_in_metrics(
             wait_for(lambda: http.get("/readyz").status_code == 503, what="readyz to say 503")
             answer = http.get("/readyz").json()
             assert answer["detail"] == "consumers stopped: seal"
-            assert consumers_up(http) == {"case_state": 1, "clocks": 1, "seal": 0}
+            # The access log's sealer has sealed nothing (no read was made), so it is still up.
+            assert consumers_up(http) == {
+                "case_state": 1,
+                "clocks": 1,
+                "seal": 0,
+                "access_seal": 1,
+                "access_index": 1,
+            }
     finally:
         server.stop()
         container.close()

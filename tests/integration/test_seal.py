@@ -153,6 +153,8 @@ def _env(container: Container) -> dict[str, str]:
         "SGL_DEAD_LETTER_TOPIC": s.dead_letter_topic,
         "SGL_ALERTS_TOPIC": s.alerts_topic,
         "SGL_CHECKPOINTS_TOPIC": s.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": s.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": s.access_checkpoints_topic,
         "SGL_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
     }
 
@@ -214,6 +216,9 @@ def test_proofs_over_http_for_events_read_back_from_the_log(
                 params={"partition": partition, "from": sizes[0] + 1, "to": sizes[-1]},
             )
             assert wrong.status_code == 404 and "no checkpoint" in wrong.json()["detail"]
+        # The proof reads are on the access log: stopped, its sealer signs the last of them.
+        server.stop()
+        container.access_sealer().run_until_caught_up(30)
         ok = CliRunner().invoke(
             cli,
             ["--data-dir", str(container.settings.data_dir), "--backend", backend, "verify"],

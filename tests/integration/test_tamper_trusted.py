@@ -85,6 +85,8 @@ def _env_of(settings: Settings) -> dict[str, str]:
     return {
         "SGL_TOPIC": settings.topic,
         "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": settings.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
         "SGL_CHECKPOINT_EVERY": str(settings.checkpoint_every),
     }
 

@@ -203,10 +203,16 @@ def test_a_read_renders_as_a_balp_patient_read_and_a_query_as_a_patient_query() 
     assert (query["subtype"][0]["code"], query["action"]) == ("search-type", "E")
     assert read["type"]["code"] == "rest"
     assert read["outcome"] == "0"
-    (requestor,) = [a for a in read["agent"] if a["requestor"]]
-    assert requestor["who"]["identifier"]["value"] == "reader-7"
-    assert requestor["purposeOfUse"][0]["coding"][0]["code"] == "practice-review"
-    assert requestor["network"] == {"address": "127.0.0.1", "type": "2"}
+    client_agent, user, server = read["agent"]
+    assert [a["requestor"] for a in read["agent"]] == [False, True, False]
+    assert client_agent["type"]["coding"][0]["code"] == "110153"
+    assert client_agent["who"]["identifier"]["value"] == "tok123"
+    assert client_agent["network"] == {"address": "127.0.0.1", "type": "2"}
+    assert user["who"]["identifier"]["value"] == "reader-7"
+    assert user["purposeOfUse"][0]["coding"][0]["code"] == "practice-review"
+    assert "network" not in user and "type" not in user
+    assert server["type"]["coding"][0]["code"] == "110152"
+    assert server["who"]["display"] == "safeguarding-ledger"
     patient = read["entity"][0]
     assert patient["what"]["identifier"]["value"] == CASE
     assert patient["role"]["code"] == "1"
@@ -223,3 +229,48 @@ def test_concurrent_reads_share_appends_and_each_is_recorded() -> None:
     assert sorted(r["case_id"] for r in journal.records) == cases
     # While one append is under way the others wait for the next: far fewer than 20.
     assert journal.appends < 10
+
+
+def test_a_record_keeps_declared_query_values_only_and_never_a_token() -> None:
+    journal = Journal([])
+    client(journal).get(
+        f"/v1/cases/{CASE}",
+        params=[
+            ("as_of", "2025-01-31"),
+            ("access_token", "sgl_abcdef123456_secret"),
+            ("colour", "blue"),
+            ("purpose", "practice-review"),
+        ],
+    )
+    (record,) = journal.records
+    assert record["query"] == [
+        ["as_of", "2025-01-31"],
+        ["access_token", "[redacted]"],
+        ["colour", "[redacted]"],
+        ["purpose", "practice-review"],
+    ]
+    assert "secret" not in orjson.dumps(record).decode()
+
+
+def test_a_declared_parameter_named_like_a_token_is_redacted_and_as_of_only_when_declared() -> None:
+    journal = Journal([])
+    client(journal).get(f"/v1/cases/{CASE}/stream", params={"as_of": "2025-01-31"})
+    (record,) = journal.records
+    assert record["query"] == [["as_of", "[redacted]"]]
+    assert record["as_of"] is None
+
+
+def test_only_a_successful_read_of_a_case_claims_a_balp_patient_profile() -> None:
+    journal = Journal([])
+    client(journal).get(f"/v1/cases/{CASE}/broken")
+    (failed,) = (audit_event(r) for r in journal.records)
+    assert "meta" not in failed
+    assert failed["outcome"] == "8"
+    refused = {**journal.records[0], "outcome": {"status": 403}}
+    assert "meta" not in audit_event(refused)
+    ledger_wide = {**journal.records[0], "case_id": None, "outcome": {"status": 200}}
+    assert "meta" not in audit_event(ledger_wide)
+    searched = audit_event({**ledger_wide, "query": [["as_of", "2025-01-31"]]})
+    assert searched["meta"]["profile"] == [
+        "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Query"
+    ]

@@ -140,6 +140,16 @@ def test_the_admin_publishes_registry_events_only_and_readers_nothing() -> None:
     assert named(caller_problems(reader, contact)) == {("", "publisher-role", None)}
 
 
+@pytest.mark.parametrize("kind", [{}, [], 7, None])
+def test_a_type_that_is_not_a_string_is_left_to_validation(kind: Any) -> None:
+    """An unhashable or missing type never breaks the caller's checks (it was a 500)."""
+    event = {**make_event("contact.recorded", new_case_id()), "type": kind}
+    publisher = Caller("tok5", event["agency"], "publisher")
+    assert caller_problems(publisher, [event]) == []
+    admin = Caller("tok6", "test-ledger-operator", "admin")
+    assert named(caller_problems(admin, event)) == {("/type", "admin-registry-only", None)}
+
+
 @pytest.fixture
 def adapters(tmp_path: Path) -> Iterator[tuple[Ledger, Ledger]]:
     """The adapters' append path and the alerter's, on one embedded log (no registry: these
