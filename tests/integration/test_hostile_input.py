@@ -123,8 +123,9 @@ def correction_of_nil() -> dict[str, Any]:
 
 
 def alert_with_nil_evidence() -> dict[str, Any]:
-    """An alert citing the nil UUID as evidence."""
-    alert = make_event("alert.raised", CASE)
+    """An alert citing the nil UUID as evidence, sent as an adapter would (no credential acts
+    for the ledger's own agency)."""
+    alert = make_event("alert.raised", CASE, agency="example-hospital")
     alert["payload"]["evidence"] = [str(uuid.uuid4()), NIL]
     return alert
 
@@ -463,7 +464,8 @@ def test_a_whole_number_stored_stays_a_whole_number(served: tuple[Container, Liv
     case_id = f"CASE-H{uuid.uuid4().hex[:8].upper()}"
     events = [make_event("case.opened", case_id)]
     for count in (2, 1):
-        observed = make_event("injury.observed", case_id)
+        # One agency's batch: a publisher sends its own agency's events.
+        observed = make_event("injury.observed", case_id, agency=events[0]["agency"])
         observed["payload"]["count"] = count
         events.append(observed)
     response = call(
