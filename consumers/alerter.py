@@ -11,7 +11,9 @@ alerter's own store) and then published from that outbox:
 
 Both go through the ledger's append path (validated, canonical bytes, receipts). The event_id
 is derived from the alert id, so a repeat after a crash, a restart or a rebuild of the store
-is answered `duplicate` and nothing is raised twice. A rebuilt store first asks the ledger
+is answered `duplicate` and nothing is raised twice. An adapter can compute that id and take
+it first with an event of its own: the alert is then raised under the next id no other event
+holds (`publish_rules.alert_event_id`), never suppressed. A rebuilt store first asks the ledger
 which of its findings are already there and records them as raised without publishing.
 """
 
@@ -25,9 +27,9 @@ import structlog
 from eventsourcing.persistence import Tracking
 
 from ledger.append import Ledger
-from ledger.envelope import utc_text
+from ledger.envelope import Event, utc_text
 from ledger.errors import EventConflict
-from ledger.publish_rules import alert_event_id
+from ledger.publish_rules import Target, alert_event_id, is_alert
 from projections.agencies import AgencyLookup
 from projections.alert_store import SQLiteAlertStore
 from projections.case_view import SQLiteCaseView
@@ -82,6 +84,7 @@ class Alerter:
         """Evaluate the cases, commit what to raise with the positions, then publish it."""
         findings: list[tuple[str, Firing]] = []
         due: dict[str, datetime | None] = {}
+        held: dict[str, Event] = {}
         for case_id in case_ids:
             events = cases.events(case_id)
             if not events:
@@ -90,6 +93,8 @@ class Alerter:
                 events, moment, self.policy, agencies=self.agencies
             )
             findings += [(case_id, f) for f in fired]
+            if fired:
+                held |= {e.event_id: e for e in events}
         fresh = new_findings(
             findings,
             self.store.known({f.alert_id for _, f in findings}),
@@ -102,6 +107,15 @@ class Alerter:
         for case_id, firing in _first_of_each(fresh):
             event_id = alert_event_id(firing.alert_id)
             already = event_id in in_log
+            there = held.get(event_id)
+            if already and (
+                there is None or not is_alert(Target.of(there._asdict()), firing.alert_id)
+            ):
+                # Another event may hold the alert's id (an adapter can compute it): the
+                # alert is wherever the log holds it, or raised under the next free id.
+                event_id, alert = self.record.find_alert(firing.alert_id)
+                already = alert is not None
+            document = None if already else alert_document(firing, case_id, self.policy, moment)
             decided.append(
                 {
                     "alert_id": firing.alert_id,
@@ -112,9 +126,7 @@ class Alerter:
                     "decided_at": utc_text(moment),
                     "evidence": firing.evidence,
                     "published": already,
-                    "document": None
-                    if already
-                    else alert_document(firing, case_id, self.policy, moment),
+                    "document": None if document is None else {**document, "event_id": event_id},
                 }
             )
         self.store.record(decided, due, tracking)
@@ -164,8 +176,9 @@ def new_findings(
 
 
 def _submit(ledger: Ledger, documents: list[dict[str, Any]]) -> None:
-    """Append; an event_id already there with other bytes (recorded at another moment by a
-    store since lost) is the same alert, already raised: leave it and append the rest."""
+    """Append; an event_id already there with other bytes is either the same alert, already
+    raised (recorded at another moment by a store since lost): leave it; or another event
+    that took the id since the alert was decided: raise the alert under its next free id."""
     while documents:
         try:
             ledger.submit(documents)
@@ -173,7 +186,13 @@ def _submit(ledger: Ledger, documents: list[dict[str, Any]]) -> None:
         except EventConflict as exc:
             there = set(exc.event_ids)
             log.info("alert.already_in_log", topic=ledger.log.topic, events=len(there))
-            documents = [d for d in documents if d["event_id"] not in there]
+            kept = [d for d in documents if d["event_id"] not in there]
+            for document in documents:
+                if document["event_id"] in there:
+                    event_id, alert = ledger.find_alert(document["payload"]["alert_id"])
+                    if alert is None:
+                        kept.append({**document, "event_id": event_id})
+            documents = kept
 
 
 def _first_of_each(findings: list[tuple[str, Firing]]) -> list[tuple[str, Firing]]:

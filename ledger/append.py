@@ -33,7 +33,15 @@ from ledger.errors import (
 )
 from ledger.input_rules import field_problems, nul_problems
 from ledger.log import EventLog, PendingAppend, PendingRecord, Receipt
-from ledger.publish_rules import Target, permission_problems, reserved_problems, wanted_target
+from ledger.publish_rules import (
+    ALERT_ANSWERED,
+    Target,
+    alert_event_id,
+    is_alert,
+    permission_problems,
+    reserved_problems,
+    wanted_target,
+)
 from ledger.schemas import SchemaRegistry
 from ledger.withheld_rules import withheld_facts, withheld_problems
 
@@ -193,7 +201,38 @@ class Ledger:
         for event_id, receipt in receipts.items():
             if event_id not in found:
                 found[event_id] = Target.of(self._read(receipt)._asdict())
+        # An answer names its alert's first id; if another event took that id, the alert
+        # was raised under a later one, and that is the target the rules must see.
+        for _, doc, _ in prepared:
+            alert_id = doc["payload"]["alert_id"] if doc["type"] == ALERT_ANSWERED else None
+            first = alert_event_id(alert_id) if alert_id is not None else ""
+            if alert_id is not None and first in found and not is_alert(found[first], alert_id):
+                _, alert = self.find_alert(alert_id)
+                if alert is not None:
+                    found[first] = alert
         return found
+
+    def find_alert(self, alert_id: str) -> tuple[str, Target | None]:
+        """Where an alert is (or is to be) in this log: its event_id and its `alert.raised`,
+        or the first of its ids no event has taken and None. An id taken by another event is
+        passed over (and logged, by id only)."""
+        attempt = 0
+        while True:
+            event_id = alert_event_id(alert_id, attempt)
+            receipt = self.log.lookup({event_id}).get(event_id)
+            if receipt is None:
+                return event_id, None
+            there = Target.of(self._read(receipt)._asdict())
+            if is_alert(there, alert_id):
+                return event_id, there
+            log.warning(
+                "alert.id_taken",
+                alert_id=alert_id,
+                event_id=event_id,
+                position=f"{receipt.partition}:{receipt.offset}",
+                topic=self.log.topic,
+            )
+            attempt += 1
 
     def _read(self, receipt: Receipt) -> Event:
         """The event at a receipt's position, read from the log."""

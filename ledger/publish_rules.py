@@ -51,10 +51,22 @@ class Target(NamedTuple):
         return cls(document["case_id"], document["agency"], document["type"], document["payload"])
 
 
-def alert_event_id(alert_id: str) -> str:
+def alert_event_id(alert_id: str, attempt: int = 0) -> str:
     """The event_id of the `alert.raised` event of an alert: fixed by its alert id, so that
-    raising it again is a duplicate the ledger refuses to append twice."""
-    return str(uuid.uuid5(ALERT_NAMESPACE, f"alert.raised:{alert_id}"))
+    raising it again is a duplicate the ledger refuses to append twice. An adapter can take
+    that id first (alert ids derive from its own events), so attempt n > 0 is the n-th id
+    after it; the alert is raised under the first of these ids not taken by another event."""
+    suffix = f":taken:{attempt}" if attempt else ""
+    return str(uuid.uuid5(ALERT_NAMESPACE, f"alert.raised:{alert_id}{suffix}"))
+
+
+def is_alert(target: Target, alert_id: str) -> bool:
+    """Whether an event is the ledger's `alert.raised` of this alert (not one squatting its id)."""
+    return (
+        target.type == ALERT_RAISED
+        and target.agency == LEDGER_AGENCY
+        and target.payload.get("alert_id") == alert_id
+    )
 
 
 def reserved_problems(document: Mapping[str, Any]) -> list[Problem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import threading
 import time
@@ -12,10 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 import uvicorn
 
+from consumers.verify import read_all
 from ledger.settings import Settings
+from sgl.access_log import REQUEST_ID_HEADER
+from sgl.access_rules import RULES
 from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli_serve import KEEP_ALIVE_SECONDS
@@ -233,6 +238,9 @@ class LiveServer:
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self.credentials = Credentials(container.settings)
+        # Every answer this server gave the tests' clients: method, route path, status and
+        # request id, so that stop() can find each recorded read on the access log.
+        self.answered: list[tuple[str, str, int, str | None]] = []
 
     def start(self) -> LiveServer:
         """Start serving and wait until /healthz answers."""
@@ -252,6 +260,7 @@ class LiveServer:
             timeout=timeout,
             transport=IdempotentRetry(limits=httpx.Limits(keepalive_expiry=1.0)),
             auth=self.credentials.auth(),
+            event_hooks={"response": [self._answered]},
         )
 
     def headers(self, role: Role, agency: str | None = None, **more: Any) -> dict[str, str]:
@@ -259,16 +268,61 @@ class LiveServer:
         return self.credentials.headers(role, agency, **more)
 
     def stop(self) -> None:
-        """Shut the server down and wait for its thread."""
+        """Shut the server down and wait for its thread; on the embedded store, check that
+        every read the tests' clients were answered is on the access log."""
         self._server.should_exit = True
         self._thread.join(timeout=15)
         self.credentials.close()
+        if self.container.settings.backend == "sqlite":
+            missing = unrecorded_reads(self.answered, self.container)
+            assert not missing, f"answered reads missing from the access log: {missing}"
+
+    def _answered(self, response: httpx.Response) -> None:
+        request = response.request
+        self.answered.append(
+            (
+                request.method,
+                request.url.path,
+                response.status_code,
+                response.headers.get(REQUEST_ID_HEADER),
+            )
+        )
 
     def _healthy(self) -> bool:
         try:
             return httpx.get(self.url + "/healthz", timeout=1).status_code == 200
         except httpx.TransportError:
             return False
+
+
+# Answers that are never on the access log: no valid credential (401), over the rate limit
+# (429), and a read refused because its record could not be appended or the log is down (503).
+UNRECORDED_STATUSES = (401, 429, 503)
+
+
+def unrecorded_reads(
+    answered: list[tuple[str, str, int, str | None]], container: Container
+) -> list[tuple[str, str, int, str | None]]:
+    """The answers to recorded routes whose request id is not on the access log."""
+    templates = [
+        (method, template, re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", template) + "$"))
+        for method, template in RULES
+    ]
+    expected = []
+    for method, path, status, request_id in answered:
+        if status in UNRECORDED_STATUSES:
+            continue
+        route = next((t for m, t, rx in templates if m == method and rx.match(path)), None)
+        if route is not None and RULES[(method, route)].recorded:
+            expected.append((method, path, status, request_id))
+    if not expected:
+        return []
+    found: set[str] = set()
+    read_all(
+        container.access_log,
+        lambda record: found.add(orjson.loads(record.value or b"{}").get("request_id")),
+    )
+    return [answer for answer in expected if answer[3] not in found]
 
 
 @pytest.fixture

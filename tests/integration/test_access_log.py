@@ -20,7 +20,7 @@ from ledger.settings import Settings
 from sgl.bootstrap import Container, build_log
 from sgl.cli import cli
 from tests.agencies import with_agencies
-from tests.conftest import LiveServer, wait_for
+from tests.conftest import LiveServer, unrecorded_reads, wait_for
 from tests.credentials import INQUIRY_AGENCY, PURPOSE, post_by_caller
 from tests.factories import case_events, new_case_id
 
@@ -345,3 +345,22 @@ def test_no_report_while_the_access_index_is_behind(ledger: Container) -> None:
     ledger.access_indexer().run_until_caught_up(30)
     caught_up = CliRunner().invoke(cli, ["access-log", case_id], env=_env(ledger.settings))
     assert caught_up.exit_code == 0, caught_up.output
+
+
+def test_every_answered_read_of_the_tests_is_checked_against_the_access_log(
+    server: LiveServer, ledger: Container
+) -> None:
+    """Each LiveServer, stopping on the embedded store, looks up every recorded read its
+    clients were answered on the access log (tests/conftest.py): here, what it finds and
+    what it would name missing."""
+    case_id, _ = a_case(server)
+    with server.client() as http:
+        assert http.get(f"/v1/cases/{case_id}/history").status_code == 200
+        assert http.get(f"/v1/cases/{new_case_id()}").status_code == 404
+        assert http.get("/v1/agencies").status_code == 200
+    reads = [a for a in server.answered if a[0] == "GET" and a[1].startswith("/v1/cases/")]
+    assert len(reads) >= 2 and all(a[3] for a in reads)
+    assert unrecorded_reads(server.answered, ledger) == []
+    forged = ("GET", f"/v1/cases/{case_id}", 200, "not-a-request-the-server-saw")
+    unrecorded = ("GET", "/v1/agencies", 200, "not-a-request-the-server-saw")
+    assert unrecorded_reads([*server.answered, forged, unrecorded], ledger) == [forged]

@@ -18,6 +18,7 @@ from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
 from tests.agencies import with_agencies
 from tests.conftest import BACKENDS, LiveServer, delete_topics, private_settings, wait_for
+from tests.credentials import post_by_caller
 from tests.factories import make_event
 
 PROBLEM = "application/problem+json"
@@ -468,14 +469,8 @@ def test_a_whole_number_stored_stays_a_whole_number(served: tuple[Container, Liv
         observed = make_event("injury.observed", case_id, agency=events[0]["agency"])
         observed["payload"]["count"] = count
         events.append(observed)
-    response = call(
-        server,
-        "POST",
-        "/v1/events",
-        content=orjson.dumps(events),
-        headers={"content-type": "application/json"},
-    )
-    assert response.status_code == 201
+    with server.client() as http:
+        assert {r.status_code for r in post_by_caller(http, events)} == {201}
     wait_for(
         lambda: call(server, "GET", f"/v1/cases/{case_id}").json().get("injury_observations") == 2,
         what="both injuries in the view",
