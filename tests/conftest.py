@@ -152,6 +152,10 @@ def private_settings(
         # The alerter appends alert.raised events on its own schedule; tests of other
         # things count a case's events exactly, so only the alerter's tests turn it on.
         "alerter": "off",
+        # Tests poll a view every 20 ms with one token per server, near the default limit
+        # of 50 a second; the limit itself is tested with its own low settings.
+        "rate_limit": 1000.0,
+        "rate_burst": 2000,
     }
     if backend == "kafka":
         values["kafka_bootstrap"] = request.getfixturevalue("kafka_bootstrap")
