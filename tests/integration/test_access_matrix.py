@@ -266,7 +266,7 @@ def debug_logs(make_settings: Callable[..., Settings]) -> Iterator[Settings]:
 def test_no_token_is_ever_logged(debug_logs: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     """Granted, refused, revoked and rate-limited calls log the token's public id at most,
     never its text, even at debug level."""
-    container = with_agencies(bootstrap(replace(debug_logs, rate_burst=2)))
+    container = with_agencies(bootstrap(replace(debug_logs, rate_limit=0.5, rate_burst=2)))
     server = LiveServer(container, run_consumer=False).start()
     try:
         with plain_client(server) as client:
@@ -342,7 +342,7 @@ def test_a_refusal_for_role_or_purpose_carries_the_caller_and_rule_others_do_not
     """A 403 leaves the caller (purpose None unless a known one was stated) and the rule on
     the request, so the access log records the refused read; a 401 or 429 leaves neither, so
     it is never recorded."""
-    container = bootstrap(make_settings("sqlite", rate_burst=1))
+    container = bootstrap(make_settings("sqlite", rate_limit=0.5, rate_burst=1))
     recorder = StateRecorder(create_app(container, run_consumer=False))
     credentials = Credentials(container.settings)
     case = f"/v1/cases/{new_case_id()}"
