@@ -45,7 +45,8 @@ def build(script: list[tuple[Any, ...]]) -> list[Event]:
 
 
 def build_documents(script: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    """The events of `build` as an adapter would submit them."""
+    """The events of `build` as an adapter would submit them: each amendment by the agency
+    that recorded its target, the only one that may amend it."""
     case_id = new_case_id()
     originals: list[dict[str, Any]] = []
     documents: list[dict[str, Any]] = []
@@ -67,6 +68,7 @@ def build_documents(script: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
                 event = make_event(
                     "correction.recorded",
                     case_id,
+                    agency=target["agency"],
                     occurred_at=occurred,
                     recorded_at=recorded,
                     amends=target["event_id"],
@@ -76,6 +78,7 @@ def build_documents(script: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
                 event = make_event(
                     "entry.retracted",
                     case_id,
+                    agency=target["agency"],
                     occurred_at=occurred,
                     recorded_at=recorded,
                     amends=target["event_id"],
