@@ -163,6 +163,18 @@ def private_settings(
     return Settings.from_env({}, **values)
 
 
+def topic_env(settings: Settings) -> dict[str, str]:
+    """The `SGL_*` variables naming a ledger's topics, for a command run on it."""
+    return {
+        "SGL_TOPIC": settings.topic,
+        "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
+        "SGL_ALERTS_TOPIC": settings.alerts_topic,
+        "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
+        "SGL_ACCESS_TOPIC": settings.access_topic,
+        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
+    }
+
+
 def delete_topics(bootstrap_servers: str, topics: list[str]) -> None:
     """Delete a test's topics; one the test never created is no error."""
     from kafka import KafkaAdminClient

@@ -20,7 +20,7 @@ from ledger.settings import Settings
 from sgl.bootstrap import Container, build_log
 from sgl.cli import cli
 from tests.agencies import with_agencies
-from tests.conftest import LiveServer, unrecorded_reads, wait_for
+from tests.conftest import LiveServer, topic_env, unrecorded_reads, wait_for
 from tests.credentials import INQUIRY_AGENCY, PURPOSE, post_by_caller
 from tests.factories import case_events, new_case_id
 
@@ -190,12 +190,7 @@ def _env(settings: Settings) -> dict[str, str]:
     """The environment of a command on this ledger's data directory and topics."""
     return {
         "SGL_DATA_DIR": str(settings.data_dir),
-        "SGL_TOPIC": settings.topic,
-        "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-        "SGL_ALERTS_TOPIC": settings.alerts_topic,
-        "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
-        "SGL_ACCESS_TOPIC": settings.access_topic,
-        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
+        **topic_env(settings),
     }
 
 

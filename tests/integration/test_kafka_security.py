@@ -29,7 +29,7 @@ from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
 from tests.agencies import registrations
 from tests.brokers import PrivateBroker
-from tests.conftest import free_port
+from tests.conftest import free_port, topic_env
 from tests.factories import case_events, new_case_id
 from tests.token_endpoint import TokenEndpoint, unsecured_jwt
 
@@ -291,12 +291,7 @@ def test_scram_over_sasl_ssl_every_client_path(broker: SecureBroker, tmp_path: P
         "SGL_BACKEND": "kafka",
         "SGL_DATA_DIR": str(settings.data_dir),
         "SGL_KAFKA_BOOTSTRAP": broker.sasl_ssl,
-        "SGL_TOPIC": settings.topic,
-        "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-        "SGL_ALERTS_TOPIC": settings.alerts_topic,
-        "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
-        "SGL_ACCESS_TOPIC": settings.access_topic,
-        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
+        **topic_env(settings),
         "SGL_KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
         "SGL_KAFKA_SSL_CAFILE": str(broker.ca),
         "SGL_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",

@@ -32,7 +32,7 @@ from projections.view_files import open_case_view
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
 from tests.agencies import with_agencies
-from tests.conftest import LiveServer, wait_for
+from tests.conftest import LiveServer, topic_env, wait_for
 from tests.credentials import post_by_caller
 from tests.factories import case_events, make_event, meeting_held, new_case_id
 from tests.integration.test_metrics import samples
@@ -337,12 +337,7 @@ def _position(container: Container, event: dict[str, Any]) -> Position:
 
 def _env(settings: Settings) -> dict[str, str]:
     return {
-        "SGL_TOPIC": settings.topic,
-        "SGL_DEAD_LETTER_TOPIC": settings.dead_letter_topic,
-        "SGL_ALERTS_TOPIC": settings.alerts_topic,
-        "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
-        "SGL_ACCESS_TOPIC": settings.access_topic,
-        "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
+        **topic_env(settings),
         "SGL_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
         "SGL_MAX_BODY_BYTES": str(settings.max_body_bytes),
         "SGL_MAX_RECORD_BYTES": str(settings.max_record_bytes),

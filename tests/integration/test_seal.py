@@ -29,7 +29,7 @@ from sgl.bootstrap import Container, bootstrap
 from sgl.cli import cli
 from sgl.queries import ContainerStores, consistency_proof, inclusion_proof
 from tests.agencies import with_agencies
-from tests.conftest import LiveServer, wait_for
+from tests.conftest import LiveServer, topic_env, wait_for
 from tests.factories import case_events, new_case_id
 
 EVERY = 40
@@ -149,12 +149,7 @@ def test_inclusion_bundles_hold_offline_and_a_changed_one_does_not(
 def _env(container: Container) -> dict[str, str]:
     s = container.settings
     return {
-        "SGL_TOPIC": s.topic,
-        "SGL_DEAD_LETTER_TOPIC": s.dead_letter_topic,
-        "SGL_ALERTS_TOPIC": s.alerts_topic,
-        "SGL_CHECKPOINTS_TOPIC": s.checkpoints_topic,
-        "SGL_ACCESS_TOPIC": s.access_topic,
-        "SGL_ACCESS_CHECKPOINTS_TOPIC": s.access_checkpoints_topic,
+        **topic_env(s),
         "SGL_KAFKA_BOOTSTRAP": s.kafka_bootstrap,
     }
 
