@@ -185,6 +185,7 @@ class KafkaEventLog:
             self.ensure_topics()
             self._producer = self._new_producer()
         except KafkaError as exc:
+            receipts.close()  # the log owns its receipt index, built or not
             raise LedgerUnavailable(f"Kafka at {bootstrap} is unavailable: {exc}") from exc
         # One consumer, never subscribed, answers metadata and end-offset questions; KafkaConsumer
         # is not thread-safe, hence the lock. The prober has a consumer of its own.
@@ -197,6 +198,7 @@ class KafkaEventLog:
         self._probe(self.timeouts.request_ms, doubt=False)
         if self.breaker.is_down:
             self._close_clients(grace=0)
+            receipts.close()
             raise LedgerUnavailable(f"Kafka at {bootstrap} does not answer for {topic}")
         self._stopping = threading.Event()
         self._prober = threading.Thread(target=self._watch, name=f"probe-{topic}", daemon=True)

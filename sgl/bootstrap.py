@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -283,15 +284,37 @@ def rule_policy_of(settings: Settings) -> RulePolicy:
     return load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
 
 
+LOGS = ("ledger", "alerts", "checkpoints", "access", "access_checkpoints")
+
+
+def build_logs(settings: Settings) -> list[Any]:
+    """The ledger's five logs (`LOGS`, in that order). On Kafka each one creates its topics
+    and waits for their metadata and first probe, about half a second a log on an idle
+    broker: they are built side by side, so a start waits for the slowest, not the sum. If
+    one cannot be built, those that were are closed and its error raised."""
+    if settings.backend != "kafka":
+        return [build_log(settings, which) for which in LOGS]
+    with ThreadPoolExecutor(len(LOGS), thread_name_prefix="build-log") as pool:
+        futures = [pool.submit(build_log, settings, which) for which in LOGS]
+        wait(futures)
+    failed = [error for future in futures if (error := future.exception()) is not None]
+    if failed:
+        for future in futures:
+            if future.exception() is None:
+                future.result().close()
+        raise failed[0]
+    return [future.result() for future in futures]
+
+
 def bootstrap(settings: Settings) -> Container:
     """Build the container for these settings: logs, append paths, schemas, views and the
     agency registry."""
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
     views = view_handle(settings)
-    event_log = build_log(settings)
-    alerts_log = build_log(settings, "alerts")
-    checkpoints_log = build_log(settings, "checkpoints")
+    event_log, alerts_log, checkpoints_log, access_log, access_checkpoints_log = build_logs(
+        settings
+    )
     # The registry as the append path, the clocks and the alerter read it: the case view's
     # registry store, and the log past it (a consumer may be behind another's registration).
     registry = RegistryGate(event_log, views, schemas)
@@ -332,8 +355,8 @@ def bootstrap(settings: Settings) -> Container:
         checkpoints_log,
         open_seal_view(settings.views_dir / "seal.sqlite"),
         registry,
-        build_log(settings, "access"),
-        build_log(settings, "access_checkpoints"),
+        access_log,
+        access_checkpoints_log,
         open_access_seal(settings),
         access_index_of(settings),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 import socket
@@ -36,7 +37,7 @@ BACKENDS = ["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)]
 
 def wait_for(
     condition: Callable[[], object],
-    timeout: float = 10.0,
+    timeout: float = 30.0,
     every: float = 0.02,
     what: str = "condition",
 ) -> None:
@@ -78,6 +79,16 @@ def needs_kafka(item: pytest.Item) -> bool:
         return True
     callspec = getattr(item, "callspec", None)
     return callspec is not None and callspec.params.get("backend") == "kafka"
+
+
+def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str]) -> None:
+    """Between two tests, collect the garbage and freeze what survives out of later
+    collections. The run keeps every test's report; left in the collector's reach, a full
+    collection late in the run walks a million objects and stalls every thread of the test
+    (its server, its consumers) for a second or two, long enough to time out a wait for a
+    view. Frozen, a collection walks only what the running test made."""
+    gc.collect()
+    gc.freeze()
 
 
 @pytest.hookimpl(tryfirst=True)

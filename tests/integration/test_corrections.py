@@ -36,7 +36,6 @@ def settled(container: Container, case_id: str, last: dict[str, Any]) -> dict[st
         lambda: (
             (s := container.view.get(case_id)) is not None and s.last_event_id == last["event_id"]
         ),
-        timeout=10,
         what=f"{last['event_id']} applied to {case_id}",
     )
     state = container.view.get(case_id)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 from collections.abc import Callable
 
+import pytest
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import ConfigResource, ConfigResourceType
 
 from ledger.settings import Settings
+from ledger_client.errors import LedgerUnavailable
 from sgl.bootstrap import bootstrap
 from tests.agencies import with_agencies
 from tests.conftest import wait_for
@@ -67,3 +71,27 @@ def test_the_broker_stamps_appended_at_whatever_the_producer_says(
     assert ours.timestamp_type == 1 and theirs.timestamp_type == 1  # type: ignore[attr-defined]
     assert ours.timestamp == round(receipt.appended_at.timestamp() * 1000)  # type: ignore[attr-defined]
     assert theirs.timestamp >= ours.timestamp > 0  # type: ignore[attr-defined]
+
+
+def test_a_log_that_cannot_be_built_stops_the_start_and_leaves_nothing_running(
+    make_settings: Callable[..., Settings], kafka_bootstrap: str
+) -> None:
+    """The five logs are built side by side: when one topic cannot be created (a name the
+    broker refuses), the start fails with that reason and the logs built beside it are
+    closed: no prober, producer, receipt writer or network thread is left behind."""
+    before = {thread.ident for thread in threading.enumerate()}
+    settings = make_settings("kafka")
+    refused = settings.access_topic + "x" * 250  # over the broker's 249 characters
+    with pytest.raises(LedgerUnavailable, match="InvalidTopic"):
+        bootstrap(dataclasses.replace(settings, access_topic=refused))
+    wait_for(
+        lambda: not [t for t in threading.enumerate() if t.ident not in before],
+        what="every thread of the logs built to stop",
+    )
+    admin = KafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    try:
+        made = set(admin.list_topics())
+    finally:
+        admin.close()
+    # The others were created (and are deleted with the test's topics): built, then closed.
+    assert {settings.topic, settings.alerts_topic, settings.access_checkpoints_topic} <= made

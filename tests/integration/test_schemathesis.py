@@ -159,7 +159,11 @@ def test_schemathesis_finds_no_server_error_and_no_undocumented_response(
         server.stop()
         container.close()
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-6000:]
+    # An error's details come before the summary: show both.
+    errors = output.find("ERRORS")
+    assert run.returncode == 0, (output[errors : errors + 4000] if errors >= 0 else "") + (
+        output[-6000:]
+    )
     tested = re.search(r"Tested: (\d+)", output)
     generated = re.search(r"(\d+) generated, (\d+) passed", output)
     assert tested is not None and int(tested.group(1)) >= 22, output[-3000:]
