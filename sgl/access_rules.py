@@ -61,7 +61,17 @@ LEDGER = Rule("ledger", frozenset({"inquiry", "auditor"}), recorded=True)
 # A practitioner only of an agency involved in the case (the route decides: sgl.queries.involved).
 ACCESS_LOG = Rule("access_log", frozenset({"auditor", "practitioner"}), recorded=True)
 
+# The workbench's pages (sgl/web): signing in and out needs no token; the case list reads
+# across cases (a practitioner's, those its agency is in) and is recorded like the API's reads.
+CASE_LIST = Rule("ledger", frozenset({"inquiry", "auditor", "practitioner"}), recorded=True)
+
 RULES: Mapping[tuple[str, str], Rule] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/purpose"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/cases"): CASE_LIST,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,

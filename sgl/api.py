@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.staticfiles import StaticFiles
 
 from consumers.access_indexer import AccessIndexer
 from consumers.follower import CaseFollower
@@ -53,6 +54,10 @@ from sgl.routes_knowledge import knowledge_router
 from sgl.routes_ops import ops_router
 from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
+from sgl.web import is_page
+from sgl.web.render import STATIC, problem_page
+from sgl.web.routes_cases import cases_router
+from sgl.web.routes_login import login_router
 
 log = structlog.get_logger("sgl.api")
 
@@ -140,6 +145,10 @@ def create_app(
     app.add_middleware(AccessRecorder, access_log=container.access_log)
     app.add_middleware(RequestMetrics, metrics=metrics)
     install_docs(app)
+    app.state.purposes = purposes
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(login_router(credentials, purposes))
+    app.include_router(cases_router(container))
     app.include_router(events_router(container, metrics))
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))
@@ -266,17 +275,25 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Refused)
-    async def refused(_: Request, exc: Refused) -> Response:
+    async def refused(request: Request, exc: Refused) -> Response:
+        if is_page(request):
+            return problem_page(
+                request, exc.status, exc.title, exc.detail, exc.problems, exc.headers
+            )
         return problem_response(
             exc.status, exc.kind, exc.title, exc.detail, exc.problems, headers=exc.headers
         )
 
     @app.exception_handler(QueryError)
-    async def unanswerable(_: Request, exc: QueryError) -> Response:
+    async def unanswerable(request: Request, exc: QueryError) -> Response:
+        if is_page(request):
+            return problem_page(request, exc.status, exc.title, exc.detail, exc.problems)
         return problem_response(exc.status, exc.kind, exc.title, exc.detail, exc.problems)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> Response:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_page(request):
+            return problem_page(request, exc.status_code, str(exc.detail), str(exc.detail))
         # The headers carry what the status needs, e.g. Allow with a 405.
         return problem_response(
             exc.status_code, "http", str(exc.detail), str(exc.detail), headers=exc.headers
@@ -299,8 +316,10 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, exc: RequestValidationError) -> Response:
+    async def request_invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = [Problem(_pointer(e["loc"]), e["type"], _message(e)) for e in exc.errors()]
+        if is_page(request):
+            return problem_page(request, 422, "Invalid request", "a parameter is invalid", problems)
         return problem_response(
             422,
             "invalid-request",

@@ -29,6 +29,7 @@ from sgl.access_rules import Rule, rule_for
 from sgl.identity import DEFAULT_PURPOSES, PURPOSE_HEADER, Access, Caller
 from sgl.oidc import OidcVerifier
 from sgl.tokens import PREFIX, TokenStore
+from sgl.web import PURPOSE_COOKIE, SESSION_COOKIE, is_page
 
 log = structlog.get_logger("sgl.authorize")
 
@@ -211,6 +212,10 @@ class Authorize:
     def _caller(self, request: Request) -> Caller:
         """The verified caller, or a 401 that says no more than that there is none."""
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+        if not scheme and is_page(request):
+            # A page's caller signed in once; its browser sends the token as a cookie,
+            # which the API's routes never accept.
+            scheme, presented = _BEARER, request.cookies.get(SESSION_COOKIE, "")
         sent = scheme.lower() == _BEARER and bool(presented.strip())
         caller = self._credentials.caller(presented.strip()) if sent else None
         if caller is None:
@@ -229,6 +234,8 @@ class Authorize:
     def _stated_purpose(self, request: Request) -> str | None:
         """The purpose the request states (header or parameter), which must be a known one."""
         header = request.headers.get(PURPOSE_HEADER)
+        if header is None and is_page(request):
+            header = request.cookies.get(PURPOSE_COOKIE)
         parameter = request.query_params.get(PURPOSE_PARAMETER)
         if header is not None and parameter is not None and header != parameter:
             raise Refused(

@@ -290,6 +290,16 @@ class LiveServer:
             event_hooks={"response": [self._answered]},
         )
 
+    def browser(self) -> httpx.Client:
+        """A client that behaves as a browser on the workbench's pages: no credentials of its
+        own (it signs in and keeps the cookies), no redirects followed, answers recorded."""
+        return httpx.Client(
+            base_url=self.url,
+            timeout=30,
+            transport=IdempotentRetry(limits=httpx.Limits(keepalive_expiry=1.0)),
+            event_hooks={"response": [self._answered]},
+        )
+
     def headers(self, role: Role, agency: str | None = None, **more: Any) -> dict[str, str]:
         """The headers of a request to this server by a role (`Credentials.headers`)."""
         return self.credentials.headers(role, agency, **more)
@@ -322,9 +332,10 @@ class LiveServer:
             return False
 
 
-# Answers that are never on the access log: no valid credential (401), over the rate limit
-# (429), and a read refused because its record could not be appended or the log is down (503).
-UNRECORDED_STATUSES = (401, 429, 503)
+# Answers that are never on the access log: no valid credential (401, or on a page the 303
+# to the sign-in form), over the rate limit (429), and a read refused because its record could
+# not be appended or the log is down (503).
+UNRECORDED_STATUSES = (303, 401, 429, 503)
 
 
 def unrecorded_reads(

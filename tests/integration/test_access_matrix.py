@@ -24,6 +24,7 @@ from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.identity import PURPOSE_HEADER, ROLES, Role
 from sgl.logs import configure_logging
+from sgl.web import PageRoute
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.credentials import Credentials
@@ -55,6 +56,33 @@ def routes(container: Container, documented: bool = False) -> list[tuple[str, st
                 continue
             found.update((method, context.path) for method in route.methods or ())
     return sorted(found)
+
+
+def pages(container: Container) -> set[tuple[str, str]]:
+    """The (method, path template) of every page of the workbench: refused as pages are (a
+    sign-in redirect, a page naming the rule) rather than as problems."""
+    app = create_app(container, run_consumer=False)
+    return {
+        (method, context.path)
+        for context in iter_route_contexts(app.routes)
+        if isinstance(context.original_route, PageRoute) and context.path is not None
+        for method in context.original_route.methods or ()
+    }
+
+
+# The sign-in form answers a post without a token with its own 401 (the form again), whoever
+# posts it: the form's answer, not the authorization step's.
+FORM_REFUSES = {("POST", "/login")}
+
+
+def rule_of(response: httpx.Response) -> str:
+    """The rule a refusal names: the problem's first, or the page's."""
+    if response.headers["content-type"].startswith("text/html"):
+        found = re.search(r"<code>[^<]*</code> \(([\w-]+)\)", response.text)
+        assert found is not None, response.text
+        return found.group(1)
+    rule: str = response.json()["errors"][0]["rule"]
+    return rule
 
 
 def address(path: str) -> str:
@@ -111,6 +139,8 @@ def test_every_route_answers_each_role_as_its_rule_says(server: LiveServer) -> N
                 rule = RULES[(method, path)]
                 status = call(client, method, path, headers).status_code
                 allowed = rule.scope == "public" or role in rule.roles
+                if (method, path) in FORM_REFUSES:
+                    continue
                 if (allowed and status in REFUSED) or (not allowed and status != 403):
                     wrong.append(f"{role} {method} {path}: {status}")
     assert not wrong, "\n".join(wrong)
@@ -120,13 +150,20 @@ def test_no_token_is_a_401_on_every_route_but_the_public_ones(server: LiveServer
     """Without credentials, or with a token that is not one, every non-public route is a 401
     problem with a Bearer challenge, whatever its parameters; public routes need none."""
     nonsense = {"Authorization": f"Bearer sgl_{'0' * 12}_{'A' * 43}"}
+    page_routes = pages(server.container)
     with plain_client(server) as client:
         for method, path in routes(server.container):
             public = RULES[(method, path)].scope == "public"
             for headers in ({}, nonsense, {"Authorization": "Basic dXNlcjpwYXNz"}):
                 response = call(client, method, path, headers)
                 if public:
-                    assert response.status_code not in REFUSED, (method, path)
+                    if (method, path) not in FORM_REFUSES:
+                        assert response.status_code not in REFUSED, (method, path)
+                    continue
+                if (method, path) in page_routes:
+                    # A page sends whoever is not signed in to the sign-in form, and back.
+                    assert response.status_code == 303, (method, path, headers)
+                    assert response.headers["location"].startswith("/login?next="), path
                     continue
                 assert response.status_code == 401, (method, path, headers)
                 assert response.headers["content-type"] == PROBLEM
@@ -152,10 +189,10 @@ def test_inquiry_and_auditor_state_a_known_purpose_with_every_request(
                     continue
                 missing = call(client, method, path, bare)
                 assert missing.status_code == 403, (role, path, missing.text)
-                assert missing.json()["errors"][0]["rule"] == "purpose-required"
+                assert rule_of(missing) == "purpose-required"
                 unknown = call(client, method, path, bare | {PURPOSE_HEADER: "curiosity"})
                 assert unknown.status_code == 403, (role, path)
-                assert unknown.json()["errors"][0]["rule"] == "purpose-known"
+                assert rule_of(unknown) == "purpose-known"
         case = f"/v1/cases/{new_case_id()}"
         by_parameter = client.get(
             f"{case}?purpose=audit", headers=server.headers("auditor", purpose=None)
