@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: run test install lint typecheck layers pytest docs kafka-start kafka-stop kafka-status bench clean
+.PHONY: run test install lint typecheck layers pytest docs screenshots kafka-start kafka-stop kafka-status bench clean
 
 # The server's distribution carries the client's package: a client installed on its own
 # before would hold the same files, so it goes.
@@ -43,6 +43,10 @@ docs: install
 	$(PY) -m sgl.cli_docs docs/cli.md
 	$(PY) -m sgl.schema_docs docs/events.md
 	$(PY) -m sgl.codegen ledger/event_types.py && $(BIN)/ruff format -q ledger/event_types.py
+
+## screenshots: the README tour's screenshots, taken from the real pages by the browser tests
+screenshots: install
+	SGL_SCREENSHOTS=docs/screenshots $(BIN)/pytest -m browser
 
 kafka-start:
 	scripts/kafka.sh start
