@@ -1,0 +1,31 @@
+"""Signing in through the form in a real browser, and what the case list then shows."""
+
+from __future__ import annotations
+
+from playwright.sync_api import Page
+
+from tests.e2e.axe import axe_violations, describe
+from tests.e2e.conftest import Workbench
+from tests.e2e.session import sign_in
+
+
+def test_an_inquiry_signs_in_and_sees_the_demo_cases(page: Page, workbench: Workbench) -> None:
+    page.goto(f"{workbench.url}/cases")
+    assert page.url.startswith(f"{workbench.url}/login?next=")
+    assert not axe_violations(page), describe(axe_violations(page))
+    sign_in(page, workbench, "inquiry")
+    rows = page.locator("#cases tbody tr")
+    cases = set(rows.evaluate_all("rows => rows.map(r => r.dataset.case)"))
+    assert {"CASE-A0001", "CASE-B0001"} <= cases
+    assert page.get_by_text("inquiry · ").is_visible()
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
+
+
+def test_a_wrong_token_is_told_so_on_the_form(page: Page, workbench: Workbench) -> None:
+    page.goto(f"{workbench.url}/login")
+    page.get_by_label("Token").fill("sgl_000000000000_not-a-token")
+    page.get_by_role("button", name="Sign in").click()
+    assert page.get_by_role("alert").inner_text().startswith("That token is not current")
+    page.goto(f"{workbench.url}/cases")
+    assert "/login" in page.url
