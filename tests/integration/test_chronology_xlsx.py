@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from ledger.envelope import parse_instant
 from sgl.exports import COLUMNS, XLSX_MEDIA
-from tests.conftest import LiveServer
+from tests.conftest import LiveServer, wait_for
 from tests.factories import new_case_id
 from tests.integration.test_need_to_know import AT_SHARE, GP, POLICE, SC, publish
 
@@ -55,6 +55,7 @@ def test_the_workbook_holds_the_chronology_each_caller_is_answered(
         (social_care, {"type": "injury.observed"}),
     ]
     seen: dict[str, set[str]] = {}
+    books: list[tuple[str, str]] = []
     with live_server.client() as http:
         for headers, params in asked:
             answer = http.get(url, params=params, headers=headers)
@@ -72,6 +73,7 @@ def test_the_workbook_holds_the_chronology_each_caller_is_answered(
             assert [r["Occurred (UTC)"] for r in rows] == [naive(e["occurred_at"]) for e in events]
             role = "inquiry" if headers is inquiry else "practitioner"
             seen.setdefault(role, set()).update(r["Event id"] for r in rows)
+            books.append((role, book.headers["X-Request-Id"]))
         named = http.get(url, params={"format": "xlsx", "as_of": "2007-03-06"}, headers=inquiry)
         assert named.headers["content-disposition"] == (
             f'attachment; filename="{case_id}-chronology-2007-03-06.xlsx"'
@@ -89,6 +91,26 @@ def test_the_workbook_holds_the_chronology_each_caller_is_answered(
             "get"
         ]["responses"]["200"]
         assert XLSX_MEDIA in documented["content"]
+
+        def recorded() -> dict[str, dict[str, Any]]:
+            report = http.get(
+                f"/v1/cases/{case_id}/access-log",
+                headers=live_server.headers("auditor", purpose="audit"),
+            )
+            return {r["request_id"]: r for r in report.json()["records"]}
+
+        # Each workbook is a read on the access log, as its JSON form is.
+        wait_for(
+            lambda: all(request_id in recorded() for _, request_id in books),
+            timeout=30,
+            what="the workbook reads on the access log",
+        )
+        records = recorded()
+        for role, request_id in books:
+            record = records[request_id]
+            assert record["route"] == "/v1/cases/{case_id}/chronology"
+            assert (record["caller"]["role"], record["outcome"]["status"]) == (role, 200)
+            assert ["format", "xlsx"] in record["query"]
     assert seen["inquiry"] == set(ids.values())
     assert ids["injury"] in seen["practitioner"]
     assert ids["contact"] not in seen["practitioner"]
