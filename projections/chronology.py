@@ -129,6 +129,39 @@ _SUMMARIES: dict[str, Callable[[dict[str, Any]], str]] = {
         f"incident date {_words(p['incident_date'])}"
     ),
 }
+# Where each type's payload holds text as its recorder wrote it (what its schema leaves free:
+# no choice, pattern or format), by dotted path; tests/unit/test_exports.py holds it to the
+# schemas. An injury's colour and an alert's rule version are left out: a word and a version,
+# not an account.
+RECORDED_TEXT: dict[str, tuple[str, ...]] = {
+    "action.assigned": ("description",),
+    "action.completed": ("outcome",),
+    "alert.answered": ("note",),
+    "alert.raised": ("summary",),
+    "allegation.made": ("summary",),
+    "allegation.withdrawn": ("reason",),
+    "area.changed": ("detail",),
+    "assessment.ended_incomplete": ("detail",),
+    "concern.raised": ("description",),
+    "contact.recorded": ("summary",),
+    "correction.recorded": ("reason",),
+    "decision.recorded": ("rationale",),
+    "entry.retracted": ("reason",),
+    "hospital.admitted": ("reason",),
+    "information.shared": ("conveyed.statement",),
+    "information.withheld": ("explanation",),
+    "injury.observed": ("explanation_given",),
+    "involvement.closed": ("detail",),
+    "involvement.opened": ("summary",),
+    "lead.changed": ("reason",),
+    "meeting.held": ("summary",),
+    "meeting.requested": ("reason",),
+    "referral.made": ("reason", "conveyed.statement"),
+    "visit.cancelled": ("reason",),
+    "visit.no_access": ("detail",),
+    "whereabouts.found": ("detail",),
+    "whereabouts.unknown": ("detail",),
+}
 _CONVEYING = ("referral.made", "information.shared")
 WITHHELD = "information.withheld"
 
@@ -205,6 +238,18 @@ def _named(payload: dict[str, Any], name_of: Callable[[str], str]) -> dict[str, 
     return out
 
 
+def recorded_text(event: Event) -> dict[str, str]:
+    """The text its recorder wrote in the event's payload, by dotted path (those it holds)."""
+    out = {}
+    for path in RECORDED_TEXT.get(event.type, ()):
+        value: Any = event.payload
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            out[path] = value
+    return out
+
+
 def summary(
     event: Event, facts: Mapping[str, Event] | None = None, name_of: Callable[[str], str] = str
 ) -> str:
@@ -237,7 +282,8 @@ def chronology(
     name_of: Callable[[str], str] = str,
 ) -> list[dict[str, Any]]:
     """The events known by the moment, as then corrected, ordered by when they happened (an
-    uncertain date by the instant it sorts by), each with its date in words; with `start` or
+    uncertain date by the instant it sorts by), each with its date in words and the text its
+    recorder wrote; with `start` or
     `end`, those that may have happened then (an undated event may have). Agencies in the
     words are shown as `name_of` names them."""
     rows = []
@@ -259,6 +305,8 @@ def chronology(
                 "agency": shown.agency,
                 "type": shown.type,
                 "summary": summary(shown, facts, name_of),
+                "recorded_text": recorded_text(shown),
+                "recorded_at": shown.recorded_at,
                 "recording_lag_days": None
                 if lag is None
                 else round(lag.total_seconds() / 86400, 2),

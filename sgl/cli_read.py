@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -242,7 +243,13 @@ def changes(ctx: click.Context, case_id: str, start: str, end: str, fmt: str) ->
     "--from", "start", default=None, help="Occurred on or after this date (a day: its start)."
 )
 @click.option("--to", "end", default=None, help="Occurred on or before this date.")
-@_output("table", "json", "csv")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="With --format xlsx: the workbook file to write.",
+)
+@_output("table", "json", "csv", "xlsx")
 @click.pass_context
 def chronology(
     ctx: click.Context,
@@ -253,14 +260,29 @@ def chronology(
     types: tuple[str, ...],
     start: str | None,
     end: str | None,
+    output: str | None,
     fmt: str,
 ) -> None:
-    """The multi-agency chronology of a case, ordered by when things happened.
+    """The multi-agency chronology of a case, ordered by when things happened; with
+    --format xlsx, written as a workbook (agencies by name, dates as dates, the text as
+    recorded, lags and status) to --output.
 
     Example: sgl chronology CASE-A0001 --as-of 2007-07-25 --type referral.made --format csv
     """
     from sgl import queries
 
+    if (fmt == "xlsx") != (output is not None):
+        raise click.UsageError("--format xlsx and --output FILE go together")
+    if output is not None:
+        from sgl.exports import chronology_workbook
+
+        book = _read(
+            ctx,
+            lambda s: chronology_workbook(s, case_id, as_of, basis, agency, types, start, end),
+        )
+        Path(output).write_bytes(book)
+        click.echo(f"wrote {output}", err=True)
+        return
     found = _read(
         ctx,
         lambda s: queries.case_chronology(s, case_id, as_of, basis, agency, types, start, end),

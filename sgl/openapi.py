@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from ledger.schemas import SchemaRegistry
 from sgl.access_rules import Rule, Scope
+from sgl.exports import XLSX_MEDIA
 from sgl.identity import PURPOSE_HEADER
 from sgl.responses import MEDIA_TYPE as PROBLEM_MEDIA
 
@@ -24,6 +25,11 @@ CLOCK_REPORT_HEADERS: dict[str, Any] = {
         ("measured_to", "X-SGL-Measured-To"),
         ("open_runs_measured_to", "X-SGL-Open-Runs-Measured-To"),
     )
+}
+# The chronology's workbook is sent as a file to keep.
+WORKBOOK_DISPOSITION: dict[str, Any] = {
+    "description": 'With XLSX: `attachment; filename="<case_id>-chronology-<as_of>.xlsx"`',
+    "schema": {"type": "string"},
 }
 _URN = "urn:sgl:schema:"
 SECURITY_SCHEME = "bearer"
@@ -245,6 +251,15 @@ def _problem_responses(path: str, operation: dict[str, Any]) -> None:
         ok[CSV_MEDIA] = {"schema": {"type": "string", "description": "CSV with a header row"}}
         if path.endswith(("/clocks", "/latency", "/audit")):
             responses["200"]["headers"] = CLOCK_REPORT_HEADERS
+        if path.endswith("/chronology"):
+            ok[XLSX_MEDIA] = {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "With format=xlsx: one sheet, Chronology, a row per event",
+                }
+            }
+            responses["200"]["headers"] = {"Content-Disposition": WORKBOOK_DISPOSITION}
 
 
 def _document_append(post: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ and the schemas."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -14,6 +15,7 @@ from ledger.errors import Problem
 from projections.as_of import Basis
 from sgl import queries
 from sgl.bootstrap import Container
+from sgl.exports import XLSX_MEDIA, chronology_workbook, workbook_filename
 from sgl.identity import READS_ALL, access_of
 from sgl.queries import Document, Viewer
 from sgl.responses import JSONBytes
@@ -27,6 +29,9 @@ BasisQuery = Annotated[
 ]
 SCHEMA_MEDIA = "application/schema+json"
 Format = Annotated[str, Query(pattern="^(json|csv)$", description="json or csv")]
+ChronologyFormat = Annotated[
+    str, Query(pattern="^(json|csv|xlsx)$", description="json, csv or xlsx (a spreadsheet)")
+]
 
 
 # A report's header fields that its CSV rows cannot carry, sent as response headers instead
@@ -121,10 +126,31 @@ def read_router(container: Container) -> APIRouter:
             str | None, Query(alias="from", description="occurred from (a day: its start)")
         ] = None,
         end: Annotated[str | None, Query(alias="to", description="occurred until")] = None,
-        format: Format = "json",
+        format: ChronologyFormat = "json",
     ) -> Response:
-        """Events known by as_of, as then corrected, ordered by occurred_at; JSON or CSV."""
+        """Events known by as_of, as then corrected, ordered by occurred_at; JSON, CSV, or an
+        XLSX workbook (agencies by name, dates as dates, the text as recorded)."""
         viewer = viewer_of(request)
+        if format == "xlsx":
+            generated_at = datetime.now(UTC)
+            book = chronology_workbook(
+                stores,
+                case_id,
+                as_of,
+                basis,
+                agency or (),
+                type or (),
+                start,
+                end,
+                viewer,
+                generated_at=generated_at,
+            )
+            name = workbook_filename(case_id, as_of, generated_at)
+            return Response(
+                book,
+                media_type=XLSX_MEDIA,
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
         found = queries.case_chronology(
             stores, case_id, as_of, basis, agency or (), type or (), start, end, viewer
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
+from openpyxl import load_workbook
 
 from ledger.settings import Settings
 from sgl.bootstrap import Container, bootstrap
@@ -291,6 +293,41 @@ def test_csv_from_the_command_is_the_csv_the_route_answers(
         end, to = answer.headers["x-sgl-data-end"], answer.headers["x-sgl-measured-to"]
         assert answer.headers["x-sgl-open-runs-measured-to"] == "as_of"
         assert f"data end {end}; open runs measured to {to}" in shown.stderr.splitlines()
+
+
+def test_the_workbook_from_the_command_is_the_workbook_the_route_answers(
+    ledger: tuple[Container, httpx.Client], tmp_path: Path
+) -> None:
+    """`--format xlsx --output FILE` writes the workbook `?format=xlsx` answers: every cell
+    the same but when each was generated, the latest checkpoint named in both; --output goes
+    with xlsx alone."""
+    container, client = ledger
+    answer = client.get(
+        f"/v1/cases/{DEMO_CASE}/chronology", params={"as_of": AS_OF, "format": "xlsx"}
+    )
+    assert answer.status_code == 200, answer.text
+    target = tmp_path / "chronology.xlsx"
+    args = ["--data-dir", str(container.settings.data_dir), "chronology", DEMO_CASE]
+    runner = CliRunner()
+    shown = runner.invoke(
+        cli, [*args, "--as-of", AS_OF, "--format", "xlsx", "--output", str(target)]
+    )
+    assert shown.exit_code == 0, shown.output
+
+    def cells(book: bytes) -> list[tuple[Any, ...]]:
+        sheet = load_workbook(io.BytesIO(book))["Chronology"]
+        return [row for row in sheet.iter_rows(values_only=True) if row[0] != "Generated (UTC)"]
+
+    written, answered = cells(target.read_bytes()), cells(answer.content)
+    assert written == answered
+    events = client.get(f"/v1/cases/{DEMO_CASE}/chronology", params={"as_of": AS_OF}).json()
+    ids = [e["event_id"] for e in events["events"]]
+    assert ids and [row[-1] for row in answered[-len(ids) :]] == ids
+    checkpoint = next(row[1] for row in answered if row[0] == "Latest checkpoint")
+    assert checkpoint.startswith("partition 0: tree size "), checkpoint
+    for wrong in (["--format", "xlsx"], ["--output", str(target)]):
+        refused = runner.invoke(cli, [*args, *wrong])
+        assert refused.exit_code == 2 and "--output FILE" in refused.output, refused.output
 
 
 def test_reads_refuse_alike(ledger: tuple[Container, httpx.Client]) -> None:
