@@ -3,7 +3,7 @@ and the schemas."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -18,6 +18,7 @@ from sgl.bootstrap import Container
 from sgl.exports import XLSX_MEDIA, chronology_workbook, workbook_filename
 from sgl.identity import READS_ALL, access_of
 from sgl.queries import Document, Viewer
+from sgl.queries.stores import Stores
 from sgl.responses import JSONBytes
 
 AsOf = Annotated[
@@ -54,6 +55,39 @@ def answer(document: Document, format: str, as_csv: Callable[[Document], str]) -
         }
         return Response(as_csv(document), media_type="text/csv; charset=utf-8", headers=headers)
     return JSONBytes(document)
+
+
+def workbook_response(
+    stores: Stores,
+    case_id: str,
+    as_of: str | None,
+    basis: Basis = "recorded",
+    agencies: Collection[str] = (),
+    types: Collection[str] = (),
+    start: str | None = None,
+    end: str | None = None,
+    viewer: Viewer | None = None,
+) -> Response:
+    """The chronology as an .xlsx attachment named for its case and date."""
+    generated_at = datetime.now(UTC)
+    book = chronology_workbook(
+        stores,
+        case_id,
+        as_of,
+        basis,
+        agencies,
+        types,
+        start,
+        end,
+        viewer,
+        generated_at=generated_at,
+    )
+    name = workbook_filename(case_id, as_of, generated_at)
+    return Response(
+        book,
+        media_type=XLSX_MEDIA,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
 def viewer_of(request: Request) -> Viewer | None:
@@ -132,24 +166,8 @@ def read_router(container: Container) -> APIRouter:
         XLSX workbook (agencies by name, dates as dates, the text as recorded)."""
         viewer = viewer_of(request)
         if format == "xlsx":
-            generated_at = datetime.now(UTC)
-            book = chronology_workbook(
-                stores,
-                case_id,
-                as_of,
-                basis,
-                agency or (),
-                type or (),
-                start,
-                end,
-                viewer,
-                generated_at=generated_at,
-            )
-            name = workbook_filename(case_id, as_of, generated_at)
-            return Response(
-                book,
-                media_type=XLSX_MEDIA,
-                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            return workbook_response(
+                stores, case_id, as_of, basis, agency or (), type or (), start, end, viewer
             )
         found = queries.case_chronology(
             stores, case_id, as_of, basis, agency or (), type or (), start, end, viewer

@@ -14,8 +14,10 @@ from openpyxl import load_workbook
 from ledger.envelope import parse_instant
 from sgl.exports import COLUMNS, XLSX_MEDIA
 from tests.conftest import LiveServer, wait_for
+from tests.credentials import PURPOSE
 from tests.factories import new_case_id
 from tests.integration.test_need_to_know import AT_SHARE, GP, POLICE, SC, publish
+from tests.integration.test_web_session import sign_in
 
 
 def rows_of(response: httpx.Response) -> list[dict[str, Any]]:
@@ -115,3 +117,26 @@ def test_the_workbook_holds_the_chronology_each_caller_is_answered(
     assert ids["injury"] in seen["practitioner"]
     assert ids["contact"] not in seen["practitioner"]
     assert ids["correction"] not in seen["practitioner"]
+
+
+def test_the_workbench_downloads_the_workbook_the_api_answers(live_server: LiveServer) -> None:
+    """Signed in on the workbench (a cookie, no bearer token), the download holds the rows
+    the API's workbook holds for the same caller and date, and is on the access log; a
+    practitioner's holds what its agency knew."""
+    case_id = new_case_id()
+    publish(live_server, case_id)
+    for role, agency, purpose in (("inquiry", None, PURPOSE), ("practitioner", SC, "")):
+        token = live_server.credentials.token(role, agency)  # type: ignore[arg-type]
+        with live_server.browser() as browser:
+            assert sign_in(browser, token, purpose).status_code == 303
+            page = browser.get(f"/cases/{case_id}/chronology.xlsx", params={"as_of": AT_SHARE})
+        api = httpx.get(
+            f"{live_server.url}/v1/cases/{case_id}/chronology",
+            params={"as_of": AT_SHARE, "format": "xlsx"},
+            headers=live_server.headers(role, agency),  # type: ignore[arg-type]
+        )
+        assert page.status_code == api.status_code == 200, page.text
+        assert page.headers["content-type"] == XLSX_MEDIA
+        assert page.headers["content-disposition"] == api.headers["content-disposition"]
+        ids = [row["Event id"] for row in rows_of(page)]
+        assert ids and ids == [row["Event id"] for row in rows_of(api)], role
