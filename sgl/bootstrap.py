@@ -63,6 +63,7 @@ class Container:
     access_checkpoints_log: EventLog
     access_seal: SQLiteSealView
     access_index: SQLiteAccessIndex
+    notes_log: EventLog
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -166,6 +167,7 @@ class Container:
         self.access_checkpoints_log.close()
         self.access_seal.datastore.close()
         self.access_index.datastore.close()
+        self.notes_log.close()
         self.views.close()
         self.clocks.close()
         self.alerts.close()
@@ -197,8 +199,8 @@ def verifier_key_of(settings: Settings) -> str | None:
 def build_log(settings: Settings, which: str = "ledger") -> Any:
     """The EventLog (also the DeadLetterSink) that the settings choose for the ledger topic,
     the alerts topic (`alerts`), the checkpoints topic (`checkpoints`), the access log
-    (`access`) or its checkpoints (`access_checkpoints`): same settings, each with its own
-    receipts (Kafka) or file (embedded)."""
+    (`access`), its checkpoints (`access_checkpoints`) or the inquiry notes (`notes`): same
+    settings, each with its own receipts (Kafka) or file (embedded)."""
     topic, embedded, receipts = {
         "ledger": (settings.topic, settings.log_db, settings.receipts_db),
         "alerts": (settings.alerts_topic, settings.alerts_log_db, settings.alerts_receipts_db),
@@ -213,6 +215,7 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             settings.access_checkpoints_log_db,
             settings.access_checkpoints_receipts_db,
         ),
+        "notes": (settings.notes_topic, settings.notes_log_db, settings.notes_receipts_db),
     }[which]
     if settings.backend == "kafka":
         from ledger.kafka_log import (  # noqa: PLC0415 -- kafka only when chosen
@@ -284,11 +287,11 @@ def rule_policy_of(settings: Settings) -> RulePolicy:
     return load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
 
 
-LOGS = ("ledger", "alerts", "checkpoints", "access", "access_checkpoints")
+LOGS = ("ledger", "alerts", "checkpoints", "access", "access_checkpoints", "notes")
 
 
 def build_logs(settings: Settings) -> list[Any]:
-    """The ledger's five logs (`LOGS`, in that order). On Kafka each one creates its topics
+    """The ledger's six logs (`LOGS`, in that order). On Kafka each one creates its topics
     and waits for their metadata and first probe, about half a second a log on an idle
     broker: they are built side by side, so a start waits for the slowest, not the sum. If
     one cannot be built, those that were are closed and its error raised."""
@@ -312,8 +315,8 @@ def bootstrap(settings: Settings) -> Container:
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
     views = view_handle(settings)
-    event_log, alerts_log, checkpoints_log, access_log, access_checkpoints_log = build_logs(
-        settings
+    event_log, alerts_log, checkpoints_log, access_log, access_checkpoints_log, notes_log = (
+        build_logs(settings)
     )
     # The registry as the append path, the clocks and the alerter read it: the case view's
     # registry store, and the log past it (a consumer may be behind another's registration).
@@ -359,6 +362,7 @@ def bootstrap(settings: Settings) -> Container:
         access_checkpoints_log,
         open_access_seal(settings),
         access_index_of(settings),
+        notes_log,
     )
 
 
