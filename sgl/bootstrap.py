@@ -32,6 +32,7 @@ from projections.alert_store import ALERTS, open_alert_store
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
 from projections.clock_view import CLOCKS, SQLiteClockView, open_clock_view
+from projections.notes_index import SQLiteNotesIndex, open_notes_index
 from projections.rules import RulePolicy, load_rule_policy
 from projections.seal_view import SQLiteSealView, open_seal_view
 from projections.view_files import ViewFiles, ViewHandle, open_case_view
@@ -64,6 +65,7 @@ class Container:
     access_seal: SQLiteSealView
     access_index: SQLiteAccessIndex
     notes_log: EventLog
+    notes_index: SQLiteNotesIndex
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -101,6 +103,10 @@ class Container:
     def access_indexer(self) -> AccessIndexer:
         """The consumer that keeps the access log's index by case."""
         return AccessIndexer(self.access_log, self.access_index, self.settings.consumer_batch)
+
+    def notes_indexer(self) -> AccessIndexer:
+        """The consumer that keeps the notes log's index by case."""
+        return AccessIndexer(self.notes_log, self.notes_index, self.settings.consumer_batch)
 
     def _sealer(self, event_log: EventLog, seal: SQLiteSealView, checkpoints: EventLog) -> Sealer:
         path = self.settings.signing_key_path
@@ -168,6 +174,7 @@ class Container:
         self.access_seal.datastore.close()
         self.access_index.datastore.close()
         self.notes_log.close()
+        self.notes_index.datastore.close()
         self.views.close()
         self.clocks.close()
         self.alerts.close()
@@ -363,12 +370,18 @@ def bootstrap(settings: Settings) -> Container:
         open_access_seal(settings),
         access_index_of(settings),
         notes_log,
+        notes_index_of(settings),
     )
 
 
 def access_index_of(settings: Settings) -> SQLiteAccessIndex:
     """The access log's index by case, in the views folder."""
     return open_access_index(settings.views_dir / "access-index.sqlite")
+
+
+def notes_index_of(settings: Settings) -> SQLiteNotesIndex:
+    """The notes log's index by case, in the views folder."""
+    return open_notes_index(settings.views_dir / "notes-index.sqlite")
 
 
 def open_access_seal(settings: Settings) -> SQLiteSealView:
