@@ -116,7 +116,7 @@ def dead_letters(container: Container) -> list[DeadLetter]:
 def all_caught_up(http: httpx.Client) -> bool:
     """Every view has taken in every record on the log."""
     lags = [v for (name, _), v in samples(http).items() if name == "sgl_consumer_lag_records"]
-    return len(lags) == 6 and not any(lags)
+    return len(lags) == 7 and not any(lags)
 
 
 def consumers_up(http: httpx.Client) -> dict[str, float]:
