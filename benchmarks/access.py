@@ -95,6 +95,7 @@ def settings_for(backend: str) -> Settings:
         checkpoints_topic=f"sgl.bench.{run}.k",
         access_topic=f"sgl.bench.{run}.access",
         access_checkpoints_topic=f"sgl.bench.{run}.access.k",
+        notes_topic=f"sgl.bench.{run}.notes",
         alerter="off",
         log_level="warning",
         # One token reads as fast as it can here: the limit is not what is measured.
@@ -139,6 +140,7 @@ def main() -> None:
                     settings.checkpoints_topic,
                     settings.access_topic,
                     settings.access_checkpoints_topic,
+                    settings.notes_topic,
                 ],
             )
 

@@ -1,4 +1,5 @@
-"""The consumer that keeps the access log's index by case (`projections.access_index`)."""
+"""The consumer that keeps a log's index by case: the access log's (`projections.access_index`)
+or the inquiry notes' (`projections.notes_index`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from projections.access_index import SQLiteAccessIndex
 
 
 class AccessIndexer(TrackedLoop[SQLiteAccessIndex]):
-    """Follows the access log into the index by case. `applied` counts records indexed."""
+    """Follows a log into its index by case. `applied` counts records indexed."""
 
     def __init__(self, access_log: EventLog, index: SQLiteAccessIndex, batch_size: int) -> None:
         super().__init__(access_log, index, batch_size)

@@ -23,6 +23,9 @@ from ledger.errors import Problem
 from ledger.limits import MAX_DEPTH
 
 ENVELOPE = "envelope"
+RECORDS = "records"
+"""The folder of the schemas of records the ledger keeps on logs of its own (inquiry notes),
+laid out as the events' are (`records/<type>/<version>.json`): never events of the ledger."""
 # The kinds of field the ledger checks beyond its schemas (see ledger.input_rules).
 CHECKED_FORMATS = ("uuid", "date", "date-time")
 INTEGER = "integer"
@@ -56,16 +59,11 @@ class SchemaRegistry:
     ) -> None:
         root = directory or files("schemas")
         self.clock_skew = clock_skew
-        self.docs: dict[tuple[str, int], SchemaDoc] = {}
-        for folder in sorted(root.iterdir(), key=lambda t: t.name):
-            if not folder.is_dir():
-                continue
-            for path in sorted(folder.iterdir(), key=lambda t: t.name):
-                if path.name.endswith(".json"):
-                    version = int(path.name.removesuffix(".json"))
-                    doc = SchemaDoc(folder.name, version, orjson.loads(path.read_bytes()))
-                    self.docs[(doc.type, doc.version)] = doc
-        resources = [(d.document["$id"], d.document) for d in self.docs.values()]
+        self.docs = _load(root, skip=RECORDS)
+        self.records = _load(root / RECORDS)
+        resources = [
+            (d.document["$id"], d.document) for d in (*self.docs.values(), *self.records.values())
+        ]
         registry = jsonschema_rs.Registry(resources)
         self._registry = registry
         self._payload_validators: dict[tuple[str, int], Any] = {}
@@ -77,8 +75,12 @@ class SchemaRegistry:
         self._versions: dict[str, list[int]] = {}
         for name, version in sorted(self._validators):
             self._versions.setdefault(name, []).append(version)
+        self._record_validators = {
+            key: jsonschema_rs.validator_for(doc.document, validate_formats=True, registry=registry)
+            for key, doc in self.records.items()
+        }
         by_id = {d.document["$id"]: d.document for d in self.docs.values()}
-        self._by_id = by_id
+        self._by_id = by_id | {d.document["$id"]: d.document for d in self.records.values()}
         self._fields = {
             key: tuple(sorted(set(_typed_fields(self.docs[key].document, by_id))))
             for key in self._validators
@@ -133,6 +135,14 @@ class SchemaRegistry:
             # The envelope's date conditions, said by the field at fault and a named rule.
             problems = condition_problems(document) + problems
         return _collapse(problems)
+
+    def record_problems(self, name: str, version: int, document: object) -> list[Problem]:
+        """Every rule a record of one of the ledger's own logs (`records/`) breaks; empty when
+        it is valid."""
+        validator = self._record_validators[(name, version)]
+        if validator.is_valid(document):
+            return []
+        return _collapse([_to_problem(e, self._by_id) for e in validator.iter_errors(document)])
 
     def payload_problems(self, name: str, version: int, payload: object, at: str) -> list[Problem]:
         """What a payload breaks of the given type's payload schema, with pointers under `at`."""
@@ -215,6 +225,22 @@ class SchemaRegistry:
                 )
             )
         return problems
+
+
+def _load(root: Traversable, skip: str = "") -> dict[tuple[str, int], SchemaDoc]:
+    """The schemas under a folder, one folder a type holding `<version>.json` files."""
+    docs: dict[tuple[str, int], SchemaDoc] = {}
+    if not root.is_dir():
+        return docs  # a folder of event schemas alone (a test's, an older release's)
+    for folder in sorted(root.iterdir(), key=lambda t: t.name):
+        if not folder.is_dir() or folder.name == skip:
+            continue
+        for path in sorted(folder.iterdir(), key=lambda t: t.name):
+            if path.name.endswith(".json"):
+                version = int(path.name.removesuffix(".json"))
+                doc = SchemaDoc(folder.name, version, orjson.loads(path.read_bytes()))
+                docs[(doc.type, doc.version)] = doc
+    return docs
 
 
 def _nodes(

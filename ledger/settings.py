@@ -204,6 +204,7 @@ class Settings:
     checkpoints_topic: str = "sgl.checkpoints.v1"
     access_topic: str = "sgl.access.v1"
     access_checkpoints_topic: str = "sgl.access.checkpoints.v1"
+    notes_topic: str = "sgl.notes.v1"
     partitions: int = 3
     replication_factor: int = 1
     min_insync_replicas: int = 1
@@ -305,6 +306,16 @@ class Settings:
     def access_checkpoints_receipts_db(self) -> Path:
         """SQLite file indexing the access checkpoints topic's receipts for the Kafka backend."""
         return self.data_dir / "access-checkpoints-receipts.sqlite"
+
+    @property
+    def notes_log_db(self) -> Path:
+        """SQLite file holding the embedded inquiry notes (the notes topic's stand-in)."""
+        return self.data_dir / "notes.sqlite"
+
+    @property
+    def notes_receipts_db(self) -> Path:
+        """SQLite file indexing the notes topic's receipts for the Kafka backend."""
+        return self.data_dir / "notes-receipts.sqlite"
 
     @property
     def tokens_db(self) -> Path:

@@ -25,6 +25,9 @@ ACCESS_INDEX = "access_index"
 class SQLiteAccessIndex(SQLiteTrackedStore):
     """Access records by case, with the log position of each."""
 
+    # The records it keeps (`type`); the notes' index keeps notes alike.
+    record_type = ACCESS_RECORD
+
     def __init__(self, datastore: Any, name: str = ACCESS_INDEX) -> None:
         super().__init__(datastore, name)
 
@@ -38,7 +41,7 @@ class SQLiteAccessIndex(SQLiteTrackedStore):
 
     def take(self, records: Sequence[LogRecord], tracking: Sequence[Tracking]) -> int:
         """Index the access records of a batch with its positions; returns how many."""
-        rows = [row for row in map(_row, records) if row is not None]
+        rows = [row for record in records if (row := _row(record, self.record_type)) is not None]
         with self.datastore.transaction(commit=True) as cursor:
             cursor.executemany(
                 f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?)",  # noqa: S608
@@ -62,15 +65,15 @@ class SQLiteAccessIndex(SQLiteTrackedStore):
             yield found
 
 
-def _row(record: LogRecord) -> tuple[str, int, int, str, bytes] | None:
-    """The index row of an access record of one case; None for anything else."""
+def _row(record: LogRecord, record_type: str) -> tuple[str, int, int, str, bytes] | None:
+    """The index row of a record of that type about one case; None for anything else."""
     if record.value is None:
         return None
     try:
         found = orjson.loads(record.value)
     except orjson.JSONDecodeError:
         return None
-    if not isinstance(found, dict) or found.get("type") != ACCESS_RECORD:
+    if not isinstance(found, dict) or found.get("type") != record_type:
         return None
     case_id = found.get("case_id")
     if not isinstance(case_id, str) or not case_id:

@@ -10,7 +10,9 @@ Scopes:
   registry's events); what the body may say is the append path's to check;
 - `case`: one child's data, recorded on the access log;
 - `ledger`: reports across every case, recorded on the access log;
-- `access_log`: who read a child's record, recorded too.
+- `access_log`: who read a child's record, recorded too;
+- `annotate`: an inquiry's note about a case (on the notes log, never the ledger), recorded
+  on the access log like a read (its answer says whether an event is the case's).
 
 Inquiry and auditor see every case and so state a purpose with every request they make.
 """
@@ -23,7 +25,7 @@ from typing import Literal
 
 from sgl.identity import READS_ALL, ROLES, Role
 
-Scope = Literal["public", "authenticated", "publish", "case", "ledger", "access_log"]
+Scope = Literal["public", "authenticated", "publish", "case", "ledger", "access_log", "annotate"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,7 @@ PROOF = Rule("authenticated", frozenset(ROLES), recorded=True)
 LEDGER = Rule("ledger", frozenset({"inquiry", "auditor"}), recorded=True)
 # A practitioner only of an agency involved in the case (the route decides: sgl.queries.involved).
 ACCESS_LOG = Rule("access_log", frozenset({"auditor", "practitioner"}), recorded=True)
+ANNOTATE = Rule("annotate", frozenset({"inquiry"}), recorded=True)
 
 # The workbench's pages (sgl/web): signing in and out needs no token; the case list reads
 # across cases (a practitioner's, those its agency is in) and is recorded like the API's reads.
@@ -102,6 +105,8 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/v1/cases/{case_id}/audit"): CASE,
     ("GET", "/v1/cases/{case_id}/latency"): CASE,
     ("GET", "/v1/cases/{case_id}/access-log"): ACCESS_LOG,
+    ("GET", "/v1/cases/{case_id}/notes"): CASE,
+    ("POST", "/v1/cases/{case_id}/notes"): ANNOTATE,
     ("GET", "/v1/alerts"): LEDGER,
     ("GET", "/v1/audit"): LEDGER,
     ("GET", "/v1/latency"): LEDGER,

@@ -51,6 +51,7 @@ from sgl.routes_access import access_router
 from sgl.routes_clocks import clocks_router
 from sgl.routes_events import events_router
 from sgl.routes_knowledge import knowledge_router
+from sgl.routes_notes import notes_router
 from sgl.routes_ops import ops_router
 from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
@@ -101,6 +102,7 @@ def create_app(
                 container.sealer(),
                 container.access_sealer(),
                 container.access_indexer(),
+                container.notes_indexer(),
             ]
             for loop in loops:
                 thread = threading.Thread(
@@ -157,6 +159,7 @@ def create_app(
     app.include_router(clocks_router(container))
     app.include_router(proofs_router(container))
     app.include_router(access_router(container))
+    app.include_router(notes_router(container))
     app.include_router(ops_router(container, metrics, consumer))
     check_covered(_api_routes(app), rules)
     return app
@@ -199,9 +202,12 @@ def _lags(container: Container) -> dict[str, Callable[[], int]]:
     lags: dict[str, Callable[[], int]] = {
         name: partial(_lag, container.log, view) for name, view in views
     }
-    # The access log's seal and index follow the access log.
+    # The access log's seal and index follow the access log; the notes' index, the notes.
     for store in (container.access_seal, container.access_index):
         lags[store.name] = partial(_lag, container.access_log, store.current)
+    lags[container.notes_index.name] = partial(
+        _lag, container.notes_log, container.notes_index.current
+    )
     return lags
 
 

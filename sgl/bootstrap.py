@@ -32,6 +32,7 @@ from projections.alert_store import ALERTS, open_alert_store
 from projections.case_view import SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
 from projections.clock_view import CLOCKS, SQLiteClockView, open_clock_view
+from projections.notes_index import SQLiteNotesIndex, open_notes_index
 from projections.rules import RulePolicy, load_rule_policy
 from projections.seal_view import SQLiteSealView, open_seal_view
 from projections.view_files import ViewFiles, ViewHandle, open_case_view
@@ -63,6 +64,8 @@ class Container:
     access_checkpoints_log: EventLog
     access_seal: SQLiteSealView
     access_index: SQLiteAccessIndex
+    notes_log: EventLog
+    notes_index: SQLiteNotesIndex
 
     @property
     def view(self) -> SQLiteCaseView:
@@ -100,6 +103,10 @@ class Container:
     def access_indexer(self) -> AccessIndexer:
         """The consumer that keeps the access log's index by case."""
         return AccessIndexer(self.access_log, self.access_index, self.settings.consumer_batch)
+
+    def notes_indexer(self) -> AccessIndexer:
+        """The consumer that keeps the notes log's index by case."""
+        return AccessIndexer(self.notes_log, self.notes_index, self.settings.consumer_batch)
 
     def _sealer(self, event_log: EventLog, seal: SQLiteSealView, checkpoints: EventLog) -> Sealer:
         path = self.settings.signing_key_path
@@ -166,6 +173,8 @@ class Container:
         self.access_checkpoints_log.close()
         self.access_seal.datastore.close()
         self.access_index.datastore.close()
+        self.notes_log.close()
+        self.notes_index.datastore.close()
         self.views.close()
         self.clocks.close()
         self.alerts.close()
@@ -197,8 +206,8 @@ def verifier_key_of(settings: Settings) -> str | None:
 def build_log(settings: Settings, which: str = "ledger") -> Any:
     """The EventLog (also the DeadLetterSink) that the settings choose for the ledger topic,
     the alerts topic (`alerts`), the checkpoints topic (`checkpoints`), the access log
-    (`access`) or its checkpoints (`access_checkpoints`): same settings, each with its own
-    receipts (Kafka) or file (embedded)."""
+    (`access`), its checkpoints (`access_checkpoints`) or the inquiry notes (`notes`): same
+    settings, each with its own receipts (Kafka) or file (embedded)."""
     topic, embedded, receipts = {
         "ledger": (settings.topic, settings.log_db, settings.receipts_db),
         "alerts": (settings.alerts_topic, settings.alerts_log_db, settings.alerts_receipts_db),
@@ -213,6 +222,7 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             settings.access_checkpoints_log_db,
             settings.access_checkpoints_receipts_db,
         ),
+        "notes": (settings.notes_topic, settings.notes_log_db, settings.notes_receipts_db),
     }[which]
     if settings.backend == "kafka":
         from ledger.kafka_log import (  # noqa: PLC0415 -- kafka only when chosen
@@ -284,11 +294,11 @@ def rule_policy_of(settings: Settings) -> RulePolicy:
     return load_rule_policy(Path(settings.rule_policy) if settings.rule_policy else None)
 
 
-LOGS = ("ledger", "alerts", "checkpoints", "access", "access_checkpoints")
+LOGS = ("ledger", "alerts", "checkpoints", "access", "access_checkpoints", "notes")
 
 
 def build_logs(settings: Settings) -> list[Any]:
-    """The ledger's five logs (`LOGS`, in that order). On Kafka each one creates its topics
+    """The ledger's six logs (`LOGS`, in that order). On Kafka each one creates its topics
     and waits for their metadata and first probe, about half a second a log on an idle
     broker: they are built side by side, so a start waits for the slowest, not the sum. If
     one cannot be built, those that were are closed and its error raised."""
@@ -312,8 +322,8 @@ def bootstrap(settings: Settings) -> Container:
     schemas = SchemaRegistry(clock_skew=timedelta(seconds=settings.clock_skew_seconds))
     policy, rules = clock_policy_of(settings), rule_policy_of(settings)
     views = view_handle(settings)
-    event_log, alerts_log, checkpoints_log, access_log, access_checkpoints_log = build_logs(
-        settings
+    event_log, alerts_log, checkpoints_log, access_log, access_checkpoints_log, notes_log = (
+        build_logs(settings)
     )
     # The registry as the append path, the clocks and the alerter read it: the case view's
     # registry store, and the log past it (a consumer may be behind another's registration).
@@ -359,12 +369,19 @@ def bootstrap(settings: Settings) -> Container:
         access_checkpoints_log,
         open_access_seal(settings),
         access_index_of(settings),
+        notes_log,
+        notes_index_of(settings),
     )
 
 
 def access_index_of(settings: Settings) -> SQLiteAccessIndex:
     """The access log's index by case, in the views folder."""
     return open_access_index(settings.views_dir / "access-index.sqlite")
+
+
+def notes_index_of(settings: Settings) -> SQLiteNotesIndex:
+    """The notes log's index by case, in the views folder."""
+    return open_notes_index(settings.views_dir / "notes-index.sqlite")
 
 
 def open_access_seal(settings: Settings) -> SQLiteSealView:

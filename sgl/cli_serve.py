@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 PROJECTIONS = ("case_state", "clocks", "alerts")
 # The access log's consumers: its seal and its index by case.
 ACCESS_CONSUMERS = ("access_seal", "access_index")
-CONSUMERS = (*PROJECTIONS, "seal", *ACCESS_CONSUMERS)
+CONSUMERS = (*PROJECTIONS, "seal", *ACCESS_CONSUMERS, "notes_index")
 
 
 def _check_port(host: str, port: int) -> None:
@@ -295,6 +295,7 @@ def _catch_up(container: Container, timeout: float = 900.0) -> None:
     )
     container.access_sealer().run_until_caught_up(timeout)
     container.access_indexer().run_until_caught_up(timeout)
+    container.notes_indexer().run_until_caught_up(timeout)
 
 
 @click.command()
@@ -307,8 +308,8 @@ def _catch_up(container: Container, timeout: float = 900.0) -> None:
 @click.pass_context
 def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     """Run the consumers until interrupted (SIGINT or SIGTERM): the case-state view, then,
-    behind it, the clock view and the alerter (unless SGL_ALERTER=off), the sealer, and the
-    access log's sealer and index by case. Each
+    behind it, the clock view and the alerter (unless SGL_ALERTER=off), the sealer, the
+    access log's sealer and index by case, and the inquiry notes' index by case. Each
     has its own tracked position, so each may run in a process of its own. When one stops on
     an error, the others are stopped and the command exits 1 naming it.
 
@@ -329,6 +330,8 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
         loops.append(container.access_sealer())
     if not only or "access_index" in only:
         loops.append(container.access_indexer())
+    if not only or "notes_index" in only:
+        loops.append(container.notes_indexer())
     failed: list[str] = []
 
     def run(loop: Any) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from ledger.notes import NOTE_RECORD, NOTE_VERSION
 from ledger.schemas import SchemaRegistry
 from sgl.access_rules import Rule, Scope
 from sgl.exports import XLSX_MEDIA
@@ -43,6 +44,7 @@ _FORBIDDEN: dict[Scope, str] = {
     "ledger": "Only inquiry and auditor read across the ledger, stating a known purpose",
     "access_log": "The caller may not read this case's access log, or stated no purpose or an "
     "unknown one",
+    "annotate": "Only an inquiry writes notes, stating a known purpose; nothing was appended",
 }
 
 PROBLEM_ERROR: dict[str, Any] = {
@@ -152,6 +154,7 @@ def complete(spec: dict[str, Any], schemas: SchemaRegistry, max_batch_items: int
         "description": "One event: the envelope and the payload of its type and version.",
         "oneOf": events,
     }
+    _note_components(components, schemas)
     components["EventBatch"] = {
         "description": "A batch: all appended, or none when any item is invalid.",
         "type": "array",
@@ -284,6 +287,69 @@ def _document_append(post: dict[str, Any]) -> None:
         },
         **{status: problem(text) for status, text in _EVENTS_PROBLEMS.items()},
         "500": post["responses"]["500"],
+    }
+
+
+def _note_components(components: dict[str, Any], schemas: SchemaRegistry) -> None:
+    """The inquiry note as kept (`note.recorded.v1`), what an inquiry sends, what a write
+    answers and what a read of a case's notes answers."""
+    for (name, version), doc in sorted(schemas.records.items()):
+        component = _component_name(name, version)
+        components[component] = _rebased(doc.document, component)
+    note = REF + _component_name(NOTE_RECORD, NOTE_VERSION)
+    components["NoteBody"] = {
+        "type": "object",
+        "description": "A note as an inquiry sends it; the ledger sets every other field.",
+        "required": ["about", "text"],
+        "additionalProperties": False,
+        "properties": {
+            "about": {"$ref": note + "/properties/about"},
+            "text": {"$ref": note + "/properties/text"},
+            "supersedes": {"$ref": note + "/$defs/note_id"},
+        },
+    }
+    components["NoteWritten"] = {
+        "type": "object",
+        "description": "The note as kept on the notes log, and its receipt (its event_id is "
+        "the note's id).",
+        "required": ["note", "receipt"],
+        "additionalProperties": False,
+        "properties": {"note": {"$ref": note}, "receipt": _ref("Receipt")},
+    }
+    position = {
+        "type": "object",
+        "required": ["partition", "offset"],
+        "properties": {
+            "partition": {"type": "integer", "minimum": 0},
+            "offset": {"type": "integer", "minimum": 0},
+        },
+        "additionalProperties": False,
+    }
+    components["CaseNotes"] = {
+        "type": "object",
+        "description": "Every note of a case, oldest first.",
+        "required": ["case_id", "count", "notes"],
+        "additionalProperties": False,
+        "properties": {
+            "case_id": {"type": "string"},
+            "count": {"type": "integer", "minimum": 0},
+            "notes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["note", "superseded_by", "log_position"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "note": {"$ref": note},
+                        "superseded_by": {
+                            "description": "The latest note amending or withdrawing this one",
+                            "anyOf": [{"$ref": note + "/$defs/note_id"}, {"type": "null"}],
+                        },
+                        "log_position": position,
+                    },
+                },
+            },
+        },
     }
 
 

@@ -12,7 +12,8 @@ from ledger.schemas import ENVELOPE, SchemaRegistry
 
 
 def render(registry: SchemaRegistry | None = None) -> str:
-    """The event catalogue as Markdown: the envelope, then each type's payload fields."""
+    """The event catalogue as Markdown: the envelope, then each type's payload fields, then
+    the records of the ledger's own logs (inquiry notes)."""
     registry = registry or SchemaRegistry()
     parts = [
         "# Event reference",
@@ -50,6 +51,20 @@ def render(registry: SchemaRegistry | None = None) -> str:
                 ]
             payload = doc.document["properties"]["payload"]
             parts += [*_table(payload, doc.document, registry, "payload."), ""]
+    for (name, version), doc in sorted(registry.records.items()):
+        # Records of the ledger's own logs are not events: no adapter sends one.
+        parts += [
+            f"## Record `{name}` v{version}: {doc.document['title']} (not an event of the ledger)",
+            "",
+            doc.document["description"],
+            "",
+            *_table(doc.document, doc.document, registry),
+            "",
+            *_table(doc.document["properties"]["about"], doc.document, registry, "about."),
+            "",
+            *_table(doc.document["properties"]["author"], doc.document, registry, "author."),
+            "",
+        ]
     return "\n".join(parts)
 
 

@@ -141,6 +141,7 @@ def make_settings(
                     s.checkpoints_topic,
                     s.access_topic,
                     s.access_checkpoints_topic,
+                    s.notes_topic,
                 )
             ],
         )
@@ -160,6 +161,7 @@ def private_settings(
         "checkpoints_topic": f"sgl.test.{suffix}.checkpoints",
         "access_topic": f"sgl.test.{suffix}.access",
         "access_checkpoints_topic": f"sgl.test.{suffix}.access.checkpoints",
+        "notes_topic": f"sgl.test.{suffix}.notes",
         # The alerter appends alert.raised events on its own schedule; tests of other
         # things count a case's events exactly, so only the alerter's tests turn it on.
         "alerter": "off",
@@ -183,6 +185,7 @@ def topic_env(settings: Settings) -> dict[str, str]:
         "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
         "SGL_ACCESS_TOPIC": settings.access_topic,
         "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
+        "SGL_NOTES_TOPIC": settings.notes_topic,
     }
 
 

@@ -522,6 +522,7 @@ def run_step(reader: Reader, step: Step, request: pytest.FixtureRequest) -> None
             "SGL_CHECKPOINTS_TOPIC": f"sgl.test.docs.{suffix}.checkpoints",
             "SGL_ACCESS_TOPIC": f"sgl.test.docs.{suffix}.access",
             "SGL_ACCESS_CHECKPOINTS_TOPIC": f"sgl.test.docs.{suffix}.access.checkpoints",
+            "SGL_NOTES_TOPIC": f"sgl.test.docs.{suffix}.notes",
         }
     if long_running:
         run_until_ready(reader, step.command, env, cwd, serves=bool(subcommands - {"consume"}))

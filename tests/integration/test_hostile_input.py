@@ -412,7 +412,7 @@ def served(
     container.close()
     if backend == "kafka":
         topics = (settings.topic, settings.dead_letter_topic, settings.alerts_topic)
-        access = (settings.access_topic, settings.access_checkpoints_topic)
+        access = (settings.access_topic, settings.access_checkpoints_topic, settings.notes_topic)
         delete_topics(settings.kafka_bootstrap, [*topics, settings.checkpoints_topic, *access])
 
 

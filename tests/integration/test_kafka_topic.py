@@ -76,7 +76,7 @@ def test_the_broker_stamps_appended_at_whatever_the_producer_says(
 def test_a_log_that_cannot_be_built_stops_the_start_and_leaves_nothing_running(
     make_settings: Callable[..., Settings], kafka_bootstrap: str
 ) -> None:
-    """The five logs are built side by side: when one topic cannot be created (a name the
+    """The six logs are built side by side: when one topic cannot be created (a name the
     broker refuses), the start fails with that reason and the logs built beside it are
     closed: no prober, producer, receipt writer or network thread is left behind."""
     before = {thread.ident for thread in threading.enumerate()}
@@ -94,4 +94,4 @@ def test_a_log_that_cannot_be_built_stops_the_start_and_leaves_nothing_running(
     finally:
         admin.close()
     # The others were created (and are deleted with the test's topics): built, then closed.
-    assert {settings.topic, settings.alerts_topic, settings.access_checkpoints_topic} <= made
+    assert {settings.topic, settings.alerts_topic, settings.notes_topic} <= made

@@ -122,6 +122,7 @@ def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
         monkeypatch.setattr(container.log, "end_offsets", down)
         monkeypatch.setattr(container.alerts_log, "end_offsets", down)
         monkeypatch.setattr(container.access_log, "end_offsets", down)
+        monkeypatch.setattr(container.notes_log, "end_offsets", down)
         with server.client(timeout=10) as http:
             assert http.get("/metrics").status_code == 200
             found = samples(http)
@@ -135,6 +136,7 @@ def test_a_scrape_while_the_log_is_down_answers_nan_for_what_the_log_gives(
         "seal",
         "access_seal",
         "access_index",
+        "notes_index",
     }
     assert all(math.isnan(v) for v in lags.values())
     assert math.isnan(found[("sgl_alerts_raised_total", ())])

@@ -64,6 +64,7 @@ class Server:
             "SGL_CHECKPOINTS_TOPIC": f"{self.topic}.checkpoints",
             "SGL_ACCESS_TOPIC": f"{self.topic}.access",
             "SGL_ACCESS_CHECKPOINTS_TOPIC": f"{self.topic}.access.checkpoints",
+            "SGL_NOTES_TOPIC": f"{self.topic}.notes",
             "SGL_ALERTER": "off",
             "SGL_LOG_FORMAT": "json",
             "SGL_LOG_LEVEL": "warning",

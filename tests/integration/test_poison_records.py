@@ -116,7 +116,7 @@ def dead_letters(container: Container) -> list[DeadLetter]:
 def all_caught_up(http: httpx.Client) -> bool:
     """Every view has taken in every record on the log."""
     lags = [v for (name, _), v in samples(http).items() if name == "sgl_consumer_lag_records"]
-    return len(lags) == 6 and not any(lags)
+    return len(lags) == 7 and not any(lags)
 
 
 def consumers_up(http: httpx.Client) -> dict[str, float]:
@@ -274,6 +274,7 @@ def test_poison_records_never_stop_a_consumer(
                 "seal": 1,
                 "access_seal": 1,
                 "access_index": 1,
+                "notes_index": 1,
             }
             assert http.get("/readyz").status_code == 200
 
@@ -317,6 +318,7 @@ def test_poison_records_never_stop_a_consumer(
                 "seal": 1,
                 "access_seal": 1,
                 "access_index": 1,
+                "notes_index": 1,
             }
             assert http.get("/readyz").status_code == 200
             assert held(container, ordinary) >= {e["event_id"] for e in ordinary_events}
@@ -428,6 +430,7 @@ def test_a_stopped_consumer_is_named_by_readyz_and_shown_down_in_metrics(
                 "seal": 0,
                 "access_seal": 1,
                 "access_index": 1,
+                "notes_index": 1,
             }
     finally:
         server.stop()

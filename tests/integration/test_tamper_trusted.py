@@ -87,6 +87,7 @@ def _env_of(settings: Settings) -> dict[str, str]:
         "SGL_CHECKPOINTS_TOPIC": settings.checkpoints_topic,
         "SGL_ACCESS_TOPIC": settings.access_topic,
         "SGL_ACCESS_CHECKPOINTS_TOPIC": settings.access_checkpoints_topic,
+        "SGL_NOTES_TOPIC": settings.notes_topic,
         "SGL_CHECKPOINT_EVERY": str(settings.checkpoint_every),
     }
 
