@@ -404,8 +404,9 @@ def _free_text(node: Any, path: tuple[str, ...], found: set[str]) -> None:
 NOT_ACCOUNTS = {"injury.observed": {"colour"}, "alert.raised": {"rule_version"}}
 
 
-# The schemas of no case's events: the envelope, and the registry's (never in a chronology).
-NOT_CASE_EVENTS = {"envelope", "agency.registered", "agency.updated"}
+# The schemas of no case's events: the envelope, the registry's (never in a chronology) and
+# the ledger's own records beside the events (`records/`: inquiry notes).
+NOT_CASE_EVENTS = {"envelope", "agency.registered", "agency.updated", "records"}
 CASE_EVENT_TYPES = sorted(
     p.name
     for p in SCHEMAS.iterdir()
