@@ -194,7 +194,7 @@ def _known_cell(
         "since_day": _day(known["since"]),
         "via": known["via"],
         "lag_days": lag,
-        "lag_text": "under a day" if lag < 1 else f"{lag:.0f} d",
+        "lag_text": "within a day" if lag < 1 else f"after {lag:.0f} d",
         "acknowledged_day": _day(known["acknowledged_at"]),
         "withholdings": [_withholding(w, name_of) for w in withheld],
         "note": note,
