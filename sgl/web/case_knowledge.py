@@ -85,9 +85,7 @@ def matrix_view(found: Document, missed: Mapping[str, Document], name_of: Names)
         {"id": a, "name": name_of(a), "gaps": len(missed[a]["facts"]), "facts": len(facts)}
         for a in agencies
     ]
-    people = [
-        _person_row(a, person, name_of) for a in agencies for person in missed[a]["people"]
-    ]
+    people = [_person_row(a, person, name_of) for a in agencies for person in missed[a]["people"]]
     return {
         **_header(found),
         "scope": "all",
