@@ -85,7 +85,7 @@ def matrix_view(found: Document, missed: Mapping[str, Document], name_of: Names)
         {"id": a, "name": name_of(a), "gaps": len(missed[a]["facts"]), "facts": len(facts)}
         for a in agencies
     ]
-    people = [_person_row(a, person, name_of) for a in agencies for person in missed[a]["people"]]
+    people = _people(agencies, missed, name_of)
     return {
         **_header(found),
         "scope": "all",
@@ -233,18 +233,35 @@ def _withholding(decision: Document, name_of: Names) -> dict[str, Any]:
     }
 
 
-def _person_row(agency: str, person: Document, name_of: Names) -> dict[str, Any]:
-    return {
-        "agency": agency,
-        "agency_name": name_of(agency),
-        "person_id": person["person_id"],
-        "role": person["role"],
-        "known_to": [name_of(a) for a in person["known_to"]],
-        "first_known_day": _day(person["first_known_at"]),
-        "known_elsewhere_days": person["known_elsewhere_days"],
-        "told_day": _day(person["told_at"]),
-        "evidence": person["evidence"],
-    }
+def _people(
+    agencies: list[str], missed: Mapping[str, Document], name_of: Names
+) -> list[dict[str, Any]]:
+    """Each household adult some agency never recorded, with every agency that did not (and
+    when, if ever, it was told of them), in the order the gaps name them."""
+    people: dict[str, dict[str, Any]] = {}
+    for agency in agencies:
+        for gap in missed[agency]["people"]:
+            person = people.setdefault(
+                gap["person_id"],
+                {
+                    "person_id": gap["person_id"],
+                    "role": None if gap["role"] is None else gap["role"].replace("_", " "),
+                    "known_to": [name_of(a) for a in gap["known_to"]],
+                    "first_known_at": gap["first_known_at"],
+                    "first_known_day": _day(gap["first_known_at"]),
+                    "evidence": gap["evidence"],
+                    "unrecorded_by": [],
+                },
+            )
+            person["unrecorded_by"].append(
+                {
+                    "agency": agency,
+                    "name": name_of(agency),
+                    "told_day": _day(gap["told_at"]),
+                    "known_elsewhere_days": gap["known_elsewhere_days"],
+                }
+            )
+    return sorted(people.values(), key=lambda p: (p["first_known_at"], p["person_id"]))
 
 
 def _run_row(run: Document, name_of: Names) -> dict[str, Any]:

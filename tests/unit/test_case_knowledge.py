@@ -317,3 +317,21 @@ def test_the_clocks_section_marks_breaches_and_unanswered_findings_in_words() ->
     assert "Answered</span> on 2 Jan 2007 after 7.92 days (action taken)" in page
     assert 'raised by the ledger on <a href="/cases/CASE-T1/events/e-raised">' in page
     assert "1 unanswered" in page and "1 breached" in page
+
+
+def test_an_adult_in_the_household_lists_every_agency_that_never_recorded_them() -> None:
+    """The police link the partner; the GP is told of it and never records them itself."""
+    case, _ = a_case()
+    linked = make_event("person.linked")["payload"]
+    partner = case.add("person.linked", POLICE, 6, payload={**linked, "person_id": "PER-T-P1"})
+    case.share(POLICE, GP, 8, [partner])
+    view = matrix_view(*documents(case.known(10), "2007-03-11"), name_of)
+    [person] = view["people"]
+    assert (person["person_id"], person["role"]) == ("PER-T-P1", "partner of parent")
+    assert person["known_to"] == [NAMES[POLICE]] and person["first_known_day"] == "7 Mar 2007"
+    unrecorded = {a["name"]: a["told_day"] for a in person["unrecorded_by"]}
+    assert unrecorded == {NAMES[SCHOOL]: None, NAMES[GP]: "9 Mar 2007", NAMES[SC]: None}
+    page = render("sections/knowledge.html", knowledge=view, case_id=case.case_id, as_of="")
+    row = re.search(r'<tr data-person="PER-T-P1">.*?</tr>', page, re.S)
+    assert row is not None and "Oak Surgery <span class=\"kn-meta\">told 9 Mar 2007" in row[0]
+    assert f'href="/cases/{case.case_id}/events/{partner}"' in row[0]
