@@ -333,5 +333,5 @@ def test_an_adult_in_the_household_lists_every_agency_that_never_recorded_them()
     assert unrecorded == {NAMES[SCHOOL]: None, NAMES[GP]: "9 Mar 2007", NAMES[SC]: None}
     page = render("sections/knowledge.html", knowledge=view, case_id=case.case_id, as_of="")
     row = re.search(r'<tr data-person="PER-T-P1">.*?</tr>', page, re.S)
-    assert row is not None and "Oak Surgery <span class=\"kn-meta\">told 9 Mar 2007" in row[0]
+    assert row is not None and 'Oak Surgery <span class="kn-meta">told 9 Mar 2007' in row[0]
     assert f'href="/cases/{case.case_id}/events/{partner}"' in row[0]
