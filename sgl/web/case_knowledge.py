@@ -19,6 +19,7 @@ from sgl.queries.agencies import namer
 from sgl.queries.cases import case_chronology
 from sgl.queries.clocks import case_alerts, clocks
 from sgl.queries.common import Document
+from sgl.queries.errors import UnregisteredAgency
 from sgl.queries.knowledge import agency_knowledge, gaps, matrix
 from sgl.queries.scope import Viewer
 from sgl.queries.stores import Stores
@@ -62,36 +63,57 @@ def knowledge_section(
         own = agency_knowledge(stores, case_id, None, as_of, viewer=viewer)
         return own_knowledge(own, name_of)
     found = matrix(stores, case_id, as_of)
-    missed = {a: gaps(stores, case_id, a, as_of) for a in found["agencies"]}
-    return matrix_view(found, missed, name_of)
+    return matrix_view(
+        found, {a: _gaps(stores, case_id, a, as_of) for a in found["agencies"]}, name_of
+    )
 
 
-def matrix_view(found: Document, missed: Mapping[str, Document], name_of: Names) -> dict[str, Any]:
-    """The matrix and each agency's gaps (the API's documents) as table rows."""
+def _gaps(stores: Stores, case_id: str, agency: str, as_of: str | None) -> Document | None:
+    """The agency's gaps, or None for an agency the registry does not hold (the ledger's own,
+    which raises alerts), whose gaps the API refuses too."""
+    try:
+        return gaps(stores, case_id, agency, as_of)
+    except UnregisteredAgency:
+        return None
+
+
+def matrix_view(
+    found: Document, missed: Mapping[str, Document | None], name_of: Names
+) -> dict[str, Any]:
+    """The matrix and each agency's gaps (the API's documents; None where the API refuses an
+    agency's gaps) as table rows."""
     agencies = sorted(found["agencies"], key=lambda a: (name_of(a).casefold(), a))
-    gap_rows = {a: {g["event_id"]: g for g in missed[a]["facts"]} for a in agencies}
+    elsewhere = {
+        a: {g["event_id"]: g["known_elsewhere_days"] for g in (missed[a] or {"facts": []})["facts"]}
+        for a in agencies
+    }
     facts = []
     for fact in found["facts"]:
         cells = []
         for agency in agencies:
             known = fact["known"].get(agency)
+            withheld = fact["withholdings"].get(agency, [])
             if known is not None:
-                withheld = fact["withholdings"].get(agency, [])
                 cells.append(_known_cell(agency, fact, known, withheld, name_of))
             else:
-                cells.append(_gap_cell(agency, gap_rows[agency][fact["event_id"]], name_of))
+                days = elsewhere[agency].get(fact["event_id"])
+                cells.append(_gap_cell(agency, days, withheld, name_of))
         facts.append({**_fact_row(fact, name_of), "cells": cells})
     columns = [
-        {"id": a, "name": name_of(a), "gaps": len(missed[a]["facts"]), "facts": len(facts)}
-        for a in agencies
+        {
+            "id": a,
+            "name": name_of(a),
+            "gaps": sum(f["cells"][i]["state"] in ("gap", "withheld") for f in facts),
+            "facts": len(facts),
+        }
+        for i, a in enumerate(agencies)
     ]
-    people = _people(agencies, missed, name_of)
     return {
         **_header(found),
         "scope": "all",
         "agencies": columns,
         "facts": facts,
-        "people": people,
+        "people": _people(agencies, missed, name_of),
         "legend": [{"band": b, "label": label, "text": t} for b, label, t in LEGEND],
     }
 
@@ -199,14 +221,18 @@ def _known_cell(
     }
 
 
-def _gap_cell(agency: str, gap: Document, name_of: Names) -> dict[str, Any]:
-    """A cell of an agency that did not know the fact by then: withheld from it, or not."""
-    withholdings = [_withholding(w, name_of) for w in gap["withholdings"]]
-    state = "withheld" if gap["withheld"] else "gap"
-    days = gap["known_elsewhere_days"]
-    note = f"{name_of(agency)} did not know it; known elsewhere for {days:g} days" + (
-        "; withheld from it by " + ", ".join(w["by"] for w in withholdings) if withholdings else ""
+def _gap_cell(
+    agency: str, days: float | None, withheld: list[Document], name_of: Names
+) -> dict[str, Any]:
+    """A cell of an agency that did not know the fact by then (known elsewhere for `days`,
+    when its gaps are answered): withheld from it, or not."""
+    withholdings = [_withholding(w, name_of) for w in withheld]
+    state = "withheld" if withholdings else "gap"
+    note = f"{name_of(agency)} did not know it" + (
+        "" if days is None else f"; known elsewhere for {days:g} days"
     )
+    if withholdings:
+        note += "; withheld from it by " + ", ".join(w["by"] for w in withholdings)
     return {
         "agency": agency,
         "state": state,
@@ -234,13 +260,13 @@ def _withholding(decision: Document, name_of: Names) -> dict[str, Any]:
 
 
 def _people(
-    agencies: list[str], missed: Mapping[str, Document], name_of: Names
+    agencies: list[str], missed: Mapping[str, Document | None], name_of: Names
 ) -> list[dict[str, Any]]:
     """Each household adult some agency never recorded, with every agency that did not (and
     when, if ever, it was told of them), in the order the gaps name them."""
     people: dict[str, dict[str, Any]] = {}
     for agency in agencies:
-        for gap in missed[agency]["people"]:
+        for gap in (missed[agency] or {"people": []})["people"]:
             person = people.setdefault(
                 gap["person_id"],
                 {
