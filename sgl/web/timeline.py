@@ -62,20 +62,25 @@ def timeline_svg(document: Mapping[str, Any], href: Callable[[str], str]) -> Mar
         "through; corrections are squares and retractions crosses. The table below lists "
         "every entry."
     )
-    out = [
-        f'<svg class="timeline" role="img" aria-labelledby="timeline-title timeline-desc" '
-        f'viewBox="0 0 {WIDTH} {height}" xmlns="http://www.w3.org/2000/svg" '
-        f'preserveAspectRatio="xMinYMin meet">',
-        f'<title id="timeline-title">{escape(title)}</title>',
-        f'<desc id="timeline-desc">{escape(desc)}</desc>',
-    ]
+    box = f'viewBox="0 0 {WIDTH} {height}" preserveAspectRatio="xMinYMin meet"'
     spans = {id(row): _span(row) for row in rows}
     start, end = _extent(list(spans.values()))
     scale = _Scale(start, end)
-    out.extend(_background(lanes, height, scale))
-    for row in rows:
-        out.append(_mark(row, lanes[row["agency"]], spans[id(row)], scale, href))
-    out.append("</svg>")
+    # Two layers of the same size: the picture (an image, named and described, whose parts
+    # assistive tech does not list), and over it the marks as links for a pointer; the links
+    # stay out of the tab order and the accessibility tree, the table below has each of them.
+    out = [
+        f'<svg class="timeline" role="img" aria-labelledby="timeline-title timeline-desc" '
+        f'xmlns="http://www.w3.org/2000/svg" {box}>',
+        f'<title id="timeline-title">{escape(title)}</title>',
+        f'<desc id="timeline-desc">{escape(desc)}</desc>',
+        *_background(lanes, height, scale),
+        "</svg>",
+        f'<svg class="timeline-marks" aria-hidden="true" focusable="false" '
+        f'xmlns="http://www.w3.org/2000/svg" {box}>',
+        *(_mark(row, lanes[row["agency"]], spans[id(row)], scale, href) for row in rows),
+        "</svg>",
+    ]
     # Every text and attribute taken from the document was escaped where it was put in.
     return Markup("".join(out))  # noqa: S704
 
