@@ -58,9 +58,7 @@ def test_child_a_shows_an_entry_only_from_the_day_it_was_recorded(
     screenshot(page, "case-page")
 
 
-def test_child_a_on_the_day_of_the_legal_planning_meeting(
-    page: Page, workbench: Workbench
-) -> None:
+def test_child_a_on_the_day_of_the_legal_planning_meeting(page: Page, workbench: Workbench) -> None:
     sign_in(page, workbench, "inquiry", next=f"/cases/{CHILD_A}?as_of=2007-07-24")
     table = page.locator("#chronology-table")
     assert "meeting requested" in table.inner_text()
