@@ -213,7 +213,9 @@ def _mark(
     if row.get("occurred_approximate"):
         classes.append("approximate")
     parts = []
-    x0, x1 = scale.x(span.start), scale.x(span.end)
+    # A range open at one end runs to that end of the axis: it may have been any time since.
+    x0 = scale.x(scale.start if span.open_start else span.start)
+    x1 = scale.x(scale.end if span.open_end else span.end)
     if precision == "disputed":
         classes.append("disputed")
         xs = sorted(
