@@ -67,6 +67,10 @@ ANNOTATE = Rule("annotate", frozenset({"inquiry"}), recorded=True)
 # The workbench's pages (sgl/web): signing in and out needs no token; the case list reads
 # across cases (a practitioner's, those its agency is in) and is recorded like the API's reads.
 CASE_LIST = Rule("ledger", frozenset({"inquiry", "auditor", "practitioner"}), recorded=True)
+# The case page, an event's record and its proof download answer as the API's case reads do
+# (a practitioner, from what its agency knew); the case is in the path, so each view, the
+# proof download too, is recorded in that case's report.
+CASE_PAGE = NEED_TO_KNOW
 
 RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/"): PUBLIC,
@@ -76,6 +80,9 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("POST", "/logout"): PUBLIC,
     ("GET", "/cases"): CASE_LIST,
     ("GET", "/cases/{case_id}/chronology.xlsx"): NEED_TO_KNOW,
+    ("GET", "/cases/{case_id}"): CASE_PAGE,
+    ("GET", "/cases/{case_id}/events/{event_id}"): CASE_PAGE,
+    ("GET", "/cases/{case_id}/events/{event_id}/proof"): CASE_PAGE,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,
