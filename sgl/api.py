@@ -58,6 +58,7 @@ from sgl.web import is_page
 from sgl.web.render import STATIC, problem_page
 from sgl.web.routes_cases import cases_router
 from sgl.web.routes_login import login_router
+from sgl.web.routes_print import print_router
 
 log = structlog.get_logger("sgl.api")
 
@@ -149,6 +150,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login_router(credentials, purposes))
     app.include_router(cases_router(container))
+    app.include_router(print_router(container))
     app.include_router(events_router(container, metrics))
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))
