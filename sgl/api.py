@@ -61,6 +61,7 @@ from sgl.web.routes_case import case_router
 from sgl.web.routes_cases import cases_router
 from sgl.web.routes_exports import exports_router
 from sgl.web.routes_login import login_router
+from sgl.web.routes_print import print_router
 
 log = structlog.get_logger("sgl.api")
 
@@ -155,6 +156,7 @@ def create_app(
     app.include_router(cases_router(container))
     app.include_router(exports_router(container))
     app.include_router(case_router(container))
+    app.include_router(print_router(container))
     app.include_router(events_router(container, metrics))
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))
