@@ -30,7 +30,7 @@ from tests.integration.test_web_session import access_records, sign_in
 CHILD_A = "CASE-A0001"
 # An agency of Child A that never learned of the slap outside school (social care kept it).
 PRACTITIONER_AGENCY = "gp-practice-east"
-ROW = re.compile(r'<tr data-event="([0-9a-f-]+)"')
+ROW = re.compile(r'<tr data-event="([0-9a-f-]+)" class="status-')
 STEP = re.compile(r'<a href="/cases/[^"?]+\?as_of=([0-9-]+)" data-key="([^"]+)"')
 
 
