@@ -72,6 +72,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("POST", "/purpose"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
     ("GET", "/cases"): CASE_LIST,
+    ("GET", "/audit"): LEDGER,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,

@@ -56,6 +56,7 @@ from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
 from sgl.web import is_page
 from sgl.web.render import STATIC, problem_page
+from sgl.web.routes_audit import audit_router
 from sgl.web.routes_cases import cases_router
 from sgl.web.routes_login import login_router
 
@@ -149,6 +150,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(login_router(credentials, purposes))
     app.include_router(cases_router(container))
+    app.include_router(audit_router(container))
     app.include_router(events_router(container, metrics))
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))
