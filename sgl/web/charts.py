@@ -149,6 +149,7 @@ def distribution_svg(rows: Sequence[Distribution]) -> str:
                 f'y2="{base + 2}" stroke="{WARN}" stroke-width="2" stroke-dasharray="4 3" '
                 f'data-limit="{limit}"/>'
             )
+        parts.append("</g>")
     axis = len(drawn) * ROW_HEIGHT
     parts.extend(_axis(top, x, axis, "working days to stop (dashed line: the limit)"))
     parts.append("</svg>")
