@@ -84,6 +84,7 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/cases/{case_id}/events/{event_id}"): CASE_PAGE,
     ("GET", "/cases/{case_id}/events/{event_id}/proof"): CASE_PAGE,
     ("GET", "/cases/{case_id}/print"): NEED_TO_KNOW,
+    ("GET", "/audit"): LEDGER,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/metrics"): PUBLIC,

@@ -57,6 +57,7 @@ from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
 from sgl.web import is_page
 from sgl.web.render import STATIC, problem_page
+from sgl.web.routes_audit import audit_router
 from sgl.web.routes_case import case_router
 from sgl.web.routes_cases import cases_router
 from sgl.web.routes_exports import exports_router
@@ -157,6 +158,7 @@ def create_app(
     app.include_router(exports_router(container))
     app.include_router(case_router(container))
     app.include_router(print_router(container))
+    app.include_router(audit_router(container))
     app.include_router(events_router(container, metrics))
     app.include_router(read_router(container))
     app.include_router(knowledge_router(container))

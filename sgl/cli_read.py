@@ -23,6 +23,12 @@ _as_of = click.option(
     default=None,
     help="As it stood then: YYYY-MM-DD (end of that day, UTC) or RFC 3339.",
 )
+_started_from = click.option(
+    "--from", "start", default=None, help="Only runs started on or after this date (its start)."
+)
+_started_to = click.option(
+    "--to", "end", default=None, help="Only runs started on or before this date (its end)."
+)
 _basis = click.option(
     "--basis",
     type=click.Choice(["recorded", "appended"]),
@@ -335,10 +341,19 @@ def clocks(ctx: click.Context, case_id: str, as_of: str | None, basis: Any, fmt:
 )
 @_as_of
 @_basis
+@_started_from
+@_started_to
 @_output("table", "json", "csv")
 @click.pass_context
 def latency(
-    ctx: click.Context, case_id: str | None, by: Any, as_of: str | None, basis: Any, fmt: str
+    ctx: click.Context,
+    case_id: str | None,
+    by: Any,
+    as_of: str | None,
+    basis: Any,
+    start: str | None,
+    end: str | None,
+    fmt: str,
 ) -> None:
     """Decision latency against the clocks: runs, met, breached, open, working days to stop
     (median, p90, max) and each breach, for one case or (without CASE_ID) the whole ledger.
@@ -350,7 +365,7 @@ def latency(
     """
     from sgl import queries
 
-    found = _read(ctx, lambda s: queries.latency(s, case_id, as_of, basis, by))
+    found = _read(ctx, lambda s: queries.latency(s, case_id, as_of, basis, by, None, start, end))
     columns = (by, "runs", "met", "breached", "open", "median_working_days", "max_working_days")
     _print(found, fmt, found["groups"], columns, queries.latency_csv, _measures(found))
 
@@ -360,6 +375,8 @@ def latency(
 @click.option("--clock", default=None, help="Only this clock's runs (a name in the policy).")
 @_as_of
 @_basis
+@_started_from
+@_started_to
 @_output("table", "json", "csv")
 @click.pass_context
 def audit(
@@ -368,6 +385,8 @@ def audit(
     clock: str | None,
     as_of: str | None,
     basis: Any,
+    start: str | None,
+    end: str | None,
     fmt: str,
 ) -> None:
     """Every clock run, one row each, for one case or (without CASE_ID) the whole ledger:
@@ -381,7 +400,7 @@ def audit(
     """
     from sgl import queries
 
-    found = _read(ctx, lambda s: queries.audit(s, case_id, as_of, basis, clock))
+    found = _read(ctx, lambda s: queries.audit(s, case_id, as_of, basis, clock, None, start, end))
     columns = (
         "case_id", "clock", "responsible", "started_at", "stopped_at", "working_days", "outcome",
     )  # fmt: skip

@@ -20,6 +20,13 @@ By = Annotated[
         "its start), by its kind, by the case's area then, or by case"
     ),
 ]
+StartedFrom = Annotated[
+    str | None,
+    Query(alias="from", description="only runs started from then (a day: its start)"),
+]
+StartedTo = Annotated[
+    str | None, Query(alias="to", description="only runs started until then (a day: its end)")
+]
 ClockName = Annotated[str | None, Query(description="only this clock's runs")]
 Negotiated = Annotated[
     str | None,
@@ -82,12 +89,15 @@ def clocks_router(container: Container) -> APIRouter:
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",
         clock: ClockName = None,
+        start: StartedFrom = None,
+        end: StartedTo = None,
         format: Negotiated = None,
     ) -> Response:
-        """One row per clock run: case, clock, responsible agency, its kind, area, start, stop,
-        deadline, working days, limit and outcome; open runs measured to `as_of`, or each to
-        its own case's data end."""
-        found = queries.audit(stores, None, as_of, basis, clock, viewer_of(request))
+        """One row per clock run (started in [from, to], when given): case, clock, responsible
+        agency, its kind, area, start, stop, deadline, working days, limit and outcome; open
+        runs measured to `as_of`, or each to its own case's data end."""
+        viewer = viewer_of(request)
+        found = queries.audit(stores, None, as_of, basis, clock, viewer, start, end)
         return answer(found, _chosen(format, request), queries.audit_csv)
 
     @router.get("/v1/cases/{case_id}/audit", summary="Every clock run of one case, one row each")
@@ -97,10 +107,13 @@ def clocks_router(container: Container) -> APIRouter:
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",
         clock: ClockName = None,
+        start: StartedFrom = None,
+        end: StartedTo = None,
         format: Negotiated = None,
     ) -> Response:
         """One row per clock run of the case, as `/v1/audit` gives them."""
-        found = queries.audit(stores, case_id, as_of, basis, clock, viewer_of(request))
+        viewer = viewer_of(request)
+        found = queries.audit(stores, case_id, as_of, basis, clock, viewer, start, end)
         return answer(found, _chosen(format, request), queries.audit_csv)
 
     @router.get(
@@ -112,10 +125,14 @@ def clocks_router(container: Container) -> APIRouter:
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",
         by: By = "clock",
+        start: StartedFrom = None,
+        end: StartedTo = None,
         format: Format = "json",
     ) -> Response:
-        """Every case's clock runs pooled: counts, working days to stop, breaches."""
-        found = queries.latency(stores, None, as_of, basis, by, viewer_of(request))
+        """Every case's clock runs (started in [from, to], when given) pooled: counts, working
+        days to stop, breaches."""
+        viewer = viewer_of(request)
+        found = queries.latency(stores, None, as_of, basis, by, viewer, start, end)
         return answer(found, format, queries.latency_csv)
 
     @router.get("/v1/cases/{case_id}/latency", summary="Decision latency of one case")
@@ -125,10 +142,13 @@ def clocks_router(container: Container) -> APIRouter:
         as_of: AsOf = None,
         basis: BasisQuery = "recorded",
         by: By = "clock",
+        start: StartedFrom = None,
+        end: StartedTo = None,
         format: Format = "json",
     ) -> Response:
         """One case's clock runs pooled: counts, working days to stop, breaches."""
-        found = queries.latency(stores, case_id, as_of, basis, by, viewer_of(request))
+        viewer = viewer_of(request)
+        found = queries.latency(stores, case_id, as_of, basis, by, viewer, start, end)
         return answer(found, format, queries.latency_csv)
 
     return router

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ledger.envelope import parse_instant, utc_text
-from projections.as_of import Basis
+from projections.as_of import Basis, opening
 from projections.audit import AUDIT_COLUMNS, audit_rows, data_end
 from projections.clocks import RunRow, clock_runs
 from projections.latency import GroupBy, latency_report
 from projections.rules import alert_report, evaluate
-from sgl.queries.common import Document, header, known_case, moment_of, policy, to_csv
-from sgl.queries.errors import NoSuchClock
+from sgl.queries.common import Document, header, known_case, moment_of, moments, policy, to_csv
+from sgl.queries.errors import DatesOutOfOrder, NoSuchClock
 from sgl.queries.scope import Viewer, refuse
 from sgl.queries.stores import Stores
 
@@ -84,17 +84,21 @@ def latency(
     basis: Basis = "recorded",
     by: GroupBy = "clock",
     viewer: Viewer | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> Document:
     """Clock runs pooled per clock, responsible agency, its kind, area or case, for one case
-    or (no case_id) the ledger: counts, working days to stop, breaches (refused to a
-    viewer)."""
+    or (no case_id) the ledger, only those started in [start, end] when given: counts,
+    working days to stop, breaches (refused to a viewer)."""
     refuse(viewer, "decision latency")
+    period = _period(start, end)
     ends, runs = _measured_runs(stores, case_id, as_of, basis)
     return {
         **ends.header(case_id, as_of, basis),
+        **period.header(),
         "by": by,
         "policy": policy(stores.clock_policy),
-        "groups": latency_report(runs, by),
+        "groups": latency_report(period.runs(runs), by),
     }
 
 
@@ -111,20 +115,24 @@ def audit(
     basis: Basis = "recorded",
     clock: str | None = None,
     viewer: Viewer | None = None,
+    start: str | None = None,
+    end: str | None = None,
 ) -> Document:
-    """One row per clock run (of `clock` only, if named), for one case or (no case_id) the
-    ledger: the responsible agency, its kind, the area, start, stop, deadline, working days,
-    limit and outcome (refused to a viewer)."""
+    """One row per clock run (of `clock` only, if named; started in [start, end] only, when
+    given), for one case or (no case_id) the ledger: the responsible agency, its kind, the
+    area, start, stop, deadline, working days, limit and outcome (refused to a viewer)."""
     refuse(viewer, "the audit of clock runs")
     chosen = stores.clock_policy
     if clock is not None and clock not in {c.name for c in chosen.clocks}:
         raise NoSuchClock(clock, [c.name for c in chosen.clocks])
+    period = _period(start, end)
     ends, runs = _measured_runs(stores, case_id, as_of, basis)
     return {
         **ends.header(case_id, as_of, basis),
+        **period.header(),
         "clock": clock,
         "policy": policy(chosen),
-        "runs": audit_rows(runs, clock),
+        "runs": audit_rows(period.runs(runs), clock),
     }
 
 
@@ -168,6 +176,45 @@ def _ends(
     if not one_case:
         return _Ends(end, None)
     return _Ends(end, moment if end is None else end)
+
+
+@dataclass(frozen=True, slots=True)
+class _Period:
+    """The runs a report counts by when they started: from the start of `start`'s day (or
+    that instant) to the end of `end`'s (or that instant); either end open when not given."""
+
+    start: str | None
+    end: str | None
+    start_at: datetime | None
+    end_at: datetime | None
+
+    def header(self) -> Document:
+        """The period as asked (`from`, `to`; null when not given)."""
+        return {"from": self.start, "to": self.end}
+
+    def runs(self, runs_by_case: list[tuple[str, list[RunRow]]]) -> list[tuple[str, list[RunRow]]]:
+        """The runs that started in the period."""
+        if self.start_at is None and self.end_at is None:
+            return runs_by_case
+        return [(case_id, [r for r in runs if self.holds(r)]) for case_id, runs in runs_by_case]
+
+    def holds(self, run: RunRow) -> bool:
+        """Whether the run started in the period."""
+        began = parse_instant(run.started_at)
+        return (self.start_at is None or began >= self.start_at) and (
+            self.end_at is None or began <= self.end_at
+        )
+
+
+def _period(start: str | None, end: str | None) -> _Period:
+    """The period `from`..`to` asked for; BadDate naming a date that does not parse,
+    DatesOutOfOrder when `from` is later than `to`."""
+    end_at = moments({"/from": start, "/to": end})["/to"]
+    # A day given as "from" includes that day: its start, where "to" means its end.
+    start_at = None if start is None else opening(start)
+    if start_at is not None and end_at is not None and start_at > end_at:
+        raise DatesOutOfOrder(str(start), str(end))
+    return _Period(start, end, start_at, end_at)
 
 
 def _measured_runs(
