@@ -107,6 +107,7 @@ def _serve(
         f"(data in {settings.data_dir.resolve()})",
         f"  API:      http://{host}:{port}/v1/events (POST), /v1/cases/CASE_ID (GET)",
         f"  API docs: http://{host}:{port}/docs (OpenAPI: /openapi.json)",
+        f"  Pages:    http://{host}:{port}/ (the workbench: sign in with a reading token)",
         *(f"  Look at:  http://{host}:{port}{path}" for path in also),
         *notes,
         "Stop with Ctrl-C.",
@@ -238,6 +239,7 @@ def demo(
                 port,
                 consumer=True,
                 also=(
+                    f"/cases/{DEMO_CASE}?as_of=2007-07-25",
                     f"/v1/cases/{DEMO_CASE}",
                     f"/v1/cases/{DEMO_CASE}/alerts?as_of=2007-07-25",
                     f"/v1/cases/{CHILD_B_CASE}",

@@ -61,10 +61,15 @@ def browser() -> Iterator[Browser]:
         launched.close()
 
 
+# The users' locale and clock: a date field reads 25/05/2007.
+LOCALE, TIMEZONE = "en-GB", "Europe/London"
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    """A page in a context of its own (no cookies shared between tests) at 1280x800."""
-    context = browser.new_context(viewport=DESKTOP)
+    """A page in a context of its own (no cookies shared between tests) at 1280x800, in a
+    British browser (dates shown day first)."""
+    context = browser.new_context(viewport=DESKTOP, locale=LOCALE, timezone_id=TIMEZONE)
     yield context.new_page()
     context.close()
 
@@ -72,7 +77,9 @@ def page(browser: Browser) -> Iterator[Page]:
 @pytest.fixture
 def phone_page(browser: Browser) -> Iterator[Page]:
     """A page in a context of its own as a phone shows it: 390x844, mobile, touch."""
-    context = browser.new_context(viewport=PHONE, is_mobile=True, has_touch=True)
+    context = browser.new_context(
+        viewport=PHONE, is_mobile=True, has_touch=True, locale=LOCALE, timezone_id=TIMEZONE
+    )
     yield context.new_page()
     context.close()
 

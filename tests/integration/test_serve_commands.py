@@ -108,6 +108,8 @@ def test_demo_prints_one_line_per_step_and_its_addresses_last(tmp_path: Path) ->
     assert block[-1] == "Stop with Ctrl-C."
     assert all(line.startswith("  ") for line in block[1:-1]), block
     assert f"  API docs: http://127.0.0.1:{port}/docs (OpenAPI: /openapi.json)" in block
+    pages = f"  Pages:    http://127.0.0.1:{port}/ (the workbench: sign in with a reading token)"
+    assert pages in block
     steps = lines[:start]
     assert any(
         line.startswith("Demo: cases CASE-A0001 (Child A) and CASE-B0001 (Child B), 5 background")
