@@ -29,3 +29,12 @@ def test_a_wrong_token_is_told_so_on_the_form(page: Page, workbench: Workbench) 
     assert page.get_by_role("alert").inner_text().startswith("That token is not current")
     page.goto(f"{workbench.url}/cases")
     assert "/login" in page.url
+
+
+def test_a_case_that_is_not_there_is_a_page_that_says_so(page: Page, workbench: Workbench) -> None:
+    sign_in(page, workbench, "inquiry")
+    answer = page.goto(f"{workbench.url}/cases/CASE-T000NOTHERE")
+    assert answer is not None and answer.status == 404
+    assert page.get_by_role("alert").is_visible()
+    violations = axe_violations(page)
+    assert not violations, describe(violations)
