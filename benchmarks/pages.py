@@ -16,9 +16,9 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -100,14 +100,17 @@ def main() -> None:
     """Load the demo, then time each page against its reads."""
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     background = int(sys.argv[2]) if len(sys.argv) > 2 else 300
-    configure_logging("warning")
     root = Path(tempfile.mkdtemp(prefix="sgl-bench-pages-"))
-    settings = Settings.from_env({}, backend="sqlite", data_dir=root, alerter="on")
+    settings = Settings.from_env(
+        {}, backend="sqlite", data_dir=root, alerter="on", log_level="warning"
+    )
+    configure_logging(settings)
     container = bootstrap(settings)
     try:
         load_demo(container.ledger, background)
         catch_up(container)
-        token = TokenStore(settings.tokens_db).create(f"bench-{uuid.uuid4().hex[:6]}", "inquiry")
+        expires = datetime.now(UTC) + timedelta(days=1)
+        token = TokenStore(settings.tokens_db).create("bench-inquiry", "inquiry", expires)
         print(f"machine: {machine()}; embedded store; demo with {background} background cases")
         with (
             served(container) as url,
