@@ -84,6 +84,8 @@ RULES: Mapping[tuple[str, str], Rule] = {
     ("GET", "/cases/{case_id}/events/{event_id}"): CASE_PAGE,
     ("GET", "/cases/{case_id}/events/{event_id}/proof"): CASE_PAGE,
     ("GET", "/cases/{case_id}/print"): NEED_TO_KNOW,
+    # The case page's note form: as the API's, an inquiry's only, recorded.
+    ("POST", "/cases/{case_id}/notes"): ANNOTATE,
     ("GET", "/audit"): LEDGER,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
