@@ -149,7 +149,7 @@ class Notes:
 
     def _reference_problems(self, note: Mapping[str, Any]) -> list[Problem]:
         """An event the note is about that is not the case's, or a superseded note that is
-        not one of the case's notes."""
+        not one of the case's notes or not the author agency's own."""
         problems = []
         event_id = note["about"].get("event_id")
         if event_id is not None and not self._in_case(note["case_id"], event_id.lower()):
@@ -158,10 +158,20 @@ class Notes:
             )
         earlier = note.get("supersedes")
         if earlier is not None:
-            known = {n["note_id"].lower() for n in self._notes_of(note["case_id"])}
-            if earlier.lower() not in known:
+            known = {n["note_id"].lower(): n for n in self._notes_of(note["case_id"])}
+            found = known.get(earlier.lower())
+            if found is None:
                 problems.append(
                     Problem("/supersedes", "note-in-case", "no note of the case has this id")
+                )
+            elif found["author"]["agency"] != note["author"]["agency"]:
+                # An inquiry amends or withdraws its own notes; another team writes its own.
+                problems.append(
+                    Problem(
+                        "/supersedes",
+                        "own-note",
+                        "only the agency that wrote a note may amend or withdraw it",
+                    )
                 )
         return problems
 

@@ -55,7 +55,7 @@ from sgl.routes_notes import notes_router
 from sgl.routes_ops import ops_router
 from sgl.routes_proofs import proofs_router
 from sgl.routes_read import read_router
-from sgl.web import is_page
+from sgl.web import is_page, wants_page
 from sgl.web.render import STATIC, problem_page
 from sgl.web.routes_audit import audit_router
 from sgl.web.routes_case import case_router
@@ -278,8 +278,16 @@ def _install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(LedgerUnavailable)
-    async def unavailable(_: Request, exc: LedgerUnavailable) -> Response:
+    async def unavailable(request: Request, exc: LedgerUnavailable) -> Response:
         log.error("ledger.unavailable", error=str(exc))
+        if wants_page(request):
+            return problem_page(
+                request,
+                503,
+                "The ledger is unavailable",
+                "The ledger cannot be reached just now; try again in a moment.",
+                headers={"Retry-After": "1"},
+            )
         return problem_response(
             503,
             "unavailable",
@@ -306,7 +314,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        if is_page(request):
+        if wants_page(request):
             return problem_page(request, exc.status_code, str(exc.detail), str(exc.detail))
         # The headers carry what the status needs, e.g. Allow with a 405.
         return problem_response(
@@ -322,6 +330,10 @@ def _install_error_handlers(app: FastAPI) -> None:
             method=request.method,
             error=type(exc).__name__,
         )
+        if wants_page(request):
+            return problem_page(
+                request, 500, "Something went wrong", "The ledger could not show this page."
+            )
         return problem_response(
             500,
             "internal",

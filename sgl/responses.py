@@ -11,6 +11,9 @@ from ledger.errors import Problem
 from sgl.encoding import dumps
 
 MEDIA_TYPE = "application/problem+json"
+# A page or file holding a child's record: never kept by a browser's or a proxy's cache, and
+# its address never sent to another site.
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 
 
 class JSONBytes(JSONResponse):

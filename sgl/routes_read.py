@@ -19,7 +19,7 @@ from sgl.exports import XLSX_MEDIA, chronology_workbook, workbook_filename
 from sgl.identity import READS_ALL, access_of
 from sgl.queries import Document, Viewer
 from sgl.queries.stores import Stores
-from sgl.responses import JSONBytes
+from sgl.responses import NO_STORE, JSONBytes
 
 AsOf = Annotated[
     str | None, Query(description="YYYY-MM-DD (end of that day, UTC) or RFC 3339; default now")
@@ -86,7 +86,8 @@ def workbook_response(
     return Response(
         book,
         media_type=XLSX_MEDIA,
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        # A child's record in a file: kept by no browser's or proxy's cache.
+        headers={"Content-Disposition": f'attachment; filename="{name}"', **NO_STORE},
     )
 
 

@@ -23,3 +23,15 @@ class PageRoute(APIRoute):
 def is_page(request: Request) -> bool:
     """Whether the request was routed to a page."""
     return isinstance(request.scope.get("route"), PageRoute)
+
+
+def wants_page(request: Request) -> bool:
+    """Whether an error is answered as a page: on a page, or on no route at all for a browser
+    (asking for HTML) outside the API's paths."""
+    if is_page(request):
+        return True
+    return (
+        request.scope.get("route") is None
+        and not request.url.path.startswith("/v1/")
+        and "text/html" in request.headers.get("accept", "")
+    )

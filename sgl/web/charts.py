@@ -207,7 +207,7 @@ def breaches_svg(months: Sequence[tuple[str, int]]) -> str:
             parts.append(
                 f'<rect class="bar" x="{left + slot * 0.1:.2f}" y="{PLOT_HEIGHT - tall:.2f}" '
                 f'width="{max(slot * 0.8, 1):.2f}" height="{tall:.2f}" fill="{ACCENT}" '
-                f'data-month="{month}" data-breaches="{count}"/>'
+                f'data-month="{escape(month)}" data-breaches="{count}"/>'
             )
             if slot >= 14:
                 parts.append(

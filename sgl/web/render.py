@@ -14,11 +14,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from ledger.errors import Problem
 from sgl.identity import Access
+from sgl.responses import NO_STORE
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
-# Pages hold one child's record: never kept by a browser's or a proxy's cache.
-NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "same-origin"}
 # Scripts, styles and images from this app only; no frames, no form posts elsewhere.
 CSP = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "

@@ -23,7 +23,7 @@ from sgl import queries
 from sgl.bootstrap import Container
 from sgl.identity import access_of
 from sgl.queries.agencies import namer
-from sgl.responses import JSONBytes
+from sgl.responses import NO_STORE, JSONBytes
 from sgl.routes_notes import NotesBehind, add_note
 from sgl.routes_proofs import case_of
 from sgl.routes_read import knower_of, viewer_of
@@ -254,6 +254,8 @@ def case_router(container: Container) -> APIRouter:
         if case_of(bundle) != case_id:
             raise queries.NoProof(404, f"the ledger holds no event {event_id}")
         name = f"{bundle['event_id']}-proof.json"
-        return JSONBytes(bundle, headers={"Content-Disposition": f"attachment; filename={name}"})
+        return JSONBytes(
+            bundle, headers={**NO_STORE, "Content-Disposition": f"attachment; filename={name}"}
+        )
 
     return router

@@ -235,7 +235,7 @@ def _mark(
     label += f" · {row.get('summary', kind)} · {status}"
     return (
         f'<a href="{escape(href(row["event_id"]))}" tabindex="-1" '
-        f'class="{" ".join(classes)}" data-event="{escape(row["event_id"])}">'
+        f'class="{escape(" ".join(classes))}" data-event="{escape(row["event_id"])}">'
         f"<title>{escape(label)}</title>{''.join(parts)}</a>"
     )
 

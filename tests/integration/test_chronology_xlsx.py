@@ -138,5 +138,6 @@ def test_the_workbench_downloads_the_workbook_the_api_answers(live_server: LiveS
         assert page.status_code == api.status_code == 200, page.text
         assert page.headers["content-type"] == XLSX_MEDIA
         assert page.headers["content-disposition"] == api.headers["content-disposition"]
+        assert page.headers["cache-control"] == api.headers["cache-control"] == "no-store"
         ids = [row["Event id"] for row in rows_of(page)]
         assert ids and ids == [row["Event id"] for row in rows_of(api)], role

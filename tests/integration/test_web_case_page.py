@@ -206,6 +206,7 @@ def test_the_proof_download_is_the_api_s_proof(server: LiveServer) -> None:
         elsewhere = browser.get(f"/cases/CASE-B0001/events/{slap}/proof")
     assert download.status_code == 200
     assert download.headers["content-disposition"] == f"attachment; filename={slap}-proof.json"
+    assert download.headers["cache-control"] == "no-store"
     from_api = api(server, f"/v1/events/{slap}/proof", "inquiry")
     assert orjson.loads(download.content) == from_api.json()
     assert elsewhere.status_code == 404

@@ -258,3 +258,23 @@ def test_a_note_is_shown_as_text_never_as_markup(server: LiveServer) -> None:
         assert page.status_code == 200
         assert escaped in page.text
         assert "<script>alert" not in page.text and "<b>bold" not in page.text
+
+
+def test_another_inquiry_team_cannot_amend_a_teams_note(server: LiveServer) -> None:
+    """A second inquiry agency sees the first team's note without an amend link, and its
+    attempt to supersede it is refused naming the rule, with nothing appended."""
+    case_id, _ = a_case(server)
+    with signed_in(server, "inquiry") as browser:
+        assert post_note(browser, server, case_id, about_date=OPENED_DAY, text="Ours.").is_redirect
+    [first] = [n["note"]["note_id"] for n in api_notes(server, case_id)]
+    before = notes_appended(server)
+    with signed_in(server, "inquiry", "test-second-inquiry") as browser:
+        page = browser.get(f"/cases/{case_id}")
+        refused = post_note(
+            browser, server, case_id, about_date=OPENED_DAY, text="Theirs.", supersedes=first
+        )
+    mine = page.text[page.text.index(f'<li id="note-{first}"') :]
+    assert "Amend this note" not in mine[: mine.index("</li>")]
+    assert f'<option value="{first}"' not in page.text
+    assert refused.status_code == 422 and "own-note" in refused.text
+    assert notes_appended(server) == before

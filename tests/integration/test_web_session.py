@@ -196,3 +196,17 @@ def test_the_pages_styles_and_script_are_served_by_the_app(server: LiveServer) -
         js = browser.get("/static/keys.js")
     assert css.status_code == 200 and css.headers["content-type"].startswith("text/css")
     assert js.status_code == 200 and "data-key" in js.text
+
+
+def test_a_browser_asking_for_a_page_that_is_not_there_gets_a_page(server: LiveServer) -> None:
+    """Outside the API's paths, a browser (asking for HTML) is answered 404 with a page; an
+    API client, and any path under /v1, with the problem as before."""
+    with server.browser() as browser:
+        sign_in(browser, server.credentials.token("inquiry"), PURPOSE)
+        page = browser.get("/cases/CASE-T0001/nothing", headers={"accept": "text/html"})
+        problem = browser.get("/cases/CASE-T0001/nothing")
+        api = browser.get("/v1/nothing", headers={"accept": "text/html"})
+    assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+    assert problem.status_code == 404
+    assert problem.headers["content-type"] == "application/problem+json"
+    assert api.headers["content-type"] == "application/problem+json"

@@ -151,3 +151,21 @@ def test_a_superseded_note_is_kept_and_shown_as_superseded(
     ]
     assert [n["log_position"] for n in found] == [{"partition": 0, "offset": i} for i in range(3)]
     assert shown(index.records("CASE-T0002")) == []
+
+
+def test_only_the_agency_that_wrote_a_note_amends_it(
+    kept: tuple[Notes, SQLiteEventLog, SQLiteNotesIndex],
+) -> None:
+    """Another inquiry team may write its own note beside one, never withdraw it: refused
+    naming the field and rule, and nothing appended."""
+    notes, notes_log, index = kept
+    first, _ = notes.append(CASE, {"about": {"date": "2031-01-01"}, "text": "Ours."}, AUTHOR)
+    _index_all(notes_log, index)
+    before = notes_log.end_offsets()
+    other = Author("test-other-inquiry", "p4n8r2t6y1cd")
+    with pytest.raises(InvalidNote) as refused:
+        notes.append(CASE, ON_A_DAY | {"supersedes": first["note_id"]}, other)
+    assert [(p.pointer, p.rule) for p in refused.value.problems] == [("/supersedes", "own-note")]
+    assert notes_log.end_offsets() == before
+    again, _ = notes.append(CASE, ON_A_DAY | {"supersedes": first["note_id"]}, AUTHOR)
+    assert again["supersedes"] == first["note_id"]

@@ -141,6 +141,14 @@ def test_names_and_summaries_are_escaped() -> None:
         )
     )
     assert "<script>" not in markup and "&lt;script&gt;&amp;" in markup
+    # Every value in an attribute too: a status can never close its class attribute.
+    status = 'x" onload="alert(1)'
+    marked = str(
+        timeline_svg(
+            {"events": [row("e2", "a", "2007-01-01T10:00:00Z", status=status)]}, "/e/{}".format
+        )
+    )
+    assert 'onload="' not in marked and "status-x&#34; onload=&#34;alert(1)" in marked
 
 
 def test_ticks_are_round_dates_no_more_than_ten() -> None:
