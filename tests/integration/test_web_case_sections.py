@@ -199,7 +199,7 @@ def test_the_sections_show_what_the_demo_documents_on_25_july_2007(demo: Demo) -
         finding = re.search(rf'<li class="finding finding-unanswered" data-rule="{rule}"', clocks)
         assert finding is not None, rule
     assert clocks.count('data-rule="assault_not_reported_to_police"') == 2, "16 and 22 May"
-    assert f'href="/cases/{DEMO_CASE}/events/{slap["event_id"]}"' in clocks
+    assert f'href="/cases/{DEMO_CASE}/events/{slap["event_id"]}?as_of=2007-07-25"' in clocks
 
 
 def test_a_practitioner_sees_its_own_agencys_row_only_as_the_api_answers_it(demo: Demo) -> None:

@@ -158,7 +158,7 @@ def test_the_matrix_renders_as_a_table_with_words_beside_the_shades() -> None:
         re.S,
     )
     assert gp_cell is not None and gp_cell.group(1).strip() == "not known"
-    assert f'href="/cases/{case.case_id}/events/{ids["contact"]}"' in page
+    assert f'href="/cases/{case.case_id}/events/{ids["contact"]}?as_of=x"' in page
     for words in ("never learned by this date", "another agency decided not to share"):
         assert words in page, "the legend explains each shade"
 
@@ -313,9 +313,11 @@ def test_the_clocks_section_marks_breaches_and_unanswered_findings_in_words() ->
     assert cluster is not None and "Unanswered</strong> for 194.34 days" in cluster.group(0)
     assert "<details" in cluster.group(0), "a long list of evidence folds away"
     for n in range(7):
-        assert f'href="/cases/CASE-T1/events/e-{n}"' in cluster.group(0)
+        assert f'href="/cases/CASE-T1/events/e-{n}?as_of=2007-07-25"' in cluster.group(0)
     assert "Answered</span> on 2 Jan 2007 after 7.92 days (action taken)" in page
-    assert 'raised by the ledger on <a href="/cases/CASE-T1/events/e-raised">' in page
+    assert (
+        'raised by the ledger on <a href="/cases/CASE-T1/events/e-raised?as_of=2007-07-25">' in page
+    )
     assert "1 unanswered" in page and "1 breached" in page
 
 
