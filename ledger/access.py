@@ -5,6 +5,10 @@ A record is a JSON object, its exact bytes sealed like every ledger record; its 
 log is the case it read (the empty string for a ledger-wide report). Its fields are the ones a
 FHIR AuditEvent needs as the IHE Basic Audit Log Patterns profile a patient read or query
 (`projections.access_fhir` renders them).
+
+Version 2 added `cases_shown`: the cases a read showed beside or instead of its one case (the
+rows of a case list's page), so each of those children's reports has the read. A version 1
+record has no such field and showed only its `case_id`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import orjson
 from ledger.log import PendingRecord
 
 ACCESS_RECORD = "access.recorded"
-ACCESS_VERSION = 1
+ACCESS_VERSION = 2
 # The key of a record of a ledger-wide read (no one child's case).
 NO_CASE = ""
 
@@ -28,7 +32,8 @@ NO_CASE = ""
 @dataclass(frozen=True, slots=True)
 class AccessRecord:
     """One read: when, by whom (the caller's public token id, never its secret), for what
-    purpose, of which route and case with which parameters, and its HTTP status."""
+    purpose, of which route and case with which parameters, the cases its answer showed, and
+    its HTTP status."""
 
     access_id: str
     request_id: str
@@ -48,6 +53,8 @@ class AccessRecord:
     status: int
     address: str | None = None
     path_params: Mapping[str, str] = field(default_factory=dict)
+    # The cases the answer showed when it showed several (a list's rows, in its order).
+    cases_shown: Sequence[str] = ()
 
     def document(self) -> dict[str, Any]:
         """The record as the JSON object appended to the log."""
@@ -69,6 +76,7 @@ class AccessRecord:
             "method": self.method,
             "route": self.route,
             "case_id": self.case_id,
+            "cases_shown": list(self.cases_shown),
             "path_params": dict(self.path_params),
             "query": [[name, value] for name, value in self.query],
             "as_of": self.as_of,
@@ -86,3 +94,11 @@ class AccessRecord:
             ACCESS_RECORD,
             ACCESS_VERSION,
         )
+
+
+def cases_named(record: Mapping[str, Any]) -> list[str]:
+    """Every case an access record (of any version) names, once each: its `case_id`, then the
+    cases its answer showed; none for a ledger-wide read."""
+    shown = record.get("cases_shown")
+    named = [record.get("case_id"), *(shown if isinstance(shown, list) else ())]
+    return list(dict.fromkeys(c for c in named if isinstance(c, str) and c))

@@ -9,6 +9,11 @@ parameters a Query, never a PatientQuery. A refused or failed read is a base Aud
 agents are the client (DICOM 110153, the credential and its network address), the user (the
 requestor: the person the credential names, else its public id) and the server (110152, the
 ledger).
+
+A read whose answer showed several children (a case list's page) is, as BALP asks of a query
+that returns several patients, one AuditEvent per child: rendered for one child's report, it
+names that child as its patient and claims the patient profile; rendered alone, it names every
+child it showed and claims no patient profile.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
+from ledger.access import cases_named
 from ledger.agency_rules import LEDGER_AGENCY as LEDGER
 
 BALP = "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit."
@@ -43,8 +49,11 @@ def outcome_code(status: int) -> str:
     return "4" if status < 500 else "8"
 
 
-def audit_event(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The access record as a FHIR R4 AuditEvent (BALP PatientRead or PatientQuery)."""
+def audit_event(record: Mapping[str, Any], patient: str | None = None) -> dict[str, Any]:
+    """The access record as a FHIR R4 AuditEvent (BALP PatientRead or PatientQuery); for the
+    report of `patient`, one of the cases it names, as that child's AuditEvent."""
+    named = cases_named(record)
+    patients = [patient] if patient in named else named
     query = [(str(k), str(v)) for k, v in record.get("query") or ()]
     searched = bool(query)
     status = int(record["outcome"]["status"])
@@ -69,9 +78,9 @@ def audit_event(record: Mapping[str, Any]) -> dict[str, Any]:
             "observer": {"display": LEDGER},
             "type": [{"system": SOURCE_TYPE, "code": "4", "display": "Application Server"}],
         },
-        "entity": _entities(record, query),
+        "entity": _entities(record, patients, query),
     }
-    profile = balp_profile(status, bool(record.get("case_id")), searched)
+    profile = balp_profile(status, len(patients) == 1, searched)
     if profile is not None:
         event["meta"] = {"profile": [BALP + profile]}
     purpose = record.get("purpose")
@@ -82,7 +91,7 @@ def audit_event(record: Mapping[str, Any]) -> dict[str, Any]:
 
 def balp_profile(status: int, of_case: bool, searched: bool) -> str | None:
     """The BALP profile a read claims: only a successful one, and a patient's only when it
-    read one child's case; None for a base AuditEvent."""
+    names one child; None for a base AuditEvent."""
     if not 200 <= status < 300:
         return None
     if of_case:
@@ -143,20 +152,21 @@ def _purpose(purpose: str) -> dict[str, Any]:
     return {"coding": [{"system": PURPOSE_SYSTEM, "code": purpose}]}
 
 
-def _entities(record: Mapping[str, Any], query: list[tuple[str, str]]) -> list[dict[str, Any]]:
-    """The child (the patient, by pseudonymous case id), the query if any, and the request."""
-    found: list[dict[str, Any]] = []
-    if record.get("case_id"):
-        found.append(
-            {
-                "what": {
-                    "identifier": {"system": CASE_SYSTEM, "value": record["case_id"]},
-                    "display": f"case {record['case_id']}",
-                },
-                "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
-                "role": {"system": ENTITY_ROLE, "code": "1", "display": "Patient"},
-            }
-        )
+def _entities(
+    record: Mapping[str, Any], patients: list[str], query: list[tuple[str, str]]
+) -> list[dict[str, Any]]:
+    """Each child (a patient, by pseudonymous case id), the query if any, and the request."""
+    found: list[dict[str, Any]] = [
+        {
+            "what": {
+                "identifier": {"system": CASE_SYSTEM, "value": case_id},
+                "display": f"case {case_id}",
+            },
+            "type": {"system": ENTITY_TYPE, "code": "1", "display": "Person"},
+            "role": {"system": ENTITY_ROLE, "code": "1", "display": "Patient"},
+        }
+        for case_id in patients
+    ]
     what = {"display": f"{record['method']} {record['route']}"}
     if query:
         found.append(
@@ -184,9 +194,12 @@ def _entities(record: Mapping[str, Any], query: list[tuple[str, str]]) -> list[d
     return found
 
 
-def audit_bundle(records: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """The access records as a FHIR R4 Bundle (a collection) of AuditEvents."""
-    events = [audit_event(r) for r in records]
+def audit_bundle(
+    records: Iterable[Mapping[str, Any]], patient: str | None = None
+) -> dict[str, Any]:
+    """The access records as a FHIR R4 Bundle (a collection) of AuditEvents (for the report of
+    `patient`, that child's)."""
+    events = [audit_event(r, patient) for r in records]
     return {
         "resourceType": "Bundle",
         "type": "collection",

@@ -1,5 +1,6 @@
-"""The access log's index by case: every access record's exact JSON, under the case it read,
-in the order the log holds them; the per-child report reads it (`sgl.access_report`).
+"""The access log's index by case: every access record's exact JSON, under each case it
+names (the case it read, and every case its answer showed, as a list's page does), in the order
+the log holds them; the per-child report reads it (`sgl.access_report`).
 
 It follows the access log like every view (positions tracked in the rows' own transaction),
 so it can be deleted and rebuilt from the log. A record that is not an access record's JSON
@@ -15,7 +16,7 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import Tracking
 
-from ledger.access import ACCESS_RECORD
+from ledger.access import ACCESS_RECORD, cases_named
 from ledger.log import LogRecord
 from projections.tracking import SQLiteTrackedStore
 
@@ -41,14 +42,15 @@ class SQLiteAccessIndex(SQLiteTrackedStore):
 
     def take(self, records: Sequence[LogRecord], tracking: Sequence[Tracking]) -> int:
         """Index the access records of a batch with its positions; returns how many."""
-        rows = [row for record in records if (row := _row(record, self.record_type)) is not None]
+        named = [_rows(record, self.record_type) for record in records]
+        rows = [row for each in named for row in each]
         with self.datastore.transaction(commit=True) as cursor:
             cursor.executemany(
                 f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?)",  # noqa: S608
                 rows,
             )
             self.track(cursor, tracking)
-        return len(rows)
+        return sum(1 for each in named if each)
 
     def records(self, case_id: str) -> Iterator[dict[str, Any]]:
         """Every access record of the case, oldest first, with its log position."""
@@ -65,20 +67,24 @@ class SQLiteAccessIndex(SQLiteTrackedStore):
             yield found
 
 
-def _row(record: LogRecord, record_type: str) -> tuple[str, int, int, str, bytes] | None:
-    """The index row of a record of that type about one case; None for anything else."""
+def _rows(record: LogRecord, record_type: str) -> list[tuple[str, int, int, str, bytes]]:
+    """The index rows of a record of that type: one under each case it names (an access
+    record's case and the cases its answer showed; a note's case); none for anything else."""
     if record.value is None:
-        return None
+        return []
     try:
         found = orjson.loads(record.value)
     except orjson.JSONDecodeError:
-        return None
+        return []
     if not isinstance(found, dict) or found.get("type") != record_type:
-        return None
-    case_id = found.get("case_id")
-    if not isinstance(case_id, str) or not case_id:
-        return None
-    return case_id, record.partition, record.offset, str(found.get("recorded_at")), record.value
+        return []
+    if record_type == ACCESS_RECORD:
+        cases = cases_named(found)
+    else:
+        case_id = found.get("case_id")
+        cases = [case_id] if isinstance(case_id, str) and case_id else []
+    at = str(found.get("recorded_at"))
+    return [(case_id, record.partition, record.offset, at, record.value) for case_id in cases]
 
 
 def open_access_index(path: Path) -> SQLiteAccessIndex:

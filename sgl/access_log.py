@@ -64,6 +64,8 @@ def access_record(
     # A route whose case is not in its path (an event's proof) names it in the state.
     named = state.get("case_id") if isinstance(state, Mapping) else None
     case_id = named if named is not None else params.get("case_id")
+    # A route whose answer shows several cases (a list's page) names them in the state.
+    shown = state.get("cases_shown") if isinstance(state, Mapping) else None
     return AccessRecord(
         access_id=str(uuid.uuid4()),
         request_id=request_id,
@@ -82,6 +84,7 @@ def access_record(
         status=status,
         address=client[0] if client else None,
         path_params={str(k): str(v) for k, v in params.items()},
+        cases_shown=[str(c) for c in shown or ()],
     )
 
 

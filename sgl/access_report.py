@@ -117,8 +117,8 @@ def access_csv(report: dict[str, Any]) -> str:
 
 
 def access_fhir(report: dict[str, Any]) -> dict[str, Any]:
-    """The report as a FHIR R4 Bundle of BALP AuditEvents."""
-    return audit_bundle(report["records"])
+    """The report as a FHIR R4 Bundle of BALP AuditEvents, each naming the report's child."""
+    return audit_bundle(report["records"], report["case_id"])
 
 
 def access_proof(container: Container, access_id: str, size: int | None) -> Document:

@@ -7,6 +7,9 @@ For speed, one page's reads share one store (`PageStores`: the registry and the 
 read once), an inquiry's or auditor's breached clocks come from the clock view in one read
 (the ledger-wide audit), and the dearest column, the rules' open alerts, is evaluated only
 for the rows shown or when the list is filtered by it.
+
+A page view's access record names every case on the page (`cases_shown`), so each of those
+children's access reports has it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from ledger.agency_rules import REGISTRY_CASE
@@ -44,6 +47,8 @@ from sgl.web.render import render
 
 PAGE_SIZE = 50
 INVOLVEMENT = ("any", "open", "closed")
+# A search field as sent: checked by `Search.of`, which names every field that is wrong.
+Field = Annotated[str | None, Query()]
 # What a checkbox sends when ticked (a form sends "on"; a link may say "1" or "true").
 TICKED = ("on", "1", "true", "yes")
 
@@ -260,6 +265,31 @@ def narrowed(cases: CaseList, rows: Iterable[Row], search: Search) -> list[Row]:
     return kept
 
 
+def search_of(
+    q: Field = None,
+    agency: Field = None,
+    area: Field = None,
+    involvement: Field = None,
+    alerts: Field = None,
+    breached: Field = None,
+    unseen: Field = None,
+    page: Field = None,
+) -> Search:
+    """The search the query parameters ask for (`Search.of`); declared one by one, so the
+    page's access record keeps what was searched."""
+    sent = {
+        "q": q,
+        "agency": agency,
+        "area": area,
+        "involvement": involvement,
+        "alerts": alerts,
+        "breached": breached,
+        "unseen": unseen,
+        "page": page,
+    }
+    return Search.of({name: value for name, value in sent.items() if value is not None})
+
+
 def page_link(search: Search, page: int) -> str:
     """The address of one page of this search's results."""
     return "/cases?" + urlencode({**search.fields(), "page": str(page)})
@@ -270,9 +300,8 @@ def cases_router(container: Container) -> APIRouter:
     router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
     @router.get("/cases")
-    def case_list(request: Request) -> Response:
+    def case_list(request: Request, search: Annotated[Search, Depends(search_of)]) -> Response:
         """Every case the caller may read, searched and filtered by the query parameters."""
-        search = Search.of(dict(request.query_params))
         cases = CaseList(container, viewer_of(request))
         every = cases.rows()
         found = narrowed(cases, every, search)
@@ -280,7 +309,7 @@ def cases_router(container: Container) -> APIRouter:
         page = min(search.page, pages)
         shown = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         name_of = namer(cases.stores)
-        return render(
+        answer = render(
             request,
             "cases.html",
             search=search,
@@ -297,6 +326,10 @@ def cases_router(container: Container) -> APIRouter:
             ),
             areas=sorted({r.state.responsible_area for r in every} - {None}),
         )
+        # The page's access record names each case it shows, so each child's access report
+        # has this view (the other pages of the search showed nothing of theirs).
+        request.state.cases_shown = [r.case_id for r in shown]
+        return answer
 
     return router
 

@@ -5,6 +5,7 @@ checkpoints and catches a tampered access record."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,12 +18,15 @@ import pytest
 from click.testing import CliRunner
 
 from ledger.settings import Settings
+from projections.access_fhir import BALP
 from sgl.bootstrap import Container, build_log
 from sgl.cli import cli
+from sgl.web import routes_cases
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, topic_env, unrecorded_reads, wait_for
 from tests.credentials import INQUIRY_AGENCY, PURPOSE, post_by_caller
 from tests.factories import case_events, new_case_id
+from tests.integration.test_web_session import sign_in
 
 
 @pytest.fixture
@@ -158,6 +162,75 @@ def test_the_report_renders_as_csv_and_as_a_fhir_bundle(server: LiveServer) -> N
         ]
 
 
+def shown_on(page: httpx.Response) -> list[str]:
+    """The case ids of the rows of a case list page, in its order."""
+    assert page.status_code == 200, page.text
+    return re.findall(r'<tr data-case="([^"]+)"', page.text)
+
+
+def test_a_case_list_page_is_in_the_report_of_each_case_it_showed(
+    server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = sorted(a_case(server)[0] for _ in range(3))
+    care = case_events(made[0])[0]["agency"]
+    monkeypatch.setattr(routes_cases, "PAGE_SIZE", 2)
+    with server.browser() as browser:
+        assert sign_in(browser, server.credentials.token("inquiry"), PURPOSE).status_code == 303
+        first = browser.get("/cases")
+        second = browser.get("/cases", params={"page": "2"})
+        searched = browser.get("/cases", params={"q": made[1]})
+    with server.browser() as browser:
+        assert sign_in(browser, server.credentials.token("practitioner", care)).status_code == 303
+        own = browser.get("/cases")
+    # The ledger holds these three cases only: two on the first page, one on the second.
+    assert (shown_on(first), shown_on(second), shown_on(searched)) == (
+        made[:2],
+        made[2:],
+        made[1:2],
+    )
+    assert shown_on(own) == made[:2]
+    views = {first: made[:2], second: made[2:], searched: made[1:2], own: made[:2]}
+    with server.client() as http:
+        reports = {case_id: report(server, http, case_id).json() for case_id in made}
+        tables = {case_id: report(server, http, case_id, format="csv").text for case_id in made}
+        bundles = {case_id: report(server, http, case_id, format="fhir").json() for case_id in made}
+        as_care = http.get(
+            f"/v1/cases/{made[0]}/access-log", headers=server.headers("practitioner", care)
+        )
+    for view, cases in views.items():
+        request_id = view.headers["X-Request-Id"]
+        for case_id in made:
+            found = [r for r in reports[case_id]["records"] if r["request_id"] == request_id]
+            rows = [row for row in tables[case_id].splitlines() if request_id in row]
+            events = {e["resource"]["id"]: e["resource"] for e in bundles[case_id]["entry"]}
+            if case_id not in cases:
+                # A case on another page, or searched out, was not shown: not in its report.
+                assert (found, rows) == ([], []), (case_id, view.url)
+                continue
+            (record,) = found
+            assert (record["route"], record["method"], record["case_id"]) == ("/cases", "GET", None)
+            assert record["cases_shown"] == cases
+            assert record["outcome"]["status"] == 200
+            assert record["query"] == [[k, v] for k, v in view.url.params.multi_items()]
+            assert len(rows) == 1 and ",/cases," in rows[0]
+            event = events[record["access_id"]]
+            patients = [e for e in event["entity"] if e.get("role", {}).get("code") == "1"]
+            assert [p["what"]["identifier"]["value"] for p in patients] == [case_id]
+            profile = "PatientQuery" if record["query"] else "PatientRead"
+            assert event["meta"]["profile"] == [f"{BALP}{profile}"]
+    callers = {
+        r["request_id"]: (r["caller"]["agency"], r["caller"]["role"], r["purpose"])
+        for r in reports[made[0]]["records"]
+    }
+    assert callers[first.headers["X-Request-Id"]] == (INQUIRY_AGENCY, "inquiry", PURPOSE)
+    assert callers[own.headers["X-Request-Id"]] == (care, "practitioner", None)
+    # A practitioner's report of the case has its own agency's list view, and no other's.
+    assert as_care.status_code == 200, as_care.text
+    theirs = {r["request_id"] for r in as_care.json()["records"]}
+    assert own.headers["X-Request-Id"] in theirs
+    assert first.headers["X-Request-Id"] not in theirs
+
+
 @contextmanager
 def unwritable(ledger: Container) -> Iterator[None]:
     """The access log's store made unwritable: the embedded file's connection closed, or the
@@ -202,6 +275,9 @@ def test_verify_verifies_the_access_log_and_catches_a_tampered_record(
     with server.client() as http:
         for _ in range(3):
             http.get(f"/v1/cases/{case_id}/history")
+    with server.browser() as browser:
+        sign_in(browser, server.credentials.token("inquiry"), PURPOSE)
+        assert shown_on(browser.get("/cases")) == [case_id]
     server.stop()
     # Whatever the server's sealers left unsigned is signed now.
     ledger.sealer().run_until_caught_up(30)

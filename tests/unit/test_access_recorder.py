@@ -21,6 +21,7 @@ from sgl.access_rules import Rule
 from sgl.identity import Access, Caller
 
 CASE = "3f1c2a9e-5b7d-4c1e-8a2f-6d0b9e4c7a15"
+OTHER = "8d4e7b21-0c9f-4a3b-9e6d-2f1a5c8b7e04"
 SECRET = "the case's data"
 
 
@@ -58,9 +59,14 @@ def app_with(journal: Journal) -> FastAPI:
     async def authorize(request: Request) -> None:
         caller = Caller("tok123", "test-inquiry-panel", "inquiry", person="reader-7")
         request.state.access = Access(caller, "practice-review")
-        request.state.rule = CASE_RULE if request.url.path.startswith("/v1/cases/") else OPEN_RULE
+        request.state.rule = CASE_RULE if request.url.path.startswith("/v1/cases") else OPEN_RULE
 
     app = FastAPI(dependencies=[Depends(authorize)])
+
+    @app.get("/v1/cases")
+    def listed(request: Request, q: str | None = None) -> list[str]:
+        request.state.cases_shown = [CASE, OTHER]
+        return [CASE, OTHER]
 
     @app.get("/v1/cases/{case_id}")
     def case(case_id: str, as_of: str | None = None) -> dict[str, str]:
@@ -274,3 +280,42 @@ def test_only_a_successful_read_of_a_case_claims_a_balp_patient_profile() -> Non
     assert searched["meta"]["profile"] == [
         "https://profiles.ihe.net/ITI/BALP/StructureDefinition/IHE.BasicAudit.Query"
     ]
+
+
+def test_a_list_names_every_case_it_showed_and_a_read_of_one_case_none_besides() -> None:
+    journal = Journal([])
+    client(journal).get("/v1/cases", params={"q": "3f1c"})
+    client(journal).get(f"/v1/cases/{CASE}")
+    listed, read = journal.records
+    assert listed["schema_version"] == read["schema_version"] == 2
+    assert listed["case_id"] is None
+    assert listed["cases_shown"] == [CASE, OTHER]
+    assert listed["query"] == [["q", "3f1c"]]
+    assert read["case_id"] == CASE
+    assert read["cases_shown"] == []
+
+
+def test_a_list_renders_for_one_childs_report_as_that_childs_audit_event() -> None:
+    journal = Journal([])
+    client(journal).get("/v1/cases", params={"q": "3f1c"})
+    client(journal).get("/v1/cases")
+    searched, plain = journal.records
+
+    def patients(event: dict[str, Any]) -> list[str]:
+        return [
+            e["what"]["identifier"]["value"]
+            for e in event["entity"]
+            if e.get("role", {}).get("code") == "1"
+        ]
+
+    for_other = audit_event(searched, OTHER)
+    assert patients(for_other) == [OTHER]
+    assert for_other["meta"]["profile"][0].endswith("IHE.BasicAudit.PatientQuery")
+    assert patients(audit_event(plain, CASE)) == [CASE]
+    assert audit_event(plain, CASE)["meta"]["profile"][0].endswith("IHE.BasicAudit.PatientRead")
+    # Alone (or for a case it did not show), it names every child and claims no patient profile.
+    alone = audit_event(searched)
+    assert patients(alone) == [CASE, OTHER]
+    assert alone["meta"]["profile"][0].endswith("IHE.BasicAudit.Query")
+    assert patients(audit_event(searched, "not-shown")) == [CASE, OTHER]
+    assert "meta" not in audit_event(plain)
