@@ -5,11 +5,10 @@ the session; every page about cases on the access log."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
-
-import sqlite3
 
 import httpx
 import orjson
