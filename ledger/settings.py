@@ -16,6 +16,7 @@ from ledger.limits import MAX_RECORD_BYTES
 Backend = Literal["sqlite", "kafka"]
 LogFormat = Literal["auto", "json", "console"]
 Switch = Literal["on", "off"]
+CookieSecure = Literal["auto", "always", "never"]
 
 _PREFIX = "SGL_"
 _KAFKA_PREFIX = "SGL_KAFKA_"
@@ -28,6 +29,8 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ADMIN_TOKEN_LENGTH = 32
+# The longest a workbench session may be set to last: a year (a token's own expiry ends it first).
+_MAX_SESSION_HOURS = 8760
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +259,11 @@ class Settings:
     # Accept tokens without the RFC 9068 access-token `typ` (`at+jwt`), for a provider that
     # cannot mark them (its ID tokens must then never carry the ledger's audience).
     oidc_accept_untyped: bool = False
+    # How long a workbench sign-in lasts (never past its token's expiry), in hours.
+    session_hours: float = 8.0
+    # Whether the session cookie is Secure: `auto` unless the page was asked for over http of
+    # a loopback host (so a ledger behind a TLS-terminating proxy still marks it Secure).
+    cookie_secure: CookieSecure = "auto"
 
     @property
     def log_db(self) -> Path:
@@ -411,6 +419,15 @@ class Settings:
                     "SGL_PURPOSES must be comma-separated names of lower-case letters, digits "
                     f"and hyphens, not {purpose.strip()!r}"
                 )
+        if not 0 < self.session_hours <= _MAX_SESSION_HOURS:
+            raise SettingsError(
+                "SGL_SESSION_HOURS must be a number of hours above 0 and at most "
+                f"{_MAX_SESSION_HOURS} (a year), not {self.session_hours}"
+            )
+        if self.cookie_secure not in ("auto", "always", "never"):
+            raise SettingsError(
+                f"SGL_COOKIE_SECURE must be 'auto', 'always' or 'never', not {self.cookie_secure!r}"
+            )
         if self.admin_token and len(self.admin_token) < _ADMIN_TOKEN_LENGTH:
             raise SettingsError(
                 f"SGL_ADMIN_TOKEN must be at least {_ADMIN_TOKEN_LENGTH} characters "

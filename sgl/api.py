@@ -86,7 +86,11 @@ def create_app(
     credentials = Credentials.from_settings(settings)
     purposes = purposes_of(settings)
     authorize = Authorize(
-        credentials, RateLimiter(settings.rate_limit, settings.rate_burst), purposes, rules
+        credentials,
+        RateLimiter(settings.rate_limit, settings.rate_burst),
+        purposes,
+        rules,
+        settings.cookie_secure,
     )
     consumer_stop = threading.Event()
     consumer: dict[str, threading.Thread] = {}
@@ -153,7 +157,7 @@ def create_app(
     install_docs(app)
     app.state.purposes = purposes
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    app.include_router(login_router(credentials, purposes))
+    app.include_router(login_router(credentials, purposes, settings.cookie_secure))
     app.include_router(cases_router(container))
     app.include_router(exports_router(container))
     app.include_router(case_router(container))

@@ -16,6 +16,7 @@ import math
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from pathlib import Path
 
 import structlog
@@ -24,12 +25,12 @@ from fastapi.routing import APIRoute
 
 from ledger.agency_rules import LEDGER_AGENCY
 from ledger.errors import Problem
-from ledger.settings import Settings
+from ledger.settings import CookieSecure, Settings
 from sgl.access_rules import Rule, rule_for
 from sgl.identity import DEFAULT_PURPOSES, PURPOSE_HEADER, Access, Caller
 from sgl.oidc import OidcVerifier
-from sgl.tokens import PREFIX, TokenStore
-from sgl.web import PURPOSE_COOKIE, SESSION_COOKIE, is_page
+from sgl.tokens import PREFIX, OpenedSession, Session, TokenStore
+from sgl.web import is_page, session_cookie
 
 log = structlog.get_logger("sgl.authorize")
 
@@ -98,21 +99,32 @@ class RateLimiter:
 
 class Credentials:
     """The ways a caller may prove who it is: the ledger's tokens (their store opened on first
-    use, so building the app writes nothing), the operator's admin token, a provider's."""
+    use, so building the app writes nothing), the operator's admin token, a provider's; and
+    the workbench's sessions, each standing for a ledger token."""
 
     def __init__(
-        self, tokens_db: Path, admin_token: str = "", oidc: OidcVerifier | None = None
+        self,
+        tokens_db: Path,
+        admin_token: str = "",
+        oidc: OidcVerifier | None = None,
+        session_lifetime: timedelta = timedelta(hours=8),
     ) -> None:
         self._tokens_db = tokens_db
         self._admin_token = admin_token
         self._oidc = oidc
+        self._session_lifetime = session_lifetime
         self._store: TokenStore | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Credentials:
         """The credentials the settings configure."""
-        return cls(settings.tokens_db, settings.admin_token, OidcVerifier.from_settings(settings))
+        return cls(
+            settings.tokens_db,
+            settings.admin_token,
+            OidcVerifier.from_settings(settings),
+            timedelta(hours=settings.session_hours),
+        )
 
     def caller(self, presented: str) -> Caller | None:
         """The caller a bearer credential stands for, or None when it stands for no one (nor
@@ -128,6 +140,25 @@ class Credentials:
             # No credential acts for the ledger's own agency (ledger tokens cannot name it).
             return None if found is not None and found.agency == LEDGER_AGENCY else found
         return None
+
+    def open_session(self, token: str, purpose: str | None) -> OpenedSession | None:
+        """Start a workbench session for a current ledger token; None for any other
+        credential (a session stands for a token the store can revoke)."""
+        if not token.startswith(PREFIX):
+            return None
+        return self._tokens().open_session(token, self._session_lifetime, purpose)
+
+    def session(self, secret: str) -> Session | None:
+        """The current session a browser's secret opens, or None."""
+        return self._tokens().session(secret)
+
+    def set_session_purpose(self, session_id: str, purpose: str) -> bool:
+        """Change the purpose a session's page views state."""
+        return self._tokens().set_session_purpose(session_id, purpose)
+
+    def end_session(self, session_id: str) -> bool:
+        """End a session: its secret opens nothing from now on."""
+        return self._tokens().end_session(session_id)
 
     def close(self) -> None:
         """Close the token store if it was opened."""
@@ -152,11 +183,13 @@ class Authorize:
         limiter: RateLimiter,
         purposes: Sequence[str],
         rules: Mapping[tuple[str, str], Rule],
+        cookie_secure: CookieSecure = "auto",
     ) -> None:
         self._credentials = credentials
         self._limiter = limiter
         self._purposes = tuple(purposes)
         self._rules = rules
+        self._cookie_secure = cookie_secure
 
     def __call__(self, request: Request) -> None:
         """Set `request.state.access` and `.rule`, or refuse the request."""
@@ -213,11 +246,16 @@ class Authorize:
         """The verified caller, or a 401 that says no more than that there is none."""
         scheme, _, presented = request.headers.get("authorization", "").partition(" ")
         if not scheme and is_page(request):
-            # A page's caller signed in once; its browser sends the token as a cookie,
-            # which the API's routes never accept.
-            scheme, presented = _BEARER, request.cookies.get(SESSION_COOKIE, "")
-        sent = scheme.lower() == _BEARER and bool(presented.strip())
-        caller = self._credentials.caller(presented.strip()) if sent else None
+            # A page's caller signed in once: its browser sends the session's secret as a
+            # cookie, which the API's routes never read. The session stands for its token
+            # only while both are current, so a revocation ends it at the next request.
+            secret = request.cookies.get(session_cookie(request, self._cookie_secure), "")
+            session = self._credentials.session(secret) if secret else None
+            request.state.session = session
+            sent, caller = bool(secret), session.caller if session else None
+        else:
+            sent = scheme.lower() == _BEARER and bool(presented.strip())
+            caller = self._credentials.caller(presented.strip()) if sent else None
         if caller is None:
             log.info("access.unauthenticated", route=request.scope["route"].path, sent=sent)
             challenge = 'Bearer error="invalid_token"' if sent else "Bearer"
@@ -232,10 +270,12 @@ class Authorize:
         return caller
 
     def _stated_purpose(self, request: Request) -> str | None:
-        """The purpose the request states (header or parameter), which must be a known one."""
+        """The purpose the request states (header or parameter), which must be a known one;
+        a page's session states the purpose chosen for it as the header would."""
         header = request.headers.get(PURPOSE_HEADER)
-        if header is None and is_page(request):
-            header = request.cookies.get(PURPOSE_COOKIE)
+        session = getattr(request.state, "session", None)
+        if header is None and isinstance(session, Session):
+            header = session.purpose
         parameter = request.query_params.get(PURPOSE_PARAMETER)
         if header is not None and parameter is not None and header != parameter:
             raise Refused(

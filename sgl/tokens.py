@@ -7,6 +7,11 @@ role, the person it names if any, and its expiry. Every request looks its token 
 revocation or an expiry takes effect on the next request. No token acts for the ledger's own
 agency (`safeguarding-ledger`): it records the ledger's alerts, and a caller of it would be
 told every alert.
+
+A browser signed in to the workbench holds a session instead (`sgls_<id>_<secret>`, the same
+form): a secret of its own, kept as a SHA-256 too, standing for one token until it expires (at
+most its token's expiry) or is ended. It is no bearer token: the API's routes never take it, and
+a session of a token since revoked or expired opens nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import secrets
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -28,7 +33,9 @@ from ledger.private import private_database
 from sgl.identity import ROLES, Caller, Role
 
 PREFIX = "sgl_"
+SESSION_PREFIX = "sgls_"
 _FORM = re.compile(r"^sgl_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_SESSION_FORM = re.compile(r"^sgls_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS tokens (
     token_id TEXT PRIMARY KEY,
@@ -42,6 +49,18 @@ CREATE TABLE IF NOT EXISTS tokens (
     revoked_at TEXT
 )
 """
+# Created when a store is opened, so a token store made before sessions existed gains them.
+_SESSIONS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    session_id TEXT PRIMARY KEY,
+    session_hash TEXT NOT NULL,
+    token_id TEXT NOT NULL,
+    purpose TEXT,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+)
+"""
+_SESSIONS_INDEX = "CREATE INDEX IF NOT EXISTS sessions_by_token ON sessions (token_id)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +89,25 @@ class IssuedToken:
     info: TokenInfo
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in browser's session: the caller its token stands for, the purpose its page
+    views state, and when it ends."""
+
+    session_id: str
+    caller: Caller
+    purpose: str | None
+    expires_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class OpenedSession:
+    """A session just started: its secret goes to the browser once and is never kept."""
+
+    secret: str = field(repr=False)
+    session: Session
+
+
 def token_hash(token: str) -> str:
     """The stored form of a token."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -90,6 +128,8 @@ class TokenStore:
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(_SCHEMA)
+        self._conn.execute(_SESSIONS_SCHEMA)
+        self._conn.execute(_SESSIONS_INDEX)
         self._lock = threading.Lock()
 
     def create(
@@ -145,16 +185,89 @@ class TokenStore:
         info, stored = self._row(token_id)
         if info is None or not hmac.compare_digest(stored, token_hash(token)):
             return None
-        if not info.active(now or datetime.now(UTC)) or info.agency == LEDGER_AGENCY:
-            return None
-        return Caller(info.token_id, info.agency, info.role, info.person, "token")
+        return _caller(info, now or datetime.now(UTC))
 
     def revoke(self, token_id: str, now: datetime | None = None) -> bool:
-        """Revoke a token by its id; False when there is no such token or it was revoked."""
+        """Revoke a token by its id, ending its sessions; False when there is no such token or
+        it was revoked."""
         with self._lock:
             changed = self._conn.execute(
                 "UPDATE tokens SET revoked_at = ? WHERE token_id = ? AND revoked_at IS NULL",
                 (utc_text(now or datetime.now(UTC)), token_id),
+            ).rowcount
+            self._conn.execute("DELETE FROM sessions WHERE token_id = ?", (token_id,))
+        return bool(changed)
+
+    def open_session(
+        self,
+        token: str,
+        lifetime: timedelta,
+        purpose: str | None = None,
+        now: datetime | None = None,
+    ) -> OpenedSession | None:
+        """Start a session for a current token, lasting `lifetime` but never past the token's
+        expiry; None when the token does not verify. Sessions already over are cleared."""
+        made = now or datetime.now(UTC)
+        caller = self.verify(token, made)
+        if caller is None:
+            return None
+        info, _ = self._row(caller.token_id)
+        if info is None:
+            return None
+        ends = min(made + lifetime, _instant(info.expires_at))
+        session_id = secrets.token_hex(6)
+        secret = f"{SESSION_PREFIX}{session_id}_{secrets.token_urlsafe(32)}"
+        session = Session(session_id, caller, purpose, utc_text(ends))
+        with self._lock:
+            self._conn.execute("DELETE FROM sessions WHERE expires_at <= ?", (utc_text(made),))
+            self._conn.execute(
+                "INSERT INTO sessions VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    session_id,
+                    token_hash(secret),
+                    caller.token_id,
+                    purpose,
+                    utc_text(made),
+                    session.expires_at,
+                ),
+            )
+        return OpenedSession(secret, session)
+
+    def session(self, secret: str, now: datetime | None = None) -> Session | None:
+        """The session a browser's secret opens, or None when it is malformed, unknown, ended
+        or expired, or its token is revoked or expired since."""
+        found = _SESSION_FORM.match(secret)
+        if found is None:
+            return None
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT t.token_id, t.agency, t.role, t.person, t.label, t.created_at, "
+                "t.expires_at, t.revoked_at, s.session_hash, s.purpose, s.expires_at "
+                "FROM sessions AS s JOIN tokens AS t ON t.token_id = s.token_id "
+                "WHERE s.session_id = ?",
+                (found.group(1),),
+            ).fetchone()
+        if row is None or not hmac.compare_digest(str(row[8]), token_hash(secret)):
+            return None
+        moment = now or datetime.now(UTC)
+        caller = _caller(_info(row), moment)
+        if caller is None or moment >= _instant(row[10]):
+            return None
+        return Session(found.group(1), caller, row[9], row[10])
+
+    def set_session_purpose(self, session_id: str, purpose: str) -> bool:
+        """Change the purpose a session's page views state; False when it has ended."""
+        with self._lock:
+            changed = self._conn.execute(
+                "UPDATE sessions SET purpose = ? WHERE session_id = ?", (purpose, session_id)
+            ).rowcount
+        return bool(changed)
+
+    def end_session(self, session_id: str) -> bool:
+        """End a session, so its secret opens nothing; False when it had ended already."""
+        with self._lock:
+            changed = self._conn.execute(
+                "DELETE FROM sessions WHERE session_id = ?", (session_id,)
             ).rowcount
         return bool(changed)
 
@@ -181,6 +294,19 @@ class TokenStore:
         if row is None:
             return None, ""
         return _info(row), str(row[8])
+
+
+def _caller(info: TokenInfo, now: datetime) -> Caller | None:
+    """The caller a stored token stands for at `now`: None when it is revoked or expired, or
+    names the ledger's own agency."""
+    if not info.active(now) or info.agency == LEDGER_AGENCY:
+        return None
+    return Caller(info.token_id, info.agency, info.role, info.person, "token")
+
+
+def _instant(text: str) -> datetime:
+    """A stored UTC time, compared as a time (its text may or may not carry fractions)."""
+    return datetime.fromisoformat(text)
 
 
 def _info(row: tuple[Any, ...]) -> TokenInfo:
