@@ -14,25 +14,20 @@ from __future__ import annotations
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import uvicorn
 from _common import machine
+from access import served
 
 from ledger.settings import Settings
-from sgl.api import create_app
-from sgl.bootstrap import Container, bootstrap
+from sgl.bootstrap import bootstrap
 from sgl.demo import load_demo
 from sgl.identity import PURPOSE_HEADER
 from sgl.logs import configure_logging
 from sgl.tokens import TokenStore
-from tests.conftest import free_port
 from tests.e2e.conftest import catch_up
 
 PURPOSE = "practice-review"
@@ -67,26 +62,6 @@ PAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ),
     ("/audit", ("/v1/latency", "/v1/audit")),
 )
-
-
-@contextmanager
-def served(container: Container) -> Iterator[str]:
-    """The app, with its consumers, served by uvicorn on a loopback port in a thread."""
-    port = free_port()
-    app = create_app(container, run_consumer=False)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("the server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=15)
 
 
 def ms(values: list[float]) -> str:

@@ -26,7 +26,7 @@ from sgl.api import create_app
 from sgl.bootstrap import Container, bootstrap
 from sgl.cli_serve import KEEP_ALIVE_SECONDS
 from sgl.identity import Role
-from tests.agencies import registrations
+from tests.agencies import registrations, with_agencies
 from tests.credentials import Credentials
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
@@ -372,6 +372,18 @@ def live_server(container: Container) -> Iterator[LiveServer]:
     server = LiveServer(container).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def sqlite_server(make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
+    """A live server of the test's own on the embedded store, with the example agencies (and
+    those today's policies name) registered, its consumers running."""
+
+    container = with_agencies(bootstrap(make_settings("sqlite")))
+    live = LiveServer(container).start()
+    yield live
+    live.stop()
+    container.close()
 
 
 @pytest.fixture

@@ -27,20 +27,14 @@ from fastapi.responses import Response
 
 from ledger.agency_rules import REGISTRY_CASE
 from ledger.errors import Problem
-from ledger.log import EventLog
-from projections.agencies import AgencyLookup
 from projections.case_state import CaseState
 from projections.case_timeline import remembered
-from projections.case_view import SQLiteCaseView
-from projections.clock_policy import ClockPolicy
-from projections.clock_view import SQLiteClockView
-from projections.rules import RulePolicy
-from projections.seal_view import SQLiteSealView
 from projections.sightings import sightings
 from sgl import queries
 from sgl.bootstrap import Container
 from sgl.queries import BadRequest, NoSuchCase, Viewer
 from sgl.queries.agencies import namer
+from sgl.queries.stores import ContainerStores
 from sgl.routes_read import viewer_of
 from sgl.web import PageRoute
 from sgl.web.render import render
@@ -53,27 +47,14 @@ Field = Annotated[str | None, Query()]
 TICKED = ("on", "1", "true", "yes")
 
 
-class PageStores:
+class PageStores(ContainerStores):
     """The container's stores as one page reads them: the agency registry asked each question
     once, and the raised alerts of every case read in one query (answers for one moment)."""
 
     def __init__(self, container: Container) -> None:
-        self.container = container
-        self.clock_policy: ClockPolicy = container.clock_policy
-        self.rule_policy: RulePolicy = container.rule_policy
-        self.agencies: AgencyLookup = remembered(container.agencies)
-        self.log: EventLog = container.log
-        self.seal: SQLiteSealView = container.seal
+        super().__init__(container)
+        self.agencies = remembered(container.agencies)
         self._raised: dict[str, list[dict[str, Any]]] | None = None
-
-    @property
-    def view(self) -> SQLiteCaseView:
-        """The case-state view's current generation."""
-        return self.container.view
-
-    def clock_view(self) -> SQLiteClockView:
-        """The clock view's current generation."""
-        return self.container.clocks.current()
 
     def raised(self, case_id: str) -> list[dict[str, Any]]:
         """The alerts the alerter has raised for a case (every case's read once)."""
@@ -83,10 +64,6 @@ class PageStores:
                 found[alert["case_id"]].append(alert)
             self._raised = found
         return list(self._raised.get(case_id, ()))
-
-    def verifier_key(self) -> str | None:
-        """The verifier key of the checkpoints."""
-        return self.container.verifier_key()
 
 
 @dataclass(frozen=True, slots=True)

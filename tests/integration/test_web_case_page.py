@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
 
@@ -15,11 +15,9 @@ import orjson
 import pytest
 
 from ledger.envelope import parse_instant
-from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.demo import load_demo
 from sgl.identity import READS_ALL, Role
-from tests.agencies import with_agencies
 from tests.conftest import LiveServer, private_settings
 from tests.credentials import PURPOSE
 from tests.integration.test_amendments import retraction
@@ -54,13 +52,9 @@ def server(
 
 
 @pytest.fixture
-def own_server(make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
+def own_server(sqlite_server: LiveServer) -> LiveServer:
     """A live server of this test's own on the embedded store, with the example agencies."""
-    container = with_agencies(bootstrap(make_settings("sqlite")))
-    live = LiveServer(container).start()
-    yield live
-    live.stop()
-    container.close()
+    return sqlite_server
 
 
 @contextmanager

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
 
-from ledger.settings import Settings
-from sgl.bootstrap import bootstrap
-from tests.agencies import with_agencies
 from tests.conftest import LiveServer
 from tests.credentials import INQUIRY_AGENCY
 from tests.integration.test_notes import a_case
@@ -29,13 +25,9 @@ OPENED_DAY, DECIDED_DAY = "2006-11-02", "2007-07-25"
 
 
 @pytest.fixture
-def server(make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
+def server(sqlite_server: LiveServer) -> LiveServer:
     """A live server of this test's own on the embedded store, with the example agencies."""
-    container = with_agencies(bootstrap(make_settings("sqlite")))
-    live = LiveServer(container).start()
-    yield live
-    live.stop()
-    container.close()
+    return sqlite_server
 
 
 def today() -> str:

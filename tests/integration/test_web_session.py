@@ -6,7 +6,7 @@ the session; every page about cases on the access log."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -32,13 +32,9 @@ REAL_HOST = "ledger.example"
 
 
 @pytest.fixture
-def server(make_settings: Callable[..., Settings]) -> Iterator[LiveServer]:
+def server(sqlite_server: LiveServer) -> LiveServer:
     """A live server on the embedded store with two cases, each with a different agency."""
-    container = with_agencies(bootstrap(make_settings("sqlite")))
-    live = LiveServer(container).start()
-    yield live
-    live.stop()
-    container.close()
+    return sqlite_server
 
 
 def session_cookie(response: httpx.Response, name: str = "sgl_session") -> tuple[str, str]:
