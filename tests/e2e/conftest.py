@@ -38,9 +38,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium (or SGL_CHROMIUM's), headless; under CI=true a missing one fails."""
+    """Debian's Chromium (or SGL_CHROMIUM's), headless; under CI=true a missing one fails.
+    Playwright's synchronous API holds an event loop in the test thread while it runs: it
+    stops with the browser tests' package, so no later test finds that loop running."""
     if not (CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK)):
         message = (
             f"no Chromium at {CHROMIUM}: install Debian's with `apt-get install chromium`, "
@@ -128,7 +130,7 @@ def catch_up(container: Container, timeout: float = 120.0) -> None:
     container.access_indexer().run_until_caught_up(timeout)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def workbench(
     tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
 ) -> Iterator[Workbench]:

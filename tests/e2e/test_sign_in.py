@@ -66,7 +66,7 @@ def test_a_case_link_from_another_site_opens_signed_in_until_signing_out(
     page.wait_for_url(f"{workbench.url}/login")
     copied = browser.new_context()
     try:
-        copied.add_cookies([{**cookie}])
+        copied.add_cookies([{"name": cookie["name"], "value": cookie["value"], "url": case}])
         replayed = copied.new_page()
         replayed.goto(case)
         assert replayed.url.startswith(f"{workbench.url}/login?next=")

@@ -25,7 +25,7 @@ from kafka import KafkaProducer
 from ledger.errors import LedgerUnavailable
 from ledger.kafka_config import CONNECT_TIMEOUT, client_config
 from ledger.settings import KafkaSecurity, Settings
-from sgl.bootstrap import Container, bootstrap
+from sgl.bootstrap import LOGS, Container, bootstrap
 from sgl.cli import cli
 from tests.agencies import registrations
 from tests.brokers import PrivateBroker
@@ -321,9 +321,9 @@ def test_oauthbearer_with_a_client_credentials_token_endpoint(
             _append_and_read_back(container)
         finally:
             container.close()
-        # One token per log (ledger, alerts, checkpoints, access log, its checkpoints), reused
-        # by each log's clients.
-        assert len(endpoint.requests) == 5
+        # One token per log (the ledger, alerts, checkpoints, the access log and its
+        # checkpoints, notes), reused by each log's clients.
+        assert len(endpoint.requests) == len(LOGS)
 
 
 def test_oauthbearer_with_a_token_file(broker: SecureBroker, tmp_path: Path) -> None:
