@@ -23,6 +23,7 @@ from _common import machine
 from access import served
 
 from ledger.settings import Settings
+from sgl.api import create_app
 from sgl.bootstrap import bootstrap
 from sgl.demo import load_demo
 from sgl.identity import PURPOSE_HEADER
@@ -88,7 +89,7 @@ def main() -> None:
         token = TokenStore(settings.tokens_db).create("bench-inquiry", "inquiry", expires)
         print(f"machine: {machine()}; embedded store; demo with {background} background cases")
         with (
-            served(container) as url,
+            served(create_app(container, run_consumer=False)) as url,
             httpx.Client(base_url=url, timeout=60) as api,
             httpx.Client(base_url=url, timeout=60) as browser,
         ):
