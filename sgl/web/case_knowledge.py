@@ -137,14 +137,21 @@ def own_knowledge(own: Document, name_of: Names) -> dict[str, Any]:
 
 
 def clocks_section(
-    stores: Stores, case_id: str, as_of: str | None, viewer: Viewer | None
+    stores: Stores,
+    case_id: str,
+    as_of: str | None,
+    viewer: Viewer | None,
+    chronology: Document | None = None,
 ) -> dict[str, Any]:
     """The clock runs and the threshold rules' findings as of `as_of`, with their evidence
-    (a practitioner: those of its own agency, as the API answers it)."""
+    (a practitioner: those of its own agency, as the API answers it), labelled from the
+    case's chronology for the same date and viewer (given by a page that has it already)."""
     name_of = namer(stores, as_of)
     runs = clocks(stores, case_id, as_of, viewer=viewer)
     found = case_alerts(stores, case_id, as_of, viewer=viewer)
-    told = case_chronology(stores, case_id, as_of, viewer=viewer)["events"]
+    if chronology is None:
+        chronology = case_chronology(stores, case_id, as_of, viewer=viewer)
+    told = chronology["events"]
     return clocks_view(runs, found, told, name_of)
 
 

@@ -124,7 +124,7 @@ def case_view(
         state = queries.case_document(stores, case_id, text, viewer=viewer)
         sightings = queries.case_sightings(stores, case_id, text, viewer=viewer)
         knowledge = knowledge_section(stores, case_id, text, viewer)
-        clocks = clocks_section(stores, case_id, text, viewer)
+        clocks = clocks_section(stores, case_id, text, viewer, chronology)
     except queries.NoSuchCase:
         chronology, state, sightings, knowledge, clocks = None, None, None, None, None
     rows = [] if chronology is None else chronology["events"]

@@ -19,3 +19,10 @@ def sign_in(
         page.get_by_label("Purpose").select_option(workbench.purpose)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{workbench.url}{next}")
+
+
+def data_of(page: Page, rows: str, key: str) -> list[str]:
+    """A data attribute (`data-<key>`) of each element the selector finds, in page order: the
+    ids of a table's rows."""
+    found: list[str] = page.locator(rows).evaluate_all(f"rows => rows.map(r => r.dataset[{key!r}])")
+    return found

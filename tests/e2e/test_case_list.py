@@ -12,7 +12,7 @@ from playwright.sync_api import Page
 from sgl.demo.child_a import CASE as CASE_A
 from tests.e2e.axe import axe_violations, describe
 from tests.e2e.conftest import Workbench
-from tests.e2e.session import sign_in
+from tests.e2e.session import data_of, sign_in
 
 # A page object of a PDF (not the /Pages tree that holds them).
 PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
@@ -20,10 +20,7 @@ PDF_PAGE = re.compile(rb"/Type\s*/Page(?![a-zA-Z])")
 
 def case_ids(page: Page) -> list[str]:
     """The case ids the list shows, in order."""
-    found: list[str] = page.locator("#cases tbody tr[data-case]").evaluate_all(
-        "rows => rows.map(r => r.dataset.case)"
-    )
-    return found
+    return data_of(page, "#cases tbody tr[data-case]", "case")
 
 
 def test_an_inquiry_searches_for_a_case_and_follows_it(

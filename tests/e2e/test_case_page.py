@@ -11,7 +11,7 @@ from playwright.sync_api import Page
 
 from tests.e2e.axe import axe_violations, describe
 from tests.e2e.conftest import Workbench
-from tests.e2e.session import sign_in
+from tests.e2e.session import data_of, sign_in
 
 CHILD_A = "CASE-A0001"
 CHILD_B = "CASE-B0001"
@@ -32,10 +32,7 @@ def slap_concern(workbench: Workbench) -> str:
 
 def rows(page: Page) -> list[str]:
     """The event ids of the chronology table's rows."""
-    ids: list[str] = page.locator("#chronology-table tbody tr").evaluate_all(
-        "rows => rows.map(r => r.dataset.event)"
-    )
-    return ids
+    return data_of(page, "#chronology-table tbody tr", "event")
 
 
 def test_child_a_shows_an_entry_only_from_the_day_it_was_recorded(

@@ -13,7 +13,7 @@ from playwright.sync_api import Page
 from sgl.exports import COLUMNS
 from sgl.identity import PURPOSE_HEADER
 from tests.e2e.conftest import Workbench
-from tests.e2e.session import sign_in
+from tests.e2e.session import data_of, sign_in
 
 CHILD_A = "CASE-A0001"
 DAY = "2007-07-25"
@@ -23,9 +23,7 @@ def test_the_spreadsheet_from_the_case_page_is_the_chronology_of_that_day(
     page: Page, workbench: Workbench
 ) -> None:
     sign_in(page, workbench, "inquiry", next=f"/cases/{CHILD_A}?as_of={DAY}")
-    shown = page.locator("#chronology-table tbody tr").evaluate_all(
-        "rows => rows.map(r => r.dataset.event)"
-    )
+    shown = data_of(page, "#chronology-table tbody tr", "event")
     with page.expect_download() as download:
         page.get_by_role("link", name="Spreadsheet (XLSX)").click()
     assert download.value.suggested_filename == f"{CHILD_A}-chronology-{DAY}.xlsx"

@@ -6,7 +6,7 @@ from playwright.sync_api import Browser, Page
 
 from tests.e2e.axe import axe_violations, describe
 from tests.e2e.conftest import Workbench
-from tests.e2e.session import sign_in
+from tests.e2e.session import data_of, sign_in
 
 
 def test_an_inquiry_signs_in_and_sees_the_demo_cases(page: Page, workbench: Workbench) -> None:
@@ -14,8 +14,7 @@ def test_an_inquiry_signs_in_and_sees_the_demo_cases(page: Page, workbench: Work
     assert page.url.startswith(f"{workbench.url}/login?next=")
     assert not axe_violations(page), describe(axe_violations(page))
     sign_in(page, workbench, "inquiry")
-    rows = page.locator("#cases tbody tr")
-    cases = set(rows.evaluate_all("rows => rows.map(r => r.dataset.case)"))
+    cases = set(data_of(page, "#cases tbody tr", "case"))
     assert {"CASE-A0001", "CASE-B0001"} <= cases
     assert page.get_by_text("inquiry · ").is_visible()
     violations = axe_violations(page)

@@ -12,61 +12,23 @@ from sgl.bootstrap import Container
 from sgl.cli import cli
 from tests.conftest import wait_for
 from tests.credentials import post_by_caller
-from tests.factories import make_event, new_case_id
-
-SC, POLICE, GP = "la-childrens-social-care", "police-north", "nhs-gp-north"
+from tests.factories import new_case_id
+from tests.integration.test_need_to_know import GP, POLICE, SC, case_events
 
 
 def publish_case(http: httpx.Client) -> tuple[str, dict[str, str]]:
-    """A case: a GP injury shared with social care, a police contact; the view has it all."""
+    """A case: a GP injury shared with social care, a police contact; the view has it all
+    (the need-to-know tests' case, without its later correction)."""
     case_id = new_case_id()
-    opened = make_event(
-        "case.opened",
-        case_id,
-        agency=SC,
-        recorded_at="2007-03-01T09:00:00Z",
-        occurred_at="2007-03-01T09:00:00Z",
-    )
-    opened["payload"]["lead_agency"] = SC
-    injury = make_event(
-        "injury.observed",
-        case_id,
-        agency=GP,
-        occurred_at="2007-03-02T09:00:00Z",
-        recorded_at="2007-03-02T10:00:00Z",
-    )
-    share = make_event(
-        "information.shared",
-        case_id,
-        agency=GP,
-        occurred_at="2007-03-05T09:00:00Z",
-        recorded_at="2007-03-05T09:30:00Z",
-        payload={
-            "from_agency": GP,
-            "to_agency": SC,
-            "facts": [injury["event_id"]],
-            "channel": "secure_email",
-        },
-    )
-    contact = make_event(
-        "contact.recorded",
-        case_id,
-        agency=POLICE,
-        occurred_at="2007-03-06T09:00:00Z",
-        recorded_at="2007-03-06T09:00:00Z",
-    )
-    events = [opened, injury, share, contact]
+    events, ids = case_events(case_id)
+    events = [e for e in events if e["event_id"] != ids["correction"]]
     assert {r.status_code for r in post_by_caller(http, events)} == {201}
     wait_for(
         lambda: http.get(f"/v1/cases/{case_id}").json().get("events") == len(events),
         timeout=20,
         what="the case in the view",
     )
-    return case_id, {
-        "injury": injury["event_id"],
-        "share": share["event_id"],
-        "contact": contact["event_id"],
-    }
+    return case_id, {name: ids[name] for name in ("injury", "share", "contact")}
 
 
 def test_knowledge_matrix_gaps_and_time_to_share(http: httpx.Client) -> None:
