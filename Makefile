@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: run test install lint typecheck layers pytest docs screenshots kafka-start kafka-stop kafka-status bench clean
+.PHONY: run test install lint typecheck layers pytest docs screenshots kafka-start kafka-stop kafka-status postgres-start postgres-stop bench clean
 
 # The server's distribution carries the client's package: a client installed on its own
 # before would hold the same files, so it goes.
@@ -22,8 +22,9 @@ install: $(STAMP)
 run: install
 	$(BIN)/sgl demo
 
-## test: lint, types, layer contracts and the whole suite against a real Kafka broker
-test: install kafka-start lint typecheck layers pytest
+## test: lint, types, layer contracts and the whole suite against a real Kafka broker and a
+## real PostgreSQL server
+test: install kafka-start postgres-start lint typecheck layers pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -56,6 +57,12 @@ kafka-stop:
 
 kafka-status:
 	scripts/kafka.sh status
+
+postgres-start:
+	scripts/postgres.sh start
+
+postgres-stop:
+	scripts/postgres.sh stop
 
 ## bench: the benchmarks in benchmarks/ (needs Kafka for the append benchmark)
 bench: install kafka-start

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from ledger.errors import SettingsError
 from ledger.limits import MAX_RECORD_BYTES
+from ledger.postgres import InvalidDatabaseUrl, PostgresLocation
 
 Backend = Literal["sqlite", "kafka"]
 LogFormat = Literal["auto", "json", "console"]
@@ -200,6 +201,9 @@ class Settings:
 
     backend: Backend = "sqlite"
     data_dir: Path = Path("var")
+    # Where the receipt index and the views live when not in SQLite files under data_dir: a
+    # `postgresql://` URL (see ledger.postgres), shared by every process of one ledger.
+    database_url: str = field(default="", repr=False)
     kafka_bootstrap: str = "127.0.0.1:9092"
     topic: str = "sgl.ledger.v1"
     dead_letter_topic: str = "sgl.ledger.deadletter.v1"
@@ -264,6 +268,11 @@ class Settings:
     # Whether the session cookie is Secure: `auto` unless the page was asked for over http of
     # a loopback host (so a ledger behind a TLS-terminating proxy still marks it Secure).
     cookie_secure: CookieSecure = "auto"
+
+    @property
+    def postgres(self) -> PostgresLocation | None:
+        """The PostgreSQL database the stores live in, or None for SQLite files."""
+        return PostgresLocation.parse(self.database_url) if self.database_url else None
 
     @property
     def log_db(self) -> Path:
@@ -403,6 +412,11 @@ class Settings:
                 f"({self.max_body_bytes}): the consumers would refuse events the API accepts"
             )
         _check_url(self.url)
+        if self.database_url:
+            try:
+                PostgresLocation.parse(self.database_url)
+            except InvalidDatabaseUrl as exc:
+                raise SettingsError(f"SGL_DATABASE_URL: {exc}") from None
         self.kafka_security.check()
         self._check_access()
 

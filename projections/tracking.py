@@ -4,24 +4,96 @@ A store records, in the transaction that writes its rows, the last log offset it
 from each topic partition, under the key `<store name>:<topic>:<partition>`. Its consumer
 starts from those positions, so each store is exactly-once and can be rebuilt, or lag behind,
 on its own.
+
+A store lives in SQLite (one file per store, the embedded default) or in PostgreSQL (its
+tables, and a tracking table of its own, in the ledger's schema). Its SQL is written once, in
+what both accept: `?` placeholders, `"offset"` quoted (a reserved word in PostgreSQL), BLOB and
+INTEGER columns, which `postgres_sql` turns into BYTEA and BIGINT.
 """
 
 from __future__ import annotations
 
-from abc import abstractmethod
-from collections.abc import Collection, Iterable, Mapping, Sequence
+import functools
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore, SQLiteTrackingRecorder
+from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
+from ledger.postgres import PostgresLocation
 from ledger.private import private_database
 
 if TYPE_CHECKING:
     # Only named in a signature: the case view is itself a store built on this module.
+    from psycopg import Connection
+    from psycopg import Cursor as PsycopgCursor
+
     from projections.case_view import SQLiteCaseView
+
+
+class Cursor(Protocol):
+    """What a store's SQL runs through, on either database: rows come back as tuples."""
+
+    def execute(self, statement: str, parameters: Any = (), /) -> Any:
+        """Run one statement (`?` placeholders)."""
+        ...
+
+    def executemany(self, statement: str, rows: Iterable[Any], /) -> Any:
+        """Run one statement for each row of parameters."""
+        ...
+
+    def fetchall(self) -> list[Any]:
+        """Every row of the last query."""
+        ...
+
+    def fetchone(self) -> Any:
+        """The next row of the last query, or None."""
+        ...
+
+
+_POSTGRES_WORDS = re.compile(r"\bBLOB\b|\bINTEGER\b|\s+WITHOUT ROWID")
+_POSTGRES_TYPES = {"BLOB": "BYTEA", "INTEGER": "BIGINT"}
+
+
+@functools.lru_cache(maxsize=1024)
+def postgres_sql(statement: str) -> str:
+    """A store's statement as PostgreSQL takes it: `%s` placeholders (a literal `%` doubled),
+    BYTEA for BLOB, BIGINT for INTEGER, no WITHOUT ROWID."""
+    text = statement.replace("%", "%%").replace("?", "%s")
+    return _POSTGRES_WORDS.sub(lambda m: _POSTGRES_TYPES.get(m.group(0), ""), text)
+
+
+class PostgresCursor:
+    """A psycopg cursor taking the stores' SQL (see `postgres_sql`) and giving tuples."""
+
+    def __init__(self, cursor: PsycopgCursor[Any]) -> None:
+        from psycopg.rows import tuple_row  # noqa: PLC0415 -- only with PostgreSQL
+
+        cursor.row_factory = tuple_row
+        self.raw = cursor
+
+    def execute(self, statement: str, parameters: Any = (), /) -> None:
+        """Run one statement."""
+        self.raw.execute(postgres_sql(statement), parameters or None)
+
+    def executemany(self, statement: str, rows: Iterable[Any], /) -> None:
+        """Run one statement for each row (nothing at all for no rows)."""
+        batch = list(rows)
+        if batch:
+            self.raw.executemany(postgres_sql(statement), batch)
+
+    def fetchall(self) -> list[Any]:
+        """Every row of the last query."""
+        return self.raw.fetchall()
+
+    def fetchone(self) -> Any:
+        """The next row of the last query, or None."""
+        return self.raw.fetchone()
 
 
 def tracking_name(view: str, topic: str, partition: int) -> str:
@@ -42,8 +114,12 @@ def tracking_rows(view: str, topic: str, last: Mapping[int, int]) -> list[Tracki
     return [Tracking(tracking_name(view, topic, p), offset) for p, offset in last.items()]
 
 
+class _Recorder(Protocol):
+    def max_tracking_id(self, application_name: str) -> int | None: ...
+
+
 def tracked_positions(
-    recorder: SQLiteTrackingRecorder, name: str, topic: str, partitions: Sequence[int]
+    recorder: _Recorder, name: str, topic: str, partitions: Sequence[int]
 ) -> dict[int, int]:
     """The last offset a view recorded for each partition that has one."""
     found = {}
@@ -54,11 +130,11 @@ def tracked_positions(
     return found
 
 
-def positions_in(cursor: SQLiteCursor, name: str) -> dict[tuple[str, int], int]:
+def positions_in(cursor: Cursor, name: str, table: str = "tracking") -> dict[tuple[str, int], int]:
     """Every last offset a view has recorded, per (topic, partition), read with the cursor
-    (so in the snapshot of the transaction it belongs to)."""
+    (so in the snapshot of the transaction it belongs to) from its tracking table."""
     cursor.execute(
-        "SELECT application_name, MAX(notification_id) FROM tracking "
+        f"SELECT application_name, MAX(notification_id) FROM {table} "  # noqa: S608 -- our table name
         "WHERE application_name LIKE ? GROUP BY application_name",
         (f"{name}:%",),
     )
@@ -69,9 +145,54 @@ def positions_in(cursor: SQLiteCursor, name: str) -> dict[tuple[str, int], int]:
     return found
 
 
-class SQLiteTrackedStore(SQLiteTrackingRecorder):
-    """A named store in one SQLite file: its own tables beside the library's tracking table,
-    written in one transaction with the positions they cover."""
+class TrackedStore(ABC):
+    """A named store: its own tables beside a tracking table, written in one transaction with
+    the positions they cover. `SQLiteTrackedStore` and `PostgresTrackedStore` hold it."""
+
+    name: str
+    # The table its positions are in (one per SQLite file; one per store in PostgreSQL).
+    tracking_table = "tracking"
+
+    @abstractmethod
+    def tables(self) -> list[str]:
+        """The statements creating this store's own tables and indexes (written once for both
+        databases, see the module's docstring)."""
+
+    @abstractmethod
+    def transaction(self, commit: bool = False) -> AbstractContextManager[Cursor]:
+        """A transaction on the store's database: committed at the end if `commit`, else
+        rolled back (a read)."""
+
+    @abstractmethod
+    def track(self, cursor: Cursor, tracking: Iterable[Tracking]) -> None:
+        """Record positions in the transaction the cursor belongs to (a position recorded
+        already fails it: the batch was applied before)."""
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> int | None:
+        """The position recorded under one tracking key (the library's recorder has it)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of the store's connections."""
+
+    def current(self) -> Self:
+        """A fixed store is its own source (`view_files.ViewHandle` is one that follows
+        rebuilds)."""
+        return self
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last offset taken in from each partition that has one."""
+        return tracked_positions(self, self.name, topic, partitions)
+
+    def all_positions(self) -> dict[tuple[str, int], int]:
+        """Every last offset recorded, per (topic, partition)."""
+        with self.transaction(commit=False) as cursor:
+            return positions_in(cursor, self.name, self.tracking_table)
+
+
+class SQLiteTrackedStore(TrackedStore, SQLiteTrackingRecorder):
+    """A named store in one SQLite file, beside the library's tracking table."""
 
     def __init__(self, datastore: SQLiteDatastore, name: str) -> None:
         # Set before the library's constructor, which asks for the tables (named after it).
@@ -85,33 +206,120 @@ class SQLiteTrackedStore(SQLiteTrackingRecorder):
         store.create_table()
         return store
 
-    @abstractmethod
-    def tables(self) -> list[str]:
-        """The statements creating this store's own tables and indexes."""
-
     def construct_create_table_statements(self) -> list[str]:
         """The library's tracking table, then the store's own."""
         return [*super().construct_create_table_statements(), *self.tables()]
 
-    def current(self) -> Self:
-        """A fixed store is its own source (`view_files.ViewHandle` is one that follows
-        rebuilds)."""
-        return self
+    def transaction(self, commit: bool = False) -> AbstractContextManager[Cursor]:
+        """A transaction on the file."""
+        return self.datastore.transaction(commit=commit)
 
-    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
-        """The last offset taken in from each partition that has one."""
-        return tracked_positions(self, self.name, topic, partitions)
-
-    def all_positions(self) -> dict[tuple[str, int], int]:
-        """Every last offset recorded, per (topic, partition)."""
-        with self.datastore.transaction(commit=False) as cursor:
-            return positions_in(cursor, self.name)
-
-    def track(self, cursor: SQLiteCursor, tracking: Iterable[Tracking]) -> None:
-        """Record positions in the transaction the cursor belongs to (a position recorded
-        already fails it: the batch was applied before)."""
+    def track(self, cursor: Cursor, tracking: Iterable[Tracking]) -> None:
+        """Record positions in the cursor's transaction."""
         for item in tracking:
-            self._insert_tracking(cursor, item)
+            self._insert_tracking(cursor, item)  # type: ignore[arg-type]
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        """The position recorded under one tracking key."""
+        return SQLiteTrackingRecorder.max_tracking_id(self, application_name)
+
+    def close(self) -> None:
+        """Close the file."""
+        self.datastore.close()
+
+
+def postgres_datastore(location: PostgresLocation) -> Any:
+    """A small connection pool to the ledger's database, each connection in its schema (made
+    if need be)."""
+    import psycopg  # noqa: PLC0415 -- only with PostgreSQL
+    from eventsourcing.postgres import PostgresDatastore  # noqa: PLC0415
+    from psycopg.sql import SQL, Identifier  # noqa: PLC0415
+
+    class _Datastore(PostgresDatastore):
+        def after_connect_func(self) -> Callable[[Connection[Any]], None]:
+            library = super().after_connect_func()
+            search_path = SQL("SET search_path TO {0}").format(Identifier(self.schema))
+
+            def after_connect(conn: Connection[Any]) -> None:
+                library(conn)
+                conn.cursor().execute(search_path)
+
+            return after_connect
+
+    with psycopg.connect(**location.conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
+        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(location.schema)))
+    return _Datastore(
+        dbname=location.dbname,
+        host=location.host,
+        port=location.port,
+        user=location.user,
+        password=location.password,
+        schema=location.schema,
+        pool_size=1,
+        max_overflow=7,
+        pre_ping=True,
+        originator_id_type="text",
+    )
+
+
+def _postgres_recorder() -> type[Any]:
+    from eventsourcing.postgres import PostgresTrackingRecorder  # noqa: PLC0415
+
+    return PostgresTrackingRecorder
+
+
+class PostgresTrackedStore(TrackedStore):
+    """A named store in the ledger's PostgreSQL schema: its tables, and its own tracking table
+    `<name>_tracking`, through the library's PostgreSQL tracking recorder."""
+
+    def __init__(self, location: PostgresLocation, name: str) -> None:
+        self.name = name
+        self.location = location
+        self.tracking_table = f"{name}_tracking"
+        self.datastore = postgres_datastore(location)
+        self.recorder = _postgres_recorder()(
+            self.datastore, tracking_table_name=self.tracking_table
+        )
+
+    @classmethod
+    def open(cls, location: PostgresLocation, **options: Any) -> Self:
+        """The store in the ledger's schema, its tables created if new."""
+        store = cls(location, **options)
+        store.create_table()
+        return store
+
+    def create_table(self) -> None:
+        """The library's tracking table, then the store's own (in one transaction)."""
+        from psycopg.sql import SQL  # noqa: PLC0415
+
+        self.recorder.sql_create_statements.extend(
+            SQL(postgres_sql(statement).replace("%%", "%")) for statement in self.tables()
+        )
+        self.recorder.create_table()
+
+    @contextmanager
+    def _transaction(self, commit: bool) -> Iterator[Cursor]:
+        with self.datastore.transaction(commit=commit) as cursor:
+            yield PostgresCursor(cursor)
+
+    def transaction(self, commit: bool = False) -> AbstractContextManager[Cursor]:
+        """A transaction on one of the pool's connections."""
+        return self._transaction(commit)
+
+    def track(self, cursor: Cursor, tracking: Iterable[Tracking]) -> None:
+        """Record positions in the cursor's transaction."""
+        raw = cursor.raw if isinstance(cursor, PostgresCursor) else cursor
+        for item in tracking:
+            self.recorder._insert_tracking(raw, item)
+
+    def max_tracking_id(self, application_name: str) -> int | None:
+        """The position recorded under one tracking key."""
+        found: int | None = self.recorder.max_tracking_id(application_name)
+        return found
+
+    def close(self) -> None:
+        """Close the pool."""
+        self.datastore.close()
 
 
 class CaseTarget(Protocol):

@@ -19,6 +19,7 @@ import pytest
 import uvicorn
 
 from consumers.verify import read_all
+from ledger.postgres import PostgresLocation
 from ledger.settings import Settings
 from sgl.access_log import REQUEST_ID_HEADER
 from sgl.access_rules import RULES
@@ -30,9 +31,13 @@ from tests.agencies import registrations, with_agencies
 from tests.credentials import Credentials
 
 KAFKA_BOOTSTRAP = os.environ.get("SGL_TEST_KAFKA", "127.0.0.1:9092")
+# The server `scripts/postgres.sh start` runs (its `url`); each test gets a schema of its own.
+POSTGRES_URL = os.environ.get("SGL_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:55432/sgl")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 # Every case on Kafka carries the `kafka` marker, so `-m "not kafka"` runs none of them.
 BACKENDS = ["sqlite", pytest.param("kafka", marks=pytest.mark.kafka)]
+# Where stores live: SQLite files, or a real PostgreSQL server (those cases marked `postgres`).
+DATABASES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 def wait_for(
@@ -91,12 +96,60 @@ def pytest_runtest_logfinish(nodeid: str, location: tuple[str, int | None, str])
     gc.freeze()
 
 
+def needs_postgres(item: pytest.Item) -> bool:
+    """Whether a collected test asks for the PostgreSQL server (directly or through a
+    fixture) or runs on the `postgres` database parameter."""
+    if "postgres_url" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    return callspec is not None and callspec.params.get("database") == "postgres"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every test that needs the broker `kafka`, before `-m` selects (tryfirst)."""
+    """Mark every test that needs the broker `kafka` and every one that needs PostgreSQL
+    `postgres`, before `-m` selects (tryfirst)."""
     for item in items:
         if needs_kafka(item) and item.get_closest_marker("kafka") is None:
             item.add_marker(pytest.mark.kafka)
+        if needs_postgres(item) and item.get_closest_marker("postgres") is None:
+            item.add_marker(pytest.mark.postgres)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The real PostgreSQL server's URL; under CI=true a missing server fails, never skips."""
+    import psycopg
+
+    try:
+        with psycopg.connect(POSTGRES_URL, connect_timeout=5) as conn:
+            conn.execute("SELECT 1")
+    except psycopg.Error as exc:
+        message = f"no PostgreSQL at {POSTGRES_URL} ({exc}): run `scripts/postgres.sh start`"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres(postgres_url: str) -> Iterator[PostgresLocation]:
+    """A schema of the test's own on the real server, dropped with everything in it after."""
+    import psycopg
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    yield PostgresLocation.parse(f"{postgres_url}?schema={schema}")
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs with its stores in SQLite and in PostgreSQL."""
+    name: str = request.param
+    if name == "postgres":
+        request.getfixturevalue("postgres_url")
+    return name
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,85 @@
+"""Where the ledger's PostgreSQL database is: one URL, read once, for every store that uses it.
+
+`postgresql://user[:password]@host[:port]/dbname[?schema=name]`: libpq's URL, with one
+addition, `schema`, the schema the ledger's tables live in (`public` when not given), so that
+several ledgers (or test runs) can share one database.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from ledger.errors import LedgerError
+
+SCHEMES = ("postgresql", "postgres")
+
+
+class InvalidDatabaseUrl(LedgerError):
+    """A database URL the ledger cannot use (the message says which part, never a password)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresLocation:
+    """The parts of a PostgreSQL URL the stores connect with."""
+
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str = ""
+    schema: str = "public"
+
+    @classmethod
+    def parse(cls, url: str) -> PostgresLocation:
+        """Read a `postgresql://` URL; a missing or malformed part is named in the error."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port or 5432
+        except ValueError as exc:
+            raise InvalidDatabaseUrl(f"database URL: {exc}") from None
+        if parts.scheme not in SCHEMES:
+            raise InvalidDatabaseUrl(
+                f"database URL: scheme must be postgresql://, not {parts.scheme or 'none'}://"
+            )
+        dbname = unquote(parts.path.lstrip("/"))
+        if not parts.hostname:
+            raise InvalidDatabaseUrl("database URL: no host")
+        if not dbname:
+            raise InvalidDatabaseUrl("database URL: no database name after the host")
+        query = dict(parse_qsl(parts.query))
+        unknown = sorted(set(query) - {"schema"})
+        if unknown:
+            raise InvalidDatabaseUrl(
+                f"database URL: unknown parameter {unknown[0]!r} (only 'schema' is read)"
+            )
+        schema = query.get("schema", "public")
+        if not schema.replace("_", "").isalnum() or not schema[0].isalpha():
+            raise InvalidDatabaseUrl(
+                f"database URL: schema {schema!r} must be letters, digits and _ (a letter first)"
+            )
+        return cls(
+            host=parts.hostname,
+            port=port,
+            dbname=dbname,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            schema=schema.lower(),
+        )
+
+    def conninfo(self) -> dict[str, str | int]:
+        """Keyword arguments for `psycopg.connect` (the schema is set per connection)."""
+        return {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+            "password": self.password,
+            "options": f"-c search_path={self.schema}",
+        }
+
+    def redacted(self) -> str:
+        """The location for logs and errors: no password."""
+        return (
+            f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
+        )
