@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import structlog
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
@@ -22,10 +24,10 @@ from kafka.errors import (
 )
 
 from ledger.breaker import Breaker
-from ledger.errors import LedgerUnavailable
+from ledger.errors import EventConflict, LedgerUnavailable
 from ledger.kafka_config import client_config, open_admin, takes_connections
 from ledger.log import DeadLetter, LogRecord, PendingRecord, Receipt, from_millis
-from ledger.receipts import SQLiteReceiptIndex
+from ledger.receipts import ReceiptIndex
 from ledger.settings import KafkaSecurity
 
 log = structlog.get_logger("ledger.kafka")
@@ -136,13 +138,18 @@ class KafkaEventLog:
     refused until the producer that sent it has stopped and the log has been read from
     where it could have landed (the end offsets probed before it was sent): found, it is
     indexed and answered `duplicate`; not found, the retry appends it, once.
+
+    Every event_id is claimed in the receipt index before it is produced, so processes that
+    share an index (PostgreSQL) never both append one: an event_id another process is
+    appending answers that process's receipt once it is made; one claimed by a process that
+    died is unsure (its record may be on the log) and settled like the others.
     """
 
     def __init__(
         self,
         bootstrap: str,
         topic: str,
-        receipts: SQLiteReceiptIndex,
+        receipts: ReceiptIndex,
         *,
         dead_letter_topic: str,
         partitions: int = 3,
@@ -267,11 +274,13 @@ class KafkaEventLog:
                 f"{len(unsure)} event(s) of this batch are being checked against the log after "
                 "an unconfirmed append; retry shortly"
             )
+        held = self._claim(records, known, floor)
         sent: list[PendingRecord] = []
         futures: list[Any] = []
-        # Per record: its receipt if already appended, else the index of its send (a record
-        # repeated within the batch shares the send of its first occurrence).
-        answers: list[Receipt | int] = []
+        # Per record: its receipt if already appended, the event_id of another process's
+        # append to wait for, else the index of its send (a record repeated within the batch
+        # shares the send of its first occurrence).
+        answers: list[Receipt | int | str] = []
         first: dict[str, int] = {}
         pending = KafkaPendingAppend(self, sent, futures, answers, floor, generation)
         try:
@@ -279,6 +288,9 @@ class KafkaEventLog:
                 receipt = known.get(r.event_id)
                 if receipt is not None:
                     answers.append(receipt)
+                    continue
+                if r.event_id in held:
+                    answers.append(r.event_id)
                     continue
                 at = first.get(r.event_id)
                 if at is None:
@@ -289,7 +301,11 @@ class KafkaEventLog:
                     futures.append(future)
                 answers.append(at)
         except KafkaError as exc:
-            # Those already queued may still land: index the receipts of any that do.
+            # Those never queued are certainly not on the log; those queued may still land:
+            # index the receipts of any that do.
+            queued = {r.event_id for r in sent}
+            with contextlib.suppress(LedgerUnavailable):
+                self._receipts.release({r.event_id for r in records} - known.keys() - held - queued)
             with contextlib.suppress(LedgerUnavailable):
                 KafkaPendingAppend(
                     self, sent, futures, list(range(len(sent))), floor, generation
@@ -301,6 +317,47 @@ class KafkaEventLog:
                 self.breaker.trip(f"Kafka did not take an append: {exc}")
             raise LedgerUnavailable(f"Kafka did not take the append: {exc}") from exc
         return pending
+
+    def _claim(
+        self, records: Sequence[PendingRecord], known: dict[str, Receipt], floor: Mapping[int, int]
+    ) -> set[str]:
+        """Claim the event_ids to append in the receipt index; `known` gains the receipts
+        found meanwhile. The event_ids another process is appending are returned. Nothing is
+        claimed (EventConflict) if one was taken with other content, nor (LedgerUnavailable)
+        if one was claimed by a process that died: it is unsure, and checked first."""
+        fresh: dict[str, PendingRecord] = {}
+        for r in records:
+            if r.event_id not in known:
+                fresh.setdefault(r.event_id, r)
+        if not fresh:
+            return set()
+        claims = self._receipts.claim(list(fresh.values()), floor)
+        known.update(claims.known)
+        if claims.conflicts or claims.orphaned:
+            self._receipts.release(claims.granted)
+            if claims.conflicts:
+                raise EventConflict(claims.conflicts)
+            with self._state:
+                for event_id, orphan_floor in claims.orphaned.items():
+                    self._unsure.setdefault(
+                        event_id, _Unsure(fresh[event_id], orphan_floor, PREVIOUS)
+                    )
+            self.breaker.wake()
+            raise LedgerUnavailable(
+                f"{len(claims.orphaned)} event(s) of this batch were being appended by a "
+                "process that stopped; they are being checked against the log, retry shortly"
+            )
+        return set(claims.held)
+
+    def wait_for_others(self, event_ids: Collection[str], deadline: float) -> dict[str, Receipt]:
+        """The receipts of event_ids other processes are appending, once made."""
+        return self._receipts.wait(event_ids, deadline)
+
+    def refused(self, records: Sequence[PendingRecord]) -> None:
+        """The broker refused these records: they are not on the log; free their claims."""
+        # A claim not freed stays this process's: its own retry is granted it.
+        with contextlib.suppress(LedgerUnavailable):
+            self._receipts.release({r.event_id for r in records})
 
     def _send(self, producer: Any, record: PendingRecord) -> Any:
         """Queue one record to the producer; the future resolves to its metadata."""
@@ -520,12 +577,12 @@ class KafkaEventLog:
                     return
                 for batch in consumer.poll(timeout_ms=200).values():
                     for m in batch:
-                        record = wanted.get(m.value)
+                        receipt = _found(m, wanted, settled)
                         if (
-                            record is not None
+                            receipt is not None
                             and m.offset < ends[TopicPartition(m.topic, m.partition)]
                         ):
-                            found.setdefault(record.event_id, _accepted(record, m))
+                            found.setdefault(receipt.event_id, receipt)
         except KafkaError as exc:
             log.warning("kafka.settle_failed", topic=self.topic, error=str(exc))
             return
@@ -647,6 +704,41 @@ def _accepted(record: PendingRecord, metadata: Any) -> Receipt:
     )
 
 
+def _found(
+    message: Any, by_value: Mapping[bytes, PendingRecord], by_id: Mapping[str, _Unsure]
+) -> Receipt | None:
+    """The receipt of a record read from the log if it is one of the unsure: the same bytes,
+    or other content under the same event_id (a claim taken over from a process that died:
+    that record is the event's)."""
+    record = by_value.get(message.value)
+    if record is not None:
+        return _accepted(record, message)
+    return _same_event(message, by_id)
+
+
+def _same_event(message: Any, wanted: Mapping[str, _Unsure]) -> Receipt | None:
+    """The receipt of a record on the log carrying one of the wanted event_ids, whatever its
+    content; None for any other record (or one that is not an event)."""
+    try:
+        document = orjson.loads(message.value)
+        event_id = document["event_id"]
+        if event_id not in wanted:
+            return None
+        return Receipt(
+            event_id,
+            "accepted",
+            message.partition,
+            message.offset,
+            from_millis(message.timestamp),
+            hashlib.sha256(message.value).hexdigest(),
+            message.key.decode(),
+            document["type"],
+            document["schema_version"],
+        )
+    except (orjson.JSONDecodeError, TypeError, KeyError, AttributeError, UnicodeDecodeError):
+        return None
+
+
 def _dead_letter(message: Any) -> DeadLetter | None:
     """A dead letter from its record on the dead-letter topic and the headers it was sent with;
     None for a message without the `sgl.source` header (not sent by a ledger)."""
@@ -675,7 +767,7 @@ class KafkaPendingAppend:
         owner: KafkaEventLog,
         sent: Sequence[PendingRecord],
         futures: list[Any],
-        answers: list[Receipt | int],
+        answers: list[Receipt | int | str],
         floor: Mapping[int, int],
         generation: int,
     ) -> None:
@@ -708,11 +800,14 @@ class KafkaPendingAppend:
         landed: list[Receipt] = []
         failure: KafkaError | None = None
         unsure: list[tuple[PendingRecord, Any]] = []
+        refused: list[PendingRecord] = []
         for record, future in zip(self._sent, self._futures, strict=True):
             try:
                 metadata = self._owner.acknowledged(future, self._deadline)
             except KafkaError as exc:
                 failure = failure or exc
+                if isinstance(exc, REFUSED):
+                    refused.append(record)
                 continue
             if metadata is None:
                 unsure.append((record, future))
@@ -720,6 +815,8 @@ class KafkaPendingAppend:
                 landed.append(_accepted(record, metadata))
         # Index what did land even when some did not, so a retry answers `duplicate`.
         self._owner.remember(landed)
+        if refused:
+            self._owner.refused(refused)
         if unsure:
             self._owner.abandon(unsure, self._floor, self._generation)
             raise LedgerUnavailable(
@@ -731,11 +828,15 @@ class KafkaPendingAppend:
         return landed
 
     def _answer(self, sent: list[Receipt]) -> list[Receipt]:
+        others = [a for a in self._answers if isinstance(a, str)]
+        elsewhere = self._owner.wait_for_others(others, self._deadline) if others else {}
         out: list[Receipt] = []
         answered = [False] * len(sent)
         for answer in self._answers:
             if isinstance(answer, Receipt):
                 out.append(answer)
+            elif isinstance(answer, str):
+                out.append(elsewhere[answer].as_duplicate())
             elif answered[answer]:
                 out.append(sent[answer].as_duplicate())
             else:

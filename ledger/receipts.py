@@ -5,13 +5,21 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any, Protocol
 
+import psycopg
 import structlog
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 
 from ledger.errors import LedgerUnavailable
 from ledger.log import PendingRecord, Receipt, from_millis
+from ledger.postgres import PostgresLocation
 from ledger.private import private_database
 from ledger.sqlite_util import in_chunks
 
@@ -19,6 +27,66 @@ log = structlog.get_logger("ledger.receipts")
 
 FLUSH_EVERY = 0.2
 FLUSH_AT = 5000
+
+
+@dataclass(slots=True)
+class Claims:
+    """What a claim on event_ids found: those now this process's to append, receipts already
+    made, claims another live process holds (its receipt is to be waited for), event_ids
+    taken before with other content, and claims of processes that died, taken over with the
+    offsets per partition below which their record cannot be (it may be on the log)."""
+
+    granted: list[str] = field(default_factory=list)
+    known: dict[str, Receipt] = field(default_factory=dict)
+    held: list[str] = field(default_factory=list)
+    conflicts: list[str] = field(default_factory=list)
+    orphaned: dict[str, dict[int, int]] = field(default_factory=dict)
+
+
+class ReceiptIndex(Protocol):
+    """The port: remember receipts, find them by event_id, claim event_ids before they are
+    appended, keep unsure records across restarts."""
+
+    def put(self, receipts: Sequence[Receipt]) -> None:
+        """Remember receipts; the first for an event_id wins."""
+        ...
+
+    def get(self, event_ids: Collection[str]) -> dict[str, Receipt]:
+        """Known receipts, as `duplicate`."""
+        ...
+
+    def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
+        """Claim event_ids about to be appended (records sent after `floor` was probed)."""
+        ...
+
+    def release(self, event_ids: Collection[str]) -> None:
+        """Give up this process's claims on event_ids certainly not appended."""
+        ...
+
+    def wait(self, event_ids: Collection[str], deadline: float) -> dict[str, Receipt]:
+        """The receipts of event_ids claimed elsewhere, once made (monotonic `deadline`);
+        LedgerUnavailable if one is not made in time or its claim was given up."""
+        ...
+
+    def flush(self) -> None:
+        """Make what was put durable now."""
+        ...
+
+    def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
+        """Keep records that may or may not be on the log, with their floors."""
+        ...
+
+    def unsure(self) -> list[tuple[PendingRecord, dict[int, int]]]:
+        """Records kept unsure by a previous process, to check against the log."""
+        ...
+
+    def settled(self, event_ids: Collection[str]) -> None:
+        """Forget unsure records: found on the log (and put), or known not to be."""
+        ...
+
+    def close(self) -> None:
+        """Make what was put durable and release the storage."""
+        ...
 
 
 class SQLiteReceiptIndex:
@@ -29,6 +97,9 @@ class SQLiteReceiptIndex:
     append path. Lookups see pending receipts too. If the process dies, the receipts of its
     last fraction of a second are lost from the index: a retry of those events then appends
     them again, and the consumers, which apply each event_id once, are unaffected.
+
+    The file is one process's: a claim is always granted (the ledger's lock already keeps
+    one process from appending an event_id twice).
     """
 
     def __init__(self, path: Path) -> None:
@@ -109,6 +180,22 @@ class SQLiteReceiptIndex:
                     kind,
                     version,
                 )
+        return found
+
+    def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
+        """Every event_id is granted: no other process appends through this file."""
+        return Claims(granted=list(dict.fromkeys(r.event_id for r in records)))
+
+    def release(self, event_ids: Collection[str]) -> None:
+        """Nothing to give up: claims are not kept."""
+
+    def wait(self, event_ids: Collection[str], deadline: float) -> dict[str, Receipt]:
+        """The receipts of these event_ids; none is ever claimed elsewhere, so one missing is
+        LedgerUnavailable at once."""
+        found = self.get(event_ids)
+        missing = [e for e in event_ids if e not in found]
+        if missing:
+            raise LedgerUnavailable(f"no receipt for {len(missing)} claimed event(s); retry")
         return found
 
     def flush(self) -> None:
@@ -209,5 +296,362 @@ class SQLiteReceiptIndex:
             try:
                 self.flush()
             except sqlite3.Error:
+                # Receipts stay pending and are tried again; lookups still see them.
+                log.exception("receipts.flush_failed", pending=len(self._pending))
+
+
+# Seconds between two looks at a claim held by another process, and between two flushes:
+# a process waiting for another's receipt waits about this long past the other's flush.
+PG_FLUSH_EVERY = 0.05
+CLAIM_POLL = 0.02
+
+_PG_TABLE = """
+CREATE TABLE IF NOT EXISTS receipts (
+    topic TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    schema_version INTEGER NOT NULL,
+    partition INTEGER,
+    "offset" BIGINT,
+    appended_ms BIGINT,
+    owner_pid INTEGER,
+    owner_start TIMESTAMPTZ,
+    floor TEXT,
+    PRIMARY KEY (topic, event_id)
+)
+"""
+# A claim is a row without a position; its owner is the database session (backend pid and
+# start time) of the process that made it, alive exactly as long as that session is.
+_PG_CLAIM = """
+INSERT INTO receipts (topic, event_id, digest, case_id, type, schema_version,
+                      owner_pid, owner_start, floor)
+SELECT %s, w.event_id, w.digest, w.case_id, w.type, w.schema_version, %s, %s, %s
+FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[])
+    AS w(event_id, digest, case_id, type, schema_version)
+ON CONFLICT (topic, event_id) DO NOTHING
+RETURNING event_id
+"""
+_PG_CLAIMED = """
+SELECT r.event_id, r.digest, r.partition, r."offset", r.appended_ms, r.case_id, r.type,
+       r.schema_version, r.owner_pid, r.owner_start, r.floor,
+       EXISTS (SELECT 1 FROM pg_stat_activity a
+               WHERE a.pid = r.owner_pid AND a.backend_start = r.owner_start) AS alive
+FROM receipts r WHERE r.topic = %s AND r.event_id = ANY(%s)
+"""
+_PG_TAKE_OVER = """
+UPDATE receipts SET owner_pid = %s, owner_start = %s
+WHERE topic = %s AND event_id = %s AND partition IS NULL
+  AND owner_pid = %s AND owner_start = %s
+RETURNING event_id
+"""
+_PG_RELEASE = """
+DELETE FROM receipts WHERE topic = %s AND event_id = ANY(%s) AND partition IS NULL
+  AND owner_pid = %s AND owner_start = %s
+"""
+# The first receipt wins; it replaces a claim, whoever made it (the record is on the log).
+_PG_PUT = """
+INSERT INTO receipts (topic, event_id, digest, case_id, type, schema_version,
+                      partition, "offset", appended_ms)
+SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[],
+                         %s::int[], %s::bigint[], %s::bigint[])
+ON CONFLICT (topic, event_id) DO UPDATE SET
+    digest = EXCLUDED.digest, case_id = EXCLUDED.case_id, type = EXCLUDED.type,
+    schema_version = EXCLUDED.schema_version, partition = EXCLUDED.partition,
+    "offset" = EXCLUDED."offset", appended_ms = EXCLUDED.appended_ms,
+    owner_pid = NULL, owner_start = NULL, floor = NULL
+WHERE receipts.partition IS NULL
+"""
+_PG_GET = """
+SELECT event_id, partition, "offset", appended_ms, digest, case_id, type, schema_version
+FROM receipts WHERE topic = %s AND event_id = ANY(%s) AND partition IS NOT NULL
+"""
+
+
+class PostgresReceiptIndex:
+    """event_id -> first receipt for one topic, in a PostgreSQL table that every API process
+    of the ledger shares, so a retry on any of them finds the first append's receipt.
+
+    Before producing, a process claims the event_ids (a row without a position, owned by its
+    database session) in one statement: an event_id claimed or appended elsewhere is not
+    produced again; its receipt is waited for, or the batch is a conflict if the content
+    differs. A claim whose session has ended (the process died or lost the database) is
+    taken over, but its record may be on the log: the log is read from the claim's floor
+    before it is appended (the log's unsure records). Receipts replace claims behind, every
+    PG_FLUSH_EVERY seconds, in one statement; lookups see pending receipts too.
+    """
+
+    def __init__(self, location: PostgresLocation, topic: str) -> None:
+        self.location = location
+        self.topic = topic
+        self._lock = threading.Lock()
+        self._pending: dict[str, Receipt] = {}
+        self._wake = threading.Event()
+        self._closed = False
+        self._db_lock = threading.Lock()
+        self._read_lock = threading.Lock()
+        self._conn = self._connect()
+        self._owner = self._identity()
+        try:
+            # Processes starting together would race to create the same schema and table.
+            with self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('sgl.receipts'))")
+                self._conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+                        sql.Identifier(location.schema)
+                    )
+                )
+                self._conn.execute(_PG_TABLE)
+        except psycopg.Error as exc:
+            self._conn.close()
+            raise self._unavailable("cannot create the receipt table", exc) from exc
+        self._reader = self._connect()
+        self._writer = threading.Thread(target=self._write_behind, name="receipts", daemon=True)
+        self._writer.start()
+
+    @classmethod
+    def open(cls, location: PostgresLocation, topic: str) -> PostgresReceiptIndex:
+        """The index of a topic's receipts in the location's schema (the table is made if
+        absent)."""
+        return cls(location, topic)
+
+    def put(self, receipts: Sequence[Receipt]) -> None:
+        """Remember receipts; the first receipt for an event_id wins."""
+        with self._lock:
+            for receipt in receipts:
+                self._pending.setdefault(receipt.event_id, receipt)
+            if len(self._pending) >= FLUSH_AT:
+                self._wake.set()
+
+    def get(self, event_ids: Collection[str]) -> dict[str, Receipt]:
+        """Known receipts for these event_ids, as status `duplicate` (claims are not)."""
+        found: dict[str, Receipt] = {}
+        missing = []
+        with self._lock:
+            for event_id in event_ids:
+                receipt = self._pending.get(event_id)
+                if receipt is None:
+                    missing.append(event_id)
+                else:
+                    found[event_id] = receipt.as_duplicate()
+        if missing:
+            with self._read_lock:
+                rows = self._read(_PG_GET, (self.topic, missing))
+            for event_id, partition, offset, millis, digest, case_id, kind, version in rows:
+                found[event_id] = Receipt(
+                    event_id,
+                    "duplicate",
+                    partition,
+                    offset,
+                    from_millis(millis),
+                    digest,
+                    case_id,
+                    kind,
+                    version,
+                )
+        return found
+
+    def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
+        """Claim these event_ids for this process (see the class): one statement when none
+        is contested."""
+        claims = Claims()
+        if not records:
+            return claims
+        by_id = {r.event_id: r for r in records}
+        floor_text = json.dumps({str(p): o for p, o in floor.items()})
+        with self._db_lock:
+            granted = {
+                row[0]
+                for row in self._write(
+                    _PG_CLAIM,
+                    (
+                        self.topic,
+                        *self._owner,
+                        floor_text,
+                        list(by_id),
+                        [r.digest for r in by_id.values()],
+                        [r.key for r in by_id.values()],
+                        [r.event_type for r in by_id.values()],
+                        [r.schema_version for r in by_id.values()],
+                    ),
+                )
+            }
+            contested = [e for e in by_id if e not in granted]
+            rows = self._write(_PG_CLAIMED, (self.topic, contested)) if contested else []
+            claims.granted = [e for e in by_id if e in granted]
+            seen: set[str] = set()
+            for row in rows:
+                seen.add(row[0])
+                self._sort_claimed(claims, by_id[row[0]], row)
+        # Gone between the two statements (given up by its owner): the caller retries.
+        claims.held.extend(e for e in contested if e not in seen)
+        return claims
+
+    def _sort_claimed(self, claims: Claims, record: PendingRecord, row: tuple[Any, ...]) -> None:
+        """File one contested event_id (under the write lock)."""
+        event_id, digest, partition, offset, millis, case_id, kind, version = row[:8]
+        owner_pid, owner_start, floor, alive = row[8:]
+        if digest != record.digest:
+            claims.conflicts.append(event_id)
+        elif partition is not None:
+            claims.known[event_id] = Receipt(
+                event_id,
+                "duplicate",
+                partition,
+                offset,
+                from_millis(millis),
+                digest,
+                case_id,
+                kind,
+                version,
+            )
+        elif (owner_pid, owner_start) == self._owner:
+            claims.granted.append(event_id)
+        elif alive:
+            claims.held.append(event_id)
+        elif self._write(
+            _PG_TAKE_OVER, (*self._owner, self.topic, event_id, owner_pid, owner_start)
+        ):
+            claims.orphaned[event_id] = {int(p): int(o) for p, o in json.loads(floor).items()}
+        else:
+            # Another process took it over first: its outcome is waited for.
+            claims.held.append(event_id)
+
+    def release(self, event_ids: Collection[str]) -> None:
+        """Give up this process's claims on event_ids that are certainly not on the log."""
+        if event_ids:
+            with self._db_lock:
+                self._write(_PG_RELEASE, (self.topic, list(event_ids), *self._owner))
+
+    def wait(self, event_ids: Collection[str], deadline: float) -> dict[str, Receipt]:
+        """The receipts of event_ids claimed by other processes, once they are made;
+        LedgerUnavailable when the deadline passes, or a claim was given up or orphaned
+        (a retry then claims it itself)."""
+        found: dict[str, Receipt] = {}
+        while True:
+            found.update(self.get([e for e in event_ids if e not in found]))
+            waiting = [e for e in event_ids if e not in found]
+            if not waiting:
+                return found
+            with self._read_lock:
+                rows = self._read(_PG_CLAIMED, (self.topic, waiting))
+            live = {row[0] for row in rows if row[2] is None and row[-1]}
+            done = {row[0] for row in rows if row[2] is not None}
+            if any(e not in live and e not in done for e in waiting):
+                raise LedgerUnavailable(
+                    "another ledger process gave up appending an event of this batch; retry "
+                    "with the same event_ids"
+                )
+            if time.monotonic() >= deadline:
+                raise LedgerUnavailable(
+                    f"another ledger process has not confirmed {len(waiting)} event(s) of this "
+                    "batch in time; retry with the same event_ids"
+                )
+            time.sleep(CLAIM_POLL)
+
+    def flush(self) -> None:
+        """Write every pending receipt to the table now, replacing claims."""
+        with self._lock:
+            batch = list(self._pending.values())
+        if not batch:
+            return
+        with self._db_lock:
+            self._write(
+                _PG_PUT,
+                (
+                    self.topic,
+                    [r.event_id for r in batch],
+                    [r.digest for r in batch],
+                    [r.case_id for r in batch],
+                    [r.event_type for r in batch],
+                    [r.schema_version for r in batch],
+                    [r.partition for r in batch],
+                    [r.offset for r in batch],
+                    [round(r.appended_at.timestamp() * 1000) for r in batch],
+                ),
+            )
+        with self._lock:
+            for receipt in batch:
+                if self._pending.get(receipt.event_id) is receipt:
+                    del self._pending[receipt.event_id]
+
+    def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
+        """Nothing more to keep: an unsure record's claim holds its floor, and is orphaned
+        once this process's session ends, so whichever process is asked to append it next
+        reads the log from there first."""
+
+    def unsure(self) -> list[tuple[PendingRecord, dict[int, int]]]:
+        """None at start: a previous process's unsure records are its orphaned claims,
+        checked when an append asks for them (see `claim`)."""
+        return []
+
+    def settled(self, event_ids: Collection[str]) -> None:
+        """Those found on the log were put: write them; give up the claims of the others."""
+        self.flush()
+        self.release(event_ids)
+
+    def close(self) -> None:
+        """Flush what is pending, stop the writer and close the connections (this process's
+        remaining claims are orphaned with them)."""
+        self._closed = True
+        self._wake.set()
+        self._writer.join(timeout=30)
+        try:
+            self.flush()
+        finally:
+            with self._db_lock, self._read_lock:
+                self._conn.close()
+                self._reader.close()
+
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            conninfo = make_conninfo("", **self.location.conninfo())
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise self._unavailable("cannot reach the receipt index", exc) from exc
+
+    def _identity(self) -> tuple[int, datetime]:
+        """This process's session as a claim owner: its backend pid and start time."""
+        try:
+            row = self._conn.execute(
+                "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+            ).fetchone()
+        except psycopg.Error as exc:
+            raise self._unavailable("cannot identify the session", exc) from exc
+        assert row is not None  # a session always sees itself
+        return int(row[0]), row[1]
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Run a statement on the owner's session (under the write lock); a session that was
+        lost is replaced, and with it the owner of later claims."""
+        if self._conn.closed and not self._closed:
+            self._conn = self._connect()
+            self._owner = self._identity()
+        try:
+            cursor = self._conn.execute(sql, params)
+            return cursor.fetchall() if cursor.description is not None else []
+        except psycopg.Error as exc:
+            raise self._unavailable("receipt index unwritable", exc) from exc
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Run a query on the reader's session (under the read lock)."""
+        if self._reader.closed and not self._closed:
+            self._reader = self._connect()
+        try:
+            return self._reader.execute(sql, params).fetchall()
+        except psycopg.Error as exc:
+            raise self._unavailable("receipt index unreadable", exc) from exc
+
+    def _unavailable(self, what: str, exc: psycopg.Error) -> LedgerUnavailable:
+        return LedgerUnavailable(f"{what} at {self.location.redacted()}: {exc}")
+
+    def _write_behind(self) -> None:
+        while not self._closed:
+            self._wake.wait(PG_FLUSH_EVERY)
+            self._wake.clear()
+            try:
+                self.flush()
+            except LedgerUnavailable:
                 # Receipts stay pending and are tried again; lookups still see them.
                 log.exception("receipts.flush_failed", pending=len(self._pending))

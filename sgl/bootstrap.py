@@ -229,12 +229,24 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             KafkaEventLog,
             KafkaTimeouts,
         )
-        from ledger.receipts import SQLiteReceiptIndex  # noqa: PLC0415
+        from ledger.receipts import (  # noqa: PLC0415
+            PostgresReceiptIndex,
+            ReceiptIndex,
+            SQLiteReceiptIndex,
+        )
 
+        # Shared by every API process of the ledger when there is a database, so a retry on
+        # any of them is a duplicate; else this process's own file.
+        location = settings.postgres
+        index: ReceiptIndex = (
+            SQLiteReceiptIndex(receipts)
+            if location is None
+            else PostgresReceiptIndex.open(location, topic)
+        )
         return KafkaEventLog(
             settings.kafka_bootstrap,
             topic,
-            SQLiteReceiptIndex(receipts),
+            index,
             dead_letter_topic=settings.dead_letter_topic,
             partitions=settings.partitions,
             replication_factor=settings.replication_factor,

@@ -23,7 +23,8 @@ from ledger.append import digest_of
 from ledger.errors import LedgerUnavailable
 from ledger.kafka_log import KafkaEventLog
 from ledger.log import DeadLetter, DeadLetterSink, EventLog, LogRecord, PendingRecord
-from ledger.receipts import SQLiteReceiptIndex
+from ledger.postgres import PostgresLocation
+from ledger.receipts import PostgresReceiptIndex, SQLiteReceiptIndex
 from ledger.sqlite_log import SQLiteEventLog
 from tests.conftest import wait_for
 from tests.factories import new_case_id
@@ -460,3 +461,23 @@ class TestKafkaEventLog(EventLogContract):
         retry = append_when_settled(event_log, records)
         assert [r.status for r in retry] == ["duplicate", "accepted", "duplicate", "duplicate"]
         assert size(event_log) == 4
+
+
+@pytest.mark.kafka
+class TestKafkaEventLogOnPostgres(TestKafkaEventLog):
+    """The same contract with the receipt index that API processes share in PostgreSQL: an
+    unsure record is then a claim that outlives its process and is settled by the next."""
+
+    @pytest.fixture(autouse=True)
+    def _closes_its_logs(self, tmp_path: Path, postgres: PostgresLocation) -> Iterator[None]:
+        # The logs close (and flush their receipts) before the test's schema is dropped.
+        self.tmp_path = tmp_path
+        self.location = postgres
+        self._open = []
+        yield
+        for event_log in self._open:
+            event_log.close()
+
+    def _arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        index = PostgresReceiptIndex.open(self.location, self.topic)
+        return (self.bootstrap, self.topic, index), {"dead_letter_topic": self.topic + ".dlq"}

@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol
 
 import pytest
 
-from ledger.log import Receipt, from_millis
-from ledger.receipts import SQLiteReceiptIndex
+from ledger.errors import LedgerUnavailable
+from ledger.log import PendingRecord, Receipt, from_millis
+from ledger.postgres import PostgresLocation
+from ledger.receipts import PostgresReceiptIndex, ReceiptIndex, SQLiteReceiptIndex
 
-
-class ReceiptIndex(Protocol):
-    """The port: remember receipts, find them by event_id, keep them across restarts."""
-
-    def put(self, receipts: Sequence[Receipt]) -> None:
-        """Remember receipts; the first for an event_id wins."""
-        ...
-
-    def get(self, event_ids: Collection[str]) -> dict[str, Receipt]:
-        """Known receipts, as `duplicate`."""
-        ...
-
-    def flush(self) -> None:
-        """Make what was put durable now."""
-        ...
-
-    def close(self) -> None:
-        """Make what was put durable and release the storage."""
-        ...
+TOPIC = "sgl.contract.receipts"
 
 
 def receipt(partition: int = 1, offset: int = 0, event_id: str | None = None) -> Receipt:
@@ -50,14 +34,28 @@ def receipt(partition: int = 1, offset: int = 0, event_id: str | None = None) ->
     )
 
 
-class ReceiptIndexContract:
-    """The receipt index contract; a subclass per backend supplies `create_index`."""
+def record(event_id: str | None = None, digest: str = "ab" * 32) -> PendingRecord:
+    return PendingRecord(
+        event_id or str(uuid.uuid4()), "CASE-RI-1", b"{}", digest, "contact.recorded", 2
+    )
 
-    tmp_path: Path
+
+def accepted(pending: PendingRecord, offset: int = 0) -> Receipt:
+    return Receipt.accepted(pending, 1, offset, from_millis(time.time_ns() // 1_000_000))
+
+
+class ReceiptIndexContract:
+    """The receipt index contract; a subclass per backend supplies `storage` and
+    `create_index`."""
+
+    @pytest.fixture
+    def storage(self) -> object:
+        """Where the backend keeps the test's indexes."""
+        raise NotImplementedError
 
     @pytest.fixture(autouse=True)
-    def _closes_its_indexes(self, tmp_path: Path) -> Iterator[None]:
-        self.tmp_path = tmp_path
+    def _closes_its_indexes(self, storage: object) -> Iterator[None]:
+        self.place = storage
         self._open: list[ReceiptIndex] = []
         yield
         for index in self._open:
@@ -125,8 +123,160 @@ class ReceiptIndexContract:
         assert index.get([]) == {}
 
 
+    def test_event_ids_never_claimed_are_granted(self) -> None:
+        """A first claim grants every event_id, once each, finding no receipt."""
+        index = self.open_index()
+        records = [record(), record()]
+        claims = index.claim([*records, records[0]], {0: 3})
+        assert sorted(claims.granted) == sorted(r.event_id for r in records)
+        assert (claims.known, claims.held, claims.conflicts, claims.orphaned) == ({}, [], [], {})
+
+    def test_a_released_claim_leaves_no_receipt_and_is_granted_again(self) -> None:
+        """Released (the append certainly failed), the event_id is unknown and claimable."""
+        index = self.open_index()
+        pending = record()
+        index.claim([pending], {})
+        index.release([pending.event_id])
+        assert index.get([pending.event_id]) == {}
+        assert index.claim([pending], {}).granted == [pending.event_id]
+
+    def test_waiting_for_a_receipt_put_answers_it(self) -> None:
+        """wait answers the receipts once they are put, as `duplicate`."""
+        index = self.open_index()
+        pending = record()
+        index.claim([pending], {})
+        kept = accepted(pending)
+        index.put([kept])
+        found = index.wait([pending.event_id], time.monotonic() + 5)
+        assert found == {pending.event_id: kept.as_duplicate()}
+
+
 class TestSQLiteReceiptIndex(ReceiptIndexContract):
     """The contract on the SQLite file index that the Kafka log keeps."""
 
+    @pytest.fixture
+    def storage(self, tmp_path: Path) -> object:
+        return tmp_path
+
     def create_index(self) -> SQLiteReceiptIndex:
-        return SQLiteReceiptIndex(self.tmp_path / "receipts.sqlite")
+        assert isinstance(self.place, Path)
+        return SQLiteReceiptIndex(self.place / "receipts.sqlite")
+
+
+class TestPostgresReceiptIndex(ReceiptIndexContract):
+    """The contract on the PostgreSQL index that API processes share; each index opened is
+    another process's session on the same table."""
+
+    @pytest.fixture
+    def storage(self, postgres: PostgresLocation) -> object:
+        return postgres
+
+    def create_index(self) -> PostgresReceiptIndex:
+        assert isinstance(self.place, PostgresLocation)
+        return PostgresReceiptIndex.open(self.place, TOPIC)
+
+    def test_a_claim_held_by_another_process_is_waited_for(self) -> None:
+        """The second process is not granted the event_id: it waits for the first's receipt."""
+        first, second = self.open_index(), self.open_index()
+        pending = record()
+        assert first.claim([pending], {}).granted == [pending.event_id]
+        claims = second.claim([pending], {})
+        assert (claims.granted, claims.held) == ([], [pending.event_id])
+        kept = accepted(pending, offset=7)
+        first.put([kept])
+        found = second.wait([pending.event_id], time.monotonic() + 5)
+        assert found == {pending.event_id: kept.as_duplicate()}
+
+    def test_other_content_under_a_claimed_or_appended_event_id_is_a_conflict(self) -> None:
+        """Claimed or already appended elsewhere with another digest: a conflict, not granted."""
+        first, second = self.open_index(), self.open_index()
+        claimed, appended = record(), record()
+        first.claim([claimed, appended], {})
+        first.put([accepted(appended)])
+        first.flush()
+        claims = second.claim(
+            [record(claimed.event_id, "cd" * 32), record(appended.event_id, "cd" * 32)], {}
+        )
+        assert sorted(claims.conflicts) == sorted([claimed.event_id, appended.event_id])
+        assert claims.granted == []
+
+    def test_a_receipt_made_elsewhere_is_known_to_a_claim(self) -> None:
+        """An event_id another process has appended is answered with its receipt."""
+        first, second = self.open_index(), self.open_index()
+        pending = record()
+        first.claim([pending], {})
+        kept = accepted(pending, offset=3)
+        first.put([kept])
+        first.flush()
+        claims = second.claim([pending], {})
+        assert claims.known == {pending.event_id: kept.as_duplicate()}
+        assert claims.granted == []
+
+    def test_a_waiter_is_told_when_the_claim_is_given_up_and_may_then_claim(self) -> None:
+        """A claim released by its owner ends the wait with LedgerUnavailable; a retry wins."""
+        first, second = self.open_index(), self.open_index()
+        pending = record()
+        first.claim([pending], {})
+        second.claim([pending], {})
+        first.release([pending.event_id])
+        with pytest.raises(LedgerUnavailable, match="gave up"):
+            second.wait([pending.event_id], time.monotonic() + 5)
+        assert second.claim([pending], {}).granted == [pending.event_id]
+
+    def test_a_wait_past_its_deadline_is_unavailable(self) -> None:
+        """A live claim whose receipt does not come in time: LedgerUnavailable, not forever."""
+        first, second = self.open_index(), self.open_index()
+        pending = record()
+        first.claim([pending], {})
+        second.claim([pending], {})
+        with pytest.raises(LedgerUnavailable, match="in time"):
+            second.wait([pending.event_id], time.monotonic() + 0.2)
+
+    def test_the_claim_of_a_process_gone_is_taken_over_once_with_its_floor(self) -> None:
+        """A dead owner's claim blocks nobody: the next claimant takes it over, told the floor
+        below which the record cannot be; a third process then waits for that one."""
+        first, second, third = self.open_index(), self.open_index(), self.open_index()
+        pending = record()
+        first.claim([pending], {0: 5, 2: 9})
+        self._open.remove(first)
+        first.close()
+        claims = second.claim([pending], {})
+        assert claims.orphaned == {pending.event_id: {0: 5, 2: 9}}
+        assert claims.granted == []
+        assert third.claim([pending], {}).held == [pending.event_id]
+        second.settled([pending.event_id])
+        assert third.claim([pending], {}).granted == [pending.event_id]
+
+    def test_processes_claiming_one_event_id_at_once_are_granted_it_once(self) -> None:
+        """Eight sessions claim the same event_ids together: each is granted to exactly one."""
+        indexes = [self.open_index() for _ in range(8)]
+        records = [record() for _ in range(20)]
+        barrier = threading.Barrier(len(indexes))
+        granted: list[str] = []
+        lock = threading.Lock()
+
+        def claim(index: ReceiptIndex) -> None:
+            barrier.wait()
+            won = index.claim(records, {}).granted
+            with lock:
+                granted.extend(won)
+
+        threads = [threading.Thread(target=claim, args=(i,)) for i in indexes]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert sorted(granted) == sorted(r.event_id for r in records)
+
+    def test_each_topic_has_receipts_of_its_own(self) -> None:
+        """The same event_id on another topic is another event: granted there."""
+        index = self.open_index()
+        pending = record()
+        index.claim([pending], {})
+        index.put([accepted(pending)])
+        index.flush()
+        assert isinstance(self.place, PostgresLocation)
+        other = PostgresReceiptIndex.open(self.place, TOPIC + ".other")
+        self._open.append(other)
+        assert other.get([pending.event_id]) == {}
+        assert other.claim([pending], {}).granted == [pending.event_id]
