@@ -122,7 +122,6 @@ class ReceiptIndexContract:
         assert len(index.get(wanted)) == 5000
         assert index.get([]) == {}
 
-
     def test_event_ids_never_claimed_are_granted(self) -> None:
         """A first claim grants every event_id, once each, finding no receipt."""
         index = self.open_index()
