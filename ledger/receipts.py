@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -27,6 +28,12 @@ log = structlog.get_logger("ledger.receipts")
 
 FLUSH_EVERY = 0.2
 FLUSH_AT = 5000
+# Receipts per segment of the SQLite index: inserts into a tree this small share pages.
+SEGMENT_ROWS = 50_000
+# The SQLite index's filter: its least size, bits per event_id at capacity, probes per look-up.
+FILTER_MIN_BITS = 1 << 20
+FILTER_BITS_PER_ID = 32
+FILTER_PROBES = 6
 
 
 @dataclass(slots=True)
@@ -89,6 +96,65 @@ class ReceiptIndex(Protocol):
         ...
 
 
+class _Filter:
+    """A Bloom filter of the event_ids in the file: most look-ups are of new events, and it
+    answers them (certainly absent) without reading the file, at a cost that does not grow."""
+
+    def __init__(self, bits: int) -> None:
+        self.bits = bits  # a power of two, at most 2**32
+        self.count = 0
+        self._mask = bits - 1
+        self._array = bytearray(bits // 8)
+
+    @classmethod
+    def for_count(cls, count: int) -> _Filter:
+        """An empty filter sized for `count` event_ids and as many again."""
+        bits = FILTER_MIN_BITS
+        while bits < count * 2 * FILTER_BITS_PER_ID and bits < 1 << 32:
+            bits *= 2
+        return cls(bits)
+
+    @property
+    def full(self) -> bool:
+        """Past its capacity: false positives (reads of the file) would start to grow."""
+        return self.count * FILTER_BITS_PER_ID > self.bits
+
+    def add(self, event_ids: Sequence[str]) -> None:
+        """Mark these event_ids as in the file."""
+        array, mask = self._array, self._mask
+        for event_id in event_ids:
+            h = _wide_hash(event_id)
+            for _ in range(FILTER_PROBES):
+                i = h & mask
+                array[i >> 3] |= 1 << (i & 7)
+                h >>= 32
+        self.count += len(event_ids)
+
+    def may_hold(self, event_id: str) -> bool:
+        """False if the event_id is certainly not in the file."""
+        array, mask = self._array, self._mask
+        h = _wide_hash(event_id)
+        for _ in range(FILTER_PROBES):
+            i = h & mask
+            if not array[i >> 3] & (1 << (i & 7)):
+                return False
+            h >>= 32
+        return True
+
+
+def _wide_hash(event_id: str) -> int:
+    """192 bits of an event_id's hash: one 32-bit slice per probe of the filter."""
+    return int.from_bytes(hashlib.blake2b(event_id.encode(), digest_size=24).digest(), "little")
+
+
+_SQLITE_RECEIPTS = (
+    "CREATE TABLE IF NOT EXISTS {} (event_id TEXT PRIMARY KEY, "
+    "partition INTEGER NOT NULL, offset INTEGER NOT NULL, "
+    "appended_ms INTEGER NOT NULL, digest TEXT NOT NULL, case_id TEXT NOT NULL, "
+    "type TEXT NOT NULL, schema_version INTEGER NOT NULL) WITHOUT ROWID"
+)
+
+
 class SQLiteReceiptIndex:
     """event_id -> first receipt, in memory at once and in a SQLite file shortly after.
 
@@ -97,6 +163,12 @@ class SQLiteReceiptIndex:
     append path. Lookups see pending receipts too. If the process dies, the receipts of its
     last fraction of a second are lost from the index: a retry of those events then appends
     them again, and the consumers, which apply each event_id once, are unaffected.
+
+    Costs do not grow with the index: receipts go into segments (tables) of SEGMENT_ROWS,
+    so an insert always lands in a small tree (random keys in one large tree dirty a page
+    each), and a Bloom filter of every event_id in the file, built when it opens, answers
+    the look-up of a new event without reading any segment; only an event_id the filter may
+    hold (a retry) is looked for in the segments, oldest first (the first receipt wins).
 
     The file is one process's: a claim is always granted (the ledger's lock already keeps
     one process from appending an event_id twice).
@@ -114,12 +186,8 @@ class SQLiteReceiptIndex:
             )
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn.execute(
-                "CREATE TABLE IF NOT EXISTS receipts (event_id TEXT PRIMARY KEY, "
-                "partition INTEGER NOT NULL, offset INTEGER NOT NULL, "
-                "appended_ms INTEGER NOT NULL, digest TEXT NOT NULL, case_id TEXT NOT NULL, "
-                "type TEXT NOT NULL, schema_version INTEGER NOT NULL) WITHOUT ROWID"
-            )
+            # The first segment keeps the name of the single table the index once had.
+            self._conn.execute(_SQLITE_RECEIPTS.format("receipts"))
             # Records whose append was not confirmed when the process stopped (see `keep_unsure`).
             self._conn.execute(
                 "CREATE TABLE IF NOT EXISTS unsure (event_id TEXT PRIMARY KEY, "
@@ -127,6 +195,11 @@ class SQLiteReceiptIndex:
                 "type TEXT NOT NULL, schema_version INTEGER NOT NULL, floor TEXT NOT NULL) "
                 "WITHOUT ROWID"
             )
+            self._segments = self._list_segments()
+            self._filter = self._built_filter()
+            (self._current_rows,) = self._conn.execute(
+                f"SELECT count(*) FROM {self._segments[-1]}"  # noqa: S608 -- a segment's name
+            ).fetchone()
             # Lookups read on their own connection, so they never wait for a write (WAL).
             self._reader = sqlite3.connect(path, check_same_thread=False, timeout=30)
         except (sqlite3.Error, OSError) as exc:
@@ -135,6 +208,30 @@ class SQLiteReceiptIndex:
         self._read_lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_behind, name="receipts", daemon=True)
         self._writer.start()
+
+    def _list_segments(self) -> list[str]:
+        """The segments' table names, oldest first."""
+        names = [
+            name
+            for (name,) in self._conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name GLOB 'receipts_[0-9]*'"
+            )
+        ]
+        return ["receipts", *sorted(names, key=lambda n: int(n.rsplit("_", 1)[1]))]
+
+    def _built_filter(self) -> _Filter:
+        """A filter of every event_id in the segments (on the writer's connection)."""
+        ids = [
+            event_id
+            for segment in self._segments
+            for (event_id,) in self._conn.execute(
+                f"SELECT event_id FROM {segment}"  # noqa: S608 -- a segment's name
+            )
+        ]
+        built = _Filter.for_count(len(ids))
+        built.add(ids)
+        return built
 
     def put(self, receipts: Sequence[Receipt]) -> None:
         """Remember receipts; the first receipt for an event_id wins."""
@@ -155,31 +252,43 @@ class SQLiteReceiptIndex:
                     missing.append(event_id)
                 else:
                     found[event_id] = receipt.as_duplicate()
-        with self._read_lock:
-            try:
-                rows = [
-                    row
-                    for marks, chunk in in_chunks(missing)
-                    for row in self._reader.execute(
-                        f"SELECT * FROM receipts WHERE event_id IN ({marks})",  # noqa: S608 -- placeholders only
+        held = self._filter
+        maybe = [event_id for event_id in missing if held.may_hold(event_id)]
+        if maybe:
+            with self._read_lock:
+                found.update(self._in_file(self._reader, maybe))
+        return found
+
+    def _in_file(self, conn: sqlite3.Connection, event_ids: list[str]) -> dict[str, Receipt]:
+        """The receipts of these event_ids in the segments, oldest segment first."""
+        found: dict[str, Receipt] = {}
+        try:
+            for segment in list(self._segments):
+                wanted = [e for e in event_ids if e not in found]
+                if not wanted:
+                    break
+                for marks, chunk in in_chunks(wanted):
+                    for row in conn.execute(
+                        f"SELECT * FROM {segment} WHERE event_id IN ({marks})",  # noqa: S608 -- a segment's name, placeholders
                         chunk,
-                    )
-                ]
-            except sqlite3.Error as exc:
-                raise LedgerUnavailable(f"receipt index unreadable: {exc}") from exc
-            for row in rows:
-                event_id, partition, offset, millis, digest, case_id, kind, version = row
-                found[event_id] = Receipt(
-                    event_id,
-                    "duplicate",
-                    partition,
-                    offset,
-                    from_millis(millis),
-                    digest,
-                    case_id,
-                    kind,
-                    version,
-                )
+                    ):
+                        event_id, partition, offset, millis, digest, case_id, kind, version = row
+                        found.setdefault(
+                            event_id,
+                            Receipt(
+                                event_id,
+                                "duplicate",
+                                partition,
+                                offset,
+                                from_millis(millis),
+                                digest,
+                                case_id,
+                                kind,
+                                version,
+                            ),
+                        )
+        except sqlite3.Error as exc:
+            raise LedgerUnavailable(f"receipt index unreadable: {exc}") from exc
         return found
 
     def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
@@ -200,10 +309,29 @@ class SQLiteReceiptIndex:
 
     def flush(self) -> None:
         """Write every pending receipt to the file now."""
+        # Taken under the write lock: a flush that waited for another writes only what that
+        # one left pending.
+        with self._db_lock:
+            with self._lock:
+                batch = list(self._pending.values())
+            if not batch:
+                return
+            # A receipt already in an older segment stays the first one.
+            maybe = [r.event_id for r in batch if self._filter.may_hold(r.event_id)]
+            indexed = self._in_file(self._conn, maybe) if maybe else {}
+            fresh = [r for r in batch if r.event_id not in indexed]
+            self._write(fresh)
+            self._filter.add([r.event_id for r in fresh])
+            if self._filter.full:
+                self._filter = self._built_filter()
         with self._lock:
-            batch = list(self._pending.values())
-        if not batch:
-            return
+            for receipt in batch:
+                if self._pending.get(receipt.event_id) is receipt:
+                    del self._pending[receipt.event_id]
+
+    def _write(self, receipts: list[Receipt]) -> None:
+        """Insert receipts in the newest segment, beginning a new one when it is full (under
+        the write lock)."""
         rows = [
             (
                 r.event_id,
@@ -215,24 +343,27 @@ class SQLiteReceiptIndex:
                 r.event_type,
                 r.schema_version,
             )
-            for r in batch
+            for r in receipts
         ]
-        with self._db_lock:
-            self._conn.execute("BEGIN")
-            try:
-                self._conn.executemany(
-                    "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                    rows,
-                )
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # Leave no transaction open, or every later flush would fail as well.
-                self._conn.execute("ROLLBACK")
-                raise
-        with self._lock:
-            for receipt in batch:
-                if self._pending.get(receipt.event_id) is receipt:
-                    del self._pending[receipt.event_id]
+        segments = self._segments
+        self._conn.execute("BEGIN")
+        try:
+            if self._current_rows >= SEGMENT_ROWS:
+                segments = [*segments, f"receipts_{len(segments)}"]
+                self._conn.execute(_SQLITE_RECEIPTS.format(segments[-1]))
+            self._conn.executemany(
+                f"INSERT INTO {segments[-1]} VALUES (?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608 -- a segment's name
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+            self._conn.execute("COMMIT")
+        except BaseException:
+            # Leave no transaction open, or every later flush would fail as well.
+            self._conn.execute("ROLLBACK")
+            raise
+        if segments is not self._segments:
+            self._segments, self._current_rows = segments, 0
+        self._current_rows += len(rows)
 
     def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
         """Keep records that may or may not be on the log, each with the offsets per partition

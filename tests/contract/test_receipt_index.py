@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from ledger import receipts as receipts_module
 from ledger.errors import LedgerUnavailable
 from ledger.log import PendingRecord, Receipt, from_millis
 from ledger.postgres import PostgresLocation
@@ -160,6 +161,27 @@ class TestSQLiteReceiptIndex(ReceiptIndexContract):
     def create_index(self) -> SQLiteReceiptIndex:
         assert isinstance(self.place, Path)
         return SQLiteReceiptIndex(self.place / "receipts.sqlite")
+
+    def test_receipts_in_many_segments_are_found_first_wins_after_a_restart(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """With segments of 10 receipts and a filter that must grow, every receipt is found
+        (also after reopening, the filter rebuilt), and a later receipt for an event_id in an
+        older segment does not replace the first."""
+        monkeypatch.setattr(receipts_module, "SEGMENT_ROWS", 10)
+        monkeypatch.setattr(receipts_module, "FILTER_MIN_BITS", 256)
+        index = self.open_index()
+        kept = [receipt(offset=i) for i in range(55)]
+        for at in range(0, 55, 5):
+            index.put(kept[at : at + 5])
+            index.flush()
+        index.put([receipt(offset=999, event_id=kept[0].event_id)])
+        index.flush()
+        assert isinstance(index, SQLiteReceiptIndex)
+        assert len(index._segments) == 6
+        wanted = {r.event_id: r.as_duplicate() for r in kept}
+        assert index.get([*wanted, str(uuid.uuid4())]) == wanted
+        assert self.reopen(index).get(list(wanted)) == wanted
 
 
 class TestPostgresReceiptIndex(ReceiptIndexContract):
