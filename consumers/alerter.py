@@ -57,10 +57,9 @@ class Alerter:
         self.feed = feed
         self.name = store.name
 
-    @property
-    def datastore(self) -> Any:
-        """The store's database (closed with the generation)."""
-        return self.store.datastore
+    def close(self) -> None:
+        """Close the store (with its generation)."""
+        self.store.close()
 
     def current(self) -> Alerter:
         """A fixed alerter is its own source."""

@@ -78,6 +78,12 @@ class PostgresLocation:
             "options": f"-c search_path={self.schema}",
         }
 
+    def dsn(self) -> str:
+        """The same as a libpq connection string, for `psycopg.connect(dsn)`."""
+        from psycopg.conninfo import make_conninfo  # noqa: PLC0415 -- only with PostgreSQL
+
+        return make_conninfo("", **self.conninfo())
+
     def redacted(self) -> str:
         """The location for logs and errors: no password."""
         return (

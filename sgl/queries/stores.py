@@ -127,7 +127,7 @@ class LocalStores:
     def view(self) -> SQLiteCaseView:
         """The case-state view's current generation."""
         view = open_view(self.settings)
-        self._close.append(view.datastore.close)
+        self._close.append(view.close)
         return view
 
     @cached_property
@@ -156,7 +156,7 @@ class LocalStores:
     def seal(self) -> SQLiteSealView:
         """The seal of this data directory."""
         seal = open_seal_view(self.settings.views_dir / "seal.sqlite")
-        self._close.append(seal.datastore.close)
+        self._close.append(seal.close)
         return seal
 
     def clock_view(self) -> SQLiteClockView:
@@ -167,7 +167,7 @@ class LocalStores:
     @cached_property
     def _clocks(self) -> SQLiteClockView:
         clocks = open_clocks(self.settings, self.clock_policy, self.agencies)
-        self._close.append(clocks.datastore.close)
+        self._close.append(clocks.close)
         return clocks
 
     def raised(self, case_id: str) -> list[dict[str, Any]]:
@@ -176,7 +176,7 @@ class LocalStores:
         try:
             return store.raised(case_id)
         finally:
-            store.datastore.close()
+            store.close()
 
     def verifier_key(self) -> str | None:
         """The verifier key beside the signing key the settings name."""
