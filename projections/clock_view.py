@@ -117,6 +117,11 @@ class ClockViewStore(TrackedStore):
             row = cursor.fetchone()
         return None if row is None else str(row[0])
 
+    def built_under_another_policy(self) -> bool:
+        """Whether the stored runs were worked out under a policy other than this view's."""
+        built = self.built_under()
+        return built is not None and built != policy_fingerprint(self.policy)
+
     def due_cases(self, moment: datetime) -> list[str]:
         """None: a run's status as of a moment is worked out when asked, not stored."""
         return []
@@ -356,6 +361,16 @@ class PostgresClockView(ClockViewStore, PostgresTrackedStore):
         self.configure(policy, agencies, days)
         super().__init__(location, name)
 
+    def discard(self) -> None:
+        """Forget every stored run and position, so that its consumer builds it again."""
+        with self.transaction(commit=True) as cursor:
+            for table in ("runs", "cases", "meta"):
+                cursor.execute(f"DELETE FROM {self.name}_{table}")  # noqa: S608
+            cursor.execute(
+                f"DELETE FROM {self.tracking_table} WHERE application_name LIKE ?",  # noqa: S608
+                (f"{self.name}:%",),
+            )
+
 
 def open_clock_view(
     path: Path, policy: ClockPolicy, agencies: AgencyLookup, *, discard: bool = True
@@ -364,12 +379,25 @@ def open_clock_view(
     that its consumer builds it again; a reader (`discard=False`) leaves it alone and folds
     every case instead."""
     view = SQLiteClockView.open(path, policy=policy, agencies=agencies)
-    built = view.built_under()
-    if built is not None and built != policy_fingerprint(policy):
+    if view.built_under_another_policy():
         if not discard:
             view.stale = True
             return view
         view.close()
         remove_database(path)
         view = SQLiteClockView.open(path, policy=policy, agencies=agencies)
+    return view
+
+
+def open_postgres_clock_view(
+    location: PostgresLocation, policy: ClockPolicy, agencies: AgencyLookup, *, discard: bool = True
+) -> PostgresClockView:
+    """The clock view in the ledger's PostgreSQL schema, discarded (or, for a reader, marked
+    stale) when built under another policy, as `open_clock_view` does with a file."""
+    view = PostgresClockView.open(location, policy=policy, agencies=agencies)
+    if view.built_under_another_policy():
+        if not discard:
+            view.stale = True
+            return view
+        view.discard()
     return view

@@ -28,8 +28,14 @@ from ledger.postgres import PostgresLocation
 from projections.access_index import PostgresAccessIndex, SQLiteAccessIndex
 from projections.alert_store import PostgresAlertStore, SQLiteAlertStore
 from projections.case_view import SQLiteCaseView
-from projections.clock_policy import load_clock_policy
-from projections.clock_view import PostgresClockView, SQLiteClockView, policy_fingerprint
+from projections.clock_policy import ClockPolicy, load_clock_policy
+from projections.clock_view import (
+    PostgresClockView,
+    SQLiteClockView,
+    open_clock_view,
+    open_postgres_clock_view,
+    policy_fingerprint,
+)
 from projections.clocks import clock_runs
 from projections.notes_index import PostgresNotesIndex, SQLiteNotesIndex
 from projections.seal_view import PostgresSealView, SQLiteSealView
@@ -41,6 +47,7 @@ from tests.unit.test_clocks import matching
 
 TOPIC = "sgl.test.views"
 POLICY = load_clock_policy()
+POLICY_FILE = Path(__file__).parents[2] / "policies" / "clocks.toml"
 
 
 class ViewStoreContract:
@@ -208,6 +215,37 @@ class ClockViewContract(ViewStoreContract):
         assert store.built_under() is None
         self.write(store, [])
         assert store.built_under() == policy_fingerprint(POLICY)
+
+    def open_under(self, policy: ClockPolicy, *, discard: bool) -> Any:
+        """The backend's clock view on this test's storage, opened as a consumer (`discard`)
+        or a reader would open it under that policy."""
+        raise NotImplementedError
+
+    def test_a_view_built_under_another_policy_is_discarded_or_read_as_stale(self) -> None:
+        """Opened under another policy, a reader keeps the stored view but folds every case;
+        a consumer discards its runs and positions, and builds it again under the new one."""
+        store = self.open_store()
+        self.write(store, [self.at(store, 0, 0)])
+        self._open.remove(store)
+        store.close()
+        edited = self.tmp_path / "clocks.toml"
+        edited.write_text(
+            POLICY_FILE.read_text().replace(f'version = "{POLICY.version}"', 'version = "edited"')
+        )
+        policy = load_clock_policy(edited)
+        reader = self.open_under(policy, discard=False)
+        self._open.append(reader)
+        assert reader.stale and reader.positions(TOPIC, [0]) == {0: 0}
+        [(case_id, runs)] = reader.ledger_runs(self.cases(), self.moment)
+        events = self.cases().events(case_id)
+        assert runs == [r.row() for r in clock_runs(events, self.moment, policy, agencies=AGENCIES)]
+        consumer = self.open_under(policy, discard=True)
+        self._open.append(consumer)
+        assert not consumer.stale and consumer.built_under() is None
+        assert consumer.positions(TOPIC, [0]) == {}
+        consumer.refresh(self.cases(), [case_id], [self.at(consumer, 0, 0)], self.moment)
+        assert consumer.built_under() == policy_fingerprint(policy)
+        assert list(consumer.ledger_runs(self.cases(), self.moment)) == [(case_id, runs)]
 
 
 class AlertStoreContract(ViewStoreContract):
@@ -391,6 +429,9 @@ class TestSQLiteClockView(ClockViewContract):
         store.create_table()
         return store
 
+    def open_under(self, policy: ClockPolicy, *, discard: bool) -> SQLiteClockView:
+        return open_clock_view(self.tmp_path / "clocks.sqlite", policy, AGENCIES, discard=discard)
+
 
 class TestSQLiteAlertStore(AlertStoreContract):
     """The alert-store contract on SQLite."""
@@ -439,6 +480,9 @@ class TestPostgresClockView(InPostgres, ClockViewContract):
 
     def create_store(self) -> PostgresClockView:
         return PostgresClockView.open(self.location, policy=POLICY, agencies=AGENCIES)
+
+    def open_under(self, policy: ClockPolicy, *, discard: bool) -> PostgresClockView:
+        return open_postgres_clock_view(self.location, policy, AGENCIES, discard=discard)
 
 
 class TestPostgresAlertStore(InPostgres, AlertStoreContract):
