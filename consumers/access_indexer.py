@@ -8,13 +8,13 @@ from collections.abc import Sequence
 
 from consumers.loop import TrackedLoop
 from ledger.log import EventLog, LogRecord
-from projections.access_index import SQLiteAccessIndex
+from projections.access_index import AccessIndexStore
 
 
-class AccessIndexer(TrackedLoop[SQLiteAccessIndex]):
+class AccessIndexer(TrackedLoop[AccessIndexStore]):
     """Follows a log into its index by case. `applied` counts records indexed."""
 
-    def __init__(self, access_log: EventLog, index: SQLiteAccessIndex, batch_size: int) -> None:
+    def __init__(self, access_log: EventLog, index: AccessIndexStore, batch_size: int) -> None:
         super().__init__(access_log, index, batch_size)
         self.index = index
 

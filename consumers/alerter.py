@@ -32,9 +32,9 @@ from ledger.errors import EventConflict
 from ledger.publish_rules import Target, alert_event_id, is_alert
 from projections.agencies import AgencyLookup
 from projections.alert_store import SQLiteAlertStore
-from projections.case_view import SQLiteCaseView
 from projections.rule_kinds import Firing
 from projections.rules import RulePolicy, alert_document, evaluate_with_due
+from projections.tracking import CaseReader
 
 log = structlog.get_logger("consumers.alerter")
 
@@ -75,7 +75,7 @@ class Alerter:
 
     def refresh(
         self,
-        cases: SQLiteCaseView,
+        cases: CaseReader,
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,

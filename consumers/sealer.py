@@ -27,7 +27,7 @@ from ledger.checkpoint import origin_of, sign
 from ledger.errors import LedgerError
 from ledger.log import EventLog, LogRecord, PendingRecord
 from ledger.merkle import Frontier, record_leaf
-from projections.seal_view import SQLiteSealView
+from projections.seal_view import SealViewStore
 
 log = structlog.get_logger("consumers.sealer")
 
@@ -41,13 +41,13 @@ def checkpoint_id(origin: str, size: int) -> str:
     return f"{origin}@{size}"
 
 
-class Sealer(TrackedLoop[SQLiteSealView]):
+class Sealer(TrackedLoop[SealViewStore]):
     """Keeps each partition's tree and signs checkpoints. `applied` counts records sealed."""
 
     def __init__(
         self,
         event_log: EventLog,
-        seal: SQLiteSealView,
+        seal: SealViewStore,
         key: Ed25519PrivateKey,
         checkpoints: EventLog,
         *,

@@ -25,15 +25,13 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
+from ledger.envelope import Event
 from ledger.postgres import PostgresLocation
 from ledger.private import private_database
 
 if TYPE_CHECKING:
-    # Only named in a signature: the case view is itself a store built on this module.
     from psycopg import Connection
     from psycopg import Cursor as PsycopgCursor
-
-    from projections.case_view import SQLiteCaseView
 
 
 class Cursor(Protocol):
@@ -322,6 +320,22 @@ class PostgresTrackedStore(TrackedStore):
         self.datastore.close()
 
 
+class CaseReader(Protocol):
+    """What a follower of the case view reads of it (the case view, on either database)."""
+
+    def events(self, case_id: str) -> list[Event]:
+        """One case's events as recorded, in log order."""
+        ...
+
+    def heads(self) -> dict[str, tuple[int, int, int]]:
+        """Every case's count of events and its latest recorded_at and appended_at."""
+        ...
+
+    def all_positions(self) -> dict[tuple[str, int], int]:
+        """Every last offset the case view has taken in, per (topic, partition)."""
+        ...
+
+
 class CaseTarget(Protocol):
     """A store kept per case by a follower of the case view (the clock view, the alerter's):
     refreshed for the cases a batch touched, with the batch's positions tracked."""
@@ -337,7 +351,7 @@ class CaseTarget(Protocol):
 
     def refresh(
         self,
-        cases: SQLiteCaseView,
+        cases: CaseReader,
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,
