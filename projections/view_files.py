@@ -162,6 +162,12 @@ class ViewFiles:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def store_location(location: PostgresLocation, name: str) -> PostgresLocation:
+    """Where a store named `name` lives in the ledger's database: a schema of its own beside
+    the ledger's (`<schema>_<name>`), also a view's first generation."""
+    return replace(location, schema=f"{location.schema}_{name}")
+
+
 class PostgresGenerations:
     """Where one view's generations live in PostgreSQL and which one is current.
 
@@ -176,7 +182,7 @@ class PostgresGenerations:
 
         self.location = location
         self.name = name
-        self.base = f"{location.schema}_{name}"
+        self.base = store_location(location, name).schema
         self._psycopg = psycopg
         self._lock = threading.Lock()
         self._conn: Any = None
