@@ -86,6 +86,8 @@ class TrackedLoop(ABC, Generic[T]):
         self.records = 0
         self.batches = 0
         self.retries = 0
+        # Called with each batch once the store has committed it (the metrics' latency).
+        self.observers: list[Callable[[Sequence[LogRecord]], None]] = []
         self._start: dict[int, int] = {}
 
     @property
@@ -209,6 +211,8 @@ class TrackedLoop(ABC, Generic[T]):
         self.take(records, stop, deadline)
         self.records += len(records)
         self.batches += 1
+        for observe in self.observers:
+            observe(records)
 
     def _open(self) -> LogReader:
         self.view = self.source.current()
