@@ -98,9 +98,10 @@ def serve(
     roles: tuple[str, ...],
     consumer: bool | None,
 ) -> None:
-    """Serve the HTTP API and run the consumers, or only the roles given.
+    """Serve the HTTP API and run the consumers, or only the roles given (on Kafka, one
+    process per role: SGL_BACKEND=kafka sgl serve --role consumer).
 
-    Example: sgl serve --port 8000; SGL_BACKEND=kafka sgl serve --role consumer
+    Example: sgl serve --port 8000
     """
     from sgl.bootstrap import bootstrap
 
