@@ -72,9 +72,12 @@ def create_app(
     container: Container,
     *,
     run_consumer: bool = True,
+    run_sealer: bool | None = None,
     rules: Mapping[tuple[str, str], Rule] = RULES,
 ) -> FastAPI:
-    """The FastAPI app over a wired container; optionally runs the consumers in-process too.
+    """The FastAPI app over a wired container; optionally runs the consumers in-process too
+    (`run_consumer`: the views and indexes; `run_sealer`, as run_consumer unless given: the
+    sealers).
 
     The consumer loops are built when the app starts, and only if it runs them: building the
     app writes nothing (the sealer would create a signing key). Every request passes the
@@ -97,28 +100,24 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loops: list[ProjectionRunner | CaseFollower | Sealer | AccessIndexer] = []
         if run_consumer:
             runner = container.runner()
             runners.append(runner)
             followers.extend(container.followers())
-            loops: list[ProjectionRunner | CaseFollower | Sealer | AccessIndexer] = [
-                runner,
-                *followers,
-                container.sealer(),
-                container.access_sealer(),
-                container.access_indexer(),
-                container.notes_indexer(),
-            ]
-            for loop in loops:
-                metrics.watch(loop)
-                thread = threading.Thread(
-                    target=_consume,
-                    args=(loop, consumer_stop),
-                    name=f"{loop.name}-consumer",
-                    daemon=True,
-                )
-                thread.start()
-                consumer[loop.name] = thread
+            loops += [runner, *followers, container.access_indexer(), container.notes_indexer()]
+        if run_consumer if run_sealer is None else run_sealer:
+            loops += [container.sealer(), container.access_sealer()]
+        for loop in loops:
+            metrics.watch(loop)
+            thread = threading.Thread(
+                target=_consume,
+                args=(loop, consumer_stop),
+                name=f"{loop.name}-consumer",
+                daemon=True,
+            )
+            thread.start()
+            consumer[loop.name] = thread
         yield
         consumer_stop.set()
         # One deadline for all: the threads are daemons, and a stop must not wait on the log.
