@@ -67,6 +67,8 @@ class Sealer(TrackedLoop[SealViewStore]):
         self._frontiers: dict[int, Frontier] = {}
         self._signed_at: dict[int, int] = {}
         self._signed_when: dict[int, float] = {}
+        # Checkpoints this loop signed and committed, per partition.
+        self.signed: dict[int, int] = {}
 
     def start(self) -> dict[int, int]:
         """Each partition's tree as sealed so far; read on from its size (offsets are leaf
@@ -107,6 +109,7 @@ class Sealer(TrackedLoop[SealViewStore]):
             if frontier.size - self._signed_at.get(partition, 0) >= self.every:
                 signed.append(self._sign(partition))
         self.seal.record(nodes, signed, self.tracking(last))
+        self._count(signed)
         self.applied += len(records)
         if signed:
             self.publish()
@@ -123,7 +126,13 @@ class Sealer(TrackedLoop[SealViewStore]):
         ]
         if signed:
             self.seal.record([], signed, [])
+            self._count(signed)
         self.publish()
+
+    def _count(self, signed: Sequence[tuple[int, int, bytes, str]]) -> None:
+        """Count committed checkpoints by partition."""
+        for partition, *_ in signed:
+            self.signed[partition] = self.signed.get(partition, 0) + 1
 
     def _sign(self, partition: int) -> tuple[int, int, bytes, str]:
         frontier = self._frontiers[partition]

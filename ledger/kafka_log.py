@@ -5,12 +5,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     CorruptRecordError,
@@ -20,6 +20,7 @@ from kafka.errors import (
     RecordListTooLargeError,
     TopicAlreadyExistsError,
 )
+from kafka.structs import OffsetAndMetadata
 
 from ledger.breaker import Breaker
 from ledger.errors import LedgerUnavailable
@@ -43,6 +44,10 @@ WAIT_SLICE = 0.1
 CONNECT_CHECK = 0.5
 # The client's reconnect back-off doubles up to this: a returning broker is found within it.
 RECONNECT_BACKOFF_MAX_MS = 1_000
+# A group member that stops heartbeating (a process killed) is given up after this, and its
+# partitions go to the others; the broker's floor is 6 seconds.
+GROUP_SESSION_MS = 10_000
+GROUP_HEARTBEAT_MS = 1_000
 # The producer generation of unsure records kept by a previous process.
 PREVIOUS = -1
 # Errors of a record the broker refused outright: it is certainly not on the log.
@@ -403,6 +408,23 @@ class KafkaEventLog:
             consumer.close()
             raise LedgerUnavailable(f"Kafka reader could not start: {exc}") from exc
 
+    def group_reader(
+        self, group: str, starts: Callable[[Sequence[int]], Mapping[int, int]]
+    ) -> KafkaGroupReader:
+        """A reader in the consumer group `group`: it reads the partitions the group assigns
+        it, each from the next offset `starts` gives for it when it is assigned."""
+        consumer = self._consumer(
+            group_id=group,
+            client_id=group,
+            session_timeout_ms=GROUP_SESSION_MS,
+            heartbeat_interval_ms=GROUP_HEARTBEAT_MS,
+        )
+        try:
+            return KafkaGroupReader(consumer, self.topic, starts)
+        except KafkaError as exc:
+            consumer.close()
+            raise LedgerUnavailable(f"Kafka group reader could not start: {exc}") from exc
+
     def ping(self) -> None:
         """Raise LedgerUnavailable unless an append can be taken now: the breaker is closed and
         the last probe (a request for the topic's end offsets, under a second old) answered.
@@ -625,16 +647,19 @@ class KafkaEventLog:
         with self._meta_lock:
             self._meta.close(timeout_ms=self.timeouts.probe_ms)
 
-    def _consumer(self) -> Any:
+    def _consumer(self, **group: Any) -> Any:
+        """A consumer outside any group, unless `group` gives its group_id and settings."""
+        options: dict[str, Any] = {
+            "enable_auto_commit": False,
+            "group_id": None,
+            "auto_offset_reset": "earliest",
+            "client_id": "sgl-reader",
+            "max_partition_fetch_bytes": 4 * 1024 * 1024,
+            **group,
+        }
         try:
             return KafkaConsumer(
-                **client_options(self.bootstrap, self.timeouts),
-                enable_auto_commit=False,
-                group_id=None,
-                auto_offset_reset="earliest",
-                client_id="sgl-reader",
-                max_partition_fetch_bytes=4 * 1024 * 1024,
-                **self._client_config,
+                **client_options(self.bootstrap, self.timeouts), **options, **self._client_config
             )
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc
@@ -781,3 +806,87 @@ class KafkaLogReader:
     def close(self) -> None:
         """Close the consumer."""
         self._consumer.close()
+
+
+class KafkaGroupReader(KafkaLogReader):
+    """Reads the partitions its consumer group assigns it; each partition assigned starts at
+    the next offset the store gives (its tracked position + 1), never at a committed offset.
+
+    The store's tracking is the truth; offsets are committed to Kafka after each batch only so
+    that the group tools see the group and its lag. A rebalance happens inside `poll`, between
+    batches, so a batch polled before it is taken in before the partitions move.
+    """
+
+    def __init__(
+        self, consumer: Any, topic: str, starts: Callable[[Sequence[int]], Mapping[int, int]]
+    ) -> None:
+        # Not KafkaLogReader's constructor: that one assigns every partition to itself.
+        self._consumer = consumer
+        self._topic = topic
+        self._starts = starts
+        self._failure: BaseException | None = None
+        self.assigned: frozenset[int] = frozenset()
+        consumer.subscribe(topics=[topic], listener=_Seeker(self))
+
+    def poll(self, max_records: int, timeout: float) -> list[LogRecord]:
+        """Up to max_records records of the partitions assigned now, in offset order within
+        each; the store's failure to give positions on a rebalance is raised here."""
+        records = super().poll(max_records, timeout)
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+        return records
+
+    def assign(self, partitions: Collection[TopicPartition]) -> None:
+        """Seek each partition the group just assigned to the store's next offset for it."""
+        self.assigned = frozenset()
+        wanted = sorted(tp.partition for tp in partitions)
+        try:
+            starts = self._starts(wanted)
+        except Exception as exc:
+            # The client logs and wraps a listener's exception; the original (a database
+            # unavailable) is raised from poll instead, so the loop retries it as transient.
+            self._failure = exc
+            raise
+        for tp in partitions:
+            self._consumer.seek(tp, starts.get(tp.partition, 0))
+        self.assigned = frozenset(wanted)
+        log.info("group.assigned", topic=self._topic, partitions=wanted, starts=dict(starts))
+
+    def revoke(self, partitions: Collection[TopicPartition]) -> None:
+        """Forget the partitions the group takes away (their batches are all taken in)."""
+        self.assigned = frozenset()
+        log.info(
+            "group.revoked", topic=self._topic, partitions=sorted(p.partition for p in partitions)
+        )
+
+    def commit(self, last: Mapping[int, int]) -> None:
+        """Commit, without waiting, the offset after each partition's last record taken in, for
+        the partitions still assigned (a failed commit only delays what the tools show)."""
+        offsets = {
+            TopicPartition(self._topic, p): OffsetAndMetadata(offset + 1, "", -1)
+            for p, offset in last.items()
+            if p in self.assigned
+        }
+        if offsets:
+            self._consumer.commit_async(offsets, callback=_committed)
+
+
+def _committed(offsets: Any, response: Any) -> None:
+    if isinstance(response, Exception):
+        log.info("group.commit_failed", error=str(response))
+
+
+class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands a group's rebalances to its reader."""
+
+    def __init__(self, reader: KafkaGroupReader) -> None:
+        self.reader = reader
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        """The partitions this member gives up."""
+        self.reader.revoke(revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        """The partitions this member now reads."""
+        self.reader.assign(assigned)

@@ -174,6 +174,10 @@ class TrackedStore(ABC):
     def close(self) -> None:
         """Let go of the store's connections."""
 
+    @abstractmethod
+    def where(self) -> str:
+        """Where the store is kept (processes writing one store name the same place)."""
+
     def current(self) -> Self:
         """A fixed store is its own source (`view_files.ViewHandle` is one that follows
         rebuilds)."""
@@ -224,6 +228,10 @@ class SQLiteTrackedStore(TrackedStore, SQLiteTrackingRecorder):
     def close(self) -> None:
         """Close the file."""
         self.datastore.close()
+
+    def where(self) -> str:
+        """The file's absolute path."""
+        return str(Path(self.datastore.pool.db_name).resolve())
 
 
 def postgres_datastore(location: PostgresLocation) -> Any:
@@ -318,6 +326,11 @@ class PostgresTrackedStore(TrackedStore):
     def close(self) -> None:
         """Close the pool."""
         self.datastore.close()
+
+    def where(self) -> str:
+        """The database and schema."""
+        where = self.location
+        return f"postgresql://{where.host}:{where.port}/{where.dbname}/{where.schema}"
 
 
 class CaseReader(Protocol):

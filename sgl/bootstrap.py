@@ -95,7 +95,8 @@ class Container:
         return self.views.current()
 
     def runner(self) -> ProjectionRunner:
-        """A consumer loop that keeps the case-state view up to date."""
+        """A consumer loop that keeps the case-state view up to date (on Kafka, running as a
+        member of the view's consumer group)."""
         return ProjectionRunner(
             self.log,
             self.views,
@@ -103,6 +104,7 @@ class Container:
             self.dead_letters,
             batch_size=self.settings.consumer_batch,
             max_record_bytes=self.settings.max_record_bytes,
+            group=True,
         )
 
     def followers(self) -> list[CaseFollower]:
@@ -124,11 +126,15 @@ class Container:
 
     def access_indexer(self) -> AccessIndexer:
         """The consumer that keeps the access log's index by case."""
-        return AccessIndexer(self.access_log, self.access_index, self.settings.consumer_batch)
+        return AccessIndexer(
+            self.access_log, self.access_index, self.settings.consumer_batch, group=True
+        )
 
     def notes_indexer(self) -> AccessIndexer:
         """The consumer that keeps the notes log's index by case."""
-        return AccessIndexer(self.notes_log, self.notes_index, self.settings.consumer_batch)
+        return AccessIndexer(
+            self.notes_log, self.notes_index, self.settings.consumer_batch, group=True
+        )
 
     def _sealer(self, event_log: EventLog, seal: SealViewStore, checkpoints: EventLog) -> Sealer:
         path = self.settings.signing_key_path
