@@ -31,7 +31,7 @@ from ledger.envelope import Event, utc_text
 from ledger.errors import EventConflict
 from ledger.publish_rules import Target, alert_event_id, is_alert
 from projections.agencies import AgencyLookup
-from projections.alert_store import SQLiteAlertStore
+from projections.alert_store import AlertStore
 from projections.rule_kinds import Firing
 from projections.rules import RulePolicy, alert_document, evaluate_with_due
 from projections.tracking import CaseReader
@@ -44,7 +44,7 @@ class Alerter:
 
     def __init__(
         self,
-        store: SQLiteAlertStore,
+        store: AlertStore,
         policy: RulePolicy,
         record: Ledger,
         feed: Ledger,

@@ -8,6 +8,7 @@ several ledgers (or test runs) can share one database.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from ledger.errors import LedgerError
@@ -83,6 +84,17 @@ class PostgresLocation:
         from psycopg.conninfo import make_conninfo  # noqa: PLC0415 -- only with PostgreSQL
 
         return make_conninfo("", **self.conninfo())
+
+    def ensure_schema(self, conn: Any) -> None:
+        """Make the schema on an open connection if it is not there (looked for first: a role
+        that may not create schemas can still use one made for it)."""
+        from psycopg.sql import SQL, Identifier  # noqa: PLC0415 -- only with PostgreSQL
+
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.schema,)
+        ).fetchone()
+        if found is None:
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema)))
 
     def redacted(self) -> str:
         """The location for logs and errors: no password."""

@@ -252,8 +252,8 @@ def postgres_datastore(location: PostgresLocation) -> Any:
 
             return after_connect
 
-    with psycopg.connect(**location.conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
-        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(location.schema)))
+    with psycopg.connect(location.dsn(), autocommit=True) as conn:
+        location.ensure_schema(conn)
     return _Datastore(
         dbname=location.dbname,
         host=location.host,

@@ -188,7 +188,7 @@ class PostgresGenerations:
         self._conn: Any = None
         self._seen: tuple[float, object] = (-POINTER_SECONDS, None)
         with self._connection() as conn:
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {location.schema}")
+            location.ensure_schema(conn)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS view_generations (view TEXT PRIMARY KEY, "
                 "current TEXT NOT NULL, previous TEXT, promoted BIGINT NOT NULL)"
