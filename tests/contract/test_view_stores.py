@@ -12,7 +12,7 @@ test's own.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,8 @@ from ledger.notes import NOTE_RECORD
 from ledger.postgres import PostgresLocation
 from projections.access_index import PostgresAccessIndex, SQLiteAccessIndex
 from projections.alert_store import PostgresAlertStore, SQLiteAlertStore
-from projections.case_view import SQLiteCaseView
+from projections.as_of import state_as_of
+from projections.case_view import PostgresCaseView, SQLiteCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
 from projections.clock_view import (
     PostgresClockView,
@@ -40,7 +41,7 @@ from projections.clocks import clock_runs
 from projections.notes_index import PostgresNotesIndex, SQLiteNotesIndex
 from projections.seal_view import PostgresSealView, SQLiteSealView
 from projections.tracking import tracking_name
-from tests.agencies import AGENCIES
+from tests.agencies import AGENCIES, registration_event
 from tests.factories import as_events, make_event, new_case_id
 from tests.unit.test_access_index import access
 from tests.unit.test_clocks import matching
@@ -154,6 +155,51 @@ class CaseViewContract(ViewStoreContract):
         assert state is not None and state.opened
         assert store.applied_count() == 2
         assert store.get(new_case_id()) is None
+
+    def test_registry_events_go_to_the_agency_registry_not_a_case(self) -> None:
+        """Registry events are read back as the registry, as of a date; no case holds them."""
+        store = self.open_store()
+        first = registration_event("AG-CV-1", "police", "2001-01-01T00:00:00Z")
+        later = registration_event("AG-CV-2", "health", "2003-01-01T00:00:00Z")._replace(offset=1)
+        assert store.apply([first, later], [self.at(store, 0, 1)]) == 2
+        assert store.agencies.known(["AG-CV-1", "AG-CV-2", "AG-CV-3"]) == {"AG-CV-1", "AG-CV-2"}
+        assert [r.agency_id for r in store.agencies.records("2002-01-01T00:00:00Z")] == ["AG-CV-1"]
+        assert store.case_ids() == []
+
+    def test_case_reads_answer_in_id_order_with_heads(self) -> None:
+        """Case ids in id order, page by page, with each case's count of events."""
+        store = self.open_store()
+        ids = sorted(new_case_id() for _ in range(3))
+        documents = [make_event("case.opened", c) for c in reversed(ids)]
+        store.apply(as_events([*documents, make_event("contact.recorded", ids[0])]), [])
+        assert store.case_ids() == ids == list(store.all_case_ids())
+        assert store.case_ids(limit=2) == ids[:2]
+        assert {c: head[0] for c, head in store.heads().items()} == {
+            ids[0]: 2,
+            ids[1]: 1,
+            ids[2]: 1,
+        }
+
+    def test_as_of_reads_what_was_recorded_by_then_through_snapshots(self) -> None:
+        """A case longer than the snapshot interval answers as of any moment what a pure fold
+        of the events recorded by then gives."""
+        store = self.open_store()
+        case_id = new_case_id()
+        start = datetime(2007, 2, 1, tzinfo=UTC)
+        stamps = [(start + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ") for h in range(250)]
+        events = as_events(
+            [make_event("case.opened", case_id, occurred_at=stamps[0], recorded_at=stamps[0])]
+            + [
+                make_event("contact.recorded", case_id, occurred_at=at, recorded_at=at)
+                for at in stamps[1:]
+            ]
+        )
+        store.apply(events[:120], [self.at(store, 0, 119)])
+        store.apply(events[120:], [self.at(store, 0, 249)])
+        for hours in (-1, 50, 130, 240):
+            moment = start + timedelta(hours=hours, minutes=30)
+            assert store.state_as_of(case_id, moment) == state_as_of(events, moment), hours
+        assert store.state_as_of(case_id, start + timedelta(days=30)) == store.get(case_id)
 
 
 class ClockViewContract(ViewStoreContract):
@@ -419,6 +465,22 @@ class TestSQLiteCaseView(CaseViewContract):
         store = SQLiteCaseView(sqlite_file(self.tmp_path, "case_view.sqlite"))
         store.create_table()
         return store
+
+
+@pytest.mark.postgres
+class TestPostgresCaseView(CaseViewContract):
+    """The case-view contract on PostgreSQL."""
+
+    @pytest.fixture(autouse=True)
+    def _schema(self, postgres: PostgresLocation) -> Iterator[None]:
+        self.location = postgres
+        yield
+        # Closed before the schema is dropped.
+        while self._open:
+            self._open.pop().close()
+
+    def create_store(self) -> PostgresCaseView:
+        return PostgresCaseView.open(self.location)
 
 
 class TestSQLiteClockView(ClockViewContract):
