@@ -15,7 +15,7 @@ from consumers.runner import ProjectionRunner
 from ledger.limits import MAX_RECORD_BYTES
 from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
-from projections.case_view import SQLiteCaseView
+from projections.case_view import CaseViewStore
 from projections.view_files import Generations
 
 log = structlog.get_logger("consumers.rebuild")
@@ -41,7 +41,7 @@ class RebuildReport:
 def rebuild_view(
     event_log: EventLog,
     files: Generations[Any],
-    opener: Callable[[Any], SQLiteCaseView],
+    opener: Callable[[Any], CaseViewStore],
     schemas: SchemaRegistry,
     dead_letters: DeadLetterSink,
     *,
@@ -101,7 +101,7 @@ def rebuild_follower(
     event_log: EventLog,
     files: Generations[Any],
     opener: Callable[[Any], Any],
-    cases: Source[SQLiteCaseView],
+    cases: Source[CaseViewStore],
     *,
     timeout: float = 3600.0,
 ) -> RebuildReport:

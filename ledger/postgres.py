@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ledger.errors import LedgerError
 
@@ -95,6 +95,12 @@ class PostgresLocation:
         ).fetchone()
         if found is None:
             conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema)))
+
+    def url(self) -> str:
+        """The location as an SGL_DATABASE_URL (with its password: never for logs)."""
+        user = quote(self.user, safe="")
+        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        return f"postgresql://{user}{secret}@{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
 
     def redacted(self) -> str:
         """The location for logs and errors: no password."""

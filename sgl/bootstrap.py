@@ -306,9 +306,7 @@ def _clocks_opener(
     settings: Settings, policy: ClockPolicy, agencies: AgencyLookup, *, discard: bool = True
 ) -> Callable[[Any], ClockViewStore]:
     if settings.postgres is not None:
-        return partial(
-            open_postgres_clock_view, policy=policy, agencies=agencies, discard=discard
-        )
+        return partial(open_postgres_clock_view, policy=policy, agencies=agencies, discard=discard)
     return partial(open_clock_view, policy=policy, agencies=agencies, discard=discard)
 
 
