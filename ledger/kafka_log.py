@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -48,6 +50,9 @@ RECONNECT_BACKOFF_MAX_MS = 1_000
 # partitions go to the others; the broker's floor is 6 seconds.
 GROUP_SESSION_MS = 10_000
 GROUP_HEARTBEAT_MS = 1_000
+# Seconds the read-ahead thread waits for records in one poll, and for the caller to take a
+# batch, before it looks whether the reader is being closed.
+READ_AHEAD_WAIT = 0.2
 # The producer generation of unsure records kept by a previous process.
 PREVIOUS = -1
 # Errors of a record the broker refused outright: it is certainly not on the log.
@@ -770,7 +775,13 @@ class KafkaPendingAppend:
 
 
 class KafkaLogReader:
-    """Reads every partition of the topic from tracked positions; no group offsets are used."""
+    """Reads every partition of the topic from tracked positions; no group offsets are used.
+
+    A thread of its own polls the consumer and builds the records one batch ahead of the
+    caller: the next batch is fetched and unpacked (kafka-python's record parsing is pure
+    Python) while the caller applies the last one, whose SQLite work runs without the GIL.
+    Only that thread touches the consumer once the first poll has started it.
+    """
 
     def __init__(self, consumer: Any, topic: str, start: Mapping[int, int]) -> None:
         self._consumer = consumer
@@ -780,31 +791,98 @@ class KafkaLogReader:
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, start.get(tp.partition, 0))
+        # One batch waits here at most: read-ahead, not a buffer of the whole topic.
+        self._ready: queue.Queue[list[LogRecord] | BaseException] = queue.Queue(maxsize=1)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        # What a batch read ahead held beyond the max_records of the poll that took it.
+        self._left: list[LogRecord] = []
+        self._failure: BaseException | None = None
 
     def poll(self, max_records: int, timeout: float) -> list[LogRecord]:
         """Up to max_records records, in offset order within each partition."""
-        try:
-            batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        except KafkaError as exc:
-            raise LedgerUnavailable(f"Kafka read failed: {exc}") from exc
-        out = []
+        if self._failure is not None:
+            raise self._failed(self._failure)
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._read_ahead,
+                args=(max_records,),
+                name=f"read-{self._topic}",
+                daemon=True,
+            )
+            self._thread.start()
+        if not self._left:
+            try:
+                got = self._ready.get(timeout=timeout)
+            except queue.Empty:
+                return []
+            if isinstance(got, BaseException):
+                self._failure = got
+                raise self._failed(got)
+            self._left = got
+        out, self._left = self._left[:max_records], self._left[max_records:]
+        return out
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """What poll raises for a failure of the read-ahead thread: a Kafka error is the log
+        being unavailable; anything else is raised as it was."""
+        if isinstance(exc, KafkaError):
+            failure = LedgerUnavailable(f"Kafka read failed: {exc}")
+            failure.__cause__ = exc
+            return failure
+        return exc
+
+    def _read_ahead(self, max_records: int) -> None:
+        """Poll batches and hand them over until closed, or until a poll fails."""
+        while not self._stopping.is_set():
+            try:
+                batch = self._read(max_records)
+            except BaseException as exc:  # handed to the caller, which raises it
+                self._hand_over(exc)
+                return
+            if batch:
+                self._hand_over(batch)
+
+    def _hand_over(self, item: list[LogRecord] | BaseException) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._ready.put(item, timeout=READ_AHEAD_WAIT)
+                return
+            except queue.Full:
+                continue
+
+    def _read(self, max_records: int, timeout: float = READ_AHEAD_WAIT) -> list[LogRecord]:
+        """One poll of the consumer, as LogRecords in partition then offset order."""
+        batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        topic = self._topic
+        # The broker stamps a producer's whole batch with one LogAppendTime: each distinct
+        # stamp is converted once.
+        stamps: dict[int, datetime] = {}
+        out: list[LogRecord] = []
         for tp in sorted(batches, key=lambda t: t.partition):
             for m in batches[tp]:
+                at = stamps.get(m.timestamp)
+                if at is None:
+                    at = stamps[m.timestamp] = from_millis(m.timestamp)
                 out.append(
                     LogRecord(
-                        self._topic,
+                        topic,
                         m.partition,
                         m.offset,
-                        from_millis(m.timestamp),
+                        at,
                         m.key,
                         m.value,
-                        tuple(m.headers or ()),
+                        tuple(m.headers) if m.headers else (),
                     )
                 )
         return out
 
     def close(self) -> None:
-        """Close the consumer."""
+        """Stop the read-ahead thread, then close the consumer."""
+        self._stopping.set()
+        if self._thread is not None:
+            # Its poll returns within READ_AHEAD_WAIT, or within a request's timeout.
+            self._thread.join()
         self._consumer.close()
 
 
@@ -825,13 +903,22 @@ class KafkaGroupReader(KafkaLogReader):
         self._topic = topic
         self._starts = starts
         self._failure: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
         self.assigned: frozenset[int] = frozenset()
         consumer.subscribe(topics=[topic], listener=_Seeker(self))
 
     def poll(self, max_records: int, timeout: float) -> list[LogRecord]:
         """Up to max_records records of the partitions assigned now, in offset order within
-        each; the store's failure to give positions on a rebalance is raised here."""
-        records = super().poll(max_records, timeout)
+        each; the store's failure to give positions on a rebalance is raised here.
+
+        No read-ahead here: a rebalance happens inside the consumer's poll, and a batch read
+        ahead of one could be taken in after its partitions went to another member; the
+        consumer is also committed to from the caller's thread (`commit`)."""
+        try:
+            records = self._read(max_records, timeout)
+        except KafkaError as exc:
+            raise self._failed(exc) from exc
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
