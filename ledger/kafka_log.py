@@ -50,6 +50,8 @@ RECONNECT_BACKOFF_MAX_MS = 1_000
 # partitions go to the others; the broker's floor is 6 seconds.
 GROUP_SESSION_MS = 10_000
 GROUP_HEARTBEAT_MS = 1_000
+# The longest a group member's poll waits while it has no partitions (see KafkaGroupReader).
+GROUP_JOIN_SECONDS = 3.0
 # Seconds the read-ahead thread waits for records in one poll, and for the caller to take a
 # batch, before it looks whether the reader is being closed.
 READ_AHEAD_WAIT = 0.2
@@ -915,8 +917,12 @@ class KafkaGroupReader(KafkaLogReader):
         No read-ahead here: a rebalance happens inside the consumer's poll, and a batch read
         ahead of one could be taken in after its partitions went to another member; the
         consumer is also committed to from the caller's thread (`commit`)."""
+        # While the member has no partitions (joining, or in a rebalance) one poll is given
+        # long enough to finish the join: the client restarts an unfinished join's last step
+        # at each short poll, and under load never completes it.
+        wait = timeout if self.assigned else max(timeout, GROUP_JOIN_SECONDS)
         try:
-            records = self._read(max_records, timeout)
+            records = self._read(max_records, wait)
         except KafkaError as exc:
             raise self._failed(exc) from exc
         failure, self._failure = self._failure, None
