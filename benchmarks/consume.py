@@ -2,7 +2,10 @@
 
 Fills a log with COUNT events, then in one run measures:
   raw read   the log's own reader polling every record (no decoding, no view);
+  kafka-python  (kafka only) a plain KafkaConsumer reading the same topic, none of the
+             ledger's code: the baseline the consumer's ratio is taken against;
   consumer   ProjectionRunner: decode, validate, fold, and commit view + tracking per batch.
+On kafka the run's topics are deleted at the end.
 Usage: python benchmarks/consume.py [COUNT] [sqlite|kafka]   (default 100,000 on sqlite)
 """
 
@@ -16,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from _common import events, machine, rate, register
+from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
 from ledger.log import EventLog
 from ledger.settings import Settings
@@ -34,6 +38,46 @@ def raw_read(event_log: EventLog, count: int) -> float:
     elapsed = time.perf_counter() - started
     reader.close()
     return elapsed
+
+
+def kafka_python_read(settings: Settings, count: int, batch: int) -> float:
+    """Seconds a plain kafka-python consumer takes to read `count` records of the topic from
+    the start, `batch` at most a poll (the runner's batch), touching each record's value."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    tps = [TopicPartition(settings.topic, p) for p in consumer.partitions_for_topic(settings.topic)]
+    consumer.assign(tps)
+    consumer.seek_to_beginning(*tps)
+    started = time.perf_counter()
+    seen = 0
+    size = 0
+    while seen < count:
+        for records in consumer.poll(timeout_ms=1000, max_records=batch).values():
+            seen += len(records)
+            size += sum(len(m.value) for m in records)
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    assert size > 0
+    return elapsed
+
+
+def drop_topics(settings: Settings) -> None:
+    """Delete the run's topics from the broker."""
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        mine = {
+            settings.topic,
+            settings.dead_letter_topic,
+            settings.alerts_topic,
+            settings.checkpoints_topic,
+        }
+        admin.delete_topics(sorted(mine & set(admin.list_topics())))
+    finally:
+        admin.close()
 
 
 def filled(count: int, backend: str) -> tuple[Container, float, int]:
@@ -67,17 +111,30 @@ def filled(count: int, backend: str) -> tuple[Container, float, int]:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    container, _, total = filled(count, sys.argv[2] if len(sys.argv) > 2 else "sqlite")
-
-    read = raw_read(container.log, total)
-    print(f"raw read of the log:           {rate(total, read)}")
-    runner = container.runner()
-    started = time.perf_counter()
-    applied = runner.run_until_caught_up(timeout=600)
-    took = time.perf_counter() - started
-    assert applied == total, applied
-    print(f"consumer into the SQLite view: {rate(total, took)}  ratio {read / took:.2f}")
-    container.close()
+    backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
+    container, _, total = filled(count, backend)
+    settings = container.settings
+    try:
+        read = raw_read(container.log, total)
+        print(f"raw read of the log:           {rate(total, read)}")
+        baseline = None
+        if backend == "kafka":
+            baseline = kafka_python_read(settings, total, settings.consumer_batch)
+            print(f"raw kafka-python read:         {rate(total, baseline)}")
+        runner = container.runner()
+        started = time.perf_counter()
+        applied = runner.run_until_caught_up(timeout=600)
+        took = time.perf_counter() - started
+        assert applied == total, applied
+        against = "" if baseline is None else f", to kafka-python {baseline / took:.2f}"
+        print(
+            f"consumer into the SQLite view: {rate(total, took)}  "
+            f"ratio to the raw read {read / took:.2f}{against}"
+        )
+    finally:
+        container.close()
+        if backend == "kafka":
+            drop_topics(settings)
 
 
 if __name__ == "__main__":

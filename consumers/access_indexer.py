@@ -8,21 +8,30 @@ from collections.abc import Sequence
 
 from consumers.loop import TrackedLoop
 from ledger.log import EventLog, LogRecord
-from projections.access_index import SQLiteAccessIndex
+from projections.access_index import AccessIndexStore
 
 
-class AccessIndexer(TrackedLoop[SQLiteAccessIndex]):
+class AccessIndexer(TrackedLoop[AccessIndexStore]):
     """Follows a log into its index by case. `applied` counts records indexed."""
 
-    def __init__(self, access_log: EventLog, index: SQLiteAccessIndex, batch_size: int) -> None:
-        super().__init__(access_log, index, batch_size)
+    def __init__(
+        self,
+        access_log: EventLog,
+        index: AccessIndexStore,
+        batch_size: int,
+        *,
+        group: bool = False,
+    ) -> None:
+        super().__init__(access_log, index, batch_size, group=group)
         self.index = index
 
     def take(
         self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None
     ) -> None:
         """Index the batch with its positions."""
+        first: dict[int, int] = {}
         last: dict[int, int] = {}
         for record in records:
+            first.setdefault(record.partition, record.offset)
             last[record.partition] = record.offset
-        self.applied += self.index.take(records, self.tracking(last))
+        self.applied += self.index.take(records, self.tracking(last, first))

@@ -31,10 +31,10 @@ from ledger.envelope import Event, utc_text
 from ledger.errors import EventConflict
 from ledger.publish_rules import Target, alert_event_id, is_alert
 from projections.agencies import AgencyLookup
-from projections.alert_store import SQLiteAlertStore
-from projections.case_view import SQLiteCaseView
+from projections.alert_store import AlertStore
 from projections.rule_kinds import Firing
 from projections.rules import RulePolicy, alert_document, evaluate_with_due
+from projections.tracking import CaseReader
 
 log = structlog.get_logger("consumers.alerter")
 
@@ -44,7 +44,7 @@ class Alerter:
 
     def __init__(
         self,
-        store: SQLiteAlertStore,
+        store: AlertStore,
         policy: RulePolicy,
         record: Ledger,
         feed: Ledger,
@@ -57,10 +57,9 @@ class Alerter:
         self.feed = feed
         self.name = store.name
 
-    @property
-    def datastore(self) -> Any:
-        """The store's database (closed with the generation)."""
-        return self.store.datastore
+    def close(self) -> None:
+        """Close the store (with its generation)."""
+        self.store.close()
 
     def current(self) -> Alerter:
         """A fixed alerter is its own source."""
@@ -76,7 +75,7 @@ class Alerter:
 
     def refresh(
         self,
-        cases: SQLiteCaseView,
+        cases: CaseReader,
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,

@@ -31,7 +31,7 @@ from eventsourcing.persistence import PersistenceError, Tracking
 from consumers.loop import Source, TrackedLoop
 from ledger.errors import LedgerUnavailable
 from ledger.log import EventLog, LogRecord
-from projections.case_view import SQLiteCaseView
+from projections.case_view import CaseViewStore
 from projections.tracking import CaseTarget, tracking_rows
 
 log = structlog.get_logger("consumers.follower")
@@ -49,7 +49,7 @@ class CaseFollower(TrackedLoop[CaseTarget]):
     def __init__(
         self,
         event_log: EventLog,
-        cases: Source[SQLiteCaseView],
+        cases: Source[CaseViewStore],
         target: Source[CaseTarget],
         *,
         batch_size: int = 20_000,

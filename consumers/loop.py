@@ -6,16 +6,23 @@ take in a batch, and what else it does between polls and once caught up. The sto
 records each batch's positions in the batch's own transaction, so a loop restarted for any
 reason (a crash, a transient failure, a rebuilt store swapped in) resumes from what is
 recorded, and nothing is taken in twice or skipped.
+
+On a log that has consumer groups (Kafka), a loop made with `group=True` reads as one member
+of its store's group: several processes share the partitions, each partition assigned to a
+member starts at the store's tracked position + 1, and a batch records its first offset in
+each partition as well as its last, so a batch read by a member that has lost the partition
+meanwhile (evicted while it was slow) fails in its transaction rather than apply twice.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
-from typing import Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar, cast, runtime_checkable
 
 import structlog
 from eventsourcing.persistence import PersistenceError, Tracking
@@ -41,6 +48,39 @@ class Tracked(Protocol):
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
         """The last offset taken in from each partition that has one."""
         ...
+
+
+class GroupReader(LogReader, Protocol):
+    """A reader of the partitions its consumer group assigns it."""
+
+    def commit(self, last: Mapping[int, int]) -> None:
+        """Tell the group the last offset taken in from each partition (for its tools)."""
+        ...
+
+
+@runtime_checkable
+class GroupLog(Protocol):
+    """A log whose readers can share its partitions as a consumer group (Kafka)."""
+
+    def group_reader(
+        self, group: str, starts: Callable[[Sequence[int]], Mapping[int, int]]
+    ) -> GroupReader:
+        """A member of `group`, reading each partition assigned from the offset `starts`
+        gives for it."""
+        ...
+
+
+def group_name(topic: str, store: Tracked) -> str:
+    """The consumer group of a store's consumers on a topic: its name and where it is kept, so
+    processes share a group exactly when they share the store (two data directories on one
+    topic are two groups, each reading every partition)."""
+    return f"sgl.{topic}.{store.name}.{_where(store)}"
+
+
+def _where(store: Tracked) -> str:
+    """A short digest of where a store is kept (a store that does not say: its name alone)."""
+    where: Callable[[], str] | None = getattr(store, "where", None)
+    return hashlib.sha256((store.name if where is None else where()).encode()).hexdigest()[:12]
 
 
 T = TypeVar("T", bound=Tracked)
@@ -73,11 +113,15 @@ class TrackedLoop(ABC, Generic[T]):
         source: Source[T],
         batch_size: int,
         tick_seconds: float = math.inf,
+        *,
+        group: bool = False,
     ) -> None:
         self.log = event_log
         self.source = source
         self.batch_size = batch_size
         self.tick_seconds = tick_seconds
+        # Whether `run` reads as a member of the store's consumer group (on a log that has them).
+        self.group = group and isinstance(event_log, GroupLog)
         # The store the reader was opened for: batches are tracked in it.
         self.view = source.current()
         # What took effect (events applied, cases refreshed, records sealed), records and
@@ -86,6 +130,8 @@ class TrackedLoop(ABC, Generic[T]):
         self.records = 0
         self.batches = 0
         self.retries = 0
+        # Called with each batch once the store has committed it (the metrics' latency).
+        self.observers: list[Callable[[Sequence[LogRecord]], None]] = []
         self._start: dict[int, int] = {}
 
     @property
@@ -113,9 +159,17 @@ class TrackedLoop(ABC, Generic[T]):
         partitions = self.log.partitions()
         return {p: o + 1 for p, o in self.view.positions(self.log.topic, partitions).items()}
 
-    def tracking(self, last: Mapping[int, int]) -> list[Tracking]:
-        """The tracking rows for the last offset of a batch in each partition."""
-        return tracking_rows(self.view.name, self.log.topic, last)
+    def tracking(
+        self, last: Mapping[int, int], first: Mapping[int, int] | None = None
+    ) -> list[Tracking]:
+        """The tracking rows for the last offset of a batch in each partition; with `first`,
+        its first offsets are recorded before them, so the transaction fails if any of them
+        was taken in already (a position at or past it is recorded)."""
+        rows = tracking_rows(self.view.name, self.log.topic, last)
+        if not first:
+            return rows
+        before = {p: o for p, o in first.items() if o < last.get(p, o)}
+        return tracking_rows(self.view.name, self.log.topic, before) + rows
 
     def lag(self) -> int:
         """Records on the log that the store has not yet taken in."""
@@ -124,8 +178,9 @@ class TrackedLoop(ABC, Generic[T]):
         return sum(end - (done.get(p, -1) + 1) for p, end in ends.items())
 
     def run(self, stop: threading.Event, poll_timeout: float = POLL_SECONDS) -> None:
-        """Take in batches until stop is set; after a rebuilt store is swapped in, go on in it."""
-        reader = self._open()
+        """Take in batches until stop is set; after a rebuilt store is swapped in, go on in it.
+        In a group, each batch's last offsets are committed to the group once taken in."""
+        reader = self._open(self.group)
         next_tick = 0.0
         try:
             while not stop.is_set():
@@ -136,10 +191,12 @@ class TrackedLoop(ABC, Generic[T]):
                 if self.source.current() is not self.view:
                     # A rebuilt store was swapped in: resume from its own tracked positions.
                     reader.close()
-                    reader = self._open()
+                    reader = self._open(self.group)
                     continue
                 if records:
                     self._take(records, stop, None)
+                    if self.group:
+                        cast(GroupReader, reader).commit({r.partition: r.offset for r in records})
         finally:
             reader.close()
             log.info(
@@ -209,9 +266,21 @@ class TrackedLoop(ABC, Generic[T]):
         self.take(records, stop, deadline)
         self.records += len(records)
         self.batches += 1
+        for observe in self.observers:
+            observe(records)
 
-    def _open(self) -> LogReader:
+    def _open(self, group: bool = False) -> LogReader:
         self.view = self.source.current()
+        if group:
+            name = group_name(self.log.topic, self.view)
+            log.info("consumer.joining", view=self.view.name, group=name)
+            return cast(GroupLog, self.log).group_reader(name, self._starts)
         self._start = self.start()
         log.info("consumer.started", view=self.view.name, start=self._start)
         return self.log.reader(self._start)
+
+    def _starts(self, partitions: Sequence[int]) -> dict[int, int]:
+        """The next offset of each partition the group has just assigned (after the store's
+        tracked position, read now: another member may have taken in more meanwhile)."""
+        start = self.start()
+        return {p: start.get(p, 0) for p in partitions}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import structlog
@@ -16,8 +15,8 @@ from consumers.runner import ProjectionRunner
 from ledger.limits import MAX_RECORD_BYTES
 from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
-from projections.case_view import SQLiteCaseView
-from projections.view_files import ViewFiles, remove_database
+from projections.case_view import CaseViewStore
+from projections.view_files import Generations
 
 log = structlog.get_logger("consumers.rebuild")
 
@@ -27,7 +26,8 @@ class RebuildReport:
     """What a rebuild read, applied and how fast."""
 
     view: str
-    path: Path
+    # The generation now serving: its file name (SQLite) or its schema (PostgreSQL).
+    generation: str
     records: int
     applied: int
     seconds: float
@@ -40,8 +40,8 @@ class RebuildReport:
 
 def rebuild_view(
     event_log: EventLog,
-    files: ViewFiles,
-    opener: Callable[[Path], SQLiteCaseView],
+    files: Generations[Any],
+    opener: Callable[[Any], CaseViewStore],
     schemas: SchemaRegistry,
     dead_letters: DeadLetterSink,
     *,
@@ -56,7 +56,7 @@ def rebuild_view(
     one is filled up to the log's end, then once more up to what arrived meanwhile, and only
     then made current; a live consumer moves to it on its next poll and resumes from the new
     generation's own tracked positions, so nothing is skipped or applied twice. A rebuild that
-    fails or is interrupted removes its partial file and leaves the live view as it was.
+    fails or is interrupted removes its partial generation and leaves the live view as it was.
     """
     handled = 0
 
@@ -67,10 +67,10 @@ def rebuild_view(
             progress(records)
 
     with files.rebuild_lock():
-        path = files.new_generation()
+        generation = files.new_generation()
         view = None
         try:
-            view = opener(path)
+            view = opener(generation)
             runner = ProjectionRunner(
                 event_log,
                 view,
@@ -84,21 +84,24 @@ def rebuild_view(
             runner.run_until_caught_up(timeout, count)
             seconds = time.perf_counter() - started
         except BaseException:
-            remove_database(path)
+            if view is not None:
+                view.close()
+                view = None
+            files.discard(generation)
             raise
         finally:
             if view is not None:
-                view.datastore.close()
-        files.promote(path)
+                view.close()
+        files.promote(generation)
     log.info("view.rebuilt", view=files.name, records=handled, applied=runner.applied)
-    return RebuildReport(files.name, path, handled, runner.applied, seconds)
+    return RebuildReport(files.name, files.label(generation), handled, runner.applied, seconds)
 
 
 def rebuild_follower(
     event_log: EventLog,
-    files: ViewFiles,
-    opener: Callable[[Path], Any],
-    cases: Source[SQLiteCaseView],
+    files: Generations[Any],
+    opener: Callable[[Any], Any],
+    cases: Source[CaseViewStore],
     *,
     timeout: float = 3600.0,
 ) -> RebuildReport:
@@ -109,21 +112,24 @@ def rebuild_follower(
     nothing already in the ledger: it finds its findings there and records them as raised.
     """
     with files.rebuild_lock():
-        path = files.new_generation()
+        generation = files.new_generation()
         target = None
         try:
-            target = opener(path)
+            target = opener(generation)
             follower = CaseFollower(event_log, cases, target)
             started = time.perf_counter()
             follower.run_until_caught_up(timeout)
             seconds = time.perf_counter() - started
         except BaseException:
-            remove_database(path)
+            if target is not None:
+                target.close()
+                target = None
+            files.discard(generation)
             raise
         finally:
             if target is not None:
-                target.datastore.close()
-        files.promote(path)
+                target.close()
+        files.promote(generation)
     records = sum(event_log.end_offsets().values())
     log.info("view.rebuilt", view=files.name, cases=follower.applied)
-    return RebuildReport(files.name, path, records, follower.applied, seconds)
+    return RebuildReport(files.name, files.label(generation), records, follower.applied, seconds)

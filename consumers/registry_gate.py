@@ -26,7 +26,7 @@ from ledger.errors import InvalidRecord, LedgerUnavailable
 from ledger.log import EventLog, LogRecord
 from ledger.schemas import SchemaRegistry
 from projections.agencies import AgencyRecord, AgencyTable
-from projections.case_view import SQLiteCaseView
+from projections.case_view import CaseViewStore
 
 _KEY = REGISTRY_CASE.encode()
 
@@ -38,7 +38,7 @@ class RegistryGate:
     def __init__(
         self,
         event_log: EventLog,
-        views: Source[SQLiteCaseView],
+        views: Source[CaseViewStore],
         schemas: SchemaRegistry,
         wait: float = 5.0,
     ) -> None:

@@ -74,8 +74,10 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
         dead_letters: DeadLetterSink,
         batch_size: int = 2000,
         max_record_bytes: int = MAX_RECORD_BYTES,
+        *,
+        group: bool = False,
     ) -> None:
-        super().__init__(event_log, view, batch_size)
+        super().__init__(event_log, view, batch_size, group=group)
         self.schemas = schemas
         self.dead_letters = dead_letters
         self.max_record_bytes = max_record_bytes
@@ -143,9 +145,10 @@ class ProjectionRunner(TrackedLoop[TrackedView]):
         whole batch, spares the view looking them up again (never for a part of the batch: the
         parts before it may have applied some)."""
         last = {record.partition: record.offset for record, _ in items}
+        first = {record.partition: record.offset for record, _ in reversed(items)}
         events = [event for _, event in items if event is not None]
         try:
-            return self.view.apply(events, self.tracking(last), digests, before)
+            return self.view.apply(events, self.tracking(last, first), digests, before)
         except self.transient:
             raise
         except Exception as exc:

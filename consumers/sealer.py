@@ -27,7 +27,7 @@ from ledger.checkpoint import origin_of, sign
 from ledger.errors import LedgerError
 from ledger.log import EventLog, LogRecord, PendingRecord
 from ledger.merkle import Frontier, record_leaf
-from projections.seal_view import SQLiteSealView
+from projections.seal_view import SealViewStore
 
 log = structlog.get_logger("consumers.sealer")
 
@@ -41,13 +41,13 @@ def checkpoint_id(origin: str, size: int) -> str:
     return f"{origin}@{size}"
 
 
-class Sealer(TrackedLoop[SQLiteSealView]):
+class Sealer(TrackedLoop[SealViewStore]):
     """Keeps each partition's tree and signs checkpoints. `applied` counts records sealed."""
 
     def __init__(
         self,
         event_log: EventLog,
-        seal: SQLiteSealView,
+        seal: SealViewStore,
         key: Ed25519PrivateKey,
         checkpoints: EventLog,
         *,
@@ -67,6 +67,8 @@ class Sealer(TrackedLoop[SQLiteSealView]):
         self._frontiers: dict[int, Frontier] = {}
         self._signed_at: dict[int, int] = {}
         self._signed_when: dict[int, float] = {}
+        # Checkpoints this loop signed and committed, per partition.
+        self.signed: dict[int, int] = {}
 
     def start(self) -> dict[int, int]:
         """Each partition's tree as sealed so far; read on from its size (offsets are leaf
@@ -107,6 +109,7 @@ class Sealer(TrackedLoop[SQLiteSealView]):
             if frontier.size - self._signed_at.get(partition, 0) >= self.every:
                 signed.append(self._sign(partition))
         self.seal.record(nodes, signed, self.tracking(last))
+        self._count(signed)
         self.applied += len(records)
         if signed:
             self.publish()
@@ -123,7 +126,13 @@ class Sealer(TrackedLoop[SQLiteSealView]):
         ]
         if signed:
             self.seal.record([], signed, [])
+            self._count(signed)
         self.publish()
+
+    def _count(self, signed: Sequence[tuple[int, int, bytes, str]]) -> None:
+        """Count committed checkpoints by partition."""
+        for partition, *_ in signed:
+            self.signed[partition] = self.signed.get(partition, 0) + 1
 
     def _sign(self, partition: int) -> tuple[int, int, bytes, str]:
         frontier = self._frontiers[partition]

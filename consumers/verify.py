@@ -38,7 +38,7 @@ from ledger.bundles import b64
 from ledger.checkpoint import Checkpoint, CheckpointError, origin_of, parse, verify
 from ledger.log import EventLog, LogRecord
 from ledger.merkle import Frontier, record_leaf, sealed_bytes, verify_consistency
-from projections.seal_view import SQLiteSealView
+from projections.seal_view import SealViewStore
 
 _CHUNK = 10_000
 WHOLE = -1
@@ -216,7 +216,7 @@ def verify_ledger(
     event_log: EventLog,
     checkpoints: EventLog,
     verifier: str,
-    seal: SQLiteSealView | None = None,
+    seal: SealViewStore | None = None,
     progress: Callable[[int], object] | None = None,
     *,
     trusted: Sequence[str] = (),
@@ -256,7 +256,7 @@ def verify_ledger(
 def _coverage(
     ends: Mapping[int, int],
     signed: Mapping[int, Mapping[int, bytes]],
-    seal: SQLiteSealView | None,
+    seal: SealViewStore | None,
     grace: int | None,
 ) -> list[Disagreement]:
     """Records no signed checkpoint covers: a partition with records and no checkpoint, a
@@ -303,7 +303,7 @@ def _coverage(
 def _extensions(
     pinned: Mapping[int, Mapping[int, Checkpoint]],
     signed: Mapping[int, Mapping[int, bytes]],
-    seal: SQLiteSealView | None,
+    seal: SealViewStore | None,
 ) -> list[Disagreement]:
     """Does each partition's latest signed checkpoint extend each trusted one? Proved with a
     consistency proof from the seal (RFC 9162 2.1.4), checked against both roots."""
@@ -351,7 +351,7 @@ def _extensions(
     return found
 
 
-def _unpublished(seal: SQLiteSealView, signed: dict[int, dict[int, bytes]]) -> list[Disagreement]:
+def _unpublished(seal: SealViewStore, signed: dict[int, dict[int, bytes]]) -> list[Disagreement]:
     """Checkpoints the sealer published that the checkpoints topic no longer holds, or holds
     with another root."""
     found = []
@@ -458,7 +458,7 @@ class _Walk:
 class _SealedLeaves:
     """The seal's leaf hashes, read a chunk at a time as the log is walked in order."""
 
-    def __init__(self, seal: SQLiteSealView | None) -> None:
+    def __init__(self, seal: SealViewStore | None) -> None:
         self.seal = seal
         self._chunks: dict[int, tuple[int, list[bytes]]] = {}
 

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import queue
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 import structlog
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import NewTopic
 from kafka.errors import (
     CorruptRecordError,
@@ -22,6 +24,7 @@ from kafka.errors import (
     RecordListTooLargeError,
     TopicAlreadyExistsError,
 )
+from kafka.structs import OffsetAndMetadata
 
 from ledger.breaker import Breaker
 from ledger.errors import EventConflict, LedgerUnavailable
@@ -45,6 +48,15 @@ WAIT_SLICE = 0.1
 CONNECT_CHECK = 0.5
 # The client's reconnect back-off doubles up to this: a returning broker is found within it.
 RECONNECT_BACKOFF_MAX_MS = 1_000
+# A group member that stops heartbeating (a process killed) is given up after this, and its
+# partitions go to the others; the broker's floor is 6 seconds.
+GROUP_SESSION_MS = 10_000
+GROUP_HEARTBEAT_MS = 1_000
+# The longest a group member's poll waits while it has no partitions (see KafkaGroupReader).
+GROUP_JOIN_SECONDS = 3.0
+# Seconds the read-ahead thread waits for records in one poll, and for the caller to take a
+# batch, before it looks whether the reader is being closed.
+READ_AHEAD_WAIT = 0.2
 # The producer generation of unsure records kept by a previous process.
 PREVIOUS = -1
 # Errors of a record the broker refused outright: it is certainly not on the log.
@@ -460,6 +472,23 @@ class KafkaEventLog:
             consumer.close()
             raise LedgerUnavailable(f"Kafka reader could not start: {exc}") from exc
 
+    def group_reader(
+        self, group: str, starts: Callable[[Sequence[int]], Mapping[int, int]]
+    ) -> KafkaGroupReader:
+        """A reader in the consumer group `group`: it reads the partitions the group assigns
+        it, each from the next offset `starts` gives for it when it is assigned."""
+        consumer = self._consumer(
+            group_id=group,
+            client_id=group,
+            session_timeout_ms=GROUP_SESSION_MS,
+            heartbeat_interval_ms=GROUP_HEARTBEAT_MS,
+        )
+        try:
+            return KafkaGroupReader(consumer, self.topic, starts)
+        except KafkaError as exc:
+            consumer.close()
+            raise LedgerUnavailable(f"Kafka group reader could not start: {exc}") from exc
+
     def ping(self) -> None:
         """Raise LedgerUnavailable unless an append can be taken now: the breaker is closed and
         the last probe (a request for the topic's end offsets, under a second old) answered.
@@ -682,16 +711,19 @@ class KafkaEventLog:
         with self._meta_lock:
             self._meta.close(timeout_ms=self.timeouts.probe_ms)
 
-    def _consumer(self) -> Any:
+    def _consumer(self, **group: Any) -> Any:
+        """A consumer outside any group, unless `group` gives its group_id and settings."""
+        options: dict[str, Any] = {
+            "enable_auto_commit": False,
+            "group_id": None,
+            "auto_offset_reset": "earliest",
+            "client_id": "sgl-reader",
+            "max_partition_fetch_bytes": 4 * 1024 * 1024,
+            **group,
+        }
         try:
             return KafkaConsumer(
-                **client_options(self.bootstrap, self.timeouts),
-                enable_auto_commit=False,
-                group_id=None,
-                auto_offset_reset="earliest",
-                client_id="sgl-reader",
-                max_partition_fetch_bytes=4 * 1024 * 1024,
-                **self._client_config,
+                **client_options(self.bootstrap, self.timeouts), **options, **self._client_config
             )
         except KafkaError as exc:
             raise LedgerUnavailable(f"Kafka at {self.bootstrap} is unavailable: {exc}") from exc
@@ -846,7 +878,13 @@ class KafkaPendingAppend:
 
 
 class KafkaLogReader:
-    """Reads every partition of the topic from tracked positions; no group offsets are used."""
+    """Reads every partition of the topic from tracked positions; no group offsets are used.
+
+    A thread of its own polls the consumer and builds the records one batch ahead of the
+    caller: the next batch is fetched and unpacked (kafka-python's record parsing is pure
+    Python) while the caller applies the last one, whose SQLite work runs without the GIL.
+    Only that thread touches the consumer once the first poll has started it.
+    """
 
     def __init__(self, consumer: Any, topic: str, start: Mapping[int, int]) -> None:
         self._consumer = consumer
@@ -856,29 +894,193 @@ class KafkaLogReader:
         consumer.assign(tps)
         for tp in tps:
             consumer.seek(tp, start.get(tp.partition, 0))
+        # One batch waits here at most: read-ahead, not a buffer of the whole topic.
+        self._ready: queue.Queue[list[LogRecord] | BaseException] = queue.Queue(maxsize=1)
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        # What a batch read ahead held beyond the max_records of the poll that took it.
+        self._left: list[LogRecord] = []
+        self._failure: BaseException | None = None
 
     def poll(self, max_records: int, timeout: float) -> list[LogRecord]:
         """Up to max_records records, in offset order within each partition."""
-        try:
-            batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
-        except KafkaError as exc:
-            raise LedgerUnavailable(f"Kafka read failed: {exc}") from exc
-        out = []
+        if self._failure is not None:
+            raise self._failed(self._failure)
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._read_ahead,
+                args=(max_records,),
+                name=f"read-{self._topic}",
+                daemon=True,
+            )
+            self._thread.start()
+        if not self._left:
+            try:
+                got = self._ready.get(timeout=timeout)
+            except queue.Empty:
+                return []
+            if isinstance(got, BaseException):
+                self._failure = got
+                raise self._failed(got)
+            self._left = got
+        out, self._left = self._left[:max_records], self._left[max_records:]
+        return out
+
+    def _failed(self, exc: BaseException) -> BaseException:
+        """What poll raises for a failure of the read-ahead thread: a Kafka error is the log
+        being unavailable; anything else is raised as it was."""
+        if isinstance(exc, KafkaError):
+            failure = LedgerUnavailable(f"Kafka read failed: {exc}")
+            failure.__cause__ = exc
+            return failure
+        return exc
+
+    def _read_ahead(self, max_records: int) -> None:
+        """Poll batches and hand them over until closed, or until a poll fails."""
+        while not self._stopping.is_set():
+            try:
+                batch = self._read(max_records)
+            except BaseException as exc:  # handed to the caller, which raises it
+                self._hand_over(exc)
+                return
+            if batch:
+                self._hand_over(batch)
+
+    def _hand_over(self, item: list[LogRecord] | BaseException) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._ready.put(item, timeout=READ_AHEAD_WAIT)
+                return
+            except queue.Full:
+                continue
+
+    def _read(self, max_records: int, timeout: float = READ_AHEAD_WAIT) -> list[LogRecord]:
+        """One poll of the consumer, as LogRecords in partition then offset order."""
+        batches = self._consumer.poll(timeout_ms=int(timeout * 1000), max_records=max_records)
+        topic = self._topic
+        # The broker stamps a producer's whole batch with one LogAppendTime: each distinct
+        # stamp is converted once.
+        stamps: dict[int, datetime] = {}
+        out: list[LogRecord] = []
         for tp in sorted(batches, key=lambda t: t.partition):
             for m in batches[tp]:
+                at = stamps.get(m.timestamp)
+                if at is None:
+                    at = stamps[m.timestamp] = from_millis(m.timestamp)
                 out.append(
                     LogRecord(
-                        self._topic,
+                        topic,
                         m.partition,
                         m.offset,
-                        from_millis(m.timestamp),
+                        at,
                         m.key,
                         m.value,
-                        tuple(m.headers or ()),
+                        tuple(m.headers) if m.headers else (),
                     )
                 )
         return out
 
     def close(self) -> None:
-        """Close the consumer."""
+        """Stop the read-ahead thread, then close the consumer."""
+        self._stopping.set()
+        if self._thread is not None:
+            # Its poll returns within READ_AHEAD_WAIT, or within a request's timeout.
+            self._thread.join()
         self._consumer.close()
+
+
+class KafkaGroupReader(KafkaLogReader):
+    """Reads the partitions its consumer group assigns it; each partition assigned starts at
+    the next offset the store gives (its tracked position + 1), never at a committed offset.
+
+    The store's tracking is the truth; offsets are committed to Kafka after each batch only so
+    that the group tools see the group and its lag. A rebalance happens inside `poll`, between
+    batches, so a batch polled before it is taken in before the partitions move.
+    """
+
+    def __init__(
+        self, consumer: Any, topic: str, starts: Callable[[Sequence[int]], Mapping[int, int]]
+    ) -> None:
+        # Not KafkaLogReader's constructor: that one assigns every partition to itself.
+        self._consumer = consumer
+        self._topic = topic
+        self._starts = starts
+        self._failure: BaseException | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.assigned: frozenset[int] = frozenset()
+        consumer.subscribe(topics=[topic], listener=_Seeker(self))
+
+    def poll(self, max_records: int, timeout: float) -> list[LogRecord]:
+        """Up to max_records records of the partitions assigned now, in offset order within
+        each; the store's failure to give positions on a rebalance is raised here.
+
+        No read-ahead here: a rebalance happens inside the consumer's poll, and a batch read
+        ahead of one could be taken in after its partitions went to another member; the
+        consumer is also committed to from the caller's thread (`commit`)."""
+        # While the member has no partitions (joining, or in a rebalance) one poll is given
+        # long enough to finish the join: the client restarts an unfinished join's last step
+        # at each short poll, and under load never completes it.
+        wait = timeout if self.assigned else max(timeout, GROUP_JOIN_SECONDS)
+        try:
+            records = self._read(max_records, wait)
+        except KafkaError as exc:
+            raise self._failed(exc) from exc
+        failure, self._failure = self._failure, None
+        if failure is not None:
+            raise failure
+        return records
+
+    def assign(self, partitions: Collection[TopicPartition]) -> None:
+        """Seek each partition the group just assigned to the store's next offset for it."""
+        self.assigned = frozenset()
+        wanted = sorted(tp.partition for tp in partitions)
+        try:
+            starts = self._starts(wanted)
+        except Exception as exc:
+            # The client logs and wraps a listener's exception; the original (a database
+            # unavailable) is raised from poll instead, so the loop retries it as transient.
+            self._failure = exc
+            raise
+        for tp in partitions:
+            self._consumer.seek(tp, starts.get(tp.partition, 0))
+        self.assigned = frozenset(wanted)
+        log.info("group.assigned", topic=self._topic, partitions=wanted, starts=dict(starts))
+
+    def revoke(self, partitions: Collection[TopicPartition]) -> None:
+        """Forget the partitions the group takes away (their batches are all taken in)."""
+        self.assigned = frozenset()
+        log.info(
+            "group.revoked", topic=self._topic, partitions=sorted(p.partition for p in partitions)
+        )
+
+    def commit(self, last: Mapping[int, int]) -> None:
+        """Commit, without waiting, the offset after each partition's last record taken in, for
+        the partitions still assigned (a failed commit only delays what the tools show)."""
+        offsets = {
+            TopicPartition(self._topic, p): OffsetAndMetadata(offset + 1, "", -1)
+            for p, offset in last.items()
+            if p in self.assigned
+        }
+        if offsets:
+            self._consumer.commit_async(offsets, callback=_committed)
+
+
+def _committed(offsets: Any, response: Any) -> None:
+    if isinstance(response, Exception):
+        log.info("group.commit_failed", error=str(response))
+
+
+class _Seeker(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Hands a group's rebalances to its reader."""
+
+    def __init__(self, reader: KafkaGroupReader) -> None:
+        self.reader = reader
+
+    def on_partitions_revoked(self, revoked: Any) -> None:
+        """The partitions this member gives up."""
+        self.reader.revoke(revoked)
+
+    def on_partitions_assigned(self, assigned: Any) -> None:
+        """The partitions this member now reads."""
+        self.reader.assign(assigned)

@@ -8,7 +8,8 @@ several ledgers (or test runs) can share one database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, unquote, urlsplit
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from ledger.errors import LedgerError
 
@@ -77,6 +78,29 @@ class PostgresLocation:
             "password": self.password,
             "options": f"-c search_path={self.schema}",
         }
+
+    def dsn(self) -> str:
+        """The same as a libpq connection string, for `psycopg.connect(dsn)`."""
+        from psycopg.conninfo import make_conninfo  # noqa: PLC0415 -- only with PostgreSQL
+
+        return make_conninfo("", **self.conninfo())
+
+    def ensure_schema(self, conn: Any) -> None:
+        """Make the schema on an open connection if it is not there (looked for first: a role
+        that may not create schemas can still use one made for it)."""
+        from psycopg.sql import SQL, Identifier  # noqa: PLC0415 -- only with PostgreSQL
+
+        found = conn.execute(
+            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.schema,)
+        ).fetchone()
+        if found is None:
+            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema)))
+
+    def url(self) -> str:
+        """The location as an SGL_DATABASE_URL (with its password: never for logs)."""
+        user = quote(self.user, safe="")
+        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        return f"postgresql://{user}{secret}@{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
 
     def redacted(self) -> str:
         """The location for logs and errors: no password."""

@@ -15,36 +15,36 @@ from typing import Any
 
 import orjson
 from eventsourcing.persistence import Tracking
+from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.access import ACCESS_RECORD, cases_named
 from ledger.log import LogRecord
-from projections.tracking import SQLiteTrackedStore
+from ledger.postgres import PostgresLocation
+from projections.tracking import PostgresTrackedStore, SQLiteTrackedStore, TrackedStore
 
 ACCESS_INDEX = "access_index"
 
 
-class SQLiteAccessIndex(SQLiteTrackedStore):
-    """Access records by case, with the log position of each."""
+class AccessIndexStore(TrackedStore):
+    """Access records by case, with the log position of each (`SQLiteAccessIndex` and
+    `PostgresAccessIndex` hold them)."""
 
     # The records it keeps (`type`); the notes' index keeps notes alike.
     record_type = ACCESS_RECORD
-
-    def __init__(self, datastore: Any, name: str = ACCESS_INDEX) -> None:
-        super().__init__(datastore, name)
 
     def tables(self) -> list[str]:
         """The records, keyed by case then log position."""
         return [
             f"CREATE TABLE IF NOT EXISTS {self.name} (case_id TEXT NOT NULL, "
-            "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_at TEXT NOT NULL, "
-            "record BLOB NOT NULL, PRIMARY KEY (case_id, partition, offset)) WITHOUT ROWID",
+            'partition INTEGER NOT NULL, "offset" INTEGER NOT NULL, recorded_at TEXT NOT NULL, '
+            'record BLOB NOT NULL, PRIMARY KEY (case_id, partition, "offset")) WITHOUT ROWID',
         ]
 
     def take(self, records: Sequence[LogRecord], tracking: Sequence[Tracking]) -> int:
         """Index the access records of a batch with its positions; returns how many."""
         named = [_rows(record, self.record_type) for record in records]
         rows = [row for each in named for row in each]
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             cursor.executemany(
                 f"INSERT INTO {self.name} VALUES (?, ?, ?, ?, ?)",  # noqa: S608
                 rows,
@@ -54,10 +54,10 @@ class SQLiteAccessIndex(SQLiteTrackedStore):
 
     def records(self, case_id: str) -> Iterator[dict[str, Any]]:
         """Every access record of the case, oldest first, with its log position."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT partition, offset, record FROM {self.name} WHERE case_id = ? "  # noqa: S608
-                "ORDER BY partition, offset",
+                f'SELECT partition, "offset", record FROM {self.name} WHERE case_id = ? '  # noqa: S608
+                'ORDER BY partition, "offset"',
                 (case_id,),
             )
             rows = cursor.fetchall()
@@ -65,6 +65,20 @@ class SQLiteAccessIndex(SQLiteTrackedStore):
             found: dict[str, Any] = orjson.loads(record)
             found["log_position"] = {"partition": partition, "offset": offset}
             yield found
+
+
+class SQLiteAccessIndex(AccessIndexStore, SQLiteTrackedStore):
+    """The access log's index in one SQLite file."""
+
+    def __init__(self, datastore: SQLiteDatastore, name: str = ACCESS_INDEX) -> None:
+        super().__init__(datastore, name)
+
+
+class PostgresAccessIndex(AccessIndexStore, PostgresTrackedStore):
+    """The access log's index in the ledger's PostgreSQL schema."""
+
+    def __init__(self, location: PostgresLocation, name: str = ACCESS_INDEX) -> None:
+        super().__init__(location, name)
 
 
 def _rows(record: LogRecord, record_type: str) -> list[tuple[str, int, int, str, bytes]]:

@@ -1,5 +1,6 @@
-"""The agency registry's store in SQLite: the registry's events, kept by the case-state view in
-the transaction that applies them, and read back as an AgencyLookup (as of any date)."""
+"""The agency registry's store: the registry's events, kept by the case-state view in the
+transaction that applies them (in SQLite or PostgreSQL, wherever the view is), and read back as
+an AgencyLookup (as of any date)."""
 
 from __future__ import annotations
 
@@ -8,21 +9,22 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 
 import orjson
-from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.envelope import Event
 from projections.agencies import AgencyRecord, AgencyTable
+from projections.tracking import Cursor, TrackedStore
 
 
-class SQLiteAgencyRegistry:
+class AgencyRegistryStore:
     """The registry events applied so far, folded by `AgencyTable` when read.
 
-    The registry is small (agencies, not events of cases), so a read folds every registry
-    event once and keeps the fold until the store holds more events.
+    Its table lives in the store it belongs to (the case-state view), read through that
+    store's transactions. The registry is small (agencies, not events of cases), so a read folds
+    every registry event once and keeps the fold until the store holds more events.
     """
 
-    def __init__(self, datastore: SQLiteDatastore, name: str) -> None:
-        self.datastore = datastore
+    def __init__(self, store: TrackedStore, name: str) -> None:
+        self.store = store
         self.table = f"{name}_registry"
         self._lock = threading.Lock()
         self._folded: tuple[int, AgencyTable] = (0, AgencyTable())
@@ -31,10 +33,10 @@ class SQLiteAgencyRegistry:
         """The registry's events, in log order."""
         return [
             f"CREATE TABLE IF NOT EXISTS {self.table} (partition INTEGER NOT NULL, "
-            "offset INTEGER NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (partition, offset))"
+            '"offset" INTEGER NOT NULL, doc BLOB NOT NULL, PRIMARY KEY (partition, "offset"))'
         ]
 
-    def write(self, cursor: SQLiteCursor, events: Sequence[Event]) -> None:
+    def write(self, cursor: Cursor, events: Sequence[Event]) -> None:
         """Keep registry events, in the caller's transaction."""
         cursor.executemany(
             f"INSERT INTO {self.table} VALUES (?, ?, ?)",  # noqa: S608 -- our table name
@@ -60,13 +62,13 @@ class SQLiteAgencyRegistry:
         return {a for a in agency_ids if table.record(a) is not None}
 
     def _table(self) -> AgencyTable:
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.store.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM {self.table}")  # noqa: S608
             count = int(cursor.fetchone()[0])
             with self._lock:
                 if self._folded[0] == count:
                     return self._folded[1]
-            cursor.execute(f"SELECT doc FROM {self.table} ORDER BY partition, offset")  # noqa: S608
+            cursor.execute(f'SELECT doc FROM {self.table} ORDER BY partition, "offset"')  # noqa: S608
             events = [_load_event(row[0]) for row in cursor.fetchall()]
         table = AgencyTable(events)
         with self._lock:

@@ -18,18 +18,17 @@ import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
+from ledger.postgres import PostgresLocation
 from ledger.sqlite_util import in_chunks
 from projections.case_view import micros
-from projections.tracking import SQLiteTrackedStore
+from projections.tracking import PostgresTrackedStore, SQLiteTrackedStore, TrackedStore
 
 ALERTS = "alerts"
 
 
-class SQLiteAlertStore(SQLiteTrackedStore):
-    """Raised alerts, the outbox and the due dates, with the alerter's log positions."""
-
-    def __init__(self, datastore: SQLiteDatastore, name: str = ALERTS) -> None:
-        super().__init__(datastore, name)
+class AlertStore(TrackedStore):
+    """Raised alerts, the outbox and the due dates, with the alerter's log positions
+    (`SQLiteAlertStore` and `PostgresAlertStore` hold them)."""
 
     def tables(self) -> list[str]:
         """The alerts raised, and the cases' next due dates."""
@@ -49,7 +48,7 @@ class SQLiteAlertStore(SQLiteTrackedStore):
     def known(self, alert_ids: Collection[str]) -> set[str]:
         """Which of these alerts were already raised."""
         found: set[str] = set()
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             for marks, chunk in in_chunks(list(alert_ids)):
                 cursor.execute(
                     f"SELECT alert_id FROM {self.name}_raised WHERE alert_id IN ({marks})",  # noqa: S608
@@ -69,7 +68,7 @@ class SQLiteAlertStore(SQLiteTrackedStore):
         Each raised item has alert_id, event_id, case_id, rule, fired_at, decided_at and
         either `document` (to publish) or `published: True` (already in the log).
         """
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             cursor.executemany(
                 f"INSERT INTO {self.name}_raised VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
                 "ON CONFLICT (alert_id) DO NOTHING",
@@ -104,7 +103,7 @@ class SQLiteAlertStore(SQLiteTrackedStore):
     ) -> dict[tuple[str, str], list[tuple[str, set[str]]]]:
         """Every alert raised in these cases, per (case, rule): its id and its evidence."""
         found: dict[tuple[str, str], list[tuple[str, set[str]]]] = {}
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             for marks, chunk in in_chunks(list(case_ids)):
                 cursor.execute(
                     f"SELECT case_id, rule, alert_id, evidence FROM {self.name}_raised "  # noqa: S608
@@ -119,7 +118,7 @@ class SQLiteAlertStore(SQLiteTrackedStore):
 
     def outbox(self, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
         """Alerts decided and not yet confirmed by the log, oldest decision first."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT alert_id, doc FROM {self.name}_raised WHERE published = 0 "  # noqa: S608
                 "ORDER BY decided_at, alert_id LIMIT ?",
@@ -129,7 +128,7 @@ class SQLiteAlertStore(SQLiteTrackedStore):
 
     def mark_published(self, alert_ids: Collection[str]) -> None:
         """The log has confirmed these alerts."""
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             cursor.executemany(
                 f"UPDATE {self.name}_raised SET published = 1 WHERE alert_id = ?",  # noqa: S608
                 [(a,) for a in alert_ids],
@@ -137,7 +136,7 @@ class SQLiteAlertStore(SQLiteTrackedStore):
 
     def due_cases(self, moment: datetime) -> list[str]:
         """Cases with a rule deadline at or before the moment."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT case_id FROM {self.name}_due WHERE due_us <= ? ORDER BY due_us",  # noqa: S608
                 (micros(moment),),
@@ -147,7 +146,7 @@ class SQLiteAlertStore(SQLiteTrackedStore):
     def raised(self, case_id: str | None = None) -> list[dict[str, Any]]:
         """The alerts raised (all, or one case's), in order of decision."""
         where, args = ("WHERE case_id = ?", (case_id,)) if case_id else ("", ())
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT alert_id, event_id, case_id, rule, fired_at, decided_at, published "  # noqa: S608
                 f"FROM {self.name}_raised {where} ORDER BY decided_at, alert_id",
@@ -158,6 +157,20 @@ class SQLiteAlertStore(SQLiteTrackedStore):
                 {**dict(zip(columns, row[:6], strict=True)), "published": bool(row[6])}
                 for row in cursor.fetchall()
             ]
+
+
+class SQLiteAlertStore(AlertStore, SQLiteTrackedStore):
+    """The alerter's store in one SQLite file."""
+
+    def __init__(self, datastore: SQLiteDatastore, name: str = ALERTS) -> None:
+        super().__init__(datastore, name)
+
+
+class PostgresAlertStore(AlertStore, PostgresTrackedStore):
+    """The alerter's store in the ledger's PostgreSQL schema."""
+
+    def __init__(self, location: PostgresLocation, name: str = ALERTS) -> None:
+        super().__init__(location, name)
 
 
 def open_alert_store(path: Path) -> SQLiteAlertStore:

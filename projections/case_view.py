@@ -1,4 +1,5 @@
-"""The case-state view in SQLite: view rows and the tracked log position in one transaction."""
+"""The case-state view, in SQLite or PostgreSQL: view rows and the tracked log position in one
+transaction."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteDatastore
 
 from ledger.envelope import Event, parse_instant
+from ledger.postgres import PostgresLocation
 from ledger.sqlite_util import in_chunks
 from projections.agencies import REGISTRY_CASE
-from projections.agency_store import SQLiteAgencyRegistry
+from projections.agency_store import AgencyRegistryStore
 from projections.as_of import Basis
 from projections.case_state import CaseState, fold_document
 from projections.effective import effective_events
-from projections.tracking import SQLiteTrackedStore
+from projections.tracking import Cursor, PostgresTrackedStore, SQLiteTrackedStore, TrackedStore
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Cases with at least CACHE_FROM events keep their decoded events in memory, up to
@@ -32,7 +34,7 @@ _MICROSECOND = timedelta(microseconds=1)
 _NEVER = -(2**62)
 
 
-class SQLiteCaseView(SQLiteTrackedStore):
+class CaseViewStore(TrackedStore):
     """Case states keyed by case_id, with the event_ids applied and the last offset per partition.
 
     Exactly once: a batch's states, its applied event_ids and its tracking rows commit together.
@@ -52,17 +54,15 @@ class SQLiteCaseView(SQLiteTrackedStore):
     registry store (`agencies`), in the same transaction.
     """
 
-    def __init__(
-        self, datastore: SQLiteDatastore, name: str = "case_state", snapshot_every: int = 100
-    ) -> None:
+    def _prepare(self, name: str, snapshot_every: int) -> None:
+        """What the view holds besides its database (set before the tables are asked for)."""
         if snapshot_every < 1:
             raise ValueError("snapshot_every must be at least 1")
         self.snapshot_every = snapshot_every
         self._cache: OrderedDict[str, tuple[int, tuple[Event, ...]]] = OrderedDict()
         self._cache_lock = threading.Lock()
         self._cached = 0
-        self.agencies = SQLiteAgencyRegistry(datastore, name)
-        super().__init__(datastore, name)
+        self.agencies = AgencyRegistryStore(self, name)
 
     def tables(self) -> list[str]:
         """The case states, the events applied, each case's events, and the snapshots."""
@@ -81,33 +81,26 @@ class SQLiteCaseView(SQLiteTrackedStore):
             # Rows go in arrival order (cheap appends of large rows). The index finds a case
             # and, without touching the rows, which of its events were known by a moment.
             f"CREATE TABLE IF NOT EXISTS {self.name}_events (case_id TEXT NOT NULL, "
-            "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_us INTEGER NOT NULL,"
+            'partition INTEGER NOT NULL, "offset" INTEGER NOT NULL, recorded_us INTEGER NOT NULL,'
             " appended_us INTEGER NOT NULL, amends TEXT, doc BLOB NOT NULL)",
             f"CREATE INDEX IF NOT EXISTS {self.name}_events_by_case ON {self.name}_events "
-            "(case_id, partition, offset, recorded_us, appended_us)",
+            '(case_id, partition, "offset", recorded_us, appended_us)',
             f"CREATE INDEX IF NOT EXISTS {self.name}_amendments ON {self.name}_events "
             "(case_id) WHERE amends IS NOT NULL",
             f"CREATE INDEX IF NOT EXISTS {self.name}_amended ON {self.name}_events "
             "(amends) WHERE amends IS NOT NULL",
             f"CREATE TABLE IF NOT EXISTS {self.name}_snapshots (case_id TEXT NOT NULL, "
-            "partition INTEGER NOT NULL, offset INTEGER NOT NULL, recorded_us INTEGER NOT NULL,"
+            'partition INTEGER NOT NULL, "offset" INTEGER NOT NULL, recorded_us INTEGER NOT NULL,'
             " appended_us INTEGER NOT NULL, state BLOB NOT NULL, "
-            "PRIMARY KEY (case_id, partition, offset)) WITHOUT ROWID",
+            'PRIMARY KEY (case_id, partition, "offset")) WITHOUT ROWID',
             *self.agencies.tables(),
         ]
-
-    def _create_table(self, c: SQLiteCursor) -> None:
-        """Create the tables; give a view made before digests were kept the column for them."""
-        super()._create_table(c)
-        c.execute(f"PRAGMA table_info({self.name}_applied)")
-        if "digest" not in {row[1] for row in c.fetchall()}:
-            c.execute(f"ALTER TABLE {self.name}_applied ADD COLUMN digest TEXT")
 
     def applied_digests(self, event_ids: Collection[str]) -> dict[str, tuple[str, str | None]]:
         """For each of these event_ids already applied: the position it was applied from and
         the digest of that record's bytes (None if applied before digests were kept)."""
         found: dict[str, tuple[str, str | None]] = {}
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             for marks, chunk in in_chunks(list(event_ids)):
                 cursor.execute(
                     f"SELECT event_id, position, digest FROM {self.name}_applied "  # noqa: S608
@@ -134,7 +127,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
         so that a later record reusing it can be compared (`applied_digests`).
         """
         known = digests or {}
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             taken = self._not_yet_applied(cursor, events, applied)
             self.agencies.write(cursor, [e for e in taken if e.case_id == REGISTRY_CASE])
             fresh = [e for e in taken if e.case_id != REGISTRY_CASE]
@@ -172,7 +165,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
                     # snapshots past it no longer hold a prefix of the case in log order.
                     cursor.execute(
                         f"DELETE FROM {self.name}_snapshots WHERE case_id = ? "  # noqa: S608
-                        "AND (partition, offset) > (?, ?)",
+                        'AND (partition, "offset") > (?, ?)',
                         (case_id, *min(places)),
                     )
                 if (
@@ -238,11 +231,11 @@ class SQLiteCaseView(SQLiteTrackedStore):
         """
         column = "recorded_us" if basis == "recorded" else "appended_us"
         limit = micros(moment)
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             spans = self._amendment_spans(cursor, case_id, column, limit)
             cursor.execute(
-                f"SELECT partition, offset FROM {self.name}_snapshots "  # noqa: S608
-                f"WHERE case_id = ? AND {column} <= ? ORDER BY partition DESC, offset DESC",
+                f'SELECT partition, "offset" FROM {self.name}_snapshots '  # noqa: S608
+                f'WHERE case_id = ? AND {column} <= ? ORDER BY partition DESC, "offset" DESC',
                 (case_id, limit),
             )
             base = next(
@@ -259,15 +252,15 @@ class SQLiteCaseView(SQLiteTrackedStore):
             if base is not None:
                 cursor.execute(
                     f"SELECT state FROM {self.name}_snapshots "  # noqa: S608
-                    "WHERE case_id = ? AND partition = ? AND offset = ?",
+                    'WHERE case_id = ? AND partition = ? AND "offset" = ?',
                     (case_id, *base),
                 )
                 document = _loads(cursor.fetchone()[0])
-                after = "AND (partition, offset) > (?, ?) "
+                after = 'AND (partition, "offset") > (?, ?) '
                 parameters = (case_id, limit, *base)
             cursor.execute(
                 f"SELECT doc FROM {self.name}_events WHERE case_id = ? AND {column} <= ? "  # noqa: S608
-                f"{after}ORDER BY partition, offset",
+                f'{after}ORDER BY partition, "offset"',
                 parameters,
             )
             known = [_load_event(row[0]) for row in cursor.fetchall()]
@@ -277,11 +270,11 @@ class SQLiteCaseView(SQLiteTrackedStore):
         return CaseState.from_dict(fold_document(document, selected))
 
     def _amendment_spans(
-        self, cursor: SQLiteCursor, case_id: str, column: str, limit: int
+        self, cursor: Cursor, case_id: str, column: str, limit: int
     ) -> list[tuple[tuple[int, int], tuple[int, int]]]:
         """For each amendment known by the limit: [earlier, later) of it and its target."""
         cursor.execute(
-            f"SELECT partition, offset, amends FROM {self.name}_events "  # noqa: S608
+            f'SELECT partition, "offset", amends FROM {self.name}_events '  # noqa: S608
             f"WHERE case_id = ? AND amends IS NOT NULL AND {column} <= ?",
             (case_id, limit),
         )
@@ -308,7 +301,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
 
     def get(self, case_id: str) -> CaseState | None:
         """The current state of one case, or None if the view has never seen it."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             document = self._load(cursor, {case_id}).get(case_id)
         return None if document is None else CaseState.from_dict(document)
 
@@ -319,7 +312,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
         used again while the case's count of events is unchanged: a case only ever gains
         events, so the same count means the same events.
         """
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT seen FROM {self.name} WHERE case_id = ?", (case_id,))  # noqa: S608
             row = cursor.fetchone()
             if row is None:
@@ -342,17 +335,17 @@ class SQLiteCaseView(SQLiteTrackedStore):
                     self._cached -= len(dropped)
         return events
 
-    def _events(self, cursor: SQLiteCursor, case_id: str) -> list[Event]:
+    def _events(self, cursor: Cursor, case_id: str) -> list[Event]:
         cursor.execute(
             f"SELECT doc FROM {self.name}_events WHERE case_id = ? "  # noqa: S608
-            "ORDER BY partition, offset",
+            'ORDER BY partition, "offset"',
             (case_id,),
         )
         return [_load_event(row[0]) for row in cursor.fetchall()]
 
     def case_ids(self, limit: int = 1000) -> list[str]:
         """Case ids in the view, in id order."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT case_id FROM {self.name} ORDER BY case_id LIMIT ?", (limit,))  # noqa: S608
             return [row[0] for row in cursor.fetchall()]
 
@@ -360,7 +353,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
         """Every case id in the view, in id order, read a page at a time."""
         after = ""
         while True:
-            with self.datastore.transaction(commit=False) as cursor:
+            with self.transaction(commit=False) as cursor:
                 cursor.execute(
                     f"SELECT case_id FROM {self.name} WHERE case_id > ? "  # noqa: S608
                     "ORDER BY case_id LIMIT 1000",
@@ -375,19 +368,19 @@ class SQLiteCaseView(SQLiteTrackedStore):
     def heads(self) -> dict[str, tuple[int, int, int]]:
         """Every case's count of events and its latest recorded_at and appended_at
         (microseconds since 1970), in one read."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.sqlite_cursor.row_factory = None
+        with self.transaction(commit=False) as cursor:
+            self._plain_rows(cursor)
             cursor.execute(f"SELECT case_id, seen, recorded_us, appended_us FROM {self.name}")  # noqa: S608
             return {row[0]: (row[1], row[2], row[3]) for row in cursor.fetchall()}
 
     def applied_count(self) -> int:
         """How many distinct events have taken effect in the view."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT COUNT(*) FROM {self.name}_applied")  # noqa: S608
             return int(cursor.fetchone()[0])
 
     def _not_yet_applied(
-        self, cursor: SQLiteCursor, events: Sequence[Event], applied: Collection[str] | None
+        self, cursor: Cursor, events: Sequence[Event], applied: Collection[str] | None
     ) -> list[Event]:
         done: set[str] = set(applied) if applied is not None else set()
         ids = [] if applied is not None else [e.event_id for e in events]
@@ -404,7 +397,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
                 fresh.append(event)
         return fresh
 
-    def _load(self, cursor: SQLiteCursor, case_ids: set[str]) -> dict[str, dict[str, Any]]:
+    def _load(self, cursor: Cursor, case_ids: set[str]) -> dict[str, dict[str, Any]]:
         ids = list(case_ids)
         states: dict[str, dict[str, Any]] = {}
         for marks, chunk in in_chunks(ids):
@@ -416,7 +409,7 @@ class SQLiteCaseView(SQLiteTrackedStore):
                 states[case_id] = _loads(blob)
         return states
 
-    def _heads(self, cursor: SQLiteCursor, case_ids: set[str]) -> dict[str, _Head]:
+    def _heads(self, cursor: Cursor, case_ids: set[str]) -> dict[str, _Head]:
         heads: dict[str, _Head] = {}
         for marks, chunk in in_chunks(list(case_ids)):
             cursor.execute(
@@ -431,7 +424,11 @@ class SQLiteCaseView(SQLiteTrackedStore):
                 )
         return heads
 
-    def _amended_earlier(self, cursor: SQLiteCursor, events: Sequence[Event]) -> set[str]:
+    def _plain_rows(self, cursor: Cursor) -> None:
+        """Have the cursor give plain tuples for a large read (the database's own rows may
+        cost more to build)."""
+
+    def _amended_earlier(self, cursor: Cursor, events: Sequence[Event]) -> set[str]:
         """Cases with an event that an amendment already in the view names as its target (an
         amendment can reach the log before its target when the target's append is retried)."""
         found: set[str] = set()
@@ -442,6 +439,38 @@ class SQLiteCaseView(SQLiteTrackedStore):
             )
             found.update(row[0] for row in cursor.fetchall())
         return found
+
+
+class SQLiteCaseView(CaseViewStore, SQLiteTrackedStore):
+    """The case-state view in one SQLite file."""
+
+    def __init__(
+        self, datastore: SQLiteDatastore, name: str = "case_state", snapshot_every: int = 100
+    ) -> None:
+        self._prepare(name, snapshot_every)
+        SQLiteTrackedStore.__init__(self, datastore, name)
+
+    def _create_table(self, c: SQLiteCursor) -> None:
+        """Create the tables; give a view made before digests were kept the column for them."""
+        super()._create_table(c)
+        c.execute(f"PRAGMA table_info({self.name}_applied)")
+        if "digest" not in {row[1] for row in c.fetchall()}:
+            c.execute(f"ALTER TABLE {self.name}_applied ADD COLUMN digest TEXT")
+
+    def _plain_rows(self, cursor: Cursor) -> None:
+        """Plain tuples rather than sqlite3.Row objects."""
+        if isinstance(cursor, SQLiteCursor):
+            cursor.sqlite_cursor.row_factory = None
+
+
+class PostgresCaseView(CaseViewStore, PostgresTrackedStore):
+    """The case-state view in the ledger's PostgreSQL schema."""
+
+    def __init__(
+        self, location: PostgresLocation, name: str = "case_state", snapshot_every: int = 100
+    ) -> None:
+        self._prepare(name, snapshot_every)
+        PostgresTrackedStore.__init__(self, location, name)
 
 
 @dataclass(slots=True)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
@@ -32,14 +33,22 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
 from ledger.envelope import parse_instant
+from ledger.postgres import PostgresLocation
 from projections.agencies import AgencyLookup
 from projections.as_of import Basis
 from projections.audit import data_end, latest
 from projections.case_timeline import remembered
-from projections.case_view import SQLiteCaseView, micros
+from projections.case_view import micros
 from projections.clock_policy import ClockPolicy
 from projections.clocks import RunRow, clock_runs
-from projections.tracking import SQLiteTrackedStore, positions_in
+from projections.tracking import (
+    CaseReader,
+    Cursor,
+    PostgresTrackedStore,
+    SQLiteTrackedStore,
+    TrackedStore,
+    positions_in,
+)
 from projections.view_files import remove_database
 from projections.working_days import WorkingDays, england_and_wales
 
@@ -59,24 +68,29 @@ def policy_fingerprint(policy: ClockPolicy) -> str:
     return f"{policy.version}:{digest}:holidays-{version('holidays')}:{LAYOUT}"
 
 
-class SQLiteClockView(SQLiteTrackedStore):
-    """Clock runs per case, with the log position they cover, in one SQLite file."""
+class ClockViewStore(TrackedStore):
+    """Clock runs per case, with the log position they cover (`SQLiteClockView` and
+    `PostgresClockView` hold them)."""
 
-    def __init__(
-        self,
-        datastore: SQLiteDatastore,
-        policy: ClockPolicy,
-        agencies: AgencyLookup,
-        days: WorkingDays | None = None,
-        name: str = CLOCKS,
+    policy: ClockPolicy
+    agencies: AgencyLookup
+    days: WorkingDays
+    # Built under another policy and kept (by a reader): its rows are not used.
+    stale: bool
+
+    def configure(
+        self, policy: ClockPolicy, agencies: AgencyLookup, days: WorkingDays | None
     ) -> None:
+        """Take the policy, the registry and the calendar the runs are worked out under."""
         self.policy = policy
         self.agencies = agencies
         self.days = days or england_and_wales()
         self._clocks = {c.name: c for c in policy.clocks}
-        # Built under another policy and kept (by a reader): its rows are not used.
         self.stale = False
-        super().__init__(datastore, name)
+
+    def plain_read(self) -> AbstractContextManager[Cursor]:
+        """A read whose rows are plain tuples (what the big reads want)."""
+        return self.transaction(commit=False)
 
     def tables(self) -> list[str]:
         """The runs, each case's coverage, and the policy."""
@@ -88,7 +102,8 @@ class SQLiteClockView(SQLiteTrackedStore):
             "clock TEXT NOT NULL, limit_text TEXT NOT NULL, agency TEXT NOT NULL, "
             "status TEXT NOT NULL, start_event TEXT NOT NULL, started_at TEXT NOT NULL, "
             "stop_event TEXT, stopped_at TEXT, deadline TEXT NOT NULL, "
-            "working_days INTEGER NOT NULL, calendar_days REAL NOT NULL, responsible TEXT, "
+            "working_days INTEGER NOT NULL, calendar_days DOUBLE PRECISION NOT NULL, "
+            "responsible TEXT, "
             "responsible_kind TEXT, area TEXT)",
             f"CREATE INDEX IF NOT EXISTS {self.name}_runs_by_case ON {self.name}_runs (case_id)",
             f"CREATE TABLE IF NOT EXISTS {self.name}_meta (key TEXT PRIMARY KEY, value TEXT) "
@@ -97,10 +112,15 @@ class SQLiteClockView(SQLiteTrackedStore):
 
     def built_under(self) -> str | None:
         """The fingerprint of the policy the stored runs were computed under, if any."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(f"SELECT value FROM {self.name}_meta WHERE key = 'policy'")  # noqa: S608
             row = cursor.fetchone()
         return None if row is None else str(row[0])
+
+    def built_under_another_policy(self) -> bool:
+        """Whether the stored runs were worked out under a policy other than this view's."""
+        built = self.built_under()
+        return built is not None and built != policy_fingerprint(self.policy)
 
     def due_cases(self, moment: datetime) -> list[str]:
         """None: a run's status as of a moment is worked out when asked, not stored."""
@@ -108,7 +128,7 @@ class SQLiteClockView(SQLiteTrackedStore):
 
     def refresh(
         self,
-        cases: SQLiteCaseView,
+        cases: CaseReader,
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,
@@ -141,7 +161,7 @@ class SQLiteClockView(SQLiteTrackedStore):
                     None if end is None else micros(end),
                 )
             )
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             cursor.execute(
                 f"INSERT INTO {self.name}_meta VALUES ('policy', ?) "  # noqa: S608
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -165,7 +185,7 @@ class SQLiteClockView(SQLiteTrackedStore):
 
     def ledger_runs(
         self,
-        cases: SQLiteCaseView,
+        cases: CaseReader,
         moment: datetime,
         basis: Basis = "recorded",
         measured_to: datetime | None = None,
@@ -208,7 +228,7 @@ class SQLiteClockView(SQLiteTrackedStore):
                 yield case_id, runs
 
     def data_end(
-        self, cases: SQLiteCaseView, moment: datetime, basis: Basis = "recorded"
+        self, cases: CaseReader, moment: datetime, basis: Basis = "recorded"
     ) -> datetime | None:
         """Where the data of every case known by the moment end: the latest of each case's
         stored end where its stored runs would hold (as `ledger_runs` decides), of its events
@@ -224,15 +244,14 @@ class SQLiteClockView(SQLiteTrackedStore):
         return latest(ends)
 
     def _read(
-        self, cases: SQLiteCaseView, *, with_runs: bool
+        self, cases: CaseReader, *, with_runs: bool
     ) -> tuple[dict[str, tuple[Any, ...]], dict[str, int] | None, list[tuple[Any, ...]]]:
         """In one read: each stored case's coverage, the stored runs if asked, and each case's
         count of events in the case view, or None when this view has taken in every log
         position the case view has (every stored case is then current)."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.sqlite_cursor.row_factory = None
+        with self.plain_read() as cursor:
             caught_up = not self.stale and _covers(
-                positions_in(cursor, self.name), cases.all_positions()
+                positions_in(cursor, self.name, self.tracking_table), cases.all_positions()
             )
             cursor.execute(f"SELECT * FROM {self.name}_cases")  # noqa: S608
             stored = {row[0]: row for row in cursor.fetchall()}
@@ -302,6 +321,57 @@ def _stored(run: RunRow) -> tuple[Any, ...]:
     )
 
 
+class SQLiteClockView(ClockViewStore, SQLiteTrackedStore):
+    """The clock view in one SQLite file."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        policy: ClockPolicy,
+        agencies: AgencyLookup,
+        days: WorkingDays | None = None,
+        name: str = CLOCKS,
+    ) -> None:
+        self.configure(policy, agencies, days)
+        super().__init__(datastore, name)
+
+    @contextmanager
+    def _plain_read(self) -> Iterator[Cursor]:
+        with self.datastore.transaction(commit=False) as cursor:
+            # The library's rows are sqlite3.Row; tuples are cheaper to make and to compare.
+            cursor.sqlite_cursor.row_factory = None
+            yield cursor
+
+    def plain_read(self) -> AbstractContextManager[Cursor]:
+        """A read whose rows are plain tuples."""
+        return self._plain_read()
+
+
+class PostgresClockView(ClockViewStore, PostgresTrackedStore):
+    """The clock view in the ledger's PostgreSQL schema."""
+
+    def __init__(
+        self,
+        location: PostgresLocation,
+        policy: ClockPolicy,
+        agencies: AgencyLookup,
+        days: WorkingDays | None = None,
+        name: str = CLOCKS,
+    ) -> None:
+        self.configure(policy, agencies, days)
+        super().__init__(location, name)
+
+    def discard(self) -> None:
+        """Forget every stored run and position, so that its consumer builds it again."""
+        with self.transaction(commit=True) as cursor:
+            for table in ("runs", "cases", "meta"):
+                cursor.execute(f"DELETE FROM {self.name}_{table}")  # noqa: S608
+            cursor.execute(
+                f"DELETE FROM {self.tracking_table} WHERE application_name LIKE ?",  # noqa: S608
+                (f"{self.name}:%",),
+            )
+
+
 def open_clock_view(
     path: Path, policy: ClockPolicy, agencies: AgencyLookup, *, discard: bool = True
 ) -> SQLiteClockView:
@@ -309,12 +379,25 @@ def open_clock_view(
     that its consumer builds it again; a reader (`discard=False`) leaves it alone and folds
     every case instead."""
     view = SQLiteClockView.open(path, policy=policy, agencies=agencies)
-    built = view.built_under()
-    if built is not None and built != policy_fingerprint(policy):
+    if view.built_under_another_policy():
         if not discard:
             view.stale = True
             return view
-        view.datastore.close()
+        view.close()
         remove_database(path)
         view = SQLiteClockView.open(path, policy=policy, agencies=agencies)
+    return view
+
+
+def open_postgres_clock_view(
+    location: PostgresLocation, policy: ClockPolicy, agencies: AgencyLookup, *, discard: bool = True
+) -> PostgresClockView:
+    """The clock view in the ledger's PostgreSQL schema, discarded (or, for a reader, marked
+    stale) when built under another policy, as `open_clock_view` does with a file."""
+    view = PostgresClockView.open(location, policy=policy, agencies=agencies)
+    if view.built_under_another_policy():
+        if not discard:
+            view.stale = True
+            return view
+        view.discard()
     return view

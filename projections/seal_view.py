@@ -23,16 +23,15 @@ from ledger.merkle import (
     inclusion_proof,
     range_hash,
 )
-from projections.tracking import SQLiteTrackedStore
+from ledger.postgres import PostgresLocation
+from projections.tracking import PostgresTrackedStore, SQLiteTrackedStore, TrackedStore
 
 SEAL = "seal"
 
 
-class SQLiteSealView(SQLiteTrackedStore):
-    """Merkle nodes and signed checkpoints per partition, with the sealer's positions."""
-
-    def __init__(self, datastore: SQLiteDatastore, name: str = SEAL) -> None:
-        super().__init__(datastore, name)
+class SealViewStore(TrackedStore):
+    """Merkle nodes and signed checkpoints per partition, with the sealer's positions
+    (`SQLiteSealView` and `PostgresSealView` hold them)."""
 
     def tables(self) -> list[str]:
         """The nodes, and the checkpoints."""
@@ -49,7 +48,7 @@ class SQLiteSealView(SQLiteTrackedStore):
 
     def size(self, partition: int) -> int:
         """Records sealed in the partition."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT MAX(idx) FROM {self.name}_nodes WHERE partition = ? AND level = 0",  # noqa: S608
                 (partition,),
@@ -64,7 +63,7 @@ class SQLiteSealView(SQLiteTrackedStore):
 
     def node(self, partition: int, level: int, index: int) -> bytes:
         """A stored perfect subtree's hash; KeyError if not sealed (yet)."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT hash FROM {self.name}_nodes WHERE partition = ? AND level = ? "  # noqa: S608
                 "AND idx = ?",
@@ -77,7 +76,7 @@ class SQLiteSealView(SQLiteTrackedStore):
 
     def leaves(self, partition: int, start: int, end: int) -> list[bytes]:
         """Leaf hashes of offsets start..end-1 as sealed."""
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT hash FROM {self.name}_nodes WHERE partition = ? AND level = 0 "  # noqa: S608
                 "AND idx >= ? AND idx < ? ORDER BY idx",
@@ -93,7 +92,7 @@ class SQLiteSealView(SQLiteTrackedStore):
     ) -> None:
         """Commit nodes (partition, level, index, hash), checkpoints (partition, size, root,
         note) and positions together."""
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             cursor.executemany(
                 f"INSERT INTO {self.name}_nodes VALUES (?, ?, ?, ?)",  # noqa: S608
                 list(nodes),
@@ -122,7 +121,7 @@ class SQLiteSealView(SQLiteTrackedStore):
         return found[0] if found else None
 
     def _select(self, tail: str, args: tuple[Any, ...]) -> list[dict[str, Any]]:
-        with self.datastore.transaction(commit=False) as cursor:
+        with self.transaction(commit=False) as cursor:
             cursor.execute(
                 f"SELECT partition, size, root, note, published FROM {self.name}_checkpoints "  # noqa: S608
                 + tail,
@@ -135,7 +134,7 @@ class SQLiteSealView(SQLiteTrackedStore):
 
     def mark_published(self, keys: Iterable[tuple[int, int]]) -> None:
         """The checkpoints topic has these (partition, size) checkpoints."""
-        with self.datastore.transaction(commit=True) as cursor:
+        with self.transaction(commit=True) as cursor:
             cursor.executemany(
                 f"UPDATE {self.name}_checkpoints SET published = 1 "  # noqa: S608
                 "WHERE partition = ? AND size = ?",
@@ -155,6 +154,20 @@ class SQLiteSealView(SQLiteTrackedStore):
             return self.node(partition, level, index)
 
         return lambda start, end: range_hash(start, end, node)
+
+
+class SQLiteSealView(SealViewStore, SQLiteTrackedStore):
+    """The seal in one SQLite file."""
+
+    def __init__(self, datastore: SQLiteDatastore, name: str = SEAL) -> None:
+        super().__init__(datastore, name)
+
+
+class PostgresSealView(SealViewStore, PostgresTrackedStore):
+    """The seal in the ledger's PostgreSQL schema."""
+
+    def __init__(self, location: PostgresLocation, name: str = SEAL) -> None:
+        super().__init__(location, name)
 
 
 def open_seal_view(path: Path) -> SQLiteSealView:

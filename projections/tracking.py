@@ -25,15 +25,13 @@ from typing import TYPE_CHECKING, Any, Protocol, Self
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
+from ledger.envelope import Event
 from ledger.postgres import PostgresLocation
 from ledger.private import private_database
 
 if TYPE_CHECKING:
-    # Only named in a signature: the case view is itself a store built on this module.
     from psycopg import Connection
     from psycopg import Cursor as PsycopgCursor
-
-    from projections.case_view import SQLiteCaseView
 
 
 class Cursor(Protocol):
@@ -176,6 +174,10 @@ class TrackedStore(ABC):
     def close(self) -> None:
         """Let go of the store's connections."""
 
+    @abstractmethod
+    def where(self) -> str:
+        """Where the store is kept (processes writing one store name the same place)."""
+
     def current(self) -> Self:
         """A fixed store is its own source (`view_files.ViewHandle` is one that follows
         rebuilds)."""
@@ -227,6 +229,10 @@ class SQLiteTrackedStore(TrackedStore, SQLiteTrackingRecorder):
         """Close the file."""
         self.datastore.close()
 
+    def where(self) -> str:
+        """The file's absolute path."""
+        return str(Path(self.datastore.pool.db_name).resolve())
+
 
 def postgres_datastore(location: PostgresLocation) -> Any:
     """A small connection pool to the ledger's database, each connection in its schema (made
@@ -246,8 +252,8 @@ def postgres_datastore(location: PostgresLocation) -> Any:
 
             return after_connect
 
-    with psycopg.connect(**location.conninfo(), autocommit=True) as conn:  # type: ignore[arg-type]
-        conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(location.schema)))
+    with psycopg.connect(location.dsn(), autocommit=True) as conn:
+        location.ensure_schema(conn)
     return _Datastore(
         dbname=location.dbname,
         host=location.host,
@@ -321,6 +327,27 @@ class PostgresTrackedStore(TrackedStore):
         """Close the pool."""
         self.datastore.close()
 
+    def where(self) -> str:
+        """The database and schema."""
+        where = self.location
+        return f"postgresql://{where.host}:{where.port}/{where.dbname}/{where.schema}"
+
+
+class CaseReader(Protocol):
+    """What a follower of the case view reads of it (the case view, on either database)."""
+
+    def events(self, case_id: str) -> list[Event]:
+        """One case's events as recorded, in log order."""
+        ...
+
+    def heads(self) -> dict[str, tuple[int, int, int]]:
+        """Every case's count of events and its latest recorded_at and appended_at."""
+        ...
+
+    def all_positions(self) -> dict[tuple[str, int], int]:
+        """Every last offset the case view has taken in, per (topic, partition)."""
+        ...
+
 
 class CaseTarget(Protocol):
     """A store kept per case by a follower of the case view (the clock view, the alerter's):
@@ -337,7 +364,7 @@ class CaseTarget(Protocol):
 
     def refresh(
         self,
-        cases: SQLiteCaseView,
+        cases: CaseReader,
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,

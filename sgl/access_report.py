@@ -9,7 +9,7 @@ from typing import Any
 
 from ledger.log import EventLog
 from projections.access_fhir import audit_bundle
-from projections.access_index import SQLiteAccessIndex
+from projections.access_index import AccessIndexStore
 from sgl.bootstrap import Container
 from sgl.queries import ContainerStores, Document, inclusion_proof
 from sgl.queries.common import to_csv
@@ -51,7 +51,7 @@ class AccessLogBehind(Exception):
         self.missing = missing
 
 
-def behind(index: SQLiteAccessIndex, access_log: EventLog) -> int:
+def behind(index: AccessIndexStore, access_log: EventLog) -> int:
     """Access records on the log that the index has not yet taken in."""
     ends = access_log.end_offsets()
     done = index.positions(access_log.topic, list(ends))
@@ -59,7 +59,7 @@ def behind(index: SQLiteAccessIndex, access_log: EventLog) -> int:
 
 
 def access_report(
-    index: SQLiteAccessIndex,
+    index: AccessIndexStore,
     access_log: EventLog,
     case_id: str,
     wait: float = CATCH_UP_SECONDS,

@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager
-from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from fastapi import Depends, FastAPI, Request
@@ -30,7 +29,6 @@ from ledger.errors import (
     NotPermitted,
     Problem,
 )
-from ledger.log import EventLog
 from sgl.access_log import AccessRecorder, declared_query_parameters
 from sgl.access_rules import RULES, Rule, check_covered
 from sgl.authorize import (
@@ -43,7 +41,7 @@ from sgl.authorize import (
 )
 from sgl.bootstrap import Container
 from sgl.docs_pages import install_docs
-from sgl.metrics import Metrics, RequestMetrics, route_template
+from sgl.metrics import Followed, Metrics, RequestMetrics, route_template
 from sgl.openapi import DocumentedApp
 from sgl.queries import QueryError, UnknownParameters
 from sgl.responses import JSONBytes, problem_response
@@ -74,9 +72,12 @@ def create_app(
     container: Container,
     *,
     run_consumer: bool = True,
+    run_sealer: bool | None = None,
     rules: Mapping[tuple[str, str], Rule] = RULES,
 ) -> FastAPI:
-    """The FastAPI app over a wired container; optionally runs the consumers in-process too.
+    """The FastAPI app over a wired container; optionally runs the consumers in-process too
+    (`run_consumer`: the views and indexes; `run_sealer`, as run_consumer unless given: the
+    sealers).
 
     The consumer loops are built when the app starts, and only if it runs them: building the
     app writes nothing (the sealer would create a signing key). Every request passes the
@@ -99,27 +100,24 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        loops: list[ProjectionRunner | CaseFollower | Sealer | AccessIndexer] = []
         if run_consumer:
             runner = container.runner()
             runners.append(runner)
             followers.extend(container.followers())
-            loops: list[ProjectionRunner | CaseFollower | Sealer | AccessIndexer] = [
-                runner,
-                *followers,
-                container.sealer(),
-                container.access_sealer(),
-                container.access_indexer(),
-                container.notes_indexer(),
-            ]
-            for loop in loops:
-                thread = threading.Thread(
-                    target=_consume,
-                    args=(loop, consumer_stop),
-                    name=f"{loop.name}-consumer",
-                    daemon=True,
-                )
-                thread.start()
-                consumer[loop.name] = thread
+            loops += [runner, *followers, container.access_indexer(), container.notes_indexer()]
+        if run_consumer if run_sealer is None else run_sealer:
+            loops += [container.sealer(), container.access_sealer()]
+        for loop in loops:
+            metrics.watch(loop)
+            thread = threading.Thread(
+                target=_consume,
+                args=(loop, consumer_stop),
+                name=f"{loop.name}-consumer",
+                daemon=True,
+            )
+            thread.start()
+            consumer[loop.name] = thread
         yield
         consumer_stop.set()
         # One deadline for all: the threads are daemons, and a stop must not wait on the log.
@@ -129,7 +127,7 @@ def create_app(
         credentials.close()
 
     metrics = Metrics(
-        _lags(container),
+        _followed(container),
         dead_letters=lambda: sum(r.dead_lettered for r in runners),
         alerts_raised=lambda: sum(container.alerts_log.end_offsets().values()),
         consumers_up=lambda: {name: t.is_alive() for name, t in consumer.items()},
@@ -200,39 +198,27 @@ async def _known_parameters_only(request: Request) -> None:
         raise UnknownParameters(unknown, known)
 
 
-def _lags(container: Container) -> dict[str, Callable[[], int]]:
-    """Each view's lag behind the log, read from the view's own positions (no loop needed)."""
-    views: list[tuple[str, Callable[[], Tracked]]] = [
-        (container.views.name, container.views.current),
-        (container.clocks.name, container.clocks.current),
+def _followed(container: Container) -> list[Followed]:
+    """Each view with the log it follows: lag and sealer positions are read from the view's
+    own positions at scrape time (no loop needed)."""
+    return [
+        Followed(container.views.name, container.log, container.views.current),
+        Followed(container.clocks.name, container.log, container.clocks.current),
+        *(
+            [Followed(container.alerts.name, container.log, container.alerts.current)]
+            if container.settings.alerter == "on"
+            else []
+        ),
+        *(
+            Followed(seal.name, log, seal.current, seal.current)
+            for seal, log in (
+                (container.seal, container.log),
+                (container.access_seal, container.access_log),
+            )
+        ),
+        Followed(container.access_index.name, container.access_log, container.access_index.current),
+        Followed(container.notes_index.name, container.notes_log, container.notes_index.current),
     ]
-    if container.settings.alerter == "on":
-        views.append((container.alerts.name, container.alerts.current))
-    views.append((container.seal.name, lambda: container.seal))
-    lags: dict[str, Callable[[], int]] = {
-        name: partial(_lag, container.log, view) for name, view in views
-    }
-    # The access log's seal and index follow the access log; the notes' index, the notes.
-    for store in (container.access_seal, container.access_index):
-        lags[store.name] = partial(_lag, container.access_log, store.current)
-    lags[container.notes_index.name] = partial(
-        _lag, container.notes_log, container.notes_index.current
-    )
-    return lags
-
-
-def _lag(log: EventLog, view: Callable[[], Tracked]) -> int:
-    ends = log.end_offsets()
-    done = view().positions(log.topic, list(ends))
-    return sum(end - (done.get(p, -1) + 1) for p, end in ends.items())
-
-
-class Tracked(Protocol):
-    """A view that records the log positions it has taken in."""
-
-    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
-        """The last offset per partition taken in."""
-        ...
 
 
 def _consume(

@@ -26,16 +26,38 @@ from ledger.log import DeadLetterSink, EventLog
 from ledger.schemas import SchemaRegistry
 from ledger.settings import Settings
 from ledger.sqlite_log import SQLiteEventLog
-from projections.access_index import SQLiteAccessIndex, open_access_index
+from projections.access_index import (
+    ACCESS_INDEX,
+    AccessIndexStore,
+    PostgresAccessIndex,
+    open_access_index,
+)
 from projections.agencies import AgencyLookup
-from projections.alert_store import ALERTS, open_alert_store
-from projections.case_view import SQLiteCaseView
+from projections.alert_store import ALERTS, AlertStore, PostgresAlertStore, open_alert_store
+from projections.case_view import CaseViewStore, PostgresCaseView
 from projections.clock_policy import ClockPolicy, load_clock_policy
-from projections.clock_view import CLOCKS, SQLiteClockView, open_clock_view
-from projections.notes_index import SQLiteNotesIndex, open_notes_index
+from projections.clock_view import (
+    CLOCKS,
+    ClockViewStore,
+    open_clock_view,
+    open_postgres_clock_view,
+)
+from projections.notes_index import (
+    NOTES_INDEX,
+    NotesIndexStore,
+    PostgresNotesIndex,
+    open_notes_index,
+)
 from projections.rules import RulePolicy, load_rule_policy
-from projections.seal_view import SQLiteSealView, open_seal_view
-from projections.view_files import ViewFiles, ViewHandle, open_case_view
+from projections.seal_view import SEAL, PostgresSealView, SealViewStore, SQLiteSealView
+from projections.view_files import (
+    Generations,
+    PostgresGenerations,
+    ViewFiles,
+    ViewHandle,
+    open_case_view,
+    store_location,
+)
 
 CASE_STATE = "case_state"
 ACCESS_SEAL = "access_seal"
@@ -51,29 +73,30 @@ class Container:
     log: EventLog
     dead_letters: DeadLetterSink
     ledger: Ledger
-    views: ViewHandle[SQLiteCaseView]
+    views: ViewHandle[CaseViewStore]
     clock_policy: ClockPolicy
     rule_policy: RulePolicy
     alerts_log: EventLog
-    clocks: ViewHandle[SQLiteClockView]
+    clocks: ViewHandle[ClockViewStore]
     alerts: ViewHandle[Alerter]
     checkpoints_log: EventLog
-    seal: SQLiteSealView
+    seal: SealViewStore
     agencies: AgencyLookup
     access_log: EventLog
     access_checkpoints_log: EventLog
-    access_seal: SQLiteSealView
-    access_index: SQLiteAccessIndex
+    access_seal: SealViewStore
+    access_index: AccessIndexStore
     notes_log: EventLog
-    notes_index: SQLiteNotesIndex
+    notes_index: NotesIndexStore
 
     @property
-    def view(self) -> SQLiteCaseView:
+    def view(self) -> CaseViewStore:
         """The case-state view's current generation (it follows `sgl rebuild`)."""
         return self.views.current()
 
     def runner(self) -> ProjectionRunner:
-        """A consumer loop that keeps the case-state view up to date."""
+        """A consumer loop that keeps the case-state view up to date (on Kafka, running as a
+        member of the view's consumer group)."""
         return ProjectionRunner(
             self.log,
             self.views,
@@ -81,6 +104,7 @@ class Container:
             self.dead_letters,
             batch_size=self.settings.consumer_batch,
             max_record_bytes=self.settings.max_record_bytes,
+            group=True,
         )
 
     def followers(self) -> list[CaseFollower]:
@@ -102,13 +126,17 @@ class Container:
 
     def access_indexer(self) -> AccessIndexer:
         """The consumer that keeps the access log's index by case."""
-        return AccessIndexer(self.access_log, self.access_index, self.settings.consumer_batch)
+        return AccessIndexer(
+            self.access_log, self.access_index, self.settings.consumer_batch, group=True
+        )
 
     def notes_indexer(self) -> AccessIndexer:
         """The consumer that keeps the notes log's index by case."""
-        return AccessIndexer(self.notes_log, self.notes_index, self.settings.consumer_batch)
+        return AccessIndexer(
+            self.notes_log, self.notes_index, self.settings.consumer_batch, group=True
+        )
 
-    def _sealer(self, event_log: EventLog, seal: SQLiteSealView, checkpoints: EventLog) -> Sealer:
+    def _sealer(self, event_log: EventLog, seal: SealViewStore, checkpoints: EventLog) -> Sealer:
         path = self.settings.signing_key_path
         if not path.exists():
             if path != self.settings.data_dir / "keys" / "checkpoint.key":
@@ -153,7 +181,7 @@ class Container:
         return rebuild_view(
             self.log,
             self.views.files,
-            _opener(self.settings),
+            self.views.opener,
             self.schemas,
             self.dead_letters,
             batch_size=self.settings.consumer_batch,
@@ -168,13 +196,13 @@ class Container:
         self.log.close()
         self.alerts_log.close()
         self.checkpoints_log.close()
-        self.seal.datastore.close()
+        self.seal.close()
         self.access_log.close()
         self.access_checkpoints_log.close()
-        self.access_seal.datastore.close()
-        self.access_index.datastore.close()
+        self.access_seal.close()
+        self.access_index.close()
         self.notes_log.close()
-        self.notes_index.datastore.close()
+        self.notes_index.close()
         self.views.close()
         self.clocks.close()
         self.alerts.close()
@@ -262,25 +290,64 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
     return SQLiteEventLog(embedded, topic)
 
 
-def _opener(settings: Settings) -> Callable[[Path], SQLiteCaseView]:
+def generations(settings: Settings, name: str) -> Generations[Any]:
+    """Where a view's generations live: files in the views folder, or schemas in PostgreSQL
+    when SGL_DATABASE_URL names it."""
+    if settings.postgres is not None:
+        return PostgresGenerations(settings.postgres, name)
+    return ViewFiles(settings.views_dir, name)
+
+
+def current_generation(settings: Settings, name: str) -> Any:
+    """A view's current generation (a file, or a PostgreSQL location), read once."""
+    files = generations(settings, name)
+    try:
+        return files.current()
+    finally:
+        if isinstance(files, PostgresGenerations):
+            files.close()
+
+
+def _opener(settings: Settings) -> Callable[[Any], CaseViewStore]:
+    if settings.postgres is not None:
+        return partial(PostgresCaseView.open, snapshot_every=settings.snapshot_every)
     return partial(open_case_view, snapshot_every=settings.snapshot_every)
 
 
-def open_view(settings: Settings) -> SQLiteCaseView:
+def _clocks_opener(
+    settings: Settings, policy: ClockPolicy, agencies: AgencyLookup, *, discard: bool = True
+) -> Callable[[Any], ClockViewStore]:
+    if settings.postgres is not None:
+        return partial(open_postgres_clock_view, policy=policy, agencies=agencies, discard=discard)
+    return partial(open_clock_view, policy=policy, agencies=agencies, discard=discard)
+
+
+def _alert_store_opener(settings: Settings) -> Callable[[Any], AlertStore]:
+    if settings.postgres is not None:
+        return PostgresAlertStore.open
+    return open_alert_store
+
+
+def open_view(settings: Settings) -> CaseViewStore:
     """The case-state view's current generation alone, for readers that need no log."""
-    return _opener(settings)(ViewFiles(settings.views_dir, CASE_STATE).current())
+    return _opener(settings)(current_generation(settings, CASE_STATE))
 
 
-def open_clocks(settings: Settings, policy: ClockPolicy, agencies: AgencyLookup) -> SQLiteClockView:
+def open_clocks(settings: Settings, policy: ClockPolicy, agencies: AgencyLookup) -> ClockViewStore:
     """The clock view's current generation alone, for readers that need no log (a view built
     under another policy is left for its consumer, and not used)."""
-    current = ViewFiles(settings.views_dir, CLOCKS).current()
-    return open_clock_view(current, policy, agencies, discard=False)
+    opener = _clocks_opener(settings, policy, agencies, discard=False)
+    return opener(current_generation(settings, CLOCKS))
 
 
-def view_handle(settings: Settings) -> ViewHandle[SQLiteCaseView]:
+def open_alerts(settings: Settings) -> AlertStore:
+    """The alerter's store's current generation alone, for readers."""
+    return _alert_store_opener(settings)(current_generation(settings, ALERTS))
+
+
+def view_handle(settings: Settings) -> ViewHandle[CaseViewStore]:
     """The case-state view for a long-running process: it follows rebuilds."""
-    return ViewHandle(ViewFiles(settings.views_dir, CASE_STATE), _opener(settings))
+    return ViewHandle(generations(settings, CASE_STATE), _opener(settings))
 
 
 def tune_gc() -> None:
@@ -354,13 +421,11 @@ def bootstrap(settings: Settings) -> Container:
     # and appended by the alerter alone (adapters may not send alert.raised).
     record = Ledger(event_log, schemas)
     feed = Ledger(alerts_log, schemas)
-    clocks = ViewHandle(
-        ViewFiles(settings.views_dir, CLOCKS),
-        partial(open_clock_view, policy=policy, agencies=registry),
-    )
+    clocks = ViewHandle(generations(settings, CLOCKS), _clocks_opener(settings, policy, registry))
+    alert_store = _alert_store_opener(settings)
     alerts = ViewHandle(
-        ViewFiles(settings.views_dir, ALERTS),
-        lambda path: Alerter(open_alert_store(path), rules, record, feed, registry),
+        generations(settings, ALERTS),
+        lambda at: Alerter(alert_store(at), rules, record, feed, registry),
     )
     return Container(
         settings,
@@ -375,7 +440,7 @@ def bootstrap(settings: Settings) -> Container:
         clocks,
         alerts,
         checkpoints_log,
-        open_seal_view(settings.views_dir / "seal.sqlite"),
+        open_seal(settings),
         registry,
         access_log,
         access_checkpoints_log,
@@ -386,16 +451,30 @@ def bootstrap(settings: Settings) -> Container:
     )
 
 
-def access_index_of(settings: Settings) -> SQLiteAccessIndex:
-    """The access log's index by case, in the views folder."""
+def access_index_of(settings: Settings) -> AccessIndexStore:
+    """The access log's index by case, in the views folder (or PostgreSQL)."""
+    if settings.postgres is not None:
+        return PostgresAccessIndex.open(store_location(settings.postgres, ACCESS_INDEX))
     return open_access_index(settings.views_dir / "access-index.sqlite")
 
 
-def notes_index_of(settings: Settings) -> SQLiteNotesIndex:
-    """The notes log's index by case, in the views folder."""
+def notes_index_of(settings: Settings) -> NotesIndexStore:
+    """The notes log's index by case, in the views folder (or PostgreSQL)."""
+    if settings.postgres is not None:
+        return PostgresNotesIndex.open(store_location(settings.postgres, NOTES_INDEX))
     return open_notes_index(settings.views_dir / "notes-index.sqlite")
 
 
-def open_access_seal(settings: Settings) -> SQLiteSealView:
+def open_seal(settings: Settings) -> SealViewStore:
+    """The ledger's seal: its Merkle trees and signed checkpoints."""
+    if settings.postgres is not None:
+        return PostgresSealView.open(store_location(settings.postgres, SEAL))
+    return SQLiteSealView.open(settings.views_dir / "seal.sqlite")
+
+
+def open_access_seal(settings: Settings) -> SealViewStore:
     """The access log's seal: its Merkle trees and checkpoints, beside the ledger's."""
+    if settings.postgres is not None:
+        location = store_location(settings.postgres, ACCESS_SEAL)
+        return PostgresSealView.open(location, name=ACCESS_SEAL)
     return SQLiteSealView.open(settings.views_dir / "access-seal.sqlite", name=ACCESS_SEAL)

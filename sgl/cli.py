@@ -101,7 +101,7 @@ def rebuild(ctx: click.Context, projection: str) -> None:
     click.echo(
         f"rebuilt {projection}: {report.records:,} records read, {report.applied:,} {done} "
         f"in {report.seconds:.1f} s ({report.records_per_second:,.0f} records/s); "
-        f"now serving {report.path.name}",
+        f"now serving {report.generation}",
         err=True,
     )
 

@@ -43,7 +43,7 @@ def access_log(ctx: click.Context, case_id: str, fmt: str) -> None:
         ) from behind
     finally:
         log.close()
-        index.datastore.close()
+        index.close()
     if fmt == "json":
         click.echo(dumps(report).decode())
     elif fmt == "fhir":

@@ -25,6 +25,25 @@ PROJECTIONS = ("case_state", "clocks", "alerts")
 # The access log's consumers: its seal and its index by case.
 ACCESS_CONSUMERS = ("access_seal", "access_index")
 CONSUMERS = (*PROJECTIONS, "seal", *ACCESS_CONSUMERS, "notes_index")
+# What `sgl serve --role` runs: the HTTP API, the views' and indexes' consumers, the sealers.
+ROLES = ("api", "consumer", "sealer")
+
+
+def parse_roles(given: tuple[str, ...], consumer: bool | None) -> frozenset[str]:
+    """The roles `--role` names (repeated, or comma lists; all of them when not given), or
+    with `--no-consumer` the API alone."""
+    if given and consumer is not None:
+        raise click.UsageError("give --role or --consumer/--no-consumer, not both")
+    if not given:
+        return frozenset(ROLES if consumer is not False else ("api",))
+    roles = {part.strip() for each in given for part in each.split(",") if part.strip()}
+    unknown = sorted(roles - set(ROLES))
+    if unknown or not roles:
+        raise click.BadParameter(
+            f"{', '.join(unknown) or 'nothing'} is not a role; the roles are {', '.join(ROLES)}",
+            param_hint="--role",
+        )
+    return frozenset(roles)
 
 
 def _check_port(host: str, port: int) -> None:
@@ -56,26 +75,63 @@ def _check_port(host: str, port: int) -> None:
 @click.option("--host", default=None, help="Address to listen on (loopback by default).")
 @click.option("--port", type=int, default=None, help="Port (SGL_HTTP_PORT, default 8000).")
 @click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    metavar="api|consumer|sealer",
+    help="What this process runs (repeat the option, or a comma list; default: all): `api` the "
+    "HTTP API; `consumer` the case-state view, the clock view, the alerter (unless "
+    "SGL_ALERTER=off) and the access and notes indexes, each as a member of its consumer group "
+    "on Kafka (run as many such processes as partitions); `sealer` the ledger's and the access "
+    "log's sealers (one process).",
+)
+@click.option(
     "--consumer/--no-consumer",
-    default=True,
-    help="Also run the consumers in this process (default on): the case-state view, the clock "
-    "view, the alerter (unless SGL_ALERTER=off), the sealer, and the access log's sealer and "
-    "index.",
+    default=None,
+    help="All roles (the default), or with --no-consumer the API alone.",
 )
 @click.pass_context
-def serve(ctx: click.Context, host: str | None, port: int | None, consumer: bool) -> None:
-    """Serve the HTTP API.
+def serve(
+    ctx: click.Context,
+    host: str | None,
+    port: int | None,
+    roles: tuple[str, ...],
+    consumer: bool | None,
+) -> None:
+    """Serve the HTTP API and run the consumers, or only the roles given (on Kafka, one
+    process per role: SGL_BACKEND=kafka sgl serve --role consumer).
 
     Example: sgl serve --port 8000
     """
     from sgl.bootstrap import bootstrap
 
+    chosen = parse_roles(roles, consumer)
     settings = settings_of(ctx)
     host, port = host or settings.http_host, port or settings.http_port
-    _check_port(host, port)
+    if "api" in chosen:
+        _check_port(host, port)
     container = bootstrap(settings)
     try:
-        _serve(container, host, port, consumer)
+        if "api" in chosen:
+            _serve(
+                container,
+                host,
+                port,
+                "consumer" in chosen,
+                sealer="sealer" in chosen,
+            )
+        else:
+            loops: list[Any] = []
+            if "consumer" in chosen:
+                loops += [
+                    container.runner(),
+                    *container.followers(),
+                    container.access_indexer(),
+                    container.notes_indexer(),
+                ]
+            if "sealer" in chosen:
+                loops += [container.sealer(), container.access_sealer()]
+            _run_loops(loops)
     finally:
         container.close()
 
@@ -93,9 +149,10 @@ def _serve(
     consumer: bool,
     also: tuple[str, ...] = (),
     notes: tuple[str, ...] = (),
+    sealer: bool | None = None,
 ) -> None:
     """Serve until interrupted; the addresses (and any notes) are printed once the server
-    listens."""
+    listens. The sealers run with the consumers unless `sealer` says otherwise."""
     import uvicorn
 
     from sgl.api import create_app
@@ -131,7 +188,7 @@ def _serve(
                 ).start()
             super().handle_exit(sig, frame)
 
-    app = create_app(container, run_consumer=consumer)
+    app = create_app(container, run_consumer=consumer, run_sealer=sealer)
     tune_gc()
     config = uvicorn.Config(
         app,
@@ -320,9 +377,6 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     from sgl.bootstrap import CASE_STATE, bootstrap
 
     container = bootstrap(settings_of(ctx))
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     # Only the chosen loops are built: the sealer creates a signing key when there is none.
     loops: list[Any] = [container.runner()] if not only or CASE_STATE in only else []
     loops += [f for f in container.followers() if not only or f.name in only]
@@ -334,6 +388,18 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
         loops.append(container.access_indexer())
     if not only or "notes_index" in only:
         loops.append(container.notes_indexer())
+    try:
+        _run_loops(loops)
+    finally:
+        container.close()
+
+
+def _run_loops(loops: list[Any]) -> None:
+    """Run consumer loops, each in a thread, until SIGINT or SIGTERM; when one stops on an
+    error, stop the others and exit 1 naming it."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
     failed: list[str] = []
 
     def run(loop: Any) -> None:
@@ -355,7 +421,6 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
         stop.set()
         for thread in threads:
             thread.join()
-        container.close()
     if failed:
         raise click.ClickException(
             f"consumer {', '.join(failed)} stopped on an error (logged as consumer.failed); "

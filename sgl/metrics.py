@@ -1,18 +1,29 @@
 """Prometheus metrics for the API process: appends, rejected events, server errors, request
-latency, dead letters, alerts raised, consumer lag, consumers up, and follower cases failing."""
+latency, dead letters, alerts raised, consumer lag (per view and partition), publish-to-visible
+latency, records applied per view, the sealers' positions and checkpoints, consumers up, and
+follower cases failing.
+
+What a store or the log can tell is read at scrape time; on the consumers' path there is one
+histogram observation per batch. Labels are views and partitions only, never case ids.
+"""
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterator, MutableMapping
-from typing import Any
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
+from eventsourcing.persistence import PersistenceError
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from consumers.loop import TrackedLoop
+from consumers.sealer import Sealer
 from ledger.errors import LedgerUnavailable
+from ledger.log import EventLog, LogRecord
 from sgl.responses import MEDIA_TYPE as PROBLEM
 
 EVENTS_PATH = "/v1/events"
@@ -26,6 +37,26 @@ OTHER_METHOD = "other"
 # Request latency buckets, in seconds: a read of a small case takes a few milliseconds, a
 # batch of thousands of events or a ledger-wide report may take seconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# Publish-to-visible buckets, in seconds: a consumer keeping up shows an event within a poll
+# (0.2 s) and a batch; one catching up (after a restart, an outage, a rebuild) minutes or more.
+VISIBLE_BUCKETS = (
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+    60.0,
+    300.0,
+    3600.0,
+)
+# A store or the log not answering leaves its figures NaN (or absent); the scrape still answers.
+UNAVAILABLE = (LedgerUnavailable, PersistenceError)
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,32 +65,81 @@ Send = Callable[[Message], Any]
 ASGIApp = Callable[[Scope, Receive, Send], Any]
 
 
+class Tracked(Protocol):
+    """A store that records the log positions it has taken in."""
+
+    def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
+        """The last offset taken in from each partition that has one."""
+        ...
+
+
+class Seal(Tracked, Protocol):
+    """A sealer's store: its positions are the records sealed; it holds signed checkpoints."""
+
+    def checkpoint(self, partition: int) -> dict[str, Any] | None:
+        """The partition's latest checkpoint, if any."""
+        ...
+
+    def checkpoints(
+        self, partition: int | None = None, *, unpublished: bool = False
+    ) -> list[dict[str, Any]]:
+        """Checkpoints (those not yet on the checkpoints topic, with unpublished)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A view and the log it follows; `store` gives the view's current generation, and
+    `seal` the same store when the view is a sealer's."""
+
+    view: str
+    log: EventLog
+    store: Callable[[], Tracked]
+    seal: Callable[[], Seal] | None = None
+
+
 class _Read(Collector):
-    """Reads its figures when scraped, so they are never stale."""
+    """Reads its figures when scraped, so they are never stale and cost nothing between
+    scrapes."""
 
     def __init__(
         self,
-        lags: dict[str, Callable[[], int]],
+        followed: Sequence[Followed],
+        loops: Callable[[], list[TrackedLoop[Any]]],
         dead_letters: Callable[[], int],
         alerts_raised: Callable[[], int],
         consumers_up: Callable[[], dict[str, bool]],
         cases_failing: Callable[[], dict[str, int]],
     ) -> None:
-        self._lags = lags
+        self._followed = followed
+        self._loops = loops
         self._dead_letters = dead_letters
         self._alerts_raised = alerts_raised
         self._consumers_up = consumers_up
         self._cases_failing = cases_failing
 
     def collect(self) -> Iterator[Metric]:
-        gauge = GaugeMetricFamily(
-            "sgl_consumer_lag_records",
-            "Records on the log not yet applied, per view",
+        yield from self._positions()
+        loops = self._loops()
+        applied = CounterMetricFamily(
+            "sgl_view_applied_records",
+            "Log records this process's consumer of the view has taken in, each batch in the "
+            "view's own transaction (dead letters included): its rate is the apply rate",
             labels=["view"],
         )
-        for view, lag in self._lags.items():
-            gauge.add_metric([view], _or_nan(lag))
-        yield gauge
+        for loop in loops:
+            applied.add_metric([loop.name], loop.records)
+        yield applied
+        signed = CounterMetricFamily(
+            "sgl_seal_checkpoints_signed",
+            "Checkpoints this process's sealer signed, per sealer and partition",
+            labels=["view", "partition"],
+        )
+        for loop in loops:
+            if isinstance(loop, Sealer):
+                for partition, count in sorted(loop.signed.items()):
+                    signed.add_metric([loop.name, str(partition)], count)
+        yield signed
         up = GaugeMetricFamily(
             "sgl_consumer_up",
             "1 while a consumer this process runs is running, 0 once it has stopped",
@@ -88,6 +168,77 @@ class _Read(Collector):
             value=_or_nan(self._alerts_raised),
         )
 
+    def _positions(self) -> Iterator[Metric]:
+        """Each view's lag, and each sealer's position and checkpoints, from the view's tracked
+        positions and the log's end offsets (asked once per log per scrape)."""
+        lag = GaugeMetricFamily(
+            "sgl_consumer_lag_records",
+            "Records on the log not yet applied, per view (all partitions)",
+            labels=["view"],
+        )
+        by_partition = GaugeMetricFamily(
+            "sgl_consumer_partition_lag_records",
+            "Records on the log not yet applied, per view and partition",
+            labels=["view", "partition"],
+        )
+        sealed = GaugeMetricFamily(
+            "sgl_seal_records",
+            "Records sealed in each partition's Merkle tree (the next offset to seal)",
+            labels=["view", "partition"],
+        )
+        checkpointed = GaugeMetricFamily(
+            "sgl_seal_checkpointed_records",
+            "Records the partition's latest signed checkpoint covers (its size)",
+            labels=["view", "partition"],
+        )
+        unpublished = GaugeMetricFamily(
+            "sgl_seal_checkpoints_unpublished",
+            "Checkpoints signed but not yet on the checkpoints topic",
+            labels=["view"],
+        )
+        ends: dict[int, dict[int, int] | None] = {}
+        for followed in self._followed:
+            key = id(followed.log)
+            if key not in ends:
+                ends[key] = _ends(followed.log)
+            log_ends = ends[key]
+            try:
+                if log_ends is None:
+                    raise LedgerUnavailable(f"the end offsets of {followed.log.topic}")
+                done = followed.store().positions(followed.log.topic, list(log_ends))
+                behind = {p: end - (done.get(p, -1) + 1) for p, end in log_ends.items()}
+                seal = followed.seal() if followed.seal is not None else None
+                signed = {} if seal is None else _checkpointed(seal, list(log_ends))
+                waiting = None if seal is None else len(seal.checkpoints(unpublished=True))
+            except UNAVAILABLE:
+                lag.add_metric([followed.view], math.nan)
+                continue
+            lag.add_metric([followed.view], sum(behind.values()))
+            for partition, count in sorted(behind.items()):
+                by_partition.add_metric([followed.view, str(partition)], count)
+            if waiting is None:
+                continue
+            for partition in sorted(log_ends):
+                sealed.add_metric([followed.view, str(partition)], done.get(partition, -1) + 1)
+            for partition, size in sorted(signed.items()):
+                checkpointed.add_metric([followed.view, str(partition)], size)
+            unpublished.add_metric([followed.view], waiting)
+        yield from (lag, by_partition, sealed, checkpointed, unpublished)
+
+
+def _ends(log: EventLog) -> dict[int, int] | None:
+    """The log's end offsets, or None while it is unavailable."""
+    try:
+        return log.end_offsets()
+    except LedgerUnavailable:
+        return None
+
+
+def _checkpointed(seal: Seal, partitions: Sequence[int]) -> dict[int, int]:
+    """Per partition with a signed checkpoint, the size of the latest."""
+    latest = {p: seal.checkpoint(p) for p in partitions}
+    return {p: int(c["size"]) for p, c in latest.items() if c is not None}
+
 
 def _or_nan(read: Callable[[], int]) -> float:
     """A figure read from the log, or NaN while the log is unavailable: the scrape still
@@ -103,13 +254,14 @@ class Metrics:
 
     def __init__(
         self,
-        lags: dict[str, Callable[[], int]],
+        followed: Sequence[Followed],
         dead_letters: Callable[[], int] = lambda: 0,
         alerts_raised: Callable[[], int] = lambda: 0,
         consumers_up: Callable[[], dict[str, bool]] = dict,
         cases_failing: Callable[[], dict[str, int]] = dict,
     ) -> None:
         self.registry = CollectorRegistry()
+        self._loops: list[TrackedLoop[Any]] = []
         self.appended = Counter(
             "sgl_events_total",
             "Events answered by the append path, by status",
@@ -142,9 +294,38 @@ class Metrics:
             buckets=BUCKETS,
             registry=self.registry,
         )
-        self.registry.register(
-            _Read(lags, dead_letters, alerts_raised, consumers_up, cases_failing)
+        self.visible = Histogram(
+            "sgl_publish_to_visible_seconds",
+            "From the log's append time of the newest record of a batch to the batch "
+            "committed in the view, per view",
+            ["view"],
+            buckets=VISIBLE_BUCKETS,
+            registry=self.registry,
         )
+        self.registry.register(
+            _Read(
+                followed,
+                lambda: list(self._loops),
+                dead_letters,
+                alerts_raised,
+                consumers_up,
+                cases_failing,
+            )
+        )
+
+    def watch(self, loop: TrackedLoop[Any]) -> None:
+        """Report a consumer loop this process runs: records applied, checkpoints signed, and
+        each batch's publish-to-visible latency (one observation per batch)."""
+        visible = self.visible.labels(loop.name)
+
+        def observe(records: Sequence[LogRecord]) -> None:
+            newest = max(record.appended_at for record in records)
+            # Kafka stamps the broker's clock (LogAppendTime): a clock behind this host's must
+            # not make a negative latency.
+            visible.observe(max(0.0, time.time() - newest.timestamp()))
+
+        loop.observers.append(observe)
+        self._loops.append(loop)
 
     def render(self) -> bytes:
         """The text exposition format."""

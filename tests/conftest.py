@@ -140,7 +140,14 @@ def postgres(postgres_url: str) -> Iterator[PostgresLocation]:
     schema = f"t_{uuid.uuid4().hex[:12]}"
     yield PostgresLocation.parse(f"{postgres_url}?schema={schema}")
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        # The test's schema, and the schemas its views and their generations made beside it.
+        rows = conn.execute(
+            "SELECT schema_name FROM information_schema.schemata "
+            "WHERE schema_name = %s OR schema_name LIKE %s",
+            (schema, f"{schema}\\_%"),
+        ).fetchall()
+        for (name,) in rows:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
 
 
 @pytest.fixture(params=DATABASES)

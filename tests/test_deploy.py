@@ -28,10 +28,14 @@ INSTRUCTIONS = [
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
-def test_compose_runs_the_broker_and_the_ledger_and_nothing_else() -> None:
-    """Kafka and the API; no PostgreSQL (nothing uses one)."""
-    assert set(SERVICES) == {"kafka", "api"}
-    assert not re.search("postgres", (ROOT / "docker-compose.yml").read_text(), re.IGNORECASE)
+def test_compose_runs_the_broker_the_database_and_the_ledgers_roles_and_nothing_else() -> None:
+    """Kafka, PostgreSQL, and the ledger's roles each as a service of the one image."""
+    assert set(SERVICES) == {"kafka", "postgres", "api", "consumer", "sealer"}
+    for role in ("api", "consumer", "sealer"):
+        assert SERVICES[role]["image"] == f"safeguarding-ledger:{VERSION}"
+        line = SERVICES[role]["command"]
+        assert line[0] == "serve" and line[line.index("--role") + 1] == role
+        assert SERVICES[role]["environment"]["SGL_DATABASE_URL"].startswith("postgresql://")
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
@@ -41,7 +45,8 @@ def test_every_service_is_healthchecked_pinned_and_on_loopback(name: str) -> Non
     check = service["healthcheck"]
     assert check["test"][0] == "CMD" and len(check["test"]) > 1 and check["retries"] > 0
     image, _, tag = service["image"].rpartition(":")
-    assert image and re.fullmatch(r"\d+\.\d+\.\d+", tag), f"{name}: pin an exact version"
+    # PostgreSQL numbers its releases major.minor.
+    assert image and re.fullmatch(r"\d+\.\d+(\.\d+)?(-[a-z]+)?", tag), f"{name}: pin a version"
     for port in service.get("ports", []):
         assert port.startswith("127.0.0.1:"), "publish on loopback only"
 
@@ -90,7 +95,8 @@ def _command_lines() -> list[list[str]]:
     """The image's default command and each command compose gives it (exec form is JSON)."""
     exec_form = {op: json.loads(arg) for op, arg in INSTRUCTIONS if op in ("ENTRYPOINT", "CMD")}
     assert exec_form["ENTRYPOINT"] == ["sgl"]
-    built = [s["command"] for s in SERVICES.values() if s.get("build") == "."]
+    image = SERVICES["api"]["image"]
+    built = [s["command"] for s in SERVICES.values() if s["image"] == image]
     return [exec_form["CMD"], *built]
 
 

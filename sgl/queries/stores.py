@@ -15,18 +15,18 @@ from typing import Any, Protocol
 from ledger.log import EventLog
 from ledger.settings import Settings
 from projections.agencies import AgencyLookup
-from projections.alert_store import ALERTS, open_alert_store
-from projections.case_view import SQLiteCaseView
+from projections.case_view import CaseViewStore
 from projections.clock_policy import ClockPolicy
-from projections.clock_view import SQLiteClockView
+from projections.clock_view import ClockViewStore
 from projections.rules import RulePolicy
-from projections.seal_view import SQLiteSealView, open_seal_view
-from projections.view_files import ViewFiles
+from projections.seal_view import SealViewStore
 from sgl.bootstrap import (
     Container,
     build_log,
     clock_policy_of,
+    open_alerts,
     open_clocks,
+    open_seal,
     open_view,
     rule_policy_of,
     verifier_key_of,
@@ -37,7 +37,7 @@ class Stores(Protocol):
     """The read side of a ledger, as the queries use it."""
 
     @property
-    def view(self) -> SQLiteCaseView:
+    def view(self) -> CaseViewStore:
         """The case-state view."""
 
     @property
@@ -57,10 +57,10 @@ class Stores(Protocol):
         """The ledger topic."""
 
     @property
-    def seal(self) -> SQLiteSealView:
+    def seal(self) -> SealViewStore:
         """The Merkle trees and signed checkpoints."""
 
-    def clock_view(self) -> SQLiteClockView:
+    def clock_view(self) -> ClockViewStore:
         """The clock view's current generation."""
 
     def raised(self, case_id: str) -> list[dict[str, Any]]:
@@ -82,11 +82,11 @@ class ContainerStores:
         self.seal = container.seal
 
     @property
-    def view(self) -> SQLiteCaseView:
+    def view(self) -> CaseViewStore:
         """The case-state view's current generation."""
         return self.container.view
 
-    def clock_view(self) -> SQLiteClockView:
+    def clock_view(self) -> ClockViewStore:
         """The clock view's current generation."""
         return self.container.clocks.current()
 
@@ -124,10 +124,10 @@ class LocalStores:
             self._close.pop()()
 
     @cached_property
-    def view(self) -> SQLiteCaseView:
+    def view(self) -> CaseViewStore:
         """The case-state view's current generation."""
         view = open_view(self.settings)
-        self._close.append(view.datastore.close)
+        self._close.append(view.close)
         return view
 
     @cached_property
@@ -153,30 +153,30 @@ class LocalStores:
         return log
 
     @cached_property
-    def seal(self) -> SQLiteSealView:
+    def seal(self) -> SealViewStore:
         """The seal of this data directory."""
-        seal = open_seal_view(self.settings.views_dir / "seal.sqlite")
-        self._close.append(seal.datastore.close)
+        seal = open_seal(self.settings)
+        self._close.append(seal.close)
         return seal
 
-    def clock_view(self) -> SQLiteClockView:
+    def clock_view(self) -> ClockViewStore:
         """The clock view's current generation (a view built under another policy is not
         used)."""
         return self._clocks
 
     @cached_property
-    def _clocks(self) -> SQLiteClockView:
+    def _clocks(self) -> ClockViewStore:
         clocks = open_clocks(self.settings, self.clock_policy, self.agencies)
-        self._close.append(clocks.datastore.close)
+        self._close.append(clocks.close)
         return clocks
 
     def raised(self, case_id: str) -> list[dict[str, Any]]:
         """The alerts the alerter has raised for a case, from its store."""
-        store = open_alert_store(ViewFiles(self.settings.views_dir, ALERTS).current())
+        store = open_alerts(self.settings)
         try:
             return store.raised(case_id)
         finally:
-            store.datastore.close()
+            store.close()
 
     def verifier_key(self) -> str | None:
         """The verifier key beside the signing key the settings name."""

@@ -7,11 +7,11 @@ from typing import Any
 
 import httpx
 import orjson
-from eventsourcing.sqlite import SQLiteDatastore
+import pytest
 
 from consumers.runner import ProjectionRunner
-from projections.case_view import SQLiteCaseView
 from sgl.bootstrap import Container
+from tests.case_views import case_view_maker
 from tests.conftest import LiveServer, wait_for
 from tests.credentials import by_caller
 from tests.factories import make_event, new_case_id
@@ -134,8 +134,11 @@ def test_a_rebuild_with_amendments_equals_the_live_view(
     live_server: LiveServer,
     container: Container,
     tmp_path: Path,
+    database: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    """Folding the whole log from scratch gives the same states as the live view."""
+    """Folding the whole log from scratch, into either database, gives the same states as the
+    live view."""
     case_id = new_case_id()
     injury, contact = (
         make_event("injury.observed", case_id),
@@ -144,12 +147,11 @@ def test_a_rebuild_with_amendments_equals_the_live_view(
     withdrawal = retraction(contact)
     publish(live_server, [injury, contact, correction(injury, count=1), withdrawal])
     live = settled(container, case_id, withdrawal)
-    rebuilt = SQLiteCaseView(SQLiteDatastore(str(tmp_path / "rebuild.sqlite")))
-    rebuilt.create_table()
-    ProjectionRunner(
-        container.log, rebuilt, container.schemas, container.dead_letters
-    ).run_until_caught_up(timeout=30)
-    again = rebuilt.get(case_id)
+    with case_view_maker(database, request, tmp_path)() as rebuilt:
+        ProjectionRunner(
+            container.log, rebuilt, container.schemas, container.dead_letters
+        ).run_until_caught_up(timeout=30)
+        again = rebuilt.get(case_id)
     assert again is not None
     assert orjson.loads(orjson.dumps(again)) == live
     assert (live["injuries"], live["contacts"]) == (1, 0)

@@ -1,5 +1,6 @@
 """/metrics: request latency by route template, rejected events (POST /v1/events only), dead
-letters and alerts raised; rejected events are logged by id and rule, never content."""
+letters, alerts raised, lag per view and partition, publish-to-visible latency, records applied
+per view and the sealer's position; rejected events are logged by id and rule, never content."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 import orjson
 import pytest
 import structlog
+from eventsourcing.persistence import PersistenceError
 from prometheus_client.parser import text_string_to_metric_families
 
 from ledger.errors import LedgerUnavailable
@@ -35,6 +37,144 @@ def samples(http: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]],
 
 def post(http: httpx.Client, body: bytes, media: str = "application/json") -> httpx.Response:
     return http.post("/v1/events", content=body, headers={"content-type": media})
+
+
+def series(
+    found: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, *labels: str
+) -> dict[tuple[str, ...], float]:
+    """The samples of one metric, by the values of the labels named (in that order)."""
+    return {
+        tuple(dict(labels_of)[label] for label in labels): value
+        for (n, labels_of), value in found.items()
+        if n == name
+    }
+
+
+def test_lag_is_per_view_and_partition_then_applied_records_and_latency_follow_the_consumer(
+    backend: str, make_settings: Callable[..., Settings]
+) -> None:
+    """Before any consumer runs, each view's lag per partition is the log's end offset there
+    (summing to the view's lag); once the consumers run, every partition's lag is 0, the
+    records each view took in are counted, and each batch's publish-to-visible latency is
+    observed (seconds, not the milliseconds of the log's clock)."""
+    container = with_agencies(bootstrap(make_settings(backend)))
+    try:
+        idle = LiveServer(container, run_consumer=False).start()
+        try:
+            with idle.client(timeout=10) as http:
+                batch = [make_event() for _ in range(12)]
+                assert post(http, orjson.dumps(batch)).status_code == 201
+                found = samples(http)
+        finally:
+            idle.stop()
+        ends = container.log.end_offsets()
+        by_partition = series(found, "sgl_consumer_partition_lag_records", "view", "partition")
+        for view in ("case_state", "clocks", "seal"):
+            lags = {p: v for (name, p), v in by_partition.items() if name == view}
+            assert lags == {str(p): end for p, end in ends.items()}
+            assert series(found, "sgl_consumer_lag_records", "view")[(view,)] == sum(ends.values())
+        assert not [key for key in found if any(e["case_id"] in str(key) for e in batch)]
+
+        server = LiveServer(container).start()
+        try:
+            with server.client(timeout=10) as http:
+
+                def caught_up() -> bool:
+                    lags = series(
+                        samples(http), "sgl_consumer_partition_lag_records", "view", "partition"
+                    )
+                    return bool(lags) and all(v == 0 for v in lags.values())
+
+                wait_for(caught_up, what="every view caught up on every partition")
+                found = samples(http)
+        finally:
+            server.stop()
+    finally:
+        container.close()
+    applied = series(found, "sgl_view_applied_records_total", "view")
+    assert applied[("case_state",)] == sum(ends.values())
+    assert applied[("seal",)] == sum(ends.values())
+    visible = series(found, "sgl_publish_to_visible_seconds_count", "view")
+    assert visible[("case_state",)] >= 1 and visible[("seal",)] >= 1
+    within = series(found, "sgl_publish_to_visible_seconds_bucket", "view", "le")
+    assert within[("case_state", "60.0")] == visible[("case_state",)]
+    assert series(found, "sgl_publish_to_visible_seconds_sum", "view")[("case_state",)] > 0
+
+
+def test_the_sealer_shows_its_position_and_checkpoints_per_partition(
+    backend: str, make_settings: Callable[..., Settings]
+) -> None:
+    """Records sealed per partition reach the log's end; the latest checkpoint's size, the
+    checkpoints this process signed and those not yet published agree with the seal."""
+    container = with_agencies(bootstrap(make_settings(backend, checkpoint_every=4)))
+    server = LiveServer(container).start()
+    try:
+        with server.client(timeout=10) as http:
+            assert post(http, orjson.dumps([make_event() for _ in range(15)])).status_code == 201
+            ends = container.log.end_offsets()
+            sealed = {("seal", str(p)): float(end) for p, end in ends.items()}
+
+            def settled() -> bool:
+                found = samples(http)
+                records = series(found, "sgl_seal_records", "view", "partition")
+                waiting = series(found, "sgl_seal_checkpoints_unpublished", "view")
+                return all(records.get(k) == v for k, v in sealed.items()) and waiting == {
+                    ("seal",): 0,
+                    ("access_seal",): 0,
+                }
+
+            wait_for(settled, what="the sealer at the log's end, its checkpoints published")
+            found = samples(http)
+    finally:
+        server.stop()
+    try:
+        checkpointed = series(found, "sgl_seal_checkpointed_records", "view", "partition")
+        signed = series(found, "sgl_seal_checkpoints_signed_total", "view", "partition")
+        for partition in ends:
+            checkpoints = container.seal.checkpoints(partition)
+            key = ("seal", str(partition))
+            if not checkpoints:
+                assert key not in checkpointed and key not in signed
+                continue
+            assert checkpointed[key] == checkpoints[-1]["size"] <= ends[partition]
+            assert signed[key] == len(checkpoints)
+        assert sum(signed.values()) >= sum(end // 4 for end in ends.values()) > 0
+        assert ("access_seal",) in series(found, "sgl_seal_checkpoints_unpublished", "view")
+    finally:
+        container.close()
+
+
+def test_a_store_that_does_not_answer_leaves_its_lag_nan_and_the_log_is_asked_once(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view whose store fails shows NaN lag and no partitions, the others answer; one scrape
+    asks each log for its end offsets once, however many views follow it."""
+    container = with_agencies(bootstrap(make_settings("sqlite")))
+    server = LiveServer(container, run_consumer=False).start()
+    asked: list[int] = []
+    end_offsets = container.log.end_offsets
+
+    def counted() -> dict[int, int]:
+        asked.append(1)
+        return end_offsets()
+
+    def failing(topic: str, partitions: object) -> dict[int, int]:
+        raise PersistenceError("the database is restarting")
+
+    try:
+        monkeypatch.setattr(container.log, "end_offsets", counted)
+        monkeypatch.setattr(container.view, "positions", failing)
+        with server.client(timeout=10) as http:
+            found = samples(http)
+        ends = end_offsets()
+    finally:
+        server.stop()
+        container.close()
+    assert len(asked) == 1
+    assert math.isnan(series(found, "sgl_consumer_lag_records", "view")[("case_state",)])
+    by_partition = series(found, "sgl_consumer_partition_lag_records", "view", "partition")
+    assert not [key for key in by_partition if key[0] == "case_state"]
+    assert by_partition[("clocks", "0")] == ends[0] > 0
 
 
 def test_latency_is_by_route_template_and_only_refused_events_count_as_rejected(

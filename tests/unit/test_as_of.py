@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
-import tempfile
 from datetime import UTC, datetime, timedelta
 from functools import reduce
 from pathlib import Path
 from typing import Any
 
+import pytest
 from eventsourcing.persistence import Tracking
-from eventsourcing.sqlite import SQLiteDatastore
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.envelope import Event
 from projections.as_of import cutoff, state_as_of
 from projections.case_state import CaseState, project
-from projections.case_view import SQLiteCaseView
+from tests.case_views import ViewMaker, case_view_maker
 from tests.factories import as_events, make_event, new_case_id
 
 START = datetime(2007, 1, 1, 9, tzinfo=UTC)
+# Each example makes its own view, so the test's fixtures serve every example.
+EXAMPLES_SHARE_FIXTURES = [HealthCheck.function_scoped_fixture]
+
+
+@pytest.fixture
+def new_view(database: str, request: pytest.FixtureRequest, tmp_path: Path) -> ViewMaker:
+    """An empty case view per call, in SQLite and in PostgreSQL."""
+    return case_view_maker(database, request, tmp_path)
+
 
 # An op: ("injury", day, count) | ("correct", day, target index, count) | ("retract", day, target)
 ops = st.lists(
@@ -118,10 +126,10 @@ def test_as_of_equals_a_from_scratch_fold_of_what_was_recorded_by_then(
     assert state_as_of(events, moment) == reference(events, moment)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=None, suppress_health_check=EXAMPLES_SHARE_FIXTURES)
 @given(ops, st.lists(st.integers(1, 5), min_size=1, max_size=6))
 def test_live_equals_as_of_now_and_any_rebuild_equals_live(
-    script: list[tuple[Any, ...]], splits: list[int]
+    new_view: ViewMaker, script: list[tuple[Any, ...]], splits: list[int]
 ) -> None:
     """The view, fed in any batching, holds the state as of now."""
     events = build(script)
@@ -129,9 +137,7 @@ def test_live_equals_as_of_now_and_any_rebuild_equals_live(
         return
     views = []
     for batching in ([len(events)], splits):
-        with tempfile.TemporaryDirectory() as folder:
-            view = SQLiteCaseView(SQLiteDatastore(str(Path(folder) / "v.sqlite")))
-            view.create_table()
+        with new_view() as view:
             start = 0
             sizes = iter(batching * len(events))
             while start < len(events):
@@ -139,7 +145,6 @@ def test_live_equals_as_of_now_and_any_rebuild_equals_live(
                 view.apply(events[start:end], [Tracking("t", end - 1)])
                 start = end
             views.append(view.get(events[0].case_id))
-            view.datastore.close()
     now = state_as_of(events, datetime.now(UTC))
     assert views[0] == views[1] == now
 
@@ -160,7 +165,7 @@ def _appended(events: list[Event], days: list[int]) -> list[Event]:
     ]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=EXAMPLES_SHARE_FIXTURES)
 @given(
     ops,
     st.lists(st.integers(1, 7), min_size=1, max_size=5),
@@ -169,6 +174,7 @@ def _appended(events: list[Event], days: list[int]) -> list[Event]:
     st.lists(st.integers(-1, 80), min_size=1, max_size=6),
 )
 def test_the_views_snapshot_replay_equals_the_pure_replay(
+    new_view: ViewMaker,
     script: list[tuple[Any, ...]],
     splits: list[int],
     every: int,
@@ -179,9 +185,7 @@ def test_the_views_snapshot_replay_equals_the_pure_replay(
     events = _appended(build(script), delays)
     if not events:
         return
-    with tempfile.TemporaryDirectory() as folder:
-        view = SQLiteCaseView(SQLiteDatastore(str(Path(folder) / "v.sqlite")), snapshot_every=every)
-        view.create_table()
+    with new_view(snapshot_every=every) as view:
         start = 0
         sizes = iter(splits * len(events))
         while start < len(events):
@@ -196,24 +200,20 @@ def test_the_views_snapshot_replay_equals_the_pure_replay(
                     events, moment, basis
                 ), (day, basis)
         assert view.state_as_of(case_id, datetime.now(UTC)) == view.get(case_id)
-        view.datastore.close()
 
 
-def test_snapshots_are_taken_every_n_events_of_a_case() -> None:
+def test_snapshots_are_taken_every_n_events_of_a_case(new_view: ViewMaker) -> None:
     """A 25-event case with snapshots every 10 events has two, at its 10th and 20th event."""
     events = build([("injury", day, 1) for day in range(25)])
-    with tempfile.TemporaryDirectory() as folder:
-        view = SQLiteCaseView(SQLiteDatastore(str(Path(folder) / "v.sqlite")), snapshot_every=10)
-        view.create_table()
+    with new_view(snapshot_every=10) as view:
         view.apply(events[:7], [Tracking("t", 6)])
         view.apply(events[7:], [Tracking("t", 24)])
-        with view.datastore.transaction(commit=False) as cursor:
-            cursor.execute("SELECT offset FROM case_state_snapshots ORDER BY offset")
+        with view.transaction(commit=False) as cursor:
+            cursor.execute(f'SELECT "offset" FROM {view.name}_snapshots ORDER BY "offset"')
             assert [row[0] for row in cursor.fetchall()] == [9, 19]
-        view.datastore.close()
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None, suppress_health_check=EXAMPLES_SHARE_FIXTURES)
 @given(
     ops,
     st.randoms(use_true_random=False),
@@ -223,6 +223,7 @@ def test_snapshots_are_taken_every_n_events_of_a_case() -> None:
     st.lists(st.integers(-1, 80), min_size=1, max_size=4),
 )
 def test_the_view_holds_when_amendments_precede_targets_or_a_case_spans_partitions(
+    new_view: ViewMaker,
     script: list[tuple[Any, ...]],
     rng: Any,
     two_partitions: bool,
@@ -248,9 +249,7 @@ def test_the_view_holds_when_amendments_precede_targets_or_a_case_spans_partitio
     arrival = []
     while any(queues):
         arrival.append(rng.choice([q for q in queues if q]).pop(0))
-    with tempfile.TemporaryDirectory() as folder:
-        view = SQLiteCaseView(SQLiteDatastore(str(Path(folder) / "v.sqlite")), snapshot_every=every)
-        view.create_table()
+    with new_view(snapshot_every=every) as view:
         start = 0
         sizes = iter(splits * len(arrival))
         while start < len(arrival):
@@ -268,4 +267,3 @@ def test_the_view_holds_when_amendments_precede_targets_or_a_case_spans_partitio
                 assert view.state_as_of(case_id, moment, basis) == state_as_of(
                     log, moment, basis
                 ), (day, basis)
-        view.datastore.close()

@@ -16,6 +16,7 @@ def test_a_url_gives_each_part_and_the_schema() -> None:
     assert location == PostgresLocation("127.0.0.1", 6543, "ledger", "sgl", "s@cret", "views")
     assert "s@cret" not in location.redacted()
     assert location.conninfo()["options"] == "-c search_path=views"
+    assert PostgresLocation.parse(location.url()) == location
 
 
 def test_defaults_are_port_5432_user_postgres_and_schema_public() -> None:

@@ -1,0 +1,192 @@
+"""The case-state view as a Kafka consumer group: members join and leave mid-stream, each
+partition moves to its new owner at the view's tracked position, and the view ends equal to a
+clean rebuild, every record taken in exactly once; the group and its lag are visible to
+Kafka's group tools. A batch read twice (by a member evicted while slow) fails in its
+transaction."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+from eventsourcing.sqlite import SQLiteDatastore
+from kafka import KafkaAdminClient
+
+from consumers.loop import group_name
+from consumers.runner import ProjectionRunner
+from ledger.settings import Settings
+from projections.case_view import SQLiteCaseView
+from sgl.bootstrap import Container, bootstrap, open_view
+from tests.agencies import with_agencies
+from tests.conftest import wait_for
+from tests.factories import make_event, new_case_id
+
+CASES = 60
+PHASE = 1_000
+TYPES = ("contact.recorded", "injury.observed", "decision.recorded")
+
+
+def events(count: int, cases: list[str]) -> list[dict[str, object]]:
+    return [make_event(TYPES[i % 3], cases[i % len(cases)]) for i in range(count)]
+
+
+def publish(container: Container, batch: list[dict[str, object]]) -> None:
+    for start in range(0, len(batch), 100):
+        container.ledger.submit(batch[start : start + 100])
+
+
+class Member:
+    """One member of the case view's group, as a process would be: its own connection to the
+    shared view file and its own consumer, run until stopped."""
+
+    def __init__(self, container: Container) -> None:
+        self.runner = ProjectionRunner(
+            container.log,
+            open_view(container.settings),
+            container.schemas,
+            container.dead_letters,
+            batch_size=100,
+            group=True,
+        )
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.runner.run_resilient, args=(self.stop,))
+        self.thread.start()
+
+    def leave(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
+
+
+@contextmanager
+def admin_of(settings: Settings) -> Iterator[Any]:
+    admin = KafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    try:
+        yield admin
+    finally:
+        admin.close()
+
+
+def assigned(admin: Any, group: str) -> list[list[int]]:
+    """The partitions each member of the group holds, as the broker describes the group."""
+    described = admin.describe_groups([group])[group]
+    if described["group_state"] != "Stable":
+        return []
+    return sorted(
+        sorted(p for t in m["member_assignment"]["assigned_partitions"] for p in t["partitions"])
+        for m in described["members"]
+    )
+
+
+@pytest.mark.kafka
+def test_a_group_growing_from_one_to_three_and_back_takes_in_each_record_once(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings("kafka", partitions=3)
+    container = with_agencies(bootstrap(settings))
+    cases = [new_case_id() for _ in range(CASES)]
+    publish(container, [make_event("case.opened", c) for c in cases] + events(PHASE, cases))
+    view = container.view
+    group = group_name(settings.topic, view)
+    members = [Member(container)]
+    try:
+        wait_for(lambda: members[0].runner.records >= 300, timeout=60, what="a first member")
+        # Two more join while events are published: the partitions are shared out.
+        publisher = threading.Thread(target=publish, args=(container, events(PHASE, cases)))
+        publisher.start()
+        members += [Member(container), Member(container)]
+        with admin_of(settings) as admin:
+            wait_for(
+                lambda: assigned(admin, group) == [[0], [1], [2]],
+                timeout=60,
+                what="three members holding a partition each",
+            )
+            publisher.join(timeout=60)
+            # The join may have been slower than the publisher: more for the three to share.
+            publish(container, events(PHASE, cases))
+            wait_for(
+                lambda: all(m.runner.records for m in members),
+                timeout=60,
+                what="every member taking in records",
+            )
+            # Two leave while events are published: the one left takes every partition.
+            publisher = threading.Thread(target=publish, args=(container, events(PHASE, cases)))
+            publisher.start()
+            members[1].leave()
+            members[2].leave()
+            publisher.join(timeout=60)
+            wait_for(
+                lambda: assigned(admin, group) == [[0, 1, 2]],
+                timeout=60,
+                what="the first member holding every partition",
+            )
+            ends = container.log.end_offsets()
+            wait_for(
+                lambda: (
+                    view.positions(settings.topic, list(ends))
+                    == {p: e - 1 for p, e in ends.items()}
+                ),
+                timeout=60,
+                what="the group to catch up",
+            )
+            # The group tools see the group, and its offsets at the log's end: no lag.
+            assert group in {g["group_id"] for g in admin.list_groups()}
+            wait_for(
+                lambda: (
+                    {
+                        tp.partition: o.offset
+                        for tp, o in admin.list_group_offsets({group: None})[group].items()
+                    }
+                    == ends
+                ),
+                timeout=30,
+                what="the group's committed offsets at the log's end",
+            )
+    finally:
+        for member in members:
+            member.leave()
+    with admin_of(settings) as admin:
+        admin.delete_groups([group])
+    total = sum(ends.values())
+    # Every record taken in by exactly one member, once: none lost, none doubled.
+    assert sum(m.runner.records for m in members) == total
+    assert view.applied_count() == total
+
+    rebuilt = SQLiteCaseView(SQLiteDatastore(str(tmp_path / "rebuild.sqlite")))
+    rebuilt.create_table()
+    clean = ProjectionRunner(container.log, rebuilt, container.schemas, container.dead_letters)
+    assert clean.run_until_caught_up(timeout=120) == total
+    case_ids = view.case_ids(limit=CASES + 1)
+    assert case_ids == rebuilt.case_ids(limit=CASES + 1)
+    for case_id in case_ids:
+        assert view.get(case_id) == rebuilt.get(case_id)
+    container.close()
+
+
+def test_a_batch_starting_at_or_below_the_tracked_position_applies_nothing(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """What a member evicted mid-batch meets when the new owner has taken the partition on:
+    its batch overlaps what is recorded, and its transaction fails."""
+    container = with_agencies(bootstrap(make_settings("sqlite")))
+    case_id = new_case_id()
+    publish(container, [make_event("case.opened", case_id), *events(40, [case_id])])
+    registered = container.log.end_offsets()[0] - 41
+    records = container.log.reader({}).poll(1000, 1.0)
+    runner = container.runner()
+    view = container.view
+    runner.handle(records[: registered + 20])
+    applied = view.applied_count()
+    with pytest.raises(IntegrityError):
+        runner.handle(records[registered + 10 : registered + 30])
+    assert view.applied_count() == applied
+    assert view.positions(container.log.topic, [0]) == {0: records[registered + 19].offset}
+    # The batch from the tracked position on applies.
+    runner.handle(records[registered + 20 :])
+    assert view.applied_count() == applied + 21
+    container.close()
