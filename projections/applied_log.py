@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import heapq
 import threading
 from array import array
 from collections.abc import Collection, Iterable
@@ -21,6 +22,7 @@ from projections.tracking import Cursor
 # Rows found since the last merge are kept in a dict until there are this many, or a quarter
 # of the sorted index: merging costs the index's size, so merges grow apart as it grows.
 MERGE_FROM = 50_000
+_PAGE = 100_000
 _CHUNK = 500
 
 
@@ -86,29 +88,42 @@ class AppliedLog:
         return int(cursor.fetchone()[0])
 
     def _catch_up(self, cursor: Cursor) -> None:
-        cursor.execute(
-            f"SELECT id, hash FROM {self.table} WHERE id > ? ORDER BY id",  # noqa: S608
-            (self._seen,),
-        )
-        rows = cursor.fetchall()
-        if not rows:
-            return
-        self._seen = rows[-1][0]
-        if len(rows) >= MERGE_FROM:
-            self._merge((h, r) for r, h in rows)
-            return
-        for row, hashed in rows:
-            self._recent.setdefault(hashed, []).append(row)
-        self._recent_count += len(rows)
-        if self._recent_count >= max(MERGE_FROM, len(self._hashes) // 4):
-            self._merge((h, r) for h, rows_of in self._recent.items() for r in rows_of)
-            self._recent.clear()
-            self._recent_count = 0
+        # Read a page of rows at a time: a process opening a large view sorts each page and
+        # merges them all once, holding no more than the index and one page as Python objects.
+        runs: list[tuple[array[int], array[int]]] = []
+        while True:
+            cursor.execute(
+                f"SELECT id, hash FROM {self.table} WHERE id > ? ORDER BY id LIMIT ?",  # noqa: S608
+                (self._seen, _PAGE),
+            )
+            rows = cursor.fetchall()
+            if not rows:
+                break
+            self._seen = rows[-1][0]
+            if len(rows) < _PAGE and not runs:
+                for row, hashed in rows:
+                    self._recent.setdefault(hashed, []).append(row)
+                self._recent_count += len(rows)
+                break
+            pairs = sorted((hashed, row) for row, hashed in rows)
+            runs.append((array("q", [h for h, _ in pairs]), array("q", [r for _, r in pairs])))
+        if runs or self._recent_count >= max(MERGE_FROM, len(self._hashes) // 4):
+            self._merge(runs)
 
-    def _merge(self, pairs: Iterable[tuple[int, int]]) -> None:
-        merged = sorted([*zip(self._hashes, self._rows, strict=True), *pairs])
-        self._hashes = array("q", [h for h, _ in merged])
-        self._rows = array("q", [r for _, r in merged])
+    def _merge(self, runs: list[tuple[array[int], array[int]]]) -> None:
+        """Merge the sorted runs and the rows found since the last merge into the index."""
+        recent = sorted((h, r) for h, rows in self._recent.items() for r in rows)
+        hashes, rows = array("q"), array("q")
+        for hashed, row in heapq.merge(
+            zip(self._hashes, self._rows, strict=True),
+            recent,
+            *(zip(h, r, strict=True) for h, r in runs),
+        ):
+            hashes.append(hashed)
+            rows.append(row)
+        self._hashes, self._rows = hashes, rows
+        self._recent.clear()
+        self._recent_count = 0
 
     def _rows_of(self, hashed: int) -> list[int]:
         found = list(self._recent.get(hashed, ()))

@@ -63,9 +63,10 @@ def test_ids_applied_through_one_handle_are_found_through_another(tmp_path: Path
 def test_the_applied_index_holds_across_merges_and_shared_hashes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Merged into the sorted index every few rows, and with ids whose hashes are equal, each
-    id is found exactly, and none that was not applied."""
+    """Merged into the sorted index every few rows, read in pages by a view opened later, and
+    with ids whose hashes are equal, each id is found exactly, and none that was not applied."""
     monkeypatch.setattr(applied_log, "MERGE_FROM", 3)
+    monkeypatch.setattr(applied_log, "_PAGE", 4)
     monkeypatch.setattr(applied_log, "id_hash", lambda event_id: len(event_id) % 2)
     view = SQLiteCaseView.open(tmp_path / "v.sqlite")
     case_id = new_case_id()
@@ -79,6 +80,9 @@ def test_the_applied_index_holds_across_merges_and_shared_hashes(
     assert sorted(view.applied_digests([*ids, "E99", "missing"])) == sorted(ids)
     assert view.apply([events[0]._replace(event_id=ids[4], offset=20)], [Tracking("t:0", 20)]) == 0
     view.close()
+    again = SQLiteCaseView.open(tmp_path / "v.sqlite")
+    assert sorted(again.applied_digests([*ids, "E99"])) == sorted(ids), "read in pages when opened"
+    again.close()
 
 
 def test_a_rolled_back_batch_leaves_its_ids_unapplied(tmp_path: Path) -> None:
