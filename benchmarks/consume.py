@@ -1,4 +1,4 @@
-"""Consumer throughput into the SQLite case-state view, against the raw read rate of the log.
+"""Consumer throughput into the case-state view, against the raw read rate of the log.
 
 Fills a log with COUNT events, then in one run measures:
   raw read   the log's own reader polling every record (no decoding, no view);
@@ -6,23 +6,31 @@ Fills a log with COUNT events, then in one run measures:
              ledger's code: the baseline the consumer's ratio is taken against;
   consumer   ProjectionRunner: decode, validate, fold, and commit view + tracking per batch.
 On kafka the run's topics are deleted at the end.
-Usage: python benchmarks/consume.py [COUNT] [sqlite|kafka]   (default 100,000 on sqlite)
+Usage: python benchmarks/consume.py [COUNT] [sqlite|kafka] [sqlite|postgres]
+(default 100,000 on sqlite, into the SQLite view; `postgres` puts the view in a schema of its
+own, dropped after, on the server SGL_DATABASE_URL names)
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 from _common import events, machine, rate, register
 from kafka import KafkaAdminClient, KafkaConsumer, TopicPartition
 
+from consumers.runner import ProjectionRunner
 from ledger.log import EventLog
 from ledger.settings import Settings
+from projections.case_view import PostgresCaseView
 from sgl.bootstrap import Container, bootstrap
 from sgl.logs import configure_logging
 
@@ -109,9 +117,36 @@ def filled(count: int, backend: str) -> tuple[Container, float, int]:
     return container, appending, registered + count
 
 
+@contextmanager
+def case_view_runner(container: Container, views: str) -> Iterator[ProjectionRunner]:
+    """The container's consumer into its SQLite view, or one like it into a PostgreSQL view."""
+    if views == "sqlite":
+        yield container.runner()
+        return
+    server = container.settings.postgres
+    if server is None:
+        raise SystemExit("set SGL_DATABASE_URL to put the view in PostgreSQL")
+    location = dataclasses.replace(server, schema=f"bench_{uuid.uuid4().hex[:8]}")
+    view = PostgresCaseView.open(location, snapshot_every=container.settings.snapshot_every)
+    try:
+        yield ProjectionRunner(
+            container.log,
+            view,
+            container.schemas,
+            container.dead_letters,
+            batch_size=container.settings.consumer_batch,
+            max_record_bytes=container.settings.max_record_bytes,
+        )
+    finally:
+        view.close()
+        with psycopg.connect(server.dsn(), autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {location.schema} CASCADE")  # type: ignore[arg-type]
+
+
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     backend = sys.argv[2] if len(sys.argv) > 2 else "sqlite"
+    views = sys.argv[3] if len(sys.argv) > 3 else "sqlite"
     container, _, total = filled(count, backend)
     settings = container.settings
     try:
@@ -121,14 +156,14 @@ def main() -> None:
         if backend == "kafka":
             baseline = kafka_python_read(settings, total, settings.consumer_batch)
             print(f"raw kafka-python read:         {rate(total, baseline)}")
-        runner = container.runner()
-        started = time.perf_counter()
-        applied = runner.run_until_caught_up(timeout=600)
-        took = time.perf_counter() - started
+        with case_view_runner(container, views) as runner:
+            started = time.perf_counter()
+            applied = runner.run_until_caught_up(timeout=1800)
+            took = time.perf_counter() - started
         assert applied == total, applied
         against = "" if baseline is None else f", to kafka-python {baseline / took:.2f}"
         print(
-            f"consumer into the SQLite view: {rate(total, took)}  "
+            f"consumer into the {views} view: {rate(total, took)}  "
             f"ratio to the raw read {read / took:.2f}{against}"
         )
     finally:
