@@ -316,19 +316,21 @@ class Load:
         """POST a batch as the ledger's client library does: an unavailable ledger (502, 503,
         504) or a lost connection is retried with the same events, after a growing wait; the
         answer, or None if there was none. Each failed attempt is counted."""
+        response: httpx.Response | None = None
         for attempt in range(RETRIES + 1):
             try:
-                response = client.post("/v1/events", content=body)
+                answer = client.post("/v1/events", content=body)
             except httpx.HTTPError as exc:
                 failure, response = type(exc).__name__, None
             else:
-                if response.status_code not in (502, 503, 504):
-                    if response.status_code not in (200, 201):
+                response = answer
+                if answer.status_code not in (502, 503, 504):
+                    if answer.status_code not in (200, 201):
                         with self.lock:
-                            self.failures[f"HTTP {response.status_code}"] += 1
-                            self.first_failure = self.first_failure or response.text[:500]
-                    return response
-                failure = f"HTTP {response.status_code}"
+                            self.failures[f"HTTP {answer.status_code}"] += 1
+                            self.first_failure = self.first_failure or answer.text[:500]
+                    return answer
+                failure = f"HTTP {answer.status_code}"
             with self.lock:
                 self.retried[failure] += 1
             if attempt < RETRIES:
