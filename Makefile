@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
 
-.PHONY: run test install lint typecheck layers pytest docs screenshots kafka-start kafka-stop kafka-status postgres-start postgres-stop bench clean
+.PHONY: run test install lint typecheck layers pytest docs screenshots kafka-start kafka-stop kafka-status postgres-start postgres-stop bench bench-load clean
 
 # The server's distribution carries the client's package: a client installed on its own
 # before would hold the same files, so it goes.
@@ -68,6 +68,12 @@ postgres-stop:
 bench: install kafka-start
 	$(PY) benchmarks/append.py
 	$(PY) benchmarks/consume.py
+
+## bench-load: five minutes of load through the HTTP API, three consumers, on Kafka and
+## PostgreSQL (BENCH_SECONDS to change the duration)
+BENCH_SECONDS ?= 300
+bench-load: install kafka-start postgres-start
+	$(PY) benchmarks/load.py --seconds $(BENCH_SECONDS)
 
 clean:
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
