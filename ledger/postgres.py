@@ -7,6 +7,9 @@ several ledgers (or test runs) can share one database.
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
@@ -14,6 +17,10 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from ledger.errors import LedgerError
 
 SCHEMES = ("postgresql", "postgres")
+# Every process of a ledger makes the schemas and tables it needs as it starts. Two sessions
+# making the same one at once are not kept apart by IF NOT EXISTS (the second fails on a unique
+# index of the catalog), so they take turns under this advisory lock.
+SETUP_LOCK = zlib.crc32(b"sgl-setup")
 
 
 class InvalidDatabaseUrl(LedgerError):
@@ -90,11 +97,12 @@ class PostgresLocation:
         that may not create schemas can still use one made for it)."""
         from psycopg.sql import SQL, Identifier  # noqa: PLC0415 -- only with PostgreSQL
 
-        found = conn.execute(
-            "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.schema,)
-        ).fetchone()
-        if found is None:
-            conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema)))
+        with setup_lock(conn):
+            found = conn.execute(
+                "SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (self.schema,)
+            ).fetchone()
+            if found is None:
+                conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.schema)))
 
     def url(self) -> str:
         """The location as an SGL_DATABASE_URL (with its password: never for logs)."""
@@ -107,3 +115,12 @@ class PostgresLocation:
         return (
             f"postgresql://{self.user}@{self.host}:{self.port}/{self.dbname}?schema={self.schema}"
         )
+
+
+@contextmanager
+def setup_lock(conn: Any) -> Iterator[None]:
+    """A transaction on the open connection holding the ledger's setup lock (`SETUP_LOCK`):
+    what is made under it is made by one session at a time, and seen made by the next."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SETUP_LOCK,))
+        yield

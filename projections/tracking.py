@@ -26,7 +26,7 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteTrackingRecorder
 
 from ledger.envelope import Event
-from ledger.postgres import PostgresLocation
+from ledger.postgres import PostgresLocation, setup_lock
 from ledger.private import private_database
 
 if TYPE_CHECKING:
@@ -295,13 +295,17 @@ class PostgresTrackedStore(TrackedStore):
         return store
 
     def create_table(self) -> None:
-        """The library's tracking table, then the store's own (in one transaction)."""
+        """The library's tracking table, then the store's own (in one transaction), under the
+        ledger's setup lock: the library looks for its table before it makes it, and a
+        process that looked while another was making it would fail."""
+        import psycopg  # noqa: PLC0415
         from psycopg.sql import SQL  # noqa: PLC0415
 
         self.recorder.sql_create_statements.extend(
             SQL(postgres_sql(statement).replace("%%", "%")) for statement in self.tables()
         )
-        self.recorder.create_table()
+        with psycopg.connect(self.location.dsn(), autocommit=True) as conn, setup_lock(conn):
+            self.recorder.create_table()
 
     @contextmanager
     def _transaction(self, commit: bool) -> Iterator[Cursor]:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
 from ledger.errors import LedgerError
-from ledger.postgres import PostgresLocation
+from ledger.postgres import PostgresLocation, setup_lock
 from ledger.private import private_file
 from projections.case_view import SQLiteCaseView
 
@@ -187,7 +187,7 @@ class PostgresGenerations:
         self._lock = threading.Lock()
         self._conn: Any = None
         self._seen: tuple[float, object] = (-POINTER_SECONDS, None)
-        with self._connection() as conn:
+        with self._connection() as conn, setup_lock(conn):
             location.ensure_schema(conn)
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS view_generations (view TEXT PRIMARY KEY, "

@@ -3,7 +3,9 @@ in SQLite and in PostgreSQL; positions commit with the rows they cover, once."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from projections.tracking import (
     postgres_sql,
     tracking_name,
 )
+from projections.view_files import PostgresGenerations
 
 TOPIC = "sgl.test.base"
 
@@ -102,3 +105,44 @@ def test_the_stores_sql_becomes_postgresql() -> None:
     assert postgres_sql("CREATE TABLE t (a INTEGER, b BLOB) WITHOUT ROWID") == (
         "CREATE TABLE t (a BIGINT, b BYTEA)"
     )
+
+
+def open_together(location: PostgresLocation, opening: int) -> list[BaseException]:
+    """Open the generations' pointer and a store on the location in `opening` threads released
+    at the same moment, as processes starting together do; what each raised."""
+    together = threading.Barrier(opening)
+    failures: list[BaseException] = []
+    opened: list[PostgresTallies | PostgresGenerations] = []
+
+    def start() -> None:
+        together.wait()
+        try:
+            opened.append(PostgresGenerations(location, "tallies"))
+            opened.append(PostgresTallies.open(location, name="tallies"))
+        except Exception as exc:  # returned: a thread's raise would only end the thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(opening)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    for each in opened:
+        each.close()
+    return failures
+
+
+def test_processes_starting_together_on_a_new_database_all_open_their_stores(
+    postgres: PostgresLocation,
+) -> None:
+    """Every process of a ledger makes its schemas and tables as it starts; started at the
+    same moment on an empty database, none fails on another's half-made schema or table."""
+    for round_ in range(3):
+        location = replace(postgres, schema=f"{postgres.schema}_r{round_}")
+        assert open_together(location, 8) == []
+    again = PostgresTallies.open(location, name="tallies")
+    try:
+        write(again, "a", 4)
+        assert again.positions(TOPIC, [0]) == {0: 4}
+    finally:
+        again.close()

@@ -17,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import orjson
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from ledger.settings import Settings
 from tests.agencies import registrations
-from tests.brokers import PrivateBroker
+from tests.brokers import PrivateBroker, read_topic
 from tests.conftest import free_port, wait_for
 from tests.credentials import Credentials
 from tests.factories import make_event, new_case_id
@@ -178,27 +176,6 @@ def post_timed(server: Server, event: dict[str, Any]) -> tuple[int, float, httpx
     started = time.monotonic()
     answer = httpx.post(server.url + "/v1/events", json=event, headers=headers, timeout=30)
     return answer.status_code, time.monotonic() - started, answer
-
-
-def read_topic(bootstrap: str, topic: str) -> list[tuple[str, int, int]]:
-    """(event_id, partition, offset) of every record on the topic, read raw."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
-    try:
-        tps = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic))]
-        consumer.assign(tps)
-        consumer.seek_to_beginning(*tps)
-        ends = consumer.end_offsets(tps)
-        found: list[tuple[str, int, int]] = []
-        deadline = time.monotonic() + 60
-        while any(consumer.position(tp) < ends[tp] for tp in tps):
-            assert time.monotonic() < deadline, "the topic was not read within 60 s"
-            for batch in consumer.poll(timeout_ms=500).values():
-                found.extend(
-                    (orjson.loads(m.value)["event_id"], m.partition, m.offset) for m in batch
-                )
-        return found
-    finally:
-        consumer.close()
 
 
 @pytest.mark.kafka
