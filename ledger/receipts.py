@@ -15,12 +15,11 @@ from typing import Any, Protocol
 
 import psycopg
 import structlog
-from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
 from ledger.errors import LedgerUnavailable
 from ledger.log import PendingRecord, Receipt, from_millis
-from ledger.postgres import PostgresLocation
+from ledger.postgres import PostgresLocation, setup_lock
 from ledger.private import private_database
 from ledger.sqlite_util import in_chunks
 
@@ -525,14 +524,10 @@ class PostgresReceiptIndex:
         self._conn = self._connect()
         self._owner = self._identity()
         try:
-            # Processes starting together would race to create the same schema and table.
-            with self._conn.transaction():
-                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('sgl.receipts'))")
-                self._conn.execute(
-                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
-                        sql.Identifier(location.schema)
-                    )
-                )
+            # Processes starting together would race to create the same schema and table
+            # (the stores make theirs under the same lock).
+            with setup_lock(self._conn):
+                location.ensure_schema(self._conn)
                 self._conn.execute(_PG_TABLE)
         except psycopg.Error as exc:
             self._conn.close()
