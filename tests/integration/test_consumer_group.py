@@ -85,9 +85,14 @@ def assigned(admin: Any, group: str) -> list[list[int]]:
 
 @pytest.mark.kafka
 def test_a_group_growing_from_one_to_three_and_back_takes_in_each_record_once(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    database: str,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
-    settings = make_settings("kafka", partitions=3)
+    """The members share the view's store: a SQLite file, or a schema in PostgreSQL."""
+    url = request.getfixturevalue("postgres").url() if database == "postgres" else ""
+    settings = make_settings("kafka", partitions=3, database_url=url)
     container = with_agencies(bootstrap(settings))
     cases = [new_case_id() for _ in range(CASES)]
     publish(container, [make_event("case.opened", c) for c in cases] + events(PHASE, cases))
