@@ -137,12 +137,12 @@ class Member:
         """Whether the process started last has begun its loop."""
         return b'"consumer.joining"' in self._since_start()
 
-    def holding(self) -> bool:
-        """Whether the process started last holds partitions now (its last group event is an
-        assignment of some)."""
+    def holding(self, since: int | None = None) -> bool:
+        """Whether the process holds partitions now (its last group event since it started,
+        or since the log's size was `since`, is an assignment of some)."""
         events = [
             orjson.loads(line)
-            for line in self._since_start().splitlines()
+            for line in self._since_start(since).splitlines()
             if b'"group.' in line and line.startswith(b"{")
         ]
         return (
@@ -151,9 +151,13 @@ class Member:
             and bool(events[-1]["partitions"])
         )
 
-    def _since_start(self) -> bytes:
+    def size(self) -> int:
+        """Its log's size now (a mark for `holding`)."""
+        return self.log.stat().st_size
+
+    def _since_start(self, since: int | None = None) -> bytes:
         with self.log.open("rb") as log:
-            log.seek(self.began)
+            log.seek(self.began if since is None else since)
             return log.read()
 
     def logged(self, event: str) -> int:
@@ -339,11 +343,12 @@ def private_postgres(postgres_url: str) -> Iterator[PrivatePostgres]:
         cluster.remove()
 
 
-RESTART_TOTAL = 12_000
+RESTART_TOTAL = 15_000
 RESTART_CASES = 200
-# The database goes down after this many of the stream's records are taken in, each time for
-# DOWN_SECONDS: long enough for every member to fail and retry.
-RESTART_AT = (3_000, 8_000)
+RESTARTS = 2
+# Records the members take in before each outage (before the second: after the first, so
+# they resumed), and how long the database stays down once a member has felt it.
+EVERY = 3_000
 DOWN_SECONDS = 3.0
 
 
@@ -367,16 +372,18 @@ def test_postgresql_restarted_under_running_members_loses_and_doubles_nothing(
         # A process starting while its database is down exits (its supervisor restarts it):
         # these fail only once running.
         wait_for(lambda: all(m.running() for m in members), timeout=60, what="both members")
-        for point in RESTART_AT:
+        before = registered
+        for _ in range(RESTARTS):
             wait_for(
-                lambda p=point: taken(view, settings, partitions) >= registered + p,
+                lambda b=before: taken(view, settings, partitions) >= b + EVERY,
                 timeout=120,
                 every=0.05,
-                what=f"{point} records taken in",
+                what=f"{EVERY} more records taken in",
             )
+            before = taken(view, settings, partitions)
             private_postgres.run("stop")
-            # The outage is felt: a member fails a batch or a read of its positions, and
-            # retries (a read of positions also retries inside the library, without a word).
+            # The outage is felt: a member fails a batch or a read of the view's generation,
+            # and retries (a read of positions retries inside the library, without a word).
             retried = sum(m.logged("consumer.retrying") for m in members)
             wait_for(
                 lambda r=retried: sum(m.logged("consumer.retrying") for m in members) > r,
@@ -385,10 +392,19 @@ def test_postgresql_restarted_under_running_members_loses_and_doubles_nothing(
                 what="a member to fail and retry",
             )
             time.sleep(DOWN_SECONDS)  # the outage itself: how long the database stays down
+            marks = [m.size() for m in members]
             private_postgres.run("start")
         publisher.join(timeout=120)
         assert not publisher.is_alive()
         caught_up(container, view, timeout=120)
+        # Each member is back in the group with partitions of its own (one still waiting out
+        # its back-off rejoins within it).
+        wait_for(
+            lambda: all(m.holding(mark) for m, mark in zip(members, marks, strict=True)),
+            timeout=60,
+            every=0.1,
+            what="both members holding partitions again",
+        )
     finally:
         exits = [member.stop() for member in members]
         publisher.join(timeout=120)
