@@ -169,8 +169,11 @@ class KafkaEventLog:
         min_insync_replicas: int = 1,
         security: KafkaSecurity | None = None,
         timeouts: KafkaTimeouts | None = None,
+        consumer_instance: str = "",
     ) -> None:
         self.bootstrap = bootstrap
+        # This process's static member id in the groups its readers join ("" for none).
+        self.consumer_instance = consumer_instance
         # TLS and SASL for every client below (one OAuth token provider shared by them all).
         self._client_config = client_config(security)
         self.topic = topic
@@ -476,12 +479,18 @@ class KafkaEventLog:
         self, group: str, starts: Callable[[Sequence[int]], Mapping[int, int]]
     ) -> KafkaGroupReader:
         """A reader in the consumer group `group`: it reads the partitions the group assigns
-        it, each from the next offset `starts` gives for it when it is assigned."""
+        it, each from the next offset `starts` gives for it when it is assigned.
+
+        With a consumer instance, the reader is a static member: a process restarted with the
+        same instance takes back its partitions without a wait, and a static member never
+        leaves on close (its partitions wait GROUP_SESSION_MS for it to come back)."""
+        static = {"group_instance_id": self.consumer_instance} if self.consumer_instance else {}
         consumer = self._consumer(
             group_id=group,
             client_id=group,
             session_timeout_ms=GROUP_SESSION_MS,
             heartbeat_interval_ms=GROUP_HEARTBEAT_MS,
+            **static,
         )
         try:
             return KafkaGroupReader(consumer, self.topic, starts)
@@ -1025,7 +1034,10 @@ class KafkaGroupReader(KafkaLogReader):
         try:
             records = self._read(max_records, wait)
         except KafkaError as exc:
-            raise self._failed(exc) from exc
+            # The client stops a poll whose listener failed with an error of its own; the
+            # listener's (the store's positions unreadable) is the one that says why.
+            failure, self._failure = self._failure, None
+            raise (failure or self._failed(exc)) from exc
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure

@@ -29,6 +29,8 @@ _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _PURPOSE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+# Kafka's rule for a group.instance.id: up to 249 of these characters, neither "." nor "..".
+_INSTANCE = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _ADMIN_TOKEN_LENGTH = 32
 # The longest a workbench session may be set to last: a year (a token's own expiry ends it first).
 _MAX_SESSION_HOURS = 8760
@@ -230,6 +232,10 @@ class Settings:
     body_timeout_seconds: int = 10
     clock_skew_seconds: int = 300
     consumer_batch: int = 5000
+    # This process's static member id in each consumer group it joins (Kafka's
+    # group.instance.id): a process restarted with the same one takes back its partitions at
+    # once, instead of after the dead member's session timeout. Unique per process; "" for none.
+    consumer_instance: str = ""
     snapshot_every: int = 100
     clock_policy: str = ""
     rule_policy: str = ""
@@ -412,6 +418,7 @@ class Settings:
                 f"({self.max_body_bytes}): the consumers would refuse events the API accepts"
             )
         _check_url(self.url)
+        _check_instance(self.consumer_instance)
         if self.database_url:
             try:
                 PostgresLocation.parse(self.database_url)
@@ -462,6 +469,15 @@ class Settings:
                 "SGL_OIDC_AGENCIES must name the agencies (comma-separated ids) the OpenID "
                 "Connect provider speaks for"
             )
+
+
+def _check_instance(instance: str) -> None:
+    """Refuse a consumer instance Kafka would refuse as a group.instance.id."""
+    if instance and (not _INSTANCE.fullmatch(instance) or instance in (".", "..")):
+        raise SettingsError(
+            "SGL_CONSUMER_INSTANCE must be up to 249 letters, digits, '.', '_' or '-' "
+            f"(not '.' or '..'), not {instance!r}"
+        )
 
 
 def _check_url(url: str) -> None:

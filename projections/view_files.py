@@ -27,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
 
+from eventsourcing.persistence import OperationalError
+
 from ledger.errors import LedgerError
 from ledger.postgres import PostgresLocation, setup_lock
 from ledger.private import private_file
@@ -196,15 +198,21 @@ class PostgresGenerations:
 
     @contextlib.contextmanager
     def _connection(self) -> Iterator[Any]:
-        """The one connection this process keeps for the pointer (made again if it broke)."""
+        """The one connection this process keeps for the pointer (made again if it broke).
+
+        The database unreachable, or its connection broken (a restart), is raised as the
+        library's OperationalError, a PersistenceError: what the consumer loops retry."""
         with self._lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = self._psycopg.connect(self.location.dsn(), autocommit=True)
             try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = self._psycopg.connect(self.location.dsn(), autocommit=True)
                 yield self._conn
-            except self._psycopg.OperationalError:
-                self._conn.close()
-                raise
+            except self._psycopg.OperationalError as exc:
+                if self._conn is not None:
+                    self._conn.close()
+                raise OperationalError(
+                    f"the generations of {self.name} in {self.location.redacted()}: {exc}"
+                ) from exc
 
     def _pointer(self) -> tuple[str, int] | None:
         with self._connection() as conn:

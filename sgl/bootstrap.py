@@ -286,6 +286,7 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
                 max_block_ms=settings.kafka_max_block_ms,
                 probe_ms=settings.kafka_probe_timeout_ms,
             ),
+            consumer_instance=settings.consumer_instance,
         )
     return SQLiteEventLog(embedded, topic)
 

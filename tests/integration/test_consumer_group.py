@@ -7,8 +7,10 @@ transaction."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,10 @@ from kafka import KafkaAdminClient
 
 from consumers.loop import group_name
 from consumers.runner import ProjectionRunner
+from ledger.kafka_log import GROUP_SESSION_MS
 from ledger.settings import Settings
 from projections.case_view import SQLiteCaseView
-from sgl.bootstrap import Container, bootstrap, open_view
+from sgl.bootstrap import Container, bootstrap, build_log, open_view
 from tests.agencies import with_agencies
 from tests.conftest import wait_for
 from tests.factories import make_event, new_case_id
@@ -42,11 +45,18 @@ def publish(container: Container, batch: list[dict[str, object]]) -> None:
 
 class Member:
     """One member of the case view's group, as a process would be: its own connection to the
-    shared view file and its own consumer, run until stopped."""
+    shared view file and its own consumer, run until stopped (with an instance: a static
+    member, on a log of its own that carries it)."""
 
-    def __init__(self, container: Container) -> None:
+    def __init__(self, container: Container, instance: str = "") -> None:
+        self.instance = instance
+        self.log = (
+            build_log(replace(container.settings, consumer_instance=instance))
+            if instance
+            else container.log
+        )
         self.runner = ProjectionRunner(
-            container.log,
+            self.log,
             open_view(container.settings),
             container.schemas,
             container.dead_letters,
@@ -61,6 +71,8 @@ class Member:
         self.stop.set()
         self.thread.join(timeout=60)
         assert not self.thread.is_alive()
+        if self.instance:
+            self.log.close()
 
 
 @contextmanager
@@ -85,9 +97,14 @@ def assigned(admin: Any, group: str) -> list[list[int]]:
 
 @pytest.mark.kafka
 def test_a_group_growing_from_one_to_three_and_back_takes_in_each_record_once(
-    make_settings: Callable[..., Settings], tmp_path: Path
+    database: str,
+    make_settings: Callable[..., Settings],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> None:
-    settings = make_settings("kafka", partitions=3)
+    """The members share the view's store: a SQLite file, or a schema in PostgreSQL."""
+    url = request.getfixturevalue("postgres").url() if database == "postgres" else ""
+    settings = make_settings("kafka", partitions=3, database_url=url)
     container = with_agencies(bootstrap(settings))
     cases = [new_case_id() for _ in range(CASES)]
     publish(container, [make_event("case.opened", c) for c in cases] + events(PHASE, cases))
@@ -165,6 +182,80 @@ def test_a_group_growing_from_one_to_three_and_back_takes_in_each_record_once(
     assert case_ids == rebuilt.case_ids(limit=CASES + 1)
     for case_id in case_ids:
         assert view.get(case_id) == rebuilt.get(case_id)
+    container.close()
+
+
+def instances(admin: Any, group: str) -> dict[str, tuple[str, list[int]]]:
+    """Each static member of the group: its member id and the partitions it holds."""
+    described = admin.describe_groups([group])[group]
+    return {
+        m["group_instance_id"]: (
+            m["member_id"],
+            sorted(
+                p for t in m["member_assignment"]["assigned_partitions"] for p in t["partitions"]
+            ),
+        )
+        for m in described["members"]
+        if described["group_state"] == "Stable"
+    }
+
+
+@pytest.mark.kafka
+def test_a_static_member_restarted_takes_back_its_partitions_without_waiting(
+    make_settings: Callable[..., Settings],
+) -> None:
+    """SGL_CONSUMER_INSTANCE: a member stopped without leaving (as a killed process) keeps its
+    place in the group; started again with the same instance it is given its partitions back
+    well within the session timeout, and the other member's partitions never move."""
+    settings = make_settings("kafka", partitions=3)
+    container = with_agencies(bootstrap(settings))
+    cases = [new_case_id() for _ in range(CASES)]
+    publish(container, [make_event("case.opened", c) for c in cases] + events(PHASE, cases))
+    view = container.view
+    group = group_name(settings.topic, view)
+    members = {name: Member(container, name) for name in ("member-a", "member-b")}
+    try:
+        with admin_of(settings) as admin:
+            wait_for(
+                lambda: sorted(len(p) for _, p in instances(admin, group).values()) == [1, 2],
+                timeout=60,
+                what="two static members sharing the partitions",
+            )
+            before = instances(admin, group)
+            # A static member's consumer closed sends no LeaveGroup: the group keeps its place.
+            members["member-a"].leave()
+            assert instances(admin, group) == before
+            restarted = time.monotonic()
+            members["member-a"] = Member(container, "member-a")
+            wait_for(
+                lambda: (
+                    (now := instances(admin, group)).keys() == before.keys()
+                    and now["member-a"][0] != before["member-a"][0]
+                ),
+                timeout=60,
+                what="the restarted member in the group",
+            )
+            took = time.monotonic() - restarted
+            after = instances(admin, group)
+            assert {i: p for i, (_, p) in after.items()} == {i: p for i, (_, p) in before.items()}
+            assert after["member-b"] == before["member-b"]
+            assert took < GROUP_SESSION_MS / 1000
+            publish(container, events(PHASE, cases))
+            ends = container.log.end_offsets()
+            wait_for(
+                lambda: (
+                    view.positions(settings.topic, list(ends))
+                    == {p: e - 1 for p, e in ends.items()}
+                ),
+                timeout=60,
+                what="the group to catch up",
+            )
+    finally:
+        for member in members.values():
+            member.leave()
+    assert view.applied_count() == sum(ends.values())
+    with admin_of(settings) as admin:
+        admin.delete_groups([group])
     container.close()
 
 

@@ -4,15 +4,16 @@ and closes."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import pytest
+from eventsourcing.persistence import OperationalError
 from kafka import TopicPartition
-from kafka.errors import KafkaConnectionError
+from kafka.errors import KafkaConnectionError, KafkaError
 
 from ledger.errors import LedgerUnavailable
-from ledger.kafka_log import KafkaLogReader
+from ledger.kafka_log import KafkaGroupReader, KafkaLogReader
 
 TOPIC = "sgl.test.reader"
 
@@ -167,3 +168,49 @@ def test_close_stops_the_read_ahead_before_closing_the_consumer() -> None:
     reader.close()
     assert consumer.closed
     assert not any(t.name == f"read-{TOPIC}" for t in threading.enumerate())
+
+
+class StandInGroupConsumer:
+    """A subscribed consumer whose first poll assigns both partitions through the listener,
+    and, as kafka-python does, stops the poll with an error of its own if the listener fails."""
+
+    def __init__(self) -> None:
+        self.listener: Any = None
+        self.seeks: dict[int, int] = {}
+
+    def subscribe(self, topics: list[str], listener: Any) -> None:
+        self.listener = listener
+
+    def seek(self, tp: TopicPartition, offset: int) -> None:
+        self.seeks[tp.partition] = offset
+
+    def poll(self, timeout_ms: int, max_records: int) -> Mapping[TopicPartition, list[Message]]:
+        try:
+            self.listener.on_partitions_assigned(
+                [TopicPartition(TOPIC, 0), TopicPartition(TOPIC, 1)]
+            )
+        except Exception as exc:
+            raise KafkaError("User rebalance callback throws an error") from exc
+        return {}
+
+
+def test_a_group_member_whose_store_fails_on_assignment_raises_the_store_failure() -> None:
+    """The store's error (a database down: retried by the loop as a PersistenceError), not the
+    client's word for it, which would blame Kafka."""
+
+    def starts(partitions: Sequence[int]) -> Mapping[int, int]:
+        raise OperationalError("the database does not answer")
+
+    reader = KafkaGroupReader(StandInGroupConsumer(), TOPIC, starts)
+    with pytest.raises(OperationalError, match="the database does not answer"):
+        reader.poll(10, 0.01)
+    assert reader.assigned == frozenset()
+
+
+def test_a_group_member_seeks_each_assigned_partition_to_the_start_given() -> None:
+    """A partition the store gives no start for starts at 0."""
+    consumer = StandInGroupConsumer()
+    reader = KafkaGroupReader(consumer, TOPIC, lambda partitions: {0: 7})
+    assert reader.poll(10, 0.01) == []
+    assert consumer.seeks == {0: 7, 1: 0}
+    assert reader.assigned == frozenset({0, 1})
