@@ -68,7 +68,7 @@ def test_bad_settings_name_the_variable(env: dict[str, str], message: str) -> No
 
 
 @pytest.mark.parametrize("instance", ["", "consumer-2", "host_a.consumer.1", "x" * 249])
-def test_a_consumer_instance_kafka_accepts_is_taken(instance: str) -> None:
+def test_a_consumer_instance_the_broker_accepts_is_taken(instance: str) -> None:
     """SGL_CONSUMER_INSTANCE, Kafka's group.instance.id of this process (unset: none)."""
     settings = Settings.from_env({"SGL_CONSUMER_INSTANCE": instance})
     assert settings.consumer_instance == instance
@@ -77,7 +77,7 @@ def test_a_consumer_instance_kafka_accepts_is_taken(instance: str) -> None:
 @pytest.mark.parametrize(
     "instance", ["consumer 2", "consumer/2", ".", "..", "x" * 250, "é", "consumer-2\n"]
 )
-def test_a_consumer_instance_kafka_would_refuse_is_refused(instance: str) -> None:
+def test_a_consumer_instance_the_broker_would_refuse_is_refused(instance: str) -> None:
     """Refused at start with the rule, not by the broker at the first join."""
     with pytest.raises(SettingsError, match="SGL_CONSUMER_INSTANCE must be up to 249"):
         Settings.from_env({"SGL_CONSUMER_INSTANCE": instance})
