@@ -17,6 +17,12 @@ from urllib.parse import parse_qsl, quote, unquote, urlsplit
 from ledger.errors import LedgerError
 
 SCHEMES = ("postgresql", "postgres")
+# The longest schema name the URL may give: `<schema>_<view>_<stamp>` must fit PostgreSQL's
+# 63-byte names (the longest view name with its stamp adds 33).
+MAX_SCHEMA = 30
+SERVER_KEEPALIVES = (
+    "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3"
+)
 # Every process of a ledger makes the schemas and tables it needs as it starts. Two sessions
 # making the same one at once are not kept apart by IF NOT EXISTS (the second fails on a unique
 # index of the catalog), so they take turns under this advisory lock.
@@ -66,6 +72,11 @@ class PostgresLocation:
             raise InvalidDatabaseUrl(
                 f"database URL: schema {schema!r} must be letters, digits and _ (a letter first)"
             )
+        if len(schema) > MAX_SCHEMA:
+            raise InvalidDatabaseUrl(
+                f"database URL: schema {schema!r} is longer than {MAX_SCHEMA} characters (a "
+                "rebuilt view's schema adds 33 to it, and PostgreSQL cuts names at 63)"
+            )
         return cls(
             host=parts.hostname,
             port=port,
@@ -83,7 +94,15 @@ class PostgresLocation:
             "dbname": self.dbname,
             "user": self.user,
             "password": self.password,
-            "options": f"-c search_path={self.schema}",
+            "options": f"-c search_path={self.schema} {SERVER_KEEPALIVES}",
+            # A connection to a host gone (crashed, cut off) fails within seconds, not the
+            # operating system's two hours; the server notices a client gone as fast, which
+            # ends its session (and frees a claim it held: ledger.receipts).
+            "connect_timeout": 10,
+            "keepalives": 1,
+            "keepalives_idle": 10,
+            "keepalives_interval": 5,
+            "keepalives_count": 3,
         }
 
     def dsn(self) -> str:

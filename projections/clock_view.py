@@ -162,6 +162,8 @@ class ClockViewStore(TrackedStore):
                 )
             )
         with self.transaction(commit=True) as cursor:
+            # Two processes refreshing one case at once would each delete, then both insert.
+            self.exclusive(cursor)
             cursor.execute(
                 f"INSERT INTO {self.name}_meta VALUES ('policy', ?) "  # noqa: S608
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -178,6 +178,12 @@ class TrackedStore(ABC):
     def where(self) -> str:
         """Where the store is kept (processes writing one store name the same place)."""
 
+    @abstractmethod
+    def exclusive(self, cursor: Cursor) -> None:
+        """Make the rest of the cursor's transaction the only writer of this store until it
+        ends: a write that replaces rows it read (delete, then insert) from two processes at
+        once would otherwise keep both."""
+
     def current(self) -> Self:
         """A fixed store is its own source (`view_files.ViewHandle` is one that follows
         rebuilds)."""
@@ -225,6 +231,9 @@ class SQLiteTrackedStore(TrackedStore, SQLiteTrackingRecorder):
         """The position recorded under one tracking key."""
         return SQLiteTrackingRecorder.max_tracking_id(self, application_name)
 
+    def exclusive(self, cursor: Cursor) -> None:
+        """Nothing to do: SQLite lets one writer at a time write the file."""
+
     def close(self) -> None:
         """Close the file."""
         self.datastore.close()
@@ -249,6 +258,9 @@ def postgres_datastore(location: PostgresLocation) -> Any:
             def after_connect(conn: Connection[Any]) -> None:
                 library(conn)
                 conn.cursor().execute(search_path)
+                # The server notices a client gone within seconds (see PostgresLocation).
+                for setting in ("idle = 10", "interval = 5", "count = 3"):
+                    conn.cursor().execute(f"SET tcp_keepalives_{setting}")
 
             return after_connect
 
@@ -315,6 +327,13 @@ class PostgresTrackedStore(TrackedStore):
     def transaction(self, commit: bool = False) -> AbstractContextManager[Cursor]:
         """A transaction on one of the pool's connections."""
         return self._transaction(commit)
+
+    def exclusive(self, cursor: Cursor) -> None:
+        """Hold this store's advisory lock until the cursor's transaction ends."""
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(?))",
+            (f"sgl.store:{self.location.schema}.{self.name}",),
+        )
 
     def track(self, cursor: Cursor, tracking: Iterable[Tracking]) -> None:
         """Record positions in the cursor's transaction."""

@@ -340,10 +340,13 @@ class ViewHandle(Generic[V]):
                 if stamp != self._stamp:
                     # Generations older than the one just replaced are deleted by now: close
                     # them. The one just replaced stays open for reads still under way.
+                    # The new generation is opened first: if that fails (a database away),
+                    # the one serving now goes on serving and the swap is tried again.
+                    promoted = self.opener(self.files.current())
                     for old in self._retired:
                         old.close()
                     self._retired = [self._view]
-                    self._view = self.opener(self.files.current())
+                    self._view = promoted
                     self._stamp = stamp
         return self._view
 

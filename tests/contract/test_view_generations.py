@@ -128,3 +128,41 @@ def test_a_second_rebuild_at_the_same_time_is_refused(side: Side) -> None:
         pass
     with side.files.rebuild_lock():
         pass
+
+
+def test_a_promoted_generation_that_cannot_be_opened_leaves_the_live_one_serving(
+    side: Side,
+) -> None:
+    failing = [True]
+
+    def opener(at: Any) -> TrackedStore:
+        if failing[0] and side.files.label(at) != side.files.label(first):
+            raise ConnectionError("the database is away")
+        return side.opener(at)
+
+    first = side.files.current()
+    handle = ViewHandle(side.files, opener)
+    try:
+        fill(handle.current(), "live")
+        generation = side.files.new_generation()
+        rebuilt = side.opener(generation)
+        fill(rebuilt, "rebuilt")
+        rebuilt.close()
+        side.files.promote(generation)
+
+        def refused() -> bool:
+            try:
+                handle.current()
+            except ConnectionError:
+                return True
+            return False
+
+        wait_for(refused, timeout=5, what="the swap to be tried")
+        with pytest.raises(ConnectionError):
+            handle.current()
+        # The live generation was not closed by the failed swaps: it still answers.
+        assert keys(handle._view) == ["live"]
+        failing[0] = False
+        assert keys(handle.current()) == ["rebuilt"]
+    finally:
+        handle.close()

@@ -15,7 +15,7 @@ def test_a_url_gives_each_part_and_the_schema() -> None:
     )
     assert location == PostgresLocation("127.0.0.1", 6543, "ledger", "sgl", "s@cret", "views")
     assert "s@cret" not in location.redacted()
-    assert location.conninfo()["options"] == "-c search_path=views"
+    assert str(location.conninfo()["options"]).startswith("-c search_path=views ")
     assert PostgresLocation.parse(location.url()) == location
 
 
@@ -34,6 +34,7 @@ def test_defaults_are_port_5432_user_postgres_and_schema_public() -> None:
         ("postgresql://127.0.0.1/ledger?sslmode=disable", "unknown parameter 'sslmode'"),
         ("postgresql://127.0.0.1/ledger?schema=x;drop", "schema 'x;drop'"),
         ("postgresql://127.0.0.1/ledger?schema=1st", "schema '1st'"),
+        (f"postgresql://127.0.0.1/ledger?schema=s{'x' * 30}", "longer than 30 characters"),
     ],
 )
 def test_a_url_the_ledger_cannot_use_is_refused_naming_the_part(url: str, says: str) -> None:
