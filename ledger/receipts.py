@@ -154,7 +154,47 @@ _SQLITE_RECEIPTS = (
 )
 
 
-class SQLiteReceiptIndex:
+class _Pending:
+    """Receipts remembered in memory at once and written behind by a thread (both indexes):
+    lookups see them before they are written."""
+
+    def _start_pending(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[str, Receipt] = {}
+        self._wake = threading.Event()
+        self._closed = False
+
+    def put(self, receipts: Sequence[Receipt]) -> None:
+        """Remember receipts; the first receipt for an event_id wins."""
+        with self._lock:
+            for receipt in receipts:
+                self._pending.setdefault(receipt.event_id, receipt)
+            if len(self._pending) >= FLUSH_AT:
+                self._wake.set()
+
+    def _pending_of(self, event_ids: Collection[str]) -> tuple[dict[str, Receipt], list[str]]:
+        """The pending receipts of these event_ids (as duplicates), and the event_ids not
+        pending, to be looked for where the receipts are written."""
+        found: dict[str, Receipt] = {}
+        missing = []
+        with self._lock:
+            for event_id in event_ids:
+                receipt = self._pending.get(event_id)
+                if receipt is None:
+                    missing.append(event_id)
+                else:
+                    found[event_id] = receipt.as_duplicate()
+        return found, missing
+
+    def _written(self, batch: Sequence[Receipt]) -> None:
+        """Forget pending receipts now written (a receipt put again meanwhile stays)."""
+        with self._lock:
+            for receipt in batch:
+                if self._pending.get(receipt.event_id) is receipt:
+                    del self._pending[receipt.event_id]
+
+
+class SQLiteReceiptIndex(_Pending):
     """event_id -> first receipt, in memory at once and in a SQLite file shortly after.
 
     Writes are behind: a thread moves new receipts to the file every FLUSH_EVERY seconds in
@@ -174,10 +214,7 @@ class SQLiteReceiptIndex:
     """
 
     def __init__(self, path: Path) -> None:
-        self._lock = threading.Lock()
-        self._pending: dict[str, Receipt] = {}
-        self._wake = threading.Event()
-        self._closed = False
+        self._start_pending()
         try:
             private_database(path)
             self._conn = sqlite3.connect(
@@ -232,25 +269,9 @@ class SQLiteReceiptIndex:
         built.add(ids)
         return built
 
-    def put(self, receipts: Sequence[Receipt]) -> None:
-        """Remember receipts; the first receipt for an event_id wins."""
-        with self._lock:
-            for receipt in receipts:
-                self._pending.setdefault(receipt.event_id, receipt)
-            if len(self._pending) >= FLUSH_AT:
-                self._wake.set()
-
     def get(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """Known receipts for these event_ids, as status `duplicate`."""
-        found: dict[str, Receipt] = {}
-        missing = []
-        with self._lock:
-            for event_id in event_ids:
-                receipt = self._pending.get(event_id)
-                if receipt is None:
-                    missing.append(event_id)
-                else:
-                    found[event_id] = receipt.as_duplicate()
+        found, missing = self._pending_of(event_ids)
         held = self._filter
         maybe = [event_id for event_id in missing if held.may_hold(event_id)]
         if maybe:
@@ -323,10 +344,7 @@ class SQLiteReceiptIndex:
             self._filter.add([r.event_id for r in fresh])
             if self._filter.full:
                 self._filter = self._built_filter()
-        with self._lock:
-            for receipt in batch:
-                if self._pending.get(receipt.event_id) is receipt:
-                    del self._pending[receipt.event_id]
+        self._written(batch)
 
     def _write(self, receipts: list[Receipt]) -> None:
         """Insert receipts in the newest segment, beginning a new one when it is full (under
@@ -499,7 +517,7 @@ FROM receipts WHERE topic = %s AND event_id = ANY(%s) AND partition IS NOT NULL
 """
 
 
-class PostgresReceiptIndex:
+class PostgresReceiptIndex(_Pending):
     """event_id -> first receipt for one topic, in a PostgreSQL table that every API process
     of the ledger shares, so a retry on any of them finds the first append's receipt.
 
@@ -515,10 +533,7 @@ class PostgresReceiptIndex:
     def __init__(self, location: PostgresLocation, topic: str) -> None:
         self.location = location
         self.topic = topic
-        self._lock = threading.Lock()
-        self._pending: dict[str, Receipt] = {}
-        self._wake = threading.Event()
-        self._closed = False
+        self._start_pending()
         self._db_lock = threading.Lock()
         self._read_lock = threading.Lock()
         self._conn = self._connect()
@@ -542,25 +557,9 @@ class PostgresReceiptIndex:
         absent)."""
         return cls(location, topic)
 
-    def put(self, receipts: Sequence[Receipt]) -> None:
-        """Remember receipts; the first receipt for an event_id wins."""
-        with self._lock:
-            for receipt in receipts:
-                self._pending.setdefault(receipt.event_id, receipt)
-            if len(self._pending) >= FLUSH_AT:
-                self._wake.set()
-
     def get(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """Known receipts for these event_ids, as status `duplicate` (claims are not)."""
-        found: dict[str, Receipt] = {}
-        missing = []
-        with self._lock:
-            for event_id in event_ids:
-                receipt = self._pending.get(event_id)
-                if receipt is None:
-                    missing.append(event_id)
-                else:
-                    found[event_id] = receipt.as_duplicate()
+        found, missing = self._pending_of(event_ids)
         if missing:
             with self._read_lock:
                 rows = self._read(_PG_GET, (self.topic, missing))
@@ -697,10 +696,7 @@ class PostgresReceiptIndex:
                     [round(r.appended_at.timestamp() * 1000) for r in batch],
                 ),
             )
-        with self._lock:
-            for receipt in batch:
-                if self._pending.get(receipt.event_id) is receipt:
-                    del self._pending[receipt.event_id]
+        self._written(batch)
 
     def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
         """Nothing more to keep: an unsure record's claim holds its floor, and is orphaned
