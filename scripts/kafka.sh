@@ -331,6 +331,10 @@ cmd_start() {
     (
         exec 9>&- # do not let the broker inherit (and hold) the state lock
         cd "$STATE"
+        # A broker keeps a file open per log segment and index: a suite's worth of topics
+        # passes the usual limit of open files, and the broker then stops ("all log dirs
+        # have failed"). Raise it as far as this user may.
+        ulimit -n 262144 2>/dev/null || ulimit -n "$(ulimit -Hn)"
         exec setsid nohup java $HEAP_OPTS \
             -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
             -XX:MaxInlineLevel=15 -Djava.awt.headless=true \
