@@ -1034,10 +1034,7 @@ class KafkaGroupReader(KafkaLogReader):
         try:
             records = self._read(max_records, wait)
         except KafkaError as exc:
-            # The client stops a poll whose listener failed with an error of its own; the
-            # listener's (the store's positions unreadable) is the one that says why.
-            failure, self._failure = self._failure, None
-            raise (failure or self._failed(exc)) from exc
+            raise self._failed(exc) from exc
         failure, self._failure = self._failure, None
         if failure is not None:
             raise failure
