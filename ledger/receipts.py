@@ -154,6 +154,30 @@ _SQLITE_RECEIPTS = (
 )
 
 
+def _stored(
+    event_id: str,
+    partition: int,
+    offset: int,
+    millis: int,
+    digest: str,
+    case_id: str,
+    kind: str,
+    version: int,
+) -> Receipt:
+    """The receipt an index keeps for an event_id, from its columns, answered as a duplicate."""
+    return Receipt(
+        event_id,
+        "duplicate",
+        partition,
+        offset,
+        from_millis(millis),
+        digest,
+        case_id,
+        kind,
+        version,
+    )
+
+
 class _Pending:
     """Receipts remembered in memory at once and written behind by a thread (both indexes):
     lookups see them before they are written."""
@@ -292,21 +316,7 @@ class SQLiteReceiptIndex(_Pending):
                         f"SELECT * FROM {segment} WHERE event_id IN ({marks})",  # noqa: S608 -- a segment's name, placeholders
                         chunk,
                     ):
-                        event_id, partition, offset, millis, digest, case_id, kind, version = row
-                        found.setdefault(
-                            event_id,
-                            Receipt(
-                                event_id,
-                                "duplicate",
-                                partition,
-                                offset,
-                                from_millis(millis),
-                                digest,
-                                case_id,
-                                kind,
-                                version,
-                            ),
-                        )
+                        found.setdefault(row[0], _stored(*row))
         except sqlite3.Error as exc:
             raise LedgerUnavailable(f"receipt index unreadable: {exc}") from exc
         return found
@@ -563,18 +573,8 @@ class PostgresReceiptIndex(_Pending):
         if missing:
             with self._read_lock:
                 rows = self._read(_PG_GET, (self.topic, missing))
-            for event_id, partition, offset, millis, digest, case_id, kind, version in rows:
-                found[event_id] = Receipt(
-                    event_id,
-                    "duplicate",
-                    partition,
-                    offset,
-                    from_millis(millis),
-                    digest,
-                    case_id,
-                    kind,
-                    version,
-                )
+            for row in rows:
+                found[row[0]] = _stored(*row)
         return found
 
     def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
@@ -620,16 +620,8 @@ class PostgresReceiptIndex(_Pending):
         if digest != record.digest:
             claims.conflicts.append(event_id)
         elif partition is not None:
-            claims.known[event_id] = Receipt(
-                event_id,
-                "duplicate",
-                partition,
-                offset,
-                from_millis(millis),
-                digest,
-                case_id,
-                kind,
-                version,
+            claims.known[event_id] = _stored(
+                event_id, partition, offset, millis, digest, case_id, kind, version
             )
         elif (owner_pid, owner_start) == self._owner:
             claims.granted.append(event_id)

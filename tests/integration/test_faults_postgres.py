@@ -65,11 +65,14 @@ class Publisher(threading.Thread):
             batch = self.events[start : start + 500]
             # A loaded broker may not confirm in time: retried, as a publisher does, with the
             # same event ids (what did land is answered as a duplicate).
+            deadline = time.monotonic() + 120
             while True:
                 try:
                     self.container.ledger.submit(batch)
                     break
                 except LedgerUnavailable:
+                    # A publisher's back-off between retries, bounded: never a hang.
+                    assert time.monotonic() < deadline, "a batch not accepted within 120 s"
                     self.retries += 1
                     time.sleep(0.2)
         settings = self.container.settings
