@@ -6,6 +6,11 @@ recorded; here rows are appended in arrival order and found through an index in 
 64-bit hash of each id with its row number, sorted. The index catches up with the table at each
 look-up (rows are numbered in commit order, and another process may write the same file), so a
 batch rolled back never reaches it.
+
+Several processes may apply to one file (members of a consumer group). A consumer looks a batch
+up, then writes it in a transaction holding the file's write lock; what it must check again
+there is only what was recorded between the two: the rows numbered after its look-up
+(`found_since_look_up`), a few batches at most, read in order without touching the index.
 """
 
 from __future__ import annotations
@@ -44,6 +49,9 @@ class AppliedLog:
         self._recent: dict[int, list[int]] = {}
         self._recent_count = 0
         self._seen = 0
+        # Per thread (each consumer loop has one): the last row the index held at its latest
+        # look-up.
+        self._looked_up = threading.local()
 
     def tables(self) -> list[str]:
         """The applied rows, numbered in the order they were committed."""
@@ -68,6 +76,7 @@ class AppliedLog:
         wanted = set(event_ids)
         with self._lock:
             self._catch_up(cursor)
+            self._looked_up.last_row = self._seen
             candidates = [row for e in wanted for row in self._rows_of(id_hash(e))]
         found: dict[str, tuple[str, str | None]] = {}
         for start in range(0, len(candidates), _CHUNK):
@@ -81,6 +90,26 @@ class AppliedLog:
                 if event_id in wanted:
                     found[event_id] = (position, digest)
         return found
+
+    def found_since_look_up(
+        self, cursor: Cursor, event_ids: Collection[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """For those of the ids recorded (by any process) since this thread's latest `find`:
+        the position and digest recorded with each; all of them found afresh if this thread
+        has looked none up. Exact in a transaction holding the file's write lock."""
+        last_row: int | None = getattr(self._looked_up, "last_row", None)
+        if last_row is None:
+            return self.find(cursor, event_ids)
+        wanted = set(event_ids)
+        cursor.execute(
+            f"SELECT event_id, position, digest FROM {self.table} WHERE id > ?",  # noqa: S608
+            (last_row,),
+        )
+        return {
+            event_id: (position, digest)
+            for event_id, position, digest in cursor.fetchall()
+            if event_id in wanted
+        }
 
     def count(self, cursor: Cursor) -> int:
         """How many event_ids are recorded."""

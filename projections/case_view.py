@@ -142,6 +142,19 @@ class CaseViewStore(TrackedStore):
         cursor.execute(f"SELECT COUNT(*) FROM {self.name}_applied")  # noqa: S608
         return int(cursor.fetchone()[0])
 
+    def _lock_for_write(self, cursor: Cursor) -> None:
+        """Make the cursor's transaction the store's only writer before it reads anything
+        (nothing to do here: PostgreSQL's writers take row locks as they go)."""
+
+    def _applied_since_look_up(
+        self, cursor: Cursor, event_ids: Collection[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """Of these ids, those another process applied since this thread looked them up.
+
+        None here: the key on event_id refuses a second, and the batch holding it is applied
+        again in parts, each looked up in its own transaction."""
+        return {}
+
     def apply(
         self,
         events: Sequence[Event],
@@ -152,13 +165,15 @@ class CaseViewStore(TrackedStore):
         """Fold a batch into the view and record its positions; returns events that took effect.
 
         `applied`, when given, is the event_ids of the batch already in the view (the caller has
-        just read them with `applied_digests`); otherwise the view looks them up.
+        just read them with `applied_digests`, on this thread); otherwise the view looks them
+        up. Either way, ids another process applied since are found in the write transaction.
 
         `digests` gives the SHA-256 of each event's record by event_id, kept with the event_id
         so that a later record reusing it can be compared (`applied_digests`).
         """
         known = digests or {}
         with self.transaction(commit=True) as cursor:
+            self._lock_for_write(cursor)
             taken = self._not_yet_applied(cursor, events, applied)
             self.agencies.write(cursor, [e for e in taken if e.case_id == REGISTRY_CASE])
             fresh = [e for e in taken if e.case_id != REGISTRY_CASE]
@@ -406,9 +421,15 @@ class CaseViewStore(TrackedStore):
     def _not_yet_applied(
         self, cursor: Cursor, events: Sequence[Event], applied: Collection[str] | None
     ) -> list[Event]:
-        done: set[str] = set(applied) if applied is not None else set()
-        ids = [] if applied is not None else [e.event_id for e in events]
-        done.update(self._find_applied(cursor, ids))
+        if applied is None:
+            done = set(self._find_applied(cursor, [e.event_id for e in events]))
+        else:
+            done = set(applied)
+            done.update(
+                self._applied_since_look_up(
+                    cursor, [e.event_id for e in events if e.event_id not in done]
+                )
+            )
         fresh = []
         for event in events:
             if event.event_id not in done:
@@ -529,6 +550,20 @@ class SQLiteCaseView(CaseViewStore, SQLiteTrackedStore):
 
     def _count_applied(self, cursor: Cursor) -> int:
         return self.applied_log.count(cursor)
+
+    def _lock_for_write(self, cursor: Cursor) -> None:
+        """Take the file's write lock first thing: a transaction that has read cannot wait for
+        the lock (SQLite answers "locked" at once), and with it held, the ids the batch finds
+        applied stay the only ones until it commits. A statement that writes takes the lock,
+        even one that changes no row."""
+        cursor.execute(f"DELETE FROM {self.applied_log.table} WHERE 0")  # noqa: S608
+
+    def _applied_since_look_up(
+        self, cursor: Cursor, event_ids: Collection[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """The applied log's rows recorded since this thread's look-up (other members of the
+        view's consumer group write the same file)."""
+        return self.applied_log.found_since_look_up(cursor, event_ids)
 
     def _plain_rows(self, cursor: Cursor) -> None:
         """Plain tuples rather than sqlite3.Row objects."""

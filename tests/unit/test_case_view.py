@@ -4,6 +4,7 @@ applied are found however many there are and whoever applied them."""
 from __future__ import annotations
 
 import sqlite3
+import threading
 from contextlib import closing
 from pathlib import Path
 
@@ -129,3 +130,59 @@ def test_an_opened_view_syncs_at_checkpoints_only(tmp_path: Path) -> None:
         cursor.execute("PRAGMA synchronous")
         assert cursor.fetchone()[0] == 1
     view.close()
+
+
+def test_two_members_on_one_file_apply_an_event_once_whoever_looked_first(
+    tmp_path: Path,
+) -> None:
+    """Both members look the batch up before either writes (the consumer's order: conflicts
+    checked, then applied): the second to write finds the ids the first wrote meanwhile."""
+    first = SQLiteCaseView.open(tmp_path / "v.sqlite")
+    second = SQLiteCaseView.open(tmp_path / "v.sqlite")
+    case_id = new_case_id()
+    events = as_events([make_event("contact.recorded", case_id) for _ in range(4)])
+    # The same events on another partition (the topic grew, their key moved).
+    copies = [e._replace(partition=1) for e in events]
+    ids = [e.event_id for e in events]
+    before_first, before_second = first.applied_digests(ids), second.applied_digests(ids)
+    assert before_first == before_second == {}
+    assert first.apply(events, [Tracking("t:0", 3)], applied=set(before_first)) == 4
+    assert second.apply(copies[1:], [Tracking("t:1", 3)], applied=set(before_second)) == 0
+    assert first.applied_count() == 4
+    assert first.heads()[case_id][0] == 4, "each event counted once in the case"
+    first.close()
+    second.close()
+
+
+def test_two_members_on_one_file_writing_at_once_wait_for_each_other(tmp_path: Path) -> None:
+    """Two members applying overlapping batches at once (under a second): none fails on the
+    other's write lock, and each event takes effect once."""
+    members = [SQLiteCaseView.open(tmp_path / "v.sqlite") for _ in range(2)]
+    cases = [new_case_id() for _ in range(5)]
+    events = as_events([make_event("contact.recorded", cases[i % 5]) for i in range(220)])
+    start = threading.Barrier(2)
+    taken = [0, 0]
+    failures: list[BaseException] = []
+
+    def run(member: int) -> None:
+        view = members[member]
+        start.wait()
+        try:
+            for step in range(20):
+                batch = [e._replace(partition=member) for e in events[10 * step : 10 * step + 20]]
+                before = view.applied_digests([e.event_id for e in batch])
+                tracking = [Tracking(f"t:{member}", step)]
+                taken[member] += view.apply(batch, tracking, applied=set(before))
+        except BaseException as exc:  # handed to the test's thread
+            failures.append(exc)
+
+    threads = [threading.Thread(target=run, args=(m,)) for m in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert failures == []
+    assert sum(taken) == members[0].applied_count() == 210
+    assert {c: h[0] for c, h in members[0].heads().items()} == dict.fromkeys(cases, 42)
+    for view in members:
+        view.close()
