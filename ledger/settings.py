@@ -34,6 +34,7 @@ _INSTANCE = re.compile(r"[A-Za-z0-9._-]{1,249}")
 _ADMIN_TOKEN_LENGTH = 32
 # The longest a workbench session may be set to last: a year (a token's own expiry ends it first).
 _MAX_SESSION_HOURS = 8760
+_MAX_PORT = 65535
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +224,10 @@ class Settings:
     kafka_probe_timeout_ms: int = 1_000
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Where a process running consumers or sealers without the API serves its metrics (the
+    # API serves them at its own /metrics); port 0 for none.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = 9464
     url: str = "http://127.0.0.1:8000"
     max_body_bytes: int = 5 * 1024 * 1024
     # A record on the log bigger than this is dead-lettered unread (`ledger.decode`); at least
@@ -410,6 +415,7 @@ class Settings:
             raise SettingsError(
                 "SGL_KAFKA_DELIVERY_TIMEOUT_MS must be at least SGL_KAFKA_REQUEST_TIMEOUT_MS + 100"
             )
+        _check_metrics_address(self.metrics_host, self.metrics_port)
         if self.max_body_bytes < 1024:
             raise SettingsError("SGL_MAX_BODY_BYTES must be at least 1024")
         if self.max_record_bytes < self.max_body_bytes:
@@ -469,6 +475,17 @@ class Settings:
                 "SGL_OIDC_AGENCIES must name the agencies (comma-separated ids) the OpenID "
                 "Connect provider speaks for"
             )
+
+
+def _check_metrics_address(host: str, port: int) -> None:
+    """Refuse a metrics address no server can listen on."""
+    if not 0 <= port <= _MAX_PORT:
+        raise SettingsError(
+            f"SGL_METRICS_PORT must be a port from 1 to {_MAX_PORT}, or 0 for no metrics "
+            f"endpoint, not {port}"
+        )
+    if not host.strip():
+        raise SettingsError("SGL_METRICS_HOST must name an address to listen on")
 
 
 def _check_instance(instance: str) -> None:

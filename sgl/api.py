@@ -41,7 +41,7 @@ from sgl.authorize import (
 )
 from sgl.bootstrap import Container
 from sgl.docs_pages import install_docs
-from sgl.metrics import Followed, Metrics, RequestMetrics, route_template
+from sgl.metrics import Metrics, RequestMetrics, followed_by, route_template
 from sgl.openapi import DocumentedApp
 from sgl.queries import QueryError, UnknownParameters
 from sgl.responses import JSONBytes, problem_response
@@ -127,7 +127,7 @@ def create_app(
         credentials.close()
 
     metrics = Metrics(
-        _followed(container),
+        followed_by(container),
         dead_letters=lambda: sum(r.dead_lettered for r in runners),
         alerts_raised=lambda: sum(container.alerts_log.end_offsets().values()),
         consumers_up=lambda: {name: t.is_alive() for name, t in consumer.items()},
@@ -196,29 +196,6 @@ async def _known_parameters_only(request: Request) -> None:
     unknown = [name for name in dict.fromkeys(request.query_params) if name not in known]
     if unknown:
         raise UnknownParameters(unknown, known)
-
-
-def _followed(container: Container) -> list[Followed]:
-    """Each view with the log it follows: lag and sealer positions are read from the view's
-    own positions at scrape time (no loop needed)."""
-    return [
-        Followed(container.views.name, container.log, container.views.current),
-        Followed(container.clocks.name, container.log, container.clocks.current),
-        *(
-            [Followed(container.alerts.name, container.log, container.alerts.current)]
-            if container.settings.alerter == "on"
-            else []
-        ),
-        *(
-            Followed(seal.name, log, seal.current, seal.current)
-            for seal, log in (
-                (container.seal, container.log),
-                (container.access_seal, container.access_log),
-            )
-        ),
-        Followed(container.access_index.name, container.access_log, container.access_index.current),
-        Followed(container.notes_index.name, container.notes_log, container.notes_index.current),
-    ]
 
 
 def _consume(

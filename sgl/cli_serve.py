@@ -132,7 +132,7 @@ def serve(
                 ]
             if "sealer" in chosen:
                 loops += [container.sealer(), container.access_sealer()]
-            _run_loops(loops)
+            _run_loops(container, loops)
     finally:
         container.close()
 
@@ -390,14 +390,17 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
     if not only or "notes_index" in only:
         loops.append(container.notes_indexer())
     try:
-        _run_loops(loops)
+        _run_loops(container, loops)
     finally:
         container.close()
 
 
-def _run_loops(loops: list[Any]) -> None:
-    """Run consumer loops, each in a thread, until SIGINT or SIGTERM; when one stops on an
-    error, stop the others and exit 1 naming it."""
+def _run_loops(container: Container, loops: list[Any]) -> None:
+    """Run consumer loops, each in a thread, until SIGINT or SIGTERM, their metrics served on
+    SGL_METRICS_HOST:SGL_METRICS_PORT; when one stops on an error, stop the others and exit 1
+    naming it."""
+    from sgl.metrics import loop_metrics, metrics_endpoint
+
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -412,16 +415,21 @@ def _run_loops(loops: list[Any]) -> None:
             failed.append(loop.name)
             stop.set()
 
-    threads = [threading.Thread(target=run, args=(loop,), name=loop.name) for loop in loops]
-    try:
-        for thread in threads:
-            thread.start()
-        while any(t.is_alive() for t in threads) and not stop.wait(0.5):
-            pass
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
+    threads = {
+        loop.name: threading.Thread(target=run, args=(loop,), name=loop.name) for loop in loops
+    }
+    settings = container.settings
+    metrics = loop_metrics(container, loops, threads)
+    with metrics_endpoint(metrics, settings.metrics_host, settings.metrics_port):
+        try:
+            for thread in threads.values():
+                thread.start()
+            while any(t.is_alive() for t in threads.values()) and not stop.wait(0.5):
+                pass
+        finally:
+            stop.set()
+            for thread in threads.values():
+                thread.join()
     if failed:
         raise click.ClickException(
             f"consumer {', '.join(failed)} stopped on an error (logged as consumer.failed); "

@@ -1,8 +1,9 @@
-"""Prometheus metrics for the API process: appends, rejected events, server errors, request
-latency, dead letters, alerts raised, consumer lag (per view and partition), publish-to-visible
-latency, records applied per view, the sealers' positions and checkpoints, consumers up, and
-follower cases failing.
+"""Prometheus metrics: appends, rejected events, server errors, request latency, dead letters,
+alerts raised, consumer lag (per view and partition), publish-to-visible latency, records applied
+per view, the sealers' positions and checkpoints, consumers up, and follower cases failing.
 
+The API process serves them at its /metrics; a process running only consumers or sealers serves
+them on an address of its own (`metrics_endpoint`, SGL_METRICS_HOST and SGL_METRICS_PORT).
 What a store or the log can tell is read at scrape time; on the consumers' path there is one
 histogram observation per batch. Labels are views and partitions only, never case ids.
 """
@@ -10,21 +11,37 @@ histogram observation per batch. Labels are views and partitions only, never cas
 from __future__ import annotations
 
 import math
+import threading
 import time
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+import structlog
 from eventsourcing.persistence import PersistenceError
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from consumers.follower import CaseFollower
 from consumers.loop import TrackedLoop
+from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
 from ledger.errors import LedgerUnavailable
 from ledger.log import EventLog, LogRecord
 from sgl.responses import MEDIA_TYPE as PROBLEM
+
+if TYPE_CHECKING:
+    from sgl.bootstrap import Container
+
+log = structlog.get_logger("sgl.metrics")
 
 EVENTS_PATH = "/v1/events"
 # Refusals before a request is admitted to its route's rule: never on the access log.
@@ -330,6 +347,81 @@ class Metrics:
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)
+
+
+def followed_by(container: Container) -> list[Followed]:
+    """Each view of the ledger with the log it follows: lag and sealer positions are read from
+    the view's own positions at scrape time (no loop needed, so every process shows them)."""
+    return [
+        Followed(container.views.name, container.log, container.views.current),
+        Followed(container.clocks.name, container.log, container.clocks.current),
+        *(
+            [Followed(container.alerts.name, container.log, container.alerts.current)]
+            if container.settings.alerter == "on"
+            else []
+        ),
+        *(
+            Followed(seal.name, log, seal.current, seal.current)
+            for seal, log in (
+                (container.seal, container.log),
+                (container.access_seal, container.access_log),
+            )
+        ),
+        Followed(container.access_index.name, container.access_log, container.access_index.current),
+        Followed(container.notes_index.name, container.notes_log, container.notes_index.current),
+    ]
+
+
+def loop_metrics(
+    container: Container, loops: Sequence[TrackedLoop[Any]], threads: Mapping[str, threading.Thread]
+) -> Metrics:
+    """The metrics of a process running these consumer loops (each in its thread, by loop
+    name) and no API: the ledger's figures read at scrape time, and the loops' own."""
+    metrics = Metrics(
+        followed_by(container),
+        dead_letters=lambda: sum(
+            loop.dead_lettered for loop in loops if isinstance(loop, ProjectionRunner)
+        ),
+        alerts_raised=lambda: sum(container.alerts_log.end_offsets().values()),
+        consumers_up=lambda: {name: thread.is_alive() for name, thread in threads.items()},
+        cases_failing=lambda: {
+            loop.name: len(loop.failing) for loop in loops if isinstance(loop, CaseFollower)
+        },
+    )
+    for loop in loops:
+        metrics.watch(loop)
+    return metrics
+
+
+@contextmanager
+def metrics_endpoint(metrics: Metrics, host: str, port: int) -> Iterator[str | None]:
+    """Serve the metrics at http://host:port/metrics while the block runs (every path answers
+    them); yields that address, or None when port is 0 (no endpoint) or the port is taken.
+
+    A port taken is logged (`metrics.unavailable`) and the block runs without an endpoint: a
+    consumer keeps the ledger's views current, which matters more than its figures."""
+    if port == 0:
+        yield None
+        return
+    try:
+        server, thread = start_http_server(port, addr=host, registry=metrics.registry)
+    except OSError as exc:
+        log.warning(
+            "metrics.unavailable",
+            address=f"{host}:{port}",
+            reason=exc.strerror,
+            hint="give each process on one host its own SGL_METRICS_PORT (0 for none)",
+        )
+        yield None
+        return
+    address = f"http://{host}:{server.server_port}/metrics"
+    log.info("metrics.listening", address=address)
+    try:
+        yield address
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 class RequestMetrics:

@@ -20,6 +20,7 @@ import httpx
 import orjson
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 
 from consumers.runner import ProjectionRunner
 from ledger.client import NotAuthorized
@@ -279,3 +280,64 @@ def test_publish_without_a_valid_token_appends_nothing_and_prints_no_token(
     assert isinstance(result.exception, NotAuthorized), result.output
     assert unknown not in result.output and unknown not in str(result.exception)
     assert container.log.end_offsets() == ends
+
+
+def test_a_consumer_only_process_serves_its_lag_and_work_on_its_metrics_port(
+    tmp_path: Path,
+) -> None:
+    """`sgl consume --only case_state` (no API; a few seconds): its metrics port shows the case
+    view's lag fall to 0 and the records it applied, and the lag of the views it does not run
+    (read from their stores); a second process given the same port warns and consumes on."""
+    data = tmp_path / "data"
+    container = with_agencies(bootstrap(Settings.from_env({}, backend="sqlite", data_dir=data)))
+    try:
+        container.ledger.submit([make_event() for _ in range(3)])
+        records = sum(container.log.end_offsets().values())
+    finally:
+        container.close()
+    port = free_port()
+    env = {**os.environ, "SGL_DATA_DIR": str(data), "SGL_METRICS_PORT": str(port)}
+    env.update(SGL_LOG_FORMAT="json", SGL_LOG_LEVEL="info", PYTHONPATH=str(ROOT))
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def scraped() -> dict[tuple[str, str], float]:
+        try:
+            text = httpx.get(url, timeout=5).text
+        except httpx.TransportError:
+            return {}
+        return {
+            (s.name, s.labels.get("view", "")): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    args = [sys.executable, "-m", "sgl", "consume", "--only", "case_state"]
+    with (
+        (tmp_path / "consume.log").open("w") as log,
+        subprocess.Popen(args, env=env, stderr=log) as process,
+    ):
+        try:
+            wait_for(
+                lambda: scraped().get(("sgl_consumer_lag_records", "case_state")) == 0,
+                timeout=120,
+                what="the case view's lag at 0 on the consumer's metrics port",
+            )
+            found = scraped()
+            assert found["sgl_view_applied_records_total", "case_state"] == records
+            assert found["sgl_consumer_lag_records", "seal"] == records, "nothing sealed"
+            assert found["sgl_consumer_up", ""] == 1
+            code, _, err = run_until(
+                ["consume", "--only", "notes_index"],
+                env,
+                '"event": "consumer.started"',
+                signal.SIGTERM,
+            )
+            assert code == 0, "".join(err)
+            (warning,) = [
+                orjson.loads(line) for line in err if '"event": "metrics.unavailable"' in line
+            ]
+            assert warning["address"] == f"127.0.0.1:{port}"
+            assert "SGL_METRICS_PORT" in warning["hint"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            assert process.wait(timeout=60) == 0, (tmp_path / "consume.log").read_text()

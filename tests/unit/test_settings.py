@@ -17,6 +17,7 @@ def test_defaults_are_the_embedded_store_on_loopback() -> None:
     assert settings.http_host == "127.0.0.1"
     assert settings.log_db == Path("var/ledger.sqlite")
     assert settings.url == "http://127.0.0.1:8000"
+    assert (settings.metrics_host, settings.metrics_port) == ("127.0.0.1", 9464)
 
 
 def test_the_server_address_comes_from_sgl_url() -> None:
@@ -54,6 +55,9 @@ def test_environment_then_overrides() -> None:
             id="probe-timeout-too-short",
         ),
         ({"SGL_SHUTDOWN_SECONDS": "0"}, "SGL_SHUTDOWN_SECONDS must be at least 1"),
+        ({"SGL_METRICS_PORT": "65536"}, "SGL_METRICS_PORT must be a port from 1 to 65535, or 0"),
+        ({"SGL_METRICS_PORT": "-1"}, "SGL_METRICS_PORT must be a port"),
+        ({"SGL_METRICS_HOST": " "}, "SGL_METRICS_HOST must name an address"),
         pytest.param(
             {"SGL_KAFKA_REQUEST_TIMEOUT_MS": "20000"},
             "SGL_KAFKA_DELIVERY_TIMEOUT_MS must be at least SGL_KAFKA_REQUEST_TIMEOUT_MS",
