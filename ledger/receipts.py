@@ -650,65 +650,65 @@ class PostgresReceiptIndex(_Pending):
         return found
 
     def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
-        """Claim these event_ids for this process (see the class), all in one transaction
-        (one statement when none is contested): a failure part-way leaves none claimed, and
-        a batch with an event_id in conflict, orphaned or busy is granted none."""
-        claims = Claims()
+        """Claim these event_ids for this process (see the class): one statement when none
+        is contested, else the contested are sorted in one transaction. A batch with an
+        event_id in conflict, orphaned or busy is granted none, and a failure part-way leaves
+        none claimed (nor taken over)."""
         if not records:
-            return claims
+            return Claims()
         by_id = {r.event_id: r for r in records}
-        floor_text = json.dumps({str(p): o for p, o in floor.items()})
+        wanted = sorted(by_id.values(), key=lambda r: r.event_id)
+        params = (
+            self.topic,
+            *self._owner,
+            json.dumps({str(p): o for p, o in floor.items()}),
+            [r.event_id for r in wanted],
+            [r.digest for r in wanted],
+            [r.key for r in wanted],
+            [r.event_type for r in wanted],
+            [r.schema_version for r in wanted],
+        )
         with self._db_lock:
-
-            def claim_in(conn: psycopg.Connection[Any]) -> None:
-                nonlocal claims
-                claims = Claims()
-                with conn.transaction():
-                    self._claim_in(conn, claims, by_id, floor_text)
-
-            self._in_session(claim_in)
+            inserted = {row[0] for row in self._write(_PG_CLAIM, params)}
+            contested = [e for e in by_id if e not in inserted]
+            claims = Claims(granted=[e for e in by_id if e in inserted])
+            if contested:
+                try:
+                    claims = self._in_session(
+                        lambda conn: self._contest(conn, by_id, claims.granted, contested)
+                    )
+                except LedgerUnavailable:
+                    # Given up at once, they are no live process's for another to wait on.
+                    self._unreleased.update(claims.granted)
+                    self._release_unreleased()
+                    raise
             # Granted again, a claim this process failed to give up is its own once more.
             self._unreleased.difference_update(claims.granted)
         return claims
 
-    def _claim_in(
+    def _contest(
         self,
         conn: psycopg.Connection[Any],
-        claims: Claims,
         by_id: dict[str, PendingRecord],
-        floor_text: str,
-    ) -> None:
-        """Claim in the open transaction; give the granted back if the batch cannot go."""
-        wanted = sorted(by_id.values(), key=lambda r: r.event_id)
-        cursor = conn.execute(
-            _PG_CLAIM,
-            (
-                self.topic,
-                *self._owner,
-                floor_text,
-                [r.event_id for r in wanted],
-                [r.digest for r in wanted],
-                [r.key for r in wanted],
-                [r.event_type for r in wanted],
-                [r.schema_version for r in wanted],
-            ),
-        )
-        granted = {row[0] for row in cursor.fetchall()}
-        contested = [e for e in by_id if e not in granted]
-        claims.granted = [e for e in by_id if e in granted]
-        if contested:
+        inserted: list[str],
+        contested: list[str],
+    ) -> Claims:
+        """Sort the contested event_ids in one transaction (taking over those ripe), and give
+        the inserted back if the batch cannot go."""
+        claims = Claims(granted=list(inserted))
+        with conn.transaction():
             rows = conn.execute(
                 _PG_CLAIMED, (self.takeover_after, self.topic, contested)
             ).fetchall()
-            seen: set[str] = set()
             for row in rows:
-                seen.add(row[0])
                 self._sort_claimed(conn, claims, by_id[row[0]], row)
             # Gone between the two statements (given up by its owner): the caller retries.
+            seen = {row[0] for row in rows}
             claims.held.extend(e for e in contested if e not in seen)
-        if claims.granted and (claims.conflicts or claims.orphaned or claims.busy):
-            conn.execute(_PG_RELEASE, (self.topic, claims.granted, *self._owner_arrays()))
-            claims.granted = []
+            if claims.granted and (claims.conflicts or claims.orphaned or claims.busy):
+                conn.execute(_PG_RELEASE, (self.topic, claims.granted, *self._owner_arrays()))
+                claims.granted = []
+        return claims
 
     def _sort_claimed(
         self,
