@@ -506,10 +506,10 @@ CREATE TABLE IF NOT EXISTS receipts (
 # When a claim was made (a table made before has its claims dated when the column came, which
 # only delays their takeover), and whether it was taken over and its record is being looked
 # for on the log.
-_PG_COLUMNS = (
-    "ALTER TABLE receipts ADD COLUMN IF NOT EXISTS claimed_at TIMESTAMPTZ NOT NULL DEFAULT now()",
-    "ALTER TABLE receipts ADD COLUMN IF NOT EXISTS settling BOOLEAN NOT NULL DEFAULT false",
-)
+_PG_COLUMNS = {
+    "claimed_at": "ALTER TABLE receipts ADD COLUMN claimed_at TIMESTAMPTZ NOT NULL DEFAULT now()",
+    "settling": "ALTER TABLE receipts ADD COLUMN settling BOOLEAN NOT NULL DEFAULT false",
+}
 # A claim is a row without a position; its owner is the database session (backend pid and
 # start time) of the process that made it, alive exactly as long as that session is. Rows go
 # in event_id order, so batches claiming the same event_ids at once never deadlock.
@@ -589,7 +589,7 @@ class PostgresReceiptIndex(_Pending):
     of the ledger shares, so a retry on any of them finds the first append's receipt.
 
     Before producing, a process claims the event_ids (a row without a position, owned by its
-    database session) in one transaction: an event_id claimed or appended elsewhere is not
+    database session) in one statement: an event_id claimed or appended elsewhere is not
     produced again; its receipt is waited for, or the batch is a conflict if the content
     differs. A claim whose session has ended may still have its record in flight (the owner
     only lost the database), so it is taken over only once older than `in_flight` seconds
@@ -617,8 +617,17 @@ class PostgresReceiptIndex(_Pending):
             with setup_lock(self._conn):
                 location.ensure_schema(self._conn)
                 self._conn.execute(_PG_TABLE)
-                for column in _PG_COLUMNS:
-                    self._conn.execute(column)
+                # Only when missing: altering the table locks out every process using it.
+                present = {
+                    name
+                    for (name,) in self._conn.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = 'receipts'"
+                    )
+                }
+                for name, alter in _PG_COLUMNS.items():
+                    if name not in present:
+                        self._conn.execute(alter)
         except psycopg.Error as exc:
             self._conn.close()
             raise self._unavailable("cannot create the receipt table", exc) from exc
