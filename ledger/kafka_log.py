@@ -632,10 +632,12 @@ class KafkaEventLog:
             return
         finally:
             consumer.close()
+        raised = []
         for unsure in settled.values():
             for partition, offset in reached.items():
                 if unsure.floor.get(partition, offset) < offset:
                     unsure.floor[partition] = offset
+                    raised.append(unsure)
         done = [e for e, unsure in settled.items() if e in found or unsure.absent]
         self._receipts.put(list(found.values()))
         with self._state:
@@ -645,6 +647,10 @@ class KafkaEventLog:
                     del self._unsure[event_id]
         if done:
             self._receipts.settled(done)
+        # How far the log was read outlives this process (a claim's floor, a kept record's).
+        self._receipts.keep_unsure(
+            [(u.record, u.floor) for u in dict.fromkeys(raised) if u.record.event_id not in done]
+        )
         log.warning(
             "kafka.unsure_settled" if len(done) == len(settled) else "kafka.unsure_settling",
             topic=self.topic,

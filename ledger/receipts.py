@@ -411,7 +411,8 @@ class SQLiteReceiptIndex(_Pending):
 
     def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
         """Keep records that may or may not be on the log, each with the offsets per partition
-        below which it cannot be, so the next process checks them before appending again."""
+        below which it cannot be (raised as the log is read), so the next process checks them
+        before appending again, from there."""
         rows = [
             (
                 r.event_id,
@@ -426,7 +427,9 @@ class SQLiteReceiptIndex(_Pending):
         ]
         with self._db_lock:
             self._conn.executemany(
-                "INSERT INTO unsure VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
+                "INSERT INTO unsure VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (event_id) DO UPDATE SET floor = excluded.floor",
+                rows,
             )
 
     def unsure(self) -> list[tuple[PendingRecord, dict[int, int]]]:
@@ -577,6 +580,12 @@ FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[])
 WHERE r.topic = %s AND r.event_id = w.event_id AND r.partition IS NULL AND NOT r.settling
   AND (r.owner_pid, r.owner_start) IN (SELECT * FROM unnest(%s::int[], %s::timestamptz[]))
 RETURNING r.event_id
+"""
+_PG_FLOOR = """
+UPDATE receipts AS r SET floor = w.floor
+FROM unnest(%s::text[], %s::text[]) AS w(event_id, floor)
+WHERE r.topic = %s AND r.event_id = w.event_id AND r.partition IS NULL
+  AND (r.owner_pid, r.owner_start) IN (SELECT * FROM unnest(%s::int[], %s::timestamptz[]))
 """
 _PG_GET = """
 SELECT event_id, partition, "offset", appended_ms, digest, case_id, type, schema_version
@@ -875,9 +884,25 @@ class PostgresReceiptIndex(_Pending):
         self._written(batch)
 
     def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
-        """Nothing more to keep: an unsure record's claim holds its floor, and is orphaned
-        once this process's session ends, so whichever process is asked to append it next
-        reads the log from there first."""
+        """Raise the floors of this process's claims on unsure records (to where the log was
+        read without finding them): a claim is orphaned once this process's session ends,
+        and whichever process is asked to append it next reads the log from there first."""
+        if not unsure:
+            return
+        with self._db_lock:
+            try:
+                self._write(
+                    _PG_FLOOR,
+                    (
+                        [r.event_id for r, _ in unsure],
+                        [json.dumps({str(p): o for p, o in floor.items()}) for _, floor in unsure],
+                        self.topic,
+                        *self._owner_arrays(),
+                    ),
+                )
+            except LedgerUnavailable as exc:
+                # Only a shortcut: the claims keep the floors they had.
+                log.warning("receipts.floors_not_kept", claims=len(unsure), error=str(exc))
 
     def unsure(self) -> list[tuple[PendingRecord, dict[int, int]]]:
         """None at start: a previous process's unsure records are its orphaned claims,

@@ -245,7 +245,8 @@ def test_a_claim_taken_over_far_behind_the_log_is_settled_over_several_probes(
     """A process died holding a claim whose floor is far behind the log's end, and reading
     from there takes longer than an append's wait (each record is made slow to check). The
     log is read on from where the last probe stopped: each retry meanwhile is a prompt 503,
-    every record is checked once, and a retry is then appended, once. (About 10 s.)"""
+    every record is checked once, the claim's floor rises as the log is read, and a retry
+    is then appended, once. (About 10 s.)"""
     monkeypatch.setattr(receipts_module, "TAKEOVER_MARGIN", 0.0)
     settings = make_settings("kafka")
     bootstrap_servers, topic = settings.kafka_bootstrap, settings.topic
@@ -283,6 +284,7 @@ def test_a_claim_taken_over_far_behind_the_log_is_settled_over_several_probes(
         dead_letter_topic=settings.dead_letter_topic,
         timeouts=timeouts,
     )
+    floors: list[int] = []
     try:
         answers: list[str] = []
 
@@ -292,15 +294,27 @@ def test_a_claim_taken_over_far_behind_the_log_is_settled_over_several_probes(
                 answers.append(taker.append([record])[0].status)
             except LedgerUnavailable:
                 assert time.monotonic() - started < 1.0, "a retry was held"
+                floors.append(sum(stored_floor(postgres, record.event_id).values()))
                 return False
             return True
 
         wait_for(appended, timeout=40, every=0.2, what="the retry to be appended")
         assert answers == ["accepted"]
         assert len(checked) == FILLER  # each record checked once, across the probes
+        # The claim's floor rose as the log was read: a process taking it over next reads on.
+        assert any(0 < floor < FILLER for floor in floors), floors
         assert sum(taker.end_offsets().values()) == FILLER + 1
     finally:
         taker.close()
+
+
+def stored_floor(location: PostgresLocation, event_id: str) -> dict[str, int]:
+    """The floor a claim holds in the receipt table ({} once it is a receipt, or gone)."""
+    with psycopg.connect(**location.conninfo()) as conn:
+        row = conn.execute(
+            "SELECT floor FROM receipts WHERE event_id = %s AND floor IS NOT NULL", (event_id,)
+        ).fetchone()
+    return {} if row is None else dict(orjson.loads(row[0]))
 
 
 @pytest.mark.kafka
