@@ -205,6 +205,15 @@ class TestSQLiteReceiptIndex(ReceiptIndexContract):
         assert index.get([*wanted, str(uuid.uuid4())]) == wanted
         assert self.reopen(index).get(list(wanted)) == wanted
 
+    def test_a_record_kept_unsure_again_keeps_its_raised_floor(self) -> None:
+        """Kept again after the log was read further without finding it, a record's floor is
+        the raised one when the index is next opened."""
+        index = self.open_index()
+        pending = record()
+        index.keep_unsure([(pending, {0: 5, 1: 2})])
+        index.keep_unsure([(pending, {0: 40, 1: 2})])
+        assert self.reopen(index).unsure() == [(pending, {0: 40, 1: 2})]
+
 
 class TestPostgresReceiptIndex(ReceiptIndexContract):
     """The contract on the PostgreSQL index that API processes share; each index opened is
@@ -295,6 +304,23 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
             third.wait([pending.event_id], time.monotonic() + 5)
         second.settled([pending.event_id])
         assert third.claim([pending], {}).granted == [pending.event_id]
+
+    def test_an_unsure_records_raised_floor_is_where_the_next_taker_reads_from(self) -> None:
+        """keep_unsure raises the floor of this process's claim (the log read that far without
+        finding it), not of another process's: once the owner is gone, a taker is told the
+        raised floor."""
+        first, second = self.open_index(), self.open_index()
+        mine, theirs = record(), record()
+        first.claim([mine], {0: 5, 1: 2})
+        second.claim([theirs], {0: 5})
+        first.keep_unsure([(mine, {0: 40, 1: 2}), (theirs, {0: 40})])
+        self._open.remove(first)
+        assert isinstance(first, PostgresReceiptIndex)
+        terminate_session(first, close=True)
+        assert second.claim([mine], {}).orphaned == {mine.event_id: {0: 40, 1: 2}}
+        assert second.claim([theirs], {}).granted == [theirs.event_id]
+        second.release([theirs.event_id])
+        assert self.open_index().claim([theirs], {}).granted == [theirs.event_id]
 
     def test_a_claim_whose_session_ended_is_taken_over_only_past_the_producers_delivery(
         self,
