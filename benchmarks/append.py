@@ -85,7 +85,8 @@ def prefill(settings: Settings, data_dir: Path, count: int) -> float:
     index: ReceiptIndex = (
         SQLiteReceiptIndex(Settings.from_env({}, data_dir=data_dir).receipts_db)
         if location is None
-        else PostgresReceiptIndex.open(location, settings.topic)
+        # It only puts receipts: no claim of it is ever taken over.
+        else PostgresReceiptIndex.open(location, settings.topic, in_flight=0.0)
     )
     now = datetime.now(UTC)
     started = time.perf_counter()

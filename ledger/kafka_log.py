@@ -58,6 +58,8 @@ GROUP_JOIN_SECONDS = 3.0
 # Seconds the read-ahead thread waits for records in one poll, and for the caller to take a
 # batch, before it looks whether the reader is being closed.
 READ_AHEAD_WAIT = 0.2
+# Seconds one probe may spend reading the log for unsure records before it probes again.
+SETTLE_SLICE = 1.0
 # The producer generation of unsure records kept by a previous process.
 PREVIOUS = -1
 # Errors of a record the broker refused outright: it is certainly not on the log.
@@ -84,6 +86,12 @@ class KafkaTimeouts:
         """Seconds an append waits for its acknowledgements: past the producer's delivery
         timeout, so a healthy producer has answered every record, one way or the other."""
         return self.delivery_ms / 1000 + 1.0
+
+    @property
+    def in_flight(self) -> float:
+        """The longest, in seconds, a record handed to the producer may still land on the log:
+        its send may wait for room or metadata, then its delivery may take this long."""
+        return (self.max_block_ms + self.delivery_ms) / 1000
 
 
 def client_options(bootstrap: str, timeouts: KafkaTimeouts) -> dict[str, Any]:
@@ -115,13 +123,24 @@ def close_producer(producer: Any, grace: float) -> bool:
     return not sender.is_alive()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(eq=False, slots=True)
 class _Unsure:
-    """A record whose append was not confirmed: it may or may not be on the log."""
+    """A record whose append was not confirmed: it may or may not be on the log. Per
+    partition, it cannot be below `floor` (raised as the log is read without finding it),
+    nor at or past `until` (the log's end once its producer had stopped, known when the
+    first read begins)."""
 
     record: PendingRecord
-    floor: Mapping[int, int]
+    floor: dict[int, int]
     generation: int
+    until: dict[int, int] | None = None
+
+    @property
+    def absent(self) -> bool:
+        """Read from its floor to its end without being found: it is not on the log."""
+        return self.until is not None and all(
+            offset >= self.until[partition] for partition, offset in self.floor.items()
+        )
 
 
 def topic_configs(min_insync_replicas: int) -> dict[str, str]:
@@ -196,7 +215,7 @@ class KafkaEventLog:
         self._settled: set[int] = set()
         # A previous process's unsure records: its producer has certainly stopped.
         self._unsure: dict[str, _Unsure] = {
-            r.event_id: _Unsure(r, floor, PREVIOUS) for r, floor in receipts.unsure()
+            r.event_id: _Unsure(r, dict(floor), PREVIOUS) for r, floor in receipts.unsure()
         }
         self._settled.add(PREVIOUS)
         # Receipts of unsure records later found on the log: a request that looked them up
@@ -290,6 +309,7 @@ class KafkaEventLog:
                 f"{len(unsure)} event(s) of this batch are being checked against the log after "
                 "an unconfirmed append; retry shortly"
             )
+        claimed_at = time.monotonic()
         held = self._claim(records, known, floor)
         sent: list[PendingRecord] = []
         futures: list[Any] = []
@@ -298,7 +318,7 @@ class KafkaEventLog:
         # shares the send of its first occurrence).
         answers: list[Receipt | int | str] = []
         first: dict[str, int] = {}
-        pending = KafkaPendingAppend(self, sent, futures, answers, floor, generation)
+        pending = KafkaPendingAppend(self, sent, futures, answers, floor, generation, claimed_at)
         try:
             for r in records:
                 receipt = known.get(r.event_id)
@@ -320,11 +340,10 @@ class KafkaEventLog:
             # Those never queued are certainly not on the log; those queued may still land:
             # index the receipts of any that do.
             queued = {r.event_id for r in sent}
-            with contextlib.suppress(LedgerUnavailable):
-                self._receipts.release({r.event_id for r in records} - known.keys() - held - queued)
+            self._receipts.release({r.event_id for r in records} - known.keys() - held - queued)
             with contextlib.suppress(LedgerUnavailable):
                 KafkaPendingAppend(
-                    self, sent, futures, list(range(len(sent))), floor, generation
+                    self, sent, futures, list(range(len(sent))), floor, generation, claimed_at
                 ).result()
             with self._state:
                 current = generation == self._generation
@@ -340,7 +359,8 @@ class KafkaEventLog:
         """Claim the event_ids to append in the receipt index; `known` gains the receipts
         found meanwhile. The event_ids another process is appending are returned. Nothing is
         claimed (EventConflict) if one was taken with other content, nor (LedgerUnavailable)
-        if one was claimed by a process that died: it is unsure, and checked first."""
+        if one was claimed by a process that died (it is unsure, and checked first) or its
+        claim's outcome cannot be known yet."""
         fresh: dict[str, PendingRecord] = {}
         for r in records:
             if r.event_id not in known:
@@ -349,19 +369,24 @@ class KafkaEventLog:
             return set()
         claims = self._receipts.claim(list(fresh.values()), floor)
         known.update(claims.known)
-        if claims.conflicts or claims.orphaned:
-            self._receipts.release(claims.granted)
-            if claims.conflicts:
-                raise EventConflict(claims.conflicts)
+        if claims.conflicts:
+            raise EventConflict(claims.conflicts)
+        if claims.orphaned:
             with self._state:
                 for event_id, orphan_floor in claims.orphaned.items():
                     self._unsure.setdefault(
-                        event_id, _Unsure(fresh[event_id], orphan_floor, PREVIOUS)
+                        event_id, _Unsure(fresh[event_id], dict(orphan_floor), PREVIOUS)
                     )
             self.breaker.wake()
             raise LedgerUnavailable(
                 f"{len(claims.orphaned)} event(s) of this batch were being appended by a "
                 "process that stopped; they are being checked against the log, retry shortly"
+            )
+        if claims.busy:
+            raise LedgerUnavailable(
+                f"{len(claims.busy)} event(s) of this batch were being appended by a process "
+                "that stopped or lost its database, and cannot be checked against the log yet; "
+                "retry shortly"
             )
         return set(claims.held)
 
@@ -371,9 +396,7 @@ class KafkaEventLog:
 
     def refused(self, records: Sequence[PendingRecord]) -> None:
         """The broker refused these records: they are not on the log; free their claims."""
-        # A claim not freed stays this process's: its own retry is granted it.
-        with contextlib.suppress(LedgerUnavailable):
-            self._receipts.release({r.event_id for r in records})
+        self._receipts.release({r.event_id for r in records})
 
     def _send(self, producer: Any, record: PendingRecord) -> Any:
         """Queue one record to the producer; the future resolves to its metadata."""
@@ -398,7 +421,7 @@ class KafkaEventLog:
         them is not trusted again (the breaker trips unless it was already replaced)."""
         with self._state:
             for record in records:
-                self._unsure.setdefault(record.event_id, _Unsure(record, floor, generation))
+                self._unsure.setdefault(record.event_id, _Unsure(record, dict(floor), generation))
             current = generation == self._generation
         if current:
             self.breaker.trip(why)
@@ -437,9 +460,11 @@ class KafkaEventLog:
         """Produce in order, wait for every acknowledgement, then index the receipts."""
         return self.begin_append(records).result()
 
-    def remember(self, receipts: Sequence[Receipt]) -> None:
-        """Index the receipts of records just acknowledged."""
-        self._receipts.put(receipts)
+    def remember(self, receipts: Sequence[Receipt], claimed_at: float) -> list[str]:
+        """Index the receipts of records just acknowledged, claimed at `claimed_at`; the
+        event_ids whose claim this process can no longer prove its own are not indexed, and
+        returned (see ReceiptIndex.confirm)."""
+        return self._receipts.confirm(receipts, claimed_at)
 
     def lookup(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """Receipts of event_ids this ledger has appended before."""
@@ -593,53 +618,104 @@ class KafkaEventLog:
         return True
 
     def _settle(self, settled: Mapping[str, _Unsure]) -> None:
-        """Read the log from where unsure records could have landed to its end: index those
-        found; the others are not on the log and never will be (their producer stopped)."""
-        floor: dict[int, int] = {}
-        for unsure in settled.values():
-            for partition, offset in unsure.floor.items():
-                floor[partition] = min(offset, floor.get(partition, offset))
-        wanted = {unsure.record.value: unsure.record for unsure in settled.values()}
+        """Read the log on from where unsure records could have landed, for SETTLE_SLICE
+        seconds at most (the next probe reads on from there): index those found; those read
+        up to the log's end as it was once their producer had stopped are not on the log and
+        never will be."""
         found: dict[str, Receipt] = {}
         consumer = self._consumer()
         try:
-            tps = [tp for tp in self._topic_partitions if tp.partition in floor]
-            ends = consumer.end_offsets(tps, timeout_ms=self.timeouts.request_ms)
-            tps = [tp for tp in tps if floor[tp.partition] < ends[tp]]
-            consumer.assign(tps)
-            for tp in tps:
-                consumer.seek(tp, floor[tp.partition])
-            deadline = time.monotonic() + self.timeouts.append_wait
-            while any(consumer.position(tp) < ends[tp] for tp in tps):
-                if time.monotonic() > deadline:
-                    log.warning("kafka.settle_incomplete", topic=self.topic, unsure=len(settled))
-                    return
-                for batch in consumer.poll(timeout_ms=200).values():
-                    for m in batch:
-                        receipt = _found(m, wanted, settled)
-                        if (
-                            receipt is not None
-                            and m.offset < ends[TopicPartition(m.topic, m.partition)]
-                        ):
-                            found.setdefault(receipt.event_id, receipt)
+            start, until = self._to_read(consumer, settled)
+            reached = self._read_for(consumer, start, until, settled, found)
         except KafkaError as exc:
             log.warning("kafka.settle_failed", topic=self.topic, error=str(exc))
             return
         finally:
             consumer.close()
+        raised = []
+        for unsure in settled.values():
+            for partition, offset in reached.items():
+                if unsure.floor.get(partition, offset) < offset:
+                    unsure.floor[partition] = offset
+                    raised.append(unsure)
+        done = [e for e, unsure in settled.items() if e in found or unsure.absent]
         self._receipts.put(list(found.values()))
         with self._state:
             self._found.update(found)
-            for event_id, unsure in settled.items():
-                if self._unsure.get(event_id) is unsure:
+            for event_id in done:
+                if self._unsure.get(event_id) is settled[event_id]:
                     del self._unsure[event_id]
-        self._receipts.settled(list(settled))
+        if done:
+            self._receipts.settled(done)
+        # How far the log was read outlives this process (a claim's floor, a kept record's).
+        self._receipts.keep_unsure(
+            [(u.record, u.floor) for u in dict.fromkeys(raised) if u.record.event_id not in done]
+        )
         log.warning(
-            "kafka.unsure_settled",
+            "kafka.unsure_settled" if len(done) == len(settled) else "kafka.unsure_settling",
             topic=self.topic,
             on_log=len(found),
-            not_on_log=len(settled) - len(found),
+            not_on_log=len(done) - len(found),
+            unsure=len(settled) - len(done),
         )
+
+    def _to_read(
+        self, consumer: Any, settled: Mapping[str, _Unsure]
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Per partition, where the unsure records are still to be looked for: from the least
+        floor to the greatest end (an unsure record's end is the log's end when first read)."""
+        if any(unsure.until is None for unsure in settled.values()):
+            ends = consumer.end_offsets(self._topic_partitions, timeout_ms=self.timeouts.request_ms)
+            end = {tp.partition: int(offset) for tp, offset in ends.items()}
+            for unsure in settled.values():
+                if unsure.until is None:
+                    unsure.until = {p: end.get(p, o) for p, o in unsure.floor.items()}
+        start: dict[int, int] = {}
+        until: dict[int, int] = {}
+        for unsure in settled.values():
+            ends_of = unsure.until or {}
+            for partition, offset in unsure.floor.items():
+                if offset < ends_of[partition]:
+                    start[partition] = min(offset, start.get(partition, offset))
+                    until[partition] = max(ends_of[partition], until.get(partition, 0))
+        return start, until
+
+    def _read_for(
+        self,
+        consumer: Any,
+        start: Mapping[int, int],
+        until: Mapping[int, int],
+        settled: Mapping[str, _Unsure],
+        found: dict[str, Receipt],
+    ) -> dict[int, int]:
+        """Read each partition from `start` toward `until` for SETTLE_SLICE seconds at most,
+        adding the unsure records met to `found`; per partition, the offset read up to."""
+        tps = [TopicPartition(self.topic, p) for p in sorted(start)]
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, start[tp.partition])
+        wanted = {unsure.record.value: unsure.record for unsure in settled.values()}
+        reached = dict(start)
+        deadline = time.monotonic() + SETTLE_SLICE
+        while any(reached[p] < until[p] for p in start):
+            for tp, batch in consumer.poll(timeout_ms=200).items():
+                end = until[tp.partition]
+                for m in batch:
+                    if time.monotonic() >= deadline:
+                        return reached
+                    if m.offset >= end:
+                        break
+                    receipt = _found(m, wanted, settled)
+                    if receipt is not None:
+                        # Past its own end, it is another append of the event (after a give-up).
+                        own_end = settled[receipt.event_id].until or {}
+                        if m.offset < own_end.get(m.partition, 0):
+                            found.setdefault(receipt.event_id, receipt)
+                    reached[tp.partition] = m.offset + 1
+                reached[tp.partition] = min(max(reached[tp.partition], consumer.position(tp)), end)
+            if time.monotonic() >= deadline:
+                break
+        return reached
 
     def dead_letter(self, record: LogRecord, reason: str, detail: str) -> bool:
         """Produce the refused record's exact bytes and key to the dead-letter topic, reason in
@@ -812,6 +888,7 @@ class KafkaPendingAppend:
         answers: list[Receipt | int | str],
         floor: Mapping[int, int],
         generation: int,
+        claimed_at: float,
     ) -> None:
         self._owner = owner
         self._sent = sent
@@ -819,6 +896,7 @@ class KafkaPendingAppend:
         self._answers = answers
         self._floor = floor
         self._generation = generation
+        self._claimed_at = claimed_at
         self._deadline = time.monotonic() + owner.timeouts.append_wait
         self._receipts: list[Receipt] | None = None
         self._failure: str | None = None
@@ -856,7 +934,7 @@ class KafkaPendingAppend:
             else:
                 landed.append(_accepted(record, metadata))
         # Index what did land even when some did not, so a retry answers `duplicate`.
-        self._owner.remember(landed)
+        lost = self._owner.remember(landed, self._claimed_at)
         if refused:
             self._owner.refused(refused)
         if unsure:
@@ -867,6 +945,13 @@ class KafkaPendingAppend:
             )
         if failure is not None:
             raise LedgerUnavailable(f"Kafka did not confirm the append: {failure}")
+        if lost:
+            # Acknowledged so late that another process may have taken the claims over and
+            # found nothing on the log: it is not known to be the only record of its event.
+            raise LedgerUnavailable(
+                f"{len(lost)} event(s) of this batch were confirmed after their claims were "
+                "taken over; retry with the same event_ids"
+            )
         return landed
 
     def _answer(self, sent: list[Receipt]) -> list[Receipt]:

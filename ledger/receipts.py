@@ -7,11 +7,11 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import psycopg
 import structlog
@@ -24,6 +24,8 @@ from ledger.private import private_database
 from ledger.sqlite_util import in_chunks
 
 log = structlog.get_logger("ledger.receipts")
+
+_T = TypeVar("_T")
 
 FLUSH_EVERY = 0.2
 FLUSH_AT = 5000
@@ -39,14 +41,17 @@ FILTER_PROBES = 6
 class Claims:
     """What a claim on event_ids found: those now this process's to append, receipts already
     made, claims another live process holds (its receipt is to be waited for), event_ids
-    taken before with other content, and claims of processes that died, taken over with the
-    offsets per partition below which their record cannot be (it may be on the log)."""
+    taken before with other content, claims of processes that died, taken over with the
+    offsets per partition below which their record cannot be (it may be on the log), and
+    claims whose outcome cannot be known yet (being checked against the log by another
+    process, or of a session that ended too recently to be taken over): to retry."""
 
     granted: list[str] = field(default_factory=list)
     known: dict[str, Receipt] = field(default_factory=dict)
     held: list[str] = field(default_factory=list)
     conflicts: list[str] = field(default_factory=list)
     orphaned: dict[str, dict[int, int]] = field(default_factory=dict)
+    busy: list[str] = field(default_factory=list)
 
 
 class ReceiptIndex(Protocol):
@@ -66,7 +71,14 @@ class ReceiptIndex(Protocol):
         ...
 
     def release(self, event_ids: Collection[str]) -> None:
-        """Give up this process's claims on event_ids certainly not appended."""
+        """Give up this process's claims on event_ids certainly not appended (never raises:
+        what cannot be given up now is given up later)."""
+        ...
+
+    def confirm(self, receipts: Sequence[Receipt], claimed_at: float) -> list[str]:
+        """Remember the receipts of records appended under claims made at `claimed_at`
+        (monotonic), but not those whose claim may have been taken over meanwhile: their
+        event_ids are returned."""
         ...
 
     def wait(self, event_ids: Collection[str], deadline: float) -> dict[str, Receipt]:
@@ -328,6 +340,11 @@ class SQLiteReceiptIndex(_Pending):
     def release(self, event_ids: Collection[str]) -> None:
         """Nothing to give up: claims are not kept."""
 
+    def confirm(self, receipts: Sequence[Receipt], claimed_at: float) -> list[str]:
+        """Remember the receipts: no other process takes a claim of this file's over."""
+        self.put(receipts)
+        return []
+
     def wait(self, event_ids: Collection[str], deadline: float) -> dict[str, Receipt]:
         """The receipts of these event_ids; none is ever claimed elsewhere, so one missing is
         LedgerUnavailable at once."""
@@ -394,7 +411,8 @@ class SQLiteReceiptIndex(_Pending):
 
     def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
         """Keep records that may or may not be on the log, each with the offsets per partition
-        below which it cannot be, so the next process checks them before appending again."""
+        below which it cannot be (raised as the log is read), so the next process checks them
+        before appending again, from there."""
         rows = [
             (
                 r.event_id,
@@ -409,7 +427,9 @@ class SQLiteReceiptIndex(_Pending):
         ]
         with self._db_lock:
             self._conn.executemany(
-                "INSERT INTO unsure VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING", rows
+                "INSERT INTO unsure VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (event_id) DO UPDATE SET floor = excluded.floor",
+                rows,
             )
 
     def unsure(self) -> list[tuple[PendingRecord, dict[int, int]]]:
@@ -462,6 +482,12 @@ class SQLiteReceiptIndex(_Pending):
 # a process waiting for another's receipt waits about this long past the other's flush.
 PG_FLUSH_EVERY = 0.05
 CLAIM_POLL = 0.02
+# Seconds past the longest a claimant's producer may still land a record before a claim
+# whose session ended is taken over: clocks of the database's failover and process stalls.
+TAKEOVER_MARGIN = 5.0
+# Sessions of this process whose claims it still knows as its own (one more each time the
+# database is lost); a claim of an older one is taken over like another process's.
+OWNERS_KEPT = 16
 
 _PG_TABLE = """
 CREATE TABLE IF NOT EXISTS receipts (
@@ -480,25 +506,48 @@ CREATE TABLE IF NOT EXISTS receipts (
     PRIMARY KEY (topic, event_id)
 )
 """
+# When a claim was made (a table made before has its claims dated when the column came, which
+# only delays their takeover), and whether it was taken over and its record is being looked
+# for on the log.
+_PG_COLUMNS = {
+    "claimed_at": "ALTER TABLE receipts ADD COLUMN claimed_at TIMESTAMPTZ NOT NULL DEFAULT now()",
+    "settling": "ALTER TABLE receipts ADD COLUMN settling BOOLEAN NOT NULL DEFAULT false",
+}
 # A claim is a row without a position; its owner is the database session (backend pid and
-# start time) of the process that made it, alive exactly as long as that session is.
+# start time) of the process that made it, alive exactly as long as that session is. Rows go
+# in event_id order, so batches claiming the same event_ids at once never deadlock.
 _PG_CLAIM = """
 INSERT INTO receipts (topic, event_id, digest, case_id, type, schema_version,
                       owner_pid, owner_start, floor)
 SELECT %s, w.event_id, w.digest, w.case_id, w.type, w.schema_version, %s, %s, %s
 FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::int[])
     AS w(event_id, digest, case_id, type, schema_version)
+ORDER BY w.event_id
 ON CONFLICT (topic, event_id) DO NOTHING
 RETURNING event_id
 """
+# A claim is ripe (may be taken over once its owner is gone) when it is older than the
+# longest its owner's producer could still land the record.
 _PG_CLAIMED = """
 SELECT r.event_id, r.digest, r.partition, r."offset", r.appended_ms, r.case_id, r.type,
-       r.schema_version, r.owner_pid, r.owner_start, r.floor,
+       r.schema_version, r.owner_pid, r.owner_start, r.floor, r.settling,
        EXISTS (SELECT 1 FROM pg_stat_activity a
-               WHERE a.pid = r.owner_pid AND a.backend_start = r.owner_start) AS alive
+               WHERE a.pid = r.owner_pid AND a.backend_start = r.owner_start) AS alive,
+       r.claimed_at < now() - make_interval(secs => %s) AS ripe
 FROM receipts r WHERE r.topic = %s AND r.event_id = ANY(%s)
+ORDER BY r.event_id
 """
+# Taken over, a claim is being settled: its record is looked for on the log from its floor.
 _PG_TAKE_OVER = """
+UPDATE receipts SET owner_pid = %s, owner_start = %s, settling = true
+WHERE topic = %s AND event_id = %s AND partition IS NULL
+  AND owner_pid = %s AND owner_start = %s
+  AND claimed_at < now() - make_interval(secs => %s)
+RETURNING event_id
+"""
+# A claim of this process's session before the current one, moved to the current session
+# (unless another process took it over meanwhile).
+_PG_RECLAIM = """
 UPDATE receipts SET owner_pid = %s, owner_start = %s
 WHERE topic = %s AND event_id = %s AND partition IS NULL
   AND owner_pid = %s AND owner_start = %s
@@ -506,7 +555,7 @@ RETURNING event_id
 """
 _PG_RELEASE = """
 DELETE FROM receipts WHERE topic = %s AND event_id = ANY(%s) AND partition IS NULL
-  AND owner_pid = %s AND owner_start = %s
+  AND (owner_pid, owner_start) IN (SELECT * FROM unnest(%s::int[], %s::timestamptz[]))
 """
 # The first receipt wins; it replaces a claim, whoever made it (the record is on the log).
 _PG_PUT = """
@@ -518,8 +567,25 @@ ON CONFLICT (topic, event_id) DO UPDATE SET
     digest = EXCLUDED.digest, case_id = EXCLUDED.case_id, type = EXCLUDED.type,
     schema_version = EXCLUDED.schema_version, partition = EXCLUDED.partition,
     "offset" = EXCLUDED."offset", appended_ms = EXCLUDED.appended_ms,
-    owner_pid = NULL, owner_start = NULL, floor = NULL
+    owner_pid = NULL, owner_start = NULL, floor = NULL, settling = false
 WHERE receipts.partition IS NULL
+"""
+# A receipt that replaces only a claim still this process's, never taken over: proof that no
+# other process can have appended (or be appending) the event.
+_PG_CONFIRM = """
+UPDATE receipts AS r SET partition = w.partition, "offset" = w.offset,
+    appended_ms = w.appended_ms, owner_pid = NULL, owner_start = NULL, floor = NULL
+FROM unnest(%s::text[], %s::int[], %s::bigint[], %s::bigint[])
+    AS w(event_id, partition, "offset", appended_ms)
+WHERE r.topic = %s AND r.event_id = w.event_id AND r.partition IS NULL AND NOT r.settling
+  AND (r.owner_pid, r.owner_start) IN (SELECT * FROM unnest(%s::int[], %s::timestamptz[]))
+RETURNING r.event_id
+"""
+_PG_FLOOR = """
+UPDATE receipts AS r SET floor = w.floor
+FROM unnest(%s::text[], %s::text[]) AS w(event_id, floor)
+WHERE r.topic = %s AND r.event_id = w.event_id AND r.partition IS NULL
+  AND (r.owner_pid, r.owner_start) IN (SELECT * FROM unnest(%s::int[], %s::timestamptz[]))
 """
 _PG_GET = """
 SELECT event_id, partition, "offset", appended_ms, digest, case_id, type, schema_version
@@ -534,26 +600,43 @@ class PostgresReceiptIndex(_Pending):
     Before producing, a process claims the event_ids (a row without a position, owned by its
     database session) in one statement: an event_id claimed or appended elsewhere is not
     produced again; its receipt is waited for, or the batch is a conflict if the content
-    differs. A claim whose session has ended (the process died or lost the database) is
-    taken over, but its record may be on the log: the log is read from the claim's floor
-    before it is appended (the log's unsure records). Receipts replace claims behind, every
-    PG_FLUSH_EVERY seconds, in one statement; lookups see pending receipts too.
+    differs. A claim whose session has ended may still have its record in flight (the owner
+    only lost the database), so it is taken over only once older than `in_flight` seconds
+    (the producer's longest delivery) and TAKEOVER_MARGIN: then its record may be on the
+    log, and the taker reads the log from the claim's floor before it is appended (the log's
+    unsure records); meanwhile other processes are told to retry. Receipts replace claims
+    behind, every PG_FLUSH_EVERY seconds, in one statement; lookups see pending receipts too.
     """
 
-    def __init__(self, location: PostgresLocation, topic: str) -> None:
+    def __init__(self, location: PostgresLocation, topic: str, *, in_flight: float) -> None:
         self.location = location
         self.topic = topic
+        self.takeover_after = in_flight + TAKEOVER_MARGIN
         self._start_pending()
         self._db_lock = threading.Lock()
         self._read_lock = threading.Lock()
+        # Claims to give up that the database did not take when asked (under the write lock).
+        self._unreleased: set[str] = set()
         self._conn = self._connect()
-        self._owner = self._identity()
+        # Every session this process has owned claims with, the current one last.
+        self._owners = [self._identity()]
         try:
             # Processes starting together would race to create the same schema and table
             # (the stores make theirs under the same lock).
             with setup_lock(self._conn):
                 location.ensure_schema(self._conn)
                 self._conn.execute(_PG_TABLE)
+                # Only when missing: altering the table locks out every process using it.
+                present = {
+                    name
+                    for (name,) in self._conn.execute(
+                        "SELECT column_name FROM information_schema.columns "
+                        "WHERE table_schema = current_schema() AND table_name = 'receipts'"
+                    )
+                }
+                for name, alter in _PG_COLUMNS.items():
+                    if name not in present:
+                        self._conn.execute(alter)
         except psycopg.Error as exc:
             self._conn.close()
             raise self._unavailable("cannot create the receipt table", exc) from exc
@@ -562,10 +645,17 @@ class PostgresReceiptIndex(_Pending):
         self._writer.start()
 
     @classmethod
-    def open(cls, location: PostgresLocation, topic: str) -> PostgresReceiptIndex:
+    def open(
+        cls, location: PostgresLocation, topic: str, *, in_flight: float
+    ) -> PostgresReceiptIndex:
         """The index of a topic's receipts in the location's schema (the table is made if
-        absent)."""
-        return cls(location, topic)
+        absent); `in_flight`: the longest, in seconds, a record handed to a producer after
+        its claim may still land on the log."""
+        return cls(location, topic, in_flight=in_flight)
+
+    @property
+    def _owner(self) -> tuple[int, datetime]:
+        return self._owners[-1]
 
     def get(self, event_ids: Collection[str]) -> dict[str, Receipt]:
         """Known receipts for these event_ids, as status `duplicate` (claims are not)."""
@@ -579,72 +669,139 @@ class PostgresReceiptIndex(_Pending):
 
     def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
         """Claim these event_ids for this process (see the class): one statement when none
-        is contested."""
-        claims = Claims()
+        is contested, else the contested are sorted in one transaction. A batch with an
+        event_id in conflict, orphaned or busy is granted none, and a failure part-way leaves
+        none claimed (nor taken over)."""
         if not records:
-            return claims
+            return Claims()
         by_id = {r.event_id: r for r in records}
-        floor_text = json.dumps({str(p): o for p, o in floor.items()})
+        wanted = sorted(by_id.values(), key=lambda r: r.event_id)
+        params = (
+            self.topic,
+            *self._owner,
+            json.dumps({str(p): o for p, o in floor.items()}),
+            [r.event_id for r in wanted],
+            [r.digest for r in wanted],
+            [r.key for r in wanted],
+            [r.event_type for r in wanted],
+            [r.schema_version for r in wanted],
+        )
         with self._db_lock:
-            granted = {
-                row[0]
-                for row in self._write(
-                    _PG_CLAIM,
-                    (
-                        self.topic,
-                        *self._owner,
-                        floor_text,
-                        list(by_id),
-                        [r.digest for r in by_id.values()],
-                        [r.key for r in by_id.values()],
-                        [r.event_type for r in by_id.values()],
-                        [r.schema_version for r in by_id.values()],
-                    ),
-                )
-            }
-            contested = [e for e in by_id if e not in granted]
-            rows = self._write(_PG_CLAIMED, (self.topic, contested)) if contested else []
-            claims.granted = [e for e in by_id if e in granted]
-            seen: set[str] = set()
-            for row in rows:
-                seen.add(row[0])
-                self._sort_claimed(claims, by_id[row[0]], row)
-        # Gone between the two statements (given up by its owner): the caller retries.
-        claims.held.extend(e for e in contested if e not in seen)
+            inserted = {row[0] for row in self._write(_PG_CLAIM, params)}
+            contested = [e for e in by_id if e not in inserted]
+            claims = Claims(granted=[e for e in by_id if e in inserted])
+            if contested:
+                try:
+                    claims = self._in_session(
+                        lambda conn: self._contest(conn, by_id, claims.granted, contested)
+                    )
+                except LedgerUnavailable:
+                    # Given up at once, they are no live process's for another to wait on.
+                    self._unreleased.update(claims.granted)
+                    self._release_unreleased()
+                    raise
+            # Granted again, a claim this process failed to give up is its own once more.
+            self._unreleased.difference_update(claims.granted)
         return claims
 
-    def _sort_claimed(self, claims: Claims, record: PendingRecord, row: tuple[Any, ...]) -> None:
-        """File one contested event_id (under the write lock)."""
+    def _contest(
+        self,
+        conn: psycopg.Connection[Any],
+        by_id: dict[str, PendingRecord],
+        inserted: list[str],
+        contested: list[str],
+    ) -> Claims:
+        """Sort the contested event_ids in one transaction (taking over those ripe), and give
+        the inserted back if the batch cannot go."""
+        claims = Claims(granted=list(inserted))
+        with conn.transaction():
+            rows = conn.execute(
+                _PG_CLAIMED, (self.takeover_after, self.topic, contested)
+            ).fetchall()
+            for row in rows:
+                self._sort_claimed(conn, claims, by_id[row[0]], row)
+            # Gone between the two statements (given up by its owner): the caller retries.
+            seen = {row[0] for row in rows}
+            claims.held.extend(e for e in contested if e not in seen)
+            if claims.granted and (claims.conflicts or claims.orphaned or claims.busy):
+                conn.execute(_PG_RELEASE, (self.topic, claims.granted, *self._owner_arrays()))
+                claims.granted = []
+        return claims
+
+    def _sort_claimed(
+        self,
+        conn: psycopg.Connection[Any],
+        claims: Claims,
+        record: PendingRecord,
+        row: tuple[Any, ...],
+    ) -> None:
+        """File one contested event_id (in the claim's transaction)."""
         event_id, digest, partition, offset, millis, case_id, kind, version = row[:8]
-        owner_pid, owner_start, floor, alive = row[8:]
+        owner_pid, owner_start, floor, settling, alive, ripe = row[8:]
+        owner = (owner_pid, owner_start)
         if digest != record.digest:
             claims.conflicts.append(event_id)
         elif partition is not None:
             claims.known[event_id] = _stored(
                 event_id, partition, offset, millis, digest, case_id, kind, version
             )
-        elif (owner_pid, owner_start) == self._owner:
-            claims.granted.append(event_id)
+        elif owner in self._owners:
+            # This process's own claim (maybe made on a session since lost): nothing of it is
+            # in flight, or the log would have refused the retry before claiming.
+            if (
+                owner != self._owner
+                and not conn.execute(
+                    _PG_RECLAIM, (*self._owner, self.topic, event_id, *owner)
+                ).fetchall()
+            ):
+                claims.held.append(event_id)
+            elif settling:
+                claims.orphaned[event_id] = _floor_of(floor)
+            else:
+                claims.granted.append(event_id)
         elif alive:
-            claims.held.append(event_id)
-        elif self._write(
-            _PG_TAKE_OVER, (*self._owner, self.topic, event_id, owner_pid, owner_start)
-        ):
-            claims.orphaned[event_id] = {int(p): int(o) for p, o in json.loads(floor).items()}
+            (claims.busy if settling else claims.held).append(event_id)
+        elif not ripe:
+            # Its owner may have lost only the database, its record still in flight.
+            claims.busy.append(event_id)
+        elif conn.execute(
+            _PG_TAKE_OVER,
+            (*self._owner, self.topic, event_id, *owner, self.takeover_after),
+        ).fetchall():
+            claims.orphaned[event_id] = _floor_of(floor)
         else:
-            # Another process took it over first: its outcome is waited for.
-            claims.held.append(event_id)
+            # Another process took it over first: its outcome is to be retried for.
+            claims.busy.append(event_id)
 
     def release(self, event_ids: Collection[str]) -> None:
-        """Give up this process's claims on event_ids that are certainly not on the log."""
-        if event_ids:
-            with self._db_lock:
-                self._write(_PG_RELEASE, (self.topic, list(event_ids), *self._owner))
+        """Give up this process's claims on event_ids that are certainly not on the log; if
+        the database does not take it now, the writer gives them up later (never raises)."""
+        if not event_ids:
+            return
+        with self._db_lock:
+            self._unreleased.update(event_ids)
+            self._release_unreleased()
+
+    def _release_unreleased(self) -> None:
+        """Give up the claims not yet given up (under the write lock); kept on a failure."""
+        if not self._unreleased:
+            return
+        wanted = list(self._unreleased)
+        try:
+            self._write(_PG_RELEASE, (self.topic, wanted, *self._owner_arrays()))
+        except LedgerUnavailable as exc:
+            log.warning("receipts.release_failed", claims=len(wanted), error=str(exc))
+            return
+        self._unreleased.difference_update(wanted)
+
+    def _owner_arrays(self) -> tuple[list[int], list[datetime]]:
+        """This process's sessions as the arrays a statement matches owners against."""
+        return [pid for pid, _ in self._owners], [start for _, start in self._owners]
 
     def wait(self, event_ids: Collection[str], deadline: float) -> dict[str, Receipt]:
         """The receipts of event_ids claimed by other processes, once they are made;
-        LedgerUnavailable when the deadline passes, or a claim was given up or orphaned
-        (a retry then claims it itself)."""
+        LedgerUnavailable when the deadline passes, or a claim was given up, orphaned or
+        taken over (a retry is then told what became of it)."""
         found: dict[str, Receipt] = {}
         while True:
             found.update(self.get([e for e in event_ids if e not in found]))
@@ -652,13 +809,14 @@ class PostgresReceiptIndex(_Pending):
             if not waiting:
                 return found
             with self._read_lock:
-                rows = self._read(_PG_CLAIMED, (self.topic, waiting))
-            live = {row[0] for row in rows if row[2] is None and row[-1]}
+                rows = self._read(_PG_CLAIMED, (self.takeover_after, self.topic, waiting))
+            # A live owner appending it (not settling another's): its receipt is to come.
+            live = {row[0] for row in rows if row[2] is None and row[12] and not row[11]}
             done = {row[0] for row in rows if row[2] is not None}
             if any(e not in live and e not in done for e in waiting):
                 raise LedgerUnavailable(
-                    "another ledger process gave up appending an event of this batch; retry "
-                    "with the same event_ids"
+                    "another ledger process gave up appending an event of this batch, or it "
+                    "is being checked against the log; retry with the same event_ids"
                 )
             if time.monotonic() >= deadline:
                 raise LedgerUnavailable(
@@ -666,6 +824,41 @@ class PostgresReceiptIndex(_Pending):
                     "batch in time; retry with the same event_ids"
                 )
             time.sleep(CLAIM_POLL)
+
+    def confirm(self, receipts: Sequence[Receipt], claimed_at: float) -> list[str]:
+        """Remember the receipts of records appended under claims made at `claimed_at`
+        (monotonic). Before any such claim could be taken over they are put as usual; after,
+        each is written now only if its claim is still this process's, or its record was
+        found (same position) by whoever took it over. The others, whose record may be on the
+        log twice, are not remembered and are returned."""
+        if not receipts or time.monotonic() < claimed_at + self.takeover_after:
+            self.put(receipts)
+            return []
+        with self._db_lock:
+            rows = self._write(
+                _PG_CONFIRM,
+                (
+                    [r.event_id for r in receipts],
+                    [r.partition for r in receipts],
+                    [r.offset for r in receipts],
+                    [round(r.appended_at.timestamp() * 1000) for r in receipts],
+                    self.topic,
+                    *self._owner_arrays(),
+                ),
+            )
+        confirmed = {row[0] for row in rows}
+        others = [r for r in receipts if r.event_id not in confirmed]
+        if not others:
+            return []
+        with self._read_lock:
+            indexed = {
+                row[0]: (row[1], row[2])
+                for row in self._read(_PG_GET, (self.topic, [r.event_id for r in others]))
+            }
+        lost = [r.event_id for r in others if indexed.get(r.event_id) != (r.partition, r.offset)]
+        if lost:
+            log.warning("receipts.claims_taken_over", events=len(lost))
+        return lost
 
     def flush(self) -> None:
         """Write every pending receipt to the table now, replacing claims."""
@@ -691,9 +884,25 @@ class PostgresReceiptIndex(_Pending):
         self._written(batch)
 
     def keep_unsure(self, unsure: Sequence[tuple[PendingRecord, Mapping[int, int]]]) -> None:
-        """Nothing more to keep: an unsure record's claim holds its floor, and is orphaned
-        once this process's session ends, so whichever process is asked to append it next
-        reads the log from there first."""
+        """Raise the floors of this process's claims on unsure records (to where the log was
+        read without finding them): a claim is orphaned once this process's session ends,
+        and whichever process is asked to append it next reads the log from there first."""
+        if not unsure:
+            return
+        with self._db_lock:
+            try:
+                self._write(
+                    _PG_FLOOR,
+                    (
+                        [r.event_id for r, _ in unsure],
+                        [json.dumps({str(p): o for p, o in floor.items()}) for _, floor in unsure],
+                        self.topic,
+                        *self._owner_arrays(),
+                    ),
+                )
+            except LedgerUnavailable as exc:
+                # Only a shortcut: the claims keep the floors they had.
+                log.warning("receipts.floors_not_kept", claims=len(unsure), error=str(exc))
 
     def unsure(self) -> list[tuple[PendingRecord, dict[int, int]]]:
         """None at start: a previous process's unsure records are its orphaned claims,
@@ -701,9 +910,11 @@ class PostgresReceiptIndex(_Pending):
         return []
 
     def settled(self, event_ids: Collection[str]) -> None:
-        """Those found on the log were put: write them; give up the claims of the others."""
-        self.flush()
-        self.release(event_ids)
+        """Give up the claims of those not found on the log; those found were put, and their
+        receipts replace the claims when written (a claim given up first could be granted
+        to another process before the receipt is written)."""
+        found, _ = self._pending_of(event_ids)
+        self.release([e for e in event_ids if e not in found])
 
     def close(self) -> None:
         """Flush what is pending, stop the writer and close the connections (this process's
@@ -715,6 +926,7 @@ class PostgresReceiptIndex(_Pending):
             self.flush()
         finally:
             with self._db_lock, self._read_lock:
+                self._release_unreleased()
                 self._conn.close()
                 self._reader.close()
 
@@ -739,14 +951,34 @@ class PostgresReceiptIndex(_Pending):
     def _write(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Run a statement on the owner's session (under the write lock); a session that was
         lost is replaced, and with it the owner of later claims."""
-        if self._conn.closed and not self._closed:
-            self._conn = self._connect()
-            self._owner = self._identity()
-        try:
-            cursor = self._conn.execute(sql, params)
+
+        def run(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
+            cursor = conn.execute(sql, params)
             return cursor.fetchall() if cursor.description is not None else []
+
+        return self._in_session(run)
+
+    def _in_session(self, work: Callable[[psycopg.Connection[Any]], _T]) -> _T:
+        """Do `work` on the owner's session (under the write lock); a session found lost is
+        replaced and the work done once more (every statement of the index may run twice)."""
+        conn = self._session()
+        try:
+            return work(conn)
+        except psycopg.Error as exc:
+            if not conn.closed or self._closed:
+                raise self._unavailable("receipt index unwritable", exc) from exc
+        try:
+            return work(self._session())
         except psycopg.Error as exc:
             raise self._unavailable("receipt index unwritable", exc) from exc
+
+    def _session(self) -> psycopg.Connection[Any]:
+        """The owner's session (under the write lock); one that was lost is replaced, and
+        with it the owner of later claims (the claims of the lost one stay this process's)."""
+        if self._conn.closed and not self._closed:
+            self._conn = self._connect()
+            self._owners = [*self._owners[1 - OWNERS_KEPT :], self._identity()]
+        return self._conn
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
         """Run a query on the reader's session (under the read lock)."""
@@ -769,3 +1001,10 @@ class PostgresReceiptIndex(_Pending):
             except LedgerUnavailable:
                 # Receipts stay pending and are tried again; lookups still see them.
                 log.exception("receipts.flush_failed", pending=len(self._pending))
+            with self._db_lock:
+                self._release_unreleased()
+
+
+def _floor_of(text: str) -> dict[int, int]:
+    """A claim's floor as stored: per partition, the offset below which its record cannot be."""
+    return {int(p): int(o) for p, o in json.loads(text).items()}

@@ -263,13 +263,19 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             SQLiteReceiptIndex,
         )
 
+        timeouts = KafkaTimeouts(
+            request_ms=settings.kafka_request_timeout_ms,
+            delivery_ms=settings.kafka_delivery_timeout_ms,
+            max_block_ms=settings.kafka_max_block_ms,
+            probe_ms=settings.kafka_probe_timeout_ms,
+        )
         # Shared by every API process of the ledger when there is a database, so a retry on
         # any of them is a duplicate; else this process's own file.
         location = settings.postgres
         index: ReceiptIndex = (
             SQLiteReceiptIndex(receipts)
             if location is None
-            else PostgresReceiptIndex.open(location, topic)
+            else PostgresReceiptIndex.open(location, topic, in_flight=timeouts.in_flight)
         )
         return KafkaEventLog(
             settings.kafka_bootstrap,
@@ -280,12 +286,7 @@ def build_log(settings: Settings, which: str = "ledger") -> Any:
             replication_factor=settings.replication_factor,
             min_insync_replicas=settings.min_insync_replicas,
             security=settings.kafka_security,
-            timeouts=KafkaTimeouts(
-                request_ms=settings.kafka_request_timeout_ms,
-                delivery_ms=settings.kafka_delivery_timeout_ms,
-                max_block_ms=settings.kafka_max_block_ms,
-                probe_ms=settings.kafka_probe_timeout_ms,
-            ),
+            timeouts=timeouts,
             consumer_instance=settings.consumer_instance,
         )
     return SQLiteEventLog(embedded, topic)

@@ -19,6 +19,7 @@ from kafka import KafkaProducer, TopicPartition
 from kafka.errors import KafkaTimeoutError, NotEnoughReplicasError
 from kafka.producer.future import FutureProduceResult, FutureRecordMetadata
 
+from ledger import receipts as receipts_module
 from ledger.append import digest_of
 from ledger.errors import LedgerUnavailable
 from ledger.kafka_log import KafkaEventLog
@@ -469,7 +470,12 @@ class TestKafkaEventLogOnPostgres(TestKafkaEventLog):
     unsure record is then a claim that outlives its process and is settled by the next."""
 
     @pytest.fixture(autouse=True)
-    def _closes_its_logs(self, tmp_path: Path, postgres: PostgresLocation) -> Iterator[None]:
+    def _closes_its_logs(
+        self, tmp_path: Path, postgres: PostgresLocation, monkeypatch: pytest.MonkeyPatch
+    ) -> Iterator[None]:
+        # A log here is reopened only once its producer has stopped: its claims may be taken
+        # over as soon as its session ends.
+        monkeypatch.setattr(receipts_module, "TAKEOVER_MARGIN", 0.0)
         # The logs close (and flush their receipts) before the test's schema is dropped.
         self.tmp_path = tmp_path
         self.location = postgres
@@ -479,5 +485,5 @@ class TestKafkaEventLogOnPostgres(TestKafkaEventLog):
             event_log.close()
 
     def _arguments(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        index = PostgresReceiptIndex.open(self.location, self.topic)
+        index = PostgresReceiptIndex.open(self.location, self.topic, in_flight=0.0)
         return (self.bootstrap, self.topic, index), {"dead_letter_topic": self.topic + ".dlq"}

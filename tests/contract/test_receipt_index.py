@@ -7,7 +7,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import psycopg
 import pytest
 
 from ledger import receipts as receipts_module
@@ -15,8 +17,28 @@ from ledger.errors import LedgerUnavailable
 from ledger.log import PendingRecord, Receipt, from_millis
 from ledger.postgres import PostgresLocation
 from ledger.receipts import PostgresReceiptIndex, ReceiptIndex, SQLiteReceiptIndex
+from tests.conftest import wait_for
 
 TOPIC = "sgl.contract.receipts"
+
+
+def terminate_session(index: PostgresReceiptIndex, *, close: bool = False) -> None:
+    """End the database session the index claims with, as a failover or a network blip
+    would, the process living on (or closed, as a process stopping); once the server no
+    longer lists it."""
+    pid = index._owners[-1][0]
+    with psycopg.connect(**index.location.conninfo(), autocommit=True) as admin:
+        if close:
+            index.close()
+        else:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        def gone() -> bool:
+            return not admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchall()
+
+        wait_for(gone, timeout=10, what="the session to end")
 
 
 def receipt(partition: int = 1, offset: int = 0, event_id: str | None = None) -> Receipt:
@@ -183,18 +205,29 @@ class TestSQLiteReceiptIndex(ReceiptIndexContract):
         assert index.get([*wanted, str(uuid.uuid4())]) == wanted
         assert self.reopen(index).get(list(wanted)) == wanted
 
+    def test_a_record_kept_unsure_again_keeps_its_raised_floor(self) -> None:
+        """Kept again after the log was read further without finding it, a record's floor is
+        the raised one when the index is next opened."""
+        index = self.open_index()
+        pending = record()
+        index.keep_unsure([(pending, {0: 5, 1: 2})])
+        index.keep_unsure([(pending, {0: 40, 1: 2})])
+        assert self.reopen(index).unsure() == [(pending, {0: 40, 1: 2})]
+
 
 class TestPostgresReceiptIndex(ReceiptIndexContract):
     """The contract on the PostgreSQL index that API processes share; each index opened is
     another process's session on the same table."""
 
     @pytest.fixture
-    def storage(self, postgres: PostgresLocation) -> object:
+    def storage(self, postgres: PostgresLocation, monkeypatch: pytest.MonkeyPatch) -> object:
+        # No producer here: a claim whose session ended has nothing in flight.
+        monkeypatch.setattr(receipts_module, "TAKEOVER_MARGIN", 0.0)
         return postgres
 
-    def create_index(self) -> PostgresReceiptIndex:
+    def create_index(self, in_flight: float = 0.0) -> PostgresReceiptIndex:
         assert isinstance(self.place, PostgresLocation)
-        return PostgresReceiptIndex.open(self.place, TOPIC)
+        return PostgresReceiptIndex.open(self.place, TOPIC, in_flight=in_flight)
 
     def test_a_claim_held_by_another_process_is_waited_for(self) -> None:
         """The second process is not granted the event_id: it waits for the first's receipt."""
@@ -255,18 +288,134 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
 
     def test_the_claim_of_a_process_gone_is_taken_over_once_with_its_floor(self) -> None:
         """A dead owner's claim blocks nobody: the next claimant takes it over, told the floor
-        below which the record cannot be; a third process then waits for that one."""
+        below which the record cannot be; a third process is told to retry (not to wait)
+        while it is settled, and is granted it once it was not found on the log."""
         first, second, third = self.open_index(), self.open_index(), self.open_index()
         pending = record()
         first.claim([pending], {0: 5, 2: 9})
         self._open.remove(first)
-        first.close()
+        assert isinstance(first, PostgresReceiptIndex)
+        terminate_session(first, close=True)
         claims = second.claim([pending], {})
         assert claims.orphaned == {pending.event_id: {0: 5, 2: 9}}
         assert claims.granted == []
-        assert third.claim([pending], {}).held == [pending.event_id]
+        assert third.claim([pending], {}).busy == [pending.event_id]
+        with pytest.raises(LedgerUnavailable, match="checked against the log"):
+            third.wait([pending.event_id], time.monotonic() + 5)
         second.settled([pending.event_id])
         assert third.claim([pending], {}).granted == [pending.event_id]
+
+    def test_an_unsure_records_raised_floor_is_where_the_next_taker_reads_from(self) -> None:
+        """keep_unsure raises the floor of this process's claim (the log read that far without
+        finding it), not of another process's: once the owner is gone, a taker is told the
+        raised floor."""
+        first, second = self.open_index(), self.open_index()
+        mine, theirs = record(), record()
+        first.claim([mine], {0: 5, 1: 2})
+        second.claim([theirs], {0: 5})
+        first.keep_unsure([(mine, {0: 40, 1: 2}), (theirs, {0: 40})])
+        self._open.remove(first)
+        assert isinstance(first, PostgresReceiptIndex)
+        terminate_session(first, close=True)
+        assert second.claim([mine], {}).orphaned == {mine.event_id: {0: 40, 1: 2}}
+        assert second.claim([theirs], {}).granted == [theirs.event_id]
+        second.release([theirs.event_id])
+        assert self.open_index().claim([theirs], {}).granted == [theirs.event_id]
+
+    def test_a_claim_whose_session_ended_is_taken_over_only_past_the_producers_delivery(
+        self,
+    ) -> None:
+        """An owner that lost only its database session may still have the record in flight:
+        its claim is busy (retry) until older than the producer's delivery allows, then taken
+        over; the owner then cannot confirm it, but confirms one of its claims not taken."""
+        owner = self.open_index()
+        assert isinstance(owner, PostgresReceiptIndex)
+        taken, kept = record(), record()
+        claimed_at = time.monotonic()
+        owner.claim([taken, kept], {0: 4})
+        terminate_session(owner)
+        other = self.create_index(in_flight=1.0)
+        self._open.append(other)
+        claims = other.claim([taken], {})
+        assert (claims.busy, claims.orphaned, claims.granted) == ([taken.event_id], {}, [])
+
+        def taken_over() -> bool:
+            return other.claim([taken], {}).orphaned == {taken.event_id: {0: 4}}
+
+        wait_for(taken_over, timeout=10, what="the claim to be taken over")
+        lost = owner.confirm([accepted(taken, 1), accepted(kept, 2)], claimed_at)
+        assert lost == [taken.event_id]
+        assert set(owner.get([taken.event_id, kept.event_id])) == {kept.event_id}
+        assert set(other.get([kept.event_id])) == {kept.event_id}
+
+    def test_a_claim_failing_part_way_leaves_nothing_claimed_nor_taken_over(self) -> None:
+        """The database fails after the batch's new event_ids were inserted and a dead
+        owner's claim was taken over: none stays this live process's, so another process
+        is granted the new ones at once, and the dead owner's is still to be settled."""
+        gone, live, other = self.open_index(), self.open_index(), self.open_index()
+        assert isinstance(live, PostgresReceiptIndex)
+        fresh, orphan = record(), record()
+        gone.claim([orphan], {1: 3})
+        self._open.remove(gone)
+        assert isinstance(gone, PostgresReceiptIndex)
+        terminate_session(gone, close=True)
+        statements: list[str] = []
+        execute = psycopg.Connection.execute
+
+        def fail_after_take_over(conn: psycopg.Connection[Any], sql: Any, *args: Any) -> Any:
+            statements.append(str(sql))
+            cursor = execute(conn, sql, *args)
+            if "UPDATE receipts SET owner_pid" in str(sql):
+                raise psycopg.OperationalError("injected: the database went away")
+            return cursor
+
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            pytest.raises(LedgerUnavailable, match="injected"),
+        ):
+            patch.setattr(psycopg.Connection, "execute", fail_after_take_over)
+            live.claim([fresh, orphan], {})
+        assert any("UPDATE receipts SET owner_pid" in s for s in statements)
+        assert other.claim([fresh], {}).granted == [fresh.event_id]
+        assert live.claim([orphan], {}).orphaned == {orphan.event_id: {1: 3}}
+
+    def test_a_batch_with_a_conflict_or_an_orphan_is_granted_nothing(self) -> None:
+        """Whatever else the batch finds, its new event_ids are not left claimed: another
+        process is granted them at once."""
+        first, second, third = self.open_index(), self.open_index(), self.open_index()
+        taken, fresh = record(), record()
+        first.claim([taken], {})
+        claims = second.claim([fresh, record(taken.event_id, "cd" * 32)], {})
+        assert (claims.conflicts, claims.granted) == ([taken.event_id], [])
+        assert third.claim([fresh], {}).granted == [fresh.event_id]
+
+    def test_a_release_the_database_refuses_is_made_later(self) -> None:
+        """Given up while the database refuses (release does not raise), a claim is given up
+        once it answers again, without this process seeing the event again: another process
+        is then granted it."""
+        first, second = self.open_index(), self.open_index()
+        assert isinstance(first, PostgresReceiptIndex)
+        pending = record()
+        first.claim([pending], {})
+        execute = psycopg.Connection.execute
+        refused = threading.Event()
+
+        def refuse_deletes(conn: psycopg.Connection[Any], sql: Any, *args: Any) -> Any:
+            if "DELETE FROM receipts" in str(sql):
+                refused.set()
+                raise psycopg.OperationalError("injected: the database refused")
+            return execute(conn, sql, *args)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(psycopg.Connection, "execute", refuse_deletes)
+            first.release([pending.event_id])
+            assert refused.is_set()
+            assert second.claim([pending], {}).held == [pending.event_id]
+
+        def granted() -> bool:
+            return second.claim([pending], {}).granted == [pending.event_id]
+
+        wait_for(granted, timeout=10, what="the claim to be given up")
 
     def test_processes_claiming_one_event_id_at_once_are_granted_it_once(self) -> None:
         """Eight sessions claim the same event_ids together: each is granted to exactly one."""
@@ -297,7 +446,7 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         index.put([accepted(pending)])
         index.flush()
         assert isinstance(self.place, PostgresLocation)
-        other = PostgresReceiptIndex.open(self.place, TOPIC + ".other")
+        other = PostgresReceiptIndex.open(self.place, TOPIC + ".other", in_flight=0.0)
         self._open.append(other)
         assert other.get([pending.event_id]) == {}
         assert other.claim([pending], {}).granted == [pending.event_id]

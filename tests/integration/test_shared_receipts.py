@@ -1,5 +1,6 @@
 """Two API processes on one Kafka topic and one PostgreSQL receipt index: a batch retried on
-both at once is appended once, and both answers agree on where it is."""
+both at once is appended once, and both answers agree on where it is; a claim taken over is
+settled a slice at a time, and its owner never answers `accepted` for it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,10 +19,18 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 import pytest
 
+from ledger import kafka_log
+from ledger import receipts as receipts_module
+from ledger.append import digest_of
 from ledger.envelope import canonical_bytes, canonicalise
+from ledger.errors import LedgerUnavailable
+from ledger.kafka_log import KafkaEventLog, KafkaTimeouts
+from ledger.log import PendingRecord
 from ledger.postgres import PostgresLocation
+from ledger.receipts import Claims, PostgresReceiptIndex
 from ledger.settings import Settings
 from sgl.bootstrap import bootstrap
 from sgl.tokens import TokenStore
@@ -29,6 +40,9 @@ from tests.factories import make_event, new_case_id
 
 ROUNDS = 30
 EVENTS = 5
+# Records on the log before a claim taken over, and seconds to check each while settling.
+FILLER = 600
+SLOW_CHECK = 0.01
 AGENCY = "example-childrens-social-care"
 
 
@@ -192,3 +206,159 @@ def events_on_log(settings: Settings) -> dict[str, list[str]]:
         return found
     finally:
         container.close()
+
+
+def pending(count: int) -> list[PendingRecord]:
+    """Records of one new case (not events: the log's settling reads them all the same)."""
+    case_id = new_case_id()
+    records = []
+    for n in range(count):
+        value = orjson.dumps({"case_id": case_id, "n": n})
+        records.append(PendingRecord(str(uuid.uuid4()), case_id, value, digest_of(value)))
+    return records
+
+
+def end_session(index: PostgresReceiptIndex, *, close: bool = False) -> None:
+    """End the index's database session: its process stopping (`close`), or only losing the
+    database (a failover, a network blip); once the server no longer lists the session."""
+    pid = index._owners[-1][0]
+    with psycopg.connect(**index.location.conninfo(), autocommit=True) as admin:
+        if close:
+            index.close()
+        else:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        def gone() -> bool:
+            return not admin.execute(
+                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
+            ).fetchall()
+
+        wait_for(gone, timeout=10, what="the session to end")
+
+
+@pytest.mark.kafka
+def test_a_claim_taken_over_far_behind_the_log_is_settled_over_several_probes(
+    make_settings: Callable[..., Settings],
+    postgres: PostgresLocation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A process died holding a claim whose floor is far behind the log's end, and reading
+    from there takes longer than an append's wait (each record is made slow to check). The
+    log is read on from where the last probe stopped: each retry meanwhile is a prompt 503,
+    every record is checked once, the claim's floor rises as the log is read, and a retry
+    is then appended, once. (About 10 s.)"""
+    monkeypatch.setattr(receipts_module, "TAKEOVER_MARGIN", 0.0)
+    settings = make_settings("kafka")
+    bootstrap_servers, topic = settings.kafka_bootstrap, settings.topic
+    filler = pending(FILLER)
+    first = KafkaEventLog(
+        bootstrap_servers,
+        topic,
+        PostgresReceiptIndex.open(postgres, topic, in_flight=0.0),
+        dead_letter_topic=settings.dead_letter_topic,
+    )
+    try:
+        first.append(filler)
+    finally:
+        first.close()
+    gone = PostgresReceiptIndex.open(postgres, topic, in_flight=0.0)
+    record = pending(1)[0]
+    gone.claim([record], dict.fromkeys(range(settings.partitions), 0))
+    end_session(gone, close=True)
+    checked: list[int] = []
+    found = kafka_log._found
+
+    def slow_found(message: Any, *args: Any) -> Any:
+        checked.append(message.offset)
+        time.sleep(SLOW_CHECK)  # a log this long to read, cheaply
+        return found(message, *args)
+
+    monkeypatch.setattr(kafka_log, "_found", slow_found)
+    # The append's wait (3.5 s) is shorter than the whole read (6 s).
+    timeouts = KafkaTimeouts(request_ms=2_000, delivery_ms=2_500)
+    assert timeouts.append_wait < FILLER * SLOW_CHECK
+    taker = KafkaEventLog(
+        bootstrap_servers,
+        topic,
+        PostgresReceiptIndex.open(postgres, topic, in_flight=0.0),
+        dead_letter_topic=settings.dead_letter_topic,
+        timeouts=timeouts,
+    )
+    floors: list[int] = []
+    try:
+        answers: list[str] = []
+
+        def appended() -> bool:
+            started = time.monotonic()
+            try:
+                answers.append(taker.append([record])[0].status)
+            except LedgerUnavailable:
+                assert time.monotonic() - started < 1.0, "a retry was held"
+                floors.append(sum(stored_floor(postgres, record.event_id).values()))
+                return False
+            return True
+
+        wait_for(appended, timeout=40, every=0.2, what="the retry to be appended")
+        assert answers == ["accepted"]
+        assert len(checked) == FILLER  # each record checked once, across the probes
+        # The claim's floor rose as the log was read: a process taking it over next reads on.
+        assert any(0 < floor < FILLER for floor in floors), floors
+        assert sum(taker.end_offsets().values()) == FILLER + 1
+    finally:
+        taker.close()
+
+
+def stored_floor(location: PostgresLocation, event_id: str) -> dict[str, int]:
+    """The floor a claim holds in the receipt table ({} once it is a receipt, or gone)."""
+    with psycopg.connect(**location.conninfo()) as conn:
+        row = conn.execute(
+            "SELECT floor FROM receipts WHERE event_id = %s AND floor IS NOT NULL", (event_id,)
+        ).fetchone()
+    return {} if row is None else dict(orjson.loads(row[0]))
+
+
+@pytest.mark.kafka
+def test_an_owner_whose_claim_was_taken_over_does_not_answer_accepted(
+    make_settings: Callable[..., Settings],
+    postgres: PostgresLocation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The owner loses its database session after claiming; its record is acknowledged after
+    the claim could be taken over (here at once). Still its own claim: accepted. Taken over
+    and given up by another process meanwhile: a 503, not an `accepted` it cannot prove is
+    the event's only record. (About 2 s.)"""
+    monkeypatch.setattr(receipts_module, "TAKEOVER_MARGIN", 0.0)
+    settings = make_settings("kafka")
+    index = PostgresReceiptIndex.open(postgres, settings.topic, in_flight=0.0)
+    owner = KafkaEventLog(
+        settings.kafka_bootstrap,
+        settings.topic,
+        index,
+        dead_letter_topic=settings.dead_letter_topic,
+    )
+    other = PostgresReceiptIndex.open(postgres, settings.topic, in_flight=0.0)
+    claim = index.claim
+    take_over = False
+
+    def claim_then_lose_the_session(
+        records: Sequence[PendingRecord], floor: Mapping[int, int]
+    ) -> Claims:
+        claims = claim(records, floor)
+        end_session(index)
+        if take_over:
+            # Taken over, read for on the log (not there yet) and given up.
+            assert set(other.claim(records, {}).orphaned) == {r.event_id for r in records}
+            other.settled([r.event_id for r in records])
+        return claims
+
+    monkeypatch.setattr(index, "claim", claim_then_lose_the_session)
+    try:
+        kept = pending(1)
+        assert [r.status for r in owner.append(kept)] == ["accepted"]
+        take_over = True
+        with pytest.raises(LedgerUnavailable, match="taken over"):
+            owner.append(pending(1))
+        assert owner.lookup([kept[0].event_id])
+    finally:
+        owner.close()
+        other.close()
