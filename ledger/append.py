@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 import structlog
+from eventsourcing.persistence import PersistenceError
 
 from ledger.agency_rules import (
     REGISTRY_CASE,
@@ -99,7 +100,18 @@ class Ledger:
         self._inflight: dict[str, tuple[PendingRecord, PendingAppend]] = {}
 
     def submit(self, documents: Sequence[Any]) -> list[Receipt]:
-        """Append a batch; raise BatchRejected or EventConflict and append nothing on bad input."""
+        """Append a batch; raise BatchRejected or EventConflict and append nothing on bad input.
+
+        A store the checks read (the agency registry, the case views) that cannot be reached
+        just now is LedgerUnavailable, as the log is: the batch may be sent again as it was."""
+        try:
+            return self._submit(documents)
+        except PersistenceError as exc:
+            raise LedgerUnavailable(
+                f"a store the append path reads cannot be reached ({type(exc).__name__})"
+            ) from None
+
+    def _submit(self, documents: Sequence[Any]) -> list[Receipt]:
         prepared = self._prepare(documents)
         if self.adapters:
             self._check_reserved(prepared)

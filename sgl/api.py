@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -247,6 +248,16 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(LedgerUnavailable)
     async def unavailable(request: Request, exc: LedgerUnavailable) -> Response:
         log.error("ledger.unavailable", error=str(exc))
+        return unavailable_response(request)
+
+    @app.exception_handler(PersistenceError)
+    async def store_unavailable(request: Request, exc: PersistenceError) -> Response:
+        # A view or index the route reads cannot be reached (its database restarting): as
+        # the log unavailable. By class only: the driver's message may quote a statement.
+        log.error("store.unavailable", error=type(exc).__name__)
+        return unavailable_response(request)
+
+    def unavailable_response(request: Request) -> Response:
         if wants_page(request):
             return problem_page(
                 request,

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from ledger.client import LedgerClient
 from ledger.errors import LedgerUnavailable
@@ -341,6 +342,41 @@ def test_a_log_that_fails_is_a_503_problem_and_the_client_says_unavailable(
             client.publish(make_event())
     finally:
         server.stop()
+
+
+def test_a_view_store_that_cannot_be_reached_is_a_503_and_nothing_is_appended(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A view's database gone (a restart, a failover) answers reads and appends with 503 and
+    Retry-After, as the log gone does: the caller retries. Before, it was a 500."""
+    container = with_agencies(bootstrap(make_settings("sqlite")))
+    server = LiveServer(container, run_consumer=False).start()
+
+    def unreachable() -> None:
+        raise OperationalError("the view's database is restarting")
+
+    try:
+        event = make_event()
+        token = server.credentials.token("publisher", event["agency"])
+        ends = container.log.end_offsets()
+        monkeypatch.setattr(container.views, "current", unreachable)
+        with server.client() as http:
+            read = http.get(f"/v1/cases/{event['case_id']}")
+            sent = http.post(
+                "/v1/events",
+                content=orjson.dumps(event),
+                headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+            )
+        for response in (read, sent):
+            assert response.status_code == 503, response.text
+            assert response.headers["content-type"] == PROBLEM
+            assert response.headers["retry-after"] == "1"
+        assert container.log.end_offsets() == ends
+        with pytest.raises(LedgerUnavailable, match="cannot be reached"):
+            container.ledger.submit([make_event()])
+    finally:
+        server.stop()
+        container.close()
 
 
 @pytest.fixture
