@@ -218,6 +218,10 @@ class TrackedLoop(ABC, Generic[T]):
             try:
                 self.run(stop)
             except self.transient as exc:
+                if stop.is_set():
+                    # Stopping: a read cut short by the shutdown (its store closing, its group
+                    # left) is no outage to report.
+                    return
                 if self.batches > batches:
                     # run() took in batches since the last failure: a new outage.
                     delay = FIRST_RETRY_SECONDS

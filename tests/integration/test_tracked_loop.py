@@ -162,6 +162,34 @@ def test_the_retry_delay_starts_again_after_a_batch_is_taken_in(
     assert loop.retries == 3
 
 
+class LeftOnStop(Counting):
+    """The batch from offset 5 is cut short by a shutdown: the stop is set as it fails."""
+
+    def take(
+        self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None
+    ) -> None:
+        if records[0].offset == 5:
+            stop.set()
+            raise LedgerUnavailable("the group was left")
+        super().take(records, stop, deadline)
+
+
+def test_a_failure_while_stopping_is_no_retry(
+    log: SQLiteEventLog, tally: Tally, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transient failure raised once the stop is set (the store closing, the group left)
+    ends the loop as a stop: no retry counted, nothing logged as an outage."""
+    fill(log, 10)
+    loop = LeftOnStop(log, tally)
+    stop = RecordingStop()
+    logged = structlog.testing.CapturingLogger()
+    monkeypatch.setattr(consumers.loop, "log", logged)
+    loop.run_resilient(stop)
+    assert loop.retries == 0 and stop.waits == []
+    assert loop.taken == list(range(5))
+    assert not [c for c in logged.calls if c.args == ("consumer.retrying",)]
+
+
 class Watched:
     """A source of the case view that counts how often the follower looks at it."""
 
