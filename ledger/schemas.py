@@ -118,11 +118,20 @@ class SchemaRegistry:
         """Every rule the document breaks; empty when it is a valid event."""
         if not isinstance(document, dict):
             return [Problem("", "type", "an event must be a JSON object")]
-        key, head = self._identify(document)
-        if head:
-            return head
-        assert key is not None
-        validator = self._validators[key]
+        kind, version = document.get("type"), document.get("schema_version")
+        # A known type and version (nearly every event) is looked up at once; anything else
+        # is named by _identify. A bool is an int to Python, not a version, hence the type.
+        validator = (
+            self._validators.get((kind, version))
+            if type(kind) is str and type(version) is int
+            else None
+        )
+        if validator is None:
+            key, head = self._identify(document)
+            if head:
+                return head
+            assert key is not None
+            validator = self._validators[key]
         if validator.is_valid(document):
             return self._time_rules(document, now)
         errors = list(validator.iter_errors(document))
