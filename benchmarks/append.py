@@ -160,7 +160,8 @@ def main() -> None:
     container = bootstrap(settings)  # creates the topics with the ledger's settings
     register(container)  # on the topic the server appends to as well
     # As `sgl serve` does: without it, collections of the young generation over the batches
-    # held in memory took about a quarter of Ledger.submit's CPU (and the raw producer's too).
+    # held in memory took about a quarter of Ledger.submit's CPU. The raw producer below runs
+    # under the same setting.
     tune_gc()
     where = "PostgreSQL" if settings.postgres else "SQLite"
     print(
