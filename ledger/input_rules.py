@@ -80,7 +80,8 @@ def values_at(document: Any, path: FieldPath) -> Iterator[tuple[list[str | int],
     """Each value at the path (several where it crosses an array), with its path parts."""
     if ANY_ITEM not in path:
         value = _value(document, path)
-        return iter(() if value is _ABSENT else ((list(path), value),))
+        found: list[tuple[list[str | int], Any]] = [] if value is _ABSENT else [([*path], value)]
+        return iter(found)
     level: list[tuple[list[str | int], Any]] = [([], document)]
     for name in path:
         deeper: list[tuple[list[str | int], Any]] = []
