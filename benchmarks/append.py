@@ -172,7 +172,8 @@ def main() -> None:
     where = "PostgreSQL" if settings.postgres else "SQLite"
     print(
         f"machine: {machine()}; {count:,} events over {CASES:,} cases, batches of {BATCH}, "
-        f"{CONCURRENCY} in flight; receipts in {where}"
+        f"{CONCURRENCY} in flight in process (over HTTP one: the client keeps each case's "
+        f"events in order, and every batch holds every case); receipts in {where}"
     )
 
     raw_events = events(count, CASES)
