@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import orjson
@@ -119,9 +119,22 @@ def rate(count: int, seconds: float) -> str:
     return f"{count / seconds:,.0f} events/s ({count:,} in {seconds:.2f} s)"
 
 
+class Served(NamedTuple):
+    """A server a benchmark started: its base URL and its process id."""
+
+    url: str
+    pid: int
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used so far, every thread of it (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def server(env: dict[str, str], port: int) -> Iterator[str]:
-    """`sgl serve` in a subprocess on loopback; yields its base URL."""
+def server(env: dict[str, str], port: int) -> Iterator[Served]:
+    """`sgl serve` in a subprocess on loopback; yields its base URL and process id."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "sgl", "serve", "--no-consumer", "--port", str(port)],
         env={**os.environ, **env, "SGL_LOG_LEVEL": "warning"},
@@ -141,7 +154,7 @@ def server(env: dict[str, str], port: int) -> Iterator[str]:
             raise SystemExit("the server did not start")
         time.sleep(0.05)
     try:
-        yield url
+        yield Served(url, proc.pid)
     finally:
         proc.terminate()
         proc.wait(timeout=30)

@@ -70,12 +70,13 @@ def agency_problems(
     """For schema-valid documents (with their index in the batch), each agency they name that
     is not registered, each registration of an id already registered, and each update of one
     that is not; an agency registered earlier in the same batch counts as registered."""
-    named: list[tuple[int, dict[str, Any], list[tuple[str, str]]]] = []
+    # Where each agency was named, as path parts: a pointer is written only for a problem.
+    named: list[tuple[int, dict[str, Any], list[tuple[list[str | int], str]]]] = []
     asked: set[str] = set()
     for index, document in documents:
         fields = schemas.agency_fields(document["type"], document["schema_version"])
         found = [
-            (pointer(parts), value)
+            (parts, value)
             for path in fields
             for parts, value in values_at(document, path)
             if isinstance(value, str)
@@ -100,17 +101,18 @@ def agency_problems(
                     )
                 )
             registered_now.add(subject)
-        for at, agency in found:
-            if document["type"] == REGISTERED and at == pointer(list(_AGENCY_ID)):
+        for parts, agency in found:
+            if agency not in unknown or agency in registered_now:
                 continue
-            if agency in unknown and agency not in registered_now:
-                problems.append(
-                    Problem(
-                        at,
-                        "unregistered-agency",
-                        f"unregistered agency {agency!r}: register it first "
-                        f"({REGISTERED} on case {REGISTRY_CASE})",
-                        index,
-                    )
+            if document["type"] == REGISTERED and parts == list(_AGENCY_ID):
+                continue
+            problems.append(
+                Problem(
+                    pointer(parts),
+                    "unregistered-agency",
+                    f"unregistered agency {agency!r}: register it first "
+                    f"({REGISTERED} on case {REGISTRY_CASE})",
+                    index,
                 )
+            )
     return problems

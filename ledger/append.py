@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -116,13 +117,15 @@ class Ledger:
         if self.adapters:
             self._check_reserved(prepared)
         self._check_agencies(prepared)
-        targets = self._targets(prepared) if self.adapters else {}
+        # The items that name another event the publish rules must see (most batches: none).
+        naming = _naming(prepared) if self.adapters else {}
+        targets = self._targets(prepared, naming) if naming else {}
         pending = [record for _, _, record in prepared]
         with self._lock:
             self._check_amendments(prepared)
             self._check_withheld(prepared)
-            if self.adapters:
-                self._check_permissions(prepared, targets)
+            if naming:
+                self._check_permissions(prepared, naming, targets)
             plan = classify(pending, self.log.lookup({p.event_id for p in pending}), self._inflight)
             handle = self._queue(plan.fresh)
         try:
@@ -190,12 +193,10 @@ class Ledger:
         if problems:
             raise NotPermitted(problems, title=_REFUSED)
 
-    def _targets(self, prepared: list[Prepared]) -> dict[str, Target]:
+    def _targets(self, prepared: list[Prepared], naming: Mapping[int, str]) -> dict[str, Target]:
         """The events the publish rules must see (amended events, answered alerts) that are
         in the batch or the log; those still being appended are looked for under the lock."""
-        wanted = {w for _, doc, _ in prepared if (w := wanted_target(doc)) is not None}
-        if not wanted:
-            return {}
+        wanted = set(naming.values())
         found = {
             record.event_id: Target.of(doc)
             for _, doc, record in prepared
@@ -215,7 +216,8 @@ class Ledger:
                 found[event_id] = Target.of(self._read(receipt)._asdict())
         # An answer names its alert's first id; if another event took that id, the alert
         # was raised under a later one, and that is the target the rules must see.
-        for _, doc, _ in prepared:
+        for at in naming:
+            doc = prepared[at][1]
             alert_id = doc["payload"]["alert_id"] if doc["type"] == ALERT_ANSWERED else None
             first = alert_event_id(alert_id) if alert_id is not None else ""
             if alert_id is not None and first in found and not is_alert(found[first], alert_id):
@@ -268,15 +270,17 @@ class Ledger:
             f"event {receipt.event_id} could not be read from the log in time; retry shortly"
         )
 
-    def _check_permissions(self, prepared: list[Prepared], targets: dict[str, Target]) -> None:
+    def _check_permissions(
+        self, prepared: list[Prepared], naming: Mapping[int, str], targets: dict[str, Target]
+    ) -> None:
         """Refuse the batch if a sender amends another agency's record or answers an alert
         not sent to it; an answer to an alert not in the ledger is a mistake (under the
         lock, so an append still under way counts as there)."""
-        wanted = {w for _, doc, _ in prepared if (w := wanted_target(doc)) is not None}
-        for event_id in wanted - targets.keys():
+        for event_id in set(naming.values()) - targets.keys():
             if event_id in self._inflight:
                 targets[event_id] = Target.of(orjson.loads(self._inflight[event_id][0].value))
-        refused, mistaken = permission_problems([(i, doc) for i, doc, _ in prepared], targets)
+        # Only the items naming an event can break these rules.
+        refused, mistaken = permission_problems([prepared[at][:2] for at in naming], targets)
         if refused:
             raise NotPermitted(refused, title=_REFUSED)
         if mistaken:
@@ -449,15 +453,28 @@ def answer(
             receipt = receipt.as_duplicate()
         answered.add(record.event_id)
         receipts.append(receipt)
-        log.debug(
-            "event.appended",
-            event_id=receipt.event_id,
-            case_id=record.key,
-            status=receipt.status,
-            position=f"{receipt.partition}:{receipt.offset}",
-        )
+    # Asked once a batch: a line an event costs even when debug lines are not written.
+    if log.is_enabled_for(logging.DEBUG):
+        for record, receipt in zip(pending, receipts, strict=True):
+            log.debug(
+                "event.appended",
+                event_id=receipt.event_id,
+                case_id=record.key,
+                status=receipt.status,
+                position=f"{receipt.partition}:{receipt.offset}",
+            )
     log.info("batch.appended", events=len(receipts), accepted=len(appended))
     return receipts
+
+
+def _naming(prepared: list[Prepared]) -> dict[int, str]:
+    """Each item's place in the batch (its index in `prepared`) with the event_id of the
+    event it names for the publish rules (an amendment's target, an answer's alert)."""
+    return {
+        at: wanted
+        for at, (_, doc, _) in enumerate(prepared)
+        if (wanted := wanted_target(doc)) is not None
+    }
 
 
 def _receipt_in(receipts: list[Receipt], event_id: str) -> Receipt:

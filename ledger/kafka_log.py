@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import queue
 import threading
@@ -25,6 +26,8 @@ from kafka.errors import (
     RecordListTooLargeError,
     TopicAlreadyExistsError,
 )
+from kafka.partitioner.abc import Partitioner
+from kafka.partitioner.default import DefaultPartitioner, murmur2
 from kafka.structs import OffsetAndMetadata
 
 from ledger.breaker import Breaker
@@ -69,6 +72,43 @@ REFUSED: tuple[type[KafkaError], ...] = (
     CorruptRecordError,
     InvalidRecordError,
 )
+# Case ids whose key hash the producer keeps (about 100 bytes each); past this it starts over.
+KEY_HASHES = 100_000
+
+
+class CaseKeyPartitioner(Partitioner):  # type: ignore[misc]
+    """Kafka's default partitioner (murmur2 of the key, modulo the topic's partitions), with
+    each key's hash kept: a case's events come back and forth, and kafka-python's murmur2 is
+    pure Python, the dearest step of a send."""
+
+    def __init__(self) -> None:
+        self._hashes: dict[bytes, int] = {}
+        self._default = DefaultPartitioner()
+
+    def partition(
+        self,
+        topic: str,
+        key: Any,
+        serialized_key: bytes | None,
+        value: Any,
+        serialized_value: Any,
+        cluster: Any,
+    ) -> int:
+        """The partition the default partitioner picks for this key (and, without a key, the
+        default's choice)."""
+        partitions = cluster.partitions_for_topic(topic)
+        if serialized_key is None or partitions is None:
+            return int(
+                self._default.partition(
+                    topic, key, serialized_key, value, serialized_value, cluster
+                )
+            )
+        hashed = self._hashes.get(serialized_key)
+        if hashed is None:
+            if len(self._hashes) >= KEY_HASHES:
+                self._hashes.clear()
+            hashed = self._hashes[serialized_key] = murmur2(serialized_key) & 0x7FFFFFFF
+        return int(sorted(partitions)[hashed % len(partitions)])
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +321,7 @@ class KafkaEventLog:
             acks="all",
             linger_ms=2,
             batch_size=512 * 1024,
+            partitioner=CaseKeyPartitioner(),
             max_request_size=8 * 1024 * 1024,
             delivery_timeout_ms=self.timeouts.delivery_ms,
             max_block_ms=self.timeouts.max_block_ms,
@@ -448,12 +489,18 @@ class KafkaEventLog:
         """The record's metadata once acknowledged; KafkaError if its send failed; None if the
         wait was given up (the log stopped answering, or the deadline passed): it is unsure."""
         while True:
+            # A batch's records are acknowledged together: most are done by the time they
+            # are asked for, and their outcome is read without a timed wait.
+            if future.is_done:
+                if future.failed():
+                    raise future.exception
+                return future.value
             try:
                 return future.get(timeout=WAIT_SLICE)
             except KafkaError:
-                if future.is_done:
-                    raise
-                if self.breaker.is_down or time.monotonic() >= deadline:
+                # The wait can run out just as the record is acknowledged (or fails): the
+                # outcome is then read above, not taken for this timeout.
+                if not future.is_done and (self.breaker.is_down or time.monotonic() >= deadline):
                     return None
 
     def append(self, records: Sequence[PendingRecord]) -> list[Receipt]:
@@ -818,8 +865,14 @@ class KafkaEventLog:
 def _accepted(record: PendingRecord, metadata: Any) -> Receipt:
     """The receipt of a record from the metadata of its acknowledgement or of its read."""
     return Receipt.accepted(
-        record, metadata.partition, metadata.offset, from_millis(metadata.timestamp)
+        record, metadata.partition, metadata.offset, _append_time(metadata.timestamp)
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _append_time(millis: int) -> datetime:
+    """The broker's append time of a record: the same for every record of a batch."""
+    return from_millis(millis)
 
 
 def _found(

@@ -39,7 +39,7 @@ FieldPath = tuple[str, ...]
 
 def pointer(parts: Iterator[str | int] | list[str | int]) -> str:
     """Render path parts as an RFC 6901 JSON pointer."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "".join(["/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts])
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +118,20 @@ class SchemaRegistry:
         """Every rule the document breaks; empty when it is a valid event."""
         if not isinstance(document, dict):
             return [Problem("", "type", "an event must be a JSON object")]
-        key, head = self._identify(document)
-        if head:
-            return head
-        assert key is not None
-        validator = self._validators[key]
+        kind, version = document.get("type"), document.get("schema_version")
+        # A known type and version (nearly every event) is looked up at once; anything else
+        # is named by _identify. A bool is an int to Python, not a version, hence the type.
+        validator = (
+            self._validators.get((kind, version))
+            if type(kind) is str and type(version) is int
+            else None
+        )
+        if validator is None:
+            key, head = self._identify(document)
+            if head:
+                return head
+            assert key is not None
+            validator = self._validators[key]
         if validator.is_valid(document):
             return self._time_rules(document, now)
         errors = list(validator.iter_errors(document))
@@ -190,12 +199,15 @@ class SchemaRegistry:
         return (kind, version), []
 
     def _time_rules(self, document: Mapping[str, Any], now: datetime | None) -> list[Problem]:
-        texts = _instant_texts(document)
-        instants: dict[str, datetime] = {}
-        # Whole-second UTC texts order as their instants do: no parsing on the hot path.
-        fast = now is None and all(is_canonical_instant(t) for t in texts.values())
-        if not fast:
-            instants, problems = _instants(texts)
+        # Whole-second UTC texts order as their instants do, and each is one Python can hold:
+        # no parsing on the hot path but of recorded_at, when it is held to now.
+        fast = _all_canonical(document)
+        if fast:
+            instants = (
+                {} if now is None else {"/recorded_at": parse_instant(document["recorded_at"])}
+            )
+        else:
+            instants, problems = _instants(_instant_texts(document))
             if problems:
                 return problems
         problems = order_problems(document)
@@ -320,6 +332,19 @@ def _instant_texts(document: Mapping[str, Any]) -> dict[str, str]:
     for index, account in enumerate(document.get("occurred_accounts", ())):
         texts[f"/occurred_accounts/{index}/occurred_at"] = account["occurred_at"]
     return texts
+
+
+def _all_canonical(document: Mapping[str, Any]) -> bool:
+    """Whether every instant of the envelope (those _instant_texts names) is canonical."""
+    if not is_canonical_instant(document["recorded_at"]):
+        return False
+    if "occurred_at" in document and not is_canonical_instant(document["occurred_at"]):
+        return False
+    bounds = document.get("occurred_range")
+    if bounds is not None and not all(is_canonical_instant(t) for t in bounds.values()):
+        return False
+    accounts = document.get("occurred_accounts")
+    return accounts is None or all(is_canonical_instant(a["occurred_at"]) for a in accounts)
 
 
 def _instants(texts: Mapping[str, str]) -> tuple[dict[str, datetime], list[Problem]]:
