@@ -31,7 +31,7 @@ from consumers.runner import ProjectionRunner
 from ledger.log import EventLog
 from ledger.settings import Settings
 from projections.case_view import PostgresCaseView
-from sgl.bootstrap import Container, bootstrap
+from sgl.bootstrap import Container, bootstrap, tune_gc
 from sgl.logs import configure_logging
 
 CASES = 1_000
@@ -149,6 +149,7 @@ def main() -> None:
     views = sys.argv[3] if len(sys.argv) > 3 else "sqlite"
     container, _, total = filled(count, backend)
     settings = container.settings
+    tune_gc()  # as `sgl consume` does
     try:
         read = raw_read(container.log, total)
         print(f"raw read of the log:           {rate(total, read)}")

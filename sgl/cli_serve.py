@@ -398,6 +398,11 @@ def consume(ctx: click.Context, only: tuple[str, ...]) -> None:
 def _run_loops(loops: list[Any]) -> None:
     """Run consumer loops, each in a thread, until SIGINT or SIGTERM; when one stops on an
     error, stop the others and exit 1 naming it."""
+    from sgl.bootstrap import tune_gc
+
+    # As the API process does: a consumer's batches otherwise set off full collections over
+    # everything the process holds, about a quarter of its CPU.
+    tune_gc()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
