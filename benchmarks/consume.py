@@ -19,9 +19,10 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import psycopg
 from _common import events, machine, rate, register
@@ -31,10 +32,11 @@ from consumers.runner import ProjectionRunner
 from ledger.log import EventLog
 from ledger.settings import Settings
 from projections.case_view import PostgresCaseView
-from sgl.bootstrap import Container, bootstrap
+from sgl.bootstrap import Container, bootstrap, tune_gc
 from sgl.logs import configure_logging
 
 CASES = 1_000
+T = TypeVar("T")
 
 
 def raw_read(event_log: EventLog, count: int) -> float:
@@ -71,6 +73,19 @@ def kafka_python_read(settings: Settings, count: int, batch: int) -> float:
     consumer.close()
     assert size > 0
     return elapsed
+
+
+def timed(run: Callable[[], T]) -> tuple[T, float, float]:
+    """What `run` returns, and the wall-clock and this process's CPU seconds (every thread's)
+    it takes: on a machine shared with other work, CPU time is the steadier figure."""
+    wall, used = time.perf_counter(), time.process_time()
+    result = run()
+    return result, time.perf_counter() - wall, time.process_time() - used
+
+
+def cpu(count: int, seconds: float) -> str:
+    """CPU seconds as microseconds an event."""
+    return f", {seconds / count * 1e6:.1f} µs of CPU an event"
 
 
 def drop_topics(settings: Settings) -> None:
@@ -149,23 +164,23 @@ def main() -> None:
     views = sys.argv[3] if len(sys.argv) > 3 else "sqlite"
     container, _, total = filled(count, backend)
     settings = container.settings
+    tune_gc()  # as `sgl consume` does
     try:
-        read = raw_read(container.log, total)
-        print(f"raw read of the log:           {rate(total, read)}")
-        baseline = None
+        _, read, read_cpu = timed(lambda: raw_read(container.log, total))
+        print(f"raw read of the log:           {rate(total, read)}{cpu(total, read_cpu)}")
+        against = ""
         if backend == "kafka":
-            baseline = kafka_python_read(settings, total, settings.consumer_batch)
-            print(f"raw kafka-python read:         {rate(total, baseline)}")
+            _, baseline, base_cpu = timed(
+                lambda: kafka_python_read(settings, total, settings.consumer_batch)
+            )
+            print(f"raw kafka-python read:         {rate(total, baseline)}{cpu(total, base_cpu)}")
         with case_view_runner(container, views) as runner:
-            started = time.perf_counter()
-            applied = runner.run_until_caught_up(timeout=1800)
-            took = time.perf_counter() - started
+            applied, took, took_cpu = timed(lambda: runner.run_until_caught_up(timeout=1800))
         assert applied == total, applied
-        against = "" if baseline is None else f", to kafka-python {baseline / took:.2f}"
-        print(
-            f"consumer into the {views} view: {rate(total, took)}  "
-            f"ratio to the raw read {read / took:.2f}{against}"
-        )
+        print(f"consumer into the {views} view: {rate(total, took)}{cpu(total, took_cpu)}")
+        if backend == "kafka":
+            against = f"; to kafka-python {baseline / took:.2f} (CPU {base_cpu / took_cpu:.2f})"
+        print(f"ratios: to the raw read {read / took:.2f} (CPU {read_cpu / took_cpu:.2f}){against}")
     finally:
         container.close()
         if backend == "kafka":

@@ -61,18 +61,16 @@ def decode_record(
         raise InvalidRecord(reason, detail)
     if record.key != document["case_id"].encode():
         raise InvalidRecord("key-mismatch", "the record key is not the event's case_id")
-    latest = schemas.latest(document["type"])
+    kind = document["type"]
     recorded = document["schema_version"]
+    latest = schemas.latest(kind)
     try:
         if recorded < latest:
-            document = {
-                **document,
-                "schema_version": latest,
-                "payload": upcast_payload(document["type"], recorded, latest, document["payload"]),
-            }
-        event = event_from_document(document, record.partition, record.offset, record.appended_at)
-        if recorded < latest:
-            event = event._replace(recorded_version=recorded)
+            upcast = upcast_payload(kind, recorded, latest, document["payload"])
+            document = {**document, "schema_version": latest, "payload": upcast}
+            return event_from_document(
+                document, record.partition, record.offset, record.appended_at, recorded
+            )
+        return event_from_document(document, record.partition, record.offset, record.appended_at)
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidRecord("undecodable", f"{type(exc).__name__}: {exc}") from None
-    return event

@@ -355,10 +355,11 @@ def view_handle(settings: Settings) -> ViewHandle[CaseViewStore]:
 def tune_gc() -> None:
     """Collect garbage less often in long-running processes.
 
-    A query over a long case builds tens of thousands of short-lived objects; with Python's
-    default young-generation threshold (700) that sets off repeated full collections over
-    everything the process holds, about a quarter of the query's time. Objects alive at start
-    are frozen out of collection, and the young generation is collected every 50,000 objects.
+    A query over a long case, or a consumer's batch, builds tens of thousands of short-lived
+    objects; with Python's default young-generation threshold (700) that sets off repeated
+    full collections over everything the process holds, about a quarter of the time. Objects
+    alive at start are frozen out of collection, and the young generation is collected every
+    50,000 objects.
     """
     gc.collect()
     gc.freeze()

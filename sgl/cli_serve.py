@@ -399,8 +399,12 @@ def _run_loops(container: Container, loops: list[Any]) -> None:
     """Run consumer loops, each in a thread, until SIGINT or SIGTERM, their metrics served on
     SGL_METRICS_HOST:SGL_METRICS_PORT; when one stops on an error, stop the others and exit 1
     naming it."""
+    from sgl.bootstrap import tune_gc
     from sgl.metrics import loop_metrics, metrics_endpoint
 
+    # As the API process does: a consumer's batches otherwise set off full collections over
+    # everything the process holds, about a quarter of its CPU.
+    tune_gc()
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

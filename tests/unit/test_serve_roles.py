@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gc
+import signal
+import threading
+from collections.abc import Iterator
+
 import click
 import pytest
 
-from sgl.cli_serve import parse_roles
+from sgl.cli_serve import _run_loops, parse_roles
 
 
 def test_no_role_runs_everything_and_no_consumer_the_api_alone() -> None:
@@ -30,3 +35,36 @@ def test_an_unknown_role_is_named() -> None:
 def test_role_and_consumer_flag_together_are_refused() -> None:
     with pytest.raises(click.UsageError, match="not both"):
         parse_roles(("api",), False)
+
+
+class _Probe:
+    """A consumer loop that notes the collector's thresholds it runs under, and returns."""
+
+    name = "probe"
+
+    def __init__(self) -> None:
+        self.thresholds: tuple[int, int, int] | None = None
+
+    def run_resilient(self, stop: threading.Event) -> None:
+        self.thresholds = gc.get_threshold()
+
+
+@pytest.fixture
+def process_state() -> Iterator[None]:
+    """The test process's signal handlers and collector settings, put back after."""
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    thresholds = gc.get_threshold()
+    yield
+    gc.set_threshold(*thresholds)
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
+@pytest.mark.usefixtures("process_state")
+def test_consumer_processes_collect_garbage_as_the_api_does() -> None:
+    """A process running only consumers tunes the collector as `sgl serve` does for the API
+    (its batches otherwise set off full collections over the whole process)."""
+    gc.set_threshold(700, 10, 10)
+    probe = _Probe()
+    _run_loops([probe])
+    assert probe.thresholds == (50_000, 20, 20)
