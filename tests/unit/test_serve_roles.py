@@ -5,11 +5,13 @@ from __future__ import annotations
 import gc
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import click
 import pytest
 
+from ledger.settings import Settings
+from sgl.bootstrap import bootstrap
 from sgl.cli_serve import _run_loops, parse_roles
 
 
@@ -44,6 +46,7 @@ class _Probe:
 
     def __init__(self) -> None:
         self.thresholds: tuple[int, int, int] | None = None
+        self.observers: list[object] = []
 
     def run_resilient(self, stop: threading.Event) -> None:
         self.thresholds = gc.get_threshold()
@@ -61,10 +64,16 @@ def process_state() -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("process_state")
-def test_consumer_processes_collect_garbage_as_the_api_does() -> None:
+def test_consumer_processes_collect_garbage_as_the_api_does(
+    make_settings: Callable[..., Settings],
+) -> None:
     """A process running only consumers tunes the collector as `sgl serve` does for the API
     (its batches otherwise set off full collections over the whole process)."""
     gc.set_threshold(700, 10, 10)
     probe = _Probe()
-    _run_loops([probe])
+    container = bootstrap(make_settings("sqlite", metrics_port=0))
+    try:
+        _run_loops(container, [probe])
+    finally:
+        container.close()
     assert probe.thresholds == (50_000, 20, 20)
