@@ -92,8 +92,11 @@ class Alerter:
                 events, moment, self.policy, agencies=self.agencies
             )
             findings += [(case_id, f) for f in fired]
-            if fired:
-                held |= {e.event_id: e for e in events}
+            # Only the events that may hold a finding's alert id are kept: keeping every
+            # event of each case that fired held a whole batch's cases in memory (a GiB once
+            # cases had a hundred events each).
+            ids = {alert_event_id(f.alert_id) for f in fired}
+            held |= {e.event_id: e for e in events if e.event_id in ids}
         fresh = new_findings(
             findings,
             self.store.known({f.alert_id for _, f in findings}),
