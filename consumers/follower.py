@@ -100,9 +100,10 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         (every member starting together on a new target sweeps it: the work is repeated,
         but each refresh recomputes from the case view, and only one sweep's positions are
         recorded, the others failing as a batch taken in before)."""
-        if group and not TrackedLoop.start(self):
+        if group:
             self.view = self.source.current()
-            self.sweep()
+            if not TrackedLoop.start(self):
+                self.sweep()
         return super()._open(group)
 
     def handle(
