@@ -1,9 +1,9 @@
 """A bounded load through the HTTP API, on Kafka and PostgreSQL, each part in its own process.
 
 The ledger runs as it would across machines, here on loopback: `sgl serve --role api`; three
-consumer processes in the case-state view's consumer group (the first `sgl serve --role
-consumer`, so it also runs the clock view and the alerter, which read every partition alone;
-the other two `sgl consume --only case_state --only access_index --only notes_index`); and
+consumer processes in the consumer groups of the case-state view, the clock view, the alerter
+and the access and notes indexes (the first `sgl serve --role consumer`, the other two `sgl
+consume` with those five consumers); and
 `sgl serve --role sealer`. Every store is in a private PostgreSQL schema, every topic is
 private (3 partitions). A fixed number of publisher threads post batches of a fixed size for
 the given duration (or until a bounded total is reached), and a prober reads a sample of the
@@ -459,10 +459,10 @@ def start(settings: Settings, root: Path) -> tuple[str, list[Process]]:
         "SGL_RATE_BURST": "1000000",
     }
     port = free_port()
-    only = ["--only", "case_state", "--only", "access_index", "--only", "notes_index"]
+    consumers = ("case_state", "clocks", "alerts", "access_index", "notes_index")
+    only = [arg for name in consumers for arg in ("--only", name)]
     processes = [
         spawn("api", ["serve", "--role", "api", "--port", str(port)], env, root),
-        # The clock view and the alerter read every partition alone: this process runs them.
         spawn("consumer-1", ["serve", "--role", "consumer"], env, root),
         spawn("consumer-2", ["consume", *only], env, root),
         spawn("consumer-3", ["consume", *only], env, root),

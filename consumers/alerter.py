@@ -20,7 +20,7 @@ which of its findings are already there and records them as raised without publi
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -30,13 +30,18 @@ from ledger.append import Ledger
 from ledger.envelope import Event, utc_text
 from ledger.errors import EventConflict
 from ledger.publish_rules import Target, alert_event_id, is_alert
+from ledger.sqlite_util import in_chunks
 from projections.agencies import AgencyLookup
 from projections.alert_store import AlertStore
 from projections.rule_kinds import Firing
 from projections.rules import RulePolicy, alert_document, evaluate_with_due
-from projections.tracking import CaseReader
+from projections.tracking import CaseReader, at_home
 
 log = structlog.get_logger("consumers.alerter")
+
+# How long an alert decided by a group member may wait in the outbox before any member
+# publishes it (its decider publishes it at once, unless it stopped or the log was down).
+ORPHANED = timedelta(minutes=1)
 
 
 class Alerter:
@@ -65,6 +70,10 @@ class Alerter:
         """A fixed alerter is its own source."""
         return self
 
+    def where(self) -> str:
+        """Where its store is kept (its consumer group is named after it)."""
+        return self.store.where()
+
     def positions(self, topic: str, partitions: Sequence[int]) -> dict[int, int]:
         """The store's tracked positions."""
         return self.store.positions(topic, partitions)
@@ -79,21 +88,29 @@ class Alerter:
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,
+        partitions: Collection[int] | None = None,
     ) -> int:
-        """Evaluate the cases, commit what to raise with the positions, then publish it."""
+        """Evaluate the cases (with `partitions`, those at home in them), commit what to raise
+        with the positions, then publish it: everything pending, or as a group member (with
+        `partitions`) what it decided for these cases and what was left pending for longer
+        than ORPHANED (its decider stopped or failed to publish): two members never race to
+        publish one alert as they decide it."""
         findings: list[tuple[str, Firing]] = []
         due: dict[str, datetime | None] = {}
         held: dict[str, Event] = {}
         for case_id in case_ids:
             events = cases.events(case_id)
-            if not events:
+            if not events or not at_home(events, partitions):
                 continue
             fired, due[case_id] = evaluate_with_due(
                 events, moment, self.policy, agencies=self.agencies
             )
             findings += [(case_id, f) for f in fired]
-            if fired:
-                held |= {e.event_id: e for e in events}
+            # Only the events that may hold a finding's alert id are kept: keeping every
+            # event of each case that fired held a whole batch's cases in memory (a GiB once
+            # cases had a hundred events each).
+            ids = {alert_event_id(f.alert_id) for f in fired}
+            held |= {e.event_id: e for e in events if e.event_id in ids}
         fresh = new_findings(
             findings,
             self.store.known({f.alert_id for _, f in findings}),
@@ -129,13 +146,28 @@ class Alerter:
                 }
             )
         self.store.record(decided, due, tracking)
-        self.publish()
+        if partitions is None:
+            self.publish()
+        else:
+            self.publish(list(due), moment - ORPHANED)
         return len(due)
 
-    def publish(self) -> int:
-        """Publish the outbox to the alerts feed, then the ledger; returns alerts confirmed."""
+    def publish(
+        self, case_ids: Sequence[str] | None = None, decided_before: datetime | None = None
+    ) -> int:
+        """Publish the outbox to the alerts feed, then the ledger (all of it, or its alerts of
+        these cases and those decided before the moment); returns alerts confirmed."""
         confirmed = 0
-        while batch := self.store.outbox():
+        chunks: list[list[str] | None] = (
+            [None] if case_ids is None else [c for _, c in in_chunks(case_ids)] or [[]]
+        )
+        for chunk in chunks:
+            confirmed += self._publish(chunk, decided_before)
+        return confirmed
+
+    def _publish(self, case_ids: Sequence[str] | None, decided_before: datetime | None) -> int:
+        confirmed = 0
+        while batch := self.store.outbox(case_ids=case_ids, decided_before=decided_before):
             documents = {alert_id: doc for alert_id, doc in batch}
             _submit(self.feed, list(documents.values()))
             _submit(self.record, list(documents.values()))

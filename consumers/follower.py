@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
 
@@ -30,7 +30,7 @@ from eventsourcing.persistence import PersistenceError, Tracking
 
 from consumers.loop import Source, TrackedLoop
 from ledger.errors import LedgerUnavailable
-from ledger.log import EventLog, LogRecord
+from ledger.log import EventLog, LogReader, LogRecord
 from projections.case_view import CaseViewStore
 from projections.tracking import CaseTarget, tracking_rows
 
@@ -56,8 +56,9 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         tick_seconds: float = 30.0,
         wait_seconds: float = 60.0,
+        group: bool = False,
     ) -> None:
-        super().__init__(event_log, target, batch_size, tick_seconds)
+        super().__init__(event_log, target, batch_size, tick_seconds, group=group)
         self.cases = cases
         self.clock = clock
         self.wait_seconds = wait_seconds
@@ -78,10 +79,32 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         self.handle(records, stop, deadline)
 
     def tick(self) -> None:
-        """Refresh the cases whose deadlines have passed (and publish anything pending)."""
+        """Refresh the cases whose deadlines have passed (and publish anything pending); in a
+        group, only the cases at home in the partitions this member holds now, so no case is
+        looked at by two members."""
         moment = self.clock()
         target = self.source.current()
-        self.applied += self._refresh(target, target.due_cases(moment), [], moment)
+        partitions = self.held()
+        if partitions is not None and not partitions:
+            return  # joining or rebalancing: no case is this member's
+        self.applied += self._refresh(target, target.due_cases(moment), [], moment, partitions)
+
+    def _starts(self, partitions: Sequence[int]) -> dict[int, int]:
+        """After the target's tracked position in each partition assigned (no sweep here: a
+        new target is swept before its member joins, see `_open`)."""
+        start = TrackedLoop.start(self)
+        return {p: start.get(p, 0) for p in partitions}
+
+    def _open(self, group: bool = False) -> LogReader:
+        """The reader; a member of a group whose target has no position yet sweeps it first
+        (every member starting together on a new target sweeps it: the work is repeated,
+        but each refresh recomputes from the case view, and only one sweep's positions are
+        recorded, the others failing as a batch taken in before)."""
+        if group:
+            self.view = self.source.current()
+            if not TrackedLoop.start(self):
+                self.sweep()
+        return super()._open(group)
 
     def handle(
         self, records: Sequence[LogRecord], stop: threading.Event, deadline: float | None = None
@@ -97,7 +120,12 @@ class CaseFollower(TrackedLoop[CaseTarget]):
                 case_ids.add(case_id)
         if not self._wait_for_cases(last, stop, deadline):
             return 0
-        count = self._refresh(self.view, sorted(case_ids), self.tracking(last), self.clock())
+        # In a group, the batch's first offsets too: a batch read by a member that has lost
+        # the partition meanwhile fails rather than store what the new owner has redone.
+        first = {r.partition: r.offset for r in reversed(records)} if self.group else None
+        count = self._refresh(
+            self.view, sorted(case_ids), self.tracking(last, first), self.clock(), self.held()
+        )
         self.applied += count
         log.debug("follower.batch", view=self.view.name, records=len(records), cases=count)
         return count
@@ -108,11 +136,13 @@ class CaseFollower(TrackedLoop[CaseTarget]):
         case_ids: Sequence[str],
         tracking: Sequence[Tracking],
         moment: datetime,
+        partitions: Collection[int] | None = None,
     ) -> int:
-        """Refresh the cases and record the positions; a case whose refresh raises is found,
-        set aside as failing, and the others refreshed."""
+        """Refresh the cases (with `partitions`, those at home in them) and record the
+        positions; a case whose refresh raises is found, set aside as failing, and the others
+        refreshed."""
         try:
-            count = target.refresh(self.cases.current(), case_ids, tracking, moment)
+            count = target.refresh(self.cases.current(), case_ids, tracking, moment, partitions)
         except self.transient:
             raise
         except Exception as exc:
@@ -120,9 +150,9 @@ class CaseFollower(TrackedLoop[CaseTarget]):
                 raise  # positions alone failed: the store's trouble, not a case's
             if len(case_ids) > 1:
                 middle = len(case_ids) // 2
-                return self._refresh(target, case_ids[:middle], [], moment) + self._refresh(
-                    target, case_ids[middle:], tracking, moment
-                )
+                return self._refresh(
+                    target, case_ids[:middle], [], moment, partitions
+                ) + self._refresh(target, case_ids[middle:], tracking, moment, partitions)
             self.failing[case_ids[0]] = type(exc).__name__
             log.error(
                 "case.refresh_failed",
@@ -130,7 +160,7 @@ class CaseFollower(TrackedLoop[CaseTarget]):
                 case_id=case_ids[0],
                 error=type(exc).__name__,
             )
-            return self._refresh(target, [], tracking, moment)
+            return self._refresh(target, [], tracking, moment, partitions)
         for case_id in case_ids:
             self.failing.pop(case_id, None)
         return count

@@ -53,6 +53,9 @@ class Tracked(Protocol):
 class GroupReader(LogReader, Protocol):
     """A reader of the partitions its consumer group assigns it."""
 
+    # The partitions the group has assigned it now (none while it joins or rebalances).
+    assigned: frozenset[int]
+
     def commit(self, last: Mapping[int, int]) -> None:
         """Tell the group the last offset taken in from each partition (for its tools)."""
         ...
@@ -133,6 +136,7 @@ class TrackedLoop(ABC, Generic[T]):
         # Called with each batch once the store has committed it (the metrics' latency).
         self.observers: list[Callable[[Sequence[LogRecord]], None]] = []
         self._start: dict[int, int] = {}
+        self._reader: LogReader | None = None
 
     @property
     def name(self) -> str:
@@ -145,6 +149,12 @@ class TrackedLoop(ABC, Generic[T]):
     ) -> None:
         """Take in a polled batch and record its positions (a wait for something else, if
         any, ends at stop or at the monotonic deadline when there is one)."""
+
+    def held(self) -> frozenset[int] | None:
+        """The partitions this loop's group has assigned it now; None when it reads every
+        partition (not in a group)."""
+        reader = self._reader
+        return cast(GroupReader, reader).assigned if self.group and reader is not None else None
 
     def tick(self) -> None:
         """What the loop does on a timer besides taking in batches: first, then every
@@ -180,7 +190,7 @@ class TrackedLoop(ABC, Generic[T]):
     def run(self, stop: threading.Event, poll_timeout: float = POLL_SECONDS) -> None:
         """Take in batches until stop is set; after a rebuilt store is swapped in, go on in it.
         In a group, each batch's last offsets are committed to the group once taken in."""
-        reader = self._open(self.group)
+        reader = self._reader = self._open(self.group)
         next_tick = 0.0
         try:
             while not stop.is_set():
@@ -191,7 +201,7 @@ class TrackedLoop(ABC, Generic[T]):
                 if self.source.current() is not self.view:
                     # A rebuilt store was swapped in: resume from its own tracked positions.
                     reader.close()
-                    reader = self._open(self.group)
+                    reader = self._reader = self._open(self.group)
                     continue
                 if records:
                     self._take(records, stop, None)
@@ -199,6 +209,7 @@ class TrackedLoop(ABC, Generic[T]):
                         cast(GroupReader, reader).commit({r.partition: r.offset for r in records})
         finally:
             reader.close()
+            self._reader = None
             log.info(
                 "consumer.stopped",
                 view=self.view.name,

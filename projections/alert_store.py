@@ -18,6 +18,7 @@ import orjson
 from eventsourcing.persistence import Tracking
 from eventsourcing.sqlite import SQLiteDatastore
 
+from ledger.envelope import utc_text
 from ledger.postgres import PostgresLocation
 from ledger.sqlite_util import in_chunks
 from projections.case_view import micros
@@ -116,13 +117,30 @@ class AlertStore(TrackedStore):
                     )
         return found
 
-    def outbox(self, limit: int = 1000) -> list[tuple[str, dict[str, Any]]]:
-        """Alerts decided and not yet confirmed by the log, oldest decision first."""
+    def outbox(
+        self,
+        limit: int = 1000,
+        *,
+        case_ids: Sequence[str] | None = None,
+        decided_before: datetime | None = None,
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Alerts decided and not yet confirmed by the log, oldest decision first: all of
+        them, or (given `case_ids`) those of these cases and those decided before
+        `decided_before` (if given)."""
+        where, args = "", []
+        if case_ids is not None:
+            marks = ",".join("?" * len(case_ids))
+            where = f"AND (case_id IN ({marks or 'NULL'})"
+            args = list(case_ids)
+            if decided_before is not None:
+                where += " OR decided_at < ?"
+                args.append(utc_text(decided_before))
+            where += ")"
         with self.transaction(commit=False) as cursor:
             cursor.execute(
-                f"SELECT alert_id, doc FROM {self.name}_raised WHERE published = 0 "  # noqa: S608
+                f"SELECT alert_id, doc FROM {self.name}_raised WHERE published = 0 {where} "  # noqa: S608
                 "ORDER BY decided_at, alert_id LIMIT ?",
-                (limit,),
+                (*args, limit),
             )
             return [(row[0], orjson.loads(row[1])) for row in cursor.fetchall()]
 

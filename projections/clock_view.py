@@ -47,6 +47,7 @@ from projections.tracking import (
     PostgresTrackedStore,
     SQLiteTrackedStore,
     TrackedStore,
+    at_home,
     positions_in,
 )
 from projections.view_files import remove_database
@@ -132,16 +133,18 @@ class ClockViewStore(TrackedStore):
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,
+        partitions: Collection[int] | None = None,
     ) -> int:
-        """Recompute the runs of these cases from the case view; store them and the positions
-        in one transaction. Returns the number of cases refreshed."""
+        """Recompute the runs of these cases (with `partitions`, of those at home in them)
+        from the case view; store them and the positions in one transaction. Returns the
+        number of cases refreshed."""
         rows: list[tuple[Any, ...]] = []
         covered: list[tuple[Any, ...]] = []
         # The registry read once for the batch, its answers shared by every case in it.
         agencies = remembered(self.agencies)
         for case_id in case_ids:
             events = cases.events(case_id)
-            if not events:
+            if not events or not at_home(events, partitions):
                 continue
             recorded = max(parse_instant(e.recorded_at) for e in events)
             appended = max(e.appended_at for e in events)

@@ -372,6 +372,18 @@ class CaseReader(Protocol):
         ...
 
 
+def home_partition(events: Sequence[Event]) -> int:
+    """The partition of a case's latest appended event: where its records go now (a case
+    keeps the partition of its key unless partitions are added to the topic)."""
+    return max(events, key=lambda e: e.appended_at).partition
+
+
+def at_home(events: Sequence[Event], partitions: Collection[int] | None) -> bool:
+    """Whether a case with these events (at least one) is refreshed by a follower holding
+    the partitions (None: every partition)."""
+    return partitions is None or home_partition(events) in partitions
+
+
 class CaseTarget(Protocol):
     """A store kept per case by a follower of the case view (the clock view, the alerter's):
     refreshed for the cases a batch touched, with the batch's positions tracked."""
@@ -391,8 +403,11 @@ class CaseTarget(Protocol):
         case_ids: Collection[str],
         tracking: Sequence[Tracking],
         moment: datetime,
+        partitions: Collection[int] | None = None,
     ) -> int:
-        """Recompute for these cases as of the moment; record tracking in the same transaction."""
+        """Recompute for these cases as of the moment; record tracking in the same transaction.
+        With `partitions` (a group member's), only the cases whose home partition is among
+        them (see `home_partition`)."""
         ...
 
     def due_cases(self, moment: datetime) -> list[str]:

@@ -109,10 +109,10 @@ class Container:
 
     def followers(self) -> list[CaseFollower]:
         """The consumers downstream of the case view: the clock view, and the alerter unless
-        SGL_ALERTER=off."""
-        found = [CaseFollower(self.log, self.views, self.clocks)]
+        SGL_ALERTER=off (on Kafka, each a member of its store's consumer group)."""
+        found = [CaseFollower(self.log, self.views, self.clocks, group=True)]
         if self.settings.alerter == "on":
-            found.append(CaseFollower(self.log, self.views, self.alerts))
+            found.append(CaseFollower(self.log, self.views, self.alerts, group=True))
         return found
 
     def sealer(self) -> Sealer:

@@ -80,11 +80,10 @@ def _check_port(host: str, port: int) -> None:
     multiple=True,
     metavar="api|consumer|sealer",
     help="What this process runs (repeat the option, or a comma list; default: all): `api` the "
-    "HTTP API; `consumer` the case-state view and the access and notes indexes, each as a "
-    "member of its consumer group on Kafka, and the clock view and the alerter (unless "
-    "SGL_ALERTER=off), which read every partition (run one such process; more members of the "
-    "groups with `sgl consume --only case_state --only access_index --only notes_index`); "
-    "`sealer` the ledger's and the access log's sealers (one process).",
+    "HTTP API; `consumer` the case-state view, the clock view, the alerter (unless "
+    "SGL_ALERTER=off) and the access and notes indexes, each as a member of its consumer group "
+    "on Kafka (run as many such processes as the topic has partitions); `sealer` the ledger's "
+    "and the access log's sealers (one process).",
 )
 @click.option(
     "--consumer/--no-consumer",

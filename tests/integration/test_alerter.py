@@ -4,6 +4,7 @@ passes; a decision survives a failed publish."""
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -368,5 +369,40 @@ def test_a_second_closure_sharing_evidence_with_the_first_is_raised(
         again, second = closures(container.log)
         assert again == first and second["payload"]["alert_id"] != first["payload"]["alert_id"]
         assert set(first["payload"]["evidence"]) & set(second["payload"]["evidence"])
+    finally:
+        container.close()
+
+
+def test_a_refresh_holds_one_case_of_events_at_a_time(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deciding on many long cases that each raise an alert keeps no case's events past its
+    own evaluation: the peak of memory allocated while deciding stays well under the batch's
+    events (every event of each case that fired was held: 1 GiB in the five-minute load)."""
+    container = with_agencies(bootstrap(make_settings("sqlite")))
+    cases = [new_case_id() for _ in range(40)]
+    try:
+        container.ledger.submit(
+            [make_event("injury.observed", c) for _ in range(3) for c in cases]
+            + [make_event("contact.recorded", c) for _ in range(80) for c in cases]
+        )
+        container.runner().run_until_caught_up(60)
+        alerter = container.alerts.current()
+        # Deciding alone: publishing is measured by the append path's own tests.
+        monkeypatch.setattr(alerter, "publish", lambda: 0)
+        view = container.view
+        tracemalloc.start()
+        try:
+            loaded = [view.events(c) for c in cases]
+            every_event = tracemalloc.get_traced_memory()[0]
+            del loaded
+            tracemalloc.reset_peak()
+            start = tracemalloc.get_traced_memory()[0]
+            assert alerter.refresh(view, cases, [], datetime.now(UTC)) == len(cases)
+            peak = tracemalloc.get_traced_memory()[1] - start
+        finally:
+            tracemalloc.stop()
+        assert {a["case_id"] for a in alerter.store.raised()} == set(cases)
+        assert peak < every_event / 3
     finally:
         container.close()

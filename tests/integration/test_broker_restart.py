@@ -258,8 +258,9 @@ def test_a_broker_restart_under_publishers_and_a_consumer_group_loses_and_double
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     api = Process("api", env, tmp_path / "api", "serve", "--role", "api", "--port", str(port))
-    # Two members of the case view's group (and of the access and notes indexes' groups); the
-    # clock view and the sealers read every partition alone, so one process runs them.
+    # Two members of the case view's group (and of the clock view's and the access and notes
+    # indexes' groups); the sealers read every partition alone, so one process runs them.
+    only = ("case_state", "clocks", "access_index", "notes_index")
     consumers = [
         Process("consumer-a", env, tmp_path / "consumer-a", "serve", "--role", "consumer,sealer"),
         Process(
@@ -267,7 +268,7 @@ def test_a_broker_restart_under_publishers_and_a_consumer_group_loses_and_double
             env,
             tmp_path / "consumer-b",
             "consume",
-            *("--only", "case_state", "--only", "access_index", "--only", "notes_index"),
+            *(arg for name in only for arg in ("--only", name)),
         ),
     ]
     processes = [api, *consumers]
@@ -340,6 +341,11 @@ def test_a_broker_restart_under_publishers_and_a_consumer_group_loses_and_double
         admin = KafkaAdminClient(bootstrap_servers=broker.bootstrap)
         try:
             wait_for(lambda: group_members(admin, group) == 2, timeout=30, what="two members")
+            wait_for(
+                lambda: group_members(admin, group_name(topic, clocks)) == 2,
+                timeout=30,
+                what="two members of the clock view's group",
+            )
             wait_for(lambda: committed(admin, group) == ends, timeout=30, what="group offsets")
         finally:
             admin.close()

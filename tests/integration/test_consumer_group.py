@@ -11,19 +11,24 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from eventsourcing.persistence import IntegrityError
 from eventsourcing.sqlite import SQLiteDatastore
 from kafka import KafkaAdminClient
 
+from consumers.alerter import Alerter
+from consumers.follower import CaseFollower
 from consumers.loop import group_name
 from consumers.runner import ProjectionRunner
 from ledger.kafka_log import GROUP_SESSION_MS
 from ledger.settings import Settings
+from projections.alert_store import AlertStore
 from projections.case_view import SQLiteCaseView
+from projections.tracking import home_partition
 from sgl.bootstrap import Container, bootstrap, build_log, open_view
 from tests.agencies import with_agencies
 from tests.conftest import wait_for
@@ -281,3 +286,148 @@ def test_a_batch_starting_at_or_below_the_tracked_position_applies_nothing(
     runner.handle(records[registered + 20 :])
     assert view.applied_count() == applied + 21
     container.close()
+
+
+class Recorded:
+    """The alerter's store, noting each member's decisions made on a deadline (no positions
+    recorded with them): the cases it evaluated."""
+
+    def __init__(self, store: AlertStore) -> None:
+        self.store = store
+        self.ticked: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    def record(self, raised: Any, due: dict[str, Any], tracking: list[Any]) -> None:
+        if not tracking:
+            self.ticked += due
+        self.store.record(raised, due, tracking)
+
+
+class FollowerMember:
+    """One member of a follower's group (the clock view's or the alerter's), run in a thread
+    until stopped."""
+
+    def __init__(self, container: Container, target: Any, now: list[datetime]) -> None:
+        self.follower = CaseFollower(
+            container.log,
+            container.views,
+            target,
+            group=True,
+            clock=lambda: now[0],
+            tick_seconds=0.2,
+        )
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.follower.run_resilient, args=(self.stop,))
+        self.thread.start()
+
+    def leave(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=60)
+        assert not self.thread.is_alive()
+
+
+def unverified_adult(case_id: str) -> dict[str, Any]:
+    """An adult linked to the household, identity unverified: an alert 14 days on."""
+    person = make_event(
+        "person.linked",
+        case_id,
+        occurred_at="2007-03-05T10:00:00Z",
+        recorded_at="2007-03-05T12:00:00Z",
+    )
+    person["payload"].update(
+        person_id="PER-T-ADULT-1",
+        role="partner_of_parent",
+        is_adult=True,
+        lives_in_household=True,
+        identity_verified=False,
+    )
+    return person
+
+
+@pytest.mark.kafka
+def test_the_clock_view_and_the_alerter_share_their_partitions_between_members(
+    make_settings: Callable[..., Settings], request: pytest.FixtureRequest
+) -> None:
+    """Two members each of the clock view and the alerter (stores in PostgreSQL) share the
+    partitions; every case's runs are stored from all its events; when a deadline passes each
+    member looks only at the cases of the partitions it holds, and each alert is decided once.
+    About 20 s, most of it the groups' joins."""
+    url = request.getfixturevalue("postgres").url()
+    settings = make_settings("kafka", partitions=3, database_url=url)
+    container = with_agencies(bootstrap(settings))
+    cases = [new_case_id() for _ in range(12)]
+    publish(container, [unverified_adult(c) for c in cases] + events(300, cases))
+    # The case view, kept up to date as the alerts raised join the log.
+    view_member = Member(container)
+    now = [datetime(2007, 3, 6, 9, tzinfo=UTC)]
+    alerter = container.alerts.current()
+    stores = [Recorded(alerter.store), Recorded(alerter.store)]
+    members = [FollowerMember(container, container.clocks, now) for _ in range(2)]
+    members += [
+        FollowerMember(
+            container,
+            Alerter(
+                cast(AlertStore, s), alerter.policy, alerter.record, alerter.feed, alerter.agencies
+            ),
+            now,
+        )
+        for s in stores
+    ]
+    groups = [
+        group_name(settings.topic, container.clocks.current()),
+        group_name(settings.topic, alerter),
+    ]
+    try:
+        with admin_of(settings) as admin:
+            for group in groups:
+                wait_for(
+                    lambda: assigned(admin, group) == [[0, 1], [2]],  # noqa: B023
+                    timeout=60,
+                    what=f"two members sharing the partitions of {group}",
+                )
+            # More records, read by the members of each group.
+            publish(container, events(300, cases))
+            for member in members:
+                wait_for(
+                    lambda: member.follower.lag() == 0,  # noqa: B023
+                    timeout=60,
+                    what="the followers to catch up",
+                )
+            assert all(m.follower.records for m in members)
+            # The deadline passes: each member decides the alerts of its own cases.
+            now[0] = datetime(2007, 3, 20, 9, tzinfo=UTC)
+            wait_for(
+                lambda: len(unverified(alerter.store)) == len(cases),
+                timeout=30,
+                what="an alert in every case",
+            )
+    finally:
+        for member in [*members, view_member]:
+            member.leave()
+    with admin_of(settings) as admin:
+        admin.delete_groups([*groups, group_name(settings.topic, container.view)])
+    view = container.view
+    homes = {c: home_partition(view.events(c)) for c in cases}
+    # Each member looked only at the cases at home in its partitions; between them, every
+    # case (each alert decided by one member).
+    first, second = (set(s.ticked) for s in stores)
+    assert {c for c, _ in unverified(alerter.store)} == set(cases) <= first | second
+    assert not {homes[c] for c in first} & {homes[c] for c in second}
+    # Every case's runs were stored from every event it holds.
+    with container.clocks.current().transaction() as cursor:
+        cursor.execute("SELECT case_id, seen FROM clocks_cases")
+        stored = dict(cursor.fetchall())
+    heads = view.heads()
+    assert {c: stored.get(c) for c in cases} == {c: heads[c][0] for c in cases}
+    container.close()
+
+
+def unverified(store: AlertStore) -> list[tuple[str, str]]:
+    """The (case, alert) of each unverified-adult alert the store has decided."""
+    return [
+        (a["case_id"], a["alert_id"])
+        for a in store.raised()
+        if a["rule"] == "adult_identity_unverified"
+    ]
