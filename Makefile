@@ -36,8 +36,11 @@ typecheck: install
 layers: install
 	$(BIN)/lint-imports
 
+# Two workers, each taking whole files (a file's module fixtures are set up once): the suite
+# spends most of its time waiting on the broker and on subprocesses, not on the CPU.
+PYTEST_WORKERS ?= 2
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadfile
 
 ## docs: regenerate the references generated from code (CLI help, event schemas)
 docs: install
