@@ -13,7 +13,6 @@ from typing import Any
 
 import orjson
 import structlog
-from eventsourcing.persistence import PersistenceError
 
 from ledger.agency_rules import (
     REGISTRY_CASE,
@@ -25,6 +24,7 @@ from ledger.amendments import amendment_problems
 from ledger.decode import decode_record
 from ledger.envelope import Event, canonical_bytes, canonicalise, event_from_document
 from ledger.errors import (
+    STORE_UNREACHABLE,
     BatchRejected,
     EventConflict,
     InvalidEvent,
@@ -107,7 +107,7 @@ class Ledger:
         just now is LedgerUnavailable, as the log is: the batch may be sent again as it was."""
         try:
             return self._submit(documents)
-        except PersistenceError as exc:
+        except STORE_UNREACHABLE as exc:
             raise LedgerUnavailable(
                 f"a store the append path reads cannot be reached ({type(exc).__name__})"
             ) from None

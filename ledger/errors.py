@@ -15,6 +15,8 @@ and are the same classes here, so both sides catch one hierarchy.
 
 from __future__ import annotations
 
+from eventsourcing.persistence import InterfaceError, OperationalError
+
 from ledger_client.errors import (
     BatchRejected,
     EventConflict,
@@ -26,6 +28,7 @@ from ledger_client.errors import (
 )
 
 __all__ = [
+    "STORE_UNREACHABLE",
     "BatchRejected",
     "EventConflict",
     "InvalidEvent",
@@ -36,6 +39,10 @@ __all__ = [
     "Problem",
     "SettingsError",
 ]
+
+# A store's database that cannot be reached just now (down, restarting, a connection lost):
+# answered as the log unavailable is, retried. Any other database error is a fault (a 500).
+STORE_UNREACHABLE = (OperationalError, InterfaceError)
 
 
 class SettingsError(LedgerError):

@@ -10,7 +10,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from eventsourcing.persistence import PersistenceError
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
@@ -23,6 +22,7 @@ from consumers.follower import CaseFollower
 from consumers.runner import ProjectionRunner
 from consumers.sealer import Sealer
 from ledger.errors import (
+    STORE_UNREACHABLE,
     BatchRejected,
     EventConflict,
     InvalidEvent,
@@ -250,12 +250,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         log.error("ledger.unavailable", error=str(exc))
         return unavailable_response(request)
 
-    @app.exception_handler(PersistenceError)
-    async def store_unavailable(request: Request, exc: PersistenceError) -> Response:
+    async def store_unavailable(request: Request, exc: Exception) -> Response:
         # A view or index the route reads cannot be reached (its database restarting): as
         # the log unavailable. By class only: the driver's message may quote a statement.
         log.error("store.unavailable", error=type(exc).__name__)
         return unavailable_response(request)
+
+    for unreachable in STORE_UNREACHABLE:
+        app.add_exception_handler(unreachable, store_unavailable)
 
     def unavailable_response(request: Request) -> Response:
         if wants_page(request):

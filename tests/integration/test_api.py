@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from eventsourcing.persistence import OperationalError
+from eventsourcing.persistence import OperationalError, ProgrammingError
 
 from ledger.client import LedgerClient
 from ledger.errors import LedgerUnavailable
@@ -348,7 +348,8 @@ def test_a_view_store_that_cannot_be_reached_is_a_503_and_nothing_is_appended(
     make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A view's database gone (a restart, a failover) answers reads and appends with 503 and
-    Retry-After, as the log gone does: the caller retries. Before, it was a 500."""
+    Retry-After, as the log gone does: the caller retries. Any other database error stays a
+    500."""
     container = with_agencies(bootstrap(make_settings("sqlite")))
     server = LiveServer(container, run_consumer=False).start()
 
@@ -373,6 +374,21 @@ def test_a_view_store_that_cannot_be_reached_is_a_503_and_nothing_is_appended(
             assert response.headers["retry-after"] == "1"
         assert container.log.end_offsets() == ends
         with pytest.raises(LedgerUnavailable, match="cannot be reached"):
+            container.ledger.submit([make_event()])
+
+        def broken() -> None:
+            raise ProgrammingError("a statement the view's database refuses")
+
+        # A fault, not an outage: a 500, which a retry would not mend.
+        monkeypatch.setattr(container.views, "current", broken)
+        with server.client() as http:
+            refused = http.post(
+                "/v1/events",
+                content=orjson.dumps(make_event()),
+                headers={"content-type": "application/json", "authorization": f"Bearer {token}"},
+            )
+        assert refused.status_code == 500
+        with pytest.raises(ProgrammingError):
             container.ledger.submit([make_event()])
     finally:
         server.stop()
