@@ -687,13 +687,15 @@ class KafkaEventLog:
                     raised.append(unsure)
         done = [e for e, unsure in settled.items() if e in found or unsure.absent]
         self._receipts.put(list(found.values()))
+        # Their claims are given up while they are still unsure: a retry granted the claim
+        # again once they are sure must not lose it to this release.
+        if done:
+            self._receipts.settled(done)
         with self._state:
             self._found.update(found)
             for event_id in done:
                 if self._unsure.get(event_id) is settled[event_id]:
                     del self._unsure[event_id]
-        if done:
-            self._receipts.settled(done)
         # How far the log was read outlives this process (a claim's floor, a kept record's).
         self._receipts.keep_unsure(
             [(u.record, u.floor) for u in dict.fromkeys(raised) if u.record.event_id not in done]
@@ -986,12 +988,14 @@ class KafkaPendingAppend:
                 unsure.append((record, future))
             else:
                 landed.append(_accepted(record, metadata))
-        # Index what did land even when some did not, so a retry answers `duplicate`.
-        lost = self._owner.remember(landed, self._claimed_at)
+        # What did not land is dealt with first: remembering what did may fail.
         if refused:
             self._owner.refused(refused)
         if unsure:
             self._owner.abandon(unsure, self._floor, self._generation)
+        # Index what did land even when some did not, so a retry answers `duplicate`.
+        lost = self._owner.remember(landed, self._claimed_at)
+        if unsure:
             raise LedgerUnavailable(
                 f"Kafka did not confirm {len(unsure)} record(s) in time; retry with the same "
                 "event_ids"

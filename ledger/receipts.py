@@ -545,10 +545,13 @@ WHERE topic = %s AND event_id = %s AND partition IS NULL
   AND claimed_at < now() - make_interval(secs => %s)
 RETURNING event_id
 """
-# A claim of this process's session before the current one, moved to the current session
-# (unless another process took it over meanwhile).
+# A claim of this process (of its current session or one before) granted to it again, owned
+# by the current session (unless another process took it over meanwhile) and dated now: its
+# record is sent again now, so it must not be taken over sooner than a new claim would be (a
+# claim being settled has nothing in flight, and keeps its date).
 _PG_RECLAIM = """
-UPDATE receipts SET owner_pid = %s, owner_start = %s
+UPDATE receipts SET owner_pid = %s, owner_start = %s,
+    claimed_at = CASE WHEN settling THEN claimed_at ELSE now() END
 WHERE topic = %s AND event_id = %s AND partition IS NULL
   AND owner_pid = %s AND owner_start = %s
 RETURNING event_id
@@ -619,7 +622,11 @@ class PostgresReceiptIndex(_Pending):
         self._unreleased: set[str] = set()
         self._conn = self._connect()
         # Every session this process has owned claims with, the current one last.
-        self._owners = [self._identity()]
+        try:
+            self._owners = [self._identity(self._conn)]
+        except LedgerUnavailable:
+            self._conn.close()
+            raise
         try:
             # Processes starting together would race to create the same schema and table
             # (the stores make theirs under the same lock).
@@ -670,24 +677,32 @@ class PostgresReceiptIndex(_Pending):
     def claim(self, records: Sequence[PendingRecord], floor: Mapping[int, int]) -> Claims:
         """Claim these event_ids for this process (see the class): one statement when none
         is contested, else the contested are sorted in one transaction. A batch with an
-        event_id in conflict, orphaned or busy is granted none, and a failure part-way leaves
-        none claimed (nor taken over)."""
+        event_id in conflict, orphaned or busy is granted none, and a failure part-way takes
+        none over and gives back what it inserted (what the database does not take back then
+        is given up by the writer; an insert whose reply was lost leaves claims this process
+        is granted again on a retry, or another takes over past `takeover_after`)."""
         if not records:
             return Claims()
         by_id = {r.event_id: r for r in records}
         wanted = sorted(by_id.values(), key=lambda r: r.event_id)
-        params = (
-            self.topic,
-            *self._owner,
-            json.dumps({str(p): o for p, o in floor.items()}),
-            [r.event_id for r in wanted],
-            [r.digest for r in wanted],
-            [r.key for r in wanted],
-            [r.event_type for r in wanted],
-            [r.schema_version for r in wanted],
-        )
         with self._db_lock:
-            inserted = {row[0] for row in self._write(_PG_CLAIM, params)}
+            inserted = {
+                row[0]
+                for row in self._write(
+                    _PG_CLAIM,
+                    # The owner is the session the statement runs on (it may be replaced).
+                    lambda: (
+                        self.topic,
+                        *self._owner,
+                        json.dumps({str(p): o for p, o in floor.items()}),
+                        [r.event_id for r in wanted],
+                        [r.digest for r in wanted],
+                        [r.key for r in wanted],
+                        [r.event_type for r in wanted],
+                        [r.schema_version for r in wanted],
+                    ),
+                )
+            }
             contested = [e for e in by_id if e not in inserted]
             claims = Claims(granted=[e for e in by_id if e in inserted])
             if contested:
@@ -748,12 +763,9 @@ class PostgresReceiptIndex(_Pending):
         elif owner in self._owners:
             # This process's own claim (maybe made on a session since lost): nothing of it is
             # in flight, or the log would have refused the retry before claiming.
-            if (
-                owner != self._owner
-                and not conn.execute(
-                    _PG_RECLAIM, (*self._owner, self.topic, event_id, *owner)
-                ).fetchall()
-            ):
+            if not conn.execute(
+                _PG_RECLAIM, (*self._owner, self.topic, event_id, *owner)
+            ).fetchall():
                 claims.held.append(event_id)
             elif settling:
                 claims.orphaned[event_id] = _floor_of(floor)
@@ -788,7 +800,7 @@ class PostgresReceiptIndex(_Pending):
             return
         wanted = list(self._unreleased)
         try:
-            self._write(_PG_RELEASE, (self.topic, wanted, *self._owner_arrays()))
+            self._write(_PG_RELEASE, lambda: (self.topic, wanted, *self._owner_arrays()))
         except LedgerUnavailable as exc:
             log.warning("receipts.release_failed", claims=len(wanted), error=str(exc))
             return
@@ -830,14 +842,30 @@ class PostgresReceiptIndex(_Pending):
         (monotonic). Before any such claim could be taken over they are put as usual; after,
         each is written now only if its claim is still this process's, or its record was
         found (same position) by whoever took it over. The others, whose record may be on the
-        log twice, are not remembered and are returned."""
+        log twice, are not remembered and are returned; if the claims cannot be checked (the
+        database fails), all are put (they are on the log) and all are returned."""
         if not receipts or time.monotonic() < claimed_at + self.takeover_after:
             self.put(receipts)
             return []
+        try:
+            lost = self._confirm_late(receipts)
+        except LedgerUnavailable as exc:
+            # The records are on the log, so their receipts are put (a retry answers
+            # `duplicate`); whether another process appended one again cannot be known.
+            log.warning("receipts.confirm_failed", events=len(receipts), error=str(exc))
+            self.put(receipts)
+            return [r.event_id for r in receipts]
+        if lost:
+            log.warning("receipts.claims_taken_over", events=len(lost))
+        return lost
+
+    def _confirm_late(self, receipts: Sequence[Receipt]) -> list[str]:
+        """Write the receipts whose claims are still this process's, or found (same position)
+        by whoever took them over; the event_ids of the others."""
         with self._db_lock:
             rows = self._write(
                 _PG_CONFIRM,
-                (
+                lambda: (
                     [r.event_id for r in receipts],
                     [r.partition for r in receipts],
                     [r.offset for r in receipts],
@@ -855,10 +883,7 @@ class PostgresReceiptIndex(_Pending):
                 row[0]: (row[1], row[2])
                 for row in self._read(_PG_GET, (self.topic, [r.event_id for r in others]))
             }
-        lost = [r.event_id for r in others if indexed.get(r.event_id) != (r.partition, r.offset)]
-        if lost:
-            log.warning("receipts.claims_taken_over", events=len(lost))
-        return lost
+        return [r.event_id for r in others if indexed.get(r.event_id) != (r.partition, r.offset)]
 
     def flush(self) -> None:
         """Write every pending receipt to the table now, replacing claims."""
@@ -869,7 +894,7 @@ class PostgresReceiptIndex(_Pending):
         with self._db_lock:
             self._write(
                 _PG_PUT,
-                (
+                lambda: (
                     self.topic,
                     [r.event_id for r in batch],
                     [r.digest for r in batch],
@@ -893,7 +918,7 @@ class PostgresReceiptIndex(_Pending):
             try:
                 self._write(
                     _PG_FLOOR,
-                    (
+                    lambda: (
                         [r.event_id for r, _ in unsure],
                         [json.dumps({str(p): o for p, o in floor.items()}) for _, floor in unsure],
                         self.topic,
@@ -937,10 +962,10 @@ class PostgresReceiptIndex(_Pending):
         except psycopg.Error as exc:
             raise self._unavailable("cannot reach the receipt index", exc) from exc
 
-    def _identity(self) -> tuple[int, datetime]:
-        """This process's session as a claim owner: its backend pid and start time."""
+    def _identity(self, conn: psycopg.Connection[Any]) -> tuple[int, datetime]:
+        """A session of this process as a claim owner: its backend pid and start time."""
         try:
-            row = self._conn.execute(
+            row = conn.execute(
                 "SELECT pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
             ).fetchone()
         except psycopg.Error as exc:
@@ -948,12 +973,13 @@ class PostgresReceiptIndex(_Pending):
         assert row is not None  # a session always sees itself
         return int(row[0]), row[1]
 
-    def _write(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    def _write(self, sql: str, params: Callable[[], tuple[Any, ...]]) -> list[tuple[Any, ...]]:
         """Run a statement on the owner's session (under the write lock); a session that was
-        lost is replaced, and with it the owner of later claims."""
+        lost is replaced, and with it the owner of later claims. The parameters are made for
+        the session the statement runs on (they name its owner)."""
 
         def run(conn: psycopg.Connection[Any]) -> list[tuple[Any, ...]]:
-            cursor = conn.execute(sql, params)
+            cursor = conn.execute(sql, params())
             return cursor.fetchall() if cursor.description is not None else []
 
         return self._in_session(run)
@@ -976,8 +1002,15 @@ class PostgresReceiptIndex(_Pending):
         """The owner's session (under the write lock); one that was lost is replaced, and
         with it the owner of later claims (the claims of the lost one stay this process's)."""
         if self._conn.closed and not self._closed:
-            self._conn = self._connect()
-            self._owners = [*self._owners[1 - OWNERS_KEPT :], self._identity()]
+            conn = self._connect()
+            try:
+                owner = self._identity(conn)
+            except LedgerUnavailable:
+                # Kept, it would be taken for the owner's session with the lost one's name.
+                conn.close()
+                raise
+            self._conn = conn
+            self._owners = [*self._owners[1 - OWNERS_KEPT :], owner]
         return self._conn
 
     def _read(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:

@@ -463,6 +463,33 @@ class TestKafkaEventLog(EventLogContract):
         assert [r.status for r in retry] == ["duplicate", "accepted", "duplicate", "duplicate"]
         assert size(event_log) == 4
 
+    def test_a_record_not_confirmed_in_time_is_unsure_though_the_others_receipts_fail(
+        self,
+    ) -> None:
+        """The receipt index fails to remember the batch's acknowledged records, and the wait
+        for one record gave up: that record is still unsure (and indexed when it lands), so a
+        retry of it answers `duplicate` instead of appending it again."""
+        records = pending(new_case_id(), 2)
+        event_log = self.open_log()
+        assert isinstance(event_log, KafkaEventLog)
+        acknowledged = event_log.acknowledged
+        waits: list[Any] = []
+
+        def gives_up_on_the_second(future: Any, deadline: float) -> Any:
+            waits.append(future)
+            return None if len(waits) == 2 else acknowledged(future, deadline)
+
+        def unavailable(*args: Any) -> list[str]:
+            raise LedgerUnavailable("injected: the receipt index failed")
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(event_log, "acknowledged", gives_up_on_the_second)
+            patch.setattr(event_log, "remember", unavailable)
+            with pytest.raises(LedgerUnavailable, match="injected"):
+                event_log.append(records)
+        assert [r.status for r in append_when_settled(event_log, [records[1]])] == ["duplicate"]
+        assert [r.value for r in read_all(event_log)].count(records[1].value) == 1
+
 
 @pytest.mark.kafka
 class TestKafkaEventLogOnPostgres(TestKafkaEventLog):

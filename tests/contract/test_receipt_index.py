@@ -348,6 +348,88 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         assert set(owner.get([taken.event_id, kept.event_id])) == {kept.event_id}
         assert set(other.get([kept.event_id])) == {kept.event_id}
 
+    @pytest.mark.parametrize("session_lost", [False, True], ids=["same-session", "new-session"])
+    def test_a_claim_granted_again_is_taken_over_no_sooner_than_a_new_one(
+        self, session_lost: bool
+    ) -> None:
+        """A retry granted this process's old claim again (on the same session, or moved from
+        one since lost) sends the record again: the claim is dated anew, so once the owner's
+        session ends another process waits the producer's delivery before taking it over."""
+        owner = self.open_index()
+        assert isinstance(owner, PostgresReceiptIndex)
+        pending = record()
+        owner.claim([pending], {})
+        with psycopg.connect(**owner.location.conninfo(), autocommit=True) as admin:
+            admin.execute(
+                "UPDATE receipts SET claimed_at = claimed_at - interval '1 hour' "
+                "WHERE event_id = %s",
+                (pending.event_id,),
+            )
+        if session_lost:
+            terminate_session(owner)
+        assert owner.claim([pending], {}).granted == [pending.event_id]
+        terminate_session(owner)
+        other = self.create_index(in_flight=60.0)
+        self._open.append(other)
+        claims = other.claim([pending], {})
+        assert (claims.busy, claims.orphaned) == ([pending.event_id], {})
+
+    def test_a_claim_made_as_its_session_is_replaced_is_the_new_sessions(self) -> None:
+        """A claim first tried on a session found lost is made on the one replacing it: owned
+        by a live session, another process waits for it rather than taking it over."""
+        owner, other = self.open_index(), self.open_index()
+        assert isinstance(owner, PostgresReceiptIndex)
+        pending = record()
+        terminate_session(owner)
+        assert owner.claim([pending], {}).granted == [pending.event_id]
+        claims = other.claim([pending], {})
+        assert (claims.held, claims.orphaned) == ([pending.event_id], {})
+
+    def test_a_session_that_could_not_be_identified_is_not_claimed_with(self) -> None:
+        """The session replacing a lost one fails before it is known as an owner: it is not
+        used, so the next claim is made on one that is (another process waits for it)."""
+        owner, other = self.open_index(), self.open_index()
+        assert isinstance(owner, PostgresReceiptIndex)
+        pending = record()
+        terminate_session(owner)
+        execute = psycopg.Connection.execute
+
+        def unidentified(conn: psycopg.Connection[Any], sql: Any, *args: Any) -> Any:
+            if "pg_backend_pid()" in str(sql):
+                raise psycopg.OperationalError("injected: the session went away")
+            return execute(conn, sql, *args)
+
+        with (
+            pytest.MonkeyPatch.context() as patch,
+            pytest.raises(LedgerUnavailable, match="injected"),
+        ):
+            patch.setattr(psycopg.Connection, "execute", unidentified)
+            owner.claim([pending], {})
+        assert owner.claim([pending], {}).granted == [pending.event_id]
+        claims = other.claim([pending], {})
+        assert (claims.held, claims.orphaned) == ([pending.event_id], {})
+
+    def test_a_late_confirmation_the_database_fails_is_put_and_answered_lost(self) -> None:
+        """Acknowledged after its claim could be taken over, a record whose claim cannot be
+        checked (the database fails) is lost to the caller (a retry), yet its receipt is put:
+        it is on the log, and the retry answers it as a duplicate."""
+        index = self.open_index()
+        pending = record()
+        claimed_at = time.monotonic()
+        index.claim([pending], {})
+        landed = accepted(pending, offset=5)
+        execute = psycopg.Connection.execute
+
+        def refuse_confirm(conn: psycopg.Connection[Any], sql: Any, *args: Any) -> Any:
+            if "UPDATE receipts AS r SET partition" in str(sql):
+                raise psycopg.OperationalError("injected: the database refused")
+            return execute(conn, sql, *args)
+
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(psycopg.Connection, "execute", refuse_confirm)
+            assert index.confirm([landed], claimed_at) == [pending.event_id]
+        assert index.get([pending.event_id]) == {pending.event_id: landed.as_duplicate()}
+
     def test_a_claim_failing_part_way_leaves_nothing_claimed_nor_taken_over(self) -> None:
         """The database fails after the batch's new event_ids were inserted and a dead
         owner's claim was taken over: none stays this live process's, so another process

@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -362,3 +362,56 @@ def test_an_owner_whose_claim_was_taken_over_does_not_answer_accepted(
     finally:
         owner.close()
         other.close()
+
+
+@pytest.mark.kafka
+def test_a_retry_while_a_settled_claim_is_given_up_is_told_to_retry(
+    make_settings: Callable[..., Settings],
+    postgres: PostgresLocation,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A dead process's claim taken over and found not on the log is given up while its
+    record is still unsure: a retry meanwhile is told to retry (it is not granted the claim
+    and sent just as the claim is deleted), and the one after is appended once. (About 1 s.)"""
+    monkeypatch.setattr(receipts_module, "TAKEOVER_MARGIN", 0.0)
+    settings = make_settings("kafka")
+    gone = PostgresReceiptIndex.open(postgres, settings.topic, in_flight=0.0)
+    record = pending(1)[0]
+    gone.claim([record], dict.fromkeys(range(settings.partitions), 0))
+    end_session(gone, close=True)
+    index = PostgresReceiptIndex.open(postgres, settings.topic, in_flight=0.0)
+    taker = KafkaEventLog(
+        settings.kafka_bootstrap,
+        settings.topic,
+        index,
+        dead_letter_topic=settings.dead_letter_topic,
+    )
+    settled = index.settled
+    meanwhile: list[str] = []
+
+    def settled_after_a_retry(event_ids: Collection[str]) -> None:
+        try:
+            meanwhile.append(taker.append([record])[0].status)
+        except LedgerUnavailable as exc:
+            meanwhile.append(str(exc))
+        settled(event_ids)
+
+    monkeypatch.setattr(index, "settled", settled_after_a_retry)
+    try:
+        with pytest.raises(LedgerUnavailable, match="process that stopped"):
+            taker.append([record])
+        answers: list[str] = []
+
+        def appended() -> bool:
+            try:
+                answers.append(taker.append([record])[0].status)
+            except LedgerUnavailable:
+                return False
+            return True
+
+        wait_for(appended, timeout=20, every=0.1, what="the retry to be appended")
+        assert len(meanwhile) == 1 and "after an unconfirmed append" in meanwhile[0], meanwhile
+        assert answers == ["accepted"]
+        assert sum(taker.end_offsets().values()) == 1
+    finally:
+        taker.close()
