@@ -35,13 +35,38 @@ class Server:
                 return
             self.accepted += 1
             with conn:
-                conn.recv(65536)
+                _read_request(conn)
                 if self.accepted > self.drops:
                     conn.sendall(ANSWER)
 
     def close(self) -> None:
         """Stop accepting."""
         self.sock.close()
+
+
+def _read_request(conn: socket.socket) -> None:
+    """Read one whole request, its body too: a connection closed with bytes unread is reset,
+    which the client sees as another failure than the one under test."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        ),
+        0,
+    )
+    while len(body) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return
+        body += chunk
 
 
 @pytest.fixture

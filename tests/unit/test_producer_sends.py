@@ -33,7 +33,7 @@ class Cluster:
 
 
 @pytest.mark.parametrize("count", [1, 3, 7])
-def test_each_case_goes_to_the_partition_kafkas_default_partitioner_picks(count: int) -> None:
+def test_each_case_goes_to_the_partition_the_default_partitioner_picks(count: int) -> None:
     """Asked twice (the second answer from its kept hash), every key gets the default's
     partition: consumers and other producers of the topic agree on where a case is."""
     ours, kafkas, cluster = CaseKeyPartitioner(), DefaultPartitioner(), Cluster(count)
