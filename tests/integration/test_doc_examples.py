@@ -525,7 +525,9 @@ def run_step(reader: Reader, step: Step, request: pytest.FixtureRequest) -> None
             "SGL_NOTES_TOPIC": f"sgl.test.docs.{suffix}.notes",
         }
     if long_running:
-        run_until_ready(reader, step.command, env, cwd, serves=bool(subcommands - {"consume"}))
+        run_until_ready(
+            reader, step.command, env, cwd, serves=serves_http(subcommands, step.command)
+        )
         return
     if invocations:
         reader.settle()
@@ -571,11 +573,20 @@ def run_to_completion(reader: Reader, step: Step, env: dict[str, str], cwd: Path
         assert all(s < 400 for s in statuses), report
 
 
+def serves_http(subcommands: set[str], command: str) -> bool:
+    """Whether a long-running command serves HTTP: `sgl consume` does not, nor `sgl serve`
+    given roles without the API (`--role consumer`, `--role sealer`)."""
+    if not subcommands - {"consume"}:
+        return False
+    roles = re.findall(r"--role[ =]([\w,]+)", command)
+    return not roles or any("api" in r.split(",") for r in roles)
+
+
 def run_until_ready(
     reader: Reader, command: str, env: dict[str, str], cwd: Path, serves: bool
 ) -> None:
     """Start a command that runs until stopped, wait until it serves (or logs that it has
-    started), then SIGTERM it: it must exit cleanly within 10 s."""
+    started, or joined its consumer group), then SIGTERM it: it must exit cleanly within 10 s."""
     port = free_port()
     command = re.sub(rf"--port[ =]{DOCUMENTED_PORT}\b", f"--port {port}", command)
     command = command.replace(DOCUMENTED_URL, f"http://127.0.0.1:{port}")
@@ -598,7 +609,9 @@ def run_until_ready(
         assert process.poll() is None, f"$ {command}\nexited {process.returncode}\n{output()}"
         if serves:
             return reader.healthy(f"http://127.0.0.1:{port}")
-        return re.search(r'"event": "[\w.]+\.started"', output()) is not None
+        # A loop reading alone logs `consumer.started`; a consumer group's member, once the
+        # group has assigned it its partitions (perhaps none), `group.assigned`.
+        return re.search(r'"event": "([\w.]+\.started|group\.assigned)"', output()) is not None
 
     try:
         wait_for(ready, timeout=120, every=0.1, what=f"`{command}` to be ready")
