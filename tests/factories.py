@@ -76,3 +76,21 @@ def meeting_held(
         meeting_type=meeting_type, invited_agencies=invited, attending_agencies=attending
     )
     return meeting
+
+
+def unverified_adult(case_id: str) -> dict[str, Any]:
+    """An adult linked to the household, identity unverified: an alert 14 days on."""
+    person = make_event(
+        "person.linked",
+        case_id,
+        occurred_at="2007-03-05T10:00:00Z",
+        recorded_at="2007-03-05T12:00:00Z",
+    )
+    person["payload"].update(
+        person_id="PER-T-ADULT-1",
+        role="partner_of_parent",
+        is_adult=True,
+        lives_in_household=True,
+        identity_verified=False,
+    )
+    return person

@@ -18,27 +18,9 @@ from ledger.log import PendingRecord, Receipt, from_millis
 from ledger.postgres import PostgresLocation
 from ledger.receipts import PostgresReceiptIndex, ReceiptIndex, SQLiteReceiptIndex
 from tests.conftest import wait_for
+from tests.receipt_sessions import end_session
 
 TOPIC = "sgl.contract.receipts"
-
-
-def terminate_session(index: PostgresReceiptIndex, *, close: bool = False) -> None:
-    """End the database session the index claims with, as a failover or a network blip
-    would, the process living on (or closed, as a process stopping); once the server no
-    longer lists it."""
-    pid = index._owners[-1][0]
-    with psycopg.connect(**index.location.conninfo(), autocommit=True) as admin:
-        if close:
-            index.close()
-        else:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-
-        def gone() -> bool:
-            return not admin.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
-            ).fetchall()
-
-        wait_for(gone, timeout=10, what="the session to end")
 
 
 def receipt(partition: int = 1, offset: int = 0, event_id: str | None = None) -> Receipt:
@@ -295,7 +277,7 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         first.claim([pending], {0: 5, 2: 9})
         self._open.remove(first)
         assert isinstance(first, PostgresReceiptIndex)
-        terminate_session(first, close=True)
+        end_session(first, close=True)
         claims = second.claim([pending], {})
         assert claims.orphaned == {pending.event_id: {0: 5, 2: 9}}
         assert claims.granted == []
@@ -316,7 +298,7 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         first.keep_unsure([(mine, {0: 40, 1: 2}), (theirs, {0: 40})])
         self._open.remove(first)
         assert isinstance(first, PostgresReceiptIndex)
-        terminate_session(first, close=True)
+        end_session(first, close=True)
         assert second.claim([mine], {}).orphaned == {mine.event_id: {0: 40, 1: 2}}
         assert second.claim([theirs], {}).granted == [theirs.event_id]
         second.release([theirs.event_id])
@@ -333,7 +315,7 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         taken, kept = record(), record()
         claimed_at = time.monotonic()
         owner.claim([taken, kept], {0: 4})
-        terminate_session(owner)
+        end_session(owner)
         other = self.create_index(in_flight=1.0)
         self._open.append(other)
         claims = other.claim([taken], {})
@@ -366,9 +348,9 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
                 (pending.event_id,),
             )
         if session_lost:
-            terminate_session(owner)
+            end_session(owner)
         assert owner.claim([pending], {}).granted == [pending.event_id]
-        terminate_session(owner)
+        end_session(owner)
         other = self.create_index(in_flight=60.0)
         self._open.append(other)
         claims = other.claim([pending], {})
@@ -380,7 +362,7 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         owner, other = self.open_index(), self.open_index()
         assert isinstance(owner, PostgresReceiptIndex)
         pending = record()
-        terminate_session(owner)
+        end_session(owner)
         assert owner.claim([pending], {}).granted == [pending.event_id]
         claims = other.claim([pending], {})
         assert (claims.held, claims.orphaned) == ([pending.event_id], {})
@@ -391,7 +373,7 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         owner, other = self.open_index(), self.open_index()
         assert isinstance(owner, PostgresReceiptIndex)
         pending = record()
-        terminate_session(owner)
+        end_session(owner)
         execute = psycopg.Connection.execute
 
         def unidentified(conn: psycopg.Connection[Any], sql: Any, *args: Any) -> Any:
@@ -440,7 +422,7 @@ class TestPostgresReceiptIndex(ReceiptIndexContract):
         gone.claim([orphan], {1: 3})
         self._open.remove(gone)
         assert isinstance(gone, PostgresReceiptIndex)
-        terminate_session(gone, close=True)
+        end_session(gone, close=True)
         statements: list[str] = []
         execute = psycopg.Connection.execute
 

@@ -26,7 +26,7 @@ from projections.rules import evaluate
 from sgl.bootstrap import Container, bootstrap
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
-from tests.factories import make_event, meeting_held, new_case_id
+from tests.factories import make_event, meeting_held, new_case_id, unverified_adult
 
 
 def everything(log: EventLog) -> list[dict[str, Any]]:
@@ -145,19 +145,7 @@ def test_a_deadline_rule_fires_when_its_time_passes(
     now = [datetime(2007, 3, 6, 9, tzinfo=UTC)]
     try:
         case_id = new_case_id()
-        person = make_event(
-            "person.linked",
-            case_id,
-            occurred_at="2007-03-05T10:00:00Z",
-            recorded_at="2007-03-05T12:00:00Z",
-        )
-        person["payload"].update(
-            person_id="PER-T-ADULT-1",
-            role="partner_of_parent",
-            is_adult=True,
-            lives_in_household=True,
-            identity_verified=False,
-        )
+        person = unverified_adult(case_id)
         container.ledger.submit([person])
         alerter = settle(container, clock=lambda: now[0])
         assert raised(container.log) == []

@@ -32,7 +32,7 @@ from projections.tracking import home_partition
 from sgl.bootstrap import Container, bootstrap, build_log, open_view
 from tests.agencies import with_agencies
 from tests.conftest import wait_for
-from tests.factories import make_event, new_case_id
+from tests.factories import make_event, new_case_id, unverified_adult
 
 CASES = 60
 PHASE = 1_000
@@ -328,24 +328,6 @@ class FollowerMember:
         assert not self.thread.is_alive()
 
 
-def unverified_adult(case_id: str) -> dict[str, Any]:
-    """An adult linked to the household, identity unverified: an alert 14 days on."""
-    person = make_event(
-        "person.linked",
-        case_id,
-        occurred_at="2007-03-05T10:00:00Z",
-        recorded_at="2007-03-05T12:00:00Z",
-    )
-    person["payload"].update(
-        person_id="PER-T-ADULT-1",
-        role="partner_of_parent",
-        is_adult=True,
-        lives_in_household=True,
-        identity_verified=False,
-    )
-    return person
-
-
 @pytest.mark.kafka
 def test_the_clock_view_and_the_alerter_share_their_partitions_between_members(
     make_settings: Callable[..., Settings], request: pytest.FixtureRequest
@@ -403,6 +385,13 @@ def test_the_clock_view_and_the_alerter_share_their_partitions_between_members(
                 timeout=30,
                 what="an alert in every case",
             )
+            # The alerts raised are records of their cases too: every member takes them in.
+            for loop in [view_member.runner, *(m.follower for m in members)]:
+                wait_for(
+                    lambda: loop.lag() == 0,  # noqa: B023
+                    timeout=60,
+                    what="the alerts raised to be taken in",
+                )
     finally:
         for member in [*members, view_member]:
             member.leave()

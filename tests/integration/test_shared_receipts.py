@@ -37,6 +37,7 @@ from sgl.tokens import TokenStore
 from tests.agencies import registrations
 from tests.conftest import free_port, topic_env, wait_for
 from tests.factories import make_event, new_case_id
+from tests.receipt_sessions import end_session
 
 ROUNDS = 30
 EVENTS = 5
@@ -216,24 +217,6 @@ def pending(count: int) -> list[PendingRecord]:
         value = orjson.dumps({"case_id": case_id, "n": n})
         records.append(PendingRecord(str(uuid.uuid4()), case_id, value, digest_of(value)))
     return records
-
-
-def end_session(index: PostgresReceiptIndex, *, close: bool = False) -> None:
-    """End the index's database session: its process stopping (`close`), or only losing the
-    database (a failover, a network blip); once the server no longer lists the session."""
-    pid = index._owners[-1][0]
-    with psycopg.connect(**index.location.conninfo(), autocommit=True) as admin:
-        if close:
-            index.close()
-        else:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-
-        def gone() -> bool:
-            return not admin.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE pid = %s", (pid,)
-            ).fetchall()
-
-        wait_for(gone, timeout=10, what="the session to end")
 
 
 @pytest.mark.kafka
