@@ -4,7 +4,10 @@ passes; a decision survives a failed publish."""
 
 from __future__ import annotations
 
-import tracemalloc
+import os
+import pickle
+import subprocess
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +30,8 @@ from sgl.bootstrap import Container, bootstrap
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, wait_for
 from tests.factories import make_event, meeting_held, new_case_id, unverified_adult
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def everything(log: EventLog) -> list[dict[str, Any]]:
@@ -361,13 +366,41 @@ def test_a_second_closure_sharing_evidence_with_the_first_is_raised(
         container.close()
 
 
+# Run in a process of its own: tracemalloc counts every thread's allocations, and other
+# tests' threads in a shared test process can allocate while the alerter decides.
+DECIDE_MEASURED = """
+import json, pickle, sys, tracemalloc
+from datetime import UTC, datetime
+from sgl.bootstrap import bootstrap
+
+settings, cases = pickle.loads(sys.stdin.buffer.read())
+container = bootstrap(settings)
+alerter = container.alerts.current()
+alerter.publish = lambda: 0  # deciding alone: publishing is the append path's to test
+view = container.view
+tracemalloc.start()
+loaded = [view.events(c) for c in cases]
+every_event = tracemalloc.get_traced_memory()[0]
+del loaded
+tracemalloc.reset_peak()
+start = tracemalloc.get_traced_memory()[0]
+decided = alerter.refresh(view, cases, [], datetime.now(UTC))
+peak = tracemalloc.get_traced_memory()[1] - start
+tracemalloc.stop()
+raised = sorted({a["case_id"] for a in alerter.store.raised()})
+container.close()
+print(json.dumps({"every_event": every_event, "peak": peak, "decided": decided, "raised": raised}))
+"""
+
+
 def test_a_refresh_holds_one_case_of_events_at_a_time(
-    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+    make_settings: Callable[..., Settings],
 ) -> None:
     """Deciding on many long cases that each raise an alert keeps no case's events past its
     own evaluation: the peak of memory allocated while deciding stays well under the batch's
     events (every event of each case that fired was held: 1 GiB in the five-minute load)."""
-    container = with_agencies(bootstrap(make_settings("sqlite")))
+    settings = make_settings("sqlite")
+    container = with_agencies(bootstrap(settings))
     cases = [new_case_id() for _ in range(40)]
     try:
         container.ledger.submit(
@@ -375,22 +408,18 @@ def test_a_refresh_holds_one_case_of_events_at_a_time(
             + [make_event("contact.recorded", c) for _ in range(80) for c in cases]
         )
         container.runner().run_until_caught_up(60)
-        alerter = container.alerts.current()
-        # Deciding alone: publishing is measured by the append path's own tests.
-        monkeypatch.setattr(alerter, "publish", lambda: 0)
-        view = container.view
-        tracemalloc.start()
-        try:
-            loaded = [view.events(c) for c in cases]
-            every_event = tracemalloc.get_traced_memory()[0]
-            del loaded
-            tracemalloc.reset_peak()
-            start = tracemalloc.get_traced_memory()[0]
-            assert alerter.refresh(view, cases, [], datetime.now(UTC)) == len(cases)
-            peak = tracemalloc.get_traced_memory()[1] - start
-        finally:
-            tracemalloc.stop()
-        assert {a["case_id"] for a in alerter.store.raised()} == set(cases)
-        assert peak < every_event / 3
     finally:
         container.close()
+    run = subprocess.run(
+        [sys.executable, "-c", DECIDE_MEASURED],
+        input=pickle.dumps((settings, cases)),
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *sys.path])},
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr.decode()[-3000:]
+    measured = orjson.loads(run.stdout.splitlines()[-1])
+    assert measured["decided"] == len(cases)
+    assert measured["raised"] == sorted(cases)
+    assert measured["peak"] < measured["every_event"] / 3
