@@ -199,10 +199,6 @@ class SchemaRegistry:
         return (kind, version), []
 
     def _time_rules(self, document: Mapping[str, Any], now: datetime | None) -> list[Problem]:
-        if now is None:
-            quick = _canonical_time_rules(document)
-            if quick is not None:
-                return quick
         # Whole-second UTC texts order as their instants do, and each is one Python can hold:
         # no parsing on the hot path but of recorded_at, when it is held to now.
         fast = _all_canonical(document)
@@ -316,24 +312,6 @@ def _resolve(
 
 # What recorded_at must not precede, by occurred_precision (the earliest it can have happened).
 _EARLIEST_NAME = {"range": "occurred_range.not_before", "disputed": "every account's occurred_at"}
-
-
-def _canonical_time_rules(document: Mapping[str, Any]) -> list[Problem] | None:
-    """The time rules of an event dated by occurred_at alone (or undated) whose instants are
-    whole-second UTC texts, compared as text; None for any other event (the full rules then)."""
-    if "occurred_range" in document or "occurred_accounts" in document:
-        return None
-    recorded = document["recorded_at"]
-    occurred = document.get("occurred_at")
-    if not is_canonical_instant(recorded) or (
-        occurred is not None and not is_canonical_instant(occurred)
-    ):
-        return None
-    # Without a range or accounts, only the undated rule of order_problems can apply.
-    problems = order_problems(document) if "occurred_approximate" in document else []
-    if occurred is not None and recorded < occurred:
-        problems.append(_recorded_early(document))
-    return problems
 
 
 def _recorded_early(document: Mapping[str, Any]) -> Problem:
