@@ -78,7 +78,7 @@ def meeting_held(
     return meeting
 
 
-def unverified_adult(case_id: str) -> dict[str, Any]:
+def unverified_adult(case_id: str, person_id: str = "PER-T-ADULT-1") -> dict[str, Any]:
     """An adult linked to the household, identity unverified: an alert 14 days on."""
     person = make_event(
         "person.linked",
@@ -87,7 +87,7 @@ def unverified_adult(case_id: str) -> dict[str, Any]:
         recorded_at="2007-03-05T12:00:00Z",
     )
     person["payload"].update(
-        person_id="PER-T-ADULT-1",
+        person_id=person_id,
         role="partner_of_parent",
         is_adult=True,
         lives_in_household=True,

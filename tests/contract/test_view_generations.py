@@ -64,14 +64,20 @@ def keys(store: TrackedStore) -> list[str]:
         return [row[0] for row in cursor.fetchall()]
 
 
+def rebuilt_generation(side: Side) -> Any:
+    """A new generation holding the key `rebuilt`, made and closed, not yet promoted."""
+    generation = side.files.new_generation()
+    rebuilt = side.opener(generation)
+    fill(rebuilt, "rebuilt")
+    rebuilt.close()
+    return generation
+
+
 def test_a_promoted_generation_is_what_every_handle_reads_next(side: Side) -> None:
     handle = ViewHandle(side.files, side.opener)
     try:
         fill(handle.current(), "live")
-        generation = side.files.new_generation()
-        rebuilt = side.opener(generation)
-        fill(rebuilt, "rebuilt")
-        rebuilt.close()
+        generation = rebuilt_generation(side)
         assert keys(handle.current()) == ["live"]
         side.files.promote(generation)
         # A second process's handle opens the promoted generation at once.
@@ -144,10 +150,7 @@ def test_a_promoted_generation_that_cannot_be_opened_leaves_the_live_one_serving
     handle = ViewHandle(side.files, opener)
     try:
         fill(handle.current(), "live")
-        generation = side.files.new_generation()
-        rebuilt = side.opener(generation)
-        fill(rebuilt, "rebuilt")
-        rebuilt.close()
+        generation = rebuilt_generation(side)
         side.files.promote(generation)
 
         def refused() -> bool:

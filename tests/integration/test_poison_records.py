@@ -34,7 +34,7 @@ from sgl.cli import cli
 from tests.agencies import with_agencies
 from tests.conftest import LiveServer, topic_env, wait_for
 from tests.credentials import post_by_caller
-from tests.factories import case_events, make_event, meeting_held, new_case_id
+from tests.factories import case_events, make_event, meeting_held, new_case_id, unverified_adult
 from tests.integration.test_metrics import samples
 
 Position = tuple[int, int]
@@ -447,20 +447,7 @@ def test_a_case_failing_at_its_deadline_does_not_hold_up_the_others(
     try:
         healthy, broken = new_case_id(), new_case_id()
         for case_id in (healthy, broken):
-            person = make_event(
-                "person.linked",
-                case_id,
-                occurred_at="2007-03-05T10:00:00Z",
-                recorded_at="2007-03-05T12:00:00Z",
-            )
-            person["payload"].update(
-                person_id=f"PER-{case_id}",
-                role="partner_of_parent",
-                is_adult=True,
-                lives_in_household=True,
-                identity_verified=False,
-            )
-            container.ledger.submit([person])
+            container.ledger.submit([unverified_adult(case_id, person_id=f"PER-{case_id}")])
         container.runner().run_until_caught_up(30)
         alerter = CaseFollower(
             container.log, container.views, container.alerts, clock=lambda: now[0]
